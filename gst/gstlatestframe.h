@@ -1,0 +1,63 @@
+/* latestframe — keeps the newest frames for a slow consumer.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_LATEST_FRAME (gst_latest_frame_get_type ())
+#define GST_LATEST_FRAME(obj)                                                  \
+  (G_TYPE_CHECK_INSTANCE_CAST ((obj), GST_TYPE_LATEST_FRAME, GstLatestFrame))
+#define GST_LATEST_FRAME_CAST(obj) ((GstLatestFrame *)(obj))
+#define GST_IS_LATEST_FRAME(obj)                                               \
+  (G_TYPE_CHECK_INSTANCE_TYPE ((obj), GST_TYPE_LATEST_FRAME))
+
+#define GST_TYPE_LATEST_FRAME_LEAKY (gst_latest_frame_leaky_get_type ())
+
+/**
+ * GstLatestFrameLeaky:
+ * @GST_LATEST_FRAME_LEAKY_NO: never drop; block upstream while full, like
+ *   `queue`.
+ * @GST_LATEST_FRAME_LEAKY_UPSTREAM: drop the arriving frame when full.
+ * @GST_LATEST_FRAME_LEAKY_DOWNSTREAM: drop the oldest held frames when full,
+ *   so the newest frame is always kept.
+ *
+ * What #GstLatestFrame does with a frame that does not fit.
+ */
+typedef enum
+{
+  GST_LATEST_FRAME_LEAKY_NO,
+  GST_LATEST_FRAME_LEAKY_UPSTREAM,
+  GST_LATEST_FRAME_LEAKY_DOWNSTREAM,
+} GstLatestFrameLeaky;
+
+typedef struct _GstLatestFrame GstLatestFrame;
+typedef struct _GstLatestFrameClass GstLatestFrameClass;
+typedef struct _GstLatestFrameState GstLatestFrameState;
+
+struct _GstLatestFrame
+{
+  GstElement element;
+
+  /*< private >*/
+  GstPad *sinkpad;
+  GstPad *srcpad;
+
+  /* C++ state: constructed in instance_init, destroyed in finalize. */
+  GstLatestFrameState *state;
+};
+
+struct _GstLatestFrameClass
+{
+  GstElementClass parent_class;
+};
+
+GType gst_latest_frame_get_type (void);
+GType gst_latest_frame_leaky_get_type (void);
+
+GST_ELEMENT_REGISTER_DECLARE (latestframe);
+
+G_END_DECLS
