@@ -23,16 +23,19 @@
  *
  * ## Example launch lines
  * |[
- * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,framerate=30/1 ! latestframe ! identity sleep-time=100000 ! fakesink
+ * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,framerate=30/1 !
+ * latestframe ! identity sleep-time=100000 ! fakesink
  * ]| A live source at 30 fps read by a consumer that takes 100 ms a frame:
  * the consumer gets about 10 fps, always the newest frame; the source keeps
  * its rate.
  * |[
- * gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:8554/cam ! decodebin ! latestframe ! videoconvert ! autovideosink
+ * gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:8554/cam ! decodebin !
+ * latestframe ! videoconvert ! autovideosink
  * ]| Put latestframe right after the decoder, so that conversion runs only on
  * the frames that will be used.
  * |[
- * gst-launch-1.0 videotestsrc is-live=true ! latestframe max-size-buffers=0 max-size-time=200000000 ! identity sleep-time=50000 ! fakesink
+ * gst-launch-1.0 videotestsrc is-live=true ! latestframe max-size-buffers=0
+ * max-size-time=200000000 ! identity sleep-time=50000 ! fakesink
  * ]| Keep up to 200 ms of frames instead of a single one.
  */
 
@@ -111,8 +114,7 @@ gst_latest_frame_leaky_get_type (void)
 {
   static GType leaky_type = 0;
   static const GEnumValue leaky_values[] = {
-    { GST_LATEST_FRAME_LEAKY_NO, "Not leaky: block upstream while full",
-      "no" },
+    { GST_LATEST_FRAME_LEAKY_NO, "Not leaky: block upstream while full", "no" },
     { GST_LATEST_FRAME_LEAKY_UPSTREAM,
       "Leaky on upstream: drop the arriving frame when full", "upstream" },
     { GST_LATEST_FRAME_LEAKY_DOWNSTREAM,
@@ -122,8 +124,7 @@ gst_latest_frame_leaky_get_type (void)
   };
   if (g_once_init_enter (&leaky_type))
     {
-      GType type
-          = g_enum_register_static ("GstLatestFrameLeaky", leaky_values);
+      GType type = g_enum_register_static ("GstLatestFrameLeaky", leaky_values);
       g_once_init_leave (&leaky_type, type);
     }
   return leaky_type;
@@ -143,9 +144,8 @@ static void gst_latest_frame_get_property (GObject *object, guint prop_id,
                                            GValue *value, GParamSpec *pspec);
 static GstFlowReturn gst_latest_frame_chain (GstPad *pad, GstObject *parent,
                                              GstBuffer *buffer);
-static GstFlowReturn gst_latest_frame_sink_event (GstPad *pad,
-                                                  GstObject *parent,
-                                                  GstEvent *event);
+static GstFlowReturn
+gst_latest_frame_sink_event (GstPad *pad, GstObject *parent, GstEvent *event);
 static gboolean gst_latest_frame_sink_query (GstPad *pad, GstObject *parent,
                                              GstQuery *query);
 static gboolean gst_latest_frame_src_event (GstPad *pad, GstObject *parent,
@@ -228,8 +228,8 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
   g_object_class_install_property (
       gobject_class, PROP_CURRENT_LEVEL_BUFFERS,
       g_param_spec_uint ("current-level-buffers", "Current level (frames)",
-                         "Frames held now, waiting to be pushed", 0,
-                         G_MAXUINT, 0, readable));
+                         "Frames held now, waiting to be pushed", 0, G_MAXUINT,
+                         0, readable));
   g_object_class_install_property (
       gobject_class, PROP_CURRENT_LEVEL_BYTES,
       g_param_spec_uint64 ("current-level-bytes", "Current level (bytes)",
@@ -263,8 +263,8 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
 static void
 gst_latest_frame_init (GstLatestFrame *self)
 {
-  self->state = new (g_malloc (sizeof (GstLatestFrameState)))
-      GstLatestFrameState ();
+  self->state
+      = new (g_malloc (sizeof (GstLatestFrameState))) GstLatestFrameState ();
   gst_segment_init (&self->state->sink_segment, GST_FORMAT_UNDEFINED);
   self->state->queue.set_limits ({ DEFAULT_MAX_SIZE_BUFFERS,
                                    DEFAULT_MAX_SIZE_BYTES,
@@ -273,8 +273,7 @@ gst_latest_frame_init (GstLatestFrame *self)
 
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad, gst_latest_frame_chain);
-  gst_pad_set_event_full_function (self->sinkpad,
-                                   gst_latest_frame_sink_event);
+  gst_pad_set_event_full_function (self->sinkpad, gst_latest_frame_sink_event);
   gst_pad_set_query_function (self->sinkpad, gst_latest_frame_sink_query);
   gst_pad_set_activatemode_function (self->sinkpad,
                                      gst_latest_frame_sink_activate_mode);
@@ -383,7 +382,8 @@ static std::int64_t
 frame_running_time (const GstSegment *segment, GstBuffer *buffer)
 {
   GstClockTime timestamp = GST_BUFFER_DTS_OR_PTS (buffer);
-  if (segment->format != GST_FORMAT_TIME || !GST_CLOCK_TIME_IS_VALID (timestamp))
+  if (segment->format != GST_FORMAT_TIME
+      || !GST_CLOCK_TIME_IS_VALID (timestamp))
     return lf::no_time;
   guint64 running_time;
   if (gst_segment_to_running_time_full (segment, GST_FORMAT_TIME, timestamp,
@@ -424,9 +424,9 @@ gst_latest_frame_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
     switch (outcome.status)
       {
       case frame_queue::push_status::halted:
-        GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
-                            "refusing buffer, queue halted: %s",
-                            gst_flow_get_name (flow_from_halt (outcome.halt_reason)));
+        GST_CAT_LOG_OBJECT (
+            latest_frame_dataflow, self, "refusing buffer, queue halted: %s",
+            gst_flow_get_name (flow_from_halt (outcome.halt_reason)));
         return flow_from_halt (outcome.halt_reason);
       case frame_queue::push_status::dropped:
         GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
@@ -466,7 +466,8 @@ release_flushed (GstLatestFrame *self, std::vector<frame_queue::entry> flushed,
       if (!keep_sticky || !object || !GST_IS_EVENT (object))
         continue;
       GstEvent *event = GST_EVENT_CAST (object);
-      if (GST_EVENT_IS_STICKY (event) && GST_EVENT_TYPE (event) != GST_EVENT_SEGMENT
+      if (GST_EVENT_IS_STICKY (event)
+          && GST_EVENT_TYPE (event) != GST_EVENT_SEGMENT
           && GST_EVENT_TYPE (event) != GST_EVENT_EOS)
         gst_pad_store_sticky_event (self->srcpad, event);
     }
@@ -491,8 +492,8 @@ gst_latest_frame_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
   GstLatestFrameState *state = self->state;
   (void)pad;
 
-  GST_CAT_LOG_OBJECT (latest_frame_dataflow, self, "received event %" GST_PTR_FORMAT,
-                      event);
+  GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
+                      "received event %" GST_PTR_FORMAT, event);
 
   switch (GST_EVENT_TYPE (event))
     {
@@ -564,8 +565,8 @@ gst_latest_frame_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
             gst_pad_store_sticky_event (self->srcpad, event);
             return GST_FLOW_OK;
           }
-        GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
-                            "refusing event: %s", gst_flow_get_name (reason));
+        GST_CAT_LOG_OBJECT (latest_frame_dataflow, self, "refusing event: %s",
+                            gst_flow_get_name (reason));
         return reason;
       }
   }
@@ -577,7 +578,8 @@ gst_latest_frame_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 out_eos:
   {
     GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
-                        "refusing event %s after EOS", GST_EVENT_TYPE_NAME (event));
+                        "refusing event %s after EOS",
+                        GST_EVENT_TYPE_NAME (event));
     gst_event_unref (event);
     return GST_FLOW_EOS;
   }
@@ -597,8 +599,9 @@ gst_latest_frame_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
       lf::held_object::borrowing (GST_MINI_OBJECT_CAST (query)), true);
   if (outcome.status == frame_queue::push_status::halted)
     {
-      GST_DEBUG_OBJECT (self, "refusing %s query: %s", GST_QUERY_TYPE_NAME (query),
-                        gst_flow_get_name (flow_from_halt (outcome.halt_reason)));
+      GST_DEBUG_OBJECT (
+          self, "refusing %s query: %s", GST_QUERY_TYPE_NAME (query),
+          gst_flow_get_name (flow_from_halt (outcome.halt_reason)));
       return FALSE;
     }
   lf::ack_result result = self->state->queue.wait_ack (outcome.ticket);
@@ -654,7 +657,8 @@ gst_latest_frame_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
         max = GST_CLOCK_TIME_IS_VALID (max) ? MAX (max_time, max) : max;
       else
         max = GST_CLOCK_TIME_NONE;
-      GST_DEBUG_OBJECT (self, "latency: live %d, min %" GST_TIME_FORMAT
+      GST_DEBUG_OBJECT (self,
+                        "latency: live %d, min %" GST_TIME_FORMAT
                         ", max %" GST_TIME_FORMAT,
                         live, GST_TIME_ARGS (min), GST_TIME_ARGS (max));
       gst_query_set_latency (query, live, min, max);
@@ -738,7 +742,8 @@ skip_to_pushable_after_eos (GstLatestFrame *self)
       GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
                           "pushing %s after downstream EOS",
                           GST_EVENT_TYPE_NAME (GST_EVENT_CAST (object)));
-      gst_pad_push_event (self->srcpad, GST_EVENT_CAST (skipped.item.release ()));
+      gst_pad_push_event (self->srcpad,
+                          GST_EVENT_CAST (skipped.item.release ()));
       if (type == GST_EVENT_EOS)
         queue.halt_if_running (GST_FLOW_EOS);
       return true;

@@ -17,13 +17,11 @@ namespace latestframe
 class held_object
 {
 public:
-  static held_object
-  owning (GstMiniObject *object)
+  static held_object owning (GstMiniObject *object)
   {
     return held_object (object, true);
   }
-  static held_object
-  borrowing (GstMiniObject *object)
+  static held_object borrowing (GstMiniObject *object)
   {
     return held_object (object, false);
   }
@@ -32,8 +30,7 @@ public:
       : object_ (std::exchange (other.object_, nullptr)), owned_ (other.owned_)
   {
   }
-  held_object &
-  operator= (held_object &&other) noexcept
+  held_object &operator= (held_object &&other) noexcept
   {
     if (this != &other)
       {
@@ -47,18 +44,10 @@ public:
   held_object &operator= (const held_object &) = delete;
   ~held_object () { reset (); }
 
-  GstMiniObject *
-  get () const
-  {
-    return object_;
-  }
+  GstMiniObject *get () const { return object_; }
 
   /* Hands the reference (if owned) to the caller. */
-  GstMiniObject *
-  release ()
-  {
-    return std::exchange (object_, nullptr);
-  }
+  GstMiniObject *release () { return std::exchange (object_, nullptr); }
 
 private:
   held_object (GstMiniObject *object, bool owned)
@@ -66,8 +55,7 @@ private:
   {
   }
 
-  void
-  reset ()
+  void reset ()
   {
     GstMiniObject *object = std::exchange (object_, nullptr);
     if (object && owned_)

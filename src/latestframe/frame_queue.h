@@ -124,8 +124,7 @@ public:
    * unknown), applying the leak policy when it does not fit. With
    * leak_policy::none it blocks until it fits or the queue halts; the other
    * policies never block. */
-  push_outcome
-  push_frame (T item, std::uint64_t bytes, std::int64_t time_ns)
+  push_outcome push_frame (T item, std::uint64_t bytes, std::int64_t time_ns)
   {
     push_outcome outcome;
     entry arriving{ std::move (item), true, bytes, time_ns, false, 0 };
@@ -168,8 +167,7 @@ public:
 
   /* Producer. Queues a marker; never blocks, never dropped by the policy.
    * With `awaits_ack` the outcome carries a ticket for wait_ack(). */
-  push_outcome
-  push_marker (T item, bool awaits_ack = false)
+  push_outcome push_marker (T item, bool awaits_ack = false)
   {
     push_outcome outcome;
     {
@@ -199,8 +197,7 @@ public:
    * waiting in line (it is then withdrawn, so the consumer never sees it).
    * Never returns while the consumer is handling the marker, so the item may
    * be destroyed as soon as this returns. */
-  ack_result
-  wait_ack (std::uint64_t ticket)
+  ack_result wait_ack (std::uint64_t ticket)
   {
     /* Declared before the lock so that it is destroyed after the unlock. */
     std::optional<entry> withdrawn;
@@ -271,15 +268,13 @@ public:
   }
 
   /* Consumer. Like wait_pop() but never waits: timed_out when empty. */
-  pop_outcome
-  try_pop ()
+  pop_outcome try_pop ()
   {
     return wait_pop (std::chrono::steady_clock::time_point::min ());
   }
 
   /* Consumer. Answers the marker with `ticket` that it popped. */
-  void
-  acknowledge (std::uint64_t ticket, bool accepted)
+  void acknowledge (std::uint64_t ticket, bool accepted)
   {
     {
       std::lock_guard<std::mutex> lock (mutex_);
@@ -293,8 +288,7 @@ public:
 
   /* Any thread. Stops the queue with a non-zero reason: pushes are refused,
    * waits return. */
-  void
-  halt (int reason)
+  void halt (int reason)
   {
     {
       std::lock_guard<std::mutex> lock (mutex_);
@@ -304,8 +298,7 @@ public:
   }
 
   /* Any thread. Lets the queue run again. */
-  void
-  resume ()
+  void resume ()
   {
     std::lock_guard<std::mutex> lock (mutex_);
     halt_reason_ = 0;
@@ -313,8 +306,7 @@ public:
 
   /* Any thread. 0 while running. Racy by nature: the queue may halt or resume
    * right after this returns. */
-  int
-  halt_reason () const
+  int halt_reason () const
   {
     std::lock_guard<std::mutex> lock (mutex_);
     return halt_reason_;
@@ -322,8 +314,7 @@ public:
 
   /* Any thread. Halts with `reason` unless the queue is already halted for
    * another reason; returns the reason in force afterwards. */
-  int
-  halt_if_running (int reason)
+  int halt_if_running (int reason)
   {
     int in_force;
     {
@@ -338,8 +329,7 @@ public:
 
   /* Any thread. Removes and returns every entry; markers waited on are
    * answered `abandoned`. Forgets a pending discontinuity. */
-  std::vector<entry>
-  drain ()
+  std::vector<entry> drain ()
   {
     std::vector<entry> drained;
     {
@@ -362,8 +352,7 @@ public:
 
   /* Any thread. New limits take effect at once: with drop_oldest, frames over
    * the new limits are dropped and returned; a blocked producer re-checks. */
-  std::vector<entry>
-  set_limits (const queue_limits &limits)
+  std::vector<entry> set_limits (const queue_limits &limits)
   {
     std::vector<entry> dropped;
     {
@@ -377,8 +366,7 @@ public:
   }
 
   /* Any thread. Like set_limits(), for the policy. */
-  std::vector<entry>
-  set_policy (leak_policy policy)
+  std::vector<entry> set_policy (leak_policy policy)
   {
     std::vector<entry> dropped;
     {
@@ -391,31 +379,27 @@ public:
     return dropped;
   }
 
-  queue_limits
-  limits () const
+  queue_limits limits () const
   {
     std::lock_guard<std::mutex> lock (mutex_);
     return limits_;
   }
 
-  leak_policy
-  policy () const
+  leak_policy policy () const
   {
     std::lock_guard<std::mutex> lock (mutex_);
     return policy_;
   }
 
   /* Any thread. The frames held now; racy by nature. */
-  queue_level
-  level_approx () const
+  queue_level level_approx () const
   {
     std::lock_guard<std::mutex> lock (mutex_);
     return queue_level{ frames_, bytes_, span_locked (nullptr) };
   }
 
   /* Any thread. Entries of any kind held now; racy by nature. */
-  std::size_t
-  size_approx () const
+  std::size_t size_approx () const
   {
     std::lock_guard<std::mutex> lock (mutex_);
     return entries_.size ();
@@ -431,8 +415,7 @@ private:
     abandoned,
   };
 
-  void
-  notify_all_waiters ()
+  void notify_all_waiters ()
   {
     item_added_.notify_all ();
     room_changed_.notify_all ();
@@ -440,8 +423,7 @@ private:
   }
 
   /* The span of the held frames, with `extra` counted as the newest frame. */
-  std::uint64_t
-  span_locked (const entry *extra) const
+  std::uint64_t span_locked (const entry *extra) const
   {
     std::int64_t oldest = no_time;
     std::int64_t newest = no_time;
@@ -469,8 +451,7 @@ private:
 
   /* Whether the held frames plus `arriving` (if any) are within the limits.
    * An empty queue always takes one frame. */
-  bool
-  fits_locked (const entry *arriving) const
+  bool fits_locked (const entry *arriving) const
   {
     std::uint32_t frames = frames_ + (arriving ? 1 : 0);
     std::uint64_t bytes = bytes_ + (arriving ? arriving->bytes : 0);
@@ -485,17 +466,15 @@ private:
     return true;
   }
 
-  bool
-  fits_locked (const entry &arriving) const
+  bool fits_locked (const entry &arriving) const
   {
     return fits_locked (&arriving);
   }
 
   /* Drops the oldest frames until the held ones (plus `arriving`) fit; the
    * frame that follows each gap is marked discont. */
-  void
-  drop_oldest_until_fits_locked (const entry *arriving,
-                                 std::vector<entry> &dropped)
+  void drop_oldest_until_fits_locked (const entry *arriving,
+                                      std::vector<entry> &dropped)
   {
     while (frames_ > 0 && !fits_locked (arriving))
       {
@@ -517,8 +496,7 @@ private:
       }
   }
 
-  entry
-  pop_front_locked ()
+  entry pop_front_locked ()
   {
     entry front = std::move (entries_.front ());
     entries_.pop_front ();
@@ -532,8 +510,7 @@ private:
     return front;
   }
 
-  std::optional<entry>
-  withdraw_marker_locked (std::uint64_t ticket)
+  std::optional<entry> withdraw_marker_locked (std::uint64_t ticket)
   {
     for (auto it = entries_.begin (); it != entries_.end (); ++it)
       if (it->ticket == ticket)

@@ -26,8 +26,7 @@ struct tracked
     other.moved_from = true;
     alive++;
   }
-  tracked &
-  operator= (tracked &&other) noexcept
+  tracked &operator= (tracked &&other) noexcept
   {
     id = other.id;
     other.moved_from = true;
@@ -51,14 +50,12 @@ using latestframe::leak_policy;
 class FrameQueue : public ::testing::Test
 {
 protected:
-  void
-  SetUp () override
+  void SetUp () override
   {
     tracked::alive = 0;
     tracked::destroyed = 0;
   }
-  void
-  TearDown () override
+  void TearDown () override
   {
     EXPECT_EQ (tracked::alive.load (), 0) << "a payload leaked";
   }
@@ -176,7 +173,8 @@ TEST_F (FrameQueue, SpanLimitBoundsOldestToNewest)
     queue.push_frame (tracked (i), 1, i * 40 * ms);
   /* 200, 240, 280, 320, 360 would span 160 ms: only 280..360 fit. */
   EXPECT_EQ (queue.level_approx ().frames, 3u);
-  EXPECT_EQ (queue.level_approx ().span_ns, static_cast<std::uint64_t> (80 * ms));
+  EXPECT_EQ (queue.level_approx ().span_ns,
+             static_cast<std::uint64_t> (80 * ms));
   EXPECT_EQ (pop_id (queue), 7);
 }
 
@@ -222,9 +220,8 @@ TEST_F (FrameQueue, HaltWakesConsumerAndRefusesPushes)
 {
   queue_t queue;
   std::atomic<int> result{ -1 };
-  std::thread consumer ([&] {
-    result = static_cast<int> (queue.wait_pop ().status);
-  });
+  std::thread consumer (
+      [&] { result = static_cast<int> (queue.wait_pop ().status); });
   queue.halt (7);
   consumer.join ();
   EXPECT_EQ (result.load (), static_cast<int> (queue_t::pop_status::halted));
@@ -339,16 +336,16 @@ TEST_F (FrameQueue, AckReturnsConsumerAnswer)
   std::atomic<int> answer{ -1 };
   auto pushed = queue.push_marker (tracked (9), true);
   ASSERT_NE (pushed.ticket, 0u);
-  std::thread producer ([&] {
-    answer = static_cast<int> (queue.wait_ack (pushed.ticket));
-  });
+  std::thread producer (
+      [&] { answer = static_cast<int> (queue.wait_ack (pushed.ticket)); });
   auto popped = queue.wait_pop ();
   ASSERT_EQ (popped.status, queue_t::pop_status::popped);
   /* Halting now must not release the producer: the marker is in use. */
   queue.halt (1);
   queue.acknowledge (popped.popped->ticket, true);
   producer.join ();
-  EXPECT_EQ (answer.load (), static_cast<int> (latestframe::ack_result::accepted));
+  EXPECT_EQ (answer.load (),
+             static_cast<int> (latestframe::ack_result::accepted));
 }
 
 // A marker still waiting in line is withdrawn when the queue halts.
@@ -358,12 +355,12 @@ TEST_F (FrameQueue, HaltWithdrawsQueuedAckMarker)
   queue.push_frame (tracked (0), 1, 0);
   auto pushed = queue.push_marker (tracked (9), true);
   std::atomic<int> answer{ -1 };
-  std::thread producer ([&] {
-    answer = static_cast<int> (queue.wait_ack (pushed.ticket));
-  });
+  std::thread producer (
+      [&] { answer = static_cast<int> (queue.wait_ack (pushed.ticket)); });
   queue.halt (1);
   producer.join ();
-  EXPECT_EQ (answer.load (), static_cast<int> (latestframe::ack_result::abandoned));
+  EXPECT_EQ (answer.load (),
+             static_cast<int> (latestframe::ack_result::abandoned));
   EXPECT_EQ (queue.size_approx (), 1u) << "the marker must leave the queue";
 }
 
@@ -374,7 +371,8 @@ TEST_F (FrameQueue, DrainAbandonsAckMarkers)
   auto pushed = queue.push_marker (tracked (9), true);
   auto drained = queue.drain ();
   EXPECT_EQ (drained.size (), 1u);
-  EXPECT_EQ (queue.wait_ack (pushed.ticket), latestframe::ack_result::abandoned);
+  EXPECT_EQ (queue.wait_ack (pushed.ticket),
+             latestframe::ack_result::abandoned);
 }
 
 // Pushing a marker to a halted queue gives it back with no ticket.

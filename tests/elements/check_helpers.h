@@ -123,11 +123,11 @@ recorder_start (Recorder *rec, GstPad *pad)
   rec->buffers = 0;
   rec->events = 0;
   rec->pad = gst_object_ref (pad);
-  rec->probe_id = gst_pad_add_probe (
-      pad,
-      GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM
-          | GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM,
-      recorder_saw, rec, NULL);
+  rec->probe_id = gst_pad_add_probe (pad,
+                                     GST_PAD_PROBE_TYPE_BUFFER
+                                         | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM
+                                         | GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM,
+                                     recorder_saw, rec, NULL);
 }
 
 /* Waits until the recorder has seen `buffers` buffers in all. */

@@ -409,8 +409,6 @@ query_job_start (QueryJob *job, GstPad *pad, GstQuery *query)
   return asker;
 }
 
-
-
 /* Steps: max-size-buffers=5; freeze on frame 0; queue frame 1; send a DRAIN
  * query from another thread; queue frame 2; open the gate.
  * Invariant: the query is answered in order: after frame 1, before 2. */
@@ -819,7 +817,8 @@ GST_START_TEST (test_not_linked_pauses_until_reconfigure)
   fail_unless_equals_int (gst_pad_push (bare.up, numbered_buffer (1, 16, 0)),
                           GST_FLOW_NOT_LINKED);
   bare_element_set_answer (&bare, GST_FLOW_OK);
-  fail_unless (gst_pad_push_event (bare.down_pad, gst_event_new_reconfigure ()));
+  fail_unless (
+      gst_pad_push_event (bare.down_pad, gst_event_new_reconfigure ()));
   fail_unless_equals_int (gst_pad_push (bare.up, numbered_buffer (2, 16, 0)),
                           GST_FLOW_OK);
   bare_element_wait_calls (&bare, 2);

@@ -1,0 +1,47 @@
+# Shared by the project's scripts: install what is missing, build if needed.
+# Source it; it changes nothing until a function is called.
+
+LATESTFRAME_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+# Every Debian package the project needs to build, test and run its demo.
+LATESTFRAME_PACKAGES=(
+  meson ninja-build pkg-config g++ python3
+  libglib2.0-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  libgtest-dev
+  python3-gi gir1.2-gstreamer-1.0
+)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs the packages that are not installed yet (apt-get), and nothing
+# when all are there.
+ensure_packages() {
+  local missing=() package
+  for package in "${LATESTFRAME_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
+      || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "Installing missing Debian packages: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# Configures (when needed) and builds $1 with the meson options that follow.
+ensure_build() {
+  local dir=$1; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$LATESTFRAME_ROOT" "$@" >"$dir.setup.log" 2>&1 \
+      || { cat "$dir.setup.log"; return 1; }
+  fi
+  ninja -C "$dir" >/dev/null || ninja -C "$dir"
+}
+
+# Debian's own python3, which has PyGObject (python3-gi); a python3 earlier
+# in PATH (pyenv, venv) may not.
+system_python() {
+  if [ -x /usr/bin/python3 ]; then echo /usr/bin/python3; else command -v python3; fi
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what is missing (apt-get; through sudo when not root), configures
+# fresh builds and runs the whole suite three ways: a plain build; under
+# AddressSanitizer + UndefinedBehaviorSanitizer; the core under
+# ThreadSanitizer. Ends with "N passed, N failed"; exits non-zero on any
+# failure.
+set -uo pipefail
+source "$(dirname "$0")/../pipelines/lib/common.sh"
+cd "$LATESTFRAME_ROOT"
+
+ensure_packages || { echo "0 passed, 1 failed"; exit 1; }
+
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+
+runs=(
+  "build-test|"
+  "build-asan|-Db_sanitize=address,undefined -Db_lundef=false"
+  "build-tsan|-Db_sanitize=thread"
+)
+logs=()
+broken=0
+for run in "${runs[@]}"; do
+  dir=${run%%|*}
+  options=${run#*|}
+  echo "=== $dir ${options:-(plain)}"
+  rm -rf "$dir"
+  # shellcheck disable=SC2086
+  if ! meson setup "$dir" $options >"$dir.setup.log" 2>&1; then
+    cat "$dir.setup.log"; echo "setup of $dir failed"; broken=$((broken + 1)); continue
+  fi
+  if ! ninja -C "$dir"; then
+    echo "build of $dir failed"; broken=$((broken + 1)); continue
+  fi
+  meson test -C "$dir" --print-errorlogs --num-processes 2
+  logs+=("$dir/meson-logs/testlog.json")
+done
+
+"$(system_python)" tests/summarize.py --broken "$broken" "${logs[@]}"
