@@ -10,9 +10,6 @@ cd "$LATESTFRAME_ROOT"
 
 ensure_packages || { echo "0 passed, 1 failed"; exit 1; }
 
-export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
-
 runs=(
   "build-test|"
   "build-asan|-Db_sanitize=address,undefined -Db_lundef=false"

@@ -904,6 +904,11 @@ leaks_tracer (void)
 static guint
 live_objects (GstTracer *tracer, GString *names)
 {
+  /* A task's thread drops the task's last ref after the task was joined.
+   * Let those threads finish first: the tracer refs every live object it
+   * lists, and reffing one whose last unref is under way would free it
+   * twice. */
+  gst_task_cleanup_all ();
   GstStructure *info = NULL;
   g_signal_emit_by_name (tracer, "get-live-objects", &info);
   fail_unless (info != NULL);
@@ -964,8 +969,6 @@ GST_START_TEST (test_state_cycles_with_data_leak_nothing)
   guint before = live_objects (tracer, names);
   for (guint cycle = 0; cycle < 1000; cycle++)
     run_one_cycle (cycle);
-  /* A task's pool thread drops its last ref after the join: wait for all. */
-  gst_task_cleanup_all ();
   g_string_append (names, "; after:");
   guint after = live_objects (tracer, names);
   fail_unless (after == before, "live objects %s", names->str);
