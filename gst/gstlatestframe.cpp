@@ -45,11 +45,19 @@
 
 #include "gstlatestframe.h"
 
+#include "flightmeta.h"
+#include "latestframe/frame_ledger.h"
 #include "latestframe/frame_queue.h"
+#include "latestframe/freshness.h"
+#include "latestframe/memory_budget.h"
 #include "miniobject.h"
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
 #include <new>
+#include <optional>
+#include <string>
 #include <vector>
 
 GST_DEBUG_CATEGORY_STATIC (latest_frame_debug);
@@ -57,7 +65,23 @@ GST_DEBUG_CATEGORY_STATIC (latest_frame_dataflow);
 #define GST_CAT_DEFAULT latest_frame_debug
 
 namespace lf = latestframe;
-using frame_queue = lf::frame_queue<lf::held_object>;
+using steady_clock = std::chrono::steady_clock;
+
+/* What the queue holds: a buffer, event or query; for a frame, also the
+ * bytes charged for it and when it arrived. */
+struct queued_item
+{
+  lf::held_object object;
+  lf::frame_charge charge;
+  steady_clock::time_point arrival;
+};
+using frame_queue = lf::frame_queue<queued_item>;
+
+static queued_item
+marker_item (lf::held_object object)
+{
+  return queued_item{ std::move (object), lf::frame_charge (), {} };
+}
 
 struct _GstLatestFrameState
 {
@@ -73,6 +97,22 @@ struct _GstLatestFrameState
   std::atomic<bool> downstream_eos{ false };
   /* The leaky property as set; the queue holds the matching policy. */
   std::atomic<int> leaky{ GST_LATEST_FRAME_LEAKY_DOWNSTREAM };
+
+  /* Counts and bytes; shared with the frames in flight, which may outlive
+   * the element. */
+  std::shared_ptr<lf::frame_ledger> ledger
+      = std::make_shared<lf::frame_ledger> ();
+  lf::freshness_gate freshness;
+
+  /* The memory budget joined, if any. */
+  std::mutex budget_lock;
+  std::string budget_name;
+  guint64 budget_cap = 0;
+  std::optional<lf::budget_membership> budget;
+
+  std::atomic<guint> stats_interval_ms{ 0 };
+  /* Task thread only: when the next stats message is due. */
+  steady_clock::time_point next_stats;
 };
 
 #define STATUS(self, what)                                                     \
@@ -97,12 +137,26 @@ enum
   PROP_CURRENT_LEVEL_BUFFERS,
   PROP_CURRENT_LEVEL_BYTES,
   PROP_CURRENT_LEVEL_TIME,
+  PROP_MAX_AGE,
+  PROP_MEMORY_BUDGET,
+  PROP_MEMORY_BUDGET_BYTES,
+  PROP_STATS_INTERVAL,
+  PROP_IN_FLIGHT_BUFFERS,
+  PROP_IN_FLIGHT_BYTES,
+  PROP_PEAK_BYTES,
+  PROP_DROPPED,
+  PROP_STATS,
 };
 
 #define DEFAULT_MAX_SIZE_BUFFERS 1
 #define DEFAULT_MAX_SIZE_BYTES 0
 #define DEFAULT_MAX_SIZE_TIME 0
 #define DEFAULT_LEAKY GST_LATEST_FRAME_LEAKY_DOWNSTREAM
+#define DEFAULT_MAX_AGE 0
+#define DEFAULT_MEMORY_BUDGET NULL
+#define DEFAULT_MEMORY_BUDGET_BYTES 0
+#define DEFAULT_STATS_INTERVAL 0
+#define STATS_NAME "latestframe-stats"
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
     "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
@@ -243,6 +297,76 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
           "now (0 with fewer than two timestamped frames)",
           0, G_MAXUINT64, 0, readable));
 
+  g_object_class_install_property (
+      gobject_class, PROP_MAX_AGE,
+      g_param_spec_uint64 (
+          "max-age", "Max. age (ns)",
+          "Drop a frame older than this many nanoseconds when it is about to "
+          "be pushed, and wait for a fresher one; age = pipeline running time "
+          "now minus the frame's running time (time since arrival without "
+          "clock or timestamp). If frames already arrive older, the newest "
+          "is pushed anyway and a warning is posted once (0 = off)",
+          0, G_MAXUINT64, DEFAULT_MAX_AGE, settable));
+  g_object_class_install_property (
+      gobject_class, PROP_MEMORY_BUDGET,
+      g_param_spec_string (
+          "memory-budget", "Memory budget",
+          "Name of a process-wide memory budget shared with every element "
+          "naming it: their held and in-flight bytes together never exceed "
+          "its cap (NULL or empty = no budget)",
+          DEFAULT_MEMORY_BUDGET, settable));
+  g_object_class_install_property (
+      gobject_class, PROP_MEMORY_BUDGET_BYTES,
+      g_param_spec_uint64 (
+          "memory-budget-bytes", "Memory budget cap (bytes)",
+          "This element's cap for its memory budget, in bytes; when members "
+          "ask for different caps the smallest non-zero one applies "
+          "(0 = no cap from this element, only accounting)",
+          0, G_MAXUINT64, DEFAULT_MEMORY_BUDGET_BYTES, settable));
+  g_object_class_install_property (
+      gobject_class, PROP_STATS_INTERVAL,
+      g_param_spec_uint (
+          "stats-interval", "Stats interval (ms)",
+          "Post the stats as an element message named '" STATS_NAME "' "
+          "every this many milliseconds while streaming (0 = never)",
+          0, G_MAXUINT, DEFAULT_STATS_INTERVAL, settable));
+  g_object_class_install_property (
+      gobject_class, PROP_IN_FLIGHT_BUFFERS,
+      g_param_spec_uint (
+          "in-flight-buffers", "In flight (frames)",
+          "Frames pushed downstream that are still alive somewhere in the "
+          "pipeline (referenced by an element, a sink's last-sample, an app)",
+          0, G_MAXUINT, 0, readable));
+  g_object_class_install_property (
+      gobject_class, PROP_IN_FLIGHT_BYTES,
+      g_param_spec_uint64 ("in-flight-bytes", "In flight (bytes)",
+                           "Bytes of the frames in flight", 0, G_MAXUINT64, 0,
+                           readable));
+  g_object_class_install_property (
+      gobject_class, PROP_PEAK_BYTES,
+      g_param_spec_uint64 (
+          "peak-bytes", "Peak bytes",
+          "Highest bytes this element was responsible for at once: held plus "
+          "in flight",
+          0, G_MAXUINT64, 0, readable));
+  g_object_class_install_property (
+      gobject_class, PROP_DROPPED,
+      g_param_spec_uint64 (
+          "dropped", "Dropped (frames)",
+          "Frames dropped for any reason: size limits, max-age, memory "
+          "budget, flushes (see 'stats' for each)",
+          0, G_MAXUINT64, 0, readable));
+  g_object_class_install_property (
+      gobject_class, PROP_STATS,
+      g_param_spec_boxed (
+          "stats", "Statistics",
+          "A '" STATS_NAME "' structure: received, pushed, dropped (and by "
+          "reason: -overflow, -age, -budget, -flush; -bytes), current levels, "
+          "in-flight frames and bytes, peak-bytes, age-p50/-p95/-max (ns, "
+          "recent frames), and memory-budget, -bytes, -used when a budget is "
+          "set",
+          GST_TYPE_STRUCTURE, readable));
+
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (
@@ -303,6 +427,82 @@ gst_latest_frame_finalize (GObject *object)
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
+/* Counts the frames among `released` as dropped for `reason`. */
+static void
+count_drops (GstLatestFrame *self,
+             const std::vector<frame_queue::entry> &released,
+             lf::drop_reason reason)
+{
+  for (const frame_queue::entry &entry : released)
+    if (entry.is_frame)
+      self->state->ledger->count_drop (reason, entry.bytes);
+}
+
+/* Joins, leaves or re-caps the memory budget. Frames already charged stay
+ * charged to the budget they were taken under until they go. */
+static void
+set_budget (GstLatestFrame *self, std::optional<std::string> name,
+            std::optional<guint64> cap)
+{
+  GstLatestFrameState *state = self->state;
+  std::lock_guard<std::mutex> lock (state->budget_lock);
+  if (cap)
+    state->budget_cap = *cap;
+  if (name && *name != state->budget_name)
+    {
+      state->budget_name = *name;
+      state->budget.reset ();
+      if (!state->budget_name.empty ())
+        state->budget.emplace (state->budget_name, state->budget_cap);
+    }
+  else if (state->budget)
+    state->budget->set_cap (state->budget_cap);
+  GST_DEBUG_OBJECT (self, "memory budget '%s', cap %" G_GUINT64_FORMAT,
+                    state->budget_name.c_str (), state->budget_cap);
+}
+
+static std::shared_ptr<lf::memory_budget>
+current_budget (GstLatestFrameState *state)
+{
+  std::lock_guard<std::mutex> lock (state->budget_lock);
+  return state->budget ? state->budget->budget () : nullptr;
+}
+
+static GstStructure *
+build_stats (GstLatestFrame *self)
+{
+  GstLatestFrameState *state = self->state;
+  lf::ledger_snapshot counts = state->ledger->snapshot ();
+  lf::queue_level level = state->queue.level_approx ();
+  GstStructure *stats = gst_structure_new (
+      STATS_NAME, "received", G_TYPE_UINT64, counts.received, "pushed",
+      G_TYPE_UINT64, counts.pushed, "dropped", G_TYPE_UINT64, counts.dropped (),
+      "dropped-overflow", G_TYPE_UINT64, counts.overflow.frames, "dropped-age",
+      G_TYPE_UINT64, counts.age.frames, "dropped-budget", G_TYPE_UINT64,
+      counts.budget.frames, "dropped-flush", G_TYPE_UINT64, counts.flush.frames,
+      "dropped-bytes", G_TYPE_UINT64, counts.dropped_bytes (),
+      "dropped-overflow-bytes", G_TYPE_UINT64, counts.overflow.bytes,
+      "dropped-age-bytes", G_TYPE_UINT64, counts.age.bytes,
+      "dropped-budget-bytes", G_TYPE_UINT64, counts.budget.bytes,
+      "dropped-flush-bytes", G_TYPE_UINT64, counts.flush.bytes,
+      "current-level-buffers", G_TYPE_UINT, level.frames, "current-level-bytes",
+      G_TYPE_UINT64, level.bytes, "current-level-time", G_TYPE_UINT64,
+      level.span_ns, "in-flight-buffers", G_TYPE_UINT,
+      static_cast<guint> (counts.in_flight_frames), "in-flight-bytes",
+      G_TYPE_UINT64, counts.in_flight_bytes, "peak-bytes", G_TYPE_UINT64,
+      counts.peak_bytes, "age-p50", G_TYPE_UINT64, counts.ages.p50_ns,
+      "age-p95", G_TYPE_UINT64, counts.ages.p95_ns, "age-max", G_TYPE_UINT64,
+      counts.ages.max_ns, "age-samples", G_TYPE_UINT, counts.ages.samples,
+      NULL);
+  std::shared_ptr<lf::memory_budget> budget = current_budget (state);
+  if (budget)
+    gst_structure_set (
+        stats, "memory-budget", G_TYPE_STRING, budget->name ().c_str (),
+        "memory-budget-bytes", G_TYPE_UINT64, budget->cap_approx (),
+        "memory-budget-used", G_TYPE_UINT64, budget->used_approx (), NULL);
+  return stats;
+}
+
 static void
 gst_latest_frame_set_property (GObject *object, guint prop_id,
                                const GValue *value, GParamSpec *pspec)
@@ -332,10 +532,23 @@ gst_latest_frame_set_property (GObject *object, guint prop_id,
       self->state->leaky = g_value_get_enum (value);
       dropped = queue.set_policy (leak_policy_for (self->state->leaky));
       break;
+    case PROP_MAX_AGE:
+      self->state->freshness.set_max_age (g_value_get_uint64 (value));
+      break;
+    case PROP_MEMORY_BUDGET:
+      set_budget (self, g_value_get_string (value), std::nullopt);
+      break;
+    case PROP_MEMORY_BUDGET_BYTES:
+      set_budget (self, std::nullopt, g_value_get_uint64 (value));
+      break;
+    case PROP_STATS_INTERVAL:
+      self->state->stats_interval_ms = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       return;
     }
+  count_drops (self, dropped, lf::drop_reason::overflow);
   if (!dropped.empty ())
     GST_CAT_DEBUG_OBJECT (latest_frame_dataflow, self,
                           "new limits dropped %zu frames", dropped.size ());
@@ -371,6 +584,44 @@ gst_latest_frame_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_CURRENT_LEVEL_TIME:
       g_value_set_uint64 (value, queue.level_approx ().span_ns);
       break;
+    case PROP_MAX_AGE:
+      g_value_set_uint64 (value, self->state->freshness.max_age ());
+      break;
+    case PROP_MEMORY_BUDGET:
+      {
+        std::lock_guard<std::mutex> lock (self->state->budget_lock);
+        g_value_set_string (value, self->state->budget_name.empty ()
+                                       ? NULL
+                                       : self->state->budget_name.c_str ());
+        break;
+      }
+    case PROP_MEMORY_BUDGET_BYTES:
+      {
+        std::lock_guard<std::mutex> lock (self->state->budget_lock);
+        g_value_set_uint64 (value, self->state->budget_cap);
+        break;
+      }
+    case PROP_STATS_INTERVAL:
+      g_value_set_uint (value, self->state->stats_interval_ms);
+      break;
+    case PROP_IN_FLIGHT_BUFFERS:
+      g_value_set_uint (value,
+                        static_cast<guint> (
+                            self->state->ledger->snapshot ().in_flight_frames));
+      break;
+    case PROP_IN_FLIGHT_BYTES:
+      g_value_set_uint64 (value,
+                          self->state->ledger->snapshot ().in_flight_bytes);
+      break;
+    case PROP_PEAK_BYTES:
+      g_value_set_uint64 (value, self->state->ledger->snapshot ().peak_bytes);
+      break;
+    case PROP_DROPPED:
+      g_value_set_uint64 (value, self->state->ledger->snapshot ().dropped ());
+      break;
+    case PROP_STATS:
+      g_value_take_boxed (value, build_stats (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -401,6 +652,57 @@ flow_from_halt (int reason)
   return reason == 0 ? GST_FLOW_FLUSHING : static_cast<GstFlowReturn> (reason);
 }
 
+/* How old a frame is now: the pipeline clock's running time minus the
+ * frame's running time; without a clock or a timestamp, the time since it
+ * arrived here. */
+static std::uint64_t
+frame_age (GstLatestFrame *self, std::int64_t running_time,
+           steady_clock::time_point arrival)
+{
+  if (running_time != lf::no_time)
+    {
+      GstClock *clock = gst_element_get_clock (GST_ELEMENT_CAST (self));
+      if (clock)
+        {
+          GstClockTime now = gst_clock_get_time (clock);
+          GstClockTime base
+              = gst_element_get_base_time (GST_ELEMENT_CAST (self));
+          gst_object_unref (clock);
+          if (GST_CLOCK_TIME_IS_VALID (now) && now >= base)
+            {
+              guint64 running_now = now - base;
+              guint64 frame_time = static_cast<guint64> (running_time);
+              return running_now > frame_time ? running_now - frame_time : 0;
+            }
+        }
+    }
+  return std::chrono::duration_cast<std::chrono::nanoseconds> (
+             steady_clock::now () - arrival)
+      .count ();
+}
+
+/* Reserves a frame's bytes in the memory budget, dropping this element's
+ * oldest held frames while they do not fit. False when even an empty
+ * element has no room: the frame must be dropped. */
+static bool
+reserve_in_budget (GstLatestFrame *self, lf::memory_budget &budget,
+                   guint64 bytes)
+{
+  while (!budget.try_reserve (bytes))
+    {
+      std::optional<frame_queue::entry> oldest
+          = self->state->queue.take_oldest_frame ();
+      if (!oldest)
+        return false;
+      self->state->ledger->count_drop (lf::drop_reason::budget, oldest->bytes);
+      GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
+                          "budget '%s' full: dropped the oldest held frame",
+                          budget.name ().c_str ());
+      /* `oldest` goes here: its charge returns its bytes to the budget. */
+    }
+  return true;
+}
+
 static GstFlowReturn
 gst_latest_frame_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
 {
@@ -412,27 +714,62 @@ gst_latest_frame_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
     goto out_eos;
 
   {
+    const guint64 bytes = gst_buffer_get_size (buffer);
+    const std::int64_t time = frame_running_time (&state->sink_segment, buffer);
+    const steady_clock::time_point arrival = steady_clock::now ();
     GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
-                        "received buffer %p of %" G_GSIZE_FORMAT
+                        "received buffer %p of %" G_GUINT64_FORMAT
                         " bytes, time %" GST_TIME_FORMAT,
-                        buffer, gst_buffer_get_size (buffer),
+                        buffer, bytes,
                         GST_TIME_ARGS (GST_BUFFER_DTS_OR_PTS (buffer)));
-    std::int64_t time = frame_running_time (&state->sink_segment, buffer);
+    state->ledger->count_received ();
+
+    if (state->freshness.max_age () != 0)
+      {
+        std::uint64_t arrival_age = frame_age (self, time, arrival);
+        if (state->freshness.note_arrival (arrival_age))
+          GST_ELEMENT_WARNING (
+              self, STREAM, FAILED, ("Frames arrive too old for max-age"),
+              ("frames arrive %.1f ms old, more than max-age (%.1f ms): the "
+               "limit is below the pipeline's latency. The newest frame is "
+               "pushed anyway while this lasts; older ones are still "
+               "dropped.",
+               arrival_age / 1e6, state->freshness.max_age () / 1e6));
+      }
+
+    std::shared_ptr<lf::memory_budget> budget = current_budget (state);
+    if (budget && !reserve_in_budget (self, *budget, bytes))
+      {
+        state->ledger->count_drop (lf::drop_reason::budget, bytes);
+        GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
+                            "budget '%s' has no room: dropped the arriving "
+                            "buffer",
+                            budget->name ().c_str ());
+        gst_buffer_unref (buffer);
+        return GST_FLOW_OK;
+      }
+
     frame_queue::push_outcome outcome = state->queue.push_frame (
-        lf::held_object::owning (GST_MINI_OBJECT_CAST (buffer)),
-        gst_buffer_get_size (buffer), time);
+        queued_item{
+            lf::held_object::owning (GST_MINI_OBJECT_CAST (buffer)),
+            lf::frame_charge (state->ledger, std::move (budget), bytes),
+            arrival },
+        bytes, time);
     switch (outcome.status)
       {
       case frame_queue::push_status::halted:
+        count_drops (self, outcome.released, lf::drop_reason::flush);
         GST_CAT_LOG_OBJECT (
             latest_frame_dataflow, self, "refusing buffer, queue halted: %s",
             gst_flow_get_name (flow_from_halt (outcome.halt_reason)));
         return flow_from_halt (outcome.halt_reason);
       case frame_queue::push_status::dropped:
+        count_drops (self, outcome.released, lf::drop_reason::overflow);
         GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
                             "full: dropped the arriving buffer");
         break;
       case frame_queue::push_status::queued:
+        count_drops (self, outcome.released, lf::drop_reason::overflow);
         if (!outcome.released.empty ())
           GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
                               "full: dropped %zu oldest buffers",
@@ -460,9 +797,10 @@ static void
 release_flushed (GstLatestFrame *self, std::vector<frame_queue::entry> flushed,
                  gboolean keep_sticky)
 {
+  count_drops (self, flushed, lf::drop_reason::flush);
   for (frame_queue::entry &flushed_entry : flushed)
     {
-      GstMiniObject *object = flushed_entry.item.get ();
+      GstMiniObject *object = flushed_entry.item.object.get ();
       if (!keep_sticky || !object || !GST_IS_EVENT (object))
         continue;
       GstEvent *event = GST_EVENT_CAST (object);
@@ -547,7 +885,7 @@ gst_latest_frame_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     gst_event_copy_segment (event, &state->sink_segment);
   {
     frame_queue::push_outcome outcome = state->queue.push_marker (
-        lf::held_object::owning (GST_MINI_OBJECT_CAST (event)));
+        marker_item (lf::held_object::owning (GST_MINI_OBJECT_CAST (event))));
     if (outcome.status == frame_queue::push_status::halted)
       {
         GstFlowReturn reason = flow_from_halt (outcome.halt_reason);
@@ -596,7 +934,8 @@ gst_latest_frame_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
   /* Serialized queries travel in order with the frames; the query stays
    * owned by this thread, which waits until the task has answered it. */
   frame_queue::push_outcome outcome = self->state->queue.push_marker (
-      lf::held_object::borrowing (GST_MINI_OBJECT_CAST (query)), true);
+      marker_item (lf::held_object::borrowing (GST_MINI_OBJECT_CAST (query))),
+      true);
   if (outcome.status == frame_queue::push_status::halted)
     {
       GST_DEBUG_OBJECT (
@@ -680,6 +1019,7 @@ gst_latest_frame_sink_activate_mode (GstPad *pad, GstObject *parent,
       state->eos_queued = false;
       state->downstream_eos = false;
       gst_segment_init (&state->sink_segment, GST_FORMAT_UNDEFINED);
+      state->freshness.reset ();
       state->queue.resume ();
       return TRUE;
     }
@@ -727,7 +1067,13 @@ skip_to_pushable_after_eos (GstLatestFrame *self)
       if (next.status != frame_queue::pop_status::popped)
         return false;
       frame_queue::entry &skipped = *next.popped;
-      GstMiniObject *object = skipped.item.get ();
+      GstMiniObject *object = skipped.item.object.get ();
+      if (skipped.is_frame)
+        {
+          self->state->ledger->count_drop (lf::drop_reason::flush,
+                                           skipped.bytes);
+          continue;
+        }
       if (GST_IS_QUERY (object))
         {
           queue.acknowledge (skipped.ticket, false);
@@ -743,58 +1089,149 @@ skip_to_pushable_after_eos (GstLatestFrame *self)
                           "pushing %s after downstream EOS",
                           GST_EVENT_TYPE_NAME (GST_EVENT_CAST (object)));
       gst_pad_push_event (self->srcpad,
-                          GST_EVENT_CAST (skipped.item.release ()));
+                          GST_EVENT_CAST (skipped.item.object.release ()));
       if (type == GST_EVENT_EOS)
         queue.halt_if_running (GST_FLOW_EOS);
       return true;
     }
 }
 
+/* Frames this element may keep from an upstream pool, beyond what
+ * downstream asks for: every frame it may hold, and the one its thread is
+ * handing over. 0 when the number held is not bounded (max-size-buffers=0:
+ * then only the byte or time limits bound it, which a pool cannot use). */
+static guint
+frames_kept_from_pool (GstLatestFrame *self)
+{
+  guint max_frames = self->state->queue.limits ().max_frames;
+  return max_frames == 0 ? 0 : max_frames + 1;
+}
+
+/* Upstream pools are never starved by the frames this element keeps:
+ * every pool proposed in the answered ALLOCATION query gets room for them
+ * (min buffers, and max where the pool is bounded); with no pool proposed,
+ * one without an allocator of its own carries the need. */
+static void
+reserve_room_in_pools (GstLatestFrame *self, GstQuery *query)
+{
+  guint kept = frames_kept_from_pool (self);
+  if (kept == 0)
+    return;
+  guint pools = gst_query_get_n_allocation_pools (query);
+  for (guint i = 0; i < pools; i++)
+    {
+      GstBufferPool *pool;
+      guint size, min, max;
+      gst_query_parse_nth_allocation_pool (query, i, &pool, &size, &min, &max);
+      min += kept;
+      if (max != 0)
+        max = MAX (max + kept, min);
+      gst_query_set_nth_allocation_pool (query, i, pool, size, min, max);
+      if (pool)
+        gst_object_unref (pool);
+    }
+  if (pools == 0)
+    /* Upstream picks the size from the caps. */
+    gst_query_add_allocation_pool (query, NULL, 0, kept, 0);
+  GST_DEBUG_OBJECT (self, "allocation: room for %u more frames in %u pools",
+                    kept, MAX (pools, 1u));
+}
+
+/* A frame popped for pushing: dropped if too old, else pushed carrying its
+ * charge, which stays in flight until the buffer's last reference goes. */
+static GstFlowReturn
+push_frame_entry (GstLatestFrame *self, frame_queue::entry &next)
+{
+  GstLatestFrameState *state = self->state;
+  std::uint64_t age = frame_age (self, next.time_ns, next.item.arrival);
+  bool newer_waiting = state->queue.level_approx ().frames > 0;
+  if (state->freshness.judge (age, newer_waiting)
+      == lf::freshness_gate::verdict::drop)
+    {
+      state->ledger->count_drop (lf::drop_reason::age, next.bytes);
+      state->queue.mark_gap ();
+      GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
+                          "dropping a frame %.1f ms old (max-age %.1f ms)",
+                          age / 1e6, state->freshness.max_age () / 1e6);
+      return GST_FLOW_OK;
+    }
+
+  /* Writable for the meta: only the buffer's metadata is copied when
+   * someone else holds it; its memory never is. */
+  GstBuffer *buffer = gst_buffer_make_writable (
+      GST_BUFFER_CAST (next.item.object.release ()));
+  if (next.discont)
+    GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
+  auto charge
+      = std::make_shared<lf::frame_charge> (std::move (next.item.charge));
+  charge->take_off ();
+  lf::attach_flight_charge (buffer, std::move (charge));
+  state->ledger->count_pushed (age);
+
+  GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
+                      "pushing buffer %p%s, %.1f ms old", buffer,
+                      next.discont ? " (discont)" : "", age / 1e6);
+  GstFlowReturn ret = gst_pad_push (self->srcpad, buffer);
+  if (ret == GST_FLOW_EOS)
+    {
+      GST_CAT_DEBUG_OBJECT (latest_frame_dataflow, self, "downstream is EOS");
+      if (!skip_to_pushable_after_eos (self))
+        state->downstream_eos = true;
+      return GST_FLOW_OK;
+    }
+  return ret;
+}
+
 /* One entry, pushed downstream. Returns the flow to continue with. */
 static GstFlowReturn
 push_entry (GstLatestFrame *self, frame_queue::entry &next)
 {
-  GstMiniObject *object = next.item.get ();
+  GstMiniObject *object = next.item.object.get ();
 
   if (next.is_frame)
-    {
-      GstBuffer *buffer = GST_BUFFER_CAST (next.item.release ());
-      if (next.discont)
-        {
-          /* Only the buffer's metadata is copied when someone else holds
-           * it; its memory never is. */
-          buffer = gst_buffer_make_writable (buffer);
-          GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
-        }
-      GST_CAT_LOG_OBJECT (latest_frame_dataflow, self, "pushing buffer %p%s",
-                          buffer, next.discont ? " (discont)" : "");
-      GstFlowReturn ret = gst_pad_push (self->srcpad, buffer);
-      if (ret == GST_FLOW_EOS)
-        {
-          GST_CAT_DEBUG_OBJECT (latest_frame_dataflow, self,
-                                "downstream is EOS");
-          if (!skip_to_pushable_after_eos (self))
-            self->state->downstream_eos = true;
-          return GST_FLOW_OK;
-        }
-      return ret;
-    }
+    return push_frame_entry (self, next);
   if (GST_IS_EVENT (object))
     {
-      GstEvent *event = GST_EVENT_CAST (next.item.release ());
+      GstEvent *event = GST_EVENT_CAST (next.item.object.release ());
       bool is_eos = GST_EVENT_TYPE (event) == GST_EVENT_EOS;
       gst_pad_push_event (self->srcpad, event);
       return is_eos ? GST_FLOW_EOS : GST_FLOW_OK;
     }
   if (GST_IS_QUERY (object))
     {
-      gboolean answered
-          = gst_pad_peer_query (self->srcpad, GST_QUERY_CAST (object));
+      GstQuery *query = GST_QUERY_CAST (object);
+      gboolean answered = gst_pad_peer_query (self->srcpad, query);
+      if (answered && GST_QUERY_TYPE (query) == GST_QUERY_ALLOCATION)
+        reserve_room_in_pools (self, query);
       self->state->queue.acknowledge (next.ticket, answered);
       return GST_FLOW_OK;
     }
   g_warn_if_reached ();
   return GST_FLOW_OK;
+}
+
+/* Posts the stats on the bus when they are due; returns when the next
+ * ones are, or nothing when stats-interval is 0. */
+static std::optional<steady_clock::time_point>
+post_stats_when_due (GstLatestFrame *self)
+{
+  GstLatestFrameState *state = self->state;
+  guint interval_ms = state->stats_interval_ms;
+  if (interval_ms == 0)
+    return std::nullopt;
+  steady_clock::time_point now = steady_clock::now ();
+  std::chrono::milliseconds interval (interval_ms);
+  if (state->next_stats == steady_clock::time_point ()
+      || state->next_stats > now + interval)
+    state->next_stats = now + interval;
+  if (now >= state->next_stats)
+    {
+      gst_element_post_message (
+          GST_ELEMENT_CAST (self),
+          gst_message_new_element (GST_OBJECT_CAST (self), build_stats (self)));
+      state->next_stats = now + interval;
+    }
+  return state->next_stats;
 }
 
 static void
@@ -805,7 +1242,10 @@ gst_latest_frame_loop (GstPad *pad)
   GstFlowReturn reason;
 
   {
-    frame_queue::pop_outcome next = state->queue.wait_pop ();
+    frame_queue::pop_outcome next
+        = state->queue.wait_pop (post_stats_when_due (self));
+    if (next.status == frame_queue::pop_status::timed_out)
+      return;
     if (next.status != frame_queue::pop_status::popped)
       {
         reason = flow_from_halt (next.halt_reason);

@@ -286,6 +286,29 @@ public:
     ack_changed_.notify_all ();
   }
 
+  /* Any thread. Removes the oldest held frame, for a reason other than the
+   * limits (a memory budget); the frame after it is marked discont. Empty
+   * when no frame is held. */
+  std::optional<entry> take_oldest_frame ()
+  {
+    std::optional<entry> oldest;
+    {
+      std::lock_guard<std::mutex> lock (mutex_);
+      if (frames_ == 0)
+        return oldest;
+      oldest = remove_oldest_frame_locked ();
+    }
+    room_changed_.notify_all ();
+    return oldest;
+  }
+
+  /* Consumer. A popped frame was dropped: the next frame carries discont. */
+  void mark_gap ()
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    mark_next_frame_discont_locked (entries_.begin ());
+  }
+
   /* Any thread. Stops the queue with a non-zero reason: pushes are refused,
    * waits return. */
   void halt (int reason)
@@ -480,20 +503,34 @@ private:
       {
         if (!arriving && frames_ == 1)
           break;
-        auto oldest = entries_.begin ();
-        while (!oldest->is_frame)
-          ++oldest;
-        frames_--;
-        bytes_ -= oldest->bytes;
-        dropped.push_back (std::move (*oldest));
-        auto after = entries_.erase (oldest);
-        while (after != entries_.end () && !after->is_frame)
-          ++after;
-        if (after != entries_.end ())
-          after->discont = true;
-        else
-          pending_discont_ = true;
+        dropped.push_back (remove_oldest_frame_locked ());
       }
+  }
+
+  /* Removes the oldest frame (one must be held) and marks the gap. */
+  entry remove_oldest_frame_locked ()
+  {
+    auto oldest = entries_.begin ();
+    while (!oldest->is_frame)
+      ++oldest;
+    frames_--;
+    bytes_ -= oldest->bytes;
+    entry removed = std::move (*oldest);
+    mark_next_frame_discont_locked (entries_.erase (oldest));
+    return removed;
+  }
+
+  /* The first frame from `from` on follows a gap; with none held, the next
+   * frame to arrive does. */
+  void
+  mark_next_frame_discont_locked (typename std::deque<entry>::iterator from)
+  {
+    while (from != entries_.end () && !from->is_frame)
+      ++from;
+    if (from != entries_.end ())
+      from->discont = true;
+    else
+      pending_discont_ = true;
   }
 
   entry pop_front_locked ()
