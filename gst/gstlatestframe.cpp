@@ -737,6 +737,20 @@ gst_latest_frame_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
                arrival_age / 1e6, state->freshness.max_age () / 1e6));
       }
 
+    /* The element's own limits first, so that nothing is charged for a
+     * frame they refuse, nor budget room taken that they free anyway. */
+    frame_queue::room_outcome room = state->queue.make_room_for (bytes, time);
+    count_drops (self, room.released, lf::drop_reason::overflow);
+    room.released.clear (); /* their charges go before this frame's comes */
+    if (!room.fits)
+      {
+        state->ledger->count_drop (lf::drop_reason::overflow, bytes);
+        GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
+                            "full: dropped the arriving buffer");
+        gst_buffer_unref (buffer);
+        return GST_FLOW_OK;
+      }
+
     std::shared_ptr<lf::memory_budget> budget = current_budget (state);
     if (budget && !reserve_in_budget (self, *budget, bytes))
       {

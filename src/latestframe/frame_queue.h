@@ -128,6 +128,7 @@ public:
   {
     push_outcome outcome;
     entry arriving{ std::move (item), true, bytes, time_ns, false, 0 };
+    const frame_size size{ bytes, time_ns };
     {
       std::unique_lock<std::mutex> lock (mutex_);
       for (;;)
@@ -139,11 +140,11 @@ public:
               outcome.released.push_back (std::move (arriving));
               return outcome;
             }
-          if (fits_locked (arriving))
+          if (fits_locked (&size))
             break;
           if (policy_ == leak_policy::drop_oldest)
             {
-              drop_oldest_until_fits_locked (&arriving, outcome.released);
+              drop_oldest_until_fits_locked (&size, outcome.released);
               break;
             }
           if (policy_ == leak_policy::drop_arriving)
@@ -162,6 +163,41 @@ public:
       entries_.push_back (std::move (arriving));
     }
     item_added_.notify_one ();
+    return outcome;
+  }
+
+  struct room_outcome
+  {
+    /* Whether a frame of that size fits now (or will, for leak_policy::none,
+     * whose push blocks until it does). */
+    bool fits = true;
+    /* Frames dropped to make room. */
+    std::vector<entry> released;
+  };
+
+  /* Producer. Makes room for a frame about to be pushed, before the caller
+   * charges anything for it: drop_oldest drops the oldest frames until it
+   * fits; drop_arriving tells whether it fits, and when it does not, records
+   * the gap (the caller then drops the frame); none changes nothing. Never
+   * blocks. */
+  room_outcome make_room_for (std::uint64_t bytes, std::int64_t time_ns)
+  {
+    room_outcome outcome;
+    {
+      std::lock_guard<std::mutex> lock (mutex_);
+      const frame_size arriving{ bytes, time_ns };
+      if (fits_locked (&arriving))
+        return outcome;
+      if (policy_ == leak_policy::drop_oldest)
+        drop_oldest_until_fits_locked (&arriving, outcome.released);
+      else if (policy_ == leak_policy::drop_arriving)
+        {
+          pending_discont_ = true;
+          outcome.fits = false;
+        }
+    }
+    if (!outcome.released.empty ())
+      room_changed_.notify_all ();
     return outcome;
   }
 
@@ -445,8 +481,15 @@ private:
     ack_changed_.notify_all ();
   }
 
+  /* A frame about to arrive. */
+  struct frame_size
+  {
+    std::uint64_t bytes;
+    std::int64_t time_ns;
+  };
+
   /* The span of the held frames, with `extra` counted as the newest frame. */
-  std::uint64_t span_locked (const entry *extra) const
+  std::uint64_t span_locked (const frame_size *extra) const
   {
     std::int64_t oldest = no_time;
     std::int64_t newest = no_time;
@@ -474,7 +517,7 @@ private:
 
   /* Whether the held frames plus `arriving` (if any) are within the limits.
    * An empty queue always takes one frame. */
-  bool fits_locked (const entry *arriving) const
+  bool fits_locked (const frame_size *arriving) const
   {
     std::uint32_t frames = frames_ + (arriving ? 1 : 0);
     std::uint64_t bytes = bytes_ + (arriving ? arriving->bytes : 0);
@@ -489,14 +532,9 @@ private:
     return true;
   }
 
-  bool fits_locked (const entry &arriving) const
-  {
-    return fits_locked (&arriving);
-  }
-
   /* Drops the oldest frames until the held ones (plus `arriving`) fit; the
    * frame that follows each gap is marked discont. */
-  void drop_oldest_until_fits_locked (const entry *arriving,
+  void drop_oldest_until_fits_locked (const frame_size *arriving,
                                       std::vector<entry> &dropped)
   {
     while (frames_ > 0 && !fits_locked (arriving))

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
 
 G_BEGIN_DECLS
 
@@ -180,6 +181,54 @@ numbered_buffer (guint64 offset, gsize size, GstClockTime pts)
   GST_BUFFER_OFFSET (buffer) = offset;
   GST_BUFFER_PTS (buffer) = pts;
   return buffer;
+}
+
+#define VIDEO_CAPS "video/x-raw,format=GRAY8,width=4,height=4,framerate=30/1"
+#define FRAME_NS (GST_SECOND / 30)
+
+/* A harness around latestframe with `properties` ("name=value ...") set. */
+static inline GstHarness *
+new_harness (const gchar *properties)
+{
+  GstHarness *h = gst_harness_new ("latestframe");
+  gchar **settings = g_strsplit (properties ? properties : "", " ", -1);
+  for (gchar **setting = settings; *setting; setting++)
+    {
+      gchar **pair = g_strsplit (*setting, "=", 2);
+      if (pair[0] && pair[1])
+        gst_util_set_object_arg (G_OBJECT (h->element), pair[0], pair[1]);
+      g_strfreev (pair);
+    }
+  g_strfreev (settings);
+  gst_harness_set_src_caps_str (h, VIDEO_CAPS);
+  return h;
+}
+
+static inline GstPad *
+element_src (GstHarness *h)
+{
+  return gst_element_get_static_pad (h->element, "src");
+}
+
+static inline guint
+level_buffers (GstHarness *h)
+{
+  guint level;
+  g_object_get (h->element, "current-level-buffers", &level, NULL);
+  return level;
+}
+
+/* Freezes the element's streaming thread on frame 0, so that the test
+ * decides exactly what is queued behind it. */
+static inline void
+push_first_and_freeze (GstHarness *h, Gate *gate)
+{
+  GstPad *src = element_src (h);
+  gate_close (gate, src);
+  gst_object_unref (src);
+  fail_unless_equals_int (gst_harness_push (h, numbered_buffer (0, 16, 0)),
+                          GST_FLOW_OK);
+  gate_wait_blocked (gate);
 }
 
 G_END_DECLS
