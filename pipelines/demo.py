@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Live demo of latestframe: a live 30 fps source read by a consumer that
 takes 100 ms a frame. Prints one line a second: frames the source produced,
-frames the consumer analysed, frames dropped, what latestframe holds, and
-the age of the newest analysed frame when its analysis started (pipeline
+frames the consumer analysed, frames dropped, the memory latestframe is
+responsible for (held, in flight downstream, peak), and the age of the newest analysed frame when its analysis started (pipeline
 clock now minus the frame's running time). Stops on Ctrl-C or after --duration seconds with a summary.
 
 Run it through ./pipelines/demo.sh, which installs and builds what is
@@ -100,14 +100,17 @@ def main():
     def report():
         now = time.monotonic()
         span = max(now - last["t"], 1e-6)
-        held = latest.get_property("current-level-buffers")
-        held_bytes = latest.get_property("current-level-bytes")
-        dropped = counters.received - counters.analysed - held
+        stats = latest.get_property("stats")
+        held = stats.get_value("current-level-buffers")
         ages = counters.ages_ms[-10:]
         age = f"{ages[-1]:6.1f} ms" if ages else "     - "
         print(f"t={now - started:5.1f}s  source {(counters.received - last['received']) / span:5.1f} fps"
               f"  analysed {(counters.analysed - last['analysed']) / span:5.1f} fps"
-              f"  dropped {dropped:5d}  held {held} frame ({held_bytes // 1024} KiB)"
+              f"  dropped {stats.get_value('dropped'):5d}"
+              f"  memory: held {held} ({stats.get_value('current-level-bytes') // 1024} KiB)"
+              f" + in flight {stats.get_value('in-flight-buffers')}"
+              f" ({stats.get_value('in-flight-bytes') // 1024} KiB),"
+              f" peak {stats.get_value('peak-bytes') // 1024} KiB"
               f"  newest analysed frame age {age}", flush=True)
         last.update(received=counters.received, analysed=counters.analysed, t=now)
         if args.duration and now - started >= args.duration:
@@ -121,17 +124,18 @@ def main():
         print("error: the pipeline would not start", file=sys.stderr)
         return 1
     loop.run()
-    held_at_stop = latest.get_property("current-level-buffers")
+    stats = latest.get_property("stats")
     pipeline.set_state(Gst.State.NULL)
 
     elapsed = time.monotonic() - started
     ages = sorted(counters.ages_ms)
     p50 = ages[len(ages) // 2] if ages else float("nan")
     p95 = ages[min(len(ages) - 1, int(len(ages) * 0.95))] if ages else float("nan")
-    dropped = counters.received - counters.analysed - held_at_stop
-    print(f"summary: {elapsed:.1f} s, source produced {counters.received} frames, "
-          f"analysed {counters.analysed}, dropped {dropped}, held at stop {held_at_stop} "
-          f"({counters.discont} analysed frames followed a drop), "
+    print(f"summary: {elapsed:.1f} s; latestframe received {stats.get_value('received')} frames, "
+          f"pushed {stats.get_value('pushed')}, dropped {stats.get_value('dropped')} "
+          f"(overflow {stats.get_value('dropped-overflow')}, age {stats.get_value('dropped-age')}, "
+          f"budget {stats.get_value('dropped-budget')}, flush {stats.get_value('dropped-flush')}); "
+          f"peak memory held + in flight {stats.get_value('peak-bytes') // 1024} KiB; "
           f"age of analysed frames p50 {p50:.1f} ms, p95 {p95:.1f} ms")
     if outcome["code"] == 0 and counters.analysed == 0:
         print("error: no frame reached the analysis", file=sys.stderr)
