@@ -48,10 +48,7 @@ GST_START_TEST (test_counts_add_up_and_match_what_is_seen)
   GstHarness *h = new_harness ("max-size-buffers=2");
   Recorder rec;
   Gate gate;
-  GstPad *src = element_src (h);
-  recorder_start (&rec, src);
-  gst_object_unref (src);
-  push_first_and_freeze (h, &gate);
+  record_and_freeze (h, &rec, &gate);
   for (guint i = 1; i <= 6; i++)
     gst_harness_push (h, numbered_buffer (i, 16, i * FRAME_NS));
   fail_unless_equals_int (level_buffers (h), 2);
@@ -89,9 +86,7 @@ GST_START_TEST (test_in_flight_follows_frames_kept_downstream)
 {
   GstHarness *h = new_harness ("max-size-buffers=0");
   Recorder rec;
-  GstPad *src = element_src (h);
-  recorder_start (&rec, src);
-  gst_object_unref (src);
+  record_src (h, &rec);
   for (guint i = 0; i < 4; i++)
     gst_harness_push (h, numbered_buffer (i, 100, i * FRAME_NS));
   recorder_wait_buffers (&rec, 4);
@@ -305,9 +300,7 @@ GST_START_TEST (test_max_age_drops_frames_that_got_old)
   gst_element_set_bus (h->element, bus);
   Recorder rec;
   Gate gate;
-  GstPad *src = element_src (h);
-  recorder_start (&rec, src);
-  gst_object_unref (src);
+  record_src (h, &rec);
   gst_harness_set_time (h, 0);
   push_first_and_freeze (h, &gate);
   const GstClockTime times[] = { 900, 930, 960, 990 };

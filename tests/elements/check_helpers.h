@@ -231,4 +231,21 @@ push_first_and_freeze (GstHarness *h, Gate *gate)
   gate_wait_blocked (gate);
 }
 
+/* Records what leaves the element's src pad. */
+static inline void
+record_src (GstHarness *h, Recorder *rec)
+{
+  GstPad *src = element_src (h);
+  recorder_start (rec, src);
+  gst_object_unref (src);
+}
+
+/* Records what leaves the element, then freezes its thread on frame 0. */
+static inline void
+record_and_freeze (GstHarness *h, Recorder *rec, Gate *gate)
+{
+  record_src (h, rec);
+  push_first_and_freeze (h, gate);
+}
+
 G_END_DECLS

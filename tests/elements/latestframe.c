@@ -30,10 +30,7 @@ GST_START_TEST (test_leaky_downstream_keeps_newest_and_releases_dropped)
   Recorder rec;
   Gate gate;
   GstBuffer *kept[5] = { NULL };
-  GstPad *src = element_src (h);
-  recorder_start (&rec, src);
-  gst_object_unref (src);
-  push_first_and_freeze (h, &gate);
+  record_and_freeze (h, &rec, &gate);
   for (guint i = 1; i <= 4; i++)
     {
       kept[i] = numbered_buffer (i, 16, i * FRAME_NS);
@@ -104,10 +101,7 @@ GST_START_TEST (test_leaky_upstream_drops_arriving_frames)
   GstHarness *h = new_harness ("leaky=upstream max-size-buffers=2");
   Recorder rec;
   Gate gate;
-  GstPad *src = element_src (h);
-  recorder_start (&rec, src);
-  gst_object_unref (src);
-  push_first_and_freeze (h, &gate);
+  record_and_freeze (h, &rec, &gate);
   GstBuffer *third = numbered_buffer (3, 16, 3 * FRAME_NS);
   for (guint i = 1; i <= 4; i++)
     fail_unless_equals_int (
@@ -202,10 +196,7 @@ GST_START_TEST (test_levels_and_limits_apply_at_once)
   GstHarness *h = new_harness ("max-size-buffers=3");
   Recorder rec;
   Gate gate;
-  GstPad *src = element_src (h);
-  recorder_start (&rec, src);
-  gst_object_unref (src);
-  push_first_and_freeze (h, &gate);
+  record_and_freeze (h, &rec, &gate);
   for (guint i = 1; i <= 3; i++)
     gst_harness_push (h, numbered_buffer (i, 100, i * FRAME_NS));
   guint buffers;
@@ -281,10 +272,7 @@ GST_START_TEST (test_eos_follows_held_frames)
   GstHarness *h = new_harness ("max-size-buffers=5");
   Recorder rec;
   Gate gate;
-  GstPad *src = element_src (h);
-  recorder_start (&rec, src);
-  gst_object_unref (src);
-  push_first_and_freeze (h, &gate);
+  record_and_freeze (h, &rec, &gate);
   gst_harness_push (h, numbered_buffer (1, 16, FRAME_NS));
   gst_harness_push (h, numbered_buffer (2, 16, 2 * FRAME_NS));
   fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
@@ -369,10 +357,7 @@ GST_START_TEST (test_serialized_query_answered_in_order)
   GstHarness *h = new_harness ("max-size-buffers=5");
   Recorder rec;
   Gate gate;
-  GstPad *src = element_src (h);
-  recorder_start (&rec, src);
-  gst_object_unref (src);
-  push_first_and_freeze (h, &gate);
+  record_and_freeze (h, &rec, &gate);
   gst_harness_push (h, numbered_buffer (1, 16, FRAME_NS));
   QueryJob job;
   GThread *asker = query_job_start (&job, h->srcpad, gst_query_new_drain ());
