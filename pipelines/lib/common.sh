@@ -9,6 +9,7 @@ LATESTFRAME_PACKAGES=(
   libglib2.0-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   libgtest-dev
+  libopencv-dev opencv-data opencv-doc libzbar-dev gstreamer1.0-libav
   python3-gi gir1.2-gstreamer-1.0
 )
 
