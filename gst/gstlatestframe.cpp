@@ -95,6 +95,12 @@ struct _GstLatestFrameState
   /* Downstream answered EOS and nothing pushable was left: frames are
    * refused until STREAM_START or SEGMENT. */
   std::atomic<bool> downstream_eos{ false };
+  /* Makes "halt, then pause the task" in the task atomic with "check the
+   * halt reason, resume, restart the task" in the event and activation
+   * handlers; without it a restart could land between the task's halt and
+   * its pause, leaving the queue running with no task. Never held while
+   * waiting for the task. */
+  std::mutex lifecycle;
   /* The leaky property as set; the queue holds the matching policy. */
   std::atomic<int> leaky{ GST_LATEST_FRAME_LEAKY_DOWNSTREAM };
 
@@ -512,21 +518,23 @@ gst_latest_frame_set_property (GObject *object, guint prop_id,
   /* Frames dropped by a tighter limit are released here, after the queue's
    * lock is gone. */
   std::vector<frame_queue::entry> dropped;
-  lf::queue_limits limits = queue.limits ();
 
   switch (prop_id)
     {
     case PROP_MAX_SIZE_BUFFERS:
-      limits.max_frames = g_value_get_uint (value);
-      dropped = queue.set_limits (limits);
+      dropped = queue.update_limits ([value] (lf::queue_limits &limits) {
+        limits.max_frames = g_value_get_uint (value);
+      });
       break;
     case PROP_MAX_SIZE_BYTES:
-      limits.max_bytes = g_value_get_uint64 (value);
-      dropped = queue.set_limits (limits);
+      dropped = queue.update_limits ([value] (lf::queue_limits &limits) {
+        limits.max_bytes = g_value_get_uint64 (value);
+      });
       break;
     case PROP_MAX_SIZE_TIME:
-      limits.max_span_ns = g_value_get_uint64 (value);
-      dropped = queue.set_limits (limits);
+      dropped = queue.update_limits ([value] (lf::queue_limits &limits) {
+        limits.max_span_ns = g_value_get_uint64 (value);
+      });
       break;
     case PROP_LEAKY:
       self->state->leaky = g_value_get_enum (value);
@@ -714,6 +722,17 @@ gst_latest_frame_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
     goto out_eos;
 
   {
+    /* Halted (not-linked, an error, a flush): refuse before anything is
+     * dropped or charged, keeping what is held for when it resumes. The
+     * flow return tells upstream; the frame never counted as received. */
+    if (int halted = state->queue.halt_reason ())
+      {
+        GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
+                            "refusing buffer, halted: %s",
+                            gst_flow_get_name (flow_from_halt (halted)));
+        gst_buffer_unref (buffer);
+        return flow_from_halt (halted);
+      }
     const guint64 bytes = gst_buffer_get_size (buffer);
     const std::int64_t time = frame_running_time (&state->sink_segment, buffer);
     const steady_clock::time_point arrival = steady_clock::now ();
@@ -851,7 +870,10 @@ gst_latest_frame_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     {
     case GST_EVENT_FLUSH_START:
       gst_pad_push_event (self->srcpad, event);
-      state->queue.halt (GST_FLOW_FLUSHING);
+      {
+        std::lock_guard<std::mutex> lock (state->lifecycle);
+        state->queue.halt (GST_FLOW_FLUSHING);
+      }
       /* Waits for the loop iteration to end: from then on no queued query is
        * in use downstream. */
       gst_pad_pause_task (self->srcpad);
@@ -860,10 +882,13 @@ gst_latest_frame_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     case GST_EVENT_FLUSH_STOP:
       gst_pad_push_event (self->srcpad, event);
       release_flushed (self, state->queue.drain (), TRUE);
-      state->eos_queued = false;
-      state->downstream_eos = false;
-      state->queue.resume ();
-      start_task (self);
+      {
+        std::lock_guard<std::mutex> lock (state->lifecycle);
+        state->eos_queued = false;
+        state->downstream_eos = false;
+        state->queue.resume ();
+        start_task (self);
+      }
       GST_DEBUG_OBJECT (self, "flush stop: task restarted");
       return GST_FLOW_OK;
     default:
@@ -875,66 +900,55 @@ gst_latest_frame_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
                                                     : GST_FLOW_ERROR;
 
   const GstEventType type = GST_EVENT_TYPE (event);
-  const bool starts_stream
-      = type == GST_EVENT_STREAM_START || type == GST_EVENT_SEGMENT;
-
-  /* A new stream after EOS, pushed or refused, brings the task back. */
-  if (starts_stream
-      && (state->queue.halt_reason () == GST_FLOW_EOS || state->eos_queued
-          || state->downstream_eos))
-    {
-      state->eos_queued = false;
-      state->downstream_eos = false;
-      if (state->queue.halt_reason () == GST_FLOW_EOS)
-        {
-          state->queue.resume ();
-          start_task (self);
-        }
-    }
-
-  if (state->eos_queued)
-    goto out_eos;
-
-  if (type == GST_EVENT_SEGMENT)
-    gst_event_copy_segment (event, &state->sink_segment);
+  frame_queue::push_outcome outcome;
   {
-    frame_queue::push_outcome outcome = state->queue.push_marker (
-        marker_item (lf::held_object::owning (GST_MINI_OBJECT_CAST (event))));
-    if (outcome.status == frame_queue::push_status::halted)
+    std::lock_guard<std::mutex> lock (state->lifecycle);
+    if (type == GST_EVENT_STREAM_START || type == GST_EVENT_SEGMENT)
       {
-        GstFlowReturn reason = flow_from_halt (outcome.halt_reason);
-        /* The queue gave the event back: it is released with `outcome`. */
-        if (type == GST_EVENT_EOS)
+        /* A new stream after EOS, pushed or refused, brings the task
+         * back. */
+        state->eos_queued = false;
+        state->downstream_eos = false;
+        if (state->queue.halt_reason () == GST_FLOW_EOS)
           {
-            if (reason == GST_FLOW_NOT_LINKED || reason < GST_FLOW_EOS)
-              GST_ELEMENT_FLOW_ERROR (self, reason);
-            return reason;
+            state->queue.resume ();
+            start_task (self);
           }
-        if (GST_EVENT_IS_STICKY (event))
-          {
-            /* Errors show up on the next frame; keep the event for the next
-             * stream instead. */
-            gst_pad_store_sticky_event (self->srcpad, event);
-            return GST_FLOW_OK;
-          }
-        GST_CAT_LOG_OBJECT (latest_frame_dataflow, self, "refusing event: %s",
-                            gst_flow_get_name (reason));
-        return reason;
       }
+    if (state->eos_queued)
+      {
+        GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
+                            "refusing event %s after EOS",
+                            GST_EVENT_TYPE_NAME (event));
+        gst_event_unref (event);
+        return GST_FLOW_EOS;
+      }
+    if (type == GST_EVENT_SEGMENT)
+      gst_event_copy_segment (event, &state->sink_segment);
+    /* Sticky events keep their place among the queued frames even while
+     * the task waits (not-linked) or flushes: a flush then keeps them on
+     * the src pad. */
+    const bool keep_place
+        = GST_EVENT_IS_STICKY (event) && type != GST_EVENT_EOS;
+    outcome = state->queue.push_marker (
+        marker_item (lf::held_object::owning (GST_MINI_OBJECT_CAST (event))),
+        false, keep_place);
+    if (outcome.status == frame_queue::push_status::queued
+        && type == GST_EVENT_EOS)
+      state->eos_queued = true;
   }
-  if (type == GST_EVENT_EOS)
-    state->eos_queued = true;
-  return GST_FLOW_OK;
+  if (outcome.status != frame_queue::push_status::halted)
+    return GST_FLOW_OK;
 
-  /* ERRORS */
-out_eos:
-  {
-    GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
-                        "refusing event %s after EOS",
-                        GST_EVENT_TYPE_NAME (event));
-    gst_event_unref (event);
-    return GST_FLOW_EOS;
-  }
+  /* Refused (the queue gave the event back, released with `outcome`). */
+  GstFlowReturn reason = flow_from_halt (outcome.halt_reason);
+  if (type == GST_EVENT_EOS
+      && (reason == GST_FLOW_NOT_LINKED || reason < GST_FLOW_EOS))
+    /* Upstream ends here and will not see another flow return. */
+    GST_ELEMENT_FLOW_ERROR (self, reason);
+  GST_CAT_LOG_OBJECT (latest_frame_dataflow, self, "refusing event %s: %s",
+                      GST_EVENT_TYPE_NAME (event), gst_flow_get_name (reason));
+  return reason;
 }
 
 static gboolean
@@ -968,13 +982,17 @@ gst_latest_frame_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
   GstLatestFrame *self = GST_LATEST_FRAME (parent);
 
-  if (GST_EVENT_TYPE (event) == GST_EVENT_RECONFIGURE
-      && self->state->queue.halt_reason () == GST_FLOW_NOT_LINKED)
+  if (GST_EVENT_TYPE (event) == GST_EVENT_RECONFIGURE)
     {
-      /* Downstream may be linked again: try pushing again. */
-      GST_DEBUG_OBJECT (self, "reconfigure after not-linked: restarting task");
-      self->state->queue.resume ();
-      start_task (self);
+      std::lock_guard<std::mutex> lock (self->state->lifecycle);
+      if (self->state->queue.halt_reason () == GST_FLOW_NOT_LINKED)
+        {
+          /* Downstream may be linked again: try pushing again. */
+          GST_DEBUG_OBJECT (self,
+                            "reconfigure after not-linked: restarting task");
+          self->state->queue.resume ();
+          start_task (self);
+        }
     }
   return gst_pad_event_default (pad, parent, event);
 }
@@ -1034,11 +1052,15 @@ gst_latest_frame_sink_activate_mode (GstPad *pad, GstObject *parent,
       state->downstream_eos = false;
       gst_segment_init (&state->sink_segment, GST_FORMAT_UNDEFINED);
       state->freshness.reset ();
+      std::lock_guard<std::mutex> lock (state->lifecycle);
       state->queue.resume ();
       return TRUE;
     }
   /* Unblock a chain waiting for room, wait for it to leave, then empty. */
-  state->queue.halt (GST_FLOW_FLUSHING);
+  {
+    std::lock_guard<std::mutex> lock (state->lifecycle);
+    state->queue.halt (GST_FLOW_FLUSHING);
+  }
   GST_PAD_STREAM_LOCK (pad);
   release_flushed (self, state->queue.drain (), FALSE);
   GST_PAD_STREAM_UNLOCK (pad);
@@ -1056,36 +1078,55 @@ gst_latest_frame_src_activate_mode (GstPad *pad, GstObject *parent,
     return FALSE;
   if (active)
     {
+      std::lock_guard<std::mutex> lock (state->lifecycle);
       state->eos_queued = false;
       state->downstream_eos = false;
       state->queue.resume ();
       return gst_pad_start_task (pad, (GstTaskFunction)gst_latest_frame_loop,
                                  pad, NULL);
     }
-  state->queue.halt (GST_FLOW_FLUSHING);
+  {
+    /* From here on no handler restarts the task: they only restart it
+     * from not-linked or EOS. */
+    std::lock_guard<std::mutex> lock (state->lifecycle);
+    state->queue.halt (GST_FLOW_FLUSHING);
+  }
   gboolean stopped = gst_pad_stop_task (pad);
   release_flushed (self, state->queue.drain (), TRUE);
   return stopped;
 }
 
 /* Downstream said EOS to a frame: drop what follows until something that
- * can be pushed again (EOS, STREAM_START, SEGMENT). Returns whether one was
- * found and pushed. */
-static bool
+ * can be pushed again (EOS, STREAM_START, SEGMENT), like `queue`. Returns
+ * the flow to go on with: EOS once an EOS was pushed. With nothing
+ * pushable queued, frames are refused until a new stream comes. */
+static GstFlowReturn
 skip_to_pushable_after_eos (GstLatestFrame *self)
 {
-  frame_queue &queue = self->state->queue;
+  GstLatestFrameState *state = self->state;
+  frame_queue &queue = state->queue;
   for (;;)
     {
       frame_queue::pop_outcome next = queue.try_pop ();
+      if (next.status == frame_queue::pop_status::halted)
+        return flow_from_halt (next.halt_reason);
       if (next.status != frame_queue::pop_status::popped)
-        return false;
+        {
+          /* Checked and set where the sink side clears it, so that a new
+           * stream queued meanwhile is seen here or clears the flag. */
+          std::lock_guard<std::mutex> lock (state->lifecycle);
+          if (queue.size_approx () == 0)
+            {
+              state->downstream_eos = true;
+              return GST_FLOW_OK;
+            }
+          continue;
+        }
       frame_queue::entry &skipped = *next.popped;
       GstMiniObject *object = skipped.item.object.get ();
       if (skipped.is_frame)
         {
-          self->state->ledger->count_drop (lf::drop_reason::flush,
-                                           skipped.bytes);
+          state->ledger->count_drop (lf::drop_reason::flush, skipped.bytes);
           continue;
         }
       if (GST_IS_QUERY (object))
@@ -1093,8 +1134,6 @@ skip_to_pushable_after_eos (GstLatestFrame *self)
           queue.acknowledge (skipped.ticket, false);
           continue;
         }
-      if (!GST_IS_EVENT (object))
-        continue;
       GstEventType type = GST_EVENT_TYPE (GST_EVENT_CAST (object));
       if (type != GST_EVENT_EOS && type != GST_EVENT_STREAM_START
           && type != GST_EVENT_SEGMENT)
@@ -1104,9 +1143,7 @@ skip_to_pushable_after_eos (GstLatestFrame *self)
                           GST_EVENT_TYPE_NAME (GST_EVENT_CAST (object)));
       gst_pad_push_event (self->srcpad,
                           GST_EVENT_CAST (skipped.item.object.release ()));
-      if (type == GST_EVENT_EOS)
-        queue.halt_if_running (GST_FLOW_EOS);
-      return true;
+      return type == GST_EVENT_EOS ? GST_FLOW_EOS : GST_FLOW_OK;
     }
 }
 
@@ -1189,9 +1226,7 @@ push_frame_entry (GstLatestFrame *self, frame_queue::entry &next)
   if (ret == GST_FLOW_EOS)
     {
       GST_CAT_DEBUG_OBJECT (latest_frame_dataflow, self, "downstream is EOS");
-      if (!skip_to_pushable_after_eos (self))
-        state->downstream_eos = true;
-      return GST_FLOW_OK;
+      return skip_to_pushable_after_eos (self);
     }
   return ret;
 }
@@ -1260,31 +1295,41 @@ gst_latest_frame_loop (GstPad *pad)
         = state->queue.wait_pop (post_stats_when_due (self));
     if (next.status == frame_queue::pop_status::timed_out)
       return;
-    if (next.status != frame_queue::pop_status::popped)
-      {
-        reason = flow_from_halt (next.halt_reason);
-        goto out_paused;
-      }
-    GstFlowReturn ret = push_entry (self, *next.popped);
+    GstFlowReturn ret = next.status == frame_queue::pop_status::popped
+                            ? push_entry (self, *next.popped)
+                            : flow_from_halt (next.halt_reason);
     if (ret >= GST_FLOW_OK)
       return;
-    reason = static_cast<GstFlowReturn> (state->queue.halt_if_running (ret));
+
+    std::lock_guard<std::mutex> lock (state->lifecycle);
+    /* A new stream queued behind the EOS just pushed: go on with it. */
+    if (ret == GST_FLOW_EOS && state->queue.size_approx () > 0
+        && state->queue.halt_reason () == 0)
+      return;
+    /* Relinked since that push (a RECONFIGURE passed the src pad): go on
+     * instead of waiting for another one. */
+    if (ret == GST_FLOW_NOT_LINKED && gst_pad_check_reconfigure (self->srcpad))
+      return;
+    state->queue.halt_if_running (ret);
+    /* A handler may have resumed the queue since (RECONFIGURE, a new
+     * stream): then keep running. Else pause, with the lock held so that
+     * no handler restarts the task before the pause. */
+    reason = static_cast<GstFlowReturn> (state->queue.halt_reason ());
+    if (reason == GST_FLOW_OK)
+      return;
+    gst_pad_pause_task (pad);
   }
 
-out_paused:
-  {
-    GST_DEBUG_OBJECT (self, "pausing task: %s", gst_flow_get_name (reason));
-    gst_pad_pause_task (pad);
-    /* Not-linked waits for RECONFIGURE and EOS for a new stream, both with
-     * what is queued; anything else empties the queue. */
-    if (reason != GST_FLOW_NOT_LINKED && reason != GST_FLOW_EOS)
-      release_flushed (self, state->queue.drain (), TRUE);
-    /* Upstream already sent EOS and will not see this flow: report it. */
-    if (state->eos_queued
-        && (reason == GST_FLOW_NOT_LINKED || reason < GST_FLOW_EOS))
-      {
-        GST_ELEMENT_FLOW_ERROR (self, reason);
-        gst_pad_push_event (self->srcpad, gst_event_new_eos ());
-      }
-  }
+  GST_DEBUG_OBJECT (self, "paused task: %s", gst_flow_get_name (reason));
+  /* Not-linked waits for RECONFIGURE and EOS for a new stream, both with
+   * what is queued; anything else empties the queue. */
+  if (reason != GST_FLOW_NOT_LINKED && reason != GST_FLOW_EOS)
+    release_flushed (self, state->queue.drain (), TRUE);
+  /* Upstream already sent EOS and will not see this flow: report it. */
+  if (state->eos_queued
+      && (reason == GST_FLOW_NOT_LINKED || reason < GST_FLOW_EOS))
+    {
+      GST_ELEMENT_FLOW_ERROR (self, reason);
+      gst_pad_push_event (self->srcpad, gst_event_new_eos ());
+    }
 }

@@ -25,7 +25,8 @@ analyse_at_width (analysis &what, const cv::Mat &gray, int analysis_width)
   if (analysis_width <= 0 || analysis_width >= gray.cols)
     return what.analyse (gray);
   const double scale = static_cast<double> (analysis_width) / gray.cols;
-  const int height = std::max (1, static_cast<int> (std::lround (gray.rows * scale)));
+  const int height
+      = std::max (1, static_cast<int> (std::lround (gray.rows * scale)));
   cv::Mat small;
   cv::resize (gray, small, cv::Size (analysis_width, height), 0, 0,
               cv::INTER_AREA);
@@ -95,14 +96,14 @@ motion_detector::analyse (const cv::Mat &gray)
   cv::Mat &mask = impl_->mask;
   impl_->subtractor->apply (gray, mask, settings_.learning_rate);
   /* Isolated pixels are noise, not motion. */
-  cv::morphologyEx (mask, mask, cv::MORPH_OPEN,
-                    cv::getStructuringElement (cv::MORPH_RECT, cv::Size (3, 3)));
+  cv::morphologyEx (
+      mask, mask, cv::MORPH_OPEN,
+      cv::getStructuringElement (cv::MORPH_RECT, cv::Size (3, 3)));
   const double frame_area = static_cast<double> (gray.total ());
   const double moving = cv::countNonZero (mask);
 
   std::vector<std::vector<cv::Point>> contours;
-  cv::findContours (mask, contours, cv::RETR_EXTERNAL,
-                    cv::CHAIN_APPROX_SIMPLE);
+  cv::findContours (mask, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
   analysis_result result;
   for (const auto &contour : contours)
     {
@@ -110,7 +111,8 @@ motion_detector::analyse (const cv::Mat &gray)
       if (box.area () < settings_.min_area * frame_area)
         continue;
       /* How much of the region really moves. */
-      double filled = cv::countNonZero (mask (box)) / static_cast<double> (box.area ());
+      double filled
+          = cv::countNonZero (mask (box)) / static_cast<double> (box.area ());
       result.detections.push_back ({ "motion", filled, box, {} });
     }
   result.fields.push_back ({ "motion", !result.detections.empty () });
@@ -209,8 +211,10 @@ people_detector::analyse (const cv::Mat &gray)
     {
       /* The SVM margin, squashed to 0..1. */
       double margin = i < weights.size () ? weights[i] : 0.0;
-      result.detections.push_back ({ "person", 1.0 / (1.0 + std::exp (-margin)),
-                                     people[i] & frame, {} });
+      result.detections.push_back ({ "person",
+                                     1.0 / (1.0 + std::exp (-margin)),
+                                     people[i] & frame,
+                                     {} });
     }
   return result;
 }
@@ -252,7 +256,8 @@ qr_decoder::analyse (const cv::Mat &gray)
       for (int i = 0; i < symbol->get_location_size (); i++)
         corners.emplace_back (symbol->get_location_x (i),
                               symbol->get_location_y (i));
-      cv::Rect box = corners.empty () ? cv::Rect () : cv::boundingRect (corners) & frame;
+      cv::Rect box
+          = corners.empty () ? cv::Rect () : cv::boundingRect (corners) & frame;
       result.detections.push_back ({ "qrcode", 1.0, box, symbol->get_data () });
     }
   image.set_data (nullptr, 0);

@@ -77,7 +77,7 @@ public:
   {
     int history = 500;
     double var_threshold = 16.0;
-    double min_area = 0.001; /* of the frame, for a region to count */
+    double min_area = 0.001;     /* of the frame, for a region to count */
     double learning_rate = -1.0; /* < 0: automatic */
   };
 

@@ -202,14 +202,17 @@ public:
   }
 
   /* Producer. Queues a marker; never blocks, never dropped by the policy.
-   * With `awaits_ack` the outcome carries a ticket for wait_ack(). */
-  push_outcome push_marker (T item, bool awaits_ack = false)
+   * With `awaits_ack` the outcome carries a ticket for wait_ack(). A halted
+   * queue refuses it, unless `even_if_halted` (what must keep its place
+   * among the queued entries for when the queue resumes). */
+  push_outcome push_marker (T item, bool awaits_ack = false,
+                            bool even_if_halted = false)
   {
     push_outcome outcome;
     {
       std::lock_guard<std::mutex> lock (mutex_);
       entry marker{ std::move (item), false, 0, no_time, false, 0 };
-      if (halt_reason_ != 0)
+      if (halt_reason_ != 0 && !(even_if_halted && !awaits_ack))
         {
           outcome.status = push_status::halted;
           outcome.halt_reason = halt_reason_;
@@ -386,21 +389,26 @@ public:
     return in_force;
   }
 
-  /* Any thread. Removes and returns every entry; markers waited on are
-   * answered `abandoned`. Forgets a pending discontinuity. */
+  /* Any thread. Removes and returns every entry but the markers waited on
+   * (their items stay their producers'): those are destroyed here and
+   * answered `abandoned`, only then, so that no caller touches an item its
+   * producer may free as soon as it is answered. Forgets a pending
+   * discontinuity. */
   std::vector<entry> drain ()
   {
     std::vector<entry> drained;
     {
       std::lock_guard<std::mutex> lock (mutex_);
       drained.reserve (entries_.size ());
+      std::vector<std::uint64_t> abandoned;
       for (auto &queued : entries_)
-        {
-          if (queued.ticket != 0)
-            tickets_[queued.ticket] = ticket_state::abandoned;
+        if (queued.ticket != 0)
+          abandoned.push_back (queued.ticket);
+        else
           drained.push_back (std::move (queued));
-        }
       entries_.clear ();
+      for (std::uint64_t ticket : abandoned)
+        tickets_[ticket] = ticket_state::abandoned;
       frames_ = 0;
       bytes_ = 0;
       pending_discont_ = false;
@@ -417,6 +425,21 @@ public:
     {
       std::lock_guard<std::mutex> lock (mutex_);
       limits_ = limits;
+      if (policy_ == leak_policy::drop_oldest)
+        drop_oldest_until_fits_locked (nullptr, dropped);
+    }
+    room_changed_.notify_all ();
+    return dropped;
+  }
+
+  /* Any thread. Like set_limits(), changing the limits in force with
+   * `change` (a callable taking queue_limits&) in one step. */
+  template <typename Change> std::vector<entry> update_limits (Change change)
+  {
+    std::vector<entry> dropped;
+    {
+      std::lock_guard<std::mutex> lock (mutex_);
+      change (limits_);
       if (policy_ == leak_policy::drop_oldest)
         drop_oldest_until_fits_locked (nullptr, dropped);
     }

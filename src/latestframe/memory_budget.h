@@ -67,7 +67,8 @@ class budget_membership
 public:
   budget_membership (const std::string &name, std::uint64_t cap);
   budget_membership (budget_membership &&) noexcept = default;
-  budget_membership &operator= (budget_membership &&) noexcept = default;
+  /* Would have to leave the old budget first: not needed, not provided. */
+  budget_membership &operator= (budget_membership &&) = delete;
   budget_membership (const budget_membership &) = delete;
   budget_membership &operator= (const budget_membership &) = delete;
   ~budget_membership ();

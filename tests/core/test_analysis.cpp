@@ -67,8 +67,7 @@ class fixed_box : public analysis
 {
 public:
   cv::Size seen;
-  analysis_result
-  analyse (const cv::Mat &gray) override
+  analysis_result analyse (const cv::Mat &gray) override
   {
     seen = gray.size ();
     return { { { "box", 1.0, cv::Rect (10, 20, 30, 40), {} } }, {} };
@@ -226,7 +225,8 @@ TEST (Analysis_Gray, ChannelOrdersMatchCvtColor)
 TEST (Analysis_Draw, DrawsBoxesWhereTold)
 {
   cv::Mat image (100, 120, CV_8UC3, cv::Scalar (0, 0, 0));
-  draw_boxes (image, channel_order::bgr, { { cv::Rect (30, 40, 50, 30), "", -1 } });
+  draw_boxes (image, channel_order::bgr,
+              { { cv::Rect (30, 40, 50, 30), "", -1 } });
   EXPECT_EQ (image.at<cv::Vec3b> (40, 30), cv::Vec3b (0, 255, 255));
   EXPECT_EQ (image.at<cv::Vec3b> (55, 80), cv::Vec3b (0, 255, 255));
   EXPECT_EQ (image.at<cv::Vec3b> (55, 55), cv::Vec3b (0, 0, 0)) << "inside";

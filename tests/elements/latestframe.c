@@ -660,6 +660,9 @@ bare_element_start (BareElement *bare, GstFlowReturn answer)
   GstSegment segment;
   gst_segment_init (&segment, GST_FORMAT_TIME);
   gst_pad_push_event (bare->up, gst_event_new_segment (&segment));
+  /* Linking marked the src pad for reconfiguration; forget it, so that the
+   * first not-linked pauses rather than retrying once. */
+  gst_pad_check_reconfigure (bare->src);
 }
 
 static void
@@ -796,6 +799,123 @@ GST_START_TEST (test_fatal_flow_after_eos_posts_error)
   wait_task_state (bare.src, GST_TASK_PAUSED);
   fail_unless_equals_int (gst_pad_push (bare.up, numbered_buffer (1, 16, 0)),
                           GST_FLOW_NOT_NEGOTIATED);
+  bare_element_stop (&bare);
+}
+GST_END_TEST;
+
+/* Steps: freeze on frame 0; queue EOS, then a new stream (stream-start,
+ * segment) and frame 1 behind it; open the gate.
+ * Invariant: the new stream after a queued EOS is delivered: EOS, then the
+ * new stream and frame 1; frames keep flowing after it. */
+GST_START_TEST (test_new_stream_behind_queued_eos_is_delivered)
+{
+  GstHarness *h = new_harness ("max-size-buffers=5");
+  Recorder rec;
+  Gate gate;
+  record_and_freeze (h, &rec, &gate);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  fail_unless (gst_harness_push_event (h, gst_event_new_stream_start ("2")));
+  GstSegment segment;
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&segment)));
+  fail_unless_equals_int (gst_harness_push (h, numbered_buffer (1, 16, 0)),
+                          GST_FLOW_OK);
+  gate_open (&gate);
+  recorder_wait_buffers (&rec, 2);
+  fail_unless_equals_int (
+      gst_harness_push (h, numbered_buffer (2, 16, FRAME_NS)), GST_FLOW_OK);
+  recorder_wait_buffers (&rec, 3);
+  gchar *log = recorder_take (&rec);
+  fail_unless (g_str_has_suffix (log, "0 eos stream-start segment 1 2"),
+               "got '%s'", log);
+  g_free (log);
+  recorder_stop (&rec);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+static gpointer
+send_query_then_free_it (gpointer user_data)
+{
+  QueryJob *job = (QueryJob *)user_data;
+  job->answered = gst_pad_peer_query (job->pad, job->query);
+  /* As upstream does: the query is gone as soon as it is answered. */
+  gst_query_unref (job->query);
+  job->query = NULL;
+  return NULL;
+}
+
+/* Steps: downstream answers ERROR; freeze on frame 0; a DRAIN query waits
+ * behind it (its sender frees it as soon as it returns); open the gate.
+ * Invariant: the failed push empties the queue without touching the query
+ * after its sender was released (ASan proves it); the query is refused. */
+GST_START_TEST (test_query_flushed_by_error_is_not_touched_after_return)
+{
+  BareElement bare;
+  Gate gate;
+  bare_element_start (&bare, GST_FLOW_ERROR);
+  gate_close (&gate, bare.src);
+  fail_unless_equals_int (gst_pad_push (bare.up, numbered_buffer (0, 16, 0)),
+                          GST_FLOW_OK);
+  gate_wait_blocked (&gate);
+  QueryJob job;
+  job.pad = bare.up;
+  job.query = gst_query_new_drain ();
+  job.answered = TRUE;
+  job.sent = FALSE;
+  g_mutex_init (&job.lock);
+  g_cond_init (&job.cond);
+  gulong probe = gst_pad_add_probe (
+      bare.up, GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM, query_sent, &job, NULL);
+  GThread *asker = g_thread_new ("asker", send_query_then_free_it, &job);
+  g_mutex_lock (&job.lock);
+  while (!job.sent)
+    g_cond_wait (&job.cond, &job.lock);
+  g_mutex_unlock (&job.lock);
+  gst_pad_remove_probe (bare.up, probe);
+  gate_open (&gate);
+  g_thread_join (asker);
+  fail_if (job.answered);
+  wait_task_state (bare.src, GST_TASK_PAUSED);
+  g_mutex_clear (&job.lock);
+  g_cond_clear (&job.cond);
+  bare_element_stop (&bare);
+}
+GST_END_TEST;
+
+/* Steps: 300 times: downstream answers NOT_LINKED to a frame while a
+ * RECONFIGURE races with the task pausing; then downstream accepts.
+ * Invariant: a frame upstream got OK for always reaches downstream: the
+ * task is never left paused while the queue runs. */
+GST_START_TEST (test_reconfigure_racing_not_linked_never_strands_frames)
+{
+  BareElement bare;
+  bare_element_start (&bare, GST_FLOW_NOT_LINKED);
+  for (guint round = 0; round < 300; round++)
+    {
+      bare_element_set_answer (&bare, GST_FLOW_NOT_LINKED);
+      guint calls = bare.down.calls;
+      if (gst_pad_push (bare.up, numbered_buffer (round, 16, 0)) == GST_FLOW_OK)
+        bare_element_wait_calls (&bare, calls + 1);
+      bare_element_set_answer (&bare, GST_FLOW_OK);
+      fail_unless (
+          gst_pad_push_event (bare.down_pad, gst_event_new_reconfigure ()));
+      GstFlowReturn ret
+          = gst_pad_push (bare.up, numbered_buffer (round, 16, 0));
+      if (ret == GST_FLOW_NOT_LINKED)
+        {
+          /* The RECONFIGURE came before the task paused: ask again. */
+          fail_unless (
+              gst_pad_push_event (bare.down_pad, gst_event_new_reconfigure ()));
+          ret = gst_pad_push (bare.up, numbered_buffer (round, 16, 0));
+        }
+      fail_unless_equals_int (ret, GST_FLOW_OK);
+      g_mutex_lock (&bare.down.lock);
+      guint now = bare.down.calls;
+      g_mutex_unlock (&bare.down.lock);
+      /* Whatever got OK reaches downstream (a hang here is the failure). */
+      bare_element_wait_calls (&bare, now + (now == calls + 1 ? 1 : 0));
+    }
   bare_element_stop (&bare);
 }
 GST_END_TEST;
@@ -939,6 +1059,9 @@ latestframe_suite (void)
   tcase_add_test (tc, test_latency_query);
   tcase_add_test (tc, test_not_linked_pauses_until_reconfigure);
   tcase_add_test (tc, test_fatal_flow_after_eos_posts_error);
+  tcase_add_test (tc, test_new_stream_behind_queued_eos_is_delivered);
+  tcase_add_test (tc, test_query_flushed_by_error_is_not_touched_after_return);
+  tcase_add_test (tc, test_reconfigure_racing_not_linked_never_strands_frames);
   tcase_add_test (tc, test_state_cycles_with_data_leak_nothing);
   return s;
 }
