@@ -5,11 +5,22 @@
 #include "config.h"
 
 #include "gstlatestframe.h"
+#ifdef HAVE_OPENCV
+#include "gstcvelements.h"
+#endif
 
 static gboolean
 plugin_init (GstPlugin *plugin)
 {
-  return GST_ELEMENT_REGISTER (latestframe, plugin);
+  gboolean registered = GST_ELEMENT_REGISTER (latestframe, plugin);
+#ifdef HAVE_OPENCV
+  registered &= GST_ELEMENT_REGISTER (cvmotion, plugin);
+  registered &= GST_ELEMENT_REGISTER (cvfacedetect, plugin);
+  registered &= GST_ELEMENT_REGISTER (cvpeopledetect, plugin);
+  registered &= GST_ELEMENT_REGISTER (cvqrdecode, plugin);
+  registered &= GST_ELEMENT_REGISTER (cvoverlay, plugin);
+#endif
+  return registered;
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, latestframe,
