@@ -10,7 +10,7 @@ LATESTFRAME_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   libgtest-dev
   libopencv-dev opencv-data opencv-doc libzbar-dev gstreamer1.0-libav
-  python3-gi gir1.2-gstreamer-1.0
+  python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-gst-1.0
 )
 
 as_root() {
