@@ -102,7 +102,12 @@ time_element (const std::string &element, const std::vector<cv::Mat> &frames)
   for (std::size_t i = 0; i < frames.size (); i++)
     {
       const cv::Mat &frame = frames[i];
-      GstBuffer *buffer = gst_buffer_new_allocate (NULL, frame.total () * 3, NULL);
+      /* Aligned like cv::Mat's own rows and like decoders' buffers. */
+      GstAllocationParams aligned;
+      gst_allocation_params_init (&aligned);
+      aligned.align = 63;
+      GstBuffer *buffer
+          = gst_buffer_new_allocate (NULL, frame.total () * 3, &aligned);
       gst_buffer_fill (buffer, 0, frame.data, frame.total () * 3);
       GST_BUFFER_PTS (buffer) = i * GST_SECOND / 30;
       gst_app_src_push_buffer (GST_APP_SRC (src), buffer);
