@@ -120,12 +120,35 @@ gst_cv_analysis_finalize (GObject *object)
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
+/* The subclass setting a property id names, if it names one. */
+static const GstCvAnalysisSetting *
+setting_for (GObject *object, guint prop_id, GParamSpec *pspec)
+{
+  if (pspec->owner_type == GST_TYPE_CV_ANALYSIS)
+    return NULL;
+  GstCvAnalysisClass *klass = GST_CV_ANALYSIS_GET_CLASS (object);
+  if (prop_id < klass->first_setting_id
+      || prop_id >= klass->first_setting_id + klass->n_settings)
+    return NULL;
+  return &klass->settings[prop_id - klass->first_setting_id];
+}
+
 static void
 gst_cv_analysis_set_property (GObject *object, guint prop_id,
                               const GValue *value, GParamSpec *pspec)
 {
   GstCvAnalysis *self = GST_CV_ANALYSIS (object);
-  GST_OBJECT_LOCK (self);
+  const GstCvAnalysisSetting *setting = setting_for (object, prop_id, pspec);
+  object_lock lock (self);
+  if (setting)
+    {
+      if (setting->type == G_TYPE_INT)
+        G_STRUCT_MEMBER (gint, self, setting->offset) = g_value_get_int (value);
+      else
+        G_STRUCT_MEMBER (gdouble, self, setting->offset)
+            = g_value_get_double (value);
+      return;
+    }
   switch (prop_id)
     {
     case PROP_ANALYSIS_WIDTH:
@@ -138,7 +161,6 @@ gst_cv_analysis_set_property (GObject *object, guint prop_id,
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
     }
-  GST_OBJECT_UNLOCK (self);
 }
 
 static void
@@ -146,7 +168,17 @@ gst_cv_analysis_get_property (GObject *object, guint prop_id, GValue *value,
                               GParamSpec *pspec)
 {
   GstCvAnalysis *self = GST_CV_ANALYSIS (object);
-  GST_OBJECT_LOCK (self);
+  const GstCvAnalysisSetting *setting = setting_for (object, prop_id, pspec);
+  object_lock lock (self);
+  if (setting)
+    {
+      if (setting->type == G_TYPE_INT)
+        g_value_set_int (value, G_STRUCT_MEMBER (gint, self, setting->offset));
+      else
+        g_value_set_double (value,
+                            G_STRUCT_MEMBER (gdouble, self, setting->offset));
+      return;
+    }
   switch (prop_id)
     {
     case PROP_ANALYSIS_WIDTH:
@@ -162,7 +194,55 @@ gst_cv_analysis_get_property (GObject *object, guint prop_id, GValue *value,
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
     }
-  GST_OBJECT_UNLOCK (self);
+}
+
+void
+gst_cv_analysis_class_install_settings (GstCvAnalysisClass *klass,
+                                        const GstCvAnalysisSetting *settings,
+                                        guint n, guint first_id)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  const GParamFlags flags = static_cast<GParamFlags> (
+      G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING | G_PARAM_STATIC_STRINGS);
+  klass->settings = settings;
+  klass->n_settings = n;
+  klass->first_setting_id = first_id;
+  /* GObject does not inherit these: a class installing properties needs
+   * its own, or the base's. */
+  if (!gobject_class->set_property)
+    gobject_class->set_property = gst_cv_analysis_set_property;
+  if (!gobject_class->get_property)
+    gobject_class->get_property = gst_cv_analysis_get_property;
+  for (guint i = 0; i < n; i++)
+    {
+      const GstCvAnalysisSetting &setting = settings[i];
+      GParamSpec *pspec
+          = setting.type == G_TYPE_INT
+                ? g_param_spec_int (setting.name, setting.nick, setting.blurb,
+                                    static_cast<gint> (setting.minimum),
+                                    static_cast<gint> (setting.maximum),
+                                    static_cast<gint> (setting.default_value),
+                                    flags)
+                : g_param_spec_double (
+                    setting.name, setting.nick, setting.blurb, setting.minimum,
+                    setting.maximum, setting.default_value, flags);
+      g_object_class_install_property (gobject_class, first_id + i, pspec);
+    }
+}
+
+void
+gst_cv_analysis_init_settings (GstCvAnalysis *self)
+{
+  GstCvAnalysisClass *klass = GST_CV_ANALYSIS_GET_CLASS (self);
+  for (guint i = 0; i < klass->n_settings; i++)
+    {
+      const GstCvAnalysisSetting &setting = klass->settings[i];
+      if (setting.type == G_TYPE_INT)
+        G_STRUCT_MEMBER (gint, self, setting.offset)
+            = static_cast<gint> (setting.default_value);
+      else
+        G_STRUCT_MEMBER (gdouble, self, setting.offset) = setting.default_value;
+    }
 }
 
 static gboolean

@@ -23,6 +23,7 @@ G_BEGIN_DECLS
 #define GST_CV_ANALYSIS_GET_CLASS(obj)                                         \
   (G_TYPE_INSTANCE_GET_CLASS ((obj), GST_TYPE_CV_ANALYSIS, GstCvAnalysisClass))
 
+typedef struct _GstCvAnalysisSetting GstCvAnalysisSetting;
 typedef struct _GstCvAnalysis GstCvAnalysis;
 typedef struct _GstCvAnalysisClass GstCvAnalysisClass;
 typedef struct _GstCvAnalysisState GstCvAnalysisState;
@@ -36,9 +37,31 @@ struct _GstCvAnalysis
   GstCvAnalysisState *state;
 };
 
+/* A numeric setting of an analysis element, installed as a property
+ * (changeable while PLAYING) by gst_cv_analysis_class_install_settings().
+ * Its value lives in the instance struct at `offset` (a gint for
+ * G_TYPE_INT, a gdouble for G_TYPE_DOUBLE), read and written under the
+ * object lock: configure() sees it between frames, never during one. */
+struct _GstCvAnalysisSetting
+{
+  const gchar *name;
+  const gchar *nick;
+  const gchar *blurb; /* with units, and what 0 or a negative value means */
+  GType type;
+  gdouble minimum;
+  gdouble maximum;
+  gdouble default_value;
+  gsize offset;
+};
+
 struct _GstCvAnalysisClass
 {
   GstBaseTransformClass parent_class;
+
+  /*< private >*/
+  const GstCvAnalysisSetting *settings;
+  guint n_settings;
+  guint first_setting_id;
 
   /* Builds the analysis from the element's settings, at READY->PAUSED,
    * with the object lock held. Returns nothing and says why in `error`
@@ -56,5 +79,17 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstCvAnalysis, gst_object_unref)
 
 /* Installs the caps templates every analysis accepts, on a subclass. */
 void gst_cv_analysis_class_add_pad_templates (GstElementClass *klass);
+
+/* Installs `settings` (static, `n` of them) as properties of a subclass,
+ * with ids from `first_id` on; the base class reads and writes them. A
+ * subclass with properties of its own handles those ids below `first_id`
+ * and chains up for the others. Call from class_init. */
+void
+gst_cv_analysis_class_install_settings (GstCvAnalysisClass *klass,
+                                        const GstCvAnalysisSetting *settings,
+                                        guint n, guint first_id);
+
+/* Sets each setting of `self` to its default; call from instance_init. */
+void gst_cv_analysis_init_settings (GstCvAnalysis *self);
 
 G_END_DECLS

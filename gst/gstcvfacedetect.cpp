@@ -57,14 +57,24 @@ enum
 {
   PROP_0,
   PROP_CASCADE,
-  PROP_SCALE_FACTOR,
-  PROP_MIN_NEIGHBORS,
-  PROP_MIN_SIZE,
+  PROP_FIRST_SETTING,
 };
 
-#define DEFAULT_SCALE_FACTOR 1.1
-#define DEFAULT_MIN_NEIGHBORS 3
-#define DEFAULT_MIN_SIZE 0
+static const GstCvAnalysisSetting face_settings_table[] = {
+  { "scale-factor", "Scale factor",
+    "How much the search window grows at each scale (smaller = slower, "
+    "finds more)",
+    G_TYPE_DOUBLE, 1.01, 10, 1.1,
+    G_STRUCT_OFFSET (GstCvFaceDetect, scale_factor) },
+  { "min-neighbors", "Minimum neighbours",
+    "Overlapping hits a face needs to be reported (higher = fewer false "
+    "faces; 0 = every raw hit)",
+    G_TYPE_INT, 0, 1000, 3, G_STRUCT_OFFSET (GstCvFaceDetect, min_neighbors) },
+  { "min-size", "Minimum size (pixels)",
+    "Smallest face searched for, in pixels of the analysed image (0 = the "
+    "cascade's own window)",
+    G_TYPE_INT, 0, 100000, 0, G_STRUCT_OFFSET (GstCvFaceDetect, min_size) },
+};
 
 G_DEFINE_TYPE (GstCvFaceDetect, gst_cv_face_detect, GST_TYPE_CV_ANALYSIS);
 GST_ELEMENT_REGISTER_DEFINE (cvfacedetect, "cvfacedetect", GST_RANK_NONE,
@@ -102,26 +112,15 @@ gst_cv_face_detect_set_property (GObject *object, guint prop_id,
                                  const GValue *value, GParamSpec *pspec)
 {
   GstCvFaceDetect *self = GST_CV_FACE_DETECT (object);
-  GST_OBJECT_LOCK (self);
-  switch (prop_id)
+  if (prop_id != PROP_CASCADE)
     {
-    case PROP_CASCADE:
-      g_free (self->cascade);
-      self->cascade = g_value_dup_string (value);
-      break;
-    case PROP_SCALE_FACTOR:
-      self->scale_factor = g_value_get_double (value);
-      break;
-    case PROP_MIN_NEIGHBORS:
-      self->min_neighbors = g_value_get_int (value);
-      break;
-    case PROP_MIN_SIZE:
-      self->min_size = g_value_get_int (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
+      G_OBJECT_CLASS (gst_cv_face_detect_parent_class)
+          ->set_property (object, prop_id, value, pspec);
+      return;
     }
+  GST_OBJECT_LOCK (self);
+  g_free (self->cascade);
+  self->cascade = g_value_dup_string (value);
   GST_OBJECT_UNLOCK (self);
 }
 
@@ -130,25 +129,14 @@ gst_cv_face_detect_get_property (GObject *object, guint prop_id, GValue *value,
                                  GParamSpec *pspec)
 {
   GstCvFaceDetect *self = GST_CV_FACE_DETECT (object);
-  GST_OBJECT_LOCK (self);
-  switch (prop_id)
+  if (prop_id != PROP_CASCADE)
     {
-    case PROP_CASCADE:
-      g_value_set_string (value, self->cascade);
-      break;
-    case PROP_SCALE_FACTOR:
-      g_value_set_double (value, self->scale_factor);
-      break;
-    case PROP_MIN_NEIGHBORS:
-      g_value_set_int (value, self->min_neighbors);
-      break;
-    case PROP_MIN_SIZE:
-      g_value_set_int (value, self->min_size);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
+      G_OBJECT_CLASS (gst_cv_face_detect_parent_class)
+          ->get_property (object, prop_id, value, pspec);
+      return;
     }
+  GST_OBJECT_LOCK (self);
+  g_value_set_string (value, self->cascade);
   GST_OBJECT_UNLOCK (self);
 }
 
@@ -163,9 +151,7 @@ static void
 gst_cv_face_detect_init (GstCvFaceDetect *self)
 {
   self->cascade = g_strdup (LATESTFRAME_DEFAULT_CASCADE);
-  self->scale_factor = DEFAULT_SCALE_FACTOR;
-  self->min_neighbors = DEFAULT_MIN_NEIGHBORS;
-  self->min_size = DEFAULT_MIN_SIZE;
+  gst_cv_analysis_init_settings (GST_CV_ANALYSIS (self));
 }
 
 static void
@@ -174,9 +160,6 @@ gst_cv_face_detect_class_init (GstCvFaceDetectClass *klass)
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstCvAnalysisClass *analysis_class = GST_CV_ANALYSIS_CLASS (klass);
-  const GParamFlags flags = static_cast<GParamFlags> (
-      G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING | G_PARAM_STATIC_STRINGS);
-
   gobject_class->set_property = gst_cv_face_detect_set_property;
   gobject_class->get_property = gst_cv_face_detect_get_property;
   gobject_class->finalize = gst_cv_face_detect_finalize;
@@ -190,27 +173,9 @@ gst_cv_face_detect_class_init (GstCvFaceDetectClass *klass)
           LATESTFRAME_DEFAULT_CASCADE,
           static_cast<GParamFlags> (G_PARAM_READWRITE | GST_PARAM_MUTABLE_READY
                                     | G_PARAM_STATIC_STRINGS)));
-  g_object_class_install_property (
-      gobject_class, PROP_SCALE_FACTOR,
-      g_param_spec_double (
-          "scale-factor", "Scale factor",
-          "How much the search window grows at each scale (smaller = "
-          "slower, finds more)",
-          1.01, 10.0, DEFAULT_SCALE_FACTOR, flags));
-  g_object_class_install_property (
-      gobject_class, PROP_MIN_NEIGHBORS,
-      g_param_spec_int (
-          "min-neighbors", "Minimum neighbours",
-          "Overlapping hits a face needs to be reported (higher = fewer "
-          "false faces; 0 = every raw hit)",
-          0, 1000, DEFAULT_MIN_NEIGHBORS, flags));
-  g_object_class_install_property (
-      gobject_class, PROP_MIN_SIZE,
-      g_param_spec_int (
-          "min-size", "Minimum size (pixels)",
-          "Smallest face searched for, in pixels of the analysed image "
-          "(0 = the cascade's own window)",
-          0, 100000, DEFAULT_MIN_SIZE, flags));
+  gst_cv_analysis_class_install_settings (analysis_class, face_settings_table,
+                                          G_N_ELEMENTS (face_settings_table),
+                                          PROP_FIRST_SETTING);
 
   gst_cv_analysis_class_add_pad_templates (element_class);
   gst_element_class_set_static_metadata (

@@ -47,17 +47,21 @@ struct _GstCvPeopleDetect
   gdouble scale;
 };
 
-enum
-{
-  PROP_0,
-  PROP_HIT_THRESHOLD,
-  PROP_WIN_STRIDE,
-  PROP_SCALE,
+static const GstCvAnalysisSetting people_settings_table[] = {
+  { "hit-threshold", "Hit threshold",
+    "Distance from the SVM's separating plane a window needs to count as a "
+    "person (higher = fewer, surer people; 0 = the detector's own)",
+    G_TYPE_DOUBLE, -10, 10, 0,
+    G_STRUCT_OFFSET (GstCvPeopleDetect, hit_threshold) },
+  { "win-stride", "Window stride (pixels)",
+    "Step of the detection window, in pixels of the analysed image (larger "
+    "= faster, may miss people)",
+    G_TYPE_INT, 1, 128, 8, G_STRUCT_OFFSET (GstCvPeopleDetect, win_stride) },
+  { "scale", "Scale step",
+    "How much the image shrinks between detection scales (smaller = slower, "
+    "finds more sizes)",
+    G_TYPE_DOUBLE, 1.01, 2, 1.05, G_STRUCT_OFFSET (GstCvPeopleDetect, scale) },
 };
-
-#define DEFAULT_HIT_THRESHOLD 0.0
-#define DEFAULT_WIN_STRIDE 8
-#define DEFAULT_SCALE 1.05
 
 G_DEFINE_TYPE (GstCvPeopleDetect, gst_cv_people_detect, GST_TYPE_CV_ANALYSIS);
 GST_ELEMENT_REGISTER_DEFINE (cvpeopledetect, "cvpeopledetect", GST_RANK_NONE,
@@ -85,96 +89,20 @@ gst_cv_people_detect_configure (GstCvAnalysis *analysis, lf::analysis &running)
 }
 
 static void
-gst_cv_people_detect_set_property (GObject *object, guint prop_id,
-                                   const GValue *value, GParamSpec *pspec)
-{
-  GstCvPeopleDetect *self = GST_CV_PEOPLE_DETECT (object);
-  GST_OBJECT_LOCK (self);
-  switch (prop_id)
-    {
-    case PROP_HIT_THRESHOLD:
-      self->hit_threshold = g_value_get_double (value);
-      break;
-    case PROP_WIN_STRIDE:
-      self->win_stride = g_value_get_int (value);
-      break;
-    case PROP_SCALE:
-      self->scale = g_value_get_double (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-    }
-  GST_OBJECT_UNLOCK (self);
-}
-
-static void
-gst_cv_people_detect_get_property (GObject *object, guint prop_id,
-                                   GValue *value, GParamSpec *pspec)
-{
-  GstCvPeopleDetect *self = GST_CV_PEOPLE_DETECT (object);
-  GST_OBJECT_LOCK (self);
-  switch (prop_id)
-    {
-    case PROP_HIT_THRESHOLD:
-      g_value_set_double (value, self->hit_threshold);
-      break;
-    case PROP_WIN_STRIDE:
-      g_value_set_int (value, self->win_stride);
-      break;
-    case PROP_SCALE:
-      g_value_set_double (value, self->scale);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-    }
-  GST_OBJECT_UNLOCK (self);
-}
-
-static void
 gst_cv_people_detect_init (GstCvPeopleDetect *self)
 {
-  self->hit_threshold = DEFAULT_HIT_THRESHOLD;
-  self->win_stride = DEFAULT_WIN_STRIDE;
-  self->scale = DEFAULT_SCALE;
+  gst_cv_analysis_init_settings (GST_CV_ANALYSIS (self));
 }
 
 static void
 gst_cv_people_detect_class_init (GstCvPeopleDetectClass *klass)
 {
-  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstCvAnalysisClass *analysis_class = GST_CV_ANALYSIS_CLASS (klass);
-  const GParamFlags flags = static_cast<GParamFlags> (
-      G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING | G_PARAM_STATIC_STRINGS);
 
-  gobject_class->set_property = gst_cv_people_detect_set_property;
-  gobject_class->get_property = gst_cv_people_detect_get_property;
-
-  g_object_class_install_property (
-      gobject_class, PROP_HIT_THRESHOLD,
-      g_param_spec_double (
-          "hit-threshold", "Hit threshold",
-          "Distance from the SVM's separating plane a window needs to count "
-          "as a person (higher = fewer, surer people; 0 = the detector's "
-          "own)",
-          -10.0, 10.0, DEFAULT_HIT_THRESHOLD, flags));
-  g_object_class_install_property (
-      gobject_class, PROP_WIN_STRIDE,
-      g_param_spec_int (
-          "win-stride", "Window stride (pixels)",
-          "Step of the detection window, in pixels of the analysed image "
-          "(larger = faster, may miss people)",
-          1, 128, DEFAULT_WIN_STRIDE, flags));
-  g_object_class_install_property (
-      gobject_class, PROP_SCALE,
-      g_param_spec_double (
-          "scale", "Scale step",
-          "How much the image shrinks between detection scales (smaller = "
-          "slower, finds more sizes)",
-          1.01, 2.0, DEFAULT_SCALE, flags));
-
+  gst_cv_analysis_class_install_settings (analysis_class, people_settings_table,
+                                          G_N_ELEMENTS (people_settings_table),
+                                          1);
   gst_cv_analysis_class_add_pad_templates (element_class);
   gst_element_class_set_static_metadata (
       element_class, "OpenCV people detection", "Filter/Analyzer/Video",
