@@ -1,0 +1,438 @@
+/* latestframe-testcam — a live H.264 RTSP test camera on 127.0.0.1 whose
+ * every frame carries its capture time in its pixels.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Frames come from a synthetic moving scene or a looped video file, are
+ * stamped (latestframe::stamp, CLOCK_MONOTONIC ns) and served by
+ * gst-rtsp-server as H.264 (x264enc, zero latency). Switches let tests
+ * stop the camera, stall it without closing, change its resolution,
+ * corrupt packets and refuse connections. Run with --help. */
+#include "latestframe/stamp.h"
+
+#include <gst/app/gstappsrc.h>
+#include <gst/app/gstappsink.h>
+#include <gst/gst.h>
+#include <gst/rtsp-server/rtsp-server.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+
+namespace stamp = latestframe::stamp;
+using steady = std::chrono::steady_clock;
+
+namespace
+{
+
+struct options
+{
+  gchar *address = nullptr;
+  gint port = 8554;
+  gchar *path = nullptr;
+  gint width = 1280;
+  gint height = 720;
+  gint fps = 30;
+  gint bitrate = 2000; /* kbit/s */
+  gint keyint = 30;    /* frames */
+  gchar *file = nullptr;
+  gdouble duration = 0;
+  gdouble pause_after = -1;
+  gdouble pause_for = 0;
+  gdouble resize_after = -1;
+  gchar *resize = nullptr;
+  gdouble corrupt = 0;
+  gboolean refuse = FALSE;
+};
+
+/* Where the frames go: the appsrc of the media being served, if any. */
+struct camera
+{
+  options opts;
+  std::mutex lock;
+  GstElement *appsrc = nullptr; /* a ref, under lock */
+  std::atomic<bool> running{ true };
+  std::atomic<guint64> frames_sent{ 0 };
+  GMainLoop *loop = nullptr;
+  std::mt19937 random{ 12345 };
+};
+
+/* Decodes a video file into I420 frames of a given size, looping. */
+class file_frames
+{
+public:
+  file_frames (const char *path, int width, int height)
+  {
+    gchar *launch = g_strdup_printf (
+        "filesrc location=\"%s\" ! decodebin ! videoconvert ! videoscale "
+        "! capsfilter name=size ! appsink name=sink sync=false "
+        "max-buffers=2",
+        path);
+    GError *error = nullptr;
+    pipeline_ = gst_parse_launch (launch, &error);
+    g_free (launch);
+    if (!pipeline_)
+      {
+        g_printerr ("cannot read %s: %s\n", path, error->message);
+        g_clear_error (&error);
+        return;
+      }
+    sink_ = gst_bin_get_by_name (GST_BIN (pipeline_), "sink");
+    resize (width, height);
+    gst_element_set_state (pipeline_, GST_STATE_PLAYING);
+  }
+  file_frames (const file_frames &) = delete;
+  file_frames &operator= (const file_frames &) = delete;
+  ~file_frames ()
+  {
+    if (pipeline_)
+      {
+        gst_element_set_state (pipeline_, GST_STATE_NULL);
+        gst_object_unref (sink_);
+        gst_object_unref (pipeline_);
+      }
+  }
+
+  bool ok () const { return pipeline_ != nullptr; }
+
+  void resize (int width, int height)
+  {
+    GstElement *size = gst_bin_get_by_name (GST_BIN (pipeline_), "size");
+    GstCaps *caps = gst_caps_new_simple (
+        "video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT,
+        width, "height", G_TYPE_INT, height, "pixel-aspect-ratio",
+        GST_TYPE_FRACTION, 1, 1, NULL);
+    g_object_set (size, "caps", caps, NULL);
+    gst_caps_unref (caps);
+    gst_object_unref (size);
+  }
+
+  /* The next frame (a new ref), starting over at the end. */
+  GstBuffer *next ()
+  {
+    for (int attempt = 0; attempt < 2; attempt++)
+      {
+        GstSample *sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink_),
+                                                          5 * GST_SECOND);
+        if (sample)
+          {
+            GstBuffer *buffer
+                = gst_buffer_copy_deep (gst_sample_get_buffer (sample));
+            gst_sample_unref (sample);
+            return buffer;
+          }
+        /* End of the file: loop. */
+        gst_element_seek_simple (
+            pipeline_, GST_FORMAT_TIME,
+            static_cast<GstSeekFlags> (GST_SEEK_FLAG_FLUSH
+                                       | GST_SEEK_FLAG_KEY_UNIT),
+            0);
+      }
+    return nullptr;
+  }
+
+private:
+  GstElement *pipeline_ = nullptr;
+  GstElement *sink_ = nullptr;
+};
+
+/* A synthetic I420 scene: a drifting gradient and a box going round, so
+ * that motion detectors see motion. */
+GstBuffer *
+synthetic_frame (int width, int height, guint64 index)
+{
+  const gsize luma = static_cast<gsize> (width) * height;
+  const gsize chroma
+      = static_cast<gsize> ((width + 1) / 2) * ((height + 1) / 2);
+  GstBuffer *buffer = gst_buffer_new_allocate (NULL, luma + 2 * chroma, NULL);
+  GstMapInfo map;
+  gst_buffer_map (buffer, &map, GST_MAP_WRITE);
+  for (int y = 0; y < height; y++)
+    for (int x = 0; x < width; x++)
+      map.data[y * width + x]
+          = static_cast<guint8> (40 + ((x + y + index * 2) % 160));
+  const double angle = index * 0.05;
+  const int box = std::max (8, height / 6);
+  const int cx = static_cast<int> (width / 2 + std::cos (angle) * width / 4);
+  const int cy = static_cast<int> (height / 2 + std::sin (angle) * height / 4);
+  for (int y = std::max (0, cy - box / 2); y < std::min (height, cy + box / 2);
+       y++)
+    for (int x = std::max (0, cx - box / 2); x < std::min (width, cx + box / 2);
+         x++)
+      map.data[y * width + x] = 250;
+  memset (map.data + luma, 128, 2 * chroma);
+  gst_buffer_unmap (buffer, &map);
+  return buffer;
+}
+
+bool
+parse_size (const char *text, int *width, int *height)
+{
+  return text && sscanf (text, "%dx%d", width, height) == 2 && *width > 0
+         && *height > 0;
+}
+
+/* The producer: one frame per tick, stamped with its capture time. */
+void
+produce (camera *cam)
+{
+  options &o = cam->opts;
+  int width = o.width, height = o.height;
+  std::unique_ptr<file_frames> file;
+  if (o.file)
+    {
+      file = std::make_unique<file_frames> (o.file, width, height);
+      if (!file->ok ())
+        {
+          cam->running = false;
+          g_main_loop_quit (cam->loop);
+          return;
+        }
+    }
+  const steady::time_point started = steady::now ();
+  const auto period = std::chrono::nanoseconds (1000000000 / o.fps);
+  steady::time_point tick = started;
+  bool resized = false;
+  for (guint64 index = 0; cam->running; index++)
+    {
+      tick += period;
+      std::this_thread::sleep_until (tick);
+      const double elapsed
+          = std::chrono::duration<double> (steady::now () - started).count ();
+      if (o.pause_after >= 0 && elapsed >= o.pause_after
+          && elapsed < o.pause_after + o.pause_for)
+        continue; /* stalled: nothing sent, connection kept */
+      if (!resized && o.resize_after >= 0 && elapsed >= o.resize_after)
+        {
+          resized = parse_size (o.resize, &width, &height);
+          if (file)
+            file->resize (width, height);
+          g_print ("resized to %dx%d\n", width, height);
+        }
+      GstBuffer *frame
+          = file ? file->next () : synthetic_frame (width, height, index);
+      if (!frame)
+        continue;
+      GstMapInfo map;
+      if (gst_buffer_map (frame, &map, GST_MAP_READWRITE))
+        {
+          stamp::write (map.data, width, width, height,
+                        stamp::monotonic_now_ns ());
+          gst_buffer_unmap (frame, &map);
+        }
+      GstElement *appsrc = nullptr;
+      {
+        std::lock_guard<std::mutex> lock (cam->lock);
+        if (cam->appsrc)
+          appsrc = GST_ELEMENT (gst_object_ref (cam->appsrc));
+      }
+      if (!appsrc)
+        {
+          gst_buffer_unref (frame);
+          continue;
+        }
+      GstCaps *caps = gst_caps_new_simple (
+          "video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT,
+          width, "height", G_TYPE_INT, height, "framerate", GST_TYPE_FRACTION,
+          o.fps, 1, "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
+      gst_app_src_set_caps (GST_APP_SRC (appsrc), caps); /* no-op if same */
+      gst_caps_unref (caps);
+      gst_app_src_push_buffer (GST_APP_SRC (appsrc), frame);
+      gst_object_unref (appsrc);
+      cam->frames_sent++;
+    }
+}
+
+GstPadProbeReturn
+corrupt_packets (GstPad *, GstPadProbeInfo *info, gpointer data)
+{
+  camera *cam = static_cast<camera *> (data);
+  std::uniform_real_distribution<double> chance (0.0, 1.0);
+  if (chance (cam->random) >= cam->opts.corrupt)
+    return GST_PAD_PROBE_OK;
+  GstBuffer *packet
+      = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+  GST_PAD_PROBE_INFO_DATA (info) = packet;
+  GstMapInfo map;
+  if (gst_buffer_map (packet, &map, GST_MAP_READWRITE))
+    {
+      /* Scramble the payload, not the RTP header (12 bytes). */
+      for (gsize i = 12; i < map.size; i += 7)
+        map.data[i] ^= 0x5a;
+      gst_buffer_unmap (packet, &map);
+    }
+  return GST_PAD_PROBE_OK;
+}
+
+void
+media_unprepared (GstRTSPMedia *, gpointer data)
+{
+  camera *cam = static_cast<camera *> (data);
+  std::lock_guard<std::mutex> lock (cam->lock);
+  gst_clear_object (&cam->appsrc);
+}
+
+void
+media_configure (GstRTSPMediaFactory *, GstRTSPMedia *media, gpointer data)
+{
+  camera *cam = static_cast<camera *> (data);
+  GstElement *bin = gst_rtsp_media_get_element (media);
+  GstElement *appsrc = gst_bin_get_by_name (GST_BIN (bin), "cam");
+  if (cam->opts.corrupt > 0)
+    {
+      GstElement *pay = gst_bin_get_by_name (GST_BIN (bin), "pay0");
+      GstPad *src = gst_element_get_static_pad (pay, "src");
+      gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, corrupt_packets, cam,
+                         NULL);
+      gst_object_unref (src);
+      gst_object_unref (pay);
+    }
+  g_signal_connect (media, "unprepared", G_CALLBACK (media_unprepared), cam);
+  {
+    std::lock_guard<std::mutex> lock (cam->lock);
+    gst_clear_object (&cam->appsrc);
+    cam->appsrc = appsrc;
+  }
+  gst_object_unref (bin);
+}
+
+void
+client_connected (GstRTSPServer *, GstRTSPClient *client, gpointer)
+{
+  g_print ("refusing a connection\n");
+  gst_rtsp_client_close (client);
+}
+
+gboolean
+stop_camera (gpointer data)
+{
+  camera *cam = static_cast<camera *> (data);
+  g_print ("stopping after the configured duration\n");
+  g_main_loop_quit (cam->loop);
+  return G_SOURCE_REMOVE;
+}
+
+} // namespace
+
+int
+main (int argc, char **argv)
+{
+  camera cam;
+  options &o = cam.opts;
+  GOptionEntry entries[] = {
+    { "address", 0, 0, G_OPTION_ARG_STRING, &o.address,
+      "Address to serve on (default 127.0.0.1)", "ADDR" },
+    { "port", 0, 0, G_OPTION_ARG_INT, &o.port,
+      "Port (default 8554; 0 = any free port)", "PORT" },
+    { "path", 0, 0, G_OPTION_ARG_STRING, &o.path, "Mount path (default /cam)",
+      "PATH" },
+    { "width", 0, 0, G_OPTION_ARG_INT, &o.width,
+      "Frame width in pixels (default 1280)", "W" },
+    { "height", 0, 0, G_OPTION_ARG_INT, &o.height,
+      "Frame height in pixels (default 720)", "H" },
+    { "fps", 0, 0, G_OPTION_ARG_INT, &o.fps, "Frames per second (default 30)",
+      "FPS" },
+    { "bitrate", 0, 0, G_OPTION_ARG_INT, &o.bitrate,
+      "H.264 bitrate in kbit/s (default 2000)", "KBPS" },
+    { "keyint", 0, 0, G_OPTION_ARG_INT, &o.keyint,
+      "Frames between key frames (default 30)", "N" },
+    { "file", 0, 0, G_OPTION_ARG_FILENAME, &o.file,
+      "Loop this video file instead of the synthetic scene", "FILE" },
+    { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &o.duration,
+      "Stop after this many seconds (0 = never)", "S" },
+    { "pause-after", 0, 0, G_OPTION_ARG_DOUBLE, &o.pause_after,
+      "Stop sending frames after S seconds, keeping connections open", "S" },
+    { "pause-for", 0, 0, G_OPTION_ARG_DOUBLE, &o.pause_for,
+      "How long the stall lasts, in seconds", "S" },
+    { "resize-after", 0, 0, G_OPTION_ARG_DOUBLE, &o.resize_after,
+      "Change the resolution after S seconds", "S" },
+    { "resize", 0, 0, G_OPTION_ARG_STRING, &o.resize, "The new resolution, WxH",
+      "WxH" },
+    { "corrupt", 0, 0, G_OPTION_ARG_DOUBLE, &o.corrupt,
+      "Fraction of RTP packets to scramble (0-1)", "F" },
+    { "refuse", 0, 0, G_OPTION_ARG_NONE, &o.refuse, "Refuse every connection",
+      NULL },
+    { NULL, 0, 0, G_OPTION_ARG_NONE, NULL, NULL, NULL },
+  };
+  GOptionContext *context = g_option_context_new (
+      "- a live H.264 RTSP test camera whose frames carry their capture time");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_add_group (context, gst_init_get_option_group ());
+  GError *error = NULL;
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("%s\n", error->message);
+      return 2;
+    }
+  g_option_context_free (context);
+  int resized_w, resized_h;
+  if (o.width < 16 || o.height < 16 || o.fps < 1 || o.fps > 240
+      || o.bitrate < 16 || o.keyint < 1 || o.corrupt < 0 || o.corrupt > 1
+      || (o.resize_after >= 0
+          && !parse_size (o.resize, &resized_w, &resized_h)))
+    {
+      g_printerr ("invalid options: see --help\n");
+      return 2;
+    }
+
+  cam.loop = g_main_loop_new (NULL, FALSE);
+  GstRTSPServer *server = gst_rtsp_server_new ();
+  gst_rtsp_server_set_address (server, o.address ? o.address : "127.0.0.1");
+  gchar *service = g_strdup_printf ("%d", o.port);
+  gst_rtsp_server_set_service (server, service);
+  g_free (service);
+
+  GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new ();
+  gchar *launch = g_strdup_printf (
+      "( appsrc name=cam is-live=true format=time do-timestamp=true "
+      "! x264enc tune=zerolatency speed-preset=ultrafast threads=1 "
+      "bitrate=%d key-int-max=%d ! rtph264pay name=pay0 pt=96 "
+      "config-interval=-1 )",
+      o.bitrate, o.keyint);
+  gst_rtsp_media_factory_set_launch (factory, launch);
+  g_free (launch);
+  gst_rtsp_media_factory_set_shared (factory, TRUE);
+  g_signal_connect (factory, "media-configure", G_CALLBACK (media_configure),
+                    &cam);
+  GstRTSPMountPoints *mounts = gst_rtsp_server_get_mount_points (server);
+  const char *path = o.path ? o.path : "/cam";
+  gst_rtsp_mount_points_add_factory (mounts, path, factory);
+  g_object_unref (mounts);
+  if (o.refuse)
+    g_signal_connect (server, "client-connected", G_CALLBACK (client_connected),
+                      NULL);
+
+  if (gst_rtsp_server_attach (server, NULL) == 0)
+    {
+      g_printerr ("cannot listen on %s:%d\n",
+                  o.address ? o.address : "127.0.0.1", o.port);
+      return 1;
+    }
+  g_print ("rtsp://%s:%d%s\n", o.address ? o.address : "127.0.0.1",
+           gst_rtsp_server_get_bound_port (server), path);
+  if (o.duration > 0)
+    g_timeout_add (static_cast<guint> (o.duration * 1000), stop_camera, &cam);
+
+  std::thread producer (produce, &cam);
+  g_main_loop_run (cam.loop);
+  cam.running = false;
+  producer.join ();
+  {
+    std::lock_guard<std::mutex> lock (cam.lock);
+    gst_clear_object (&cam.appsrc);
+  }
+  g_print ("sent %" G_GUINT64_FORMAT " frames\n", cam.frames_sent.load ());
+  g_object_unref (server);
+  g_main_loop_unref (cam.loop);
+  g_free (o.address);
+  g_free (o.path);
+  g_free (o.file);
+  g_free (o.resize);
+  return 0;
+}
