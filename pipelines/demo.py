@@ -1,82 +1,117 @@
 #!/usr/bin/python3
-"""Live demo of latestframe: a live 30 fps source read by a consumer that
-takes 100 ms a frame. Prints one line a second: frames the source produced,
-frames the consumer analysed, frames dropped, the memory latestframe is
-responsible for (held, in flight downstream, peak), and the age of the newest analysed frame when its analysis started (pipeline
-clock now minus the frame's running time). Stops on Ctrl-C or after --duration seconds with a summary.
+"""latestframe live demo: an RTSP camera analysed on the newest frame.
+
+Without --uri it starts the bundled test camera (latestframe-testcam)
+playing OpenCV's vtest.avi (people walking) at 30 fps. The pipeline is
+rtspsrc -> decode -> latestframe -> videoconvert -> cvmotion ->
+cvpeopledetect -> cvoverlay. Once a second it prints the frames received,
+analysed and dropped, the age of the analysed frames (p50/p95, read from the
+capture time stamped in their pixels), the memory latestframe holds and has
+in flight, and the detections; it writes the newest annotated frame to a
+JPEG. Ctrl-C or --duration ends it with a summary. Headless.
 
 Run it through ./pipelines/demo.sh, which installs and builds what is
 missing first."""
 import argparse
+import os
+import shutil
 import signal
+import subprocess
 import sys
 import time
 
 import gi
 
 gi.require_version("Gst", "1.0")
-from gi.repository import GLib, Gst  # noqa: E402
+gi.require_version("GstVideo", "1.0")
+from gi.repository import GLib, Gst, GstVideo  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stamps  # noqa: E402
+
+SAMPLE_DATA = os.environ.get("LATESTFRAME_SAMPLE_DATA", "/usr/share/doc/opencv-doc/examples/data")
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=0,
-                        help="stop after this many seconds (default: run until Ctrl-C)")
-    parser.add_argument("--analysis-ms", type=int, default=100,
-                        help="time the stand-in analysis takes per frame (ms)")
-    parser.add_argument("--fps", type=int, default=30, help="source frame rate")
-    parser.add_argument("--leaky", default="downstream", choices=["downstream", "upstream", "no"],
-                        help="latestframe's leaky mode (no = behave like a blocking queue)")
+    parser.add_argument("--uri", help="an RTSP camera (default: start the bundled test camera)")
+    parser.add_argument("--duration", type=float, default=0, help="stop after S seconds (default: Ctrl-C)")
+    parser.add_argument("--jpeg", default="latestframe-demo.jpg",
+                        help="where to write the newest annotated frame every second")
+    parser.add_argument("--protocols", default="tcp", choices=["tcp", "udp"], help="RTSP transport")
+    parser.add_argument("--analysis-width", type=int, default=384,
+                        help="width the people detector analyses at (pixels; 0 = native)")
     return parser.parse_args()
 
 
-class Counters:
+def percentile(values, fraction):
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def start_camera():
+    """Starts the bundled test camera on a free port; returns (process, url)."""
+    program = os.environ.get("LATESTFRAME_TESTCAM") or shutil.which("latestframe-testcam")
+    if not program:
+        sys.exit("error: latestframe-testcam not found; run ./pipelines/demo.sh")
+    video = os.path.join(SAMPLE_DATA, "vtest.avi")
+    if not os.path.exists(video):
+        sys.exit(f"error: {video} is missing (Debian package opencv-doc)")
+    camera = subprocess.Popen([program, "--port=0", f"--file={video}", "--width=768", "--height=576"],
+                              stdout=subprocess.PIPE, text=True)
+    url = camera.stdout.readline().strip()
+    if not url.startswith("rtsp://"):
+        camera.kill()
+        sys.exit("error: the test camera did not start")
+    return camera, url
+
+
+class Figures:
     def __init__(self):
-        self.received = 0
         self.analysed = 0
-        self.discont = 0
-        self.ages_ms = []
+        self.ages = []          # all analysed frames, ms
+        self.recent_ages = []   # since the last status line
+        self.people = 0         # in the newest analysed frame
+        self.people_total = 0
+        self.motion = False
 
 
 def main():
     args = parse_args()
     Gst.init(None)
-    if Gst.ElementFactory.find("latestframe") is None:
-        print("error: the latestframe plugin is not found; run ./pipelines/demo.sh, "
-              "or set GST_PLUGIN_PATH to the build directory", file=sys.stderr)
-        return 2
+    for element in ("latestframe", "cvmotion", "cvpeopledetect", "cvoverlay"):
+        if Gst.ElementFactory.find(element) is None:
+            print(f"error: the {element} element is not found; run ./pipelines/demo.sh, "
+                  "or set GST_PLUGIN_PATH to the build directory", file=sys.stderr)
+            return 2
 
-    description = (
-        f"videotestsrc is-live=true pattern=ball "
-        f"! video/x-raw,format=I420,width=640,height=480,framerate={args.fps}/1 "
-        f"! latestframe name=latest leaky={args.leaky} "
-        f"! identity name=analysis sleep-time={args.analysis_ms * 1000} "
-        f"! fakesink name=sink sync=false")
-    pipeline = Gst.parse_launch(description)
+    camera = None
+    url = args.uri
+    if not url:
+        camera, url = start_camera()
+        print(f"test camera: {url} (vtest.avi, 768x576@30)", flush=True)
+
+    pipeline = Gst.parse_launch(
+        f"rtspsrc location={url} latency=0 protocols={args.protocols} ! decodebin "
+        "! latestframe name=latest ! videoconvert ! video/x-raw,format=BGR "
+        f"! cvmotion name=motion ! cvpeopledetect name=people analysis-width={args.analysis_width} "
+        "! cvoverlay ! fakesink name=sink sync=false enable-last-sample=true")
     latest = pipeline.get_by_name("latest")
-    counters = Counters()
+    sink = pipeline.get_by_name("sink")
+    figures = Figures()
 
-    def on_received(_pad, _info):
-        counters.received += 1
+    def on_analysis_start(pad, info):
+        # The frame leaving latestframe is the one the analysis works on now.
+        age = stamps.age_ms(info.get_buffer(), pad.get_current_caps())
+        if age is not None:
+            figures.ages.append(age)
+            figures.recent_ages.append(age)
+        figures.analysed += 1
         return Gst.PadProbeReturn.OK
 
-    def on_analysed(pad, info):
-        buffer = info.get_buffer()
-        counters.analysed += 1
-        if buffer.has_flags(Gst.BufferFlags.DISCONT):
-            counters.discont += 1
-        clock = pipeline.get_clock()
-        segment_event = pad.get_sticky_event(Gst.EventType.SEGMENT, 0)
-        if clock and segment_event and buffer.pts != Gst.CLOCK_TIME_NONE:
-            segment = segment_event.parse_segment()
-            running_time = segment.to_running_time(Gst.Format.TIME, buffer.pts)
-            now = clock.get_time() - pipeline.get_base_time()
-            counters.ages_ms.append((now - running_time) / 1e6)
-        return Gst.PadProbeReturn.OK
-
-    latest.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, on_received)
-    # The age is taken where the analysis starts: how old the frame it works on is.
-    pipeline.get_by_name("analysis").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, on_analysed)
+    latest.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, on_analysis_start)
 
     loop = GLib.MainLoop()
     outcome = {"code": 0}
@@ -84,60 +119,83 @@ def main():
     def on_message(_bus, message):
         if message.type == Gst.MessageType.ERROR:
             error, debug = message.parse_error()
-            print(f"error from {message.src.get_name()}: {error.message}\n{debug}", file=sys.stderr)
+            print(f"error: {message.src.get_name()}: {error.message}\n{debug}", file=sys.stderr)
             outcome["code"] = 1
             loop.quit()
         elif message.type == Gst.MessageType.EOS:
+            print("the camera ended the stream", file=sys.stderr)
             loop.quit()
+        elif message.type == Gst.MessageType.ELEMENT:
+            structure = message.get_structure()
+            if structure.get_name() == "cvpeopledetect":
+                figures.people = len(structure.get_value("detections"))
+                figures.people_total += figures.people
+            elif structure.get_name() == "cvmotion":
+                figures.motion = structure.get_value("motion")
 
     bus = pipeline.get_bus()
     bus.add_signal_watch()
     bus.connect("message", on_message)
 
     started = time.monotonic()
-    last = {"received": 0, "analysed": 0, "t": started}
+    jpeg_caps = Gst.Caps.from_string("image/jpeg")
+
+    def write_jpeg():
+        sample = sink.get_property("last-sample")
+        if sample is None:
+            return
+        jpeg = GstVideo.video_convert_sample(sample, jpeg_caps, 5 * Gst.SECOND)
+        ok, info = jpeg.get_buffer().map(Gst.MapFlags.READ)
+        if ok:
+            with open(args.jpeg + ".tmp", "wb") as out:
+                out.write(bytes(info.data))
+            jpeg.get_buffer().unmap(info)
+            os.replace(args.jpeg + ".tmp", args.jpeg)
 
     def report():
-        now = time.monotonic()
-        span = max(now - last["t"], 1e-6)
+        now = time.monotonic() - started
         stats = latest.get_property("stats")
-        held = stats.get_value("current-level-buffers")
-        ages = counters.ages_ms[-10:]
-        age = f"{ages[-1]:6.1f} ms" if ages else "     - "
-        print(f"t={now - started:5.1f}s  source {(counters.received - last['received']) / span:5.1f} fps"
-              f"  analysed {(counters.analysed - last['analysed']) / span:5.1f} fps"
+        recent = figures.recent_ages
+        figures.recent_ages = []
+        print(f"t={now:5.1f}s  received {stats.get_value('received'):5d}  analysed {figures.analysed:4d}"
               f"  dropped {stats.get_value('dropped'):5d}"
-              f"  memory: held {held} ({stats.get_value('current-level-bytes') // 1024} KiB)"
-              f" + in flight {stats.get_value('in-flight-buffers')}"
-              f" ({stats.get_value('in-flight-bytes') // 1024} KiB),"
-              f" peak {stats.get_value('peak-bytes') // 1024} KiB"
-              f"  newest analysed frame age {age}", flush=True)
-        last.update(received=counters.received, analysed=counters.analysed, t=now)
-        if args.duration and now - started >= args.duration:
+              f"  age p50 {percentile(recent, 0.5):6.1f} ms p95 {percentile(recent, 0.95):6.1f} ms"
+              f"  memory held {stats.get_value('current-level-bytes') // 1024} KiB"
+              f" + in flight {stats.get_value('in-flight-bytes') // 1024} KiB"
+              f"  people {figures.people}  motion {'yes' if figures.motion else 'no'}", flush=True)
+        try:
+            write_jpeg()
+        except GLib.Error as error:
+            print(f"warning: cannot write {args.jpeg}: {error.message}", file=sys.stderr)
+        if args.duration and now >= args.duration:
             loop.quit()
             return False
         return True
 
     GLib.timeout_add(1000, report)
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGINT, lambda: loop.quit() or False)
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, lambda: loop.quit() or False)
     if pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
         print("error: the pipeline would not start", file=sys.stderr)
-        return 1
-    loop.run()
+        outcome["code"] = 1
+    else:
+        loop.run()
     stats = latest.get_property("stats")
     pipeline.set_state(Gst.State.NULL)
+    if camera:
+        camera.terminate()
+        camera.wait()
 
     elapsed = time.monotonic() - started
-    ages = sorted(counters.ages_ms)
-    p50 = ages[len(ages) // 2] if ages else float("nan")
-    p95 = ages[min(len(ages) - 1, int(len(ages) * 0.95))] if ages else float("nan")
-    print(f"summary: {elapsed:.1f} s; latestframe received {stats.get_value('received')} frames, "
-          f"pushed {stats.get_value('pushed')}, dropped {stats.get_value('dropped')} "
+    print(f"summary: {elapsed:.1f} s; received {stats.get_value('received')} frames, "
+          f"analysed {figures.analysed}, dropped {stats.get_value('dropped')} "
           f"(overflow {stats.get_value('dropped-overflow')}, age {stats.get_value('dropped-age')}, "
           f"budget {stats.get_value('dropped-budget')}, flush {stats.get_value('dropped-flush')}); "
-          f"peak memory held + in flight {stats.get_value('peak-bytes') // 1024} KiB; "
-          f"age of analysed frames p50 {p50:.1f} ms, p95 {p95:.1f} ms")
-    if outcome["code"] == 0 and counters.analysed == 0:
+          f"age of analysed frames p50 {percentile(figures.ages, 0.5):.1f} ms, "
+          f"p95 {percentile(figures.ages, 0.95):.1f} ms ({len(figures.ages)} stamps read); "
+          f"peak memory {stats.get_value('peak-bytes') // 1024} KiB; "
+          f"{figures.people_total} people boxes; newest frame: {args.jpeg}")
+    if outcome["code"] == 0 and figures.analysed == 0:
         print("error: no frame reached the analysis", file=sys.stderr)
         return 1
     return outcome["code"]

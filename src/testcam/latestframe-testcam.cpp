@@ -125,6 +125,12 @@ public:
             GstBuffer *buffer
                 = gst_buffer_copy_deep (gst_sample_get_buffer (sample));
             gst_sample_unref (sample);
+            /* The camera's clock times the frame (appsrc do-timestamp),
+             * not the file: its timestamps would pace the stream at the
+             * file's rate. */
+            GST_BUFFER_PTS (buffer) = GST_CLOCK_TIME_NONE;
+            GST_BUFFER_DTS (buffer) = GST_CLOCK_TIME_NONE;
+            GST_BUFFER_DURATION (buffer) = GST_CLOCK_TIME_NONE;
             return buffer;
           }
         /* End of the file: loop. */
