@@ -4,6 +4,7 @@
 
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
+#include <gst/video/video.h>
 
 #include <gtest/gtest.h>
 
@@ -130,6 +131,126 @@ read_stamps (const std::string &url, int frames, const char *protocols = "tcp")
   return tally;
 }
 
+/* A pipeline over the camera, run for a while with a probe reading each
+ * frame's stamp where the analysis starts (the pad named `probe_at`'s
+ * sink pad). */
+struct watched_run
+{
+  std::vector<double> ages_ms;
+  int frames = 0;
+  int analysis_messages = 0;
+  int detections = 0;
+  bool ended = false; /* an error or EOS came */
+  std::vector<int> widths;
+};
+
+GstPadProbeReturn
+read_stamp_at (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  auto *run = static_cast<watched_run *> (data);
+  GstCaps *caps = gst_pad_get_current_caps (pad);
+  if (!caps)
+    return GST_PAD_PROBE_OK;
+  GstStructure *s = gst_caps_get_structure (caps, 0);
+  gint width = 0, height = 0;
+  gst_structure_get_int (s, "width", &width);
+  gst_structure_get_int (s, "height", &height);
+  gst_caps_unref (caps);
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstVideoMeta *meta = gst_buffer_get_video_meta (buffer);
+  const int stride = meta ? meta->stride[0] : GST_ROUND_UP_4 (width);
+  const gsize offset = meta ? meta->offset[0] : 0;
+  GstMapInfo map;
+  if (gst_buffer_map (buffer, &map, GST_MAP_READ))
+    {
+      const std::uint64_t now = stamp::monotonic_now_ns ();
+      std::optional<std::uint64_t> captured
+          = stamp::read (map.data + offset, stride, width, height);
+      if (captured && *captured <= now)
+        run->ages_ms.push_back ((now - *captured) / 1e6);
+      gst_buffer_unmap (buffer, &map);
+    }
+  run->frames++;
+  if (run->widths.empty () || run->widths.back () != width)
+    run->widths.push_back (width);
+  return GST_PAD_PROBE_OK;
+}
+
+/* Runs `launch` (with an element named `analysis`) for `seconds`, or until
+ * an error or EOS when `until_end`. */
+watched_run
+watch (const std::string &launch, double seconds, bool until_end = false)
+{
+  watched_run run;
+  GError *error = NULL;
+  GstElement *pipeline = gst_parse_launch (launch.c_str (), &error);
+  EXPECT_TRUE (pipeline != NULL && error == NULL)
+      << (error ? error->message : "");
+  g_clear_error (&error);
+  if (!pipeline)
+    return run;
+  GstElement *analysis = gst_bin_get_by_name (GST_BIN (pipeline), "analysis");
+  GstPad *sink = gst_element_get_static_pad (analysis, "sink");
+  gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, read_stamp_at, &run,
+                     NULL);
+  gst_object_unref (sink);
+  gst_object_unref (analysis);
+  GstBus *bus = gst_element_get_bus (pipeline);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  const gint64 end
+      = g_get_monotonic_time () + static_cast<gint64> (seconds * 1e6);
+  for (;;)
+    {
+      gint64 left = end - g_get_monotonic_time ();
+      if (left <= 0)
+        break;
+      GstMessage *msg = gst_bus_timed_pop_filtered (
+          bus, left * GST_USECOND,
+          static_cast<GstMessageType> (GST_MESSAGE_EOS | GST_MESSAGE_ERROR
+                                       | GST_MESSAGE_ELEMENT));
+      if (!msg)
+        break;
+      if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT)
+        {
+          const GstStructure *s = gst_message_get_structure (msg);
+          if (gst_structure_has_name (s, "cvmotion"))
+            {
+              run.analysis_messages++;
+              run.detections += gst_value_list_get_size (
+                  gst_structure_get_value (s, "detections"));
+            }
+        }
+      else
+        run.ended = true;
+      gst_message_unref (msg);
+      if (run.ended && until_end)
+        break;
+    }
+  /* Teardown must be prompt and clean whatever happened (the suite's
+   * timeout catches a hang). */
+  EXPECT_EQ (gst_element_set_state (pipeline, GST_STATE_NULL),
+             GST_STATE_CHANGE_SUCCESS);
+  gst_object_unref (bus);
+  gst_object_unref (pipeline);
+  return run;
+}
+
+double
+percentile (std::vector<double> values, double fraction)
+{
+  if (values.empty ())
+    return -1;
+  std::sort (values.begin (), values.end ());
+  return values[std::min (values.size () - 1, static_cast<std::size_t> (
+                                                  values.size () * fraction))];
+}
+
+std::string
+camera_source (const testcam &camera, const char *protocols)
+{
+  return "rtspsrc location=" + camera.url ()
+         + " latency=0 protocols=" + protocols + " ! decodebin ";
+}
 } // namespace
 
 // Every frame of a 720p30 stream at the default bitrate carries a stamp
@@ -159,6 +280,78 @@ TEST (Testcam, ServesLoopedFileOverUdp)
   stamp_tally tally = read_stamps (camera.url (), 30, "udp");
   ASSERT_EQ (tally.frames, 30);
   EXPECT_EQ (tally.decoded, tally.frames);
+}
+
+// Motion detections arrive over RTSP, on TCP and on UDP.
+TEST (Rtsp, DetectionsArriveOverTcpAndUdp)
+{
+  testcam camera ({ "--width=640", "--height=360" });
+  ASSERT_FALSE (camera.url ().empty ());
+  for (const char *protocols : { "tcp", "udp" })
+    {
+      watched_run run = watch (camera_source (camera, protocols)
+                                   + "! latestframe ! videoconvert "
+                                     "! cvmotion name=analysis ! fakesink",
+                               4);
+      EXPECT_GT (run.analysis_messages, 30) << protocols;
+      EXPECT_GT (run.detections, 10) << protocols;
+    }
+}
+
+// With a 100 ms analysis on a 720p30 camera, latestframe keeps the analysed
+// frames young (p95 well under 250 ms, from the stamps), while a default
+// queue in the same test lets them grow past a second.
+TEST (Rtsp, LatestframeBoundsFrameAgeWhereQueueDoesNot)
+{
+  testcam camera ({});
+  ASSERT_FALSE (camera.url ().empty ());
+  const std::string slow
+      = "! identity name=analysis sleep-time=100000 ! fakesink sync=false";
+  watched_run latest
+      = watch (camera_source (camera, "tcp") + "! latestframe " + slow, 6);
+  watched_run queue
+      = watch (camera_source (camera, "tcp") + "! queue " + slow, 6);
+  ASSERT_GT (latest.ages_ms.size (), 20u);
+  ASSERT_GT (queue.ages_ms.size (), 20u);
+  EXPECT_LT (percentile (latest.ages_ms, 0.95), 250.0);
+  EXPECT_GT (percentile (queue.ages_ms, 1.0), 1000.0);
+  g_print ("frame age at analysis, p50/p95/max ms: latestframe %.1f/%.1f/%.1f, "
+           "queue %.1f/%.1f/%.1f\n",
+           percentile (latest.ages_ms, 0.5), percentile (latest.ages_ms, 0.95),
+           percentile (latest.ages_ms, 1.0), percentile (queue.ages_ms, 0.5),
+           percentile (queue.ages_ms, 0.95), percentile (queue.ages_ms, 1.0));
+}
+
+// A camera that stops mid-stream ends the pipeline with an error or EOS
+// within the configured timeout, and the teardown is clean.
+TEST (Rtsp, StoppedCameraEndsThePipeline)
+{
+  testcam camera ({ "--width=320", "--height=240", "--duration=2" });
+  ASSERT_FALSE (camera.url ().empty ());
+  watched_run run = watch ("rtspsrc location=" + camera.url ()
+                               + " latency=0 protocols=tcp timeout=3000000 "
+                                 "tcp-timeout=3000000 ! decodebin "
+                                 "! latestframe ! identity name=analysis "
+                                 "! fakesink",
+                           20, true);
+  EXPECT_GT (run.frames, 10);
+  EXPECT_TRUE (run.ended) << "no error or EOS within 18 s of the stop";
+}
+
+// A resolution change mid-stream keeps frames flowing through the analysis.
+TEST (Rtsp, ResolutionChangeKeepsFramesFlowing)
+{
+  testcam camera ({ "--width=640", "--height=360", "--resize-after=1.5",
+                    "--resize=320x240" });
+  ASSERT_FALSE (camera.url ().empty ());
+  watched_run run = watch (camera_source (camera, "tcp")
+                               + "! latestframe ! videoconvert "
+                                 "! cvmotion name=analysis ! fakesink",
+                           5);
+  ASSERT_GE (run.widths.size (), 2u) << "no resolution change seen";
+  EXPECT_EQ (run.widths.front (), 640);
+  EXPECT_EQ (run.widths.back (), 320);
+  EXPECT_GT (run.analysis_messages, 40);
 }
 
 int
