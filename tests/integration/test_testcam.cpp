@@ -354,6 +354,48 @@ TEST (Rtsp, ResolutionChangeKeepsFramesFlowing)
   EXPECT_GT (run.analysis_messages, 40);
 }
 
+// The stall switch stops frames without closing the connection; frames
+// come back after it, newer.
+TEST (Testcam, StallPausesFramesThenResumes)
+{
+  testcam camera (
+      { "--width=320", "--height=240", "--pause-after=1", "--pause-for=2" });
+  ASSERT_FALSE (camera.url ().empty ());
+  watched_run run = watch (camera_source (camera, "tcp")
+                               + "! latestframe ! identity name=analysis "
+                                 "! fakesink sync=false",
+                           5);
+  EXPECT_FALSE (run.ended) << "the stall closed the stream";
+  /* About 30 frames before the stall, about 60 after it. */
+  EXPECT_GT (run.frames, 60);
+  EXPECT_LT (run.frames, 130) << "no stall seen";
+}
+
+// Scrambled packets degrade frames but never stop the stream.
+TEST (Testcam, CorruptPacketsKeepTheStreamGoing)
+{
+  testcam camera ({ "--width=320", "--height=240", "--corrupt=0.05" });
+  ASSERT_FALSE (camera.url ().empty ());
+  watched_run run = watch (camera_source (camera, "udp")
+                               + "! latestframe ! identity name=analysis "
+                                 "! fakesink sync=false",
+                           4);
+  EXPECT_GT (run.frames, 50);
+}
+
+// A camera refusing connections ends the pipeline with an error.
+TEST (Testcam, RefusedConnectionIsAnError)
+{
+  testcam camera ({ "--refuse" });
+  ASSERT_FALSE (camera.url ().empty ());
+  watched_run run = watch ("rtspsrc location=" + camera.url ()
+                               + " ! decodebin ! identity name=analysis "
+                                 "! fakesink",
+                           20, true);
+  EXPECT_TRUE (run.ended);
+  EXPECT_EQ (run.frames, 0);
+}
+
 int
 main (int argc, char **argv)
 {
