@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The side-by-side benchmarks: frame age, memory and CPU of the consumers of
+# a live RTSP camera, the hand-off cost of latestframe, the analysis cost of
+# the cv* elements, and density. Writes results.md and PNG plots to the
+# results folder and prints the table. At most about 5 minutes on 2 cores.
+#   ./pipelines/bench.sh [--quick] [--out DIR] [--seconds S]
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+build_dir=${LATESTFRAME_BUILD_DIR:-$LATESTFRAME_ROOT/build}
+out=bench-results seconds=12 quick=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) quick=1 seconds=2; shift ;;
+    --out) out=$2; shift 2 ;;
+    --seconds) seconds=$2; shift 2 ;;
+    *) echo "usage: $0 [--quick] [--out DIR] [--seconds S]" >&2; exit 2 ;;
+  esac
+done
+ensure_packages
+ensure_build "$build_dir"
+export GST_PLUGIN_PATH="$build_dir${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+mkdir -p "$out"
+rm -f "$out"/*.dat "$out"/runs.txt "$out"/handoff.txt "$out"/analysis.md
+
+camlog=$(mktemp)
+"$build_dir/src/testcam/latestframe-testcam" --port 0 --width 1280 --height 720 --fps 30 >"$camlog" 2>&1 &
+camera=$!
+stop_camera() { kill "$camera" 2>/dev/null || true; wait "$camera" 2>/dev/null || true; }
+trap 'stop_camera; rm -f "$camlog"' EXIT
+for _ in $(seq 100); do [ -s "$camlog" ] && break; sleep 0.1; done
+url=$(head -1 "$camlog")
+
+rtsp() { # consumer analysis-ms [extra args]
+  local consumer=$1 ms=$2; shift 2
+  "$build_dir/tests/bench_rtsp" --uri "$url" --consumer "$consumer" --analysis-ms "$ms" \
+    --seconds "$seconds" --timeline "$out/age-$consumer-$ms.dat" "$@" | tee -a "$out/runs.txt"
+}
+
+echo "== 1. slow analysis over RTSP (1280x720@30 H.264 on 127.0.0.1), $seconds s each"
+rtsp floor 0
+analyses=(100 20)
+consumers=(latestframe latestframe-maxage queue-leaky appsink-drop queue)
+[ $quick = 1 ] && analyses=(100) consumers=(latestframe queue-leaky)
+for ms in "${analyses[@]}"; do
+  for consumer in "${consumers[@]}"; do rtsp "$consumer" "$ms"; done
+done
+if [ $quick = 0 ]; then
+  rtsp latestframe-before-convert 100
+  rtsp latestframe-after-convert 100
+fi
+
+# The camera's CPU would slow what follows: stop it until density needs it.
+stop_camera
+
+echo "== 2. hand-off cost (16-byte buffers, interleaved rounds)"
+buffers=1000000 rounds=3
+[ $quick = 1 ] && buffers=50000 rounds=1
+for round in $(seq $rounds); do
+  for element in none queue latestframe; do
+    middle=""
+    case $element in
+      queue) middle="! queue max-size-buffers=64" ;;
+      latestframe) middle="! latestframe leaky=no max-size-buffers=64" ;;
+    esac
+    start=$(date +%s%N)
+    # shellcheck disable=SC2086
+    gst-launch-1.0 -q fakesrc num-buffers=$buffers sizetype=fixed sizemax=16 filltype=nothing \
+      $middle ! fakesink sync=false
+    end=$(date +%s%N)
+    echo "$element $(( (end - start) / buffers ))" | tee -a "$out/handoff.txt"
+  done
+done
+
+echo "== 3. analysis cost"
+"$build_dir/tests/bench_analysis" $([ $quick = 1 ] && echo --quick || echo --rounds 2) | tee "$out/analysis.md"
+
+if [ $quick = 0 ]; then
+  : >"$camlog"
+  "$build_dir/src/testcam/latestframe-testcam" --port 0 --width 1280 --height 720 --fps 30 >"$camlog" 2>&1 &
+  camera=$!
+  for _ in $(seq 100); do [ -s "$camlog" ] && break; sleep 0.1; done
+  url=$(head -1 "$camlog")
+  echo "== 4. density: cameras in one process, each rtspsrc ! decodebin ! latestframe ! cvmotion"
+  for cameras in 1 2 4; do rtsp density 0 --cameras "$cameras"; done
+fi
+
+"$(system_python)" "$LATESTFRAME_ROOT/pipelines/bench_report.py" "$out" --seconds "$seconds"
