@@ -72,7 +72,7 @@ for round in $(seq $rounds); do
 done
 
 echo "== 3. analysis cost"
-"$build_dir/tests/bench_analysis" $([ $quick = 1 ] && echo --quick || echo --rounds 2) | tee "$out/analysis.md"
+"$build_dir/tests/bench_analysis" $([ $quick = 1 ] && echo --quick || echo --rounds 5) | tee "$out/analysis.md"
 
 if [ $quick = 0 ]; then
   : >"$camlog"

@@ -58,7 +58,11 @@ def main():
            "## 1. Slow analysis over RTSP", "",
            f"1280x720@30 H.264 from latestframe-testcam on 127.0.0.1, {args.seconds:g} s per consumer, "
            "each consumer in its own process (peak RSS and CPU are that process's). "
-           "Age = time since capture, read from the frame's pixel stamp where the analysis starts.", "",
+           "Age = time since capture, read from the frame's pixel stamp where the analysis starts. "
+           "`latestframe-maxage` uses max-age=5 ms: the element counts age from the frame's timestamp, "
+           "which the RTSP receiver sets on arrival, so its limit excludes the transport and decode "
+           "floor before that. `latestframe-before-convert`/`-after-convert` put videoconvert (to BGR) "
+           "after or before latestframe: compare their CPU.", "",
            "| consumer | analysis (ms) | frames analysed | age p50 (ms) | age p95 (ms) | age max (ms) | peak RSS (MB) | CPU (s) |",
            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in found:
