@@ -304,9 +304,9 @@ static gboolean
 gst_cv_analysis_propose_allocation (GstBaseTransform *trans,
                                     GstQuery *decide_query, GstQuery *query)
 {
-  if (!GST_BASE_TRANSFORM_CLASS (parent_class)
-           ->propose_allocation (trans, decide_query, query))
-    return FALSE;
+  /* Downstream may not answer (a fakesink): the meta is offered anyway. */
+  GST_BASE_TRANSFORM_CLASS (parent_class)
+      ->propose_allocation (trans, decide_query, query);
   if (!gst_query_find_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL))
     gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
   return TRUE;

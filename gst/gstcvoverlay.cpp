@@ -111,7 +111,9 @@ boxes_of (GstBuffer *buffer)
       auto *region = reinterpret_cast<GstVideoRegionOfInterestMeta *> (meta);
       lf::drawn_box box;
       box.box = cv::Rect (region->x, region->y, region->w, region->h);
-      box.label = g_quark_to_string (region->roi_type);
+      /* roi_type 0 (a meta added without a label) has no string. */
+      const gchar *label = g_quark_to_string (region->roi_type);
+      box.label = label ? label : "";
       GstStructure *detection
           = gst_video_region_of_interest_meta_get_param (region, "detection");
       gdouble confidence;

@@ -92,6 +92,15 @@ def main():
     if not url:
         camera, url = start_camera()
         print(f"test camera: {url} (vtest.avi, 768x576@30)", flush=True)
+    try:
+        return run(args, url)
+    finally:
+        if camera:
+            camera.terminate()
+            camera.wait()
+
+
+def run(args, url):
 
     pipeline = Gst.parse_launch(
         f"rtspsrc location={url} latency=0 protocols={args.protocols} ! decodebin "
@@ -165,8 +174,8 @@ def main():
               f"  people {figures.people}  motion {'yes' if figures.motion else 'no'}", flush=True)
         try:
             write_jpeg()
-        except GLib.Error as error:
-            print(f"warning: cannot write {args.jpeg}: {error.message}", file=sys.stderr)
+        except (GLib.Error, OSError) as error:
+            print(f"warning: cannot write {args.jpeg}: {getattr(error, 'message', error)}", file=sys.stderr)
         if args.duration and now >= args.duration:
             loop.quit()
             return False
@@ -182,9 +191,6 @@ def main():
         loop.run()
     stats = latest.get_property("stats")
     pipeline.set_state(Gst.State.NULL)
-    if camera:
-        camera.terminate()
-        camera.wait()
 
     elapsed = time.monotonic() - started
     print(f"summary: {elapsed:.1f} s; received {stats.get_value('received')} frames, "

@@ -32,13 +32,16 @@ analyse_at_width (analysis &what, const cv::Mat &gray, int analysis_width)
               cv::INTER_AREA);
   analysis_result result = what.analyse (small);
   const cv::Rect frame (0, 0, gray.cols, gray.rows);
+  /* The height was rounded: each axis maps back with its own scale. */
+  const double x_scale = static_cast<double> (small.cols) / gray.cols;
+  const double y_scale = static_cast<double> (small.rows) / gray.rows;
   for (detection &found : result.detections)
     {
       cv::Rect &box = found.box;
-      int x0 = static_cast<int> (std::lround (box.x / scale));
-      int y0 = static_cast<int> (std::lround (box.y / scale));
-      int x1 = static_cast<int> (std::lround ((box.x + box.width) / scale));
-      int y1 = static_cast<int> (std::lround ((box.y + box.height) / scale));
+      int x0 = static_cast<int> (std::lround (box.x / x_scale));
+      int y0 = static_cast<int> (std::lround (box.y / y_scale));
+      int x1 = static_cast<int> (std::lround ((box.x + box.width) / x_scale));
+      int y1 = static_cast<int> (std::lround ((box.y + box.height) / y_scale));
       box = cv::Rect (cv::Point (x0, y0), cv::Point (x1, y1)) & frame;
     }
   return result;

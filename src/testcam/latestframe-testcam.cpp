@@ -14,6 +14,7 @@
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
 #include <gst/rtsp-server/rtsp-server.h>
+#include <gst/video/video.h>
 
 #include <atomic>
 #include <chrono>
@@ -63,6 +64,13 @@ struct camera
   std::mt19937 random{ 12345 };
 };
 
+/* A frame and its layout. */
+struct produced_frame
+{
+  GstBuffer *buffer = nullptr;
+  GstVideoInfo info;
+};
+
 /* Decodes a video file into I420 frames of a given size, looping. */
 class file_frames
 {
@@ -74,18 +82,32 @@ public:
         "! capsfilter name=size ! appsink name=sink sync=false "
         "max-buffers=2",
         path);
-    GError *error = nullptr;
-    pipeline_ = gst_parse_launch (launch, &error);
+    pipeline_ = gst_parse_launch (launch, NULL);
     g_free (launch);
     if (!pipeline_)
-      {
-        g_printerr ("cannot read %s: %s\n", path, error->message);
-        g_clear_error (&error);
-        return;
-      }
+      return;
     sink_ = gst_bin_get_by_name (GST_BIN (pipeline_), "sink");
     resize (width, height);
+    /* A missing or unreadable file fails here, before anything is served. */
+    gst_element_set_state (pipeline_, GST_STATE_PAUSED);
+    if (gst_element_get_state (pipeline_, NULL, NULL, 10 * GST_SECOND)
+        != GST_STATE_CHANGE_SUCCESS)
+      {
+        GstBus *bus = gst_element_get_bus (pipeline_);
+        GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+        GError *error = NULL;
+        if (msg)
+          gst_message_parse_error (msg, &error, NULL);
+        g_printerr ("cannot read %s: %s\n", path,
+                    error ? error->message : "no preroll in 10 s");
+        g_clear_error (&error);
+        if (msg)
+          gst_message_unref (msg);
+        gst_object_unref (bus);
+        return;
+      }
     gst_element_set_state (pipeline_, GST_STATE_PLAYING);
+    ok_ = true;
   }
   file_frames (const file_frames &) = delete;
   file_frames &operator= (const file_frames &) = delete;
@@ -94,12 +116,12 @@ public:
     if (pipeline_)
       {
         gst_element_set_state (pipeline_, GST_STATE_NULL);
-        gst_object_unref (sink_);
+        gst_clear_object (&sink_);
         gst_object_unref (pipeline_);
       }
   }
 
-  bool ok () const { return pipeline_ != nullptr; }
+  bool ok () const { return ok_; }
 
   void resize (int width, int height)
   {
@@ -113,55 +135,65 @@ public:
     gst_object_unref (size);
   }
 
-  /* The next frame (a new ref), starting over at the end. */
-  GstBuffer *next ()
+  /* The next frame with its own layout (frames decoded before a resize
+   * still have the old size), starting over at the end. */
+  produced_frame next ()
   {
-    for (int attempt = 0; attempt < 2; attempt++)
+    produced_frame frame;
+    for (int attempt = 0; attempt < 2 && !frame.buffer; attempt++)
       {
         GstSample *sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink_),
                                                           5 * GST_SECOND);
-        if (sample)
+        if (!sample)
           {
-            GstBuffer *buffer
+            /* End of the file: loop. */
+            gst_element_seek_simple (
+                pipeline_, GST_FORMAT_TIME,
+                static_cast<GstSeekFlags> (GST_SEEK_FLAG_FLUSH
+                                           | GST_SEEK_FLAG_KEY_UNIT),
+                0);
+            continue;
+          }
+        if (gst_video_info_from_caps (&frame.info,
+                                      gst_sample_get_caps (sample)))
+          {
+            frame.buffer
                 = gst_buffer_copy_deep (gst_sample_get_buffer (sample));
-            gst_sample_unref (sample);
             /* The camera's clock times the frame (appsrc do-timestamp),
              * not the file: its timestamps would pace the stream at the
              * file's rate. */
-            GST_BUFFER_PTS (buffer) = GST_CLOCK_TIME_NONE;
-            GST_BUFFER_DTS (buffer) = GST_CLOCK_TIME_NONE;
-            GST_BUFFER_DURATION (buffer) = GST_CLOCK_TIME_NONE;
-            return buffer;
+            GST_BUFFER_PTS (frame.buffer) = GST_CLOCK_TIME_NONE;
+            GST_BUFFER_DTS (frame.buffer) = GST_CLOCK_TIME_NONE;
+            GST_BUFFER_DURATION (frame.buffer) = GST_CLOCK_TIME_NONE;
           }
-        /* End of the file: loop. */
-        gst_element_seek_simple (
-            pipeline_, GST_FORMAT_TIME,
-            static_cast<GstSeekFlags> (GST_SEEK_FLAG_FLUSH
-                                       | GST_SEEK_FLAG_KEY_UNIT),
-            0);
+        gst_sample_unref (sample);
       }
-    return nullptr;
+    return frame;
   }
 
 private:
   GstElement *pipeline_ = nullptr;
   GstElement *sink_ = nullptr;
+  bool ok_ = false;
 };
 
 /* A synthetic I420 scene: a drifting gradient and a box going round, so
- * that motion detectors see motion. */
-GstBuffer *
+ * that motion detectors see motion. Laid out as GStreamer lays I420 out
+ * (strides rounded up), whatever the size. */
+produced_frame
 synthetic_frame (int width, int height, guint64 index)
 {
-  const gsize luma = static_cast<gsize> (width) * height;
-  const gsize chroma
-      = static_cast<gsize> ((width + 1) / 2) * ((height + 1) / 2);
-  GstBuffer *buffer = gst_buffer_new_allocate (NULL, luma + 2 * chroma, NULL);
+  produced_frame frame;
+  gst_video_info_set_format (&frame.info, GST_VIDEO_FORMAT_I420, width, height);
+  frame.buffer
+      = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&frame.info), NULL);
   GstMapInfo map;
-  gst_buffer_map (buffer, &map, GST_MAP_WRITE);
+  gst_buffer_map (frame.buffer, &map, GST_MAP_WRITE);
+  const int stride = GST_VIDEO_INFO_PLANE_STRIDE (&frame.info, 0);
+  guint8 *luma = map.data + GST_VIDEO_INFO_PLANE_OFFSET (&frame.info, 0);
   for (int y = 0; y < height; y++)
     for (int x = 0; x < width; x++)
-      map.data[y * width + x]
+      luma[y * stride + x]
           = static_cast<guint8> (40 + ((x + y + index * 2) % 160));
   const double angle = index * 0.05;
   const int box = std::max (8, height / 6);
@@ -171,36 +203,33 @@ synthetic_frame (int width, int height, guint64 index)
        y++)
     for (int x = std::max (0, cx - box / 2); x < std::min (width, cx + box / 2);
          x++)
-      map.data[y * width + x] = 250;
-  memset (map.data + luma, 128, 2 * chroma);
-  gst_buffer_unmap (buffer, &map);
-  return buffer;
+      luma[y * stride + x] = 250;
+  const gsize chroma = GST_VIDEO_INFO_PLANE_OFFSET (&frame.info, 1);
+  memset (map.data + chroma, 128, map.size - chroma);
+  gst_buffer_unmap (frame.buffer, &map);
+  return frame;
+}
+
+/* H.264 4:2:0 wants even sizes: x264 refuses odd ones. */
+bool
+valid_size (int width, int height)
+{
+  return width >= 16 && height >= 16 && width % 2 == 0 && height % 2 == 0;
 }
 
 bool
 parse_size (const char *text, int *width, int *height)
 {
-  return text && sscanf (text, "%dx%d", width, height) == 2 && *width > 0
-         && *height > 0;
+  return text && sscanf (text, "%dx%d", width, height) == 2
+         && valid_size (*width, *height);
 }
 
 /* The producer: one frame per tick, stamped with its capture time. */
 void
-produce (camera *cam)
+produce (camera *cam, file_frames *file)
 {
   options &o = cam->opts;
   int width = o.width, height = o.height;
-  std::unique_ptr<file_frames> file;
-  if (o.file)
-    {
-      file = std::make_unique<file_frames> (o.file, width, height);
-      if (!file->ok ())
-        {
-          cam->running = false;
-          g_main_loop_quit (cam->loop);
-          return;
-        }
-    }
   const steady::time_point started = steady::now ();
   const auto period = std::chrono::nanoseconds (1000000000 / o.fps);
   steady::time_point tick = started;
@@ -221,16 +250,21 @@ produce (camera *cam)
             file->resize (width, height);
           g_print ("resized to %dx%d\n", width, height);
         }
-      GstBuffer *frame
+      produced_frame frame
           = file ? file->next () : synthetic_frame (width, height, index);
-      if (!frame)
+      if (!frame.buffer)
         continue;
       GstMapInfo map;
-      if (gst_buffer_map (frame, &map, GST_MAP_READWRITE))
+      if (gst_buffer_map (frame.buffer, &map, GST_MAP_READWRITE))
         {
-          stamp::write (map.data, width, width, height,
+          /* Each frame's own size and stride: frames made before a resize
+           * keep the old ones. */
+          stamp::write (map.data + GST_VIDEO_INFO_PLANE_OFFSET (&frame.info, 0),
+                        GST_VIDEO_INFO_PLANE_STRIDE (&frame.info, 0),
+                        GST_VIDEO_INFO_WIDTH (&frame.info),
+                        GST_VIDEO_INFO_HEIGHT (&frame.info),
                         stamp::monotonic_now_ns ());
-          gst_buffer_unmap (frame, &map);
+          gst_buffer_unmap (frame.buffer, &map);
         }
       GstElement *appsrc = nullptr;
       {
@@ -240,39 +274,71 @@ produce (camera *cam)
       }
       if (!appsrc)
         {
-          gst_buffer_unref (frame);
+          gst_buffer_unref (frame.buffer);
           continue;
         }
-      GstCaps *caps = gst_caps_new_simple (
-          "video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT,
-          width, "height", G_TYPE_INT, height, "framerate", GST_TYPE_FRACTION,
-          o.fps, 1, "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
+      GST_VIDEO_INFO_FPS_N (&frame.info) = o.fps;
+      GST_VIDEO_INFO_FPS_D (&frame.info) = 1;
+      GstCaps *caps = gst_video_info_to_caps (&frame.info);
       gst_app_src_set_caps (GST_APP_SRC (appsrc), caps); /* no-op if same */
       gst_caps_unref (caps);
-      gst_app_src_push_buffer (GST_APP_SRC (appsrc), frame);
+      gst_app_src_push_buffer (GST_APP_SRC (appsrc), frame.buffer);
       gst_object_unref (appsrc);
       cam->frames_sent++;
     }
 }
 
-GstPadProbeReturn
-corrupt_packets (GstPad *, GstPadProbeInfo *info, gpointer data)
+/* Scrambles the payload of one RTP packet, not its header (12 bytes). */
+void
+scramble (GstBuffer *packet)
 {
-  camera *cam = static_cast<camera *> (data);
-  std::uniform_real_distribution<double> chance (0.0, 1.0);
-  if (chance (cam->random) >= cam->opts.corrupt)
-    return GST_PAD_PROBE_OK;
-  GstBuffer *packet
-      = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
-  GST_PAD_PROBE_INFO_DATA (info) = packet;
   GstMapInfo map;
   if (gst_buffer_map (packet, &map, GST_MAP_READWRITE))
     {
-      /* Scramble the payload, not the RTP header (12 bytes). */
       for (gsize i = 12; i < map.size; i += 7)
         map.data[i] ^= 0x5a;
       gst_buffer_unmap (packet, &map);
     }
+}
+
+bool
+should_corrupt (camera *cam)
+{
+  std::uniform_real_distribution<double> chance (0.0, 1.0);
+  return chance (cam->random) < cam->opts.corrupt;
+}
+
+gboolean
+corrupt_in_list (GstBuffer **packet, guint, gpointer data)
+{
+  camera *cam = static_cast<camera *> (data);
+  if (should_corrupt (cam))
+    {
+      *packet = gst_buffer_make_writable (*packet);
+      scramble (*packet);
+    }
+  return TRUE;
+}
+
+/* Packets go out alone or in lists (fragmented frames): both count. */
+GstPadProbeReturn
+corrupt_packets (GstPad *, GstPadProbeInfo *info, gpointer data)
+{
+  camera *cam = static_cast<camera *> (data);
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
+    {
+      GstBufferList *list = gst_buffer_list_make_writable (
+          GST_PAD_PROBE_INFO_BUFFER_LIST (info));
+      GST_PAD_PROBE_INFO_DATA (info) = list;
+      gst_buffer_list_foreach (list, corrupt_in_list, cam);
+      return GST_PAD_PROBE_OK;
+    }
+  if (!should_corrupt (cam))
+    return GST_PAD_PROBE_OK;
+  GstBuffer *packet
+      = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+  GST_PAD_PROBE_INFO_DATA (info) = packet;
+  scramble (packet);
   return GST_PAD_PROBE_OK;
 }
 
@@ -294,8 +360,11 @@ media_configure (GstRTSPMediaFactory *, GstRTSPMedia *media, gpointer data)
     {
       GstElement *pay = gst_bin_get_by_name (GST_BIN (bin), "pay0");
       GstPad *src = gst_element_get_static_pad (pay, "src");
-      gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, corrupt_packets, cam,
-                         NULL);
+      gst_pad_add_probe (
+          src,
+          static_cast<GstPadProbeType> (GST_PAD_PROBE_TYPE_BUFFER
+                                        | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+          corrupt_packets, cam, NULL);
       gst_object_unref (src);
       gst_object_unref (pay);
     }
@@ -378,13 +447,23 @@ main (int argc, char **argv)
     }
   g_option_context_free (context);
   int resized_w, resized_h;
-  if (o.width < 16 || o.height < 16 || o.fps < 1 || o.fps > 240
+  if (!valid_size (o.width, o.height) || o.fps < 1 || o.fps > 240
       || o.bitrate < 16 || o.keyint < 1 || o.corrupt < 0 || o.corrupt > 1
       || (o.resize_after >= 0
           && !parse_size (o.resize, &resized_w, &resized_h)))
     {
-      g_printerr ("invalid options: see --help\n");
+      g_printerr ("invalid options (sizes must be even, at least 16x16): "
+                  "see --help\n");
       return 2;
+    }
+
+  /* The file is opened (and checked) before anything is served. */
+  std::unique_ptr<file_frames> file;
+  if (o.file)
+    {
+      file = std::make_unique<file_frames> (o.file, o.width, o.height);
+      if (!file->ok ())
+        return 1;
     }
 
   cam.loop = g_main_loop_new (NULL, FALSE);
@@ -425,7 +504,7 @@ main (int argc, char **argv)
   if (o.duration > 0)
     g_timeout_add (static_cast<guint> (o.duration * 1000), stop_camera, &cam);
 
-  std::thread producer (produce, &cam);
+  std::thread producer (produce, &cam, file.get ());
   g_main_loop_run (cam.loop);
   cam.running = false;
   producer.join ();

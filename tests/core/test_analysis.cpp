@@ -232,3 +232,16 @@ TEST (Analysis_Draw, DrawsBoxesWhereTold)
   EXPECT_EQ (image.at<cv::Vec3b> (55, 55), cv::Vec3b (0, 0, 0)) << "inside";
   EXPECT_EQ (image.at<cv::Vec3b> (5, 5), cv::Vec3b (0, 0, 0)) << "outside";
 }
+
+// Each axis maps back with its own scale: the analysed height is rounded.
+TEST (Analysis_Scaling, MapsEachAxisWithItsOwnScale)
+{
+  fixed_box stub;
+  cv::Mat frame (1080, 1920, CV_8UC1, cv::Scalar (0));
+  analysis_result result = analyse_at_width (stub, frame, 100);
+  ASSERT_EQ (stub.seen, cv::Size (100, 56));
+  /* y 20..60 of 56 rows is 385.7..1157 of 1080: clamped to the frame. */
+  EXPECT_EQ (result.detections[0].box.y, 386);
+  EXPECT_EQ (result.detections[0].box.y + result.detections[0].box.height,
+             1080);
+}

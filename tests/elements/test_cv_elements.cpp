@@ -411,6 +411,14 @@ TEST (CvOverlay, DrawsWhereMetasSayOnly)
   EXPECT_EQ (drawn.at<cv::Vec3b> (40, 60), cv::Vec3b (0, 0, 0)) << "outside";
   gst_buffer_unmap (out, &map);
   gst_buffer_unref (out);
+
+  /* A meta without a label (roi_type 0) is drawn, not a crash. */
+  GstBuffer *unlabelled
+      = buffer_with_stride (black, GST_VIDEO_FORMAT_BGR, 64 * 3);
+  gst_buffer_add_video_region_of_interest_meta_id (unlabelled, 0, 5, 5, 10, 10);
+  out = gst_harness_push_and_pull (h, unlabelled);
+  ASSERT_TRUE (out != NULL);
+  gst_buffer_unref (out);
   gst_harness_teardown (h);
 }
 
