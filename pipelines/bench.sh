@@ -7,7 +7,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 build_dir=${LATESTFRAME_BUILD_DIR:-$LATESTFRAME_ROOT/build}
-out=bench-results seconds=12 quick=0
+out=bench-results seconds=10 quick=0
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 seconds=2; shift ;;
@@ -43,6 +43,13 @@ consumers=(latestframe latestframe-maxage queue-leaky appsink-drop queue)
 [ $quick = 1 ] && analyses=(100) consumers=(latestframe queue-leaky)
 for ms in "${analyses[@]}"; do
   for consumer in "${consumers[@]}"; do rtsp "$consumer" "$ms"; done
+  # The loop people write with OpenCV, where Debian's python3-opencv is there.
+  if "$(system_python)" -c "import cv2" 2>/dev/null; then
+    "$(system_python)" "$LATESTFRAME_ROOT/pipelines/bench_cv2.py" --uri "$url" --analysis-ms "$ms" \
+      --seconds "$seconds" --timeline "$out/age-cv2-videocapture-$ms.dat" | tee -a "$out/runs.txt"
+  else
+    echo "cv2.VideoCapture loop skipped: python3-opencv is not installed" | tee -a "$out/runs.txt"
+  fi
 done
 if [ $quick = 0 ]; then
   rtsp latestframe-before-convert 100

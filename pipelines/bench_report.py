@@ -71,6 +71,8 @@ def main():
             continue
         out.append(f"| {r['consumer']} | {r['analysis_ms']} | {r['frames']} | {r['age_p50']} | "
                    f"{r['age_p95']} | {r['age_max']} | {r['rss_mb']} | {r['cpu_s']} |")
+    with open(os.path.join(args.folder, "runs.txt")) as lines:
+        out += [line.strip() for line in lines if "skipped" in line]
     out.append("")
     density = [r for r in found if r["consumer"].startswith("cameras-")]
     if density:
