@@ -37,19 +37,29 @@ rtsp() { # consumer analysis-ms [extra args]
 }
 
 echo "== 1. slow analysis over RTSP (1280x720@30 H.264 on 127.0.0.1), $seconds s each"
-rtsp floor 0
-analyses=(100 20)
-consumers=(latestframe latestframe-maxage queue-leaky appsink-drop queue)
-[ $quick = 1 ] && analyses=(100) consumers=(latestframe queue-leaky)
-for ms in "${analyses[@]}"; do
-  for consumer in "${consumers[@]}"; do rtsp "$consumer" "$ms"; done
-  # The loop people write with OpenCV, where Debian's python3-opencv is there.
+# Compared consumers run in pairs, at the same time, on the same camera: the
+# network's stalls (rtspsrc's RTCP every few seconds) hit both alike.
+together() { # consumer analysis-ms consumer analysis-ms
+  rtsp "$1" "$2" & local first=$!
+  rtsp "$3" "$4"
+  wait "$first"
+}
+cv2_loop() { # analysis-ms: the loop people write with OpenCV, where present
   if "$(system_python)" -c "import cv2" 2>/dev/null; then
-    "$(system_python)" "$LATESTFRAME_ROOT/pipelines/bench_cv2.py" --uri "$url" --analysis-ms "$ms" \
-      --seconds "$seconds" --timeline "$out/age-cv2-videocapture-$ms.dat" | tee -a "$out/runs.txt"
+    "$(system_python)" "$LATESTFRAME_ROOT/pipelines/bench_cv2.py" --uri "$url" --analysis-ms "$1" \
+      --seconds "$seconds" --timeline "$out/age-cv2-videocapture-$1.dat" | tee -a "$out/runs.txt"
   else
     echo "cv2.VideoCapture loop skipped: python3-opencv is not installed" | tee -a "$out/runs.txt"
   fi
+}
+analyses=(100 20)
+[ $quick = 1 ] && analyses=(100)
+for ms in "${analyses[@]}"; do
+  together latestframe "$ms" queue-leaky "$ms"
+  together floor 0 latestframe-maxage "$ms"
+  [ $quick = 1 ] && continue
+  together appsink-drop "$ms" queue "$ms"
+  cv2_loop "$ms"
 done
 if [ $quick = 0 ]; then
   rtsp latestframe-before-convert 100
