@@ -121,16 +121,19 @@ struct _GstLatestFrameState
   steady_clock::time_point next_stats;
 };
 
+/* Logs the level; reads it (a queue lock and scan) only when logging. */
 #define STATUS(self, what)                                                     \
   G_STMT_START                                                                 \
-  {                                                                            \
-    lf::queue_level level_ = (self)->state->queue.level_approx ();             \
-    GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,                           \
-                        "%s: %u frames, %" G_GUINT64_FORMAT                    \
-                        " bytes, %" GST_TIME_FORMAT " held",                   \
-                        what, level_.frames, level_.bytes,                     \
-                        GST_TIME_ARGS (level_.span_ns));                       \
-  }                                                                            \
+  if (gst_debug_category_get_threshold (latest_frame_dataflow)                 \
+      >= GST_LEVEL_LOG)                                                        \
+    {                                                                          \
+      lf::queue_level level_ = (self)->state->queue.level_approx ();           \
+      GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,                         \
+                          "%s: %u frames, %" G_GUINT64_FORMAT                  \
+                          " bytes, %" GST_TIME_FORMAT " held",                 \
+                          what, level_.frames, level_.bytes,                   \
+                          GST_TIME_ARGS (level_.span_ns));                     \
+    }                                                                          \
   G_STMT_END
 
 enum
@@ -1195,7 +1198,8 @@ push_frame_entry (GstLatestFrame *self, frame_queue::entry &next)
 {
   GstLatestFrameState *state = self->state;
   std::uint64_t age = frame_age (self, next.time_ns, next.item.arrival);
-  bool newer_waiting = state->queue.level_approx ().frames > 0;
+  auto newer_waiting
+      = [state] { return state->queue.level_approx ().frames > 0; };
   if (state->freshness.judge (age, newer_waiting)
       == lf::freshness_gate::verdict::drop)
     {

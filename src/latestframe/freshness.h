@@ -54,16 +54,24 @@ public:
     return late && !warned_.exchange (true);
   }
 
-  /* Whether a frame `age_ns` old may be pushed; `newer_waiting` tells
-   * whether a newer frame is queued behind it. */
-  verdict judge (std::uint64_t age_ns, bool newer_waiting) const
+  /* Whether a frame `age_ns` old may be pushed. `newer_waiting` (a
+   * callable returning bool) tells whether a newer frame is queued behind
+   * it; it is asked only for a frame over the limit, so that the common
+   * case costs the caller nothing. */
+  template <typename NewerWaiting>
+  verdict judge (std::uint64_t age_ns, NewerWaiting newer_waiting) const
   {
     std::uint64_t max_age = max_age_ns_;
     if (max_age == 0 || age_ns <= max_age)
       return verdict::push;
-    if (late_arrivals_ && !newer_waiting)
+    if (late_arrivals_ && !newer_waiting ())
       return verdict::push;
     return verdict::drop;
+  }
+
+  verdict judge (std::uint64_t age_ns, bool newer_waiting) const
+  {
+    return judge (age_ns, [newer_waiting] { return newer_waiting; });
   }
 
   /* Arrivals are over the limit now. */
