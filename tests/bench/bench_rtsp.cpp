@@ -13,6 +13,7 @@
  *
  * Usage: bench_rtsp --uri URL --consumer NAME [--analysis-ms P]
  *        [--seconds S] [--timeline FILE] [--max-age-ms A] [--cameras N] */
+#include "common/frame_stamp.h"
 #include "latestframe/stamp.h"
 
 #include <gst/app/gstappsink.h>
@@ -47,35 +48,9 @@ struct figures
 void
 record_age (figures &f, GstBuffer *buffer, GstCaps *caps)
 {
-  if (!caps)
-    return;
-  GstStructure *s = gst_caps_get_structure (caps, 0);
-  gint width = 0, height = 0;
-  gst_structure_get_int (s, "width", &width);
-  gst_structure_get_int (s, "height", &height);
-  const gchar *format = gst_structure_get_string (s, "format");
-  GstVideoMeta *meta = gst_buffer_get_video_meta (buffer);
-  bool packed = format && g_str_has_prefix (format, "BGR");
-  int stride = meta ? meta->stride[0]
-                    : (packed ? GST_ROUND_UP_4 (width * 3) : GST_ROUND_UP_4 (width));
-  gsize offset = meta ? meta->offset[0] : 0;
-  GstMapInfo map;
-  if (!gst_buffer_map (buffer, &map, GST_MAP_READ))
-    return;
-  std::optional<std::uint64_t> captured;
+  std::optional<std::uint64_t> captured
+      = latestframe::read_frame_stamp (buffer, caps);
   const std::uint64_t now = stamp::monotonic_now_ns ();
-  if (!packed)
-    captured = stamp::read (map.data + offset, stride, width, height);
-  else
-    {
-      /* A BGR frame: its first channel stands in for the luma. */
-      std::vector<std::uint8_t> luma (static_cast<size_t> (width) * height);
-      for (int y = 0; y < height; y++)
-        for (int x = 0; x < width; x++)
-          luma[y * width + x] = map.data[offset + y * stride + x * 3];
-      captured = stamp::read (luma.data (), width, width, height);
-    }
-  gst_buffer_unmap (buffer, &map);
   std::lock_guard<std::mutex> guard (f.lock);
   f.frames++;
   if (captured && *captured <= now)
@@ -110,8 +85,7 @@ percentile (std::vector<double> values, double fraction)
 std::string
 source (const std::string &uri)
 {
-  return "rtspsrc location=" + uri
-         + " latency=0 protocols=tcp ! decodebin ";
+  return "rtspsrc location=" + uri + " latency=0 protocols=tcp ! decodebin ";
 }
 
 } // namespace
@@ -143,19 +117,21 @@ main (int argc, char **argv)
     }
   if (uri.empty ())
     {
-      std::fprintf (stderr, "usage: %s --uri URL --consumer NAME ...\n", argv[0]);
+      std::fprintf (stderr, "usage: %s --uri URL --consumer NAME ...\n",
+                    argv[0]);
       return 2;
     }
 
-  const std::string analysis
-      = "identity name=analysis sleep-time=" + std::to_string (analysis_ms * 1000)
-        + " ! fakesink sync=false";
+  const std::string analysis = "identity name=analysis sleep-time="
+                               + std::to_string (analysis_ms * 1000)
+                               + " ! fakesink sync=false";
   std::string launch;
   bool app_loop = false;
   if (cameras > 0)
     for (int i = 0; i < cameras; i++)
       launch += source (uri) + "! latestframe ! videoconvert ! cvmotion name="
-                + (i == 0 ? std::string ("analysis") : "motion" + std::to_string (i))
+                + (i == 0 ? std::string ("analysis")
+                          : "motion" + std::to_string (i))
                 + " ! fakesink sync=false ";
   else if (consumer == "floor")
     launch = source (uri) + "! identity name=analysis ! fakesink sync=false";
@@ -163,16 +139,19 @@ main (int argc, char **argv)
     launch = source (uri) + "! latestframe ! " + analysis;
   else if (consumer == "latestframe-maxage")
     launch = source (uri) + "! latestframe max-age="
-             + std::to_string (static_cast<guint64> (max_age_ms) * 1000000) + " ! "
-             + analysis;
+             + std::to_string (static_cast<guint64> (max_age_ms) * 1000000)
+             + " ! " + analysis;
   else if (consumer == "latestframe-after-convert")
     launch = source (uri)
-             + "! videoconvert ! video/x-raw,format=BGR ! latestframe ! " + analysis;
+             + "! videoconvert ! video/x-raw,format=BGR ! latestframe ! "
+             + analysis;
   else if (consumer == "latestframe-before-convert")
     launch = source (uri)
-             + "! latestframe ! videoconvert ! video/x-raw,format=BGR ! " + analysis;
+             + "! latestframe ! videoconvert ! video/x-raw,format=BGR ! "
+             + analysis;
   else if (consumer == "queue-leaky")
-    launch = source (uri) + "! queue leaky=downstream max-size-buffers=1 ! " + analysis;
+    launch = source (uri) + "! queue leaky=downstream max-size-buffers=1 ! "
+             + analysis;
   else if (consumer == "queue")
     launch = source (uri) + "! queue ! " + analysis;
   else if (consumer == "appsink-drop")
@@ -218,7 +197,8 @@ main (int argc, char **argv)
               = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), GST_SECOND);
           if (!sample)
             continue;
-          record_age (f, gst_sample_get_buffer (sample), gst_sample_get_caps (sample));
+          record_age (f, gst_sample_get_buffer (sample),
+                      gst_sample_get_caps (sample));
           gst_sample_unref (sample);
           std::this_thread::sleep_for (std::chrono::milliseconds (analysis_ms));
         }
@@ -227,7 +207,8 @@ main (int argc, char **argv)
   else
     {
       GstMessage *msg = gst_bus_timed_pop_filtered (
-          bus, static_cast<GstClockTime> (seconds * GST_SECOND), GST_MESSAGE_ERROR);
+          bus, static_cast<GstClockTime> (seconds * GST_SECOND),
+          GST_MESSAGE_ERROR);
       if (msg)
         {
           GError *err = NULL;
@@ -250,9 +231,9 @@ main (int argc, char **argv)
                "age_p95=%.1f age_max=%.1f rss_mb=%.1f cpu_s=%.2f\n",
                cameras > 0 ? ("cameras-" + std::to_string (cameras)).c_str ()
                            : consumer.c_str (),
-               analysis_ms, f.frames, f.ages_ms.size (), percentile (f.ages_ms, 0.5),
-               percentile (f.ages_ms, 0.95), percentile (f.ages_ms, 1.0),
-               usage.ru_maxrss / 1024.0, cpu);
+               analysis_ms, f.frames, f.ages_ms.size (),
+               percentile (f.ages_ms, 0.5), percentile (f.ages_ms, 0.95),
+               percentile (f.ages_ms, 1.0), usage.ru_maxrss / 1024.0, cpu);
   if (!timeline_file.empty ())
     if (FILE *out = std::fopen (timeline_file.c_str (), "w"))
       {

@@ -1,5 +1,6 @@
 /* Integration tests of latestframe-testcam: a real RTSP server on
  * 127.0.0.1 read by rtspsrc and a real H.264 decoder. */
+#include "common/frame_stamp.h"
 #include "latestframe/stamp.h"
 
 #include <gst/app/gstappsink.h>
@@ -104,23 +105,12 @@ read_stamps (const std::string &url, int frames, const char *protocols = "tcp")
       if (!sample)
         break;
       const std::uint64_t now = stamp::monotonic_now_ns ();
-      GstMapInfo map;
-      GstBuffer *buffer = gst_sample_get_buffer (sample);
-      GstStructure *caps
-          = gst_caps_get_structure (gst_sample_get_caps (sample), 0);
-      gint width = 0, height = 0;
-      gst_structure_get_int (caps, "width", &width);
-      gst_structure_get_int (caps, "height", &height);
-      if (gst_buffer_map (buffer, &map, GST_MAP_READ))
+      std::optional<std::uint64_t> captured = latestframe::read_frame_stamp (
+          gst_sample_get_buffer (sample), gst_sample_get_caps (sample));
+      if (captured && *captured <= now)
         {
-          std::optional<std::uint64_t> captured
-              = stamp::read (map.data, GST_ROUND_UP_4 (width), width, height);
-          if (captured && *captured <= now)
-            {
-              tally.decoded++;
-              tally.ages_ms.push_back ((now - *captured) / 1e6);
-            }
-          gst_buffer_unmap (buffer, &map);
+          tally.decoded++;
+          tally.ages_ms.push_back ((now - *captured) / 1e6);
         }
       tally.frames++;
       gst_sample_unref (sample);
@@ -151,25 +141,14 @@ read_stamp_at (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   GstCaps *caps = gst_pad_get_current_caps (pad);
   if (!caps)
     return GST_PAD_PROBE_OK;
-  GstStructure *s = gst_caps_get_structure (caps, 0);
-  gint width = 0, height = 0;
-  gst_structure_get_int (s, "width", &width);
-  gst_structure_get_int (s, "height", &height);
+  gint width = 0;
+  gst_structure_get_int (gst_caps_get_structure (caps, 0), "width", &width);
+  const std::uint64_t now = stamp::monotonic_now_ns ();
+  std::optional<std::uint64_t> captured
+      = latestframe::read_frame_stamp (GST_PAD_PROBE_INFO_BUFFER (info), caps);
   gst_caps_unref (caps);
-  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
-  GstVideoMeta *meta = gst_buffer_get_video_meta (buffer);
-  const int stride = meta ? meta->stride[0] : GST_ROUND_UP_4 (width);
-  const gsize offset = meta ? meta->offset[0] : 0;
-  GstMapInfo map;
-  if (gst_buffer_map (buffer, &map, GST_MAP_READ))
-    {
-      const std::uint64_t now = stamp::monotonic_now_ns ();
-      std::optional<std::uint64_t> captured
-          = stamp::read (map.data + offset, stride, width, height);
-      if (captured && *captured <= now)
-        run->ages_ms.push_back ((now - *captured) / 1e6);
-      gst_buffer_unmap (buffer, &map);
-    }
+  if (captured && *captured <= now)
+    run->ages_ms.push_back ((now - *captured) / 1e6);
   run->frames++;
   if (run->widths.empty () || run->widths.back () != width)
     run->widths.push_back (width);
