@@ -1,0 +1,187 @@
+/* latestframe — "always the newest frame" capture for applications.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+/* Exported from the shared library, which hides everything else. */
+#define LATESTFRAME_CAPTURE_API __attribute__ ((visibility ("default")))
+
+namespace latestframe
+{
+
+/* Where a capture is. `streaming` once a frame of the current connection has
+ * arrived; `reconnecting` between a lost connection and the next frame;
+ * `ended` after the end of a file (nothing more will come); `closed` before
+ * open, after release, or after a failed open. */
+enum class capture_state
+{
+  closed,
+  connecting,
+  streaming,
+  reconnecting,
+  ended,
+};
+
+LATESTFRAME_CAPTURE_API const char *to_string (capture_state state);
+
+struct capture_options
+{
+  /* GStreamer raw video format of the frames read: BGR (CV_8UC3), RGB,
+   * BGRx/BGRA/RGBx/RGBA (CV_8UC4), GRAY8 (CV_8UC1), GRAY16_LE (CV_16UC1),
+   * or I420/YV12/NV12/NV21 (CV_8UC1, height * 3 / 2 rows, as OpenCV's
+   * COLOR_YUV2BGR_* conversions expect). */
+  std::string format = "BGR";
+
+  /* read() without a timeout waits this long at most. */
+  std::chrono::milliseconds read_timeout{ 10000 };
+  /* open() waits this long for the first frame (retrying a live source
+   * that refuses, with backoff) before it gives up. */
+  std::chrono::milliseconds open_timeout{ 10000 };
+
+  /* latestframe's max-age: a frame older than this when it is about to be
+   * delivered is dropped if a newer one waits (0 = off). */
+  std::chrono::milliseconds max_age{ 0 };
+  /* latestframe's memory budget: a process-wide name shared by captures
+   * (and elements) naming it, and this capture's cap in bytes for it
+   * (empty / 0 = none). */
+  std::string memory_budget;
+  std::uint64_t memory_budget_bytes = 0;
+
+  /* RTSP only: "tcp", "udp", "udp-mcast", or several joined by '+'
+   * (empty = rtspsrc's default: try UDP, fall back to TCP); and rtspsrc's
+   * jitter buffer latency (0 = none: frames as soon as they are whole). */
+  std::string protocols;
+  std::chrono::milliseconds latency{ 0 };
+
+  /* Reconnect (tear down and rebuild the pipeline, with backoff doubling
+   * from backoff_initial to backoff_max) when a live source errors, ends,
+   * or stalls: no frame for stall_timeout (0 = no stall watchdog). Files
+   * never reconnect: their end is the end. */
+  bool reconnect = true;
+  std::chrono::milliseconds stall_timeout{ 3000 };
+  std::chrono::milliseconds backoff_initial{ 250 };
+  std::chrono::milliseconds backoff_max{ 4000 };
+};
+
+/* What read() says about the frame it returned. */
+struct frame_info
+{
+  /* 1 for the first frame the capture received (since open, across
+   * reconnections), counted where frames enter latestframe. */
+  std::uint64_t sequence = 0;
+  /* Frames received since the previous frame read() returned that will
+   * never be returned: sequence minus the previous sequence minus 1. */
+  std::uint64_t skipped = 0;
+  /* The frame's timestamp in its stream, ns (-1 when it has none). */
+  std::int64_t pts_ns = -1;
+  /* When the frame reached latestframe (right after decoding). */
+  std::chrono::steady_clock::time_point received;
+  /* 1 for frames of the first connection, +1 per reconnection. */
+  std::uint64_t connection = 0;
+};
+
+/* The capture's figures. The counts of latestframe are summed over all
+ * connections; levels, ages and bytes are the current connection's. */
+struct capture_stats
+{
+  capture_state state = capture_state::closed;
+
+  /* latestframe: frames received, pushed, dropped (and why), bytes. */
+  std::uint64_t received = 0;
+  std::uint64_t pushed = 0;
+  std::uint64_t dropped = 0;
+  std::uint64_t dropped_overflow = 0;
+  std::uint64_t dropped_age = 0;
+  std::uint64_t dropped_budget = 0;
+  std::uint64_t dropped_flush = 0;
+  std::uint64_t held_bytes = 0;
+  std::uint64_t in_flight_bytes = 0;
+  std::uint64_t peak_bytes = 0;
+  /* Age at delivery of recent frames, ns. */
+  std::uint64_t age_p50_ns = 0;
+  std::uint64_t age_p95_ns = 0;
+  std::uint64_t age_max_ns = 0;
+
+  /* The capture: frames returned by read(), frames that never will be
+   * (superseded by a newer one before a read asked), connections lost. */
+  std::uint64_t returned = 0;
+  std::uint64_t skipped = 0;
+  std::uint64_t reconnects = 0;
+  std::uint64_t stalls = 0;
+  /* Frames read() had to copy because they were shared with the decoder
+   * (formats it outputs itself, when it keeps them as references). */
+  std::uint64_t copied = 0;
+  /* Why the last connection ended or failed (empty if none did). */
+  std::string last_error;
+};
+
+/* A live source read as "always the newest frame": a GStreamer pipeline
+ * (source, decoder, latestframe, videoconvert, appsink) whose frames wait in
+ * latestframe, which keeps only the newest; read() takes the newest one
+ * and converts only that one.
+ *
+ * Sources: rtsp:// and rtsps:// URIs (rtspsrc), file:// and other URIs
+ * (uridecodebin; played at their own pace, as a camera would deliver them),
+ * a V4L2 device (/dev/videoN, or open (N)), or a pipeline description whose
+ * last element outputs raw video ("videotestsrc is-live=true ! ...").
+ *
+ * Mirrors cv::VideoCapture's open / isOpened / read / release, so that
+ * switching is one line; the names follow it rather than our snake_case.
+ *
+ * Threads: read() from one thread at a time; state() and stats() from any.
+ */
+class LATESTFRAME_CAPTURE_API capture
+{
+public:
+  capture ();
+  explicit capture (const std::string &source, capture_options options = {});
+  ~capture ();
+  capture (const capture &) = delete;
+  capture &operator= (const capture &) = delete;
+  capture (capture &&) noexcept;
+  capture &operator= (capture &&) noexcept;
+
+  /* Starts reading `source` and waits (up to options.open_timeout) for its
+   * first frame. False, and closed, if none came: last_error() says why.
+   * Closes what was open before. */
+  bool open (const std::string &source, capture_options options = {});
+  /* /dev/video<index>. */
+  bool open (int index, capture_options options = {});
+
+  /* True from a successful open until release(), through reconnections
+   * and after the end of a file. */
+  bool isOpened () const;
+
+  /* The newest frame not returned before, as a cv::Mat that references the
+   * frame's memory (no copy) and keeps it alive as long as any Mat shares
+   * it; the Mat is the reader's to write into. Waits until such a frame
+   * exists, at most `timeout` (options.read_timeout without one): false
+   * when none came in time, after the end of a file, or when closed. Never
+   * returns the same frame twice. */
+  bool read (cv::Mat &frame);
+  bool read (cv::Mat &frame, std::chrono::milliseconds timeout,
+             frame_info *info = nullptr);
+  capture &operator>> (cv::Mat &frame);
+
+  /* Stops the pipeline and frees everything; a read() waiting returns
+   * false. Idempotent. */
+  void release ();
+
+  capture_state state () const;
+  capture_stats stats () const;
+  std::string last_error () const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace latestframe
