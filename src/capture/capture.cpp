@@ -4,7 +4,7 @@
  *
  * One pipeline per connection:
  *
- *   source ! decoder ! latestframe ! videoconvert ! <format> ! appsink
+ *   source ! decoder ! latestframe ! videoconvert ! <format> ! fakesink
  *
  * latestframe keeps the newest decoded frame. Its streaming thread is held
  * by a blocking probe on its source pad until read() asks for a frame; then
@@ -15,10 +15,14 @@
  * A supervisor thread per capture runs the pipeline's bus, the stall
  * watchdog, and the teardown / backoff / rebuild cycle of reconnection.
  * Only public GStreamer API and latestframe's properties are used.
+ *
+ * The converted frame is taken off the sink's pad by a probe that keeps
+ * the pad's reference: the buffer is then the capture's alone, writable,
+ * and handed out without a copy. (appsink would keep a reference to the
+ * last frame pulled, which makes the frame shared and read-only.)
  */
 #include "latestframe/capture.h"
 
-#include <gst/app/gstappsink.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
@@ -411,7 +415,7 @@ struct capture::impl
     std::uint64_t frames = 0;
     clock::time_point started;
     clock::time_point last_frame;
-    /* The frame the held streaming thread let through, until appsink has
+    /* The frame the held streaming thread let through, until the sink has
      * it (both on that thread). */
     arrival in_transit;
   };
@@ -441,7 +445,7 @@ struct capture::impl
         = source_description ()
           + " ! latestframe name=latest ! videoconvert ! video/x-raw,format="
           + format->name
-          + " ! appsink name=sink sync=false max-buffers=1 drop=false "
+          + " ! fakesink name=sink sync=false async=false "
             "enable-last-sample=false";
     GError *parse_error = nullptr;
     element_ptr pipeline (gst_parse_launch_full (description.c_str (), nullptr,
@@ -479,10 +483,7 @@ struct capture::impl
     auto built = std::make_unique<session> ();
     built->owner = this;
     built->latest.reset (gst_bin_get_by_name (bin, "latest"));
-    g_object_set (built->latest.get (), "max-age",
-                  static_cast<guint64> (
-                      std::chrono::nanoseconds (options.max_age).count ()),
-                  "memory-budget-bytes",
+    g_object_set (built->latest.get (), "memory-budget-bytes",
                   static_cast<guint64> (options.memory_budget_bytes), NULL);
     if (!options.memory_budget.empty ())
       g_object_set (built->latest.get (), "memory-budget",
@@ -497,10 +498,9 @@ struct capture::impl
                        on_frame_leaves, built.get (), nullptr);
 
     element_ptr sink (gst_bin_get_by_name (bin, "sink"));
-    GstAppSinkCallbacks callbacks{};
-    callbacks.new_sample = on_frame_converted;
-    gst_app_sink_set_callbacks (GST_APP_SINK (sink.get ()), &callbacks,
-                                built.get (), nullptr);
+    pad_ptr converted_pad (gst_element_get_static_pad (sink.get (), "sink"));
+    gst_pad_add_probe (converted_pad.get (), GST_PAD_PROBE_TYPE_BUFFER,
+                       on_frame_converted, built.get (), nullptr);
     built->pipeline = std::move (pipeline);
     return built;
   }
@@ -532,7 +532,8 @@ struct capture::impl
   }
 
   /* latestframe's thread: holds the frame it pushes until a read asks; lets
-   * it go on if it is still the newest, drops it if a newer one waits. */
+   * it go on if it is still the newest (and young enough for max_age),
+   * drops it if a newer one waits (or may come, for max_age). */
   static GstPadProbeReturn on_frame_leaves (GstPad *, GstPadProbeInfo *info,
                                             gpointer data)
   {
@@ -549,28 +550,39 @@ struct capture::impl
                   NULL);
     if (newer > 0)
       return GST_PAD_PROBE_DROP;
-    current->in_transit = self.arrival_of (buffer);
+    const arrival frame = self.arrival_of (buffer);
+    /* Too old for max_age: wait for the next one instead. */
+    if (self.options.max_age.count () > 0
+        && clock::now () - frame.received > self.options.max_age)
+      return GST_PAD_PROBE_DROP;
+    current->in_transit = frame;
     return GST_PAD_PROBE_OK;
   }
 
-  /* latestframe's thread, still: the converted frame reaches appsink. */
-  static GstFlowReturn on_frame_converted (GstAppSink *sink, gpointer data)
+  /* latestframe's thread, still: the converted frame reaches the sink. The
+   * probe takes the frame over (HANDLED) with the pad's reference. */
+  static GstPadProbeReturn
+  on_frame_converted (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   {
     auto *current = static_cast<session *> (data);
     impl &self = *current->owner;
-    sample_ptr sample (gst_app_sink_pull_sample (sink));
-    if (!sample)
-      return GST_FLOW_OK;
+    GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+    GST_PAD_PROBE_INFO_DATA (info) = nullptr;
+    GstCaps *caps = gst_pad_get_current_caps (pad);
+    sample_ptr sample (gst_sample_new (buffer, caps, nullptr, nullptr));
+    gst_buffer_unref (buffer);
+    if (caps)
+      gst_caps_unref (caps);
     std::lock_guard<std::mutex> guard (self.lock);
     if (current->stopping)
-      return GST_FLOW_OK;
+      return GST_PAD_PROBE_HANDLED;
     self.delivered = std::move (sample);
     const arrival &frame = current->in_transit;
     self.delivered_info = frame_info{ frame.sequence, 0, frame.pts_ns,
                                       frame.received, current->connection };
     self.demand = false;
     self.frame_ready.notify_all ();
-    return GST_FLOW_OK;
+    return GST_PAD_PROBE_HANDLED;
   }
 
   /* Under the lock. */

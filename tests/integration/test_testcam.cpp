@@ -1,6 +1,7 @@
 /* Integration tests of latestframe-testcam: a real RTSP server on
  * 127.0.0.1 read by rtspsrc and a real H.264 decoder. */
 #include "common/frame_stamp.h"
+#include "common/testcam.h"
 #include "latestframe/stamp.h"
 
 #include <gst/app/gstappsink.h>
@@ -9,72 +10,16 @@
 
 #include <gtest/gtest.h>
 
-#include <signal.h>
-#include <sys/wait.h>
-
 #include <algorithm>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
 namespace stamp = latestframe::stamp;
+using latestframe::percentile;
+using latestframe::testcam;
 
 namespace
 {
-
-/* A test camera process on a free port, stopped at the end. */
-class testcam
-{
-public:
-  explicit testcam (std::vector<std::string> args)
-  {
-    const char *program = std::getenv ("LATESTFRAME_TESTCAM");
-    std::vector<gchar *> argv;
-    argv.push_back (g_strdup (program ? program : "latestframe-testcam"));
-    argv.push_back (g_strdup ("--port=0"));
-    for (const std::string &arg : args)
-      argv.push_back (g_strdup (arg.c_str ()));
-    argv.push_back (nullptr);
-    GError *error = nullptr;
-    gint out = -1;
-    spawned_ = g_spawn_async_with_pipes (NULL, argv.data (), NULL,
-                                         G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
-                                         &pid_, NULL, &out, NULL, &error);
-    for (gchar *arg : argv)
-      g_free (arg);
-    EXPECT_TRUE (spawned_) << (error ? error->message : "");
-    g_clear_error (&error);
-    if (!spawned_)
-      return;
-    /* Its first line is the URL it serves. */
-    GIOChannel *channel = g_io_channel_unix_new (out);
-    g_io_channel_set_close_on_unref (channel, TRUE);
-    gchar *line = nullptr;
-    g_io_channel_read_line (channel, &line, NULL, NULL, NULL);
-    if (line)
-      url_ = g_strstrip (line);
-    g_free (line);
-    g_io_channel_unref (channel);
-  }
-  testcam (const testcam &) = delete;
-  testcam &operator= (const testcam &) = delete;
-  ~testcam ()
-  {
-    if (spawned_)
-      {
-        kill (pid_, SIGTERM);
-        int status;
-        waitpid (pid_, &status, 0);
-        g_spawn_close_pid (pid_);
-      }
-  }
-  const std::string &url () const { return url_; }
-
-private:
-  bool spawned_ = false;
-  GPid pid_ = 0;
-  std::string url_;
-};
 
 struct stamp_tally
 {
@@ -212,16 +157,6 @@ watch (const std::string &launch, double seconds, bool until_end = false)
   gst_object_unref (bus);
   gst_object_unref (pipeline);
   return run;
-}
-
-double
-percentile (std::vector<double> values, double fraction)
-{
-  if (values.empty ())
-    return -1;
-  std::sort (values.begin (), values.end ());
-  return values[std::min (values.size () - 1, static_cast<std::size_t> (
-                                                  values.size () * fraction))];
 }
 
 std::string

@@ -46,8 +46,11 @@ struct capture_options
    * that refuses, with backoff) before it gives up. */
   std::chrono::milliseconds open_timeout{ 10000 };
 
-  /* latestframe's max-age: a frame older than this when it is about to be
-   * delivered is dropped if a newer one waits (0 = off). */
+  /* Never return a frame decoded longer ago than this: read() waits (within
+   * its timeout) for the next frame instead. Without it (0), read() returns
+   * the newest frame at once however old, so a reader gets frames up to one
+   * frame interval older than decoding; with it, at most max_age older, at
+   * the cost of waiting up to one frame interval in read(). */
   std::chrono::milliseconds max_age{ 0 };
   /* latestframe's memory budget: a process-wide name shared by captures
    * (and elements) naming it, and this capture's cap in bytes for it
@@ -124,7 +127,7 @@ struct capture_stats
 };
 
 /* A live source read as "always the newest frame": a GStreamer pipeline
- * (source, decoder, latestframe, videoconvert, appsink) whose frames wait in
+ * (source, decoder, latestframe, videoconvert, sink) whose frames wait in
  * latestframe, which keeps only the newest; read() takes the newest one
  * and converts only that one.
  *

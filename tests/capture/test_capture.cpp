@@ -1,0 +1,324 @@
+/* The capture API on local sources (videotestsrc descriptions, a generated
+ * file): newest-frame semantics, timeouts, formats, zero-copy frames, the
+ * end of a file, and errors. Runs plain and under ASan+UBSan. */
+#include "latestframe/capture.h"
+
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+#include <opencv2/imgproc.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+namespace
+{
+
+using namespace std::chrono_literals;
+using latestframe::capture;
+using latestframe::capture_options;
+using latestframe::capture_state;
+using latestframe::frame_info;
+
+using steady = std::chrono::steady_clock;
+
+const std::string live_320x240_30fps
+    = "videotestsrc is-live=true pattern=ball "
+      "! video/x-raw,width=320,height=240,framerate=30/1";
+
+capture_options
+quick_options ()
+{
+  capture_options options;
+  options.open_timeout = 10s;
+  options.read_timeout = 5s;
+  return options;
+}
+
+// A format read() cannot hand out as a Mat is refused at open, with the
+// formats it can.
+TEST (Capture_Open, RefusesAnUnknownFormat)
+{
+  capture_options options = quick_options ();
+  options.format = "YUY2";
+  capture camera;
+  EXPECT_FALSE (camera.open (live_320x240_30fps, options));
+  EXPECT_FALSE (camera.isOpened ());
+  EXPECT_NE (camera.last_error ().find ("BGR"), std::string::npos)
+      << camera.last_error ();
+}
+
+// A description that does not parse fails open at once with GStreamer's
+// reason, without waiting for open_timeout or retrying.
+TEST (Capture_Open, ReportsAPipelineThatCannotBeBuilt)
+{
+  capture_options options = quick_options ();
+  options.open_timeout = 60s;
+  const auto start = steady::now ();
+  capture camera;
+  EXPECT_FALSE (camera.open ("no-such-element-here", options));
+  EXPECT_LT (steady::now () - start, 30s) << "waited for open_timeout";
+  EXPECT_NE (camera.last_error ().find ("no-such-element-here"),
+             std::string::npos)
+      << camera.last_error ();
+  EXPECT_EQ (camera.state (), capture_state::closed);
+}
+
+// A source that never delivers a frame fails open after open_timeout.
+TEST (Capture_Open, FailsWhenNoFrameComes)
+{
+  capture_options options = quick_options ();
+  options.open_timeout = 500ms;
+  capture camera;
+  EXPECT_FALSE (camera.open ("appsrc is-live=true format=time "
+                             "caps=video/x-raw,format=I420,width=64,height=64,"
+                             "framerate=30/1",
+                             options));
+  EXPECT_FALSE (camera.isOpened ());
+  EXPECT_NE (camera.last_error ().find ("no frame"), std::string::npos)
+      << camera.last_error ();
+}
+
+// A reader as fast as the source gets every frame once: sequence numbers
+// and timestamps strictly increase, and nothing is skipped but what the
+// reader was too slow for.
+TEST (Capture_Read, NeverReturnsAFrameTwice)
+{
+  capture camera (live_320x240_30fps, quick_options ());
+  ASSERT_TRUE (camera.isOpened ()) << camera.last_error ();
+  cv::Mat frame;
+  frame_info info, previous;
+  for (int i = 0; i < 40; i++)
+    {
+      ASSERT_TRUE (camera.read (frame, 5s, &info)) << "read " << i;
+      ASSERT_EQ (frame.cols, 320);
+      ASSERT_EQ (frame.rows, 240);
+      ASSERT_EQ (frame.type (), CV_8UC3);
+      if (i > 0)
+        {
+          EXPECT_GT (info.sequence, previous.sequence);
+          EXPECT_GT (info.pts_ns, previous.pts_ns);
+          EXPECT_EQ (info.skipped, info.sequence - previous.sequence - 1);
+        }
+      previous = info;
+    }
+}
+
+// A reader slower than the source gets the newest frame each time and is
+// told how many it skipped: every frame is either returned or skipped.
+TEST (Capture_Read, SkipsToTheNewestWithASlowReader)
+{
+  capture camera (live_320x240_30fps, quick_options ());
+  ASSERT_TRUE (camera.isOpened ()) << camera.last_error ();
+  cv::Mat frame;
+  frame_info info;
+  std::uint64_t reads = 0, skipped = 0, last_sequence = 0;
+  for (int i = 0; i < 12; i++)
+    {
+      ASSERT_TRUE (camera.read (frame, 5s, &info));
+      EXPECT_GT (info.sequence, last_sequence);
+      reads++;
+      skipped += info.skipped;
+      last_sequence = info.sequence;
+      /* The reader's "analysis": 100 ms, three frames of the source. */
+      std::this_thread::sleep_for (100ms);
+    }
+  EXPECT_EQ (reads + skipped, last_sequence);
+  EXPECT_GT (skipped, reads) << "a 100 ms reader of 30 fps skipped too few";
+  latestframe::capture_stats stats = camera.stats ();
+  EXPECT_EQ (stats.returned, reads);
+  EXPECT_EQ (stats.skipped, skipped);
+  EXPECT_GE (stats.received, last_sequence);
+  EXPECT_EQ (stats.state, capture_state::streaming);
+  /* Only the frame read is converted: latestframe never holds more than
+   * one frame and never needs to drop for size. */
+  EXPECT_GT (stats.dropped_overflow, 0u);
+  EXPECT_EQ (stats.reconnects, 0u);
+}
+
+// read() waits at most its timeout when no newer frame exists, and returns
+// the next frame when it comes.
+TEST (Capture_Read, TimesOutWhenNothingNewerComes)
+{
+  capture_options options = quick_options ();
+  options.stall_timeout = 10s;
+  capture camera ("videotestsrc is-live=true "
+                  "! video/x-raw,width=64,height=64,framerate=1/2",
+                  options);
+  ASSERT_TRUE (camera.isOpened ()) << camera.last_error ();
+  cv::Mat frame;
+  ASSERT_TRUE (camera.read (frame, 5s));
+  /* The next frame is 2 s away. */
+  const auto start = steady::now ();
+  EXPECT_FALSE (camera.read (frame, 200ms));
+  const auto waited = steady::now () - start;
+  EXPECT_GE (waited, 200ms);
+  EXPECT_LT (waited, 1500ms);
+  EXPECT_EQ (camera.state (), capture_state::streaming);
+  EXPECT_TRUE (camera.read (frame, 5s)) << "the next frame never came";
+}
+
+// The Mat is the frame's own memory, not a copy: no frame is copied, the
+// reader may write into it, and it stays valid after the capture is gone.
+TEST (Capture_Read, MatReferencesTheFrameAndOutlivesTheCapture)
+{
+  cv::Mat frame;
+  cv::Scalar before;
+  {
+    capture camera ("videotestsrc is-live=true pattern=solid-color "
+                    "foreground-color=0xff3060c0 "
+                    "! video/x-raw,width=160,height=120,framerate=30/1",
+                    quick_options ());
+    ASSERT_TRUE (camera.isOpened ()) << camera.last_error ();
+    for (int i = 0; i < 5; i++)
+      ASSERT_TRUE (camera.read (frame, 5s));
+    EXPECT_EQ (camera.stats ().copied, 0u);
+    EXPECT_NE (frame.u, nullptr);
+    before = cv::mean (frame);
+    camera.release ();
+    EXPECT_FALSE (camera.isOpened ());
+    EXPECT_FALSE (camera.read (frame, 100ms)) << "read after release";
+  }
+  EXPECT_EQ (cv::mean (frame), before);
+  EXPECT_NEAR (before[0], 0xc0, 3); /* B */
+  EXPECT_NEAR (before[1], 0x60, 3); /* G */
+  EXPECT_NEAR (before[2], 0x30, 3); /* R */
+  frame.setTo (cv::Scalar (1, 2, 3));
+  EXPECT_EQ (cv::mean (frame), cv::Scalar (1, 2, 3));
+  cv::Mat shared = frame;
+  frame.release ();
+  EXPECT_EQ (cv::mean (shared), cv::Scalar (1, 2, 3));
+}
+
+// Other formats come as the Mats OpenCV expects: GRAY8 one channel, I420
+// a (height * 3 / 2) x width block that COLOR_YUV2BGR_I420 turns into the
+// same picture as a BGR read.
+TEST (Capture_Read, FormatsComeAsTheMatsOpenCvExpects)
+{
+  const std::string solid = "videotestsrc is-live=true pattern=solid-color "
+                            "foreground-color=0xff3060c0 "
+                            "! video/x-raw,width=160,height=120,"
+                            "framerate=30/1";
+  capture_options options = quick_options ();
+  options.format = "GRAY8";
+  cv::Mat gray;
+  {
+    capture camera (solid, options);
+    ASSERT_TRUE (camera.isOpened ()) << camera.last_error ();
+    ASSERT_TRUE (camera.read (gray, 5s));
+  }
+  EXPECT_EQ (gray.type (), CV_8UC1);
+  EXPECT_EQ (gray.size (), cv::Size (160, 120));
+
+  options.format = "I420";
+  cv::Mat i420, bgr;
+  {
+    capture camera (solid, options);
+    ASSERT_TRUE (camera.isOpened ()) << camera.last_error ();
+    ASSERT_TRUE (camera.read (i420, 5s));
+  }
+  EXPECT_EQ (i420.type (), CV_8UC1);
+  EXPECT_EQ (i420.size (), cv::Size (160, 180));
+  cv::cvtColor (i420, bgr, cv::COLOR_YUV2BGR_I420);
+  const cv::Scalar colour = cv::mean (bgr);
+  EXPECT_NEAR (colour[0], 0xc0, 6);
+  EXPECT_NEAR (colour[1], 0x60, 6);
+  EXPECT_NEAR (colour[2], 0x30, 6);
+}
+
+class Capture_File : public ::testing::Test
+{
+protected:
+  void SetUp () override
+  {
+    gchar *directory = g_dir_make_tmp ("latestframe-capture-XXXXXX", nullptr);
+    ASSERT_NE (directory, nullptr);
+    directory_ = directory;
+    g_free (directory);
+    path_ = directory_ + "/thirty-frames.avi";
+    GError *error = nullptr;
+    GstElement *writer = gst_parse_launch (
+        ("videotestsrc num-buffers=30 ! video/x-raw,width=320,height=240,"
+         "framerate=30/1 ! jpegenc ! avimux ! filesink location="
+         + path_)
+            .c_str (),
+        &error);
+    ASSERT_NE (writer, nullptr) << (error ? error->message : "");
+    gst_element_set_state (writer, GST_STATE_PLAYING);
+    GstBus *bus = gst_element_get_bus (writer);
+    GstMessage *done = gst_bus_timed_pop_filtered (
+        bus, 30 * GST_SECOND,
+        static_cast<GstMessageType> (GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+    ASSERT_NE (done, nullptr);
+    EXPECT_EQ (GST_MESSAGE_TYPE (done), GST_MESSAGE_EOS);
+    gst_message_unref (done);
+    gst_object_unref (bus);
+    gst_element_set_state (writer, GST_STATE_NULL);
+    gst_object_unref (writer);
+  }
+  void TearDown () override
+  {
+    g_remove (path_.c_str ());
+    g_rmdir (directory_.c_str ());
+  }
+  std::string uri () const
+  {
+    gchar *uri = gst_filename_to_uri (path_.c_str (), nullptr);
+    std::string result = uri;
+    g_free (uri);
+    return result;
+  }
+
+  std::string directory_, path_;
+};
+
+// A file plays at its own pace and ends: a fast reader gets frames in
+// order, then read() returns false at once, the state says ended, and the
+// capture stays open (as cv::VideoCapture does) until released.
+TEST_F (Capture_File, EndsCleanly)
+{
+  capture camera (uri (), quick_options ());
+  ASSERT_TRUE (camera.isOpened ()) << camera.last_error ();
+  cv::Mat frame;
+  frame_info info;
+  std::uint64_t reads = 0, last_sequence = 0;
+  while (camera.read (frame, 5s, &info))
+    {
+      EXPECT_GT (info.sequence, last_sequence);
+      last_sequence = info.sequence;
+      reads++;
+      ASSERT_LE (reads, 30u);
+    }
+  EXPECT_EQ (camera.state (), capture_state::ended) << camera.last_error ();
+  EXPECT_GE (reads, 10u) << "a reader as fast as the file missed most frames";
+  EXPECT_LE (last_sequence, 30u);
+  const auto start = steady::now ();
+  EXPECT_FALSE (camera.read (frame, 5s));
+  EXPECT_LT (steady::now () - start, 1s) << "read after the end waited";
+  EXPECT_TRUE (camera.isOpened ());
+  camera.release ();
+  EXPECT_EQ (camera.state (), capture_state::closed);
+}
+
+// A missing file fails open with the reason, without retrying.
+TEST_F (Capture_File, MissingFileFailsOpen)
+{
+  capture camera;
+  EXPECT_FALSE (camera.open (uri () + ".missing", quick_options ()));
+  EXPECT_FALSE (camera.last_error ().empty ());
+  EXPECT_EQ (camera.state (), capture_state::closed);
+}
+
+} // namespace
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  ::testing::InitGoogleTest (&argc, argv);
+  const int failed = RUN_ALL_TESTS ();
+  gst_deinit ();
+  return failed;
+}

@@ -1,0 +1,110 @@
+/* latestframe-testcam run by a test: a real RTSP server on 127.0.0.1 in its
+ * own process, on a free port; stopped (or killed) and restarted on the
+ * same port; stopped at the end. Shared by the integration tests. */
+#pragma once
+
+#include <glib.h>
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace latestframe
+{
+
+class testcam
+{
+public:
+  /* Starts the camera with `args` (see latestframe-testcam --help). */
+  explicit testcam (std::vector<std::string> args) : args_ (std::move (args))
+  {
+    start ("0");
+  }
+  testcam (const testcam &) = delete;
+  testcam &operator= (const testcam &) = delete;
+  ~testcam () { stop (); }
+
+  /* The URL it serves (empty if it did not start). */
+  const std::string &url () const { return url_; }
+
+  /* Ends the process with `signal` (SIGKILL: as a crash or power loss
+   * would) and waits for it. */
+  void stop (int signal = SIGTERM)
+  {
+    if (!running_)
+      return;
+    kill (pid_, signal);
+    int status;
+    waitpid (pid_, &status, 0);
+    g_spawn_close_pid (pid_);
+    running_ = false;
+  }
+
+  /* Starts it again on the port it had; true when it serves the same URL. */
+  bool restart ()
+  {
+    stop ();
+    const std::string before = url_;
+    const size_t colon = before.rfind (':');
+    const size_t slash = before.find ('/', colon);
+    if (colon == std::string::npos || slash == std::string::npos)
+      return false;
+    start (before.substr (colon + 1, slash - colon - 1));
+    return url_ == before;
+  }
+
+private:
+  void start (const std::string &port)
+  {
+    url_.clear ();
+    const char *program = std::getenv ("LATESTFRAME_TESTCAM");
+    std::vector<std::string> words{ program ? program : "latestframe-testcam",
+                                    "--port=" + port };
+    words.insert (words.end (), args_.begin (), args_.end ());
+    std::vector<gchar *> argv;
+    for (const std::string &word : words)
+      argv.push_back (const_cast<gchar *> (word.c_str ()));
+    argv.push_back (nullptr);
+    GError *error = nullptr;
+    gint out = -1;
+    running_ = g_spawn_async_with_pipes (NULL, argv.data (), NULL,
+                                         G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                         &pid_, NULL, &out, NULL, &error);
+    EXPECT_TRUE (running_) << (error ? error->message : "");
+    g_clear_error (&error);
+    if (!running_)
+      return;
+    /* Its first line is the URL it serves. */
+    GIOChannel *channel = g_io_channel_unix_new (out);
+    g_io_channel_set_close_on_unref (channel, TRUE);
+    gchar *line = nullptr;
+    g_io_channel_read_line (channel, &line, NULL, NULL, NULL);
+    if (line)
+      url_ = g_strstrip (line);
+    g_free (line);
+    g_io_channel_unref (channel);
+  }
+
+  std::vector<std::string> args_;
+  bool running_ = false;
+  GPid pid_ = 0;
+  std::string url_;
+};
+
+/* The value below which `fraction` of `values` lie (-1 when empty). */
+inline double
+percentile (std::vector<double> values, double fraction)
+{
+  if (values.empty ())
+    return -1;
+  std::sort (values.begin (), values.end ());
+  return values[std::min (values.size () - 1, static_cast<std::size_t> (
+                                                  values.size () * fraction))];
+}
+
+} // namespace latestframe

@@ -1,0 +1,326 @@
+/* The capture API against the bundled RTSP test camera on 127.0.0.1: the
+ * age of the frames read (from the pixel stamps) next to the transport +
+ * decode floor, no repeats, reconnection after the camera is killed, the
+ * stall watchdog, a refusing camera. */
+#include "common/frame_stamp.h"
+#include "common/testcam.h"
+#include "latestframe/capture.h"
+#include "latestframe/stamp.h"
+
+#include <gst/gst.h>
+#include <opencv2/core.hpp>
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace
+{
+
+using namespace std::chrono_literals;
+using latestframe::capture;
+using latestframe::capture_options;
+using latestframe::capture_state;
+using latestframe::frame_info;
+using latestframe::percentile;
+using latestframe::testcam;
+namespace stamp = latestframe::stamp;
+
+/* The capture time stamped into a BGR frame (its first channel: the blocks
+ * are black and white). */
+std::optional<std::uint64_t>
+stamp_of (const cv::Mat &bgr)
+{
+  cv::Mat first;
+  cv::extractChannel (bgr, first, 0);
+  return stamp::read (first.data, static_cast<int> (first.step), first.cols,
+                      first.rows);
+}
+
+capture_options
+tcp_options ()
+{
+  capture_options options;
+  options.protocols = "tcp";
+  options.open_timeout = 15s;
+  return options;
+}
+
+/* The floor: how old frames are right after decoding, on a second
+ * connection to the same camera, read by a probe at a sink. */
+class floor_watch
+{
+public:
+  explicit floor_watch (const std::string &url)
+  {
+    GError *error = nullptr;
+    pipeline_
+        = gst_parse_launch (("rtspsrc latency=0 protocols=tcp location=" + url
+                             + " ! decodebin ! fakesink name=floor sync=false")
+                                .c_str (),
+                            &error);
+    EXPECT_NE (pipeline_, nullptr) << (error ? error->message : "");
+    g_clear_error (&error);
+    if (!pipeline_)
+      return;
+    GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline_), "floor");
+    GstPad *pad = gst_element_get_static_pad (sink, "sink");
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_frame, this, nullptr);
+    gst_object_unref (pad);
+    gst_object_unref (sink);
+    gst_element_set_state (pipeline_, GST_STATE_PLAYING);
+  }
+  ~floor_watch ()
+  {
+    if (!pipeline_)
+      return;
+    gst_element_set_state (pipeline_, GST_STATE_NULL);
+    gst_object_unref (pipeline_);
+  }
+  std::vector<double> ages_ms () const
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    return ages_ms_;
+  }
+
+private:
+  static GstPadProbeReturn on_frame (GstPad *pad, GstPadProbeInfo *info,
+                                     gpointer data)
+  {
+    auto *self = static_cast<floor_watch *> (data);
+    const std::uint64_t now = stamp::monotonic_now_ns ();
+    GstCaps *caps = gst_pad_get_current_caps (pad);
+    std::optional<std::uint64_t> captured = latestframe::read_frame_stamp (
+        GST_PAD_PROBE_INFO_BUFFER (info), caps);
+    if (caps)
+      gst_caps_unref (caps);
+    if (captured && *captured <= now)
+      {
+        std::lock_guard<std::mutex> guard (self->lock_);
+        self->ages_ms_.push_back ((now - *captured) / 1e6);
+      }
+    return GST_PAD_PROBE_OK;
+  }
+
+  GstElement *pipeline_ = nullptr;
+  mutable std::mutex lock_;
+  std::vector<double> ages_ms_;
+};
+
+std::uint64_t
+resident_bytes ()
+{
+  std::ifstream statm ("/proc/self/statm");
+  std::uint64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * static_cast<std::uint64_t> (sysconf (_SC_PAGESIZE));
+}
+
+/* Frame ages at read() (camera stamp to read() returning) of a reader
+ * that spends `analysis` on each frame, for `seconds`. */
+struct reader_run
+{
+  std::vector<double> ages_ms;
+  std::uint64_t unreadable = 0;
+  bool repeated = false;
+  bool failed = false;
+  latestframe::capture_stats stats;
+};
+
+reader_run
+read_for (capture &reader, std::chrono::seconds seconds,
+          std::chrono::milliseconds analysis)
+{
+  reader_run run;
+  std::uint64_t previous_stamp = 0;
+  cv::Mat frame;
+  const auto end = std::chrono::steady_clock::now () + seconds;
+  while (std::chrono::steady_clock::now () < end)
+    {
+      if (!reader.read (frame, 5s))
+        {
+          run.failed = true;
+          break;
+        }
+      const std::uint64_t now = stamp::monotonic_now_ns ();
+      std::optional<std::uint64_t> captured = stamp_of (frame);
+      if (!captured || *captured > now)
+        {
+          /* Joining mid-stream, the decoder shows grey until the first
+           * keyframe: only later frames count. */
+          if (previous_stamp != 0)
+            run.unreadable++;
+          continue;
+        }
+      if (*captured <= previous_stamp)
+        run.repeated = true;
+      previous_stamp = *captured;
+      run.ages_ms.push_back ((now - *captured) / 1e6);
+      std::this_thread::sleep_for (analysis);
+    }
+  run.stats = reader.stats ();
+  return run;
+}
+
+// Two readers that take 100 ms per frame of a 720p30 camera, side by side
+// with the floor (frame age right after decoding, on a third connection):
+// with max_age at half a frame interval, the age of the frames read has a
+// p95 within one frame interval of the floor's; with the default (the
+// newest frame at once, however old), within two. Neither gets a frame
+// twice (stamps strictly increase), and BGR frames are never copied.
+TEST (CaptureRtsp, SlowReaderGetsFramesWithinOneFrameOfTheFloor)
+{
+  testcam camera ({ "--width=1280", "--height=720", "--fps=30" });
+  ASSERT_FALSE (camera.url ().empty ());
+  const double frame_interval_ms = 1000.0 / 30;
+  capture newest (camera.url (), tcp_options ());
+  ASSERT_TRUE (newest.isOpened ()) << newest.last_error ();
+  capture_options young_options = tcp_options ();
+  young_options.max_age
+      = std::chrono::milliseconds (static_cast<int> (frame_interval_ms / 2));
+  capture young (camera.url (), young_options);
+  ASSERT_TRUE (young.isOpened ()) << young.last_error ();
+  floor_watch floor (camera.url ());
+
+  reader_run young_run;
+  std::thread young_reader ([&] { young_run = read_for (young, 10s, 100ms); });
+  reader_run newest_run = read_for (newest, 10s, 100ms);
+  young_reader.join ();
+  const std::vector<double> floor_ms = floor.ages_ms ();
+
+  g_print (
+      "age at read, p50/p95/max ms: max_age %.1f/%.1f/%.1f, default "
+      "%.1f/%.1f/%.1f, floor %.1f/%.1f/%.1f (%zu, %zu and %zu frames)\n",
+      percentile (young_run.ages_ms, 0.5), percentile (young_run.ages_ms, 0.95),
+      percentile (young_run.ages_ms, 1.0), percentile (newest_run.ages_ms, 0.5),
+      percentile (newest_run.ages_ms, 0.95),
+      percentile (newest_run.ages_ms, 1.0), percentile (floor_ms, 0.5),
+      percentile (floor_ms, 0.95), percentile (floor_ms, 1.0),
+      young_run.ages_ms.size (), newest_run.ages_ms.size (), floor_ms.size ());
+  ASSERT_GT (floor_ms.size (), 200u);
+  for (const reader_run *run : { &young_run, &newest_run })
+    {
+      EXPECT_FALSE (run->failed) << run->stats.last_error;
+      EXPECT_FALSE (run->repeated) << "a frame returned twice";
+      ASSERT_GT (run->ages_ms.size (), 50u);
+      EXPECT_LT (run->unreadable, run->ages_ms.size () / 10)
+          << run->unreadable << " frames without a readable stamp";
+      EXPECT_EQ (run->stats.copied, 0u) << "BGR frames were copied";
+      EXPECT_GT (run->stats.skipped, run->stats.returned);
+    }
+  EXPECT_LE (percentile (young_run.ages_ms, 0.95),
+             percentile (floor_ms, 0.95) + frame_interval_ms);
+  EXPECT_LE (percentile (newest_run.ages_ms, 0.95),
+             percentile (floor_ms, 0.95) + 2 * frame_interval_ms);
+}
+
+// The camera killed (SIGKILL) and restarted 20 times: each time the capture
+// reconnects by itself and frames resume within the backoff plus a few
+// seconds; the process's memory does not grow over the cycles.
+TEST (CaptureRtsp, ResumesAfterTheCameraIsKilledAndRestarted20Times)
+{
+  testcam camera ({ "--width=320", "--height=240" });
+  ASSERT_FALSE (camera.url ().empty ());
+  capture_options options = tcp_options ();
+  options.stall_timeout = 2s;
+  options.backoff_initial = 100ms;
+  options.backoff_max = 1s;
+  capture reader (camera.url (), options);
+  ASSERT_TRUE (reader.isOpened ()) << reader.last_error ();
+
+  cv::Mat frame;
+  frame_info info;
+  ASSERT_TRUE (reader.read (frame, 10s, &info));
+  std::uint64_t connection = info.connection;
+  std::uint64_t resident_after_warmup = 0;
+  const int cycles = 20;
+  for (int cycle = 1; cycle <= cycles; cycle++)
+    {
+      camera.stop (SIGKILL);
+      ASSERT_TRUE (camera.restart ()) << "cycle " << cycle;
+      /* Frames of a new connection, within backoff_max + 8 s. */
+      const auto deadline = std::chrono::steady_clock::now () + 9s;
+      bool resumed = false;
+      while (!resumed && std::chrono::steady_clock::now () < deadline)
+        if (reader.read (frame, 1s, &info) && info.connection > connection)
+          resumed = true;
+      ASSERT_TRUE (resumed) << "cycle " << cycle << ": state "
+                            << latestframe::to_string (reader.state ())
+                            << ", last error: " << reader.last_error ();
+      connection = info.connection;
+      frame.release ();
+      if (cycle == 3)
+        resident_after_warmup = resident_bytes ();
+    }
+  const std::uint64_t resident_at_end = resident_bytes ();
+  const latestframe::capture_stats stats = reader.stats ();
+  g_print ("after %d kills: %llu reconnects, resident %.1f MB after cycle 3, "
+           "%.1f MB after cycle %d; last error: %s\n",
+           cycles, static_cast<unsigned long long> (stats.reconnects),
+           resident_after_warmup / 1e6, resident_at_end / 1e6, cycles,
+           stats.last_error.c_str ());
+  EXPECT_GE (stats.reconnects, static_cast<std::uint64_t> (cycles));
+  EXPECT_LT (resident_at_end, resident_after_warmup + 8 * 1000 * 1000)
+      << "memory grew over the reconnections";
+}
+
+// A camera that stops sending without closing the connection is caught by
+// the stall watchdog: the capture reconnects, and frames come back.
+TEST (CaptureRtsp, StallIsCaughtByTheWatchdog)
+{
+  testcam camera (
+      { "--width=320", "--height=240", "--pause-after=1", "--pause-for=4" });
+  ASSERT_FALSE (camera.url ().empty ());
+  capture_options options = tcp_options ();
+  options.stall_timeout = 1s;
+  options.backoff_initial = 100ms;
+  capture reader (camera.url (), options);
+  ASSERT_TRUE (reader.isOpened ()) << reader.last_error ();
+  cv::Mat frame;
+  frame_info info;
+  ASSERT_TRUE (reader.read (frame, 5s, &info));
+  const auto deadline = std::chrono::steady_clock::now () + 20s;
+  bool resumed = false;
+  while (!resumed && std::chrono::steady_clock::now () < deadline)
+    if (reader.read (frame, 1s, &info) && info.connection > 1)
+      resumed = true;
+  const latestframe::capture_stats stats = reader.stats ();
+  EXPECT_GE (stats.stalls, 1u);
+  EXPECT_GE (stats.reconnects, 1u);
+  EXPECT_NE (stats.last_error.find ("no frame for"), std::string::npos)
+      << stats.last_error;
+  EXPECT_TRUE (resumed) << "no frame after the stall";
+}
+
+// A camera that refuses connections fails open after open_timeout, saying
+// why.
+TEST (CaptureRtsp, RefusingCameraFailsOpen)
+{
+  testcam camera ({ "--refuse" });
+  ASSERT_FALSE (camera.url ().empty ());
+  capture_options options = tcp_options ();
+  options.open_timeout = 3s;
+  capture reader;
+  EXPECT_FALSE (reader.open (camera.url (), options));
+  EXPECT_FALSE (reader.isOpened ());
+  EXPECT_FALSE (reader.last_error ().empty ());
+  g_print ("refused: %s\n", reader.last_error ().c_str ());
+}
+
+} // namespace
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  ::testing::InitGoogleTest (&argc, argv);
+  const int failed = RUN_ALL_TESTS ();
+  gst_deinit ();
+  return failed;
+}
