@@ -160,6 +160,31 @@ TEST (Capture_Read, TimesOutWhenNothingNewerComes)
   EXPECT_TRUE (camera.read (frame, 5s)) << "the next frame never came";
 }
 
+// At 5 fps a reader taking 230 ms per frame finds the newest frame a
+// little older at each read (30, 60, ... 180 ms); with max_age at 15 ms
+// read() waits for a new one instead, so every frame read is young.
+TEST (Capture_Read, MaxAgeWaitsForAYoungFrame)
+{
+  capture_options options = quick_options ();
+  options.max_age = 15ms;
+  capture camera ("videotestsrc is-live=true "
+                  "! video/x-raw,width=160,height=120,framerate=5/1",
+                  options);
+  ASSERT_TRUE (camera.isOpened ()) << camera.last_error ();
+  cv::Mat frame;
+  frame_info info;
+  for (int i = 0; i < 6; i++)
+    {
+      ASSERT_TRUE (camera.read (frame, 5s, &info));
+      const auto age = steady::now () - info.received;
+      EXPECT_LT (age, 100ms) << "read " << i << ": "
+                             << std::chrono::duration<double, std::milli> (age)
+                                    .count ()
+                             << " ms old";
+      std::this_thread::sleep_for (230ms);
+    }
+}
+
 // The Mat is the frame's own memory, not a copy: no frame is copied, the
 // reader may write into it, and it stays valid after the capture is gone.
 TEST (Capture_Read, MatReferencesTheFrameAndOutlivesTheCapture)

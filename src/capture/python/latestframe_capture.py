@@ -68,6 +68,13 @@ class Capture:
     source: an rtsp:// URI, a file:// or other URI (played at its own pace,
     as a camera would deliver it), a V4L2 device (/dev/videoN), or a
     pipeline description whose last element outputs raw video.
+
+    format: of the arrays read: BGR, RGB (h x w x 3), BGRx, BGRA, RGBx, RGBA
+    (h x w x 4) or GRAY8 (h x w). protocols: RTSP transports ("tcp", "udp").
+    latency_ms: rtspsrc's jitter buffer. max_age_ms: never return a frame
+    decoded longer ago than this; read waits for the next one instead (0:
+    the newest at once, however old). memory_budget(_bytes): latestframe's
+    shared memory budget. open_timeout, read_timeout: seconds.
     """
 
     def __init__(self, source=None, format="BGR", protocols=None,
@@ -142,7 +149,6 @@ class Capture:
                     Gst.util_set_object_arg(source_element, "protocols",
                                             self.protocols)
         self._latest = pipeline.get_by_name("latest")
-        self._latest.set_property("max-age", int(self.max_age_ms * 1e6))
         if self.memory_budget:
             self._latest.set_property("memory-budget", self.memory_budget)
             self._latest.set_property("memory-budget-bytes",
@@ -220,6 +226,10 @@ class Capture:
             key = buffer.pts if buffer.pts != Gst.CLOCK_TIME_NONE else None
             sequence, received = self._arrivals.get(
                 key, (self._received, time.monotonic()))
+            # Too old for max_age_ms: wait for the next one instead.
+            if (self.max_age_ms
+                    and (time.monotonic() - received) * 1000 > self.max_age_ms):
+                return Gst.PadProbeReturn.DROP
             pts = buffer.pts if key is not None else -1
             self._in_transit = FrameInfo(sequence, 0, pts, received)
         return Gst.PadProbeReturn.OK
