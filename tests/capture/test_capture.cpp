@@ -9,9 +9,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace
 {
@@ -177,10 +179,10 @@ TEST (Capture_Read, MaxAgeWaitsForAYoungFrame)
     {
       ASSERT_TRUE (camera.read (frame, 5s, &info));
       const auto age = steady::now () - info.received;
-      EXPECT_LT (age, 100ms) << "read " << i << ": "
-                             << std::chrono::duration<double, std::milli> (age)
-                                    .count ()
-                             << " ms old";
+      EXPECT_LT (age, 100ms)
+          << "read " << i << ": "
+          << std::chrono::duration<double, std::milli> (age).count ()
+          << " ms old";
       std::this_thread::sleep_for (230ms);
     }
 }
@@ -334,6 +336,78 @@ TEST_F (Capture_File, MissingFileFailsOpen)
   EXPECT_FALSE (camera.open (uri () + ".missing", quick_options ()));
   EXPECT_FALSE (camera.last_error ().empty ());
   EXPECT_EQ (camera.state (), capture_state::closed);
+}
+
+/* The leaks tracer, when the test runs with GST_TRACERS=leaks. */
+GstTracer *
+leaks_tracer ()
+{
+  GList *tracers = gst_tracing_get_active_tracers ();
+  GstTracer *found = nullptr;
+  for (GList *l = tracers; l; l = l->next)
+    if (g_str_equal (G_OBJECT_TYPE_NAME (l->data), "GstLeaksTracer"))
+      found = GST_TRACER (gst_object_ref (l->data));
+  g_list_free_full (tracers, gst_object_unref);
+  return found;
+}
+
+/* The objects alive now, as text (one line each). */
+std::vector<std::string>
+live_objects (GstTracer *tracer)
+{
+  /* Tasks' threads drop their task's last ref after the join: let them,
+   * since the tracer refs every object it lists. */
+  gst_task_cleanup_all ();
+  GstStructure *info = nullptr;
+  g_signal_emit_by_name (tracer, "get-live-objects", &info);
+  std::vector<std::string> objects;
+  if (!info)
+    return objects;
+  const GValue *list = gst_structure_get_value (info, "live-objects-list");
+  for (guint i = 0; i < gst_value_list_get_size (list); i++)
+    {
+      gchar *text = gst_structure_to_string (
+          gst_value_get_structure (gst_value_list_get_value (list, i)));
+      objects.emplace_back (text);
+      g_free (text);
+    }
+  gst_structure_free (info);
+  return objects;
+}
+
+// Opening, reading (frames kept past release) and releasing, over and over,
+// leaves no GStreamer object or buffer alive (the leaks tracer's count).
+TEST (Capture_Leaks, OpenReadReleaseLeavesNothingAlive)
+{
+  GstTracer *tracer = leaks_tracer ();
+  ASSERT_NE (tracer, nullptr) << "run with GST_TRACERS=leaks";
+  auto cycle = [] {
+    cv::Mat kept, other;
+    capture camera (live_320x240_30fps, quick_options ());
+    ASSERT_TRUE (camera.isOpened ()) << camera.last_error ();
+    ASSERT_TRUE (camera.read (kept, 5s));
+    ASSERT_TRUE (camera.read (other, 5s));
+    camera.release ();
+  };
+  cycle (); /* loads plugins and creates one-off objects */
+  const std::vector<std::string> before = live_objects (tracer);
+  for (int i = 0; i < 20; i++)
+    cycle ();
+  const std::vector<std::string> after = live_objects (tracer);
+  std::vector<std::string> added = after;
+  for (const std::string &object : before)
+    {
+      auto found = std::find (added.begin (), added.end (), object);
+      if (found != added.end ())
+        added.erase (found);
+    }
+  EXPECT_TRUE (added.empty ()) << [&] {
+    std::string names = "alive after, not before:\n";
+    for (const std::string &object : added)
+      names += object + "\n";
+    return names;
+  }();
+  gst_object_unref (tracer);
 }
 
 } // namespace
