@@ -288,14 +288,20 @@ produce (camera *cam, file_frames *file)
     }
 }
 
-/* Scrambles the payload of one RTP packet, not its header (12 bytes). */
+/* Scrambles the slice data of one RTP packet: not its RTP header (12
+ * bytes), nor the H.264 payload headers after it (NAL or FU indicator and
+ * FU header, 2 bytes). A scrambled NAL type is not damage a decoder can
+ * conceal: rtph264depay rejects the stream with an error, and the test of
+ * a degraded stream became a test of that error whenever the seeded
+ * choice of packets hit an IDR fragment's header. */
 void
 scramble (GstBuffer *packet)
 {
+  const gsize first_scrambled = 12 + 2;
   GstMapInfo map;
   if (gst_buffer_map (packet, &map, GST_MAP_READWRITE))
     {
-      for (gsize i = 12; i < map.size; i += 7)
+      for (gsize i = first_scrambled; i < map.size; i += 7)
         map.data[i] ^= 0x5a;
       gst_buffer_unmap (packet, &map);
     }
