@@ -115,6 +115,26 @@ is_file_uri (const std::string &source)
   return source.rfind ("file://", 0) == 0;
 }
 
+/* rtspsrc's "protocols" flags by their nicks ("tcp", "udp+tcp"), or empty. */
+bool
+are_rtsp_protocols (const std::string &protocols)
+{
+  if (protocols.empty ())
+    return true;
+  size_t start = 0;
+  for (;;)
+    {
+      const size_t plus = protocols.find ('+', start);
+      const std::string nick = protocols.substr (start, plus - start);
+      if (nick != "tcp" && nick != "udp" && nick != "udp-mcast"
+          && nick != "http" && nick != "tls")
+        return false;
+      if (plus == std::string::npos)
+        return true;
+      start = plus + 1;
+    }
+}
+
 /* The formats read() can hand out as a cv::Mat, and the Mat's type. */
 struct mat_format
 {
@@ -873,6 +893,12 @@ capture::open (const std::string &source, capture_options options)
       self.last_error = "unsupported format \"" + self.options.format
                         + "\" (BGR, RGB, BGRx, BGRA, RGBx, RGBA, GRAY8, "
                           "GRAY16_LE, I420, YV12, NV12 or NV21)";
+      return false;
+    }
+  if (!are_rtsp_protocols (self.options.protocols))
+    {
+      self.last_error = "unknown RTSP protocols \"" + self.options.protocols
+                        + "\" (tcp, udp, udp-mcast, http, tls, joined by +)";
       return false;
     }
   if (self.options.backoff_initial.count () <= 0)

@@ -52,6 +52,17 @@ TEST (Capture_Open, RefusesAnUnknownFormat)
       << camera.last_error ();
 }
 
+// Unknown RTSP transports are refused at open, with the known ones.
+TEST (Capture_Open, RefusesUnknownRtspProtocols)
+{
+  capture_options options = quick_options ();
+  options.protocols = "tcp+carrier-pigeon";
+  capture camera;
+  EXPECT_FALSE (camera.open ("rtsp://127.0.0.1:1/cam", options));
+  EXPECT_NE (camera.last_error ().find ("udp-mcast"), std::string::npos)
+      << camera.last_error ();
+}
+
 // A description that does not parse fails open at once with GStreamer's
 // reason, without waiting for open_timeout or retrying.
 TEST (Capture_Open, ReportsAPipelineThatCannotBeBuilt)
