@@ -211,8 +211,10 @@ public:
 frame_allocator &
 shared_frame_allocator ()
 {
-  static frame_allocator allocator;
-  return allocator;
+  /* Never destroyed, as OpenCV's own default allocator: a Mat in a static
+   * or global may let go of its frame after every static is gone. */
+  static frame_allocator *allocator = new frame_allocator;
+  return *allocator;
 }
 
 /* The planes of a 4:2:0 frame laid out as OpenCV's COLOR_YUV2* conversions
@@ -246,7 +248,7 @@ copy_frame (const GstVideoFrame &video, const mat_format &format)
   const int height = GST_VIDEO_INFO_HEIGHT (&info);
   if (!format.yuv420)
     return cv::Mat (height, width, format.type, video.data[0],
-                    GST_VIDEO_INFO_PLANE_STRIDE (&info, 0))
+                    GST_VIDEO_FRAME_PLANE_STRIDE (&video, 0))
         .clone ();
   cv::Mat packed (height + height / 2, width, CV_8UC1);
   std::uint8_t *out = packed.data;
@@ -264,19 +266,37 @@ copy_frame (const GstVideoFrame &video, const mat_format &format)
 }
 
 /* The frame of `sample` as a Mat: its own memory, mapped, when nothing
- * else holds the buffer (the usual case: videoconvert made it for us);
- * otherwise, and for 4:2:0 layouts OpenCV cannot read in place, a copy.
- * `copied` says which. Empty if the frame cannot be mapped. */
+ * else holds the buffer or its memory (the usual case: videoconvert made
+ * it for us); otherwise, and for 4:2:0 layouts OpenCV cannot read in
+ * place, a copy. `copied` says which. Empty, with `error` set, if the frame
+ * cannot be mapped or has no OpenCV layout (4:2:0 of odd size). */
 cv::Mat
-mat_from_sample (sample_ptr sample, const mat_format &format, bool &copied)
+mat_from_sample (sample_ptr sample, const mat_format &format, bool &copied,
+                 std::string &error)
 {
   GstVideoInfo info;
   if (!gst_video_info_from_caps (&info, gst_sample_get_caps (sample.get ())))
-    return {};
+    {
+      error = "a frame without video caps";
+      return {};
+    }
+  if (format.yuv420
+      && (GST_VIDEO_INFO_WIDTH (&info) % 2
+          || GST_VIDEO_INFO_HEIGHT (&info) % 2))
+    {
+      error = "a " + std::to_string (GST_VIDEO_INFO_WIDTH (&info)) + "x"
+              + std::to_string (GST_VIDEO_INFO_HEIGHT (&info))
+              + " frame: OpenCV's 4:2:0 layout needs even sizes; read it as "
+                "BGR or GRAY8";
+      return {};
+    }
   GstBuffer *buffer = gst_buffer_ref (gst_sample_get_buffer (sample.get ()));
   sample.reset ();
 
-  const bool writable = gst_buffer_is_writable (buffer);
+  /* Memory shared with the decoder (passthrough of its own format) would be
+   * copied by a write map behind our back: count it as a copy. */
+  const bool writable = gst_buffer_is_writable (buffer)
+                        && gst_buffer_is_all_memory_writable (buffer);
   auto flags
       = static_cast<GstMapFlags> (GST_MAP_READ | (writable ? GST_MAP_WRITE : 0)
                                   | GST_VIDEO_FRAME_MAP_FLAG_NO_REF);
@@ -284,6 +304,7 @@ mat_from_sample (sample_ptr sample, const mat_format &format, bool &copied)
   if (!gst_video_frame_map (&video, &info, buffer, flags))
     {
       gst_buffer_unref (buffer);
+      error = "a frame that cannot be mapped";
       return {};
     }
   if (!writable || (format.yuv420 && !is_opencv_yuv420_layout (video)))
@@ -296,10 +317,11 @@ mat_from_sample (sample_ptr sample, const mat_format &format, bool &copied)
     }
   copied = false;
 
-  const int width = GST_VIDEO_INFO_WIDTH (&info);
-  const int height = GST_VIDEO_INFO_HEIGHT (&info);
+  const int width = GST_VIDEO_FRAME_WIDTH (&video);
+  const int height = GST_VIDEO_FRAME_HEIGHT (&video);
   const int rows = format.yuv420 ? height + height / 2 : height;
-  const size_t stride = GST_VIDEO_INFO_PLANE_STRIDE (&info, 0);
+  /* The mapped frame's strides follow a GstVideoMeta, the caps' do not. */
+  const size_t stride = GST_VIDEO_FRAME_PLANE_STRIDE (&video, 0);
   cv::Mat mat (rows, width, format.type, video.data[0], stride);
 
   cv::MatAllocator *allocator = &shared_frame_allocator ();
@@ -416,7 +438,6 @@ struct capture::impl
   frame_info delivered_info;
   std::uint64_t received_sequence = 0;
   std::uint64_t returned_sequence = 0;
-  std::array<arrival, 64> arrivals{};
 
   session *current = nullptr;
   std::uint64_t connections = 0;
@@ -435,9 +456,18 @@ struct capture::impl
     std::uint64_t frames = 0;
     clock::time_point started;
     clock::time_point last_frame;
+    /* The frames seen entering latestframe, newest last written; per
+     * connection, since a new one may start its timestamps over. */
+    std::array<arrival, 64> arrivals{};
     /* The frame the held streaming thread let through, until the sink has
      * it (both on that thread). */
     arrival in_transit;
+    /* A serialized query (ALLOCATION after a resolution change, DRAIN)
+     * that upstream waits on until latestframe's thread forwards it: while
+     * one does, or a flush runs, held frames are let go, or upstream would
+     * stall until the next read. Compared, never dereferenced. */
+    const GstQuery *waiting_query = nullptr;
+    bool flushing = false;
   };
 
   /* The parts of the pipeline before latestframe. */
@@ -446,7 +476,9 @@ struct capture::impl
     switch (kind)
       {
       case source_kind::rtsp:
-        return "rtspsrc name=source ! decodebin";
+        /* Video only: a camera's audio stream may come first. */
+        return "rtspsrc name=source ! application/x-rtp,media=video "
+               "! decodebin";
       case source_kind::v4l2:
         return "v4l2src name=source ! decodebin";
       case source_kind::uri:
@@ -516,6 +548,13 @@ struct capture::impl
     pad_ptr src_pad (gst_element_get_static_pad (built->latest.get (), "src"));
     gst_pad_add_probe (src_pad.get (), GST_PAD_PROBE_TYPE_BUFFER,
                        on_frame_leaves, built.get (), nullptr);
+    gst_pad_add_probe (sink_pad.get (), GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM,
+                       on_query_arrives, built.get (), nullptr);
+    gst_pad_add_probe (
+        src_pad.get (),
+        static_cast<GstPadProbeType> (GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM
+                                      | GST_PAD_PROBE_TYPE_EVENT_FLUSH),
+        on_query_or_flush_leaves, built.get (), nullptr);
 
     element_ptr sink (gst_bin_get_by_name (bin, "sink"));
     pad_ptr converted_pad (gst_element_get_static_pad (sink.get (), "sink"));
@@ -535,7 +574,7 @@ struct capture::impl
     std::lock_guard<std::mutex> guard (self.lock);
     const clock::time_point now = clock::now ();
     const std::uint64_t sequence = ++self.received_sequence;
-    self.arrivals[sequence % self.arrivals.size ()]
+    current->arrivals[sequence % current->arrivals.size ()]
         = { arrival_key (buffer), sequence,
             GST_BUFFER_PTS_IS_VALID (buffer)
                 ? static_cast<std::int64_t> (GST_BUFFER_PTS (buffer))
@@ -543,6 +582,7 @@ struct capture::impl
             now };
     current->frames++;
     current->last_frame = now;
+    current->waiting_query = nullptr;
     if (self.state != capture_state::streaming && !current->stopping)
       {
         self.state = capture_state::streaming;
@@ -561,21 +601,63 @@ struct capture::impl
     impl &self = *current->owner;
     GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
     std::unique_lock<std::mutex> guard (self.lock);
-    self.demand_changed.wait (guard,
-                              [&] { return self.demand || current->stopping; });
-    if (current->stopping)
+    self.demand_changed.wait (guard, [&] {
+      return self.demand || current->stopping || current->waiting_query
+             || current->flushing;
+    });
+    if (current->stopping || current->flushing || !self.demand)
       return GST_PAD_PROBE_DROP;
     guint newer = 0;
     g_object_get (current->latest.get (), "current-level-buffers", &newer,
                   NULL);
     if (newer > 0)
       return GST_PAD_PROBE_DROP;
-    const arrival frame = self.arrival_of (buffer);
+    const arrival frame = self.arrival_of (*current, buffer);
     /* Too old for max_age: wait for the next one instead. */
     if (self.options.max_age.count () > 0
         && clock::now () - frame.received > self.options.max_age)
       return GST_PAD_PROBE_DROP;
     current->in_transit = frame;
+    return GST_PAD_PROBE_OK;
+  }
+
+  /* Upstream's thread: a serialized query goes into latestframe's queue
+   * (PUSH), and comes back answered (PULL). */
+  static GstPadProbeReturn on_query_arrives (GstPad *, GstPadProbeInfo *info,
+                                             gpointer data)
+  {
+    auto *current = static_cast<session *> (data);
+    GstQuery *query = GST_PAD_PROBE_INFO_QUERY (info);
+    if (!GST_QUERY_IS_SERIALIZED (query))
+      return GST_PAD_PROBE_OK;
+    impl &self = *current->owner;
+    std::lock_guard<std::mutex> guard (self.lock);
+    if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_PUSH)
+      {
+        current->waiting_query = query;
+        self.demand_changed.notify_all ();
+      }
+    else if (current->waiting_query == query)
+      current->waiting_query = nullptr;
+    return GST_PAD_PROBE_OK;
+  }
+
+  /* latestframe's thread: a serialized query leaves the queue; or any
+   * thread: a flush starts or stops. */
+  static GstPadProbeReturn
+  on_query_or_flush_leaves (GstPad *, GstPadProbeInfo *info, gpointer data)
+  {
+    auto *current = static_cast<session *> (data);
+    impl &self = *current->owner;
+    std::lock_guard<std::mutex> guard (self.lock);
+    if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_EVENT_FLUSH)
+      {
+        current->flushing = GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info))
+                            == GST_EVENT_FLUSH_START;
+        self.demand_changed.notify_all ();
+      }
+    else if (current->waiting_query == GST_PAD_PROBE_INFO_QUERY (info))
+      current->waiting_query = nullptr;
     return GST_PAD_PROBE_OK;
   }
 
@@ -606,12 +688,18 @@ struct capture::impl
   }
 
   /* Under the lock. */
-  arrival arrival_of (GstBuffer *buffer) const
+  arrival arrival_of (const session &current, GstBuffer *buffer) const
   {
     const std::uint64_t key = arrival_key (buffer);
-    for (const arrival &candidate : arrivals)
-      if (candidate.sequence != 0 && candidate.key == key)
-        return candidate;
+    /* The newest match: a pool reuses buffers, the keys of frames without
+     * timestamps. */
+    const arrival *found = nullptr;
+    for (const arrival &candidate : current.arrivals)
+      if (candidate.sequence != 0 && candidate.key == key
+          && (!found || candidate.sequence > found->sequence))
+        found = &candidate;
+    if (found)
+      return *found;
     /* Not seen (a frame without timestamp that latestframe replaced): it is
      * the newest received, which is what a frame let through is. */
     return arrival{ key, received_sequence, -1, clock::now () };
@@ -764,34 +852,83 @@ struct capture::impl
       }
   }
 
-  /* Under the lock: the delivered frame if a read may return it. */
-  bool take_delivered (std::unique_lock<std::mutex> &, cv::Mat &frame,
-                       frame_info *info)
+  /* Under the lock, with no supervisor running: everything as new, for
+   * `new_source`; last_error says what is wrong with the options. */
+  void start_over (const std::string &new_source, capture_options new_options)
   {
-    sample_ptr sample = std::move (delivered);
+    source = new_source;
+    kind = kind_of (source);
+    format = find_mat_format (new_options.format);
+    options = std::move (new_options);
+    state = capture_state::closed;
+    closing = demand = false;
+    trying = true;
+    last_error.clear ();
+    delivered.reset ();
+    delivered_info = {};
+    received_sequence = returned_sequence = 0;
+    current = nullptr;
+    connections = 0;
+    closed_counts = {};
+    returned = skipped = reconnects = stalls = copied = 0;
+    if (!format)
+      last_error = "unsupported format \"" + options.format
+                   + "\" (BGR, RGB, BGRx, BGRA, RGBx, RGBA, GRAY8, "
+                     "GRAY16_LE, I420, YV12, NV12 or NV21)";
+    else if (!are_rtsp_protocols (options.protocols))
+      last_error = "unknown RTSP protocols \"" + options.protocols
+                   + "\" (tcp, udp, udp-mcast, http, tls, joined by +)";
+    options.backoff_initial
+        = std::max (options.backoff_initial, std::chrono::milliseconds (1));
+    options.backoff_max
+        = std::max (options.backoff_max, options.backoff_initial);
+  }
+
+  /* Under the lock: the delivered frame as a Mat. Returned or not (a frame
+   * without an OpenCV layout), it is gone: every frame up to it counts as
+   * returned or skipped. */
+  bool take_delivered (cv::Mat &frame, frame_info *info)
+  {
     frame_info taken = delivered_info;
     taken.skipped = taken.sequence > returned_sequence
                         ? taken.sequence - returned_sequence - 1
                         : 0;
     returned_sequence = std::max (returned_sequence, taken.sequence);
+    bool was_copied = false;
+    std::string error;
+    cv::Mat mat
+        = mat_from_sample (std::move (delivered), *format, was_copied, error);
+    if (mat.empty ())
+      {
+        skipped += taken.skipped + 1;
+        last_error = error;
+        return false;
+      }
+    frame = std::move (mat);
     returned++;
     skipped += taken.skipped;
-    bool was_copied = false;
-    frame = mat_from_sample (std::move (sample), *format, was_copied);
     if (was_copied)
       copied++;
     if (info)
       *info = taken;
-    return !frame.empty ();
+    return true;
   }
 
   bool read (cv::Mat &frame, std::chrono::milliseconds timeout,
              frame_info *info)
   {
-    const clock::time_point deadline = clock::now () + timeout;
+    /* A year stands for "forever" without overflowing the clock. */
+    const clock::time_point deadline
+        = clock::now ()
+          + std::min<std::chrono::milliseconds> (timeout,
+                                                 std::chrono::hours (24 * 365));
     std::unique_lock<std::mutex> guard (lock);
-    /* Left by a read that gave up: still good if nothing newer came. */
-    if (delivered && delivered_info.sequence != received_sequence)
+    /* Left by a read that gave up: still good if nothing newer came and it
+     * is young enough for max_age. */
+    if (delivered
+        && (delivered_info.sequence != received_sequence
+            || (options.max_age.count () > 0
+                && clock::now () - delivered_info.received > options.max_age)))
       delivered.reset ();
     while (!delivered)
       {
@@ -810,7 +947,7 @@ struct capture::impl
             return false;
           }
       }
-    return take_delivered (guard, frame, info);
+    return take_delivered (frame, info);
   }
 
   capture_stats stats () const
@@ -841,6 +978,10 @@ struct capture::impl
           figures.age_p50_ns = structure_uint64 (raw, "age-p50");
           figures.age_p95_ns = structure_uint64 (raw, "age-p95");
           figures.age_max_ns = structure_uint64 (raw, "age-max");
+          figures.memory_budget_bytes
+              = structure_uint64 (raw, "memory-budget-bytes");
+          figures.memory_budget_used
+              = structure_uint64 (raw, "memory-budget-used");
         }
     }
     figures.received = counts.received;
@@ -854,9 +995,10 @@ struct capture::impl
   }
 };
 
-capture::capture () = default;
+capture::capture () : impl_ (std::make_unique<impl> ()) {}
 
 capture::capture (const std::string &source, capture_options options)
+    : impl_ (std::make_unique<impl> ())
 {
   open (source, std::move (options));
 }
@@ -882,37 +1024,24 @@ capture::open (const std::string &source, capture_options options)
   release ();
   if (!gst_is_initialized ())
     gst_init (nullptr, nullptr);
-  impl_ = std::make_unique<impl> ();
+  /* One impl for the capture's life (other threads may be in stats()), so
+   * only a moved-from capture makes a new one. */
+  if (!impl_)
+    impl_ = std::make_unique<impl> ();
   impl &self = *impl_;
-  self.source = source;
-  self.kind = kind_of (source);
-  self.format = find_mat_format (options.format);
-  self.options = std::move (options);
-  if (!self.format)
-    {
-      self.last_error = "unsupported format \"" + self.options.format
-                        + "\" (BGR, RGB, BGRx, BGRA, RGBx, RGBA, GRAY8, "
-                          "GRAY16_LE, I420, YV12, NV12 or NV21)";
-      return false;
-    }
-  if (!are_rtsp_protocols (self.options.protocols))
-    {
-      self.last_error = "unknown RTSP protocols \"" + self.options.protocols
-                        + "\" (tcp, udp, udp-mcast, http, tls, joined by +)";
-      return false;
-    }
-  if (self.options.backoff_initial.count () <= 0)
-    self.options.backoff_initial = std::chrono::milliseconds (1);
-  self.options.backoff_max
-      = std::max (self.options.backoff_max, self.options.backoff_initial);
-  self.supervisor = std::thread ([&self] { self.supervise (); });
-
   std::unique_lock<std::mutex> guard (self.lock);
-  const bool started
-      = self.frame_ready.wait_for (guard, self.options.open_timeout, [&] {
-          return self.state == capture_state::streaming
-                 || self.state == capture_state::ended || !self.trying;
-        });
+  self.start_over (source, std::move (options));
+  if (!self.last_error.empty ())
+    return false;
+  self.supervisor = std::thread ([&self] { self.supervise (); });
+  const bool started = self.frame_ready.wait_for (
+      guard,
+      std::min<std::chrono::milliseconds> (self.options.open_timeout,
+                                           std::chrono::hours (24 * 365)),
+      [&] {
+        return self.state == capture_state::streaming
+               || self.state == capture_state::ended || !self.trying;
+      });
   const bool opened = self.state == capture_state::streaming
                       || (self.state == capture_state::ended && started);
   if (opened)
@@ -922,10 +1051,7 @@ capture::open (const std::string &source, capture_options options)
                       + std::to_string (self.options.open_timeout.count ())
                       + " ms";
   guard.unlock ();
-  std::string error = self.last_error;
   release ();
-  impl_ = std::make_unique<impl> ();
-  impl_->last_error = error;
   return false;
 }
 

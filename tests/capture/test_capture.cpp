@@ -145,9 +145,10 @@ TEST (Capture_Read, SkipsToTheNewestWithASlowReader)
   EXPECT_EQ (stats.skipped, skipped);
   EXPECT_GE (stats.received, last_sequence);
   EXPECT_EQ (stats.state, capture_state::streaming);
-  /* Only the frame read is converted: latestframe never holds more than
-   * one frame and never needs to drop for size. */
+  /* latestframe keeps the newest frame and drops the older ones for size
+   * while the reader is busy; it saw every frame the capture numbered. */
   EXPECT_GT (stats.dropped_overflow, 0u);
+  EXPECT_LE (stats.received, last_sequence + 10);
   EXPECT_EQ (stats.reconnects, 0u);
 }
 
@@ -158,19 +159,53 @@ TEST (Capture_Read, TimesOutWhenNothingNewerComes)
   capture_options options = quick_options ();
   options.stall_timeout = 10s;
   capture camera ("videotestsrc is-live=true "
-                  "! video/x-raw,width=64,height=64,framerate=1/2",
+                  "! video/x-raw,width=64,height=64,framerate=1/3",
                   options);
   ASSERT_TRUE (camera.isOpened ()) << camera.last_error ();
   cv::Mat frame;
   ASSERT_TRUE (camera.read (frame, 5s));
-  /* The next frame is 2 s away. */
+  /* The next frame is 3 s away. */
   const auto start = steady::now ();
   EXPECT_FALSE (camera.read (frame, 200ms));
   const auto waited = steady::now () - start;
   EXPECT_GE (waited, 200ms);
   EXPECT_LT (waited, 1500ms);
   EXPECT_EQ (camera.state (), capture_state::streaming);
-  EXPECT_TRUE (camera.read (frame, 5s)) << "the next frame never came";
+  EXPECT_TRUE (camera.read (frame, 6s)) << "the next frame never came";
+}
+
+// Two captures naming one memory budget share its cap: what they hold and
+// have in flight together never exceeds it, and frames that do not fit are
+// dropped and counted as budget drops.
+TEST (Capture_Read, CapturesShareAMemoryBudget)
+{
+  const std::string source = "videotestsrc is-live=true "
+                             "! video/x-raw,format=BGR,width=160,height=120,"
+                             "framerate=30/1";
+  const std::uint64_t frame_bytes = 160 * 120 * 3;
+  capture_options options = quick_options ();
+  options.memory_budget = "capture-test-two-cameras";
+  options.memory_budget_bytes = 4 * frame_bytes;
+  capture first (source, options), second (source, options);
+  ASSERT_TRUE (first.isOpened ()) << first.last_error ();
+  ASSERT_TRUE (second.isOpened ()) << second.last_error ();
+  /* Each capture holds two frames between reads: the one its reader keeps
+   * and the one its streaming thread holds for the next read. That fills
+   * the budget of four: no newer frame fits in until a read frees one. */
+  cv::Mat kept_first, kept_second;
+  std::uint64_t most_used = 0;
+  for (int i = 0; i < 20; i++)
+    {
+      ASSERT_TRUE (first.read (kept_first, 5s)) << "read " << i;
+      ASSERT_TRUE (second.read (kept_second, 5s)) << "read " << i;
+      most_used = std::max (most_used, first.stats ().memory_budget_used);
+      std::this_thread::sleep_for (40ms);
+    }
+  const latestframe::capture_stats a = first.stats (), b = second.stats ();
+  EXPECT_EQ (a.memory_budget_bytes, 4 * frame_bytes);
+  EXPECT_GT (most_used, 0u);
+  EXPECT_LE (most_used, 4 * frame_bytes);
+  EXPECT_GT (a.dropped_budget + b.dropped_budget, 0u);
 }
 
 // At 5 fps a reader taking 230 ms per frame finds the newest frame a
@@ -213,7 +248,9 @@ TEST (Capture_Read, MatReferencesTheFrameAndOutlivesTheCapture)
     for (int i = 0; i < 5; i++)
       ASSERT_TRUE (camera.read (frame, 5s));
     EXPECT_EQ (camera.stats ().copied, 0u);
-    EXPECT_NE (frame.u, nullptr);
+    /* The buffer's memory, not a Mat of its own. */
+    ASSERT_NE (frame.u, nullptr);
+    EXPECT_NE (frame.u->currAllocator, cv::Mat::getDefaultAllocator ());
     before = cv::mean (frame);
     camera.release ();
     EXPECT_FALSE (camera.isOpened ());
@@ -264,6 +301,30 @@ TEST (Capture_Read, FormatsComeAsTheMatsOpenCvExpects)
   EXPECT_NEAR (colour[0], 0xc0, 6);
   EXPECT_NEAR (colour[1], 0x60, 6);
   EXPECT_NEAR (colour[2], 0x30, 6);
+}
+
+// OpenCV's 4:2:0 layout has no odd sizes: such a frame is refused with a
+// reason (and counted as skipped), while BGR reads it.
+TEST (Capture_Read, OddSizedFramesAreRefusedInYuv420)
+{
+  const std::string odd = "videotestsrc is-live=true "
+                          "! video/x-raw,width=161,height=121,framerate=30/1";
+  capture_options options = quick_options ();
+  options.format = "I420";
+  cv::Mat frame;
+  {
+    capture camera (odd, options);
+    ASSERT_TRUE (camera.isOpened ()) << camera.last_error ();
+    EXPECT_FALSE (camera.read (frame, 5s));
+    EXPECT_NE (camera.last_error ().find ("even sizes"), std::string::npos)
+        << camera.last_error ();
+    EXPECT_GE (camera.stats ().skipped, 1u);
+  }
+  options.format = "BGR";
+  capture camera (odd, options);
+  ASSERT_TRUE (camera.isOpened ()) << camera.last_error ();
+  ASSERT_TRUE (camera.read (frame, 5s));
+  EXPECT_EQ (frame.size (), cv::Size (161, 121));
 }
 
 class Capture_File : public ::testing::Test

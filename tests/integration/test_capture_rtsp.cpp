@@ -298,6 +298,34 @@ TEST (CaptureRtsp, StallIsCaughtByTheWatchdog)
   EXPECT_TRUE (resumed) << "no frame after the stall";
 }
 
+// A resolution change while the reader is busy: the decoder's allocation
+// query for the new size waits in latestframe behind the frame held for the
+// next read, which the capture lets go, so upstream never stalls (the
+// watchdog, at 1 s, would catch it) and the next read has the new size.
+TEST (CaptureRtsp, ResolutionChangeWhileTheReaderIsBusy)
+{
+  testcam camera ({ "--width=320", "--height=240", "--resize-after=1.5",
+                    "--resize=160x120" });
+  ASSERT_FALSE (camera.url ().empty ());
+  capture_options options = tcp_options ();
+  options.stall_timeout = 1s;
+  capture reader (camera.url (), options);
+  ASSERT_TRUE (reader.isOpened ()) << reader.last_error ();
+  cv::Mat frame;
+  ASSERT_TRUE (reader.read (frame, 5s));
+  EXPECT_EQ (frame.cols, 320);
+  for (int i = 0; i < 2; i++)
+    {
+      std::this_thread::sleep_for (2500ms);
+      ASSERT_TRUE (reader.read (frame, 5s));
+    }
+  EXPECT_EQ (frame.cols, 160);
+  const latestframe::capture_stats stats = reader.stats ();
+  EXPECT_EQ (stats.stalls, 0u)
+      << stats.last_error << " received " << stats.received;
+  EXPECT_EQ (stats.reconnects, 0u) << stats.last_error;
+}
+
 // A camera that refuses connections fails open after open_timeout, saying
 // why.
 TEST (CaptureRtsp, RefusingCameraFailsOpen)

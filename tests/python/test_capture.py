@@ -2,6 +2,7 @@
 newest frame, never twice; timeouts; formats; max_age_ms; stats; the end of
 a stream; errors. Exits non-zero on any failure."""
 import os
+import subprocess
 import sys
 import time
 
@@ -99,6 +100,35 @@ def test_end_of_stream():
     camera.release()
 
 
+def test_resolution_change_while_busy():
+    # The test camera halves its size at 1.5 s while the reader sleeps: the
+    # decoder's allocation query waits behind the held frame, which the
+    # capture lets go, so frames keep coming and the next read is smaller.
+    program = os.environ.get("LATESTFRAME_TESTCAM")
+    if not program:
+        print("skip test_resolution_change_while_busy: no LATESTFRAME_TESTCAM")
+        return
+    camera_process = subprocess.Popen(
+        [program, "--port=0", "--width=320", "--height=240",
+         "--resize-after=1.5", "--resize=160x120"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        url = camera_process.stdout.readline().strip()
+        camera = Capture(url, protocols="tcp")
+        check(camera.isOpened(), camera.last_error)
+        ok, frame = camera.read(timeout=5)
+        check(ok and frame.shape[1] == 320, "first frame")
+        time.sleep(3)
+        received = camera.stats()["received"]
+        check(received > 60, f"{received} frames in 3 s: upstream stalled")
+        ok, frame = camera.read(timeout=5)
+        check(ok and frame.shape[1] == 160, "no frame of the new size")
+        camera.release()
+    finally:
+        camera_process.terminate()
+        camera_process.wait()
+
+
 def test_errors():
     camera = Capture("no-such-element-here")
     check(not camera.isOpened(), "opened a bad description")
@@ -112,7 +142,8 @@ def test_errors():
 
 def main():
     tests = [test_newest_frame_never_twice, test_timeout_when_nothing_newer,
-             test_gray_and_max_age, test_end_of_stream, test_errors]
+             test_gray_and_max_age, test_end_of_stream,
+             test_resolution_change_while_busy, test_errors]
     failed = 0
     for test in tests:
         try:

@@ -37,7 +37,8 @@ struct capture_options
   /* GStreamer raw video format of the frames read: BGR (CV_8UC3), RGB,
    * BGRx/BGRA/RGBx/RGBA (CV_8UC4), GRAY8 (CV_8UC1), GRAY16_LE (CV_16UC1),
    * or I420/YV12/NV12/NV21 (CV_8UC1, height * 3 / 2 rows, as OpenCV's
-   * COLOR_YUV2BGR_* conversions expect). */
+   * COLOR_YUV2BGR_* conversions expect; even sizes only: read() refuses
+   * other frames, saying so in last_error). */
   std::string format = "BGR";
 
   /* read() without a timeout waits this long at most. */
@@ -112,15 +113,22 @@ struct capture_stats
   std::uint64_t age_p50_ns = 0;
   std::uint64_t age_p95_ns = 0;
   std::uint64_t age_max_ns = 0;
+  /* The memory budget this capture belongs to (options.memory_budget):
+   * its cap and the bytes all its members hold and have in flight now. */
+  std::uint64_t memory_budget_bytes = 0;
+  std::uint64_t memory_budget_used = 0;
 
   /* The capture: frames returned by read(), frames that never will be
-   * (superseded by a newer one before a read asked), connections lost. */
+   * (superseded by a newer one before a read asked, or without an OpenCV
+   * layout), reconnection attempts (pipelines built after the first), and
+   * stalls caught by the watchdog. */
   std::uint64_t returned = 0;
   std::uint64_t skipped = 0;
   std::uint64_t reconnects = 0;
   std::uint64_t stalls = 0;
-  /* Frames read() had to copy because they were shared with the decoder
-   * (formats it outputs itself, when it keeps them as references). */
+  /* Frames read() had to copy because their memory was shared with the
+   * decoder (asking for the decoder's own format, which it may keep as a
+   * reference), or laid out in a way OpenCV cannot read in place. */
   std::uint64_t copied = 0;
   /* Why the last connection ended or failed (empty if none did). */
   std::string last_error;

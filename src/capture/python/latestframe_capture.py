@@ -12,7 +12,10 @@ from ``cv2.VideoCapture`` loops and multiprocessing "latest frame" stacks::
             break
         ...                                             # as slow as it needs
     print(camera.stats())
-    camera.release()
+    camera.release()    # or: with Capture(url) as camera: ...
+
+Release a capture when done (or use it in a ``with`` block): its pipeline
+and the streaming thread it holds live until then.
 
 How: ``source ! decodebin ! latestframe ! videoconvert ! appsink``. latestframe
 keeps only the newest decoded frame; its streaming thread is held until
@@ -108,6 +111,10 @@ class Capture:
         self._skipped = 0
         self._arrivals = {}
         self._in_transit = None
+        # A serialized query upstream waits on (ALLOCATION after a
+        # resolution change), or a flush: held frames are let go meanwhile.
+        self._waiting_query = False
+        self._flushing = False
         self._delivered = None
         self._final_stats = {}
 
@@ -119,7 +126,9 @@ class Capture:
                 f" ! appsink name=sink sync=false max-buffers=1 drop=false"
                 f" enable-last-sample=false emit-signals=true")
         if source.startswith(("rtsp://", "rtsps://")):
-            return "rtspsrc name=source ! decodebin" + tail, "location"
+            # Video only: a camera's audio stream may come first.
+            return ("rtspsrc name=source ! application/x-rtp,media=video"
+                    " ! decodebin" + tail, "location")
         if source.startswith("/dev/video"):
             return "v4l2src name=source ! decodebin" + tail, "device"
         if "://" in source and Gst.uri_is_valid(source):
@@ -157,6 +166,11 @@ class Capture:
             Gst.PadProbeType.BUFFER, self._on_frame_arrives)
         self._latest.get_static_pad("src").add_probe(
             Gst.PadProbeType.BUFFER, self._on_frame_leaves)
+        self._latest.get_static_pad("sink").add_probe(
+            Gst.PadProbeType.QUERY_DOWNSTREAM, self._on_query_arrives)
+        self._latest.get_static_pad("src").add_probe(
+            Gst.PadProbeType.QUERY_DOWNSTREAM | Gst.PadProbeType.EVENT_FLUSH,
+            self._on_query_or_flush_leaves)
         pipeline.get_by_name("sink").connect("new-sample",
                                              self._on_frame_converted)
         self._pipeline = pipeline
@@ -176,6 +190,12 @@ class Capture:
             self.last_error = f"no frame within {self.open_timeout} s"
         self.release(keep_error=True)
         return False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.release()
 
     def isOpened(self):
         """True from a successful open until release()."""
@@ -205,7 +225,10 @@ class Capture:
         buffer = info.get_buffer()
         with self._lock:
             self._received += 1
+            self._waiting_query = False  # upstream is not waiting any more
             key = buffer.pts if buffer.pts != Gst.CLOCK_TIME_NONE else None
+            # Newest last: a pool reuses buffers, and so keys.
+            self._arrivals.pop(key, None)
             self._arrivals[key] = (self._received, time.monotonic())
             if len(self._arrivals) > 64:
                 self._arrivals.pop(next(iter(self._arrivals)))
@@ -213,13 +236,43 @@ class Capture:
                 self.state = "streaming"
         return Gst.PadProbeReturn.OK
 
+    @staticmethod
+    def _is_serialized(info):
+        # The query's Python wrapper holds a reference, which would make the
+        # query read-only for the elements that answer it: let it go at once.
+        query_type = info.get_query().type
+        return bool(Gst.query_type_get_flags(query_type)
+                    & Gst.QueryTypeFlags.SERIALIZED)
+
+    def _on_query_arrives(self, pad, info):
+        # Upstream's thread: a serialized query goes into latestframe's
+        # queue (PUSH) and comes back answered (PULL).
+        if self._is_serialized(info):
+            with self._lock:
+                self._waiting_query = bool(info.type & Gst.PadProbeType.PUSH)
+                self._lock.notify_all()
+        return Gst.PadProbeReturn.OK
+
+    def _on_query_or_flush_leaves(self, pad, info):
+        # A serialized query left latestframe's queue, or a flush.
+        if info.type & Gst.PadProbeType.EVENT_FLUSH:
+            flushing = info.get_event().type == Gst.EventType.FLUSH_START
+            with self._lock:
+                self._flushing = flushing
+                self._lock.notify_all()
+        elif self._is_serialized(info):
+            with self._lock:
+                self._waiting_query = False
+        return Gst.PadProbeReturn.OK
+
     def _on_frame_leaves(self, pad, info):
         # Held until a read asks; dropped if a newer frame came meanwhile.
         buffer = info.get_buffer()
         with self._lock:
-            while not self._demand and not self._stopping:
+            while not (self._demand or self._stopping or self._flushing
+                       or self._waiting_query):
                 self._lock.wait()
-            if self._stopping:
+            if self._stopping or self._flushing or not self._demand:
                 return Gst.PadProbeReturn.DROP
             if self._latest.get_property("current-level-buffers") > 0:
                 return Gst.PadProbeReturn.DROP
@@ -252,9 +305,12 @@ class Capture:
             return None
         try:
             channels = _CHANNELS[self.format]
-            stride = info.stride[0]
+            stride, offset = info.stride[0], 0
+            meta = GstVideo.buffer_get_video_meta(buffer)
+            if meta is not None:  # its strides, not the caps'
+                stride, offset = meta.stride[0], meta.offset[0]
             flat = np.frombuffer(mapped.data, dtype=np.uint8,
-                                 count=stride * info.height)
+                                 count=stride * info.height, offset=offset)
             rows = flat.reshape(info.height, stride)[:, :info.width * channels]
             shape = (info.height, info.width) + ((channels,) if channels > 1 else ())
             return rows.reshape(shape).copy()
@@ -290,8 +346,12 @@ class Capture:
                                        else timeout)
         self._poll_bus()
         with self._lock:
-            # Left by a read that gave up: still good if nothing newer came.
-            if self._delivered and self._delivered[1].sequence != self._received:
+            # Left by a read that gave up: still good if nothing newer came
+            # and it is young enough for max_age_ms.
+            if self._delivered and (
+                    self._delivered[1].sequence != self._received
+                    or (self.max_age_ms and (time.monotonic()
+                        - self._delivered[1].received) * 1000 > self.max_age_ms)):
                 self._delivered = None
             while self._delivered is None:
                 if self.state in ("ended", "failed", "closed"):
