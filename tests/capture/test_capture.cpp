@@ -483,13 +483,3 @@ TEST (Capture_Leaks, OpenReadReleaseLeavesNothingAlive)
 }
 
 } // namespace
-
-int
-main (int argc, char **argv)
-{
-  gst_init (&argc, &argv);
-  ::testing::InitGoogleTest (&argc, argv);
-  const int failed = RUN_ALL_TESTS ();
-  gst_deinit ();
-  return failed;
-}

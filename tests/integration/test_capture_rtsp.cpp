@@ -342,13 +342,3 @@ TEST (CaptureRtsp, RefusingCameraFailsOpen)
 }
 
 } // namespace
-
-int
-main (int argc, char **argv)
-{
-  gst_init (&argc, &argv);
-  ::testing::InitGoogleTest (&argc, argv);
-  const int failed = RUN_ALL_TESTS ();
-  gst_deinit ();
-  return failed;
-}

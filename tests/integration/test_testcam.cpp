@@ -309,13 +309,3 @@ TEST (Testcam, RefusedConnectionIsAnError)
   EXPECT_TRUE (run.ended);
   EXPECT_EQ (run.frames, 0);
 }
-
-int
-main (int argc, char **argv)
-{
-  gst_init (&argc, &argv);
-  ::testing::InitGoogleTest (&argc, argv);
-  int failed = RUN_ALL_TESTS ();
-  gst_deinit ();
-  return failed;
-}
