@@ -728,12 +728,11 @@ struct capture::impl
   /* Plays one connection until it is lost, ends or the capture closes. */
   outcome run_session (session &current, std::string &error)
   {
-    GstStateChangeReturn started
-        = gst_element_set_state (current.pipeline.get (), GST_STATE_PLAYING);
+    gst_element_set_state (current.pipeline.get (), GST_STATE_PLAYING);
     if (kind == source_kind::uri)
       current.live = !is_file_uri (source);
-    else if (kind == source_kind::description)
-      current.live = started == GST_STATE_CHANGE_NO_PREROLL;
+    /* A description's source tells once it runs (after its first frame). */
+    bool live_known = kind != source_kind::description;
     bus_ptr bus (gst_element_get_bus (current.pipeline.get ()));
     const auto poll = std::chrono::milliseconds (50);
     for (;;)
@@ -749,6 +748,11 @@ struct capture::impl
                     + (gerror ? gerror->message : "error");
             g_clear_error (&gerror);
             return outcome::lost;
+          }
+        if (!live_known && (message || frames_of (current) > 0))
+          {
+            current.live = is_upstream_live (current);
+            live_known = true;
           }
         if (message)
           {
@@ -775,6 +779,25 @@ struct capture::impl
             return outcome::lost;
           }
       }
+  }
+
+  std::uint64_t frames_of (const session &current) const
+  {
+    std::lock_guard<std::mutex> guard (lock);
+    return current.frames;
+  }
+
+  /* Whether what feeds latestframe is live (its latency query says so). */
+  static bool is_upstream_live (const session &current)
+  {
+    pad_ptr sink_pad (
+        gst_element_get_static_pad (current.latest.get (), "sink"));
+    GstQuery *query = gst_query_new_latency ();
+    gboolean live = FALSE;
+    if (gst_pad_peer_query (sink_pad.get (), query))
+      gst_query_parse_latency (query, &live, nullptr, nullptr);
+    gst_query_unref (query);
+    return live;
   }
 
   void teardown (std::unique_ptr<session> current)

@@ -208,6 +208,40 @@ TEST (Capture_Read, CapturesShareAMemoryBudget)
   EXPECT_GT (a.dropped_budget + b.dropped_budget, 0u);
 }
 
+// A live source that ends is a lost connection: the capture builds the
+// pipeline again and frames come from the new one; without reconnect, the
+// end is the end.
+TEST (Capture_Read, LiveSourceThatEndsIsReconnected)
+{
+  const std::string ending = "videotestsrc is-live=true num-buffers=10 "
+                             "! video/x-raw,width=64,height=64,framerate=30/1";
+  capture_options options = quick_options ();
+  options.backoff_initial = 50ms;
+  capture camera (ending, options);
+  ASSERT_TRUE (camera.isOpened ()) << camera.last_error ();
+  cv::Mat frame;
+  frame_info info;
+  bool reconnected = false;
+  for (int i = 0; i < 60 && !reconnected; i++)
+    {
+      ASSERT_TRUE (camera.read (frame, 5s, &info)) << camera.last_error ();
+      reconnected = info.connection > 1;
+    }
+  EXPECT_TRUE (reconnected);
+  EXPECT_GE (camera.stats ().reconnects, 1u);
+  EXPECT_EQ (camera.stats ().last_error, "the stream ended");
+
+  options.reconnect = false;
+  capture once (ending, options);
+  ASSERT_TRUE (once.isOpened ()) << once.last_error ();
+  int reads = 0;
+  while (once.read (frame, 5s))
+    reads++;
+  EXPECT_GE (reads, 1);
+  EXPECT_LE (reads, 10);
+  EXPECT_EQ (once.state (), capture_state::ended);
+}
+
 // At 5 fps a reader taking 230 ms per frame finds the newest frame a
 // little older at each read (30, 60, ... 180 ms); with max_age at 15 ms
 // read() waits for a new one instead, so every frame read is young.
