@@ -22,6 +22,7 @@
  * last frame pulled, which makes the frame shared and read-only.)
  */
 #include "latestframe/capture.h"
+#include "latestframe/freshness.h"
 
 #include <gst/gst.h>
 #include <gst/video/video.h>
@@ -415,6 +416,8 @@ struct capture::impl
   std::string source;
   capture_options options;
   source_kind kind = source_kind::description;
+  /* A file: not live, and its end is the end (never reconnected). */
+  bool file = false;
   const mat_format *format = nullptr;
   std::thread supervisor;
 
@@ -429,8 +432,6 @@ struct capture::impl
   capture_state state = capture_state::closed;
   bool closing = false;
   bool demand = false;
-  /* Whether open() may still succeed: false once the supervisor gave up. */
-  bool trying = true;
   std::string last_error;
 
   /* The frame delivered for a read, and what is known of it. */
@@ -444,6 +445,7 @@ struct capture::impl
   element_counts closed_counts;
   std::uint64_t returned = 0, skipped = 0, reconnects = 0, stalls = 0,
                 copied = 0;
+  freshness_gate freshness;
 
   struct session
   {
@@ -614,8 +616,7 @@ struct capture::impl
       return GST_PAD_PROBE_DROP;
     const arrival frame = self.arrival_of (*current, buffer);
     /* Too old for max_age: wait for the next one instead. */
-    if (self.options.max_age.count () > 0
-        && clock::now () - frame.received > self.options.max_age)
+    if (self.too_old (frame.received))
       return GST_PAD_PROBE_DROP;
     current->in_transit = frame;
     return GST_PAD_PROBE_OK;
@@ -705,6 +706,19 @@ struct capture::impl
     return arrival{ key, received_sequence, -1, clock::now () };
   }
 
+  /* Whether a frame decoded at `received` is past max_age. The core's rule,
+   * with the age counted from decoding: frames never arrive late here, so
+   * the gate's fallback for late arrivals does not apply. */
+  bool too_old (clock::time_point received) const
+  {
+    const auto age = std::chrono::duration_cast<std::chrono::nanoseconds> (
+        clock::now () - received);
+    return freshness.judge (static_cast<std::uint64_t> (
+                                std::max<std::int64_t> (age.count (), 0)),
+                            false)
+           == freshness_gate::verdict::drop;
+  }
+
   /* Under the lock. */
   void set_state (capture_state next)
   {
@@ -730,7 +744,7 @@ struct capture::impl
   {
     gst_element_set_state (current.pipeline.get (), GST_STATE_PLAYING);
     if (kind == source_kind::uri)
-      current.live = !is_file_uri (source);
+      current.live = !file;
     /* A description's source tells once it runs (after its first frame). */
     bool live_known = kind != source_kind::description;
     bus_ptr bus (gst_element_get_bus (current.pipeline.get ()));
@@ -836,7 +850,6 @@ struct capture::impl
           {
             std::lock_guard<std::mutex> guard (lock);
             last_error = error;
-            trying = false;
             set_state (capture_state::closed);
             return;
           }
@@ -855,10 +868,8 @@ struct capture::impl
           last_error = error;
         if (how == outcome::closing)
           break;
-        const bool file = kind == source_kind::uri && is_file_uri (source);
         if (how == outcome::ended || !options.reconnect || file)
           {
-            trying = false;
             set_state (how == outcome::ended || returned_sequence > 0
                                || streamed
                            ? capture_state::ended
@@ -881,11 +892,13 @@ struct capture::impl
   {
     source = new_source;
     kind = kind_of (source);
+    file = kind == source_kind::uri && is_file_uri (source);
     format = find_mat_format (new_options.format);
     options = std::move (new_options);
+    freshness.set_max_age (static_cast<std::uint64_t> (
+        std::chrono::nanoseconds (options.max_age).count ()));
     state = capture_state::closed;
     closing = demand = false;
-    trying = true;
     last_error.clear ();
     delivered.reset ();
     delivered_info = {};
@@ -950,8 +963,7 @@ struct capture::impl
      * is young enough for max_age. */
     if (delivered
         && (delivered_info.sequence != received_sequence
-            || (options.max_age.count () > 0
-                && clock::now () - delivered_info.received > options.max_age)))
+            || too_old (delivered_info.received)))
       delivered.reset ();
     while (!delivered)
       {
@@ -1056,14 +1068,17 @@ capture::open (const std::string &source, capture_options options)
   self.start_over (source, std::move (options));
   if (!self.last_error.empty ())
     return false;
+  /* Connecting until the supervisor has a first frame (streaming), a file's
+   * end (ended) or gives up (closed). */
+  self.state = capture_state::connecting;
   self.supervisor = std::thread ([&self] { self.supervise (); });
   const bool started = self.frame_ready.wait_for (
       guard,
       std::min<std::chrono::milliseconds> (self.options.open_timeout,
                                            std::chrono::hours (24 * 365)),
       [&] {
-        return self.state == capture_state::streaming
-               || self.state == capture_state::ended || !self.trying;
+        return self.state != capture_state::connecting
+               && self.state != capture_state::reconnecting;
       });
   const bool opened = self.state == capture_state::streaming
                       || (self.state == capture_state::ended && started);
