@@ -76,9 +76,16 @@ frame_ledger::count_pushed (std::uint64_t age_ns)
 ledger_snapshot
 frame_ledger::snapshot () const
 {
-  std::lock_guard<std::mutex> lock (mutex_);
-  ledger_snapshot snapshot = counts_;
-  snapshot.ages = ages_.summary ();
+  ledger_snapshot snapshot;
+  age_window ages;
+  {
+    /* Copied under the lock, sorted outside it: the streaming threads take
+     * this lock for every frame. */
+    std::lock_guard<std::mutex> lock (mutex_);
+    snapshot = counts_;
+    ages = ages_;
+  }
+  snapshot.ages = ages.summary ();
   return snapshot;
 }
 
