@@ -725,20 +725,25 @@ gst_latest_frame_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
     goto out_eos;
 
   {
-    /* Halted (not-linked, an error, a flush): refuse before anything is
-     * dropped or charged, keeping what is held for when it resumes. The
-     * flow return tells upstream; the frame never counted as received. */
-    if (int halted = state->queue.halt_reason ())
-      {
-        GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
-                            "refusing buffer, halted: %s",
-                            gst_flow_get_name (flow_from_halt (halted)));
-        gst_buffer_unref (buffer);
-        return flow_from_halt (halted);
-      }
     const guint64 bytes = gst_buffer_get_size (buffer);
     const std::int64_t time = frame_running_time (&state->sink_segment, buffer);
     const steady_clock::time_point arrival = steady_clock::now ();
+
+    /* The element's own limits first, so that nothing is charged for a
+     * frame they refuse, nor budget room taken that they free anyway. */
+    frame_queue::room_outcome room = state->queue.make_room_for (bytes, time);
+    if (room.halt_reason)
+      {
+        /* Halted (not-linked, an error, a flush): refused before anything
+         * is dropped or charged, keeping what is held for when it resumes.
+         * The flow return tells upstream; the frame never counted as
+         * received. */
+        GST_CAT_LOG_OBJECT (
+            latest_frame_dataflow, self, "refusing buffer, halted: %s",
+            gst_flow_get_name (flow_from_halt (room.halt_reason)));
+        gst_buffer_unref (buffer);
+        return flow_from_halt (room.halt_reason);
+      }
     GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
                         "received buffer %p of %" G_GUINT64_FORMAT
                         " bytes, time %" GST_TIME_FORMAT,
@@ -759,9 +764,6 @@ gst_latest_frame_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
                arrival_age / 1e6, state->freshness.max_age () / 1e6));
       }
 
-    /* The element's own limits first, so that nothing is charged for a
-     * frame they refuse, nor budget room taken that they free anyway. */
-    frame_queue::room_outcome room = state->queue.make_room_for (bytes, time);
     count_drops (self, room.released, lf::drop_reason::overflow);
     room.released.clear (); /* their charges go before this frame's comes */
     if (!room.fits)

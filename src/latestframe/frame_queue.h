@@ -173,18 +173,27 @@ public:
     bool fits = true;
     /* Frames dropped to make room. */
     std::vector<entry> released;
+    /* Nonzero when the queue is halted (its reason): nothing was dropped,
+     * and the frame must be refused. */
+    int halt_reason = 0;
   };
 
   /* Producer. Makes room for a frame about to be pushed, before the caller
    * charges anything for it: drop_oldest drops the oldest frames until it
    * fits; drop_arriving tells whether it fits, and when it does not, records
-   * the gap (the caller then drops the frame); none changes nothing. Never
-   * blocks. */
+   * the gap (the caller then drops the frame); none changes nothing. A
+   * halted queue changes nothing and says why. Never blocks. */
   room_outcome make_room_for (std::uint64_t bytes, std::int64_t time_ns)
   {
     room_outcome outcome;
     {
       std::lock_guard<std::mutex> lock (mutex_);
+      if (halt_reason_ != 0)
+        {
+          outcome.fits = false;
+          outcome.halt_reason = halt_reason_;
+          return outcome;
+        }
       const frame_size arriving{ bytes, time_ns };
       if (fits_locked (&arriving))
         return outcome;
@@ -421,44 +430,20 @@ public:
    * the new limits are dropped and returned; a blocked producer re-checks. */
   std::vector<entry> set_limits (const queue_limits &limits)
   {
-    std::vector<entry> dropped;
-    {
-      std::lock_guard<std::mutex> lock (mutex_);
-      limits_ = limits;
-      if (policy_ == leak_policy::drop_oldest)
-        drop_oldest_until_fits_locked (nullptr, dropped);
-    }
-    room_changed_.notify_all ();
-    return dropped;
+    return reconfigure ([&] { limits_ = limits; });
   }
 
   /* Any thread. Like set_limits(), changing the limits in force with
    * `change` (a callable taking queue_limits&) in one step. */
   template <typename Change> std::vector<entry> update_limits (Change change)
   {
-    std::vector<entry> dropped;
-    {
-      std::lock_guard<std::mutex> lock (mutex_);
-      change (limits_);
-      if (policy_ == leak_policy::drop_oldest)
-        drop_oldest_until_fits_locked (nullptr, dropped);
-    }
-    room_changed_.notify_all ();
-    return dropped;
+    return reconfigure ([&] { change (limits_); });
   }
 
   /* Any thread. Like set_limits(), for the policy. */
   std::vector<entry> set_policy (leak_policy policy)
   {
-    std::vector<entry> dropped;
-    {
-      std::lock_guard<std::mutex> lock (mutex_);
-      policy_ = policy;
-      if (policy_ == leak_policy::drop_oldest)
-        drop_oldest_until_fits_locked (nullptr, dropped);
-    }
-    room_changed_.notify_all ();
-    return dropped;
+    return reconfigure ([&] { policy_ = policy; });
   }
 
   queue_limits limits () const
@@ -553,6 +538,22 @@ private:
     if (limits_.max_span_ns > 0 && span_locked (arriving) > limits_.max_span_ns)
       return false;
     return true;
+  }
+
+  /* Any thread: applies `change` (to the limits or the policy) under the
+   * lock; with drop_oldest, the frames that no longer fit are dropped and
+   * returned; a blocked producer re-checks. */
+  template <typename Change> std::vector<entry> reconfigure (Change change)
+  {
+    std::vector<entry> dropped;
+    {
+      std::lock_guard<std::mutex> lock (mutex_);
+      change ();
+      if (policy_ == leak_policy::drop_oldest)
+        drop_oldest_until_fits_locked (nullptr, dropped);
+    }
+    room_changed_.notify_all ();
+    return dropped;
   }
 
   /* Drops the oldest frames until the held ones (plus `arriving`) fit; the

@@ -265,3 +265,19 @@ TEST (FrameQueueBudget, MakeRoomForAppliesLimitsFirst)
   EXPECT_TRUE (room.fits) << "a blocking push waits instead";
   EXPECT_EQ (queue.level_approx ().frames, 1u);
 }
+
+// A halted queue makes no room: it says why, and drops nothing it holds
+// (kept for when it resumes).
+TEST (FrameQueueBudget, MakeRoomForRefusesWhenHalted)
+{
+  frame_queue<int> queue;
+  queue.push_frame (0, 10, 0);
+  queue.halt (-2);
+  auto room = queue.make_room_for (10, 1);
+  EXPECT_FALSE (room.fits);
+  EXPECT_EQ (room.halt_reason, -2);
+  EXPECT_TRUE (room.released.empty ());
+  EXPECT_EQ (queue.level_approx ().frames, 1u);
+  queue.resume ();
+  EXPECT_EQ (queue.make_room_for (10, 1).halt_reason, 0);
+}
