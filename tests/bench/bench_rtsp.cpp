@@ -14,6 +14,7 @@
  * Usage: bench_rtsp --uri URL --consumer NAME [--analysis-ms P]
  *        [--seconds S] [--timeline FILE] [--max-age-ms A] [--cameras N] */
 #include "common/frame_stamp.h"
+#include "common/percentile.h"
 #include "latestframe/stamp.h"
 
 #include <gst/app/gstappsink.h>
@@ -32,6 +33,7 @@
 #include <vector>
 
 namespace stamp = latestframe::stamp;
+using latestframe::percentile;
 
 namespace
 {
@@ -70,16 +72,6 @@ on_analysis (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   if (caps)
     gst_caps_unref (caps);
   return GST_PAD_PROBE_OK;
-}
-
-double
-percentile (std::vector<double> values, double fraction)
-{
-  if (values.empty ())
-    return -1;
-  std::sort (values.begin (), values.end ());
-  return values[std::min (values.size () - 1,
-                          static_cast<size_t> (values.size () * fraction))];
 }
 
 std::string

@@ -3,6 +3,8 @@
  * same port; stopped at the end. Shared by the integration tests. */
 #pragma once
 
+#include "common/percentile.h"
+
 #include <glib.h>
 #include <gtest/gtest.h>
 
@@ -95,16 +97,5 @@ private:
   GPid pid_ = 0;
   std::string url_;
 };
-
-/* The value below which `fraction` of `values` lie (-1 when empty). */
-inline double
-percentile (std::vector<double> values, double fraction)
-{
-  if (values.empty ())
-    return -1;
-  std::sort (values.begin (), values.end ());
-  return values[std::min (values.size () - 1, static_cast<std::size_t> (
-                                                  values.size () * fraction))];
-}
 
 } // namespace latestframe

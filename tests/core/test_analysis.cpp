@@ -1,5 +1,6 @@
 /* Unit tests of the OpenCV analyses on OpenCV's sample data (Debian's
  * opencv-doc): no GStreamer involved. */
+#include "common/sample_data.h"
 #include "latestframe/analysis.h"
 
 #include <gtest/gtest.h>
@@ -17,14 +18,6 @@ using namespace latestframe;
 
 namespace
 {
-
-std::string
-sample (const std::string &name)
-{
-  const char *dir = std::getenv ("LATESTFRAME_SAMPLE_DATA");
-  return std::string (dir ? dir : "/usr/share/doc/opencv-doc/examples/data")
-         + "/" + name;
-}
 
 std::vector<cv::Mat>
 vtest_frames (int count)

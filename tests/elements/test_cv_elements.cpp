@@ -1,5 +1,6 @@
 /* Tests of the OpenCV analysis elements on real media (opencv-doc's
  * vtest.avi and messi5.jpg) through GstHarness and real pipelines. */
+#include "common/sample_data.h"
 #include "latestframe/analysis.h"
 
 #include <gst/check/gstharness.h>
@@ -21,13 +22,7 @@
 namespace
 {
 
-std::string
-sample (const std::string &name)
-{
-  const char *dir = std::getenv ("LATESTFRAME_SAMPLE_DATA");
-  return std::string (dir ? dir : "/usr/share/doc/opencv-doc/examples/data")
-         + "/" + name;
-}
+using latestframe::sample;
 
 struct found_box
 {
@@ -420,14 +415,4 @@ TEST (CvOverlay, DrawsWhereMetasSayOnly)
   ASSERT_TRUE (out != NULL);
   gst_buffer_unref (out);
   gst_harness_teardown (h);
-}
-
-int
-main (int argc, char **argv)
-{
-  gst_init (&argc, &argv);
-  ::testing::InitGoogleTest (&argc, argv);
-  int failed = RUN_ALL_TESTS ();
-  gst_deinit ();
-  return failed;
 }

@@ -1,6 +1,7 @@
 /* Integration tests of latestframe-testcam: a real RTSP server on
  * 127.0.0.1 read by rtspsrc and a real H.264 decoder. */
 #include "common/frame_stamp.h"
+#include "common/sample_data.h"
 #include "common/testcam.h"
 #include "latestframe/stamp.h"
 
@@ -185,10 +186,7 @@ TEST (Testcam, StampsDecodeOnEveryFrameOf720p30)
 // The looped file source (vtest.avi) is served and stamped too, over UDP.
 TEST (Testcam, ServesLoopedFileOverUdp)
 {
-  const char *data = std::getenv ("LATESTFRAME_SAMPLE_DATA");
-  std::string file
-      = std::string (data ? data : "/usr/share/doc/opencv-doc/examples/data")
-        + "/vtest.avi";
+  const std::string file = latestframe::sample ("vtest.avi");
   testcam camera ({ "--file=" + file, "--width=768", "--height=576" });
   ASSERT_FALSE (camera.url ().empty ());
   stamp_tally tally = read_stamps (camera.url (), 30, "udp");
