@@ -101,8 +101,6 @@ struct _GstLatestFrameState
    * its pause, leaving the queue running with no task. Never held while
    * waiting for the task. */
   std::mutex lifecycle;
-  /* The leaky property as set; the queue holds the matching policy. */
-  std::atomic<int> leaky{ GST_LATEST_FRAME_LEAKY_DOWNSTREAM };
 
   /* Counts and bytes; shared with the frames in flight, which may outlive
    * the element. */
@@ -237,6 +235,22 @@ leak_policy_for (int leaky)
     default:
       return lf::leak_policy::drop_oldest;
     }
+}
+
+/* The leaky property for the queue's policy (the one place it is kept). */
+static GstLatestFrameLeaky
+leaky_for (lf::leak_policy policy)
+{
+  switch (policy)
+    {
+    case lf::leak_policy::none:
+      return GST_LATEST_FRAME_LEAKY_NO;
+    case lf::leak_policy::drop_arriving:
+      return GST_LATEST_FRAME_LEAKY_UPSTREAM;
+    case lf::leak_policy::drop_oldest:
+      break;
+    }
+  return GST_LATEST_FRAME_LEAKY_DOWNSTREAM;
 }
 
 static void
@@ -540,8 +554,7 @@ gst_latest_frame_set_property (GObject *object, guint prop_id,
       });
       break;
     case PROP_LEAKY:
-      self->state->leaky = g_value_get_enum (value);
-      dropped = queue.set_policy (leak_policy_for (self->state->leaky));
+      dropped = queue.set_policy (leak_policy_for (g_value_get_enum (value)));
       break;
     case PROP_MAX_AGE:
       self->state->freshness.set_max_age (g_value_get_uint64 (value));
@@ -584,7 +597,7 @@ gst_latest_frame_get_property (GObject *object, guint prop_id, GValue *value,
       g_value_set_uint64 (value, queue.limits ().max_span_ns);
       break;
     case PROP_LEAKY:
-      g_value_set_enum (value, self->state->leaky);
+      g_value_set_enum (value, leaky_for (self->state->queue.policy ()));
       break;
     case PROP_CURRENT_LEVEL_BUFFERS:
       g_value_set_uint (value, queue.level_approx ().frames);
@@ -1026,7 +1039,7 @@ gst_latest_frame_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
        * has no bound without one; a leaky element never holds upstream up,
        * so it can hold at least its time limit, and without one any. */
       guint64 max_time = self->state->queue.limits ().max_span_ns;
-      bool leaky = self->state->leaky != GST_LATEST_FRAME_LEAKY_NO;
+      bool leaky = self->state->queue.policy () != lf::leak_policy::none;
       if (max_time > 0 && !leaky && GST_CLOCK_TIME_IS_VALID (max))
         max += max_time;
       else if (max_time > 0 && leaky)

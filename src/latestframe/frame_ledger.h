@@ -134,9 +134,6 @@ public:
   /* The frame leaves the queue downstream: held becomes in flight. */
   void take_off ();
 
-  std::uint64_t bytes () const { return bytes_; }
-  bool in_flight () const { return in_flight_; }
-
 private:
   void settle ();
 
