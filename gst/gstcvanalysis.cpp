@@ -319,6 +319,20 @@ analysis_name (GstCvAnalysis *self)
   return factory ? GST_OBJECT_NAME (factory) : G_OBJECT_TYPE_NAME (self);
 }
 
+/* What one detection says, as the meta's param and the message's list share
+ * it: label, confidence, and text when there is one. */
+static GstStructure *
+detection_structure (const lf::detection &found)
+{
+  GstStructure *detection = gst_structure_new (
+      "detection", "label", G_TYPE_STRING, found.label.c_str (), "confidence",
+      G_TYPE_DOUBLE, found.confidence, NULL);
+  if (!found.text.empty ())
+    gst_structure_set (detection, "text", G_TYPE_STRING, found.text.c_str (),
+                       NULL);
+  return detection;
+}
+
 static void
 attach_detections (GstCvAnalysis *self, GstBuffer *buffer,
                    const lf::analysis_result &result)
@@ -330,13 +344,8 @@ attach_detections (GstCvAnalysis *self, GstBuffer *buffer,
           = gst_buffer_add_video_region_of_interest_meta (
               buffer, found.label.c_str (), found.box.x, found.box.y,
               found.box.width, found.box.height);
-      GstStructure *detection = gst_structure_new (
-          "detection", "label", G_TYPE_STRING, found.label.c_str (),
-          "confidence", G_TYPE_DOUBLE, found.confidence, "analysis",
-          G_TYPE_STRING, name, NULL);
-      if (!found.text.empty ())
-        gst_structure_set (detection, "text", G_TYPE_STRING,
-                           found.text.c_str (), NULL);
+      GstStructure *detection = detection_structure (found);
+      gst_structure_set (detection, "analysis", G_TYPE_STRING, name, NULL);
       gst_video_region_of_interest_meta_add_param (meta, detection);
     }
 }
@@ -356,14 +365,11 @@ post_results (GstCvAnalysis *self, GstBuffer *buffer,
   gst_value_list_init (&detections, result.detections.size ());
   for (const lf::detection &found : result.detections)
     {
-      GstStructure *detection = gst_structure_new (
-          "detection", "label", G_TYPE_STRING, found.label.c_str (), "x",
-          G_TYPE_INT, found.box.x, "y", G_TYPE_INT, found.box.y, "width",
-          G_TYPE_INT, found.box.width, "height", G_TYPE_INT, found.box.height,
-          "confidence", G_TYPE_DOUBLE, found.confidence, NULL);
-      if (!found.text.empty ())
-        gst_structure_set (detection, "text", G_TYPE_STRING,
-                           found.text.c_str (), NULL);
+      GstStructure *detection = detection_structure (found);
+      gst_structure_set (detection, "x", G_TYPE_INT, found.box.x, "y",
+                         G_TYPE_INT, found.box.y, "width", G_TYPE_INT,
+                         found.box.width, "height", G_TYPE_INT,
+                         found.box.height, NULL);
       GValue item = G_VALUE_INIT;
       g_value_init (&item, GST_TYPE_STRUCTURE);
       g_value_take_boxed (&item, detection);
