@@ -4,8 +4,5 @@
 #   ./pipelines/bench-analysis.sh [--rounds N] [--quick]
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
-build_dir=${LATESTFRAME_BUILD_DIR:-$LATESTFRAME_ROOT/build}
-ensure_packages
-ensure_build "$build_dir"
-export GST_PLUGIN_PATH="$build_dir${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+prepare_build
 exec "$build_dir/tests/bench_analysis" "$@"

@@ -6,7 +6,6 @@
 #   ./pipelines/bench.sh [--quick] [--out DIR] [--seconds S]
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
-build_dir=${LATESTFRAME_BUILD_DIR:-$LATESTFRAME_ROOT/build}
 out=bench-results seconds=10 quick=0
 while [ $# -gt 0 ]; do
   case $1 in
@@ -16,19 +15,12 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--quick] [--out DIR] [--seconds S]" >&2; exit 2 ;;
   esac
 done
-ensure_packages
-ensure_build "$build_dir"
-export GST_PLUGIN_PATH="$build_dir${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+prepare_build
 mkdir -p "$out"
 rm -f "$out"/*.dat "$out"/runs.txt "$out"/handoff.txt "$out"/analysis.md
 
-camlog=$(mktemp)
-"$build_dir/src/testcam/latestframe-testcam" --port 0 --width 1280 --height 720 --fps 30 >"$camlog" 2>&1 &
-camera=$!
-stop_camera() { kill "$camera" 2>/dev/null || true; wait "$camera" 2>/dev/null || true; }
-trap 'stop_camera; rm -f "$camlog"' EXIT
-for _ in $(seq 100); do [ -s "$camlog" ] && break; sleep 0.1; done
-url=$(head -1 "$camlog")
+trap stop_testcam EXIT
+start_testcam --width 1280 --height 720 --fps 30
 
 rtsp() { # consumer analysis-ms [extra args]
   local consumer=$1 ms=$2; shift 2
@@ -67,7 +59,7 @@ if [ $quick = 0 ]; then
 fi
 
 # The camera's CPU would slow what follows: stop it until density needs it.
-stop_camera
+stop_testcam
 
 echo "== 2. hand-off cost (16-byte buffers, interleaved rounds)"
 buffers=1000000 rounds=3
@@ -92,11 +84,7 @@ echo "== 3. analysis cost"
 "$build_dir/tests/bench_analysis" $([ $quick = 1 ] && echo --quick || echo --rounds 5) | tee "$out/analysis.md"
 
 if [ $quick = 0 ]; then
-  : >"$camlog"
-  "$build_dir/src/testcam/latestframe-testcam" --port 0 --width 1280 --height 720 --fps 30 >"$camlog" 2>&1 &
-  camera=$!
-  for _ in $(seq 100); do [ -s "$camlog" ] && break; sleep 0.1; done
-  url=$(head -1 "$camlog")
+  start_testcam --width 1280 --height 720 --fps 30
   echo "== 4. density: cameras in one process, each rtspsrc ! decodebin ! latestframe ! cvmotion"
   for cameras in 1 2 4; do rtsp density 0 --cameras "$cameras"; done
 fi

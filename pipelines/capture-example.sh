@@ -11,7 +11,6 @@
 # analysis' extra time, default 100) and --protocols go to the example.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
-build_dir=${LATESTFRAME_BUILD_DIR:-$LATESTFRAME_ROOT/build}
 sample_data=${LATESTFRAME_SAMPLE_DATA:-/usr/share/doc/opencv-doc/examples/data}
 
 python=0 uri="" seconds=10 extra_ms=100 passed=()
@@ -26,20 +25,12 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-ensure_packages
-ensure_build "$build_dir"
-export GST_PLUGIN_PATH="$build_dir/gst${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+prepare_build
 
-camera=""
 if [ -z "$uri" ]; then
-  camlog=$(mktemp)
-  trap '[ -n "$camera" ] && kill "$camera" 2>/dev/null; wait 2>/dev/null; rm -f "$camlog"' EXIT
-  "$build_dir/src/testcam/latestframe-testcam" --port=0 --file="$sample_data/vtest.avi" \
-    --width=768 --height=576 >"$camlog" 2>&1 &
-  camera=$!
-  for _ in $(seq 100); do [ -s "$camlog" ] && break; sleep 0.1; done
-  uri=$(head -1 "$camlog")
-  case $uri in rtsp://*) ;; *) echo "the test camera did not start: $(cat "$camlog")" >&2; exit 1 ;; esac
+  trap stop_testcam EXIT
+  start_testcam --file="$sample_data/vtest.avi" --width=768 --height=576
+  uri=$url
   echo "test camera: $uri (vtest.avi, 768x576@30)"
 fi
 

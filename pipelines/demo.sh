@@ -7,9 +7,6 @@
 #   ./pipelines/demo.sh --uri rtsp://camera/stream
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
-build_dir=${LATESTFRAME_BUILD_DIR:-$LATESTFRAME_ROOT/build}
-ensure_packages
-ensure_build "$build_dir"
-export GST_PLUGIN_PATH="$build_dir${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+prepare_build
 export LATESTFRAME_TESTCAM="$build_dir/src/testcam/latestframe-testcam"
 exec "$(system_python)" "$LATESTFRAME_ROOT/pipelines/demo.py" "$@"

@@ -49,3 +49,38 @@ ensure_build() {
 system_python() {
   if [ -x /usr/bin/python3 ]; then echo /usr/bin/python3; else command -v python3; fi
 }
+
+# Installs what is missing, builds if needed (LATESTFRAME_BUILD_DIR, or
+# build/), and points GStreamer at the build's plugins. Sets build_dir.
+prepare_build() {
+  build_dir=${LATESTFRAME_BUILD_DIR:-$LATESTFRAME_ROOT/build}
+  ensure_packages
+  ensure_build "$build_dir"
+  export GST_PLUGIN_PATH="$build_dir${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+}
+
+# Starts the test camera (LATESTFRAME_TESTCAM, or the build's) in the
+# background on a free port of 127.0.0.1 with the options given. Sets
+# camera (its pid) and url; fails, saying why, if it does not serve.
+start_testcam() {
+  local program=${LATESTFRAME_TESTCAM:-$build_dir/src/testcam/latestframe-testcam}
+  local log
+  log=$(mktemp)
+  "$program" --port=0 "$@" >"$log" 2>&1 &
+  camera=$!
+  for _ in $(seq 100); do [ -s "$log" ] && break; sleep 0.1; done
+  url=$(head -1 "$log")
+  case $url in
+    rtsp://*) rm -f "$log" ;;
+    *) echo "the test camera did not start: $(cat "$log")" >&2; rm -f "$log"; return 1 ;;
+  esac
+}
+
+# Stops the camera start_testcam started, if any.
+stop_testcam() {
+  if [ -n "${camera:-}" ]; then
+    kill "$camera" 2>/dev/null || true
+    wait "$camera" 2>/dev/null || true
+  fi
+  camera=""
+}

@@ -3,15 +3,13 @@
 # passes when it exits 0 and printed analysis messages.
 #   against-testcam.sh TESTCAM SCRIPT [SCRIPT ARGS...]
 set -uo pipefail
-testcam=$1 script=$2
+source "$(dirname "$0")/../../pipelines/lib/common.sh"
+export LATESTFRAME_TESTCAM=$1
+script=$2
 shift 2
-log=$(mktemp) camlog=$(mktemp)
-trap 'kill "$cam" 2>/dev/null; wait "$cam" 2>/dev/null; rm -f "$log" "$camlog"' EXIT
-"$testcam" --port 0 --width 320 --height 240 --duration 60 >"$camlog" 2>&1 &
-cam=$!
-for _ in $(seq 100); do [ -s "$camlog" ] && break; sleep 0.1; done
-url=$(head -1 "$camlog")
-case $url in rtsp://*) ;; *) echo "the test camera did not start: $(cat "$camlog")"; exit 1 ;; esac
+log=$(mktemp)
+trap 'stop_testcam; rm -f "$log"' EXIT
+start_testcam --width 320 --height 240 --duration 60 || exit 1
 "$script" --uri "$url" --seconds 4 "$@" >"$log" 2>&1
 status=$?
 messages=$(grep -c '(element): cv\|latestframe-stats' "$log")
