@@ -1,6 +1,7 @@
 /* The capture API on local sources (videotestsrc descriptions, a generated
  * file): newest-frame semantics, timeouts, formats, zero-copy frames, the
  * end of a file, and errors. Runs plain and under ASan+UBSan. */
+#include "common/leaks_tracer.h"
 #include "latestframe/capture.h"
 
 #include <glib/gstdio.h>
@@ -444,40 +445,18 @@ TEST_F (Capture_File, MissingFileFailsOpen)
   EXPECT_EQ (camera.state (), capture_state::closed);
 }
 
-/* The leaks tracer, when the test runs with GST_TRACERS=leaks. */
-GstTracer *
-leaks_tracer ()
-{
-  GList *tracers = gst_tracing_get_active_tracers ();
-  GstTracer *found = nullptr;
-  for (GList *l = tracers; l; l = l->next)
-    if (g_str_equal (G_OBJECT_TYPE_NAME (l->data), "GstLeaksTracer"))
-      found = GST_TRACER (gst_object_ref (l->data));
-  g_list_free_full (tracers, gst_object_unref);
-  return found;
-}
-
 /* The objects alive now, as text (one line each). */
 std::vector<std::string>
 live_objects (GstTracer *tracer)
 {
-  /* Tasks' threads drop their task's last ref after the join: let them,
-   * since the tracer refs every object it lists. */
-  gst_task_cleanup_all ();
-  GstStructure *info = nullptr;
-  g_signal_emit_by_name (tracer, "get-live-objects", &info);
   std::vector<std::string> objects;
-  if (!info)
-    return objects;
-  const GValue *list = gst_structure_get_value (info, "live-objects-list");
-  for (guint i = 0; i < gst_value_list_get_size (list); i++)
+  if (GPtrArray *alive = leaks_tracer_live_objects (tracer))
     {
-      gchar *text = gst_structure_to_string (
-          gst_value_get_structure (gst_value_list_get_value (list, i)));
-      objects.emplace_back (text);
-      g_free (text);
+      for (guint i = 0; i < alive->len; i++)
+        objects.emplace_back (
+            static_cast<const gchar *> (g_ptr_array_index (alive, i)));
+      g_ptr_array_unref (alive);
     }
-  gst_structure_free (info);
   return objects;
 }
 
@@ -485,7 +464,7 @@ live_objects (GstTracer *tracer)
 // leaves no GStreamer object or buffer alive (the leaks tracer's count).
 TEST (Capture_Leaks, OpenReadReleaseLeavesNothingAlive)
 {
-  GstTracer *tracer = leaks_tracer ();
+  GstTracer *tracer = leaks_tracer_find ();
   ASSERT_NE (tracer, nullptr) << "run with GST_TRACERS=leaks";
   auto cycle = [] {
     cv::Mat kept, other;

@@ -31,14 +31,6 @@ in_flight (GstElement *element)
   return frames;
 }
 
-static void
-drain_harness (GstHarness *h)
-{
-  GstBuffer *out;
-  while ((out = gst_harness_try_pull (h)))
-    gst_buffer_unref (out);
-}
-
 /* Steps: max-size-buffers=2; freeze on frame 0; push frames 1-6 (1-4 are
  * dropped); check levels and in-flight; open the gate; EOS.
  * Invariant: what the properties say matches what the test sees, and once

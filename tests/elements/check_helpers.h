@@ -183,6 +183,15 @@ numbered_buffer (guint64 offset, gsize size, GstClockTime pts)
   return buffer;
 }
 
+/* Pulls and frees whatever the harness has collected. */
+static inline void
+drain_harness (GstHarness *h)
+{
+  GstBuffer *out;
+  while ((out = gst_harness_try_pull (h)))
+    gst_buffer_unref (out);
+}
+
 #define VIDEO_CAPS "video/x-raw,format=GRAY8,width=4,height=4,framerate=30/1"
 #define FRAME_NS (GST_SECOND / 30)
 

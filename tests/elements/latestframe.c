@@ -1,5 +1,6 @@
 /* gst-check tests of the latestframe element: one invariant per test. */
 #include "check_helpers.h"
+#include "common/leaks_tracer.h"
 
 #include <gst/check/gstharness.h>
 
@@ -539,9 +540,7 @@ GST_START_TEST (test_flush_cycles_while_pushing)
       g_cond_broadcast (&job.cond);
       g_mutex_unlock (&job.lock);
       /* Keep the harness' own buffer queue small. */
-      GstBuffer *out;
-      while ((out = gst_harness_try_pull (h)))
-        gst_buffer_unref (out);
+      drain_harness (h);
     }
   /* Frames flow after the last flush. */
   GstBuffer *out = gst_harness_pull (h);
@@ -945,41 +944,17 @@ count_frame (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
-static GstTracer *
-leaks_tracer (void)
-{
-  GList *tracers = gst_tracing_get_active_tracers ();
-  GstTracer *found = NULL;
-  for (GList *l = tracers; l; l = l->next)
-    if (g_str_equal (G_OBJECT_TYPE_NAME (l->data), "GstLeaksTracer"))
-      found = gst_object_ref (l->data);
-  g_list_free_full (tracers, gst_object_unref);
-  return found;
-}
-
 /* The number of objects alive now; their types are appended to `names`. */
 static guint
 live_objects (GstTracer *tracer, GString *names)
 {
-  /* A task's thread drops the task's last ref after the task was joined.
-   * Let those threads finish first: the tracer refs every live object it
-   * lists, and reffing one whose last unref is under way would free it
-   * twice. */
-  gst_task_cleanup_all ();
-  GstStructure *info = NULL;
-  g_signal_emit_by_name (tracer, "get-live-objects", &info);
-  fail_unless (info != NULL);
-  const GValue *list = gst_structure_get_value (info, "live-objects-list");
-  guint count = gst_value_list_get_size (list);
-  for (guint i = 0; i < count; i++)
-    {
-      const GstStructure *object
-          = gst_value_get_structure (gst_value_list_get_value (list, i));
-      gchar *text = gst_structure_to_string (object);
-      g_string_append_printf (names, " %s", text);
-      g_free (text);
-    }
-  gst_structure_free (info);
+  GPtrArray *objects = leaks_tracer_live_objects (tracer);
+  fail_unless (objects != NULL);
+  for (guint i = 0; i < objects->len; i++)
+    g_string_append_printf (names, " %s",
+                            (const gchar *)g_ptr_array_index (objects, i));
+  guint count = objects->len;
+  g_ptr_array_unref (objects);
   return count;
 }
 
@@ -1019,7 +994,7 @@ run_one_cycle (guint cycle)
 
 GST_START_TEST (test_state_cycles_with_data_leak_nothing)
 {
-  GstTracer *tracer = leaks_tracer ();
+  GstTracer *tracer = leaks_tracer_find ();
   fail_unless (tracer != NULL, "run with GST_TRACERS=leaks");
   run_one_cycle (0); /* loads plugins and creates one-off objects */
   GString *names = g_string_new ("before:");
