@@ -5,4 +5,4 @@
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 prepare_build
-exec "$build_dir/tests/bench_analysis" "$@"
+exec "$build_dir/pipelines/bench/bench_analysis" "$@"

@@ -24,7 +24,7 @@ start_testcam --width 1280 --height 720 --fps 30
 
 rtsp() { # consumer analysis-ms [extra args]
   local consumer=$1 ms=$2; shift 2
-  "$build_dir/tests/bench_rtsp" --uri "$url" --consumer "$consumer" --analysis-ms "$ms" \
+  "$build_dir/pipelines/bench/bench_rtsp" --uri "$url" --consumer "$consumer" --analysis-ms "$ms" \
     --seconds "$seconds" --timeline "$out/age-$consumer-$ms.dat" "$@" | tee -a "$out/runs.txt"
 }
 
@@ -38,7 +38,7 @@ together() { # consumer analysis-ms consumer analysis-ms
 }
 cv2_loop() { # analysis-ms: the loop people write with OpenCV, where present
   if "$(system_python)" -c "import cv2" 2>/dev/null; then
-    "$(system_python)" "$LATESTFRAME_ROOT/pipelines/bench_cv2.py" --uri "$url" --analysis-ms "$1" \
+    "$(system_python)" "$LATESTFRAME_ROOT/pipelines/bench/bench_cv2.py" --uri "$url" --analysis-ms "$1" \
       --seconds "$seconds" --timeline "$out/age-cv2-videocapture-$1.dat" | tee -a "$out/runs.txt"
   else
     echo "cv2.VideoCapture loop skipped: python3-opencv is not installed" | tee -a "$out/runs.txt"
@@ -81,7 +81,7 @@ for round in $(seq $rounds); do
 done
 
 echo "== 3. analysis cost"
-"$build_dir/tests/bench_analysis" $([ $quick = 1 ] && echo --quick || echo --rounds 5) | tee "$out/analysis.md"
+"$build_dir/pipelines/bench/bench_analysis" $([ $quick = 1 ] && echo --quick || echo --rounds 5) | tee "$out/analysis.md"
 
 if [ $quick = 0 ]; then
   start_testcam --width 1280 --height 720 --fps 30
@@ -89,4 +89,4 @@ if [ $quick = 0 ]; then
   for cameras in 1 2 4; do rtsp density 0 --cameras "$cameras"; done
 fi
 
-"$(system_python)" "$LATESTFRAME_ROOT/pipelines/bench_report.py" "$out" --seconds "$seconds"
+"$(system_python)" "$LATESTFRAME_ROOT/pipelines/bench/bench_report.py" "$out" --seconds "$seconds"

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Benchmark consumer: the loop people write with OpenCV, cv2.VideoCapture
 (FFmpeg backend) reading an RTSP camera, with an analysis stand-in of P ms.
-Prints the same line as tests/bench/bench_rtsp: frames analysed, frame age
+Prints the same line as pipelines/bench/bench_rtsp: frames analysed, frame age
 at analysis p50/p95/max (from latestframe-testcam's pixel stamps), peak RSS
 and CPU seconds of this process.
 
