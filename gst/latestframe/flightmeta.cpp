@@ -1,27 +1,37 @@
-/* A meta that keeps a pushed frame's bytes charged until the buffer is
- * finally released.
+/* A meta that keeps a handed-over frame's bytes counted in flight until the
+ * buffer is finally released.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "flightmeta.h"
 
+#include <memory>
+#include <mutex>
 #include <new>
 
 namespace
 {
 
-struct FlightCharge
-{
-  std::shared_ptr<latestframe::frame_charge> charge;
-};
-
 struct LatestFrameFlightMeta
 {
   GstMeta meta;
-  /* C++ state: created in attach_flight_charge() or a copy, destroyed in
-   * flight_meta_free(). */
-  FlightCharge *flight;
+  /* C++ members, constructed in flight_meta_init() and destroyed in
+   * flight_meta_free(). `own` holds the charge until the buffer is first
+   * copied; from then on `shared` does, for the buffer and all its
+   * copies. */
+  latestframe::in_flight_charge own;
+  std::shared_ptr<latestframe::in_flight_charge> shared;
 };
+
+/* Copies are rare (a tee, a writer making a shared buffer writable): one
+ * process-wide lock serialises moving a charge into its shared form, which
+ * concurrent copies of one buffer could otherwise both do. */
+std::mutex &
+copy_lock ()
+{
+  static std::mutex lock;
+  return lock;
+}
 
 GType
 flight_meta_api_get_type (void)
@@ -36,19 +46,14 @@ flight_meta_api_get_type (void)
   return type;
 }
 
-FlightCharge *
-new_flight (std::shared_ptr<latestframe::frame_charge> charge)
-{
-  return new (g_malloc (sizeof (FlightCharge)))
-      FlightCharge{ std::move (charge) };
-}
-
 gboolean
 flight_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
 {
   (void)params;
   (void)buffer;
-  reinterpret_cast<LatestFrameFlightMeta *> (meta)->flight = NULL;
+  auto *flight = reinterpret_cast<LatestFrameFlightMeta *> (meta);
+  new (&flight->own) latestframe::in_flight_charge ();
+  new (&flight->shared) std::shared_ptr<latestframe::in_flight_charge> ();
   return TRUE;
 }
 
@@ -56,13 +61,12 @@ void
 flight_meta_free (GstMeta *meta, GstBuffer *buffer)
 {
   (void)buffer;
-  auto *flight_meta = reinterpret_cast<LatestFrameFlightMeta *> (meta);
-  if (flight_meta->flight)
-    {
-      flight_meta->flight->~FlightCharge ();
-      g_free (flight_meta->flight);
-      flight_meta->flight = NULL;
-    }
+  /* The buffer's last reference is gone: no copy of it can be under way,
+   * and every copy made before is ordered before this by the reference
+   * count. */
+  auto *flight = reinterpret_cast<LatestFrameFlightMeta *> (meta);
+  flight->shared.~shared_ptr ();
+  flight->own.~in_flight_charge ();
 }
 
 const GstMetaInfo *flight_meta_get_info (void);
@@ -76,13 +80,15 @@ flight_meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer,
   if (!GST_META_TRANSFORM_IS_COPY (type))
     return FALSE;
   auto *source = reinterpret_cast<LatestFrameFlightMeta *> (meta);
-  if (!source->flight)
-    return TRUE;
   auto *copy = reinterpret_cast<LatestFrameFlightMeta *> (
       gst_buffer_add_meta (dest, flight_meta_get_info (), NULL));
   if (!copy)
     return FALSE;
-  copy->flight = new_flight (source->flight->charge);
+  std::lock_guard<std::mutex> lock (copy_lock ());
+  if (!source->shared)
+    source->shared = std::make_shared<latestframe::in_flight_charge> (
+        std::move (source->own));
+  copy->shared = source->shared;
   return TRUE;
 }
 
@@ -107,11 +113,11 @@ namespace latestframe
 {
 
 void
-attach_flight_charge (GstBuffer *buffer, std::shared_ptr<frame_charge> charge)
+attach_flight_charge (GstBuffer *buffer, in_flight_charge charge)
 {
-  auto *meta = reinterpret_cast<LatestFrameFlightMeta *> (
+  auto *flight = reinterpret_cast<LatestFrameFlightMeta *> (
       gst_buffer_add_meta (buffer, flight_meta_get_info (), NULL));
-  meta->flight = new_flight (std::move (charge));
+  flight->own = std::move (charge);
 }
 
 } // namespace latestframe

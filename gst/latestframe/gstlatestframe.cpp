@@ -7,19 +7,31 @@
  * SECTION:element-latestframe
  * @title: latestframe
  *
- * A leaky, bounded queue for live video analysis. It holds at most
- * #GstLatestFrame:max-size-buffers frames (and, when set, at most
- * #GstLatestFrame:max-size-bytes bytes and #GstLatestFrame:max-size-time of
- * span between the oldest and the newest held frame) and pushes them from its
- * own streaming thread. When the consumer is slower than the source, the
- * oldest held frames are dropped (#GstLatestFrame:leaky=downstream, the
+ * A leaky, bounded queue for live video analysis, and a drop-in for `queue`.
+ * It holds at most #GstLatestFrame:max-size-buffers frames (and, when set, at
+ * most #GstLatestFrame:max-size-bytes bytes and #GstLatestFrame:max-size-time
+ * of span between the oldest and the newest held frame) and pushes them from
+ * its own streaming thread. When the consumer is slower than a live source,
+ * the oldest held frames are dropped (#GstLatestFrame:leaky=downstream, the
  * default), so the consumer always gets the newest frame and the source is
- * never held up.
+ * never held up. When upstream is not live (a file), nothing is dropped:
+ * upstream is held up and every frame is analysed at the consumer's pace
+ * (#GstLatestFrame:leaky-non-live turns dropping on for files too).
  *
  * Only frames are ever dropped: events and serialized queries keep their
  * order, sticky events (stream-start, caps, segment, tags) are never lost, and
  * the first frame pushed after a drop carries %GST_BUFFER_FLAG_DISCONT. The
  * pushed buffer is the very buffer that arrived: frames are never copied.
+ * Every drop is counted by reason (#GstLatestFrame:stats), and the bytes of
+ * the frames held and still alive downstream are accounted.
+ *
+ * It has `queue`'s signals (#GstLatestFrame::overrun,
+ * #GstLatestFrame::underrun, #GstLatestFrame::running,
+ * #GstLatestFrame::pushing) and properties (#GstLatestFrame:silent,
+ * #GstLatestFrame:min-threshold-buffers, ..., #GstLatestFrame:flush-on-eos)
+ * with their meaning and threading, so code written for
+ * `queue leaky=downstream` works with it unchanged. Its defaults differ:
+ * one frame, no byte or time limit, leaky=downstream.
  *
  * ## Example launch lines
  * |[
@@ -46,86 +58,47 @@
 #include "gstlatestframe.h"
 
 #include "flightmeta.h"
-#include "latestframe/frame_ledger.h"
-#include "latestframe/frame_queue.h"
-#include "latestframe/freshness.h"
-#include "latestframe/memory_budget.h"
+#include "latestframe/frame_keeper.h"
 #include "miniobject.h"
 
 #include <atomic>
 #include <chrono>
-#include <mutex>
 #include <new>
 #include <optional>
 #include <string>
-#include <vector>
 
 GST_DEBUG_CATEGORY_STATIC (latest_frame_debug);
 GST_DEBUG_CATEGORY_STATIC (latest_frame_dataflow);
 #define GST_CAT_DEFAULT latest_frame_debug
 
 namespace lf = latestframe;
+using keeper_t = lf::frame_keeper<lf::held_object>;
 using steady_clock = std::chrono::steady_clock;
-
-/* What the queue holds: a buffer, event or query; for a frame, also the
- * bytes charged for it and when it arrived. */
-struct queued_item
-{
-  lf::held_object object;
-  lf::frame_charge charge;
-  steady_clock::time_point arrival;
-};
-using frame_queue = lf::frame_queue<queued_item>;
-
-static queued_item
-marker_item (lf::held_object object)
-{
-  return queued_item{ std::move (object), lf::frame_charge (), {} };
-}
 
 struct _GstLatestFrameState
 {
-  frame_queue queue;
+  /* Everything that decides a frame's fate, and the counts. */
+  keeper_t keeper;
 
   /* Sink streaming thread only (under the sink pad's stream lock): the
-   * segment that gives frames their running time. */
+   * segment that gives frames their running time, and whether upstream's
+   * liveness was asked for this stream. */
   GstSegment sink_segment;
-  /* EOS was queued: frames are refused until STREAM_START or SEGMENT. */
-  std::atomic<bool> eos_queued{ false };
-  /* Downstream answered EOS and nothing pushable was left: frames are
-   * refused until STREAM_START or SEGMENT. */
-  std::atomic<bool> downstream_eos{ false };
-  /* Makes "halt, then pause the task" in the task atomic with "check the
-   * halt reason, resume, restart the task" in the event and activation
-   * handlers; without it a restart could land between the task's halt and
-   * its pause, leaving the queue running with no task. Never held while
-   * waiting for the task. */
-  std::mutex lifecycle;
+  bool liveness_known = false;
 
-  /* Counts and bytes; shared with the frames in flight, which may outlive
-   * the element. */
-  std::shared_ptr<lf::frame_ledger> ledger
-      = std::make_shared<lf::frame_ledger> ();
-  lf::freshness_gate freshness;
-
-  /* The memory budget joined, if any. */
-  std::mutex budget_lock;
-  std::string budget_name;
-  guint64 budget_cap = 0;
-  std::optional<lf::budget_membership> budget;
-
+  std::atomic<bool> silent{ false };
   std::atomic<guint> stats_interval_ms{ 0 };
   /* Task thread only: when the next stats message is due. */
   steady_clock::time_point next_stats;
 };
 
-/* Logs the level; reads it (a queue lock and scan) only when logging. */
+/* Logs the level; reads it (a lock and a scan) only when logging. */
 #define STATUS(self, what)                                                     \
   G_STMT_START                                                                 \
   if (gst_debug_category_get_threshold (latest_frame_dataflow)                 \
       >= GST_LEVEL_LOG)                                                        \
     {                                                                          \
-      lf::queue_level level_ = (self)->state->queue.level_approx ();           \
+      lf::queue_level level_ = (self)->state->keeper.level_approx ();          \
       GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,                         \
                           "%s: %u frames, %" G_GUINT64_FORMAT                  \
                           " bytes, %" GST_TIME_FORMAT " held",                 \
@@ -136,14 +109,31 @@ struct _GstLatestFrameState
 
 enum
 {
+  SIGNAL_UNDERRUN,
+  SIGNAL_RUNNING,
+  SIGNAL_OVERRUN,
+  SIGNAL_PUSHING,
+  LAST_SIGNAL
+};
+
+static guint latest_frame_signals[LAST_SIGNAL];
+
+enum
+{
   PROP_0,
   PROP_MAX_SIZE_BUFFERS,
   PROP_MAX_SIZE_BYTES,
   PROP_MAX_SIZE_TIME,
   PROP_LEAKY,
+  PROP_LEAKY_NON_LIVE,
   PROP_CURRENT_LEVEL_BUFFERS,
   PROP_CURRENT_LEVEL_BYTES,
   PROP_CURRENT_LEVEL_TIME,
+  PROP_MIN_THRESHOLD_BUFFERS,
+  PROP_MIN_THRESHOLD_BYTES,
+  PROP_MIN_THRESHOLD_TIME,
+  PROP_SILENT,
+  PROP_FLUSH_ON_EOS,
   PROP_MAX_AGE,
   PROP_MEMORY_BUDGET,
   PROP_MEMORY_BUDGET_BYTES,
@@ -159,6 +149,12 @@ enum
 #define DEFAULT_MAX_SIZE_BYTES 0
 #define DEFAULT_MAX_SIZE_TIME 0
 #define DEFAULT_LEAKY GST_LATEST_FRAME_LEAKY_DOWNSTREAM
+#define DEFAULT_LEAKY_NON_LIVE FALSE
+#define DEFAULT_MIN_THRESHOLD_BUFFERS 0
+#define DEFAULT_MIN_THRESHOLD_BYTES 0
+#define DEFAULT_MIN_THRESHOLD_TIME 0
+#define DEFAULT_SILENT FALSE
+#define DEFAULT_FLUSH_ON_EOS FALSE
 #define DEFAULT_MAX_AGE 0
 #define DEFAULT_MEMORY_BUDGET NULL
 #define DEFAULT_MEMORY_BUDGET_BYTES 0
@@ -237,7 +233,7 @@ leak_policy_for (int leaky)
     }
 }
 
-/* The leaky property for the queue's policy (the one place it is kept). */
+/* The leaky property for the keeper's policy (the one place it is kept). */
 static GstLatestFrameLeaky
 leaky_for (lf::leak_policy policy)
 {
@@ -251,6 +247,52 @@ leaky_for (lf::leak_policy policy)
       break;
     }
   return GST_LATEST_FRAME_LEAKY_DOWNSTREAM;
+}
+
+/* The keeper's hooks, at the points where `queue` emits its signals: the
+ * keeper calls them with its lock released. */
+struct queue_signals
+{
+  GstLatestFrame *self;
+
+  bool active () const
+  {
+    return !self->state->silent.load (std::memory_order_relaxed);
+  }
+  void full () { g_signal_emit (self, latest_frame_signals[SIGNAL_OVERRUN], 0); }
+  void room_after_wait ()
+  {
+    g_signal_emit (self, latest_frame_signals[SIGNAL_RUNNING], 0);
+  }
+  void empty ()
+  {
+    g_signal_emit (self, latest_frame_signals[SIGNAL_UNDERRUN], 0);
+  }
+  void refilled ()
+  {
+    g_signal_emit (self, latest_frame_signals[SIGNAL_RUNNING], 0);
+    g_signal_emit (self, latest_frame_signals[SIGNAL_PUSHING], 0);
+  }
+};
+
+/* The keeper's running clock: the pipeline clock's running time now, or
+ * no_time without a clock. Called under the keeper's lock. */
+static std::int64_t
+pipeline_running_time (void *context)
+{
+  GstElement *element = GST_ELEMENT_CAST (context);
+  GST_OBJECT_LOCK (element);
+  GstClock *clock
+      = element->clock ? GST_CLOCK_CAST (gst_object_ref (element->clock)) : NULL;
+  const GstClockTime base = element->base_time;
+  GST_OBJECT_UNLOCK (element);
+  if (!clock)
+    return lf::no_time;
+  const GstClockTime now = gst_clock_get_time (clock);
+  gst_object_unref (clock);
+  if (!GST_CLOCK_TIME_IS_VALID (now) || now < base)
+    return lf::no_time;
+  return static_cast<std::int64_t> (now - base);
 }
 
 static void
@@ -268,6 +310,48 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
   gobject_class->set_property = gst_latest_frame_set_property;
   gobject_class->get_property = gst_latest_frame_get_property;
 
+  /**
+   * GstLatestFrame::underrun:
+   *
+   * As `queue`'s: emitted from the element's streaming thread when it finds
+   * nothing to push (below the min-threshold-* levels, if set), before it
+   * waits; once per transition to empty.
+   */
+  latest_frame_signals[SIGNAL_UNDERRUN] = g_signal_new (
+      "underrun", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_FIRST, 0, NULL, NULL,
+      NULL, G_TYPE_NONE, 0);
+  /**
+   * GstLatestFrame::running:
+   *
+   * As `queue`'s: emitted when there is enough to push again after an
+   * underrun (streaming thread), and when an upstream thread that was
+   * blocked by a full element (leaky=no, or a paced non-live upstream) got
+   * room (upstream's thread).
+   */
+  latest_frame_signals[SIGNAL_RUNNING] = g_signal_new (
+      "running", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_FIRST, 0, NULL, NULL,
+      NULL, G_TYPE_NONE, 0);
+  /**
+   * GstLatestFrame::overrun:
+   *
+   * As `queue`'s: emitted from upstream's streaming thread when a frame
+   * arrives and the held frames are at a limit, before the frame is dropped
+   * (leaky) or upstream blocks; the limits are checked again after it, so a
+   * handler may raise them.
+   */
+  latest_frame_signals[SIGNAL_OVERRUN] = g_signal_new (
+      "overrun", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_FIRST, 0, NULL, NULL,
+      NULL, G_TYPE_NONE, 0);
+  /**
+   * GstLatestFrame::pushing:
+   *
+   * As `queue`'s: emitted from the element's streaming thread when it has
+   * something to push again after an underrun.
+   */
+  latest_frame_signals[SIGNAL_PUSHING] = g_signal_new (
+      "pushing", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_FIRST, 0, NULL, NULL,
+      NULL, G_TYPE_NONE, 0);
+
   const GParamFlags settable = static_cast<GParamFlags> (
       G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING | G_PARAM_STATIC_STRINGS);
   const GParamFlags readable
@@ -282,11 +366,11 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
           0, G_MAXUINT, DEFAULT_MAX_SIZE_BUFFERS, settable));
   g_object_class_install_property (
       gobject_class, PROP_MAX_SIZE_BYTES,
-      g_param_spec_uint64 (
+      g_param_spec_uint (
           "max-size-bytes", "Max. size (bytes)",
           "Most bytes of frames held; a single frame is always accepted even "
           "when larger (0 = no limit on bytes)",
-          0, G_MAXUINT64, DEFAULT_MAX_SIZE_BYTES, settable));
+          0, G_MAXUINT, DEFAULT_MAX_SIZE_BYTES, settable));
   g_object_class_install_property (
       gobject_class, PROP_MAX_SIZE_TIME,
       g_param_spec_uint64 (
@@ -300,8 +384,19 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
           "leaky", "Leaky",
           "What to do with a frame that does not fit: drop the oldest held "
           "frames (downstream), drop the arriving frame (upstream), or block "
-          "upstream until there is room (no)",
+          "upstream until there is room (no). Applies to live upstreams; see "
+          "leaky-non-live",
           GST_TYPE_LATEST_FRAME_LEAKY, DEFAULT_LEAKY, settable));
+  g_object_class_install_property (
+      gobject_class, PROP_LEAKY_NON_LIVE,
+      g_param_spec_boolean (
+          "leaky-non-live", "Leaky when not live",
+          "Also drop frames (leaky, max-age) when upstream is not live (a "
+          "file). FALSE: a non-live upstream is held up instead, so every "
+          "frame is analysed at the consumer's pace. Liveness is asked of "
+          "upstream (LATENCY query) at the start of each stream; no answer "
+          "counts as live",
+          DEFAULT_LEAKY_NON_LIVE, settable));
   g_object_class_install_property (
       gobject_class, PROP_CURRENT_LEVEL_BUFFERS,
       g_param_spec_uint ("current-level-buffers", "Current level (frames)",
@@ -309,26 +404,62 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
                          0, readable));
   g_object_class_install_property (
       gobject_class, PROP_CURRENT_LEVEL_BYTES,
-      g_param_spec_uint64 ("current-level-bytes", "Current level (bytes)",
-                           "Bytes of the frames held now", 0, G_MAXUINT64, 0,
-                           readable));
+      g_param_spec_uint ("current-level-bytes", "Current level (bytes)",
+                         "Bytes of the frames held now", 0, G_MAXUINT, 0,
+                         readable));
   g_object_class_install_property (
       gobject_class, PROP_CURRENT_LEVEL_TIME,
       g_param_spec_uint64 (
           "current-level-time", "Current level (ns)",
-          "Span in nanoseconds between the oldest and the newest frame held "
-          "now (0 with fewer than two timestamped frames)",
+          "Span in nanoseconds of running time between the oldest and the "
+          "newest frame held now (0 with fewer than two timestamped frames)",
           0, G_MAXUINT64, 0, readable));
-
+  g_object_class_install_property (
+      gobject_class, PROP_MIN_THRESHOLD_BUFFERS,
+      g_param_spec_uint (
+          "min-threshold-buffers", "Min. threshold (frames)",
+          "As queue's: frames to hold before pushing any, unless a limit is "
+          "reached, EOS arrived or an event or query waits behind them "
+          "(0 = no threshold)",
+          0, G_MAXUINT, DEFAULT_MIN_THRESHOLD_BUFFERS, settable));
+  g_object_class_install_property (
+      gobject_class, PROP_MIN_THRESHOLD_BYTES,
+      g_param_spec_uint (
+          "min-threshold-bytes", "Min. threshold (bytes)",
+          "As queue's: bytes of frames to hold before pushing any (0 = no "
+          "threshold)",
+          0, G_MAXUINT, DEFAULT_MIN_THRESHOLD_BYTES, settable));
+  g_object_class_install_property (
+      gobject_class, PROP_MIN_THRESHOLD_TIME,
+      g_param_spec_uint64 (
+          "min-threshold-time", "Min. threshold (ns)",
+          "As queue's: span in nanoseconds of held frames to reach before "
+          "pushing any; also added to the minimum latency (0 = no "
+          "threshold)",
+          0, G_MAXUINT64, DEFAULT_MIN_THRESHOLD_TIME, settable));
+  g_object_class_install_property (
+      gobject_class, PROP_SILENT,
+      g_param_spec_boolean (
+          "silent", "Silent",
+          "Don't emit the overrun, underrun, running and pushing signals",
+          DEFAULT_SILENT, settable));
+  g_object_class_install_property (
+      gobject_class, PROP_FLUSH_ON_EOS,
+      g_param_spec_boolean (
+          "flush-on-eos", "Flush on EOS",
+          "Drop the held frames when EOS arrives (counted as flushed) and "
+          "push EOS at once",
+          DEFAULT_FLUSH_ON_EOS, settable));
   g_object_class_install_property (
       gobject_class, PROP_MAX_AGE,
       g_param_spec_uint64 (
           "max-age", "Max. age (ns)",
           "Drop a frame older than this many nanoseconds when it is about to "
-          "be pushed, and wait for a fresher one; age = pipeline running time "
-          "now minus the frame's running time (time since arrival without "
-          "clock or timestamp). If frames already arrive older, the newest "
-          "is pushed anyway and a warning is posted once (0 = off)",
+          "be pushed, and wait for a fresher one; age = its age on arrival "
+          "(pipeline running time minus the frame's running time) plus the "
+          "time held here (time since arrival without clock or timestamp). "
+          "If frames already arrive older, the newest is pushed anyway and a "
+          "warning is posted once (0 = off)",
           0, G_MAXUINT64, DEFAULT_MAX_AGE, settable));
   g_object_class_install_property (
       gobject_class, PROP_MEMORY_BUDGET,
@@ -384,10 +515,10 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
       g_param_spec_boxed (
           "stats", "Statistics",
           "A '" STATS_NAME "' structure: received, pushed, dropped (and by "
-          "reason: -overflow, -age, -budget, -flush; -bytes), current levels, "
-          "in-flight frames and bytes, peak-bytes, age-p50/-p95/-max (ns, "
-          "recent frames), and memory-budget, -bytes, -used when a budget is "
-          "set",
+          "reason: -overflow, -age, -budget, -flush, -superseded; -bytes), "
+          "current levels, in-flight frames and bytes, peak-bytes, "
+          "age-p50/-p95/-max (ns, recent frames), upstream-live, and "
+          "memory-budget, -bytes, -used when a budget is set",
           GST_TYPE_STRUCTURE, readable));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -395,7 +526,7 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
   gst_element_class_set_static_metadata (
       element_class, "Latest frame queue", "Generic",
       "Leaky bounded queue that keeps the newest frames for a slow consumer, "
-      "pushing them from its own thread",
+      "pushing them from its own thread; a drop-in for queue",
       "latestframe developers");
 #ifdef LATESTFRAME_DOC_URI
   gst_element_class_add_static_metadata (element_class,
@@ -413,10 +544,11 @@ gst_latest_frame_init (GstLatestFrame *self)
   self->state
       = new (g_malloc (sizeof (GstLatestFrameState))) GstLatestFrameState ();
   gst_segment_init (&self->state->sink_segment, GST_FORMAT_UNDEFINED);
-  self->state->queue.set_limits ({ DEFAULT_MAX_SIZE_BUFFERS,
-                                   DEFAULT_MAX_SIZE_BYTES,
-                                   DEFAULT_MAX_SIZE_TIME });
-  self->state->queue.set_policy (leak_policy_for (DEFAULT_LEAKY));
+  self->state->keeper.set_limits ({ DEFAULT_MAX_SIZE_BUFFERS,
+                                    DEFAULT_MAX_SIZE_BYTES,
+                                    DEFAULT_MAX_SIZE_TIME });
+  self->state->keeper.set_policy (leak_policy_for (DEFAULT_LEAKY));
+  self->state->keeper.set_running_clock (pipeline_running_time, self);
 
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad, gst_latest_frame_chain);
@@ -450,80 +582,41 @@ gst_latest_frame_finalize (GObject *object)
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
-/* Counts the frames among `released` as dropped for `reason`. */
-static void
-count_drops (GstLatestFrame *self,
-             const std::vector<frame_queue::entry> &released,
-             lf::drop_reason reason)
-{
-  for (const frame_queue::entry &entry : released)
-    if (entry.is_frame)
-      self->state->ledger->count_drop (reason, entry.bytes);
-}
-
-/* Joins, leaves or re-caps the memory budget. Frames already charged stay
- * charged to the budget they were taken under until they go. */
-static void
-set_budget (GstLatestFrame *self, std::optional<std::string> name,
-            std::optional<guint64> cap)
-{
-  GstLatestFrameState *state = self->state;
-  std::lock_guard<std::mutex> lock (state->budget_lock);
-  if (cap)
-    state->budget_cap = *cap;
-  if (name && *name != state->budget_name)
-    {
-      state->budget_name = *name;
-      state->budget.reset ();
-      if (!state->budget_name.empty ())
-        state->budget.emplace (state->budget_name, state->budget_cap);
-    }
-  else if (state->budget)
-    state->budget->set_cap (state->budget_cap);
-  GST_DEBUG_OBJECT (self, "memory budget '%s', cap %" G_GUINT64_FORMAT,
-                    state->budget_name.c_str (), state->budget_cap);
-}
-
-static std::shared_ptr<lf::memory_budget>
-current_budget (GstLatestFrameState *state)
-{
-  std::lock_guard<std::mutex> lock (state->budget_lock);
-  return state->budget ? state->budget->budget () : nullptr;
-}
-
 static GstStructure *
 build_stats (GstLatestFrame *self)
 {
-  GstLatestFrameState *state = self->state;
-  lf::ledger_snapshot counts = state->ledger->snapshot ();
-  lf::queue_level level = state->queue.level_approx ();
-  GstStructure *stats = gst_structure_new (
-      STATS_NAME, "received", G_TYPE_UINT64, counts.received, "pushed",
-      G_TYPE_UINT64, counts.pushed, "dropped", G_TYPE_UINT64, counts.dropped (),
-      "dropped-overflow", G_TYPE_UINT64, counts.overflow.frames, "dropped-age",
-      G_TYPE_UINT64, counts.age.frames, "dropped-budget", G_TYPE_UINT64,
-      counts.budget.frames, "dropped-flush", G_TYPE_UINT64, counts.flush.frames,
-      "dropped-bytes", G_TYPE_UINT64, counts.dropped_bytes (),
-      "dropped-overflow-bytes", G_TYPE_UINT64, counts.overflow.bytes,
-      "dropped-age-bytes", G_TYPE_UINT64, counts.age.bytes,
-      "dropped-budget-bytes", G_TYPE_UINT64, counts.budget.bytes,
-      "dropped-flush-bytes", G_TYPE_UINT64, counts.flush.bytes,
-      "current-level-buffers", G_TYPE_UINT, level.frames, "current-level-bytes",
-      G_TYPE_UINT64, level.bytes, "current-level-time", G_TYPE_UINT64,
-      level.span_ns, "in-flight-buffers", G_TYPE_UINT,
-      static_cast<guint> (counts.in_flight_frames), "in-flight-bytes",
-      G_TYPE_UINT64, counts.in_flight_bytes, "peak-bytes", G_TYPE_UINT64,
-      counts.peak_bytes, "age-p50", G_TYPE_UINT64, counts.ages.p50_ns,
-      "age-p95", G_TYPE_UINT64, counts.ages.p95_ns, "age-max", G_TYPE_UINT64,
-      counts.ages.max_ns, "age-samples", G_TYPE_UINT, counts.ages.samples,
-      NULL);
-  std::shared_ptr<lf::memory_budget> budget = current_budget (state);
-  if (budget)
-    gst_structure_set (
-        stats, "memory-budget", G_TYPE_STRING, budget->name ().c_str (),
-        "memory-budget-bytes", G_TYPE_UINT64, budget->cap_approx (),
-        "memory-budget-used", G_TYPE_UINT64, budget->used_approx (), NULL);
-  return stats;
+  const lf::keeper_stats stats = self->state->keeper.stats ();
+  auto dropped = [&] (lf::drop_reason reason) {
+    return stats.dropped_for (reason);
+  };
+  GstStructure *structure = gst_structure_new (
+      STATS_NAME, "received", G_TYPE_UINT64, stats.received, "pushed",
+      G_TYPE_UINT64, stats.handed_over, "dropped", G_TYPE_UINT64,
+      stats.dropped (), "dropped-bytes", G_TYPE_UINT64, stats.dropped_bytes (),
+      "current-level-buffers", G_TYPE_UINT, stats.held_frames,
+      "current-level-bytes", G_TYPE_UINT64, stats.held_bytes,
+      "current-level-time", G_TYPE_UINT64, stats.held_span_ns,
+      "in-flight-buffers", G_TYPE_UINT,
+      static_cast<guint> (stats.in_flight_frames), "in-flight-bytes",
+      G_TYPE_UINT64, stats.in_flight_bytes, "peak-bytes", G_TYPE_UINT64,
+      stats.peak_bytes, "age-p50", G_TYPE_UINT64, stats.ages.p50_ns,
+      "age-p95", G_TYPE_UINT64, stats.ages.p95_ns, "age-max", G_TYPE_UINT64,
+      stats.ages.max_ns, "age-samples", G_TYPE_UINT, stats.ages.samples,
+      "upstream-live", G_TYPE_BOOLEAN, stats.upstream_live, NULL);
+  for (std::size_t i = 0; i < lf::drop_reason_count; i++)
+    {
+      const auto reason = static_cast<lf::drop_reason> (i);
+      std::string field = std::string ("dropped-") + lf::drop_reason_name (reason);
+      gst_structure_set (structure, field.c_str (), G_TYPE_UINT64,
+                         dropped (reason).frames, (field + "-bytes").c_str (),
+                         G_TYPE_UINT64, dropped (reason).bytes, NULL);
+    }
+  if (stats.has_budget)
+    gst_structure_set (structure, "memory-budget", G_TYPE_STRING,
+                       stats.budget_name.c_str (), "memory-budget-bytes",
+                       G_TYPE_UINT64, stats.budget_cap, "memory-budget-used",
+                       G_TYPE_UINT64, stats.budget_used, NULL);
+  return structure;
 }
 
 static void
@@ -531,39 +624,74 @@ gst_latest_frame_set_property (GObject *object, guint prop_id,
                                const GValue *value, GParamSpec *pspec)
 {
   GstLatestFrame *self = GST_LATEST_FRAME (object);
-  frame_queue &queue = self->state->queue;
-  /* Frames dropped by a tighter limit are released here, after the queue's
-   * lock is gone. */
-  std::vector<frame_queue::entry> dropped;
+  keeper_t &keeper = self->state->keeper;
+  /* Frames dropped by a tighter setting, released after the keeper's lock
+   * is gone. */
+  keeper_t::released_list dropped;
 
   switch (prop_id)
     {
     case PROP_MAX_SIZE_BUFFERS:
-      dropped = queue.update_limits ([value] (lf::queue_limits &limits) {
+      dropped = keeper.update_limits ([value] (lf::queue_limits &limits) {
         limits.max_frames = g_value_get_uint (value);
       });
       break;
     case PROP_MAX_SIZE_BYTES:
-      dropped = queue.update_limits ([value] (lf::queue_limits &limits) {
-        limits.max_bytes = g_value_get_uint64 (value);
+      dropped = keeper.update_limits ([value] (lf::queue_limits &limits) {
+        limits.max_bytes = g_value_get_uint (value);
       });
       break;
     case PROP_MAX_SIZE_TIME:
-      dropped = queue.update_limits ([value] (lf::queue_limits &limits) {
+      dropped = keeper.update_limits ([value] (lf::queue_limits &limits) {
         limits.max_span_ns = g_value_get_uint64 (value);
       });
       break;
     case PROP_LEAKY:
-      dropped = queue.set_policy (leak_policy_for (g_value_get_enum (value)));
+      dropped = keeper.set_policy (leak_policy_for (g_value_get_enum (value)));
+      break;
+    case PROP_LEAKY_NON_LIVE:
+      dropped = keeper.set_leak_when_not_live (g_value_get_boolean (value));
+      break;
+    case PROP_MIN_THRESHOLD_BUFFERS:
+      {
+        lf::queue_thresholds thresholds = keeper.thresholds ();
+        thresholds.frames = g_value_get_uint (value);
+        keeper.set_thresholds (thresholds);
+        break;
+      }
+    case PROP_MIN_THRESHOLD_BYTES:
+      {
+        lf::queue_thresholds thresholds = keeper.thresholds ();
+        thresholds.bytes = g_value_get_uint (value);
+        keeper.set_thresholds (thresholds);
+        break;
+      }
+    case PROP_MIN_THRESHOLD_TIME:
+      {
+        lf::queue_thresholds thresholds = keeper.thresholds ();
+        thresholds.span_ns = g_value_get_uint64 (value);
+        keeper.set_thresholds (thresholds);
+        break;
+      }
+    case PROP_SILENT:
+      self->state->silent = g_value_get_boolean (value);
+      break;
+    case PROP_FLUSH_ON_EOS:
+      keeper.set_flush_on_eos (g_value_get_boolean (value));
       break;
     case PROP_MAX_AGE:
-      self->state->freshness.set_max_age (g_value_get_uint64 (value));
+      keeper.set_max_age (g_value_get_uint64 (value));
       break;
     case PROP_MEMORY_BUDGET:
-      set_budget (self, g_value_get_string (value), std::nullopt);
-      break;
+      {
+        /* NULL, the default, leaves the budget as "" does. */
+        const gchar *name = g_value_get_string (value);
+        keeper.set_budget (std::string (name ? name : ""), std::nullopt);
+        GST_DEBUG_OBJECT (self, "memory budget '%s'", name ? name : "");
+        break;
+      }
     case PROP_MEMORY_BUDGET_BYTES:
-      set_budget (self, std::nullopt, g_value_get_uint64 (value));
+      keeper.set_budget (std::nullopt, g_value_get_uint64 (value));
       break;
     case PROP_STATS_INTERVAL:
       self->state->stats_interval_ms = g_value_get_uint (value);
@@ -572,10 +700,9 @@ gst_latest_frame_set_property (GObject *object, guint prop_id,
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       return;
     }
-  count_drops (self, dropped, lf::drop_reason::overflow);
   if (!dropped.empty ())
     GST_CAT_DEBUG_OBJECT (latest_frame_dataflow, self,
-                          "new limits dropped %zu frames", dropped.size ());
+                          "the new setting dropped %zu frames", dropped.size ());
 }
 
 static void
@@ -583,65 +710,77 @@ gst_latest_frame_get_property (GObject *object, guint prop_id, GValue *value,
                                GParamSpec *pspec)
 {
   GstLatestFrame *self = GST_LATEST_FRAME (object);
-  const frame_queue &queue = self->state->queue;
+  const keeper_t &keeper = self->state->keeper;
 
   switch (prop_id)
     {
     case PROP_MAX_SIZE_BUFFERS:
-      g_value_set_uint (value, queue.limits ().max_frames);
+      g_value_set_uint (value, keeper.limits ().max_frames);
       break;
     case PROP_MAX_SIZE_BYTES:
-      g_value_set_uint64 (value, queue.limits ().max_bytes);
+      g_value_set_uint (value, static_cast<guint> (keeper.limits ().max_bytes));
       break;
     case PROP_MAX_SIZE_TIME:
-      g_value_set_uint64 (value, queue.limits ().max_span_ns);
+      g_value_set_uint64 (value, keeper.limits ().max_span_ns);
       break;
     case PROP_LEAKY:
-      g_value_set_enum (value, leaky_for (self->state->queue.policy ()));
+      g_value_set_enum (value, leaky_for (keeper.policy ()));
+      break;
+    case PROP_LEAKY_NON_LIVE:
+      g_value_set_boolean (value, keeper.leak_when_not_live ());
       break;
     case PROP_CURRENT_LEVEL_BUFFERS:
-      g_value_set_uint (value, queue.level_approx ().frames);
+      g_value_set_uint (value, keeper.level_approx ().frames);
       break;
     case PROP_CURRENT_LEVEL_BYTES:
-      g_value_set_uint64 (value, queue.level_approx ().bytes);
+      g_value_set_uint (value, static_cast<guint> (MIN (
+                                   keeper.level_approx ().bytes, G_MAXUINT)));
       break;
     case PROP_CURRENT_LEVEL_TIME:
-      g_value_set_uint64 (value, queue.level_approx ().span_ns);
+      g_value_set_uint64 (value, keeper.level_approx ().span_ns);
+      break;
+    case PROP_MIN_THRESHOLD_BUFFERS:
+      g_value_set_uint (value, keeper.thresholds ().frames);
+      break;
+    case PROP_MIN_THRESHOLD_BYTES:
+      g_value_set_uint (value, static_cast<guint> (keeper.thresholds ().bytes));
+      break;
+    case PROP_MIN_THRESHOLD_TIME:
+      g_value_set_uint64 (value, keeper.thresholds ().span_ns);
+      break;
+    case PROP_SILENT:
+      g_value_set_boolean (value, self->state->silent);
+      break;
+    case PROP_FLUSH_ON_EOS:
+      g_value_set_boolean (value, keeper.flush_on_eos ());
       break;
     case PROP_MAX_AGE:
-      g_value_set_uint64 (value, self->state->freshness.max_age ());
+      g_value_set_uint64 (value, keeper.max_age ());
       break;
     case PROP_MEMORY_BUDGET:
       {
-        std::lock_guard<std::mutex> lock (self->state->budget_lock);
-        g_value_set_string (value, self->state->budget_name.empty ()
-                                       ? NULL
-                                       : self->state->budget_name.c_str ());
+        std::string name = keeper.budget_name ();
+        g_value_set_string (value, name.empty () ? NULL : name.c_str ());
         break;
       }
     case PROP_MEMORY_BUDGET_BYTES:
-      {
-        std::lock_guard<std::mutex> lock (self->state->budget_lock);
-        g_value_set_uint64 (value, self->state->budget_cap);
-        break;
-      }
+      g_value_set_uint64 (value, keeper.budget_cap ());
+      break;
     case PROP_STATS_INTERVAL:
       g_value_set_uint (value, self->state->stats_interval_ms);
       break;
     case PROP_IN_FLIGHT_BUFFERS:
       g_value_set_uint (value,
-                        static_cast<guint> (
-                            self->state->ledger->snapshot ().in_flight_frames));
+                        static_cast<guint> (keeper.stats ().in_flight_frames));
       break;
     case PROP_IN_FLIGHT_BYTES:
-      g_value_set_uint64 (value,
-                          self->state->ledger->snapshot ().in_flight_bytes);
+      g_value_set_uint64 (value, keeper.stats ().in_flight_bytes);
       break;
     case PROP_PEAK_BYTES:
-      g_value_set_uint64 (value, self->state->ledger->snapshot ().peak_bytes);
+      g_value_set_uint64 (value, keeper.stats ().peak_bytes);
       break;
     case PROP_DROPPED:
-      g_value_set_uint64 (value, self->state->ledger->snapshot ().dropped ());
+      g_value_set_uint64 (value, keeper.stats ().dropped ());
       break;
     case PROP_STATS:
       g_value_take_boxed (value, build_stats (self));
@@ -652,79 +791,100 @@ gst_latest_frame_get_property (GObject *object, guint prop_id, GValue *value,
     }
 }
 
-/* The frame's position in running time, the axis max-size-time limits. */
-static std::int64_t
-frame_running_time (const GstSegment *segment, GstBuffer *buffer)
+/* ---- upstream ------------------------------------------------------- */
+
+/* What the keeper needs to know of an arriving frame: its size, and its
+ * running time (the axis max-size-time limits, and what its age runs
+ * from). */
+static lf::frame_desc
+describe_frame (GstLatestFrame *self, GstBuffer *buffer)
 {
-  GstClockTime timestamp = GST_BUFFER_DTS_OR_PTS (buffer);
-  if (segment->format != GST_FORMAT_TIME
-      || !GST_CLOCK_TIME_IS_VALID (timestamp))
-    return lf::no_time;
+  lf::frame_desc frame;
+  frame.bytes = gst_buffer_get_size (buffer);
+  const GstSegment *segment = &self->state->sink_segment;
+  const GstClockTime timestamp = GST_BUFFER_DTS_OR_PTS (buffer);
   guint64 running_time;
-  if (gst_segment_to_running_time_full (segment, GST_FORMAT_TIME, timestamp,
-                                        &running_time)
-      != 1)
-    return lf::no_time;
-  return static_cast<std::int64_t> (running_time);
+  if (segment->format == GST_FORMAT_TIME
+      && GST_CLOCK_TIME_IS_VALID (timestamp)
+      && gst_segment_to_running_time_full (segment, GST_FORMAT_TIME, timestamp,
+                                           &running_time)
+             == 1)
+    frame.time_ns = static_cast<std::int64_t> (running_time);
+  return frame;
 }
 
+/* Asks upstream, once per stream, whether it is live: a non-live upstream
+ * (a file) is paced rather than dropped from, unless leaky-non-live. */
+static void
+learn_upstream_liveness (GstLatestFrame *self)
+{
+  GstQuery *query = gst_query_new_latency ();
+  gboolean live = TRUE;
+  const gboolean answered = gst_pad_peer_query (self->sinkpad, query);
+  if (answered)
+    gst_query_parse_latency (query, &live, NULL, NULL);
+  gst_query_unref (query);
+  self->state->liveness_known = true;
+  self->state->keeper.set_upstream_live (live);
+  GST_DEBUG_OBJECT (self, "upstream is %s", !answered ? "live (no answer)"
+                                            : live    ? "live"
+                                                      : "not live: paced");
+}
+
+/* The flow return a refusal in `state` stands for. */
 static GstFlowReturn
-flow_from_halt (int reason)
+flow_for_refusal (lf::stream_state state, int failure_code)
 {
-  /* A queue resumed between its refusal and this read still refused: the
-   * element was flushing. */
-  return reason == 0 ? GST_FLOW_FLUSHING : static_cast<GstFlowReturn> (reason);
+  switch (state)
+    {
+    case lf::stream_state::ended:
+    case lf::stream_state::ended_downstream:
+      return GST_FLOW_EOS;
+    case lf::stream_state::unlinked:
+      return GST_FLOW_NOT_LINKED;
+    case lf::stream_state::failed:
+      return static_cast<GstFlowReturn> (failure_code);
+    case lf::stream_state::running:
+    case lf::stream_state::flushing:
+      break;
+    }
+  return GST_FLOW_FLUSHING;
 }
 
-/* How old a frame is now: the pipeline clock's running time minus the
- * frame's running time; without a clock or a timestamp, the time since it
- * arrived here. */
-static std::uint64_t
-frame_age (GstLatestFrame *self, std::int64_t running_time,
-           steady_clock::time_point arrival)
+static void
+post_notice (GstLatestFrame *self, const keeper_t::notice &note)
 {
-  if (running_time != lf::no_time)
+  switch (note.kind)
     {
-      GstClock *clock = gst_element_get_clock (GST_ELEMENT_CAST (self));
-      if (clock)
-        {
-          GstClockTime now = gst_clock_get_time (clock);
-          GstClockTime base
-              = gst_element_get_base_time (GST_ELEMENT_CAST (self));
-          gst_object_unref (clock);
-          if (GST_CLOCK_TIME_IS_VALID (now) && now >= base)
-            {
-              guint64 running_now = now - base;
-              guint64 frame_time = static_cast<guint64> (running_time);
-              return running_now > frame_time ? running_now - frame_time : 0;
-            }
-        }
+    case keeper_t::notice_kind::none:
+      break;
+    case keeper_t::notice_kind::unbounded:
+      GST_ELEMENT_WARNING (
+          self, RESOURCE, SETTINGS, ("Memory held by latestframe is unbounded"),
+          ("max-size-buffers, max-size-bytes and max-size-time are all 0 and "
+           "no memory budget caps this element: when the consumer is slower "
+           "than the source, held frames grow without bound. Set a limit or "
+           "memory-budget-bytes."));
+      break;
+    case keeper_t::notice_kind::frame_over_budget:
+      GST_ELEMENT_WARNING (
+          self, RESOURCE, SETTINGS,
+          ("A frame is larger than the memory budget's cap"),
+          ("a %" G_GUINT64_FORMAT "-byte frame arrived, but memory budget "
+           "'%s' caps its members at %" G_GUINT64_FORMAT
+           " bytes: every such frame is dropped (reason budget).",
+           note.value, self->state->keeper.budget_name ().c_str (),
+           note.limit));
+      break;
+    case keeper_t::notice_kind::arrivals_too_old:
+      GST_ELEMENT_WARNING (
+          self, STREAM, FAILED, ("Frames arrive too old for max-age"),
+          ("frames arrive %.1f ms old, more than max-age (%.1f ms): the "
+           "limit is below the pipeline's latency. The newest frame is "
+           "pushed anyway while this lasts; older ones are still dropped.",
+           note.value / 1e6, note.limit / 1e6));
+      break;
     }
-  return std::chrono::duration_cast<std::chrono::nanoseconds> (
-             steady_clock::now () - arrival)
-      .count ();
-}
-
-/* Reserves a frame's bytes in the memory budget, dropping this element's
- * oldest held frames while they do not fit. False when even an empty
- * element has no room: the frame must be dropped. */
-static bool
-reserve_in_budget (GstLatestFrame *self, lf::memory_budget &budget,
-                   guint64 bytes)
-{
-  while (!budget.try_reserve (bytes))
-    {
-      std::optional<frame_queue::entry> oldest
-          = self->state->queue.take_oldest_frame ();
-      if (!oldest)
-        return false;
-      self->state->ledger->count_drop (lf::drop_reason::budget, oldest->bytes);
-      GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
-                          "budget '%s' full: dropped the oldest held frame",
-                          budget.name ().c_str ());
-      /* `oldest` goes here: its charge returns its bytes to the budget. */
-    }
-  return true;
 }
 
 static GstFlowReturn
@@ -734,136 +894,58 @@ gst_latest_frame_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   GstLatestFrameState *state = self->state;
   (void)pad;
 
-  if (state->eos_queued || state->downstream_eos)
-    goto out_eos;
-
-  {
-    const guint64 bytes = gst_buffer_get_size (buffer);
-    const std::int64_t time = frame_running_time (&state->sink_segment, buffer);
-    const steady_clock::time_point arrival = steady_clock::now ();
-
-    /* The element's own limits first, so that nothing is charged for a
-     * frame they refuse, nor budget room taken that they free anyway. */
-    frame_queue::room_outcome room = state->queue.make_room_for (bytes, time);
-    if (room.halt_reason)
-      {
-        /* Halted (not-linked, an error, a flush): refused before anything
-         * is dropped or charged, keeping what is held for when it resumes.
-         * The flow return tells upstream; the frame never counted as
-         * received. */
-        GST_CAT_LOG_OBJECT (
-            latest_frame_dataflow, self, "refusing buffer, halted: %s",
-            gst_flow_get_name (flow_from_halt (room.halt_reason)));
-        gst_buffer_unref (buffer);
-        return flow_from_halt (room.halt_reason);
-      }
-    GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
-                        "received buffer %p of %" G_GUINT64_FORMAT
-                        " bytes, time %" GST_TIME_FORMAT,
-                        buffer, bytes,
-                        GST_TIME_ARGS (GST_BUFFER_DTS_OR_PTS (buffer)));
-    state->ledger->count_received ();
-
-    if (state->freshness.max_age () != 0)
-      {
-        std::uint64_t arrival_age = frame_age (self, time, arrival);
-        if (state->freshness.note_arrival (arrival_age))
-          GST_ELEMENT_WARNING (
-              self, STREAM, FAILED, ("Frames arrive too old for max-age"),
-              ("frames arrive %.1f ms old, more than max-age (%.1f ms): the "
-               "limit is below the pipeline's latency. The newest frame is "
-               "pushed anyway while this lasts; older ones are still "
-               "dropped.",
-               arrival_age / 1e6, state->freshness.max_age () / 1e6));
-      }
-
-    count_drops (self, room.released, lf::drop_reason::overflow);
-    room.released.clear (); /* their charges go before this frame's comes */
-    if (!room.fits)
-      {
-        state->ledger->count_drop (lf::drop_reason::overflow, bytes);
-        GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
-                            "full: dropped the arriving buffer");
-        gst_buffer_unref (buffer);
-        return GST_FLOW_OK;
-      }
-
-    std::shared_ptr<lf::memory_budget> budget = current_budget (state);
-    if (budget && !reserve_in_budget (self, *budget, bytes))
-      {
-        state->ledger->count_drop (lf::drop_reason::budget, bytes);
-        GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
-                            "budget '%s' has no room: dropped the arriving "
-                            "buffer",
-                            budget->name ().c_str ());
-        gst_buffer_unref (buffer);
-        return GST_FLOW_OK;
-      }
-
-    frame_queue::push_outcome outcome = state->queue.push_frame (
-        queued_item{
-            lf::held_object::owning (GST_MINI_OBJECT_CAST (buffer)),
-            lf::frame_charge (state->ledger, std::move (budget), bytes),
-            arrival },
-        bytes, time);
-    switch (outcome.status)
-      {
-      case frame_queue::push_status::halted:
-        count_drops (self, outcome.released, lf::drop_reason::flush);
-        GST_CAT_LOG_OBJECT (
-            latest_frame_dataflow, self, "refusing buffer, queue halted: %s",
-            gst_flow_get_name (flow_from_halt (outcome.halt_reason)));
-        return flow_from_halt (outcome.halt_reason);
-      case frame_queue::push_status::dropped:
-        count_drops (self, outcome.released, lf::drop_reason::overflow);
-        GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
-                            "full: dropped the arriving buffer");
-        break;
-      case frame_queue::push_status::queued:
-        count_drops (self, outcome.released, lf::drop_reason::overflow);
-        if (!outcome.released.empty ())
-          GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
-                              "full: dropped %zu oldest buffers",
-                              outcome.released.size ());
-        break;
-      }
-    STATUS (self, "after chain");
-    return GST_FLOW_OK;
-  }
-
-  /* ERRORS */
-out_eos:
-  {
-    GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
-                        "refusing buffer after EOS");
-    gst_buffer_unref (buffer);
-    return GST_FLOW_EOS;
-  }
-}
-
-/* Keeps the sticky events (but segment and EOS, which a new stream brings
- * again) of flushed entries on the src pad, so that they are sent before the
- * next frame. */
-static void
-release_flushed (GstLatestFrame *self, std::vector<frame_queue::entry> flushed,
-                 gboolean keep_sticky)
-{
-  count_drops (self, flushed, lf::drop_reason::flush);
-  for (frame_queue::entry &flushed_entry : flushed)
+  if (G_UNLIKELY (!state->liveness_known))
+    learn_upstream_liveness (self);
+  const lf::frame_desc frame = describe_frame (self, buffer);
+  keeper_t::admit_outcome outcome = state->keeper.admit_frame (
+      lf::held_object::owning (GST_MINI_OBJECT_CAST (buffer)), frame,
+      queue_signals{ self });
+  post_notice (self, outcome.note);
+  switch (outcome.status)
     {
-      GstMiniObject *object = flushed_entry.item.object.get ();
-      if (!keep_sticky || !object || !GST_IS_EVENT (object))
-        continue;
-      GstEvent *event = GST_EVENT_CAST (object);
-      if (GST_EVENT_IS_STICKY (event)
-          && GST_EVENT_TYPE (event) != GST_EVENT_SEGMENT
-          && GST_EVENT_TYPE (event) != GST_EVENT_EOS)
-        gst_pad_store_sticky_event (self->srcpad, event);
+    case keeper_t::admit_status::queued:
+      GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
+                          "queued frame %" G_GUINT64_FORMAT " (%p, %"
+                          G_GUINT64_FORMAT " bytes), dropped %zu held",
+                          outcome.sequence, buffer, frame.bytes,
+                          outcome.held_dropped);
+      STATUS (self, "after chain");
+      return GST_FLOW_OK;
+    case keeper_t::admit_status::dropped:
+      GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
+                          "dropped arriving frame %" G_GUINT64_FORMAT " (%s)",
+                          outcome.sequence,
+                          lf::drop_reason_name (outcome.reason));
+      return GST_FLOW_OK;
+    case keeper_t::admit_status::refused:
+      break;
     }
+  const GstFlowReturn flow
+      = flow_for_refusal (outcome.refused_in, outcome.failure_code);
+  GST_CAT_LOG_OBJECT (latest_frame_dataflow, self, "refused buffer: %s",
+                      gst_flow_get_name (flow));
+  return flow;
+}
+
+/* Keeps the sticky events among released entries (but segment and EOS,
+ * which a new stream brings again) on the src pad, so that they are sent
+ * before the next frame, as queue does on a flush. */
+static void
+keep_sticky_events (GstLatestFrame *self, keeper_t::released_list &released)
+{
+  released.for_each ([self] (keeper_t::released_item &item) {
+    GstMiniObject *object = item.item.get ();
+    if (item.is_frame || !object || !GST_IS_EVENT (object))
+      return;
+    GstEvent *event = GST_EVENT_CAST (object);
+    if (GST_EVENT_IS_STICKY (event) && GST_EVENT_TYPE (event) != GST_EVENT_SEGMENT
+        && GST_EVENT_TYPE (event) != GST_EVENT_EOS)
+      gst_pad_store_sticky_event (self->srcpad, event);
+  });
 }
 
 static void
-start_task (GstLatestFrame *self)
+start_task_if_active (GstLatestFrame *self)
 {
   if (!gst_pad_is_active (self->srcpad))
     {
@@ -872,6 +954,22 @@ start_task (GstLatestFrame *self)
     }
   gst_pad_start_task (self->srcpad, (GstTaskFunction)gst_latest_frame_loop,
                       self->srcpad, NULL);
+}
+
+static lf::marker_kind
+marker_kind_for (GstEvent *event)
+{
+  switch (GST_EVENT_TYPE (event))
+    {
+    case GST_EVENT_STREAM_START:
+    case GST_EVENT_SEGMENT:
+      return lf::marker_kind::new_stream;
+    case GST_EVENT_EOS:
+      return lf::marker_kind::end_of_stream;
+    default:
+      return GST_EVENT_IS_STICKY (event) ? lf::marker_kind::sticky
+                                         : lf::marker_kind::plain;
+    }
 }
 
 static GstFlowReturn
@@ -883,90 +981,50 @@ gst_latest_frame_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 
   GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
                       "received event %" GST_PTR_FORMAT, event);
-
   switch (GST_EVENT_TYPE (event))
     {
     case GST_EVENT_FLUSH_START:
       gst_pad_push_event (self->srcpad, event);
-      {
-        std::lock_guard<std::mutex> lock (state->lifecycle);
-        state->queue.halt (GST_FLOW_FLUSHING);
-      }
-      /* Waits for the loop iteration to end: from then on no queued query is
-       * in use downstream. */
+      state->keeper.flush_start ();
+      /* Waits for the loop iteration to end: from then on no queued query
+       * is in use downstream. */
       gst_pad_pause_task (self->srcpad);
       GST_DEBUG_OBJECT (self, "flush start: task paused");
       return GST_FLOW_OK;
     case GST_EVENT_FLUSH_STOP:
-      gst_pad_push_event (self->srcpad, event);
-      release_flushed (self, state->queue.drain (), TRUE);
       {
-        std::lock_guard<std::mutex> lock (state->lifecycle);
-        state->eos_queued = false;
-        state->downstream_eos = false;
-        state->queue.resume ();
-        start_task (self);
+        gst_pad_push_event (self->srcpad, event);
+        keeper_t::released_list flushed = state->keeper.drain ();
+        keep_sticky_events (self, flushed);
+        state->keeper.resume ([self] { start_task_if_active (self); });
+        GST_DEBUG_OBJECT (self, "flush stop: task restarted");
+        return GST_FLOW_OK;
       }
-      GST_DEBUG_OBJECT (self, "flush stop: task restarted");
-      return GST_FLOW_OK;
     default:
       break;
     }
-
   if (!GST_EVENT_IS_SERIALIZED (event))
     return gst_pad_push_event (self->srcpad, event) ? GST_FLOW_OK
                                                     : GST_FLOW_ERROR;
 
   const GstEventType type = GST_EVENT_TYPE (event);
-  frame_queue::push_outcome outcome;
-  {
-    std::lock_guard<std::mutex> lock (state->lifecycle);
-    if (type == GST_EVENT_STREAM_START || type == GST_EVENT_SEGMENT)
-      {
-        /* A new stream after EOS, pushed or refused, brings the task
-         * back. */
-        state->eos_queued = false;
-        state->downstream_eos = false;
-        if (state->queue.halt_reason () == GST_FLOW_EOS)
-          {
-            state->queue.resume ();
-            start_task (self);
-          }
-      }
-    if (state->eos_queued)
-      {
-        GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
-                            "refusing event %s after EOS",
-                            GST_EVENT_TYPE_NAME (event));
-        gst_event_unref (event);
-        return GST_FLOW_EOS;
-      }
-    if (type == GST_EVENT_SEGMENT)
-      gst_event_copy_segment (event, &state->sink_segment);
-    /* Sticky events keep their place among the queued frames even while
-     * the task waits (not-linked) or flushes: a flush then keeps them on
-     * the src pad. */
-    const bool keep_place
-        = GST_EVENT_IS_STICKY (event) && type != GST_EVENT_EOS;
-    outcome = state->queue.push_marker (
-        marker_item (lf::held_object::owning (GST_MINI_OBJECT_CAST (event))),
-        false, keep_place);
-    if (outcome.status == frame_queue::push_status::queued
-        && type == GST_EVENT_EOS)
-      state->eos_queued = true;
-  }
-  if (outcome.status != frame_queue::push_status::halted)
+  if (type == GST_EVENT_SEGMENT)
+    gst_event_copy_segment (event, &state->sink_segment);
+  else if (type == GST_EVENT_STREAM_START)
+    state->liveness_known = false;
+  keeper_t::admit_outcome outcome = state->keeper.admit_marker (
+      lf::held_object::owning (GST_MINI_OBJECT_CAST (event)),
+      marker_kind_for (event));
+  if (outcome.status != keeper_t::admit_status::refused)
     return GST_FLOW_OK;
-
-  /* Refused (the queue gave the event back, released with `outcome`). */
-  GstFlowReturn reason = flow_from_halt (outcome.halt_reason);
-  if (type == GST_EVENT_EOS
-      && (reason == GST_FLOW_NOT_LINKED || reason < GST_FLOW_EOS))
+  const GstFlowReturn flow
+      = flow_for_refusal (outcome.refused_in, outcome.failure_code);
+  if (type == GST_EVENT_EOS && (flow == GST_FLOW_NOT_LINKED || flow < GST_FLOW_EOS))
     /* Upstream ends here and will not see another flow return. */
-    GST_ELEMENT_FLOW_ERROR (self, reason);
-  GST_CAT_LOG_OBJECT (latest_frame_dataflow, self, "refusing event %s: %s",
-                      GST_EVENT_TYPE_NAME (event), gst_flow_get_name (reason));
-  return reason;
+    GST_ELEMENT_FLOW_ERROR (self, flow);
+  GST_CAT_LOG_OBJECT (latest_frame_dataflow, self, "refused event %s: %s",
+                      gst_event_type_get_name (type), gst_flow_get_name (flow));
+  return flow;
 }
 
 static gboolean
@@ -979,39 +1037,31 @@ gst_latest_frame_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
 
   /* Serialized queries travel in order with the frames; the query stays
    * owned by this thread, which waits until the task has answered it. */
-  frame_queue::push_outcome outcome = self->state->queue.push_marker (
-      marker_item (lf::held_object::borrowing (GST_MINI_OBJECT_CAST (query))),
-      true);
-  if (outcome.status == frame_queue::push_status::halted)
+  keeper_t::admit_outcome outcome = self->state->keeper.admit_marker (
+      lf::held_object::borrowing (GST_MINI_OBJECT_CAST (query)),
+      lf::marker_kind::query);
+  if (outcome.status == keeper_t::admit_status::refused)
     {
-      GST_DEBUG_OBJECT (
-          self, "refusing %s query: %s", GST_QUERY_TYPE_NAME (query),
-          gst_flow_get_name (flow_from_halt (outcome.halt_reason)));
+      GST_DEBUG_OBJECT (self, "refused %s query", GST_QUERY_TYPE_NAME (query));
       return FALSE;
     }
-  lf::ack_result result = self->state->queue.wait_ack (outcome.ticket);
+  lf::ack_result result = self->state->keeper.wait_ack (outcome.ticket);
   GST_CAT_LOG_OBJECT (latest_frame_dataflow, self, "%s query answered: %d",
                       GST_QUERY_TYPE_NAME (query), static_cast<int> (result));
   return result == lf::ack_result::accepted;
 }
+
+/* ---- downstream ----------------------------------------------------- */
 
 static gboolean
 gst_latest_frame_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
   GstLatestFrame *self = GST_LATEST_FRAME (parent);
 
-  if (GST_EVENT_TYPE (event) == GST_EVENT_RECONFIGURE)
-    {
-      std::lock_guard<std::mutex> lock (self->state->lifecycle);
-      if (self->state->queue.halt_reason () == GST_FLOW_NOT_LINKED)
-        {
-          /* Downstream may be linked again: try pushing again. */
-          GST_DEBUG_OBJECT (self,
-                            "reconfigure after not-linked: restarting task");
-          self->state->queue.resume ();
-          start_task (self);
-        }
-    }
+  /* Downstream may be linked again: push what is held again. */
+  if (GST_EVENT_TYPE (event) == GST_EVENT_RECONFIGURE
+      && self->state->keeper.relink ([self] { start_task_if_active (self); }))
+    GST_DEBUG_OBJECT (self, "reconfigure after not-linked: task restarted");
   return gst_pad_event_default (pad, parent, event);
 }
 
@@ -1019,6 +1069,7 @@ static gboolean
 gst_latest_frame_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   GstLatestFrame *self = GST_LATEST_FRAME (parent);
+  const keeper_t &keeper = self->state->keeper;
 
   if (GST_QUERY_TYPE (query) == GST_QUERY_SCHEDULING)
     {
@@ -1028,29 +1079,53 @@ gst_latest_frame_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
   if (!gst_pad_query_default (pad, parent, query))
     return FALSE;
 
-  if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY)
+  switch (GST_QUERY_TYPE (query))
     {
-      gboolean live;
-      GstClockTime min, max;
-      gst_query_parse_latency (query, &live, &min, &max);
-      /* Frames are pushed as soon as the consumer takes them: no minimum
-       * latency is added. The maximum latency is how long the element can
-       * buffer: a blocking element adds its time limit to upstream's, and
-       * has no bound without one; a leaky element never holds upstream up,
-       * so it can hold at least its time limit, and without one any. */
-      guint64 max_time = self->state->queue.limits ().max_span_ns;
-      bool leaky = self->state->queue.policy () != lf::leak_policy::none;
-      if (max_time > 0 && !leaky && GST_CLOCK_TIME_IS_VALID (max))
-        max += max_time;
-      else if (max_time > 0 && leaky)
-        max = GST_CLOCK_TIME_IS_VALID (max) ? MAX (max_time, max) : max;
-      else
-        max = GST_CLOCK_TIME_NONE;
-      GST_DEBUG_OBJECT (self,
-                        "latency: live %d, min %" GST_TIME_FORMAT
-                        ", max %" GST_TIME_FORMAT,
-                        live, GST_TIME_ARGS (min), GST_TIME_ARGS (max));
-      gst_query_set_latency (query, live, min, max);
+    case GST_QUERY_LATENCY:
+      {
+        gboolean live;
+        GstClockTime min, max;
+        gst_query_parse_latency (query, &live, &min, &max);
+        /* Frames are pushed as soon as the consumer takes them: no minimum
+         * latency is added but the threshold's. The maximum latency is how
+         * long the element can buffer: a blocking element adds its time
+         * limit to upstream's, and has no bound without one; a leaky
+         * element never holds upstream up, so it can hold at least its
+         * time limit, and without one any. */
+        const guint64 max_time = keeper.limits ().max_span_ns;
+        const bool leaky = keeper.policy () != lf::leak_policy::none;
+        if (max_time > 0 && !leaky && GST_CLOCK_TIME_IS_VALID (max))
+          max += max_time;
+        else if (max_time > 0 && leaky)
+          max = GST_CLOCK_TIME_IS_VALID (max) ? MAX (max_time, max) : max;
+        else
+          max = GST_CLOCK_TIME_NONE;
+        min += keeper.thresholds ().span_ns;
+        GST_DEBUG_OBJECT (self,
+                          "latency: live %d, min %" GST_TIME_FORMAT
+                          ", max %" GST_TIME_FORMAT,
+                          live, GST_TIME_ARGS (min), GST_TIME_ARGS (max));
+        gst_query_set_latency (query, live, min, max);
+        break;
+      }
+    case GST_QUERY_POSITION:
+      {
+        /* As queue: what is held has not been played yet. */
+        GstFormat format;
+        gint64 position;
+        gst_query_parse_position (query, &format, &position);
+        const lf::queue_level level = keeper.level_approx ();
+        if (format == GST_FORMAT_BYTES)
+          position -= static_cast<gint64> (level.bytes);
+        else if (format == GST_FORMAT_TIME)
+          position -= static_cast<gint64> (level.span_ns);
+        else
+          break;
+        gst_query_set_position (query, format, MAX (position, 0));
+        break;
+      }
+    default:
+      break;
     }
   return TRUE;
 }
@@ -1066,21 +1141,15 @@ gst_latest_frame_sink_activate_mode (GstPad *pad, GstObject *parent,
     return FALSE;
   if (active)
     {
-      state->eos_queued = false;
-      state->downstream_eos = false;
       gst_segment_init (&state->sink_segment, GST_FORMAT_UNDEFINED);
-      state->freshness.reset ();
-      std::lock_guard<std::mutex> lock (state->lifecycle);
-      state->queue.resume ();
+      state->liveness_known = false;
+      state->keeper.resume ([self] { start_task_if_active (self); });
       return TRUE;
     }
   /* Unblock a chain waiting for room, wait for it to leave, then empty. */
-  {
-    std::lock_guard<std::mutex> lock (state->lifecycle);
-    state->queue.halt (GST_FLOW_FLUSHING);
-  }
+  state->keeper.flush_start ();
   GST_PAD_STREAM_LOCK (pad);
-  release_flushed (self, state->queue.drain (), FALSE);
+  state->keeper.drain ();
   GST_PAD_STREAM_UNLOCK (pad);
   return TRUE;
 }
@@ -1096,73 +1165,18 @@ gst_latest_frame_src_activate_mode (GstPad *pad, GstObject *parent,
     return FALSE;
   if (active)
     {
-      std::lock_guard<std::mutex> lock (state->lifecycle);
-      state->eos_queued = false;
-      state->downstream_eos = false;
-      state->queue.resume ();
-      return gst_pad_start_task (pad, (GstTaskFunction)gst_latest_frame_loop,
-                                 pad, NULL);
+      gboolean started = FALSE;
+      state->keeper.resume ([&] {
+        started = gst_pad_start_task (
+            pad, (GstTaskFunction)gst_latest_frame_loop, pad, NULL);
+      });
+      return started;
     }
-  {
-    /* From here on no handler restarts the task: they only restart it
-     * from not-linked or EOS. */
-    std::lock_guard<std::mutex> lock (state->lifecycle);
-    state->queue.halt (GST_FLOW_FLUSHING);
-  }
-  gboolean stopped = gst_pad_stop_task (pad);
-  release_flushed (self, state->queue.drain (), TRUE);
+  state->keeper.flush_start ();
+  const gboolean stopped = gst_pad_stop_task (pad);
+  keeper_t::released_list flushed = state->keeper.drain ();
+  keep_sticky_events (self, flushed);
   return stopped;
-}
-
-/* Downstream said EOS to a frame: drop what follows until something that
- * can be pushed again (EOS, STREAM_START, SEGMENT), like `queue`. Returns
- * the flow to go on with: EOS once an EOS was pushed. With nothing
- * pushable queued, frames are refused until a new stream comes. */
-static GstFlowReturn
-skip_to_pushable_after_eos (GstLatestFrame *self)
-{
-  GstLatestFrameState *state = self->state;
-  frame_queue &queue = state->queue;
-  for (;;)
-    {
-      frame_queue::pop_outcome next = queue.try_pop ();
-      if (next.status == frame_queue::pop_status::halted)
-        return flow_from_halt (next.halt_reason);
-      if (next.status != frame_queue::pop_status::popped)
-        {
-          /* Checked and set where the sink side clears it, so that a new
-           * stream queued meanwhile is seen here or clears the flag. */
-          std::lock_guard<std::mutex> lock (state->lifecycle);
-          if (queue.size_approx () == 0)
-            {
-              state->downstream_eos = true;
-              return GST_FLOW_OK;
-            }
-          continue;
-        }
-      frame_queue::entry &skipped = *next.popped;
-      GstMiniObject *object = skipped.item.object.get ();
-      if (skipped.is_frame)
-        {
-          state->ledger->count_drop (lf::drop_reason::flush, skipped.bytes);
-          continue;
-        }
-      if (GST_IS_QUERY (object))
-        {
-          queue.acknowledge (skipped.ticket, false);
-          continue;
-        }
-      GstEventType type = GST_EVENT_TYPE (GST_EVENT_CAST (object));
-      if (type != GST_EVENT_EOS && type != GST_EVENT_STREAM_START
-          && type != GST_EVENT_SEGMENT)
-        continue;
-      GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
-                          "pushing %s after downstream EOS",
-                          GST_EVENT_TYPE_NAME (GST_EVENT_CAST (object)));
-      gst_pad_push_event (self->srcpad,
-                          GST_EVENT_CAST (skipped.item.object.release ()));
-      return type == GST_EVENT_EOS ? GST_FLOW_EOS : GST_FLOW_OK;
-    }
 }
 
 /* Frames this element may keep from an upstream pool, beyond what
@@ -1172,7 +1186,7 @@ skip_to_pushable_after_eos (GstLatestFrame *self)
 static guint
 frames_kept_from_pool (GstLatestFrame *self)
 {
-  guint max_frames = self->state->queue.limits ().max_frames;
+  const guint max_frames = self->state->keeper.limits ().max_frames;
   return max_frames == 0 ? 0 : max_frames + 1;
 }
 
@@ -1183,10 +1197,10 @@ frames_kept_from_pool (GstLatestFrame *self)
 static void
 reserve_room_in_pools (GstLatestFrame *self, GstQuery *query)
 {
-  guint kept = frames_kept_from_pool (self);
+  const guint kept = frames_kept_from_pool (self);
   if (kept == 0)
     return;
-  guint pools = gst_query_get_n_allocation_pools (query);
+  const guint pools = gst_query_get_n_allocation_pools (query);
   for (guint i = 0; i < pools; i++)
     {
       GstBufferPool *pool;
@@ -1206,76 +1220,79 @@ reserve_room_in_pools (GstLatestFrame *self, GstQuery *query)
                     kept, MAX (pools, 1u));
 }
 
-/* A frame popped for pushing: dropped if too old, else pushed carrying its
- * charge, which stays in flight until the buffer's last reference goes. */
+/* Pushes a handed-over frame carrying its charge, which stays in flight
+ * until the buffer's last reference goes. */
 static GstFlowReturn
-push_frame_entry (GstLatestFrame *self, frame_queue::entry &next)
+push_frame (GstLatestFrame *self, keeper_t::handover &frame)
 {
-  GstLatestFrameState *state = self->state;
-  std::uint64_t age = frame_age (self, next.time_ns, next.item.arrival);
-  auto newer_waiting
-      = [state] { return state->queue.level_approx ().frames > 0; };
-  if (state->freshness.judge (age, newer_waiting)
-      == lf::freshness_gate::verdict::drop)
-    {
-      state->ledger->count_drop (lf::drop_reason::age, next.bytes);
-      state->queue.mark_gap ();
-      GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
-                          "dropping a frame %.1f ms old (max-age %.1f ms)",
-                          age / 1e6, state->freshness.max_age () / 1e6);
-      return GST_FLOW_OK;
-    }
-
   /* Writable for the meta: only the buffer's metadata is copied when
    * someone else holds it; its memory never is. */
-  GstBuffer *buffer = gst_buffer_make_writable (
-      GST_BUFFER_CAST (next.item.object.release ()));
-  if (next.discont)
+  GstBuffer *buffer
+      = gst_buffer_make_writable (GST_BUFFER_CAST (frame.item.release ()));
+  if (frame.discont)
     GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
-  auto charge
-      = std::make_shared<lf::frame_charge> (std::move (next.item.charge));
-  charge->take_off ();
-  lf::attach_flight_charge (buffer, std::move (charge));
-  state->ledger->count_pushed (age);
-
+  lf::attach_flight_charge (buffer, std::move (frame.charge));
   GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
-                      "pushing buffer %p%s, %.1f ms old", buffer,
-                      next.discont ? " (discont)" : "", age / 1e6);
-  GstFlowReturn ret = gst_pad_push (self->srcpad, buffer);
-  if (ret == GST_FLOW_EOS)
-    {
-      GST_CAT_DEBUG_OBJECT (latest_frame_dataflow, self, "downstream is EOS");
-      return skip_to_pushable_after_eos (self);
-    }
-  return ret;
+                      "pushing frame %" G_GUINT64_FORMAT " (%p)%s, %.1f ms old",
+                      frame.sequence, buffer,
+                      frame.discont ? " (discont)" : "", frame.age_ns / 1e6);
+  return gst_pad_push (self->srcpad, buffer);
 }
 
-/* One entry, pushed downstream. Returns the flow to continue with. */
+/* Pushes one handed-over entry downstream; returns the flow. */
 static GstFlowReturn
-push_entry (GstLatestFrame *self, frame_queue::entry &next)
+push_handover (GstLatestFrame *self, keeper_t::handover &next)
 {
-  GstMiniObject *object = next.item.object.get ();
-
   if (next.is_frame)
-    return push_frame_entry (self, next);
-  if (GST_IS_EVENT (object))
-    {
-      GstEvent *event = GST_EVENT_CAST (next.item.object.release ());
-      bool is_eos = GST_EVENT_TYPE (event) == GST_EVENT_EOS;
-      gst_pad_push_event (self->srcpad, event);
-      return is_eos ? GST_FLOW_EOS : GST_FLOW_OK;
-    }
+    return push_frame (self, next);
+  GstMiniObject *object = next.item.get ();
   if (GST_IS_QUERY (object))
     {
       GstQuery *query = GST_QUERY_CAST (object);
-      gboolean answered = gst_pad_peer_query (self->srcpad, query);
+      const gboolean answered = gst_pad_peer_query (self->srcpad, query);
       if (answered && GST_QUERY_TYPE (query) == GST_QUERY_ALLOCATION)
         reserve_room_in_pools (self, query);
-      self->state->queue.acknowledge (next.ticket, answered);
+      self->state->keeper.acknowledge (next.ticket, answered);
       return GST_FLOW_OK;
     }
-  g_warn_if_reached ();
+  gst_pad_push_event (self->srcpad, GST_EVENT_CAST (next.item.release ()));
   return GST_FLOW_OK;
+}
+
+/* Tells the keeper what downstream answered to a frame, as queue does:
+ * EOS skips to what can still be pushed; not-linked waits for RECONFIGURE
+ * with what is held; anything fatal empties the element. Once upstream has
+ * sent EOS it cannot see these returns: the element posts the error. */
+static void
+handle_downstream_flow (GstLatestFrame *self, GstFlowReturn flow)
+{
+  keeper_t &keeper = self->state->keeper;
+  keeper_t::failure_outcome failure;
+  switch (flow)
+    {
+    case GST_FLOW_EOS:
+      GST_CAT_DEBUG_OBJECT (latest_frame_dataflow, self, "downstream is EOS");
+      failure.released = keeper.downstream_ended ();
+      return;
+    case GST_FLOW_NOT_LINKED:
+      failure = keeper.downstream_unlinked ();
+      /* Relinked since that push: RECONFIGURE passed before the keeper
+       * knew it was unlinked. */
+      if (gst_pad_check_reconfigure (self->srcpad))
+        keeper.relink ([self] { start_task_if_active (self); });
+      break;
+    default:
+      failure = keeper.downstream_failed (flow);
+      keep_sticky_events (self, failure.released);
+      break;
+    }
+  GST_DEBUG_OBJECT (self, "downstream returned %s", gst_flow_get_name (flow));
+  if (failure.stream_had_ended
+      && (flow == GST_FLOW_NOT_LINKED || flow < GST_FLOW_EOS))
+    {
+      GST_ELEMENT_FLOW_ERROR (self, flow);
+      gst_pad_push_event (self->srcpad, gst_event_new_eos ());
+    }
 }
 
 /* Posts the stats on the bus when they are due; returns when the next
@@ -1284,11 +1301,11 @@ static std::optional<steady_clock::time_point>
 post_stats_when_due (GstLatestFrame *self)
 {
   GstLatestFrameState *state = self->state;
-  guint interval_ms = state->stats_interval_ms;
+  const guint interval_ms = state->stats_interval_ms;
   if (interval_ms == 0)
     return std::nullopt;
-  steady_clock::time_point now = steady_clock::now ();
-  std::chrono::milliseconds interval (interval_ms);
+  const steady_clock::time_point now = steady_clock::now ();
+  const std::chrono::milliseconds interval (interval_ms);
   if (state->next_stats == steady_clock::time_point ()
       || state->next_stats > now + interval)
     state->next_stats = now + interval;
@@ -1306,49 +1323,31 @@ static void
 gst_latest_frame_loop (GstPad *pad)
 {
   GstLatestFrame *self = GST_LATEST_FRAME (GST_PAD_PARENT (pad));
-  GstLatestFrameState *state = self->state;
-  GstFlowReturn reason;
+  keeper_t &keeper = self->state->keeper;
 
-  {
-    frame_queue::pop_outcome next
-        = state->queue.wait_pop (post_stats_when_due (self));
-    if (next.status == frame_queue::pop_status::timed_out)
-      return;
-    GstFlowReturn ret = next.status == frame_queue::pop_status::popped
-                            ? push_entry (self, *next.popped)
-                            : flow_from_halt (next.halt_reason);
-    if (ret >= GST_FLOW_OK)
-      return;
-
-    std::lock_guard<std::mutex> lock (state->lifecycle);
-    /* A new stream queued behind the EOS just pushed: go on with it. */
-    if (ret == GST_FLOW_EOS && state->queue.size_approx () > 0
-        && state->queue.halt_reason () == 0)
-      return;
-    /* Relinked since that push (a RECONFIGURE passed the src pad): go on
-     * instead of waiting for another one. */
-    if (ret == GST_FLOW_NOT_LINKED && gst_pad_check_reconfigure (self->srcpad))
-      return;
-    state->queue.halt_if_running (ret);
-    /* A handler may have resumed the queue since (RECONFIGURE, a new
-     * stream): then keep running. Else pause, with the lock held so that
-     * no handler restarts the task before the pause. */
-    reason = static_cast<GstFlowReturn> (state->queue.halt_reason ());
-    if (reason == GST_FLOW_OK)
-      return;
-    gst_pad_pause_task (pad);
-  }
-
-  GST_DEBUG_OBJECT (self, "paused task: %s", gst_flow_get_name (reason));
-  /* Not-linked waits for RECONFIGURE and EOS for a new stream, both with
-   * what is queued; anything else empties the queue. */
-  if (reason != GST_FLOW_NOT_LINKED && reason != GST_FLOW_EOS)
-    release_flushed (self, state->queue.drain (), TRUE);
-  /* Upstream already sent EOS and will not see this flow: report it. */
-  if (state->eos_queued
-      && (reason == GST_FLOW_NOT_LINKED || reason < GST_FLOW_EOS))
+  keeper_t::handover next
+      = keeper.hand_over (keeper_t::delivery::in_order,
+                          post_stats_when_due (self), queue_signals{ self });
+  if (!next.released.empty ())
+    GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
+                        "dropped %zu frames over max-age",
+                        next.released.size ());
+  switch (next.status)
     {
-      GST_ELEMENT_FLOW_ERROR (self, reason);
-      gst_pad_push_event (self->srcpad, gst_event_new_eos ());
+    case keeper_t::handover_status::timed_out:
+      return;
+    case keeper_t::handover_status::halted:
+      /* Flushing, unlinked or failed: paused under the keeper's lock, so
+       * that a resume() or relink() that restarts the task cannot come in
+       * between. */
+      if (keeper.stop_if_halted ([pad] { gst_pad_pause_task (pad); }))
+        GST_DEBUG_OBJECT (self, "halted: task paused");
+      return;
+    case keeper_t::handover_status::handed_over:
+      break;
     }
+  const bool frame = next.is_frame;
+  const GstFlowReturn flow = push_handover (self, next);
+  if (frame && flow < GST_FLOW_OK)
+    handle_downstream_flow (self, flow);
 }

@@ -17,6 +17,9 @@ namespace latestframe
 class held_object
 {
 public:
+  /* Holds nothing. */
+  held_object () : object_ (nullptr), owned_ (false) {}
+
   static held_object owning (GstMiniObject *object)
   {
     return held_object (object, true);

@@ -1,6 +1,6 @@
-/* Unit tests of the accounting core: ledger, charges, budgets, max-age. */
-#include "latestframe/frame_ledger.h"
-#include "latestframe/frame_queue.h"
+/* Unit tests of the accounting pieces of the core: in-flight charges,
+ * budgets, ages, the max-age gate. */
+#include "latestframe/accounting.h"
 #include "latestframe/freshness.h"
 #include "latestframe/memory_budget.h"
 
@@ -17,65 +17,37 @@ namespace
 constexpr std::uint64_t ms = 1000000;
 }
 
-// A charge is held, then in flight, then gone: the ledger follows each step.
-TEST (FrameLedger, ChargeMovesFromHeldToInFlightToGone)
+// A charge is in flight from its making to its end, moves keep it one
+// charge, and its bytes go back to the budget it holds.
+TEST (InFlightCharge, LandsOnceWhenItGoes)
 {
-  auto ledger = std::make_shared<frame_ledger> ();
+  auto accounts = std::make_shared<flight_accounts> ();
+  budget_membership member ("core-charge", 0);
+  ASSERT_TRUE (member.budget ()->try_reserve (100));
   {
-    frame_charge charge (ledger, nullptr, 100);
-    EXPECT_EQ (ledger->snapshot ().held_frames, 1u);
-    EXPECT_EQ (ledger->snapshot ().held_bytes, 100u);
-    auto shared = std::make_shared<frame_charge> (std::move (charge));
-    shared->take_off ();
-    ledger_snapshot flying = ledger->snapshot ();
-    EXPECT_EQ (flying.held_frames, 0u);
-    EXPECT_EQ (flying.in_flight_frames, 1u);
-    EXPECT_EQ (flying.in_flight_bytes, 100u);
-    auto copy = shared; /* a copy of the buffer shares the charge */
-    shared.reset ();
-    EXPECT_EQ (ledger->snapshot ().in_flight_frames, 1u);
+    in_flight_charge charge (accounts, member.budget (), 100);
+    EXPECT_EQ (accounts->frames_approx (), 1u);
+    EXPECT_EQ (accounts->bytes_approx (), 100u);
+    in_flight_charge moved = std::move (charge);
+    EXPECT_FALSE (charge.charged ());
+    EXPECT_EQ (accounts->frames_approx (), 1u) << "a move is the same charge";
+    charge = std::move (moved);
   }
-  ledger_snapshot after = ledger->snapshot ();
-  EXPECT_EQ (after.held_frames + after.in_flight_frames, 0u);
-  EXPECT_EQ (after.held_bytes + after.in_flight_bytes, 0u);
-  EXPECT_EQ (after.peak_bytes, 100u);
-}
-
-// The peak is the highest held + in-flight sum, whichever side holds it.
-TEST (FrameLedger, PeakCountsHeldPlusInFlight)
-{
-  auto ledger = std::make_shared<frame_ledger> ();
-  frame_charge a (ledger, nullptr, 10);
-  frame_charge b (ledger, nullptr, 20);
-  b.take_off ();
-  frame_charge c (ledger, nullptr, 30);
-  EXPECT_EQ (ledger->snapshot ().peak_bytes, 60u);
-  {
-    frame_charge gone = std::move (c);
-  }
-  frame_charge d (ledger, nullptr, 5);
-  EXPECT_EQ (ledger->snapshot ().peak_bytes, 60u);
-  ledger->reset_counts ();
-  EXPECT_EQ (ledger->snapshot ().peak_bytes, 35u) << "reset keeps what is held";
+  EXPECT_EQ (accounts->frames_approx (), 0u);
+  EXPECT_EQ (accounts->bytes_approx (), 0u);
+  EXPECT_EQ (member.budget ()->used_approx (), 0u);
 }
 
 // Drops are counted by reason with their bytes; dropped() sums them.
-TEST (FrameLedger, DropsByReason)
+TEST (KeeperStats, DropsByReasonSum)
 {
-  frame_ledger ledger;
-  ledger.count_drop (drop_reason::overflow, 1);
-  ledger.count_drop (drop_reason::overflow, 2);
-  ledger.count_drop (drop_reason::age, 4);
-  ledger.count_drop (drop_reason::budget, 8);
-  ledger.count_drop (drop_reason::flush, 16);
-  ledger_snapshot counts = ledger.snapshot ();
-  EXPECT_EQ (counts.overflow.frames, 2u);
-  EXPECT_EQ (counts.overflow.bytes, 3u);
-  EXPECT_EQ (counts.age.frames, 1u);
-  EXPECT_EQ (counts.budget.bytes, 8u);
-  EXPECT_EQ (counts.flush.frames, 1u);
-  EXPECT_EQ (counts.dropped (), 5u);
-  EXPECT_EQ (counts.dropped_bytes (), 31u);
+  keeper_stats stats;
+  stats.drops[static_cast<std::size_t> (drop_reason::overflow)] = { 2, 3 };
+  stats.drops[static_cast<std::size_t> (drop_reason::superseded)] = { 1, 4 };
+  EXPECT_EQ (stats.dropped (), 3u);
+  EXPECT_EQ (stats.dropped_bytes (), 7u);
+  EXPECT_EQ (stats.dropped_for (drop_reason::superseded).bytes, 4u);
+  EXPECT_STREQ (drop_reason_name (drop_reason::superseded), "superseded");
 }
 
 // Percentiles by nearest rank over the most recent window only.
@@ -132,18 +104,18 @@ TEST (MemoryBudget, SmallestMemberCapApplies)
 // A budget lives while a member or a charged frame does, then is forgotten.
 TEST (MemoryBudget, LivesWhileMembersOrChargesDo)
 {
-  auto ledger = std::make_shared<frame_ledger> ();
+  auto accounts = std::make_shared<flight_accounts> ();
   std::weak_ptr<memory_budget> weak;
-  frame_charge charge;
+  in_flight_charge charge;
   {
     budget_membership member ("core-lifetime", 50);
     weak = member.budget ();
     ASSERT_TRUE (member.budget ()->try_reserve (10));
-    charge = frame_charge (ledger, member.budget (), 10);
+    charge = in_flight_charge (accounts, member.budget (), 10);
   }
   ASSERT_FALSE (weak.expired ()) << "a charged frame keeps it alive";
   EXPECT_EQ (weak.lock ()->used_approx (), 10u);
-  charge = frame_charge ();
+  charge = in_flight_charge ();
   EXPECT_TRUE (weak.expired ());
   budget_membership again ("core-lifetime", 50);
   EXPECT_EQ (again.budget ()->used_approx (), 0u) << "a fresh budget";
@@ -205,79 +177,4 @@ TEST (FreshnessGate, LateArrivalsKeepNewestAndWarnOnce)
   EXPECT_EQ (gate.judge (40 * ms, false), freshness_gate::verdict::drop);
   gate.reset ();
   EXPECT_TRUE (gate.note_arrival (30 * ms)) << "a new stream warns again";
-}
-
-// take_oldest_frame removes the oldest frame only and marks the gap.
-TEST (FrameQueueBudget, TakeOldestFrameMarksGap)
-{
-  frame_queue<int> queue;
-  queue.set_limits ({ 3, 0, 0 });
-  queue.push_marker (-1);
-  queue.push_frame (0, 10, 0);
-  queue.push_frame (1, 10, 0);
-  auto oldest = queue.take_oldest_frame ();
-  ASSERT_TRUE (oldest.has_value ());
-  EXPECT_EQ (oldest->item, 0);
-  EXPECT_EQ (queue.level_approx ().bytes, 10u);
-  EXPECT_EQ (queue.try_pop ().popped->item, -1);
-  auto next = queue.try_pop ();
-  EXPECT_EQ (next.popped->item, 1);
-  EXPECT_TRUE (next.popped->discont);
-  EXPECT_FALSE (queue.take_oldest_frame ().has_value ());
-}
-
-// mark_gap after a consumer-side drop makes the next frame discont.
-TEST (FrameQueueBudget, MarkGapFlagsNextFrame)
-{
-  frame_queue<int> queue;
-  queue.push_frame (0, 1, 0);
-  queue.mark_gap ();
-  EXPECT_TRUE (queue.try_pop ().popped->discont);
-  queue.mark_gap ();
-  queue.push_frame (1, 1, 0);
-  EXPECT_TRUE (queue.try_pop ().popped->discont);
-}
-
-// make_room_for applies the limits before anything is charged: drop_oldest
-// drops, drop_arriving answers and records the gap, none changes nothing.
-TEST (FrameQueueBudget, MakeRoomForAppliesLimitsFirst)
-{
-  frame_queue<int> queue;
-  queue.push_frame (0, 10, 0);
-  auto room = queue.make_room_for (10, 1);
-  EXPECT_TRUE (room.fits);
-  ASSERT_EQ (room.released.size (), 1u);
-  EXPECT_EQ (queue.level_approx ().frames, 0u);
-
-  queue.set_policy (leak_policy::drop_arriving);
-  queue.push_frame (1, 10, 2);
-  room = queue.make_room_for (10, 3);
-  EXPECT_FALSE (room.fits);
-  EXPECT_TRUE (room.released.empty ());
-  queue.try_pop ();
-  queue.push_frame (2, 10, 4);
-  EXPECT_TRUE (queue.try_pop ().popped->discont)
-      << "the refused frame left a gap";
-
-  queue.set_policy (leak_policy::none);
-  queue.push_frame (3, 10, 5);
-  room = queue.make_room_for (10, 6);
-  EXPECT_TRUE (room.fits) << "a blocking push waits instead";
-  EXPECT_EQ (queue.level_approx ().frames, 1u);
-}
-
-// A halted queue makes no room: it says why, and drops nothing it holds
-// (kept for when it resumes).
-TEST (FrameQueueBudget, MakeRoomForRefusesWhenHalted)
-{
-  frame_queue<int> queue;
-  queue.push_frame (0, 10, 0);
-  queue.halt (-2);
-  auto room = queue.make_room_for (10, 1);
-  EXPECT_FALSE (room.fits);
-  EXPECT_EQ (room.halt_reason, -2);
-  EXPECT_TRUE (room.released.empty ());
-  EXPECT_EQ (queue.level_approx ().frames, 1u);
-  queue.resume ();
-  EXPECT_EQ (queue.make_room_for (10, 1).halt_reason, 0);
 }

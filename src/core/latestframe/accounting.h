@@ -1,0 +1,220 @@
+/* latestframe — what a keeper counts: drops by reason, ages, bytes in flight.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "latestframe/memory_budget.h"
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace latestframe
+{
+
+/* Why a frame was dropped. Every drop has exactly one. */
+enum class drop_reason : std::uint8_t
+{
+  overflow,   /* a size limit (max-size-buffers, -bytes, -time) */
+  age,        /* older than max-age when it was about to be handed over */
+  budget,     /* the shared memory budget had no room for it */
+  flush,      /* discarded unhanded: a flush, a stop, or downstream's EOS or
+                 error (the flow return goes upstream) */
+  superseded, /* a newer frame was handed over on request instead */
+};
+
+inline constexpr std::size_t drop_reason_count = 5;
+
+inline const char *
+drop_reason_name (drop_reason reason)
+{
+  switch (reason)
+    {
+    case drop_reason::overflow:
+      return "overflow";
+    case drop_reason::age:
+      return "age";
+    case drop_reason::budget:
+      return "budget";
+    case drop_reason::flush:
+      return "flush";
+    case drop_reason::superseded:
+      return "superseded";
+    }
+  return "?";
+}
+
+struct drop_tally
+{
+  std::uint64_t frames = 0;
+  std::uint64_t bytes = 0;
+};
+
+/* The ages of the most recent handed-over frames, summarised. */
+struct age_summary
+{
+  std::uint64_t p50_ns = 0;
+  std::uint64_t p95_ns = 0;
+  std::uint64_t max_ns = 0;
+  std::uint32_t samples = 0;
+};
+
+/* A ring of the last `window` ages; percentiles by nearest rank. Not
+ * thread-safe: its owner locks. */
+class age_window
+{
+public:
+  static constexpr std::size_t window = 256;
+
+  void record (std::uint64_t age_ns)
+  {
+    ages_[next_] = age_ns;
+    next_ = (next_ + 1) % window;
+    if (count_ < window)
+      count_++;
+  }
+  age_summary summary () const;
+  void clear () { next_ = count_ = 0; }
+
+private:
+  std::array<std::uint64_t, window> ages_{};
+  std::size_t next_ = 0;
+  std::size_t count_ = 0;
+};
+
+/* The frames a keeper handed over that are still alive somewhere (in
+ * flight). Shared with their charges, which may outlive the keeper; lock-free
+ * because a frame lands on whatever thread drops its last reference. */
+class flight_accounts
+{
+public:
+  void take_off (std::uint64_t bytes)
+  {
+    frames_.fetch_add (1, std::memory_order_relaxed);
+    bytes_.fetch_add (bytes, std::memory_order_relaxed);
+  }
+  void land (std::uint64_t bytes)
+  {
+    frames_.fetch_sub (1, std::memory_order_relaxed);
+    bytes_.fetch_sub (bytes, std::memory_order_relaxed);
+  }
+  /* Racy by nature: frames land on any thread at any time. */
+  std::uint64_t frames_approx () const
+  {
+    return frames_.load (std::memory_order_relaxed);
+  }
+  std::uint64_t bytes_approx () const
+  {
+    return bytes_.load (std::memory_order_relaxed);
+  }
+
+private:
+  std::atomic<std::uint64_t> frames_{ 0 };
+  std::atomic<std::uint64_t> bytes_{ 0 };
+};
+
+/* A handed-over frame's bytes, counted in flight (and kept reserved in the
+ * memory budget it was admitted under, if any) for as long as this object
+ * lives; destroying it lands them. Move-only; costs no allocation (two
+ * reference counts). */
+class in_flight_charge
+{
+public:
+  in_flight_charge () = default;
+  in_flight_charge (std::shared_ptr<flight_accounts> accounts,
+                    std::shared_ptr<memory_budget> budget, std::uint64_t bytes)
+      : accounts_ (std::move (accounts)), budget_ (std::move (budget)),
+        bytes_ (bytes)
+  {
+    if (accounts_)
+      accounts_->take_off (bytes_);
+  }
+  in_flight_charge (in_flight_charge &&other) noexcept
+      : accounts_ (std::move (other.accounts_)),
+        budget_ (std::move (other.budget_)), bytes_ (other.bytes_)
+  {
+    other.bytes_ = 0;
+  }
+  in_flight_charge &operator= (in_flight_charge &&other) noexcept
+  {
+    if (this != &other)
+      {
+        land ();
+        accounts_ = std::move (other.accounts_);
+        budget_ = std::move (other.budget_);
+        bytes_ = other.bytes_;
+        other.bytes_ = 0;
+      }
+    return *this;
+  }
+  in_flight_charge (const in_flight_charge &) = delete;
+  in_flight_charge &operator= (const in_flight_charge &) = delete;
+  ~in_flight_charge () { land (); }
+
+  std::uint64_t bytes () const { return bytes_; }
+  bool charged () const { return accounts_ != nullptr; }
+
+private:
+  void land ()
+  {
+    if (accounts_)
+      accounts_->land (bytes_);
+    if (budget_)
+      budget_->release (bytes_);
+    accounts_.reset ();
+    budget_.reset ();
+    bytes_ = 0;
+  }
+
+  std::shared_ptr<flight_accounts> accounts_;
+  std::shared_ptr<memory_budget> budget_;
+  std::uint64_t bytes_ = 0;
+};
+
+/* Every figure of a keeper at one moment. The counts, levels and ages are
+ * consistent with each other (read under the keeper's lock); in flight is
+ * read just after, without it. */
+struct keeper_stats
+{
+  std::uint64_t received = 0;    /* frames admitted (not refused) */
+  std::uint64_t handed_over = 0; /* frames handed to the consumer */
+  std::array<drop_tally, drop_reason_count> drops{};
+  std::uint32_t held_frames = 0;
+  std::uint64_t held_bytes = 0;
+  std::uint64_t held_span_ns = 0;
+  std::uint64_t in_flight_frames = 0;
+  std::uint64_t in_flight_bytes = 0;
+  std::uint64_t peak_bytes = 0; /* highest held + in flight */
+  age_summary ages;
+  bool upstream_live = true;
+  /* The memory budget joined, if any: its name, the cap in force, used. */
+  bool has_budget = false;
+  std::string budget_name;
+  std::uint64_t budget_cap = 0;
+  std::uint64_t budget_used = 0;
+
+  const drop_tally &dropped_for (drop_reason reason) const
+  {
+    return drops[static_cast<std::size_t> (reason)];
+  }
+  std::uint64_t dropped () const
+  {
+    std::uint64_t frames = 0;
+    for (const drop_tally &tally : drops)
+      frames += tally.frames;
+    return frames;
+  }
+  std::uint64_t dropped_bytes () const
+  {
+    std::uint64_t bytes = 0;
+    for (const drop_tally &tally : drops)
+      bytes += tally.bytes;
+    return bytes;
+  }
+};
+
+} // namespace latestframe

@@ -1,0 +1,1370 @@
+/* latestframe — the newest-frame contract: which frame gets in, which is
+ * dropped and why, which goes out next.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "latestframe/accounting.h"
+#include "latestframe/freshness.h"
+#include "latestframe/memory_budget.h"
+#include "latestframe/small_list.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace latestframe
+{
+
+/* What to do with a frame that does not fit. */
+enum class leak_policy : std::uint8_t
+{
+  none,          /* block the producer until the consumer makes room */
+  drop_arriving, /* drop the frame that does not fit */
+  drop_oldest,   /* drop the oldest held frames until the new one fits */
+};
+
+/* Limits on the frames held; 0 means no limit on that axis. A lone frame is
+ * always accepted, even when it alone is larger than max_bytes, otherwise a
+ * too-small byte limit would stop the stream for good. */
+struct queue_limits
+{
+  std::uint32_t max_frames = 1;
+  std::uint64_t max_bytes = 0;
+  std::uint64_t max_span_ns = 0; /* newest frame time minus oldest frame time */
+
+  bool unbounded () const
+  {
+    return max_frames == 0 && max_bytes == 0 && max_span_ns == 0;
+  }
+};
+
+/* How much the consumer waits to be held before it takes anything (queue's
+ * min-threshold-*); 0 = no wait on that axis. A limit reached, an end of
+ * stream, or a marker at the tail ends the wait, so that a query is never
+ * held back for good. */
+struct queue_thresholds
+{
+  std::uint32_t frames = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t span_ns = 0;
+
+  bool none () const { return frames == 0 && bytes == 0 && span_ns == 0; }
+};
+
+struct queue_level
+{
+  std::uint32_t frames = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t span_ns = 0;
+};
+
+/* A frame time that is not known (no timestamp, no segment). */
+inline constexpr std::int64_t no_time = -1;
+
+/* What a marker (anything queued that is not a frame) means to the rules. */
+enum class marker_kind : std::uint8_t
+{
+  plain,         /* refused while halted (a serialized, non-sticky event) */
+  sticky,        /* keeps its place among the held entries even while halted */
+  new_stream,    /* sticky, and begins a stream: ends `ended` */
+  end_of_stream, /* the producer is done: frames are refused after it */
+  query,         /* its producer waits (wait_ack) for the consumer's answer */
+};
+
+/* Where the stream stands: one value, read and changed under the keeper's
+ * lock only.
+ *
+ * | state            | entered by                      | frames  | markers admitted            | hand_over         | left by                       |
+ * |------------------|---------------------------------|---------|-----------------------------|-------------------|-------------------------------|
+ * | running          | resume() (activation,           | admitted| all                         | delivers          | the entries below             |
+ * |                  | FLUSH_STOP), new_stream, relink |         |                             |                   |                               |
+ * | ended            | end_of_stream admitted          | refused | new_stream (-> running),    | delivers what is  | new_stream; flush_start();    |
+ * |                  |                                 |         | queries                     | held, then waits  | downstream_* ()               |
+ * | ended_downstream | downstream_ended() found nothing| refused | all; new_stream -> running, | delivers          | new_stream, end_of_stream;    |
+ * |                  | it could still deliver          |         | end_of_stream -> ended      |                   | flush_start()                 |
+ * | unlinked         | downstream_unlinked()           | refused | sticky, new_stream          | returns halted    | relink(); flush_start()       |
+ * | failed           | downstream_failed(): all held   | refused | sticky, new_stream          | returns halted    | flush_start(), resume()       |
+ * |                  | entries are released            |         |                             |                   |                               |
+ * | flushing         | flush_start() (FLUSH_START,     | refused | sticky, new_stream          | returns halted    | resume()                      |
+ * |                  | deactivation)                   |         |                             | at once           |                               |
+ *
+ * "Refused" means the call returns `refused` with the state (and, for
+ * failed, the owner's failure code): the owner turns it into its own flow
+ * return. A refused frame never counts as received. */
+enum class stream_state : std::uint8_t
+{
+  running,
+  ended,
+  ended_downstream,
+  unlinked,
+  failed,
+  flushing,
+};
+
+/* The answer a query's producer gets from wait_ack(). */
+enum class ack_result : std::uint8_t
+{
+  accepted,
+  refused,
+  abandoned, /* never handled: flushed, or withdrawn while halted */
+};
+
+/* An arriving frame, as the keeper needs to know it. */
+struct frame_desc
+{
+  std::uint64_t bytes = 0;
+  /* Its running time, or no_time: the axis max_span_ns limits, and what its
+   * age is measured from, against the owner's running clock. */
+  std::int64_t time_ns = no_time;
+};
+
+/* The owner's clock on the axis of frame times (the pipeline clock's
+ * running time), or no_time when it has none now. Called under the
+ * keeper's lock: it must not call into the keeper. */
+using running_clock = std::int64_t (*) (void *context);
+
+/* Hooks a keeper calls, with its lock released, at the points where
+ * GStreamer's `queue` emits its signals; the keeper re-checks everything
+ * after each. `silent_hooks` calls nothing and never releases the lock. */
+struct silent_hooks
+{
+  bool active () const { return false; }
+  void full () {}            /* a frame arrived at a limit (overrun) */
+  void room_after_wait () {} /* a blocked producer got room (running) */
+  void empty () {}           /* nothing to hand over: about to wait (underrun) */
+  void refilled () {}        /* something to hand over again (running, pushing) */
+};
+
+/* The frames a producer hands in and a consumer takes out, with everything
+ * that decides their fate in one place: the held entries (frames and
+ * markers, in order), the limits and leak policy, whether upstream is live,
+ * the memory budget and each frame's reservation in it, the max-age gate,
+ * the stream state, and the counts.
+ *
+ * Two operations cover a frame's life:
+ *  - admit_frame() (the producer's thread) queues it, or drops it (counted
+ *    with its reason), or refuses it (halted: not counted), and drops the
+ *    older frames it pushes out, all counted before it returns;
+ *  - hand_over() (the consumer's thread) returns the next entry in order, or
+ *    on request the newest frame, counting the frames it passes over. A
+ *    handed-over frame comes with an in_flight_charge that keeps its bytes
+ *    counted (and reserved in its budget) until the consumer destroys it.
+ *
+ * Invariant, at every moment the lock is free:
+ *     received == handed_over + dropped (all reasons) + held
+ * Every drop is counted exactly once, here; the owner counts nothing.
+ *
+ * Payload: default-constructible (an empty value that owns nothing) and
+ * movable. Payloads given back (released lists, handovers) are destroyed by
+ * the caller, never under the lock; but a query's payload is destroyed under
+ * the lock when the query is abandoned, so that its producer may free it as
+ * soon as wait_ack() returns.
+ *
+ * Threads: one producer (admit_*) and one consumer (hand_over, downstream_*)
+ * are expected; every method is thread-safe. Waits: a producer blocks only
+ * with leak_policy::none (or a non-live upstream being paced); the consumer
+ * waits in hand_over(). Condition variables are notified only when someone
+ * waits. */
+template <typename Payload> class frame_keeper
+{
+public:
+  using clock = std::chrono::steady_clock;
+  using now_function = clock::time_point (*) ();
+
+  /* An entry given back to be destroyed by the caller. */
+  struct released_item
+  {
+    Payload item{};
+    bool is_frame = false;
+    marker_kind marker = marker_kind::plain;
+  };
+  using released_list = small_list<released_item>;
+
+  /* A condition the owner should warn about, once. */
+  enum class notice_kind : std::uint8_t
+  {
+    none,
+    unbounded,         /* no limit and no budget cap bound the held frames */
+    frame_over_budget, /* value: the frame's bytes; limit: the budget cap */
+    arrivals_too_old,  /* value: the arrival age; limit: max-age (ns) */
+  };
+  struct notice
+  {
+    notice_kind kind = notice_kind::none;
+    std::uint64_t value = 0;
+    std::uint64_t limit = 0;
+  };
+
+  enum class admit_status : std::uint8_t
+  {
+    queued,
+    dropped, /* counted, with `reason` */
+    refused, /* not counted: halted (`refused_in`) */
+  };
+
+  struct admit_outcome
+  {
+    admit_status status = admit_status::queued;
+    drop_reason reason = drop_reason::overflow;
+    stream_state refused_in = stream_state::running;
+    int failure_code = 0;
+    /* The frame's sequence number (1 for the first frame received), when
+     * it was received (queued or dropped). */
+    std::uint64_t sequence = 0;
+    /* A query's ticket for wait_ack(). */
+    std::uint64_t ticket = 0;
+    /* Held frames this arrival dropped to make room. */
+    std::size_t held_dropped = 0;
+    notice note;
+    /* What to destroy: the frames dropped, the arriving one if it was not
+     * queued. */
+    released_list released;
+  };
+
+  enum class delivery : std::uint8_t
+  {
+    in_order, /* the next entry, as queued */
+    newest,   /* the newest frame: the older ones are dropped (superseded) */
+  };
+
+  enum class handover_status : std::uint8_t
+  {
+    handed_over,
+    timed_out,
+    /* Flushing, unlinked or failed: the owner stops its consumer thread
+     * (stop_if_halted) until resume() or relink() starts it again. */
+    halted,
+  };
+
+  struct handover
+  {
+    handover_status status = handover_status::timed_out;
+    Payload item{};
+    bool is_frame = false;
+    marker_kind marker = marker_kind::plain;
+    std::uint64_t ticket = 0;
+    /* Frames were dropped right before this frame in stream order. */
+    bool discont = false;
+    std::uint64_t sequence = 0;
+    std::uint64_t bytes = 0;
+    std::int64_t time_ns = no_time;
+    /* Its age now (see set_running_clock). */
+    std::uint64_t age_ns = 0;
+    in_flight_charge charge;
+    /* Frames dropped on the way (too old, superseded). */
+    released_list released;
+  };
+
+  struct failure_outcome
+  {
+    /* The producer had already ended the stream (an end_of_stream marker
+     * was admitted): it will not see a flow return any more. */
+    bool stream_had_ended = false;
+    released_list released;
+  };
+
+  frame_keeper () = default;
+  frame_keeper (const frame_keeper &) = delete;
+  frame_keeper &operator= (const frame_keeper &) = delete;
+
+  /* ---- producer ---------------------------------------------------- */
+
+  /* Admits a frame (see the class comment). Blocks only while the policy
+   * in force is none and the frame does not fit. `hooks` are called with
+   * the lock released: full() before the policy applies, room_after_wait()
+   * after a wait. */
+  template <typename Hooks = silent_hooks>
+  admit_outcome admit_frame (Payload frame, const frame_desc &desc,
+                             Hooks &&hooks = Hooks ())
+  {
+    admit_outcome out;
+    const clock::time_point arrival = now_ ();
+    std::unique_lock<std::mutex> lock (mutex_);
+    if (refuses_frames_locked ())
+      {
+        refuse_locked (out, std::move (frame));
+        return out;
+      }
+    note_arrival_locked (desc, arrival, out.note);
+
+    bool signalled_full = false, waited = false, signalled_room = false;
+    for (;;)
+      {
+        if (fits_locked (&desc))
+          {
+            if (!waited || signalled_room || !hooks.active ())
+              break;
+            signalled_room = true;
+            lock.unlock ();
+            hooks.room_after_wait ();
+            lock.lock ();
+          }
+        else if (hooks.active () && !signalled_full)
+          {
+            /* As queue: the handler may change the limits, or unblock
+             * downstream; everything is checked again. */
+            signalled_full = true;
+            lock.unlock ();
+            hooks.full ();
+            lock.lock ();
+          }
+        else
+          {
+            const leak_policy policy = policy_in_force_locked ();
+            if (policy == leak_policy::drop_oldest)
+              {
+                out.held_dropped += drop_oldest_until_fits_locked (
+                    &desc, drop_reason::overflow, out.released);
+                break;
+              }
+            if (policy == leak_policy::drop_arriving)
+              {
+                drop_arriving_locked (out, std::move (frame), desc.bytes,
+                                      drop_reason::overflow);
+                return out;
+              }
+            waited = true;
+            producers_waiting_++;
+            /* A consumer waiting for a threshold takes what is held now. */
+            if (consumer_waiting_ > 0)
+              items_.notify_one ();
+            room_.wait (lock);
+            producers_waiting_--;
+          }
+        if (refuses_frames_locked ())
+          {
+            /* Halted while it waited (or while a hook ran): refused. */
+            refuse_locked (out, std::move (frame));
+            return out;
+          }
+      }
+
+    std::shared_ptr<memory_budget> budget
+        = membership_ ? membership_->budget () : nullptr;
+    if (budget && !reserve_locked (*budget, desc.bytes, out))
+      {
+        drop_arriving_locked (out, std::move (frame), desc.bytes,
+                              drop_reason::budget);
+        return out;
+      }
+
+    out.sequence = ++received_;
+    entry queued;
+    queued.item = std::move (frame);
+    queued.is_frame = true;
+    queued.bytes = desc.bytes;
+    queued.time_ns = desc.time_ns;
+    queued.arrival = arrival;
+    queued.sequence = out.sequence;
+    queued.budget = std::move (budget);
+    queued.discont = std::exchange (pending_discont_, false);
+    entries_.push_back (std::move (queued));
+    frames_++;
+    bytes_ += desc.bytes;
+    peak_bytes_ = std::max (peak_bytes_, bytes_ + accounts_->bytes_approx ());
+    if (!warned_unbounded_ && limits_.unbounded () && !budget_caps_locked ())
+      {
+        warned_unbounded_ = true;
+        if (out.note.kind == notice_kind::none)
+          out.note = notice{ notice_kind::unbounded, 0, 0 };
+      }
+    wake_consumer (lock);
+    return out;
+  }
+
+  /* Admits a marker. Never blocks, never dropped by the policy; refused by
+   * the states the table says. A query gets a ticket for wait_ack(). */
+  admit_outcome admit_marker (Payload marker, marker_kind kind)
+  {
+    admit_outcome out;
+    std::unique_lock<std::mutex> lock (mutex_);
+    if (!admits_marker_locked (kind))
+      {
+        refuse_locked (out, std::move (marker), kind);
+        return out;
+      }
+    if (kind == marker_kind::new_stream
+        && (state_ == stream_state::ended
+            || state_ == stream_state::ended_downstream))
+      state_ = stream_state::running;
+    if (kind == marker_kind::end_of_stream)
+      {
+        if (state_ == stream_state::running
+            || state_ == stream_state::ended_downstream)
+          state_ = stream_state::ended;
+        /* As queue: what is held is delivered whatever the thresholds. */
+        thresholds_in_force_ = queue_thresholds ();
+        if (flush_on_eos_)
+          discard_frames_locked (drop_reason::flush, out.released);
+      }
+    entry queued;
+    queued.item = std::move (marker);
+    queued.marker = kind;
+    if (kind == marker_kind::query)
+      {
+        queued.ticket = ++last_ticket_;
+        tickets_.push_back (ticket_slot{ queued.ticket, ticket_state::queued });
+        out.ticket = queued.ticket;
+      }
+    entries_.push_back (std::move (queued));
+    wake_consumer (lock);
+    return out;
+  }
+
+  /* Producer of a query. Waits until the query with `ticket` was answered
+   * by the consumer, or abandoned (flushed, or withdrawn while halted).
+   * Never returns while the consumer is handling it, so its payload may be
+   * freed as soon as this returns. */
+  ack_result wait_ack (std::uint64_t ticket)
+  {
+    std::unique_lock<std::mutex> lock (mutex_);
+    for (;;)
+      {
+        auto slot = find_ticket_locked (ticket);
+        if (slot == tickets_.end ())
+          return ack_result::abandoned;
+        if (slot->state != ticket_state::queued
+            && slot->state != ticket_state::in_process)
+          {
+            ack_result result = slot->state == ticket_state::accepted
+                                    ? ack_result::accepted
+                                : slot->state == ticket_state::refused
+                                    ? ack_result::refused
+                                    : ack_result::abandoned;
+            tickets_.erase (slot);
+            return result;
+          }
+        ack_waiting_++;
+        acks_.wait (lock);
+        ack_waiting_--;
+      }
+  }
+
+  /* ---- consumer ---------------------------------------------------- */
+
+  /* Hands over the next entry (see `delivery`), waiting until `deadline`
+   * (or for ever without one) while there is nothing to hand over. Returns
+   * halted at once while flushing, unlinked or failed. A frame older than
+   * max-age is dropped on the way (counted) and the next one considered. `hooks`, with the lock released: empty()
+   * before waiting on an empty keeper, refilled() when an entry came after
+   * that; once per transition. */
+  template <typename Hooks = silent_hooks>
+  handover hand_over (delivery mode = delivery::in_order,
+                      std::optional<clock::time_point> deadline = std::nullopt,
+                      Hooks &&hooks = Hooks ())
+  {
+    handover out;
+    std::unique_lock<std::mutex> lock (mutex_);
+    for (;;)
+      {
+        if (halted_locked ())
+          {
+            out.status = handover_status::halted;
+            return out;
+          }
+        if (deliverable_locked ())
+          {
+            if (underrun_signalled_)
+              {
+                underrun_signalled_ = false;
+                lock.unlock ();
+                hooks.refilled ();
+                lock.lock ();
+                continue;
+              }
+            if (take_next_locked (mode, out))
+              break;
+            continue; /* it was too old: consider the next one */
+          }
+        if (hooks.active () && !underrun_signalled_
+            && (state_ == stream_state::running
+                || state_ == stream_state::ended_downstream))
+          {
+            underrun_signalled_ = true;
+            lock.unlock ();
+            hooks.empty ();
+            lock.lock ();
+            continue;
+          }
+        /* Frames dropped on the way (too old) made room. */
+        if (!out.released.empty () && producers_waiting_ > 0)
+          room_.notify_all ();
+        if (deadline && clock::now () >= *deadline)
+          {
+            out.status = handover_status::timed_out;
+            return out;
+          }
+        consumer_waiting_++;
+        if (deadline)
+          items_.wait_until (lock, *deadline);
+        else
+          items_.wait (lock);
+        consumer_waiting_--;
+      }
+    const bool room = producers_waiting_ > 0;
+    lock.unlock ();
+    if (room)
+      room_.notify_all ();
+    return out;
+  }
+
+  /* Consumer: answers the query with `ticket` that it was handed. */
+  void acknowledge (std::uint64_t ticket, bool accepted)
+  {
+    std::unique_lock<std::mutex> lock (mutex_);
+    auto slot = find_ticket_locked (ticket);
+    if (slot == tickets_.end ())
+      return;
+    slot->state = accepted ? ticket_state::accepted : ticket_state::refused;
+    wake_ack_waiters (lock);
+  }
+
+  /* Consumer: downstream answered end-of-stream to a frame. Discards what
+   * is held up to the next entry that can still be delivered (a new_stream
+   * or end_of_stream marker), as queue does: frames count as flushed,
+   * queries are refused. With nothing deliverable left, frames are refused
+   * until a new stream (ended_downstream). */
+  released_list downstream_ended ()
+  {
+    released_list released;
+    std::unique_lock<std::mutex> lock (mutex_);
+    bool deliverable = false;
+    while (!entries_.empty () && !deliverable)
+      {
+        entry &head = entries_.front ();
+        deliverable = !head.is_frame
+                      && (head.marker == marker_kind::new_stream
+                          || head.marker == marker_kind::end_of_stream);
+        if (deliverable)
+          break;
+        entry skipped = take_locked (0);
+        if (skipped.is_frame)
+          discard_locked (std::move (skipped), drop_reason::flush, released);
+        else if (skipped.marker == marker_kind::query)
+          answer_locked (skipped.ticket, ticket_state::refused);
+        else
+          released.push_back (released_item{ std::move (skipped.item), false,
+                                             skipped.marker });
+      }
+    if (!deliverable && state_ == stream_state::running)
+      state_ = stream_state::ended_downstream;
+    wake_ack_waiters (lock);
+    return released;
+  }
+
+  /* Consumer: downstream is not linked. What is held stays for when it is
+   * relinked. */
+  failure_outcome downstream_unlinked ()
+  {
+    failure_outcome out;
+    std::lock_guard<std::mutex> lock (mutex_);
+    out.stream_had_ended = state_ == stream_state::ended;
+    if (state_ == stream_state::running || state_ == stream_state::ended
+        || state_ == stream_state::ended_downstream)
+      state_ = stream_state::unlinked;
+    return out;
+  }
+
+  /* Consumer: downstream failed with the owner's `code`. Everything held is
+   * released (frames counted as flushed, queries abandoned); frames and
+   * most markers are refused until flush_start() and resume(). */
+  failure_outcome downstream_failed (int code)
+  {
+    failure_outcome out;
+    std::unique_lock<std::mutex> lock (mutex_);
+    out.stream_had_ended = state_ == stream_state::ended;
+    if (state_ != stream_state::flushing)
+      {
+        state_ = stream_state::failed;
+        failure_code_ = code;
+      }
+    drain_locked (out.released);
+    wake_all (lock);
+    return out;
+  }
+
+  /* ---- any thread -------------------------------------------------- */
+
+  /* Downstream may be linked again: an unlinked keeper delivers again (or
+   * goes on ending, when an end of stream is still held), and `then` runs
+   * under the lock (see resume()). Returns whether it was unlinked. */
+  template <typename Then> bool relink (Then then)
+  {
+    std::unique_lock<std::mutex> lock (mutex_);
+    if (state_ != stream_state::unlinked)
+      return false;
+    state_ = newest_boundary_is_end_locked () ? stream_state::ended
+                                              : stream_state::running;
+    then ();
+    wake_consumer (lock);
+    return true;
+  }
+
+  bool relink ()
+  {
+    return relink ([] {});
+  }
+
+  /* Stops everything: producers and consumer return, queued queries are
+   * abandoned (in process ones are not: their answer comes). Held entries
+   * stay until drain(). */
+  void flush_start ()
+  {
+    std::unique_lock<std::mutex> lock (mutex_);
+    state_ = stream_state::flushing;
+    withdraw_queued_queries_locked ();
+    wake_all (lock);
+  }
+
+  /* Removes every entry: frames are counted as flushed, queries abandoned;
+   * the rest is given back (the owner keeps the sticky ones). Forgets a
+   * pending discontinuity. */
+  released_list drain ()
+  {
+    released_list released;
+    std::unique_lock<std::mutex> lock (mutex_);
+    drain_locked (released);
+    wake_all (lock);
+    return released;
+  }
+
+  /* Runs again from a clean stream state (activation, FLUSH_STOP): the
+   * thresholds are back, the late-arrival warning may come again. Then
+   * calls `then` under the same lock: what the owner starts there (its
+   * consumer thread) cannot be undone by a consumer that saw it halted and
+   * stops itself in stop_if_halted(). */
+  template <typename Then> void resume (Then then)
+  {
+    std::unique_lock<std::mutex> lock (mutex_);
+    state_ = stream_state::running;
+    failure_code_ = 0;
+    thresholds_in_force_ = thresholds_;
+    underrun_signalled_ = false;
+    freshness_.reset ();
+    then ();
+    wake_all (lock);
+  }
+
+  void resume ()
+  {
+    resume ([] {});
+  }
+
+  /* Consumer: calls `stop` under the lock if the keeper is still halted
+   * (see resume()); returns whether it did. */
+  template <typename Stop> bool stop_if_halted (Stop stop)
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    if (!halted_locked ())
+      return false;
+    stop ();
+    return true;
+  }
+
+  /* New limits take effect at once: with drop_oldest in force, frames over
+   * them are dropped (overflow) and given back; a blocked producer
+   * re-checks. */
+  released_list set_limits (const queue_limits &limits)
+  {
+    return update_limits ([&] (queue_limits &in_force) { in_force = limits; });
+  }
+
+  /* Like set_limits(), changing the limits with `change` (a callable taking
+   * queue_limits&) in one step. */
+  template <typename Change> released_list update_limits (Change change)
+  {
+    return reconfigure ([&] {
+      change (limits_);
+      warned_unbounded_ = false;
+    });
+  }
+
+  released_list set_policy (leak_policy policy)
+  {
+    return reconfigure ([&] { policy_ = policy; });
+  }
+
+  /* Whether upstream is live. Not live (and leak_when_not_live off), the
+   * policy in force is none and max-age drops nothing: a file is read at
+   * the consumer's pace, every frame. */
+  released_list set_upstream_live (bool live)
+  {
+    return reconfigure ([&] { upstream_live_ = live; });
+  }
+
+  released_list set_leak_when_not_live (bool leak)
+  {
+    return reconfigure ([&] { leak_when_not_live_ = leak; });
+  }
+
+  void set_thresholds (const queue_thresholds &thresholds)
+  {
+    std::unique_lock<std::mutex> lock (mutex_);
+    thresholds_ = thresholds_in_force_ = thresholds;
+    wake_consumer (lock);
+  }
+
+  void set_max_age (std::uint64_t max_age_ns)
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    freshness_.set_max_age (max_age_ns);
+  }
+
+  void set_flush_on_eos (bool flush)
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    flush_on_eos_ = flush;
+  }
+
+  /* Joins, leaves (empty name) or re-caps a process-wide memory budget:
+   * the held and in-flight bytes of its members never pass the smallest
+   * non-zero cap they ask for. Frames already reserved stay in the budget
+   * they were admitted under until they go. */
+  void set_budget (std::optional<std::string> name,
+                   std::optional<std::uint64_t> cap)
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    if (cap)
+      budget_cap_ = *cap;
+    if (name && *name != budget_name_)
+      {
+        budget_name_ = *name;
+        membership_.reset ();
+        if (!budget_name_.empty ())
+          membership_.emplace (budget_name_, budget_cap_);
+      }
+    else if (membership_)
+      membership_->set_cap (budget_cap_);
+    warned_unbounded_ = warned_over_budget_ = false;
+  }
+
+  /* The clock frame times are on (see running_clock), to measure ages:
+   * without one, or for frames without a time, a frame's age is the time
+   * since it arrived. */
+  void set_running_clock (running_clock clock, void *context)
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    running_clock_ = clock;
+    running_clock_context_ = context;
+  }
+
+  /* For tests: the clock arrivals are stamped with. */
+  void set_clock (now_function now)
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    now_ = now;
+  }
+
+  queue_limits limits () const { return read ([&] { return limits_; }); }
+  leak_policy policy () const { return read ([&] { return policy_; }); }
+  queue_thresholds thresholds () const
+  {
+    return read ([&] { return thresholds_; });
+  }
+  std::uint64_t max_age () const
+  {
+    return read ([&] { return freshness_.max_age (); });
+  }
+  bool flush_on_eos () const { return read ([&] { return flush_on_eos_; }); }
+  bool leak_when_not_live () const
+  {
+    return read ([&] { return leak_when_not_live_; });
+  }
+  std::string budget_name () const
+  {
+    return read ([&] { return budget_name_; });
+  }
+  std::uint64_t budget_cap () const
+  {
+    return read ([&] { return budget_cap_; });
+  }
+
+  /* The frames held now; racy by nature. */
+  queue_level level_approx () const
+  {
+    return read ([&] {
+      return queue_level{ frames_, bytes_, span_locked (nullptr) };
+    });
+  }
+
+  /* Racy by nature. */
+  stream_state state_approx () const { return read ([&] { return state_; }); }
+
+  /* Producers blocked for room now; racy by nature (for tests and logs). */
+  unsigned blocked_producers_approx () const
+  {
+    return read ([&] { return producers_waiting_; });
+  }
+
+  keeper_stats stats () const
+  {
+    keeper_stats stats;
+    age_window ages;
+    std::shared_ptr<memory_budget> budget;
+    {
+      std::lock_guard<std::mutex> lock (mutex_);
+      stats.received = received_;
+      stats.handed_over = handed_over_;
+      stats.drops = drops_;
+      stats.held_frames = frames_;
+      stats.held_bytes = bytes_;
+      stats.held_span_ns = span_locked (nullptr);
+      stats.peak_bytes = peak_bytes_;
+      stats.upstream_live = upstream_live_;
+      ages = ages_;
+      if (membership_)
+        {
+          budget = membership_->budget ();
+          stats.budget_name = budget_name_;
+        }
+    }
+    /* Sorted outside the lock: the streaming threads take it per frame. */
+    stats.ages = ages.summary ();
+    stats.in_flight_frames = accounts_->frames_approx ();
+    stats.in_flight_bytes = accounts_->bytes_approx ();
+    if (budget)
+      {
+        stats.has_budget = true;
+        stats.budget_cap = budget->cap_approx ();
+        stats.budget_used = budget->used_approx ();
+      }
+    return stats;
+  }
+
+private:
+  enum class ticket_state : std::uint8_t
+  {
+    queued,
+    in_process,
+    accepted,
+    refused,
+    abandoned,
+  };
+
+  struct ticket_slot
+  {
+    std::uint64_t ticket;
+    ticket_state state;
+  };
+
+  struct entry
+  {
+    Payload item{};
+    bool is_frame = false;
+    marker_kind marker = marker_kind::plain;
+    bool discont = false;
+    std::uint64_t bytes = 0;
+    std::int64_t time_ns = no_time;
+    clock::time_point arrival{};
+    std::uint64_t sequence = 0;
+    std::uint64_t ticket = 0;
+    /* The budget its bytes are reserved in, if any. */
+    std::shared_ptr<memory_budget> budget;
+  };
+
+  template <typename Read> auto read (Read reader) const
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    return reader ();
+  }
+
+  /* ---- waking: only whoever waits ----------------------------------- */
+
+  void wake_consumer (std::unique_lock<std::mutex> &lock)
+  {
+    const bool waiting = consumer_waiting_ > 0;
+    lock.unlock ();
+    if (waiting)
+      items_.notify_one ();
+  }
+
+  void wake_ack_waiters (std::unique_lock<std::mutex> &lock)
+  {
+    const bool waiting = ack_waiting_ > 0;
+    lock.unlock ();
+    if (waiting)
+      acks_.notify_all ();
+  }
+
+  void wake_all (std::unique_lock<std::mutex> &lock)
+  {
+    const bool consumer = consumer_waiting_ > 0;
+    const bool producers = producers_waiting_ > 0;
+    const bool acks = ack_waiting_ > 0;
+    lock.unlock ();
+    if (consumer)
+      items_.notify_all ();
+    if (producers)
+      room_.notify_all ();
+    if (acks)
+      acks_.notify_all ();
+  }
+
+  /* ---- the rules ---------------------------------------------------- */
+
+  /* No hand-over until resume() or relink(). */
+  bool halted_locked () const
+  {
+    return state_ == stream_state::flushing || state_ == stream_state::unlinked
+           || state_ == stream_state::failed;
+  }
+
+  bool refuses_frames_locked () const
+  {
+    return state_ != stream_state::running;
+  }
+
+  bool admits_marker_locked (marker_kind kind) const
+  {
+    switch (state_)
+      {
+      case stream_state::running:
+      case stream_state::ended_downstream:
+        return true;
+      case stream_state::ended:
+        return kind == marker_kind::new_stream || kind == marker_kind::query;
+      case stream_state::unlinked:
+      case stream_state::failed:
+      case stream_state::flushing:
+        return kind == marker_kind::sticky || kind == marker_kind::new_stream;
+      }
+    return false;
+  }
+
+  /* Dropping (by limits or age) is allowed: upstream is live, or the user
+   * asked to drop for a non-live upstream as well. */
+  bool may_drop_locked () const { return upstream_live_ || leak_when_not_live_; }
+
+  leak_policy policy_in_force_locked () const
+  {
+    return may_drop_locked () ? policy_ : leak_policy::none;
+  }
+
+  bool budget_caps_locked () const
+  {
+    return membership_ && membership_->budget ()->cap_approx () != 0;
+  }
+
+  void note_arrival_locked (const frame_desc &desc,
+                            clock::time_point arrival, notice &note)
+  {
+    if (!may_drop_locked () || freshness_.max_age () == 0)
+      return;
+    const std::uint64_t age = age_locked (desc.time_ns, arrival);
+    if (freshness_.note_arrival (age))
+      note = notice{ notice_kind::arrivals_too_old, age, freshness_.max_age () };
+  }
+
+  /* A frame about to arrive, for the limits. */
+  std::uint64_t span_locked (const frame_desc *arriving) const
+  {
+    std::int64_t oldest = no_time;
+    std::int64_t newest = no_time;
+    for (std::size_t i = 0; i < entries_.size (); i++)
+      if (entries_[i].is_frame && entries_[i].time_ns != no_time)
+        {
+          oldest = entries_[i].time_ns;
+          break;
+        }
+    if (arriving && arriving->time_ns != no_time)
+      newest = arriving->time_ns;
+    else
+      for (std::size_t i = entries_.size (); i-- > 0;)
+        if (entries_[i].is_frame && entries_[i].time_ns != no_time)
+          {
+            newest = entries_[i].time_ns;
+            break;
+          }
+    if (oldest == no_time && arriving)
+      oldest = arriving->time_ns;
+    if (oldest == no_time || newest == no_time || newest < oldest)
+      return 0;
+    return static_cast<std::uint64_t> (newest - oldest);
+  }
+
+  /* Whether the held frames plus `arriving` (if any) are within the
+   * limits. An empty keeper always takes one frame. */
+  bool fits_locked (const frame_desc *arriving) const
+  {
+    const std::uint32_t frames = frames_ + (arriving ? 1 : 0);
+    const std::uint64_t bytes = bytes_ + (arriving ? arriving->bytes : 0);
+    if (frames <= 1)
+      return true;
+    if (limits_.max_frames > 0 && frames > limits_.max_frames)
+      return false;
+    if (limits_.max_bytes > 0 && bytes > limits_.max_bytes)
+      return false;
+    if (limits_.max_span_ns > 0 && span_locked (arriving) > limits_.max_span_ns)
+      return false;
+    return true;
+  }
+
+  /* At a limit now (queue's "filled"). */
+  bool filled_locked () const
+  {
+    return (limits_.max_frames > 0 && frames_ >= limits_.max_frames)
+           || (limits_.max_bytes > 0 && bytes_ >= limits_.max_bytes)
+           || (limits_.max_span_ns > 0
+               && span_locked (nullptr) >= limits_.max_span_ns);
+  }
+
+  /* Something can be handed over: an entry, and no threshold to wait for
+   * (a marker at the tail or a limit reached end the wait). */
+  bool deliverable_locked () const
+  {
+    if (entries_.empty ())
+      return false;
+    if (thresholds_in_force_.none ())
+      return true;
+    /* A producer blocked for room would wait for ever otherwise. */
+    const entry &tail = entries_[entries_.size () - 1];
+    if (!tail.is_frame || filled_locked () || producers_waiting_ > 0)
+      return true;
+    const queue_thresholds &wait = thresholds_in_force_;
+    const bool below
+        = (wait.frames > 0 && frames_ < wait.frames)
+          || (wait.bytes > 0 && bytes_ < wait.bytes)
+          || (wait.span_ns > 0 && span_locked (nullptr) < wait.span_ns);
+    return !below;
+  }
+
+  /* ---- the one place drops are counted ------------------------------ */
+
+  void count_drop_locked (drop_reason reason, std::uint64_t bytes)
+  {
+    drop_tally &tally = drops_[static_cast<std::size_t> (reason)];
+    tally.frames++;
+    tally.bytes += bytes;
+  }
+
+  /* A held frame goes: counted, its reservation returned, its payload
+   * given back. */
+  void discard_locked (entry &&dropped, drop_reason reason,
+                       released_list &released)
+  {
+    count_drop_locked (reason, dropped.bytes);
+    if (dropped.budget)
+      dropped.budget->release (dropped.bytes);
+    released.push_back (
+        released_item{ std::move (dropped.item), true, dropped.marker });
+  }
+
+  /* The arriving frame is received, and goes. */
+  void drop_arriving_locked (admit_outcome &out, Payload &&frame,
+                             std::uint64_t bytes, drop_reason reason)
+  {
+    out.sequence = ++received_;
+    count_drop_locked (reason, bytes);
+    pending_discont_ = true;
+    out.status = admit_status::dropped;
+    out.reason = reason;
+    out.released.push_back (released_item{ std::move (frame), true,
+                                           marker_kind::plain });
+  }
+
+  void refuse_locked (admit_outcome &out, Payload &&item,
+                      std::optional<marker_kind> kind = std::nullopt)
+  {
+    out.status = admit_status::refused;
+    out.refused_in = state_;
+    out.failure_code = failure_code_;
+    out.released.push_back (released_item{
+        std::move (item), !kind.has_value (), kind.value_or (marker_kind::plain) });
+  }
+
+  /* ---- entries ------------------------------------------------------ */
+
+  entry take_locked (std::size_t index)
+  {
+    entry taken = entries_.take (index);
+    if (taken.is_frame)
+      {
+        frames_--;
+        bytes_ -= taken.bytes;
+      }
+    return taken;
+  }
+
+  /* The first frame from `index` on follows a gap; with none held, the
+   * next frame to arrive does. */
+  void mark_gap_locked (std::size_t index)
+  {
+    for (std::size_t i = index; i < entries_.size (); i++)
+      if (entries_[i].is_frame)
+        {
+          entries_[i].discont = true;
+          return;
+        }
+    pending_discont_ = true;
+  }
+
+  std::size_t oldest_frame_index_locked () const
+  {
+    std::size_t i = 0;
+    while (!entries_[i].is_frame)
+      i++;
+    return i;
+  }
+
+  /* Drops the oldest frames until the held ones plus `arriving` fit (with
+   * no arrival, one frame always stays). Returns how many. */
+  std::size_t drop_oldest_until_fits_locked (const frame_desc *arriving,
+                                             drop_reason reason,
+                                             released_list &released)
+  {
+    std::size_t dropped = 0;
+    while (frames_ > 0 && !fits_locked (arriving))
+      {
+        if (!arriving && frames_ == 1)
+          break;
+        const std::size_t oldest = oldest_frame_index_locked ();
+        discard_locked (take_locked (oldest), reason, released);
+        mark_gap_locked (oldest);
+        dropped++;
+      }
+    return dropped;
+  }
+
+  void discard_frames_locked (drop_reason reason, released_list &released)
+  {
+    while (frames_ > 0)
+      {
+        const std::size_t oldest = oldest_frame_index_locked ();
+        discard_locked (take_locked (oldest), reason, released);
+      }
+  }
+
+  /* Reserves `bytes` in the budget, dropping this keeper's oldest held
+   * frames while they do not fit. False when even an empty keeper has no
+   * room: the arriving frame must go. */
+  bool reserve_locked (memory_budget &budget, std::uint64_t bytes,
+                       admit_outcome &out)
+  {
+    while (!budget.try_reserve (bytes))
+      {
+        if (frames_ == 0)
+          {
+            const std::uint64_t cap = budget.cap_approx ();
+            if (cap != 0 && bytes > cap && !warned_over_budget_)
+              {
+                warned_over_budget_ = true;
+                out.note = notice{ notice_kind::frame_over_budget, bytes, cap };
+              }
+            return false;
+          }
+        const std::size_t oldest = oldest_frame_index_locked ();
+        discard_locked (take_locked (oldest), drop_reason::budget,
+                        out.released);
+        mark_gap_locked (oldest);
+        out.held_dropped++;
+      }
+    return true;
+  }
+
+  /* Takes the next entry for hand_over(). False when it was a frame that
+   * got too old (dropped and counted): the caller looks again. */
+  bool take_next_locked (delivery mode, handover &out)
+  {
+    if (mode == delivery::newest)
+      while (entries_.front ().is_frame && frames_ > 1)
+        {
+          /* A newer frame is held: this one will never be handed over. */
+          discard_locked (take_locked (0), drop_reason::superseded,
+                          out.released);
+          mark_gap_locked (0);
+        }
+    entry next = take_locked (0);
+    if (!next.is_frame)
+      {
+        if (next.marker == marker_kind::query)
+          answer_locked (next.ticket, ticket_state::in_process);
+        out.status = handover_status::handed_over;
+        out.item = std::move (next.item);
+        out.marker = next.marker;
+        out.ticket = next.ticket;
+        return true;
+      }
+    const std::uint64_t age = age_locked (next.time_ns, next.arrival);
+    if (may_drop_locked ()
+        && freshness_.judge (age, frames_ > 0)
+               == freshness_gate::verdict::drop)
+      {
+        discard_locked (std::move (next), drop_reason::age, out.released);
+        mark_gap_locked (0);
+        return false;
+      }
+    handed_over_++;
+    ages_.record (age);
+    out.status = handover_status::handed_over;
+    out.is_frame = true;
+    out.item = std::move (next.item);
+    out.discont = next.discont;
+    out.sequence = next.sequence;
+    out.bytes = next.bytes;
+    out.time_ns = next.time_ns;
+    out.age_ns = age;
+    out.charge
+        = in_flight_charge (accounts_, std::move (next.budget), next.bytes);
+    return true;
+  }
+
+  /* How old a frame of running time `time_ns` that arrived at `arrival` is
+   * now: by the owner's running clock when both are known, else the time
+   * since it arrived. */
+  std::uint64_t age_locked (std::int64_t time_ns,
+                            clock::time_point arrival) const
+  {
+    if (time_ns != no_time && running_clock_)
+      {
+        const std::int64_t now = running_clock_ (running_clock_context_);
+        if (now != no_time)
+          return now > time_ns ? static_cast<std::uint64_t> (now - time_ns)
+                               : 0;
+      }
+    const auto held = std::chrono::duration_cast<std::chrono::nanoseconds> (
+                          now_ () - arrival)
+                          .count ();
+    return static_cast<std::uint64_t> (std::max<std::int64_t> (held, 0));
+  }
+
+  /* Whether the newest stream boundary held is an end of stream. */
+  bool newest_boundary_is_end_locked () const
+  {
+    for (std::size_t i = entries_.size (); i-- > 0;)
+      {
+        const entry &candidate = entries_[i];
+        if (candidate.is_frame)
+          continue;
+        if (candidate.marker == marker_kind::end_of_stream)
+          return true;
+        if (candidate.marker == marker_kind::new_stream)
+          return false;
+      }
+    return false;
+  }
+
+  void drain_locked (released_list &released)
+  {
+    while (!entries_.empty ())
+      {
+        entry drained = take_locked (0);
+        if (drained.is_frame)
+          discard_locked (std::move (drained), drop_reason::flush, released);
+        else if (drained.marker == marker_kind::query)
+          abandon_locked (std::move (drained));
+        else
+          released.push_back (released_item{ std::move (drained.item), false,
+                                             drained.marker });
+      }
+    pending_discont_ = false;
+  }
+
+  /* ---- queries ------------------------------------------------------ */
+
+  typename std::vector<ticket_slot>::iterator
+  find_ticket_locked (std::uint64_t ticket)
+  {
+    return std::find_if (
+        tickets_.begin (), tickets_.end (),
+        [ticket] (const ticket_slot &slot) { return slot.ticket == ticket; });
+  }
+
+  void answer_locked (std::uint64_t ticket, ticket_state state)
+  {
+    auto slot = find_ticket_locked (ticket);
+    if (slot != tickets_.end ())
+      slot->state = state;
+  }
+
+  /* The query's payload is destroyed here, under the lock, before its
+   * producer can see the answer and free what it borrows. */
+  void abandon_locked (entry &&query)
+  {
+    const std::uint64_t ticket = query.ticket;
+    {
+      entry gone = std::move (query);
+    }
+    answer_locked (ticket, ticket_state::abandoned);
+  }
+
+  void withdraw_queued_queries_locked ()
+  {
+    for (std::size_t i = 0; i < entries_.size ();)
+      if (!entries_[i].is_frame && entries_[i].marker == marker_kind::query)
+        abandon_locked (take_locked (i));
+      else
+        i++;
+  }
+
+  /* ---- reconfiguration ---------------------------------------------- */
+
+  /* Applies `change` under the lock; with drop_oldest in force, the frames
+   * that no longer fit go (overflow); a blocked producer re-checks. */
+  template <typename Change> released_list reconfigure (Change change)
+  {
+    released_list dropped;
+    std::unique_lock<std::mutex> lock (mutex_);
+    change ();
+    if (policy_in_force_locked () == leak_policy::drop_oldest)
+      drop_oldest_until_fits_locked (nullptr, drop_reason::overflow, dropped);
+    wake_all (lock);
+    return dropped;
+  }
+
+  mutable std::mutex mutex_;
+  std::condition_variable items_; /* the consumer waits for entries */
+  std::condition_variable room_;  /* a blocked producer waits for room */
+  std::condition_variable acks_;  /* query producers wait for answers */
+  unsigned consumer_waiting_ = 0;
+  unsigned producers_waiting_ = 0;
+  unsigned ack_waiting_ = 0;
+
+  ring_fifo<entry> entries_;
+  std::uint32_t frames_ = 0;
+  std::uint64_t bytes_ = 0;
+  bool pending_discont_ = false;
+
+  queue_limits limits_;
+  leak_policy policy_ = leak_policy::drop_oldest;
+  queue_thresholds thresholds_;
+  queue_thresholds thresholds_in_force_;
+  bool flush_on_eos_ = false;
+  bool upstream_live_ = true;
+  bool leak_when_not_live_ = false;
+  freshness_gate freshness_;
+
+  stream_state state_ = stream_state::running;
+  int failure_code_ = 0;
+  bool underrun_signalled_ = false;
+
+  std::string budget_name_;
+  std::uint64_t budget_cap_ = 0;
+  std::optional<budget_membership> membership_;
+  bool warned_unbounded_ = false;
+  bool warned_over_budget_ = false;
+
+  std::uint64_t received_ = 0;
+  std::uint64_t handed_over_ = 0;
+  std::array<drop_tally, drop_reason_count> drops_{};
+  std::uint64_t peak_bytes_ = 0;
+  age_window ages_;
+  std::shared_ptr<flight_accounts> accounts_
+      = std::make_shared<flight_accounts> ();
+
+  std::uint64_t last_ticket_ = 0;
+  std::vector<ticket_slot> tickets_;
+  now_function now_ = &clock::now;
+  running_clock running_clock_ = nullptr;
+  void *running_clock_context_ = nullptr;
+};
+
+} // namespace latestframe

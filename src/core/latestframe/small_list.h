@@ -1,0 +1,134 @@
+/* latestframe — small containers for the keeper's hot path.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+namespace latestframe
+{
+
+/* A list that keeps its first `Inline` items in place and only allocates
+ * beyond them: what a keeper gives back from one call (the frames one
+ * arrival dropped) is almost always one item, and the steady state must not
+ * allocate. T must be default-constructible and movable. Move-only. */
+template <typename T, std::size_t Inline = 2> class small_list
+{
+public:
+  small_list () = default;
+  small_list (small_list &&) noexcept = default;
+  small_list &operator= (small_list &&) noexcept = default;
+  small_list (const small_list &) = delete;
+  small_list &operator= (const small_list &) = delete;
+
+  void push_back (T item)
+  {
+    if (size_ < Inline)
+      inline_[size_] = std::move (item);
+    else
+      overflow_.push_back (std::move (item));
+    size_++;
+  }
+
+  std::size_t size () const { return size_; }
+  bool empty () const { return size_ == 0; }
+
+  T &operator[] (std::size_t index)
+  {
+    return index < Inline ? inline_[index] : overflow_[index - Inline];
+  }
+  const T &operator[] (std::size_t index) const
+  {
+    return index < Inline ? inline_[index] : overflow_[index - Inline];
+  }
+
+  /* Calls `visit` (taking T&) on every item, in order. */
+  template <typename Visit> void for_each (Visit visit)
+  {
+    for (std::size_t i = 0; i < size_; i++)
+      visit ((*this)[i]);
+  }
+
+  /* Destroys every item now. */
+  void clear ()
+  {
+    for (std::size_t i = 0; i < size_ && i < Inline; i++)
+      inline_[i] = T ();
+    overflow_.clear ();
+    size_ = 0;
+  }
+
+private:
+  std::array<T, Inline> inline_{};
+  std::vector<T> overflow_;
+  std::size_t size_ = 0;
+};
+
+/* A FIFO on a growing ring: no allocation once it has held its largest
+ * level, unlike std::deque, which allocates and frees blocks as it moves.
+ * Removal from the middle shifts the entries behind (the keeper's queues hold
+ * a handful). T must be default-constructible and movable. */
+template <typename T> class ring_fifo
+{
+public:
+  std::size_t size () const { return size_; }
+  bool empty () const { return size_ == 0; }
+
+  T &operator[] (std::size_t index)
+  {
+    return slots_[(head_ + index) % slots_.size ()];
+  }
+  const T &operator[] (std::size_t index) const
+  {
+    return slots_[(head_ + index) % slots_.size ()];
+  }
+  T &front () { return (*this)[0]; }
+  T &back () { return (*this)[size_ - 1]; }
+
+  void push_back (T item)
+  {
+    if (size_ == slots_.size ())
+      grow ();
+    (*this)[size_] = std::move (item);
+    size_++;
+  }
+
+  /* Removes and returns the entry at `index`; the ones behind move up. */
+  T take (std::size_t index)
+  {
+    T taken = std::move ((*this)[index]);
+    if (index == 0)
+      {
+        head_ = (head_ + 1) % slots_.size ();
+      }
+    else
+      {
+        for (std::size_t i = index; i + 1 < size_; i++)
+          (*this)[i] = std::move ((*this)[i + 1]);
+      }
+    size_--;
+    return taken;
+  }
+
+  T take_front () { return take (0); }
+
+private:
+  void grow ()
+  {
+    std::vector<T> bigger (slots_.empty () ? 8 : slots_.size () * 2);
+    for (std::size_t i = 0; i < size_; i++)
+      bigger[i] = std::move ((*this)[i]);
+    slots_ = std::move (bigger);
+    head_ = 0;
+  }
+
+  std::vector<T> slots_;
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+
+} // namespace latestframe

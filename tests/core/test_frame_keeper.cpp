@@ -1,0 +1,696 @@
+/* Unit tests of latestframe::frame_keeper, the newest-frame contract, without
+ * a pipeline. */
+#include "core/tracked.h"
+#include "latestframe/frame_keeper.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <string>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace
+{
+
+using latestframe::drop_reason;
+using latestframe::frame_desc;
+using latestframe::leak_policy;
+using latestframe::marker_kind;
+using latestframe::queue_limits;
+using latestframe::stream_state;
+using latestframe_test::lifetimes;
+using latestframe_test::tracked;
+using keeper_t = latestframe::frame_keeper<tracked>;
+using status = keeper_t::admit_status;
+using handover_status = keeper_t::handover_status;
+
+constexpr std::uint64_t ms = 1000000;
+
+class FrameKeeper : public ::testing::Test
+{
+protected:
+  void SetUp () override { lifetimes::reset (); }
+  void TearDown () override
+  {
+    keeper.reset ();
+    EXPECT_EQ (lifetimes::alive_count (), 0) << "a payload leaked";
+    EXPECT_EQ (lifetimes::destroyed_twice (), 0);
+  }
+
+  keeper_t &k () { return *keeper; }
+
+  keeper_t::admit_outcome frame (std::uint64_t id, std::uint64_t bytes = 10,
+                                 std::int64_t time = latestframe::no_time)
+  {
+    return k ().admit_frame (tracked (id), frame_desc{ bytes, time });
+  }
+
+  keeper_t::admit_outcome marker (std::uint64_t id,
+                                  marker_kind kind = marker_kind::sticky)
+  {
+    return k ().admit_marker (tracked (id), kind);
+  }
+
+  /* The next entry's id, or 0 if there is none right now. */
+  std::uint64_t next_id (bool *discont = nullptr,
+                         keeper_t::delivery mode = keeper_t::delivery::in_order)
+  {
+    keeper_t::handover next
+        = k ().hand_over (mode, keeper_t::clock::now ());
+    if (next.status != handover_status::handed_over)
+      return 0;
+    if (discont)
+      *discont = next.discont;
+    return next.item.id;
+  }
+
+  /* Until a producer is blocked for room (a condition, not a sleep). */
+  void wait_until_blocked ()
+  {
+    while (k ().blocked_producers_approx () == 0)
+      std::this_thread::yield ();
+  }
+
+  /* received == handed over + dropped + held. */
+  void expect_balanced ()
+  {
+    latestframe::keeper_stats stats = k ().stats ();
+    EXPECT_EQ (stats.received,
+               stats.handed_over + stats.dropped () + stats.held_frames);
+  }
+
+  std::unique_ptr<keeper_t> keeper = std::make_unique<keeper_t> ();
+};
+
+// The default keeper holds exactly the newest frame; the next frame after
+// the gap is marked discont; the dropped frames are given back.
+TEST_F (FrameKeeper, DropOldestKeepsNewestFrame)
+{
+  EXPECT_EQ (frame (1).status, status::queued);
+  keeper_t::admit_outcome second = frame (2);
+  EXPECT_EQ (second.status, status::queued);
+  EXPECT_EQ (second.held_dropped, 1u);
+  ASSERT_EQ (second.released.size (), 1u);
+  EXPECT_EQ (second.released[0].item.id, 1u);
+  bool discont = false;
+  EXPECT_EQ (next_id (&discont), 2u);
+  EXPECT_TRUE (discont);
+  EXPECT_EQ (k ().stats ().dropped_for (drop_reason::overflow).frames, 1u);
+  expect_balanced ();
+}
+
+// drop_arriving keeps what is held, drops arrivals (counted), and marks the
+// next accepted frame discont.
+TEST_F (FrameKeeper, DropArrivingKeepsHeldFrames)
+{
+  k ().set_policy (leak_policy::drop_arriving);
+  k ().set_limits ({ 2, 0, 0 });
+  frame (1);
+  frame (2);
+  keeper_t::admit_outcome third = frame (3);
+  EXPECT_EQ (third.status, status::dropped);
+  EXPECT_EQ (third.reason, drop_reason::overflow);
+  EXPECT_EQ (third.sequence, 3u) << "a dropped frame was received";
+  bool discont = true;
+  EXPECT_EQ (next_id (&discont), 1u);
+  EXPECT_FALSE (discont);
+  frame (4);
+  EXPECT_EQ (next_id (), 2u);
+  EXPECT_EQ (next_id (&discont), 4u);
+  EXPECT_TRUE (discont);
+  expect_balanced ();
+}
+
+// Markers are never dropped and keep their place among surviving frames.
+TEST_F (FrameKeeper, MarkersSurviveDropsInOrder)
+{
+  frame (1);
+  marker (100);
+  frame (2);
+  marker (101);
+  frame (3);
+  bool discont = false;
+  EXPECT_EQ (next_id (), 100u);
+  EXPECT_EQ (next_id (), 101u);
+  EXPECT_EQ (next_id (&discont), 3u);
+  EXPECT_TRUE (discont);
+  EXPECT_EQ (next_id (), 0u);
+}
+
+// The byte limit is strict, and a lone frame larger than it is accepted.
+TEST_F (FrameKeeper, ByteLimitIsStrictAndLoneFrameFits)
+{
+  k ().set_limits ({ 0, 100, 0 });
+  EXPECT_EQ (frame (1, 500).status, status::queued);
+  frame (2, 60);
+  frame (3, 40);
+  EXPECT_EQ (k ().level_approx ().bytes, 100u);
+  frame (4, 1);
+  EXPECT_LE (k ().level_approx ().bytes, 100u);
+  EXPECT_EQ (next_id (), 3u);
+}
+
+// The span limit bounds newest minus oldest frame time; untimed frames
+// ignore it.
+TEST_F (FrameKeeper, SpanLimitBoundsOldestToNewest)
+{
+  k ().set_limits ({ 0, 0, 100 * ms });
+  frame (1, 10, 0);
+  frame (2, 10, 50 * ms);
+  frame (3, 10, 100 * ms);
+  EXPECT_EQ (k ().level_approx ().frames, 3u);
+  frame (4, 10, 120 * ms);
+  EXPECT_EQ (k ().level_approx ().span_ns, 70 * ms);
+  EXPECT_EQ (next_id (), 2u);
+  keeper_t other;
+  other.set_limits ({ 0, 0, 1 });
+  for (std::uint64_t id = 10; id < 15; id++)
+    other.admit_frame (tracked (id), frame_desc{ 1, latestframe::no_time });
+  EXPECT_EQ (other.level_approx ().frames, 5u);
+  other.drain ();
+}
+
+// Tighter limits apply at once with drop_oldest, keeping the newest.
+TEST_F (FrameKeeper, ShrinkingLimitsDropsOldestAtOnce)
+{
+  k ().set_limits ({ 5, 0, 0 });
+  for (std::uint64_t id = 1; id <= 4; id++)
+    frame (id);
+  keeper_t::released_list dropped = k ().set_limits ({ 1, 0, 0 });
+  EXPECT_EQ (dropped.size (), 3u);
+  EXPECT_EQ (next_id (), 4u);
+  expect_balanced ();
+}
+
+// hand_over returns timed_out at its deadline when nothing comes.
+TEST_F (FrameKeeper, HandOverTimesOut)
+{
+  auto start = keeper_t::clock::now ();
+  keeper_t::handover none = k ().hand_over (keeper_t::delivery::in_order,
+                                            start + std::chrono::milliseconds (20));
+  EXPECT_EQ (none.status, handover_status::timed_out);
+  EXPECT_GE (keeper_t::clock::now () - start, std::chrono::milliseconds (20));
+}
+
+// flush_start wakes a waiting consumer at once, and refuses frames and
+// plain markers (not counted) while sticky ones keep their place.
+TEST_F (FrameKeeper, FlushWakesConsumerAndRefuses)
+{
+  auto consumer = std::async (std::launch::async, [&] {
+    return k ().hand_over ().status;
+  });
+  k ().flush_start ();
+  EXPECT_EQ (consumer.get (), handover_status::halted);
+  keeper_t::admit_outcome refused = frame (1);
+  EXPECT_EQ (refused.status, status::refused);
+  EXPECT_EQ (refused.refused_in, stream_state::flushing);
+  EXPECT_EQ (marker (2, marker_kind::plain).status, status::refused);
+  EXPECT_EQ (marker (3, marker_kind::sticky).status, status::queued);
+  EXPECT_EQ (k ().stats ().received, 0u) << "refused frames are not received";
+  k ().resume ();
+  EXPECT_EQ (next_id (), 3u);
+}
+
+// With leak_policy::none the producer blocks, nothing is dropped, every
+// frame comes out in order, and no more than the limit is ever held.
+TEST_F (FrameKeeper, BlockingPolicyDeliversEverythingBounded)
+{
+  k ().set_policy (leak_policy::none);
+  k ().set_limits ({ 2, 0, 0 });
+  std::atomic<std::uint32_t> most_held{ 0 };
+  std::thread producer ([&] {
+    for (std::uint64_t id = 1; id <= 200; id++)
+      {
+        frame (id);
+        std::uint32_t held = k ().level_approx ().frames;
+        std::uint32_t seen = most_held;
+        while (held > seen && !most_held.compare_exchange_weak (seen, held))
+          ;
+      }
+  });
+  std::uint64_t expected = 1;
+  while (expected <= 200)
+    {
+      keeper_t::handover next = k ().hand_over ();
+      ASSERT_EQ (next.status, handover_status::handed_over);
+      EXPECT_EQ (next.item.id, expected++);
+      EXPECT_FALSE (next.discont);
+    }
+  producer.join ();
+  EXPECT_LE (most_held.load (), 2u);
+  EXPECT_EQ (k ().stats ().dropped (), 0u);
+}
+
+// A producer blocked for room is released by a flush (its frame, received,
+// counts as flushed) and by a policy that starts dropping.
+TEST_F (FrameKeeper, BlockedProducerIsReleased)
+{
+  k ().set_policy (leak_policy::none);
+  frame (1);
+  auto blocked = std::async (std::launch::async, [&] { return frame (2); });
+  wait_until_blocked ();
+  k ().flush_start ();
+  keeper_t::admit_outcome out = blocked.get ();
+  EXPECT_EQ (out.status, status::refused);
+  EXPECT_EQ (out.sequence, 0u) << "refused while waiting: never received";
+  EXPECT_EQ (k ().stats ().received, 1u);
+  k ().drain ();
+  k ().resume ();
+  frame (3);
+  auto second = std::async (std::launch::async, [&] { return frame (4); });
+  k ().set_policy (leak_policy::drop_oldest);
+  EXPECT_EQ (second.get ().status, status::queued);
+  EXPECT_EQ (next_id (), 4u);
+  expect_balanced ();
+}
+
+// A non-live upstream is paced: the leaky policy blocks instead of dropping
+// and max-age drops nothing; leak_when_not_live drops again.
+TEST_F (FrameKeeper, NonLiveUpstreamIsPacedNotDropped)
+{
+  k ().set_upstream_live (false);
+  k ().set_max_age (1);
+  frame (1);
+  auto blocked = std::async (std::launch::async, [&] { return frame (2); });
+  wait_until_blocked (); /* a file waits for the consumer */
+  EXPECT_EQ (next_id (), 1u) << "max-age drops nothing when not live";
+  EXPECT_EQ (blocked.get ().status, status::queued);
+  EXPECT_EQ (next_id (), 2u);
+  EXPECT_EQ (k ().stats ().dropped (), 0u);
+  k ().set_leak_when_not_live (true);
+  k ().set_max_age (0);
+  frame (3);
+  frame (4);
+  EXPECT_EQ (next_id (), 4u);
+  EXPECT_EQ (k ().stats ().dropped_for (drop_reason::overflow).frames, 1u);
+}
+
+// Many frames, a slow consumer: order kept, and every frame is either
+// handed over or dropped, never lost.
+TEST_F (FrameKeeper, ProducerConsumerKeepsOrderAndAccountsEveryFrame)
+{
+  k ().set_limits ({ 3, 0, 0 });
+  std::thread producer ([&] {
+    for (std::uint64_t id = 1; id <= 2000; id++)
+      frame (id);
+    marker (5000, marker_kind::end_of_stream);
+  });
+  std::uint64_t last = 0;
+  for (;;)
+    {
+      keeper_t::handover next = k ().hand_over ();
+      ASSERT_EQ (next.status, handover_status::handed_over);
+      if (!next.is_frame)
+        break;
+      EXPECT_GT (next.item.id, last);
+      last = next.item.id;
+    }
+  producer.join ();
+  latestframe::keeper_stats stats = k ().stats ();
+  EXPECT_EQ (stats.received, 2000u);
+  EXPECT_EQ (stats.handed_over + stats.dropped (), 2000u);
+  EXPECT_EQ (last, 2000u) << "the newest frame always gets out";
+}
+
+// A query is answered in order; its producer gets the consumer's answer.
+TEST_F (FrameKeeper, QueryAnsweredInOrder)
+{
+  frame (1);
+  keeper_t::admit_outcome query = marker (2, marker_kind::query);
+  ASSERT_NE (query.ticket, 0u);
+  auto producer = std::async (std::launch::async,
+                              [&] { return k ().wait_ack (query.ticket); });
+  EXPECT_EQ (next_id (), 1u);
+  keeper_t::handover handed = k ().hand_over ();
+  EXPECT_EQ (handed.marker, marker_kind::query);
+  EXPECT_EQ (producer.wait_for (std::chrono::milliseconds (20)),
+             std::future_status::timeout)
+      << "no answer before the consumer acknowledges";
+  k ().acknowledge (handed.ticket, true);
+  EXPECT_EQ (producer.get (), latestframe::ack_result::accepted);
+}
+
+// A query still queued when a flush starts is abandoned at once; its
+// payload is gone before its producer returns.
+TEST_F (FrameKeeper, FlushAbandonsQueuedQuery)
+{
+  frame (1);
+  keeper_t::admit_outcome query = marker (2, marker_kind::query);
+  auto producer = std::async (std::launch::async,
+                              [&] { return k ().wait_ack (query.ticket); });
+  k ().flush_start ();
+  EXPECT_EQ (producer.get (), latestframe::ack_result::abandoned);
+  EXPECT_EQ (lifetimes::leaked ().size (), 1u) << "only frame 1 is left";
+  k ().drain ();
+}
+
+// End of stream: frames are refused after it; what is held is delivered;
+// a new stream brings frames back.
+TEST_F (FrameKeeper, EndOfStreamThenNewStream)
+{
+  frame (1);
+  marker (2, marker_kind::end_of_stream);
+  EXPECT_EQ (frame (3).refused_in, stream_state::ended);
+  EXPECT_EQ (marker (4, marker_kind::sticky).status, status::refused);
+  EXPECT_EQ (next_id (), 1u);
+  EXPECT_EQ (next_id (), 2u);
+  EXPECT_EQ (marker (5, marker_kind::new_stream).status, status::queued);
+  EXPECT_EQ (frame (6).status, status::queued);
+  EXPECT_EQ (next_id (), 5u);
+  EXPECT_EQ (next_id (), 6u);
+}
+
+// Downstream's end of stream to a frame: everything up to the next stream
+// boundary goes (frames counted as flushed, queries refused); with none,
+// frames are refused until a new stream.
+TEST_F (FrameKeeper, DownstreamEndSkipsToBoundary)
+{
+  k ().set_limits ({ 5, 0, 0 });
+  frame (1);
+  marker (2, marker_kind::plain);
+  frame (3);
+  marker (4, marker_kind::new_stream);
+  frame (5);
+  keeper_t::released_list skipped = k ().downstream_ended ();
+  EXPECT_EQ (skipped.size (), 3u);
+  EXPECT_EQ (k ().stats ().dropped_for (drop_reason::flush).frames, 2u);
+  EXPECT_EQ (next_id (), 4u);
+  EXPECT_EQ (next_id (), 5u);
+  k ().downstream_ended ();
+  EXPECT_EQ (frame (6).refused_in, stream_state::ended_downstream);
+  marker (7, marker_kind::new_stream);
+  EXPECT_EQ (frame (8).status, status::queued);
+  expect_balanced ();
+  k ().drain ();
+}
+
+// Unlinked: frames refused, held entries kept, sticky markers admitted;
+// relink delivers them.
+TEST_F (FrameKeeper, UnlinkedKeepsWhatIsHeldUntilRelinked)
+{
+  frame (1);
+  EXPECT_FALSE (k ().downstream_unlinked ().stream_had_ended);
+  EXPECT_EQ (frame (2).refused_in, stream_state::unlinked);
+  EXPECT_EQ (marker (3, marker_kind::sticky).status, status::queued);
+  EXPECT_EQ (marker (4, marker_kind::plain).status, status::refused);
+  EXPECT_EQ (next_id (), 0u) << "waits while unlinked";
+  EXPECT_TRUE (k ().relink ());
+  EXPECT_EQ (next_id (), 1u);
+  EXPECT_EQ (next_id (), 3u);
+}
+
+// Failed downstream: everything held goes (counted), the failure code is
+// given with every refusal, and the producer is told if it had ended.
+TEST_F (FrameKeeper, FailedDownstreamReleasesAndRefuses)
+{
+  frame (1);
+  marker (2, marker_kind::end_of_stream);
+  keeper_t::failure_outcome failed = k ().downstream_failed (-4);
+  EXPECT_TRUE (failed.stream_had_ended);
+  EXPECT_EQ (failed.released.size (), 2u);
+  keeper_t::admit_outcome refused = frame (3);
+  EXPECT_EQ (refused.refused_in, stream_state::failed);
+  EXPECT_EQ (refused.failure_code, -4);
+  k ().flush_start ();
+  k ().resume ();
+  EXPECT_EQ (frame (4).status, status::queued);
+  expect_balanced ();
+}
+
+// On request, the newest frame is handed over; the older ones are counted
+// as superseded; markers before it come first.
+TEST_F (FrameKeeper, NewestOnRequestSupersedesOlderFrames)
+{
+  k ().set_limits ({ 10, 0, 0 });
+  frame (1);
+  marker (2);
+  frame (3);
+  frame (4);
+  frame (5);
+  auto newest = keeper_t::delivery::newest;
+  bool discont = false;
+  EXPECT_EQ (next_id (nullptr, newest), 2u) << "frame 1 superseded, marker next";
+  EXPECT_EQ (next_id (&discont, newest), 5u);
+  EXPECT_TRUE (discont);
+  latestframe::keeper_stats stats = k ().stats ();
+  EXPECT_EQ (stats.dropped_for (drop_reason::superseded).frames, 3u);
+  EXPECT_EQ (stats.handed_over, 1u);
+  expect_balanced ();
+}
+
+// Each received frame gets the next sequence number, dropped ones too.
+TEST_F (FrameKeeper, SequenceNumbersCountReceivedFrames)
+{
+  k ().set_limits ({ 10, 0, 0 });
+  frame (1);
+  frame (2);
+  k ().flush_start ();
+  frame (3); /* refused: no number */
+  k ().drain ();
+  k ().resume ();
+  frame (4);
+  keeper_t::handover next = k ().hand_over ();
+  EXPECT_EQ (next.sequence, 3u);
+}
+
+namespace fake_clock
+{
+std::atomic<std::int64_t> now_ns{ 1000 * static_cast<std::int64_t> (ms) };
+/* The owner's running clock, on the same time line. */
+std::int64_t
+running_now (void *)
+{
+  return now_ns.load ();
+}
+void
+advance (std::uint64_t ns)
+{
+  now_ns += static_cast<std::int64_t> (ns);
+}
+std::int64_t
+ago (std::uint64_t ns)
+{
+  return now_ns.load () - static_cast<std::int64_t> (ns);
+}
+} // namespace fake_clock
+
+// A frame older than max-age when about to be handed over is dropped (age)
+// and the next considered; its age runs from its running time by the
+// owner's running clock.
+TEST_F (FrameKeeper, MaxAgeDropsFramesThatGotOld)
+{
+  k ().set_running_clock (&fake_clock::running_now, nullptr);
+  k ().set_limits ({ 3, 0, 0 });
+  k ().set_max_age (50 * ms);
+  frame (1, 10, fake_clock::ago (5 * ms));
+  fake_clock::advance (30 * ms);
+  frame (2, 10, fake_clock::ago (5 * ms));
+  fake_clock::advance (30 * ms);
+  keeper_t::handover next = k ().hand_over (keeper_t::delivery::in_order,
+                                            keeper_t::clock::now ());
+  EXPECT_EQ (next.item.id, 2u) << "frame 1 is 65 ms old";
+  EXPECT_EQ (next.age_ns, 35 * ms);
+  EXPECT_TRUE (next.discont);
+  EXPECT_EQ (next.released.size (), 1u);
+  EXPECT_EQ (k ().stats ().dropped_for (drop_reason::age).frames, 1u);
+  EXPECT_EQ (k ().stats ().ages.max_ns, 35 * ms);
+}
+
+// Arrivals already older than max-age: the owner is told once; the newest
+// frame still goes out, older ones with a newer one behind are dropped.
+TEST_F (FrameKeeper, ArrivalsOverMaxAgeNoticedOnceNewestStillGoes)
+{
+  k ().set_running_clock (&fake_clock::running_now, nullptr);
+  k ().set_limits ({ 3, 0, 0 });
+  k ().set_max_age (10 * ms);
+  keeper_t::admit_outcome first = frame (1, 10, fake_clock::ago (30 * ms));
+  EXPECT_EQ (first.note.kind, keeper_t::notice_kind::arrivals_too_old);
+  EXPECT_EQ (first.note.value, 30 * ms);
+  EXPECT_EQ (frame (2, 10, fake_clock::ago (30 * ms)).note.kind,
+             keeper_t::notice_kind::none);
+  EXPECT_EQ (next_id (), 2u);
+}
+
+// Without a running clock (or a frame time), age is the time since arrival.
+TEST_F (FrameKeeper, AgeWithoutClockIsTimeSinceArrival)
+{
+  k ().set_clock ([] {
+    return keeper_t::clock::time_point (
+        std::chrono::nanoseconds (fake_clock::now_ns.load ()));
+  });
+  frame (1, 10, 0);
+  fake_clock::advance (7 * ms);
+  EXPECT_EQ (k ().hand_over ().age_ns, 7 * ms);
+}
+
+// A shared budget: an arrival that does not fit first drops this keeper's
+// oldest frames, then itself; a frame larger than the cap is noticed once.
+TEST_F (FrameKeeper, BudgetDropsOldestThenArrivalAndNotices)
+{
+  k ().set_limits ({ 10, 0, 0 });
+  k ().set_budget (std::string ("keeper-budget"), 250);
+  frame (1, 100);
+  frame (2, 100);
+  keeper_t::admit_outcome third = frame (3, 100);
+  EXPECT_EQ (third.status, status::queued);
+  EXPECT_EQ (third.held_dropped, 1u);
+  latestframe::keeper_stats stats = k ().stats ();
+  EXPECT_EQ (stats.dropped_for (drop_reason::budget).frames, 1u);
+  EXPECT_EQ (stats.budget_used, 200u);
+  keeper_t::admit_outcome huge = frame (4, 1000);
+  EXPECT_EQ (huge.status, status::dropped);
+  EXPECT_EQ (huge.reason, drop_reason::budget);
+  EXPECT_EQ (huge.note.kind, keeper_t::notice_kind::frame_over_budget);
+  EXPECT_EQ (huge.note.value, 1000u);
+  EXPECT_EQ (huge.note.limit, 250u);
+  EXPECT_EQ (frame (5, 1000).note.kind, keeper_t::notice_kind::none)
+      << "once";
+  expect_balanced ();
+}
+
+// A handed-over frame stays in flight, and reserved in its budget, until
+// its charge goes; the peak counts held plus in flight.
+TEST_F (FrameKeeper, InFlightUntilChargeGoes)
+{
+  k ().set_budget (std::string ("keeper-flight"), 1000);
+  frame (1, 300);
+  keeper_t::handover first = k ().hand_over ();
+  frame (2, 300);
+  latestframe::keeper_stats stats = k ().stats ();
+  EXPECT_EQ (stats.in_flight_frames, 1u);
+  EXPECT_EQ (stats.in_flight_bytes, 300u);
+  EXPECT_EQ (stats.held_bytes, 300u);
+  EXPECT_EQ (stats.peak_bytes, 600u);
+  EXPECT_EQ (stats.budget_used, 600u);
+  first.charge = latestframe::in_flight_charge ();
+  stats = k ().stats ();
+  EXPECT_EQ (stats.in_flight_frames, 0u);
+  EXPECT_EQ (stats.budget_used, 300u);
+}
+
+// No limit and no budget cap: the owner is told once that memory is not
+// bounded; a cap or a limit set again re-arms it.
+TEST_F (FrameKeeper, UnboundedIsNoticedOnce)
+{
+  k ().set_limits ({ 0, 0, 0 });
+  EXPECT_EQ (frame (1).note.kind, keeper_t::notice_kind::unbounded);
+  EXPECT_EQ (frame (2).note.kind, keeper_t::notice_kind::none);
+  k ().set_budget (std::string ("keeper-unbounded"), 1 << 20);
+  EXPECT_EQ (frame (3).note.kind, keeper_t::notice_kind::none)
+      << "a budget cap bounds it";
+  k ().drain ();
+}
+
+// Thresholds hold frames back until reached; a marker at the tail, a limit
+// reached or an end of stream end the wait.
+TEST_F (FrameKeeper, ThresholdsHoldBackUntilReached)
+{
+  k ().set_limits ({ 5, 0, 0 });
+  k ().set_thresholds ({ 3, 0, 0 });
+  frame (1);
+  frame (2);
+  EXPECT_EQ (next_id (), 0u);
+  frame (3);
+  EXPECT_EQ (next_id (), 1u);
+  EXPECT_EQ (next_id (), 0u) << "two held, below three again";
+  marker (10, marker_kind::query);
+  EXPECT_EQ (next_id (), 2u) << "a query at the tail is never held back";
+  EXPECT_EQ (next_id (), 3u);
+  keeper_t::handover query = k ().hand_over ();
+  k ().acknowledge (query.ticket, true);
+  frame (4);
+  marker (11, marker_kind::end_of_stream);
+  EXPECT_EQ (next_id (), 4u);
+  EXPECT_EQ (next_id (), 11u);
+}
+
+// flush_on_eos drops the held frames when the end of stream arrives.
+TEST_F (FrameKeeper, FlushOnEosDropsHeldFrames)
+{
+  k ().set_limits ({ 5, 0, 0 });
+  k ().set_flush_on_eos (true);
+  frame (1);
+  marker (2);
+  frame (3);
+  keeper_t::admit_outcome eos = marker (4, marker_kind::end_of_stream);
+  EXPECT_EQ (eos.released.size (), 2u);
+  EXPECT_EQ (next_id (), 2u);
+  EXPECT_EQ (next_id (), 4u);
+  EXPECT_EQ (k ().stats ().dropped_for (drop_reason::flush).frames, 2u);
+}
+
+/* Hooks that record what was called and the state the caller could see. */
+struct recording_hooks
+{
+  std::vector<std::string> calls;
+  std::function<void ()> on_full;
+  bool active () const { return true; }
+  void full ()
+  {
+    calls.push_back ("full");
+    if (on_full)
+      on_full ();
+  }
+  void room_after_wait () { calls.push_back ("room"); }
+  void empty () { calls.push_back ("empty"); }
+  void refilled () { calls.push_back ("refilled"); }
+};
+
+// full() comes before the policy applies, with the lock free, and what it
+// changes is seen: raising the limit there keeps both frames.
+TEST_F (FrameKeeper, FullHookRunsBeforeThePolicy)
+{
+  recording_hooks hooks;
+  k ().admit_frame (tracked (1), frame_desc{ 10, latestframe::no_time },
+                    hooks);
+  EXPECT_TRUE (hooks.calls.empty ());
+  hooks.on_full = [&] { k ().set_limits ({ 2, 0, 0 }); };
+  keeper_t::admit_outcome second = k ().admit_frame (
+      tracked (2), frame_desc{ 10, latestframe::no_time }, hooks);
+  EXPECT_EQ (hooks.calls, std::vector<std::string>{ "full" });
+  EXPECT_EQ (second.held_dropped, 0u);
+  EXPECT_EQ (k ().level_approx ().frames, 2u);
+}
+
+// empty() once before waiting, refilled() once when an entry comes; a
+// timed-out wait does not call empty() again.
+TEST_F (FrameKeeper, EmptyAndRefilledOncePerTransition)
+{
+  recording_hooks hooks;
+  auto soon = [] {
+    return keeper_t::clock::now () + std::chrono::milliseconds (5);
+  };
+  k ().hand_over (keeper_t::delivery::in_order, soon (), hooks);
+  k ().hand_over (keeper_t::delivery::in_order, soon (), hooks);
+  EXPECT_EQ (hooks.calls, std::vector<std::string>{ "empty" });
+  frame (1);
+  keeper_t::handover next
+      = k ().hand_over (keeper_t::delivery::in_order, soon (), hooks);
+  EXPECT_EQ (next.item.id, 1u);
+  EXPECT_EQ (hooks.calls,
+             (std::vector<std::string>{ "empty", "refilled" }));
+}
+
+// room_after_wait() after a blocked producer got room.
+TEST_F (FrameKeeper, RoomAfterWaitWhenBlockedProducerGetsRoom)
+{
+  k ().set_policy (leak_policy::none);
+  frame (1);
+  recording_hooks hooks;
+  auto producer = std::async (std::launch::async, [&] {
+    return k ().admit_frame (tracked (2),
+                             frame_desc{ 10, latestframe::no_time }, hooks);
+  });
+  wait_until_blocked ();
+  EXPECT_EQ (next_id (), 1u);
+  EXPECT_EQ (producer.get ().status, status::queued);
+  EXPECT_EQ (hooks.calls, (std::vector<std::string>{ "full", "room" }));
+}
+
+} // namespace
