@@ -16,7 +16,7 @@
  * |[
  * gst-launch-1.0 -m filesrc
  * location=/usr/share/doc/opencv-doc/examples/data/vtest.avi ! decodebin !
- * videoconvert ! latestframe ! cvpeopledetect ! fakesink
+ * latestframe ! videoconvert ! cvpeopledetect ! fakesink
  * ]| Prints a `cvpeopledetect` message per analysed frame.
  * |[
  * gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:8554/cam ! decodebin !
