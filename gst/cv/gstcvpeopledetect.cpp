@@ -20,8 +20,8 @@
  * ]| Prints a `cvpeopledetect` message per analysed frame.
  * |[
  * gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:8554/cam ! decodebin !
- * latestframe ! cvpeopledetect analysis-width=640 ! cvoverlay ! videoconvert !
- * autovideosink
+ * latestframe ! videoconvert ! cvpeopledetect analysis-width=640 ! cvoverlay !
+ * videoconvert ! autovideosink
  * ]| People on a live camera, boxes drawn.
  */
 
