@@ -20,7 +20,7 @@
  * videoconvert ! cvfacedetect ! fakesink
  * ]| Prints one `cvfacedetect` message with the face.
  * |[
- * gst-launch-1.0 v4l2src ! videoconvert ! latestframe ! cvfacedetect
+ * gst-launch-1.0 v4l2src ! latestframe ! videoconvert ! cvfacedetect
  * analysis-width=640 min-size=40 ! cvoverlay ! videoconvert ! autovideosink
  * ]| Faces on a webcam, boxes drawn.
  */

@@ -18,11 +18,12 @@
  * |[
  * gst-launch-1.0 -m filesrc
  * location=/usr/share/doc/opencv-doc/examples/data/vtest.avi ! decodebin !
- * videoconvert ! latestframe ! cvmotion ! fakesink
+ * latestframe ! videoconvert ! cvmotion ! fakesink
  * ]| Prints a `cvmotion` message per analysed frame.
  * |[
  * gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:8554/cam ! decodebin !
- * latestframe ! cvmotion analysis-width=320 min-area=0.005 ! fakesink
+ * latestframe ! videoconvert ! cvmotion analysis-width=320 min-area=0.005 !
+ * fakesink
  * ]| Motion on a live camera, analysed at 320 pixels wide.
  */
 

@@ -17,7 +17,7 @@
  * |[
  * gst-launch-1.0 filesrc
  * location=/usr/share/doc/opencv-doc/examples/data/vtest.avi ! decodebin !
- * videoconvert ! latestframe ! cvpeopledetect ! cvoverlay ! videoconvert !
+ * latestframe ! videoconvert ! cvpeopledetect ! cvoverlay ! videoconvert !
  * autovideosink
  * ]| People found in vtest.avi, boxed.
  */

@@ -16,12 +16,12 @@
  * |[
  * gst-launch-1.0 -m filesrc
  * location=/usr/share/doc/opencv-doc/examples/data/vtest.avi ! decodebin !
- * videoconvert ! latestframe ! cvpeopledetect ! fakesink
+ * latestframe ! videoconvert ! cvpeopledetect ! fakesink
  * ]| Prints a `cvpeopledetect` message per analysed frame.
  * |[
  * gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:8554/cam ! decodebin !
- * latestframe ! cvpeopledetect analysis-width=640 ! cvoverlay ! videoconvert !
- * autovideosink
+ * latestframe ! videoconvert ! cvpeopledetect analysis-width=640 ! cvoverlay !
+ * videoconvert ! autovideosink
  * ]| People on a live camera, boxes drawn.
  */
 

@@ -14,7 +14,7 @@
  *
  * ## Example launch lines
  * |[
- * gst-launch-1.0 -m v4l2src ! videoconvert ! latestframe ! cvqrdecode !
+ * gst-launch-1.0 -m v4l2src ! latestframe ! videoconvert ! cvqrdecode !
  * fakesink
  * ]| Prints the text of each QR code shown to the camera.
  */
