@@ -11,8 +11,12 @@ import subprocess
 
 
 def runs(folder):
+    """Section 1 and 4's lines; None when neither ran."""
+    path = os.path.join(folder, "runs.txt")
+    if not os.path.exists(path):
+        return None
     found = []
-    with open(os.path.join(folder, "runs.txt")) as lines:
+    with open(path) as lines:
         for line in lines:
             fields = dict(re.findall(r"(\S+)=(\S+)", line))
             if "consumer" in fields:
@@ -46,16 +50,8 @@ def plot(folder, ms):
     return png
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("folder")
-    parser.add_argument("--seconds", type=float, default=8)
-    args = parser.parse_args()
-    found = runs(args.folder)
-    by = {(r["consumer"], r["analysis_ms"]): r for r in found}
-    out = ["# latestframe benchmarks", "",
-           "Made by `./pipelines/bench.sh` on this machine; every figure below was measured in that run.", "",
-           "## 1. Slow analysis over RTSP", "",
+def section_1(args, found):
+    out = ["## 1. Slow analysis over RTSP", "",
            f"1280x720@30 H.264 from latestframe-testcam on 127.0.0.1, {args.seconds:g} s per consumer, "
            "each consumer in its own process (peak RSS and CPU are that process's); compared consumers "
            "run in pairs at the same time on the same camera (latestframe with queue-leaky, floor with "
@@ -76,6 +72,21 @@ def main():
     with open(os.path.join(args.folder, "runs.txt")) as lines:
         out += [line.strip() for line in lines if "skipped" in line]
     out.append("")
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("folder")
+    parser.add_argument("--seconds", type=float, default=8)
+    args = parser.parse_args()
+    found = runs(args.folder)
+    out = ["# latestframe benchmarks", "",
+           "Made by `./pipelines/bench.sh` on this machine; every figure below was measured in that run.", ""]
+    found = found or []
+    if any(not r["consumer"].startswith("cameras-") for r in found):
+        out += section_1(args, found)
+    by = {(r["consumer"], r["analysis_ms"]): r for r in found}
     density = [r for r in found if r["consumer"].startswith("cameras-")]
     if density:
         out += ["## 4. Density", "", "N streams of the camera in one process, each "
@@ -98,6 +109,7 @@ def main():
     analysis = os.path.join(args.folder, "analysis.md")
     if os.path.exists(analysis):
         out += ["## 3. Analysis cost", "", open(analysis).read().strip(), ""]
+
 
     # Each max-age run is judged against the floor measured beside it.
     floor_beside, last_floor = {}, None
