@@ -2,7 +2,7 @@
 # The side-by-side benchmarks: frame age, memory and CPU of the consumers of
 # a live RTSP camera, the hand-off cost of latestframe, the analysis cost of
 # the cv* elements, and density. Writes results.md and PNG plots to the
-# results folder and prints the table. At most about 5 minutes on 2 cores.
+# results folder and prints the table. At most about 6 minutes on 2 cores.
 #   ./pipelines/bench.sh [--quick] [--out DIR] [--seconds S] [--section N]...
 # --section N runs only section N (1-4; repeat it for several); the results
 # folder then holds only what this run measured. Sections 1 and 4 start the
@@ -71,22 +71,49 @@ if section 1; then
 fi
 
 if section 2; then
-  echo "== 2. hand-off cost (16-byte buffers, interleaved rounds)"
-  buffers=1000000 rounds=3
-  [ $quick = 1 ] && buffers=50000 rounds=1
+  echo "== 2. hand-off cost: queue and latestframe side by side, interleaved rounds"
+  # One process per run (bench_handoff); each prints one line. Every
+  # configuration runs once a round, in an order reversed every other round,
+  # once with GLib's default g_slice and once with G_SLICE=always-malloc
+  # (that run counts allocations; a fifth of the buffers is enough). The
+  # allocation counter is preloaded into every run alike.
+  # About 1-2 s a run here (a buffer costs 0.4-2 µs either way: no pixels are
+  # touched); the warm-up, a fifth more, comes on top.
+  rounds=5 small=1500000 frames=1000000
+  [ $quick = 1 ] && rounds=1 small=20000 frames=5000
+  shim=$build_dir/pipelines/bench/libbench_alloc_count.so
+  if [ ! -f "$shim" ]; then
+    echo "allocation counter $shim not built: allocations not counted" >&2
+    shim=""
+  fi
+  configurations=("none" "queue blocking" "latestframe blocking" "latestframe blocking --budget"
+    "queue leaky" "latestframe leaky" "latestframe leaky --budget")
+  runs=()
+  for payload in 16B 720p; do
+    for configuration in "${configurations[@]}"; do
+      for slice in default always-malloc; do runs+=("$payload $slice $configuration"); done
+    done
+  done
+  handoff() { # round payload slice element [regime] [--budget]
+    local round=$1 payload=$2 slice=$3 element=$4 regime=${5:-blocking} buffers
+    buffers=$([ "$payload" = 16B ] && echo $small || echo $frames)
+    [ "$slice" = always-malloc ] && buffers=$((buffers / 5))
+    local preload=$shim${LD_PRELOAD:+:$LD_PRELOAD} settings=() line
+    [ "$slice" = always-malloc ] && settings=(G_SLICE=always-malloc)
+    line=$(env -u G_SLICE "${settings[@]}" LD_PRELOAD="${preload#:}" \
+      "$build_dir/pipelines/bench/bench_handoff" --element "$element" --payload "$payload" \
+      --regime "$regime" --buffers "$buffers" "${@:6}")
+    echo "round=$round ${line#handoff }" | tee -a "$out/handoff.txt"
+  }
   for round in $(seq $rounds); do
-    for element in none queue latestframe; do
-      middle=""
-      case $element in
-        queue) middle="! queue max-size-buffers=64" ;;
-        latestframe) middle="! latestframe leaky=no max-size-buffers=64" ;;
-      esac
-      start=$(date +%s%N)
+    order=("${runs[@]}")
+    if [ $((round % 2)) = 0 ]; then
+      order=()
+      for ((i = ${#runs[@]} - 1; i >= 0; i--)); do order+=("${runs[i]}"); done
+    fi
+    for run in "${order[@]}"; do
       # shellcheck disable=SC2086
-      gst-launch-1.0 -q fakesrc num-buffers=$buffers sizetype=fixed sizemax=16 filltype=nothing \
-        $middle ! fakesink sync=false
-      end=$(date +%s%N)
-      echo "$element $(( (end - start) / buffers ))" | tee -a "$out/handoff.txt"
+      handoff "$round" $run
     done
   done
 fi
