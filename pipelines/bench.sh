@@ -2,25 +2,32 @@
 # The side-by-side benchmarks: frame age, memory and CPU of the consumers of
 # a live RTSP camera, the hand-off cost of latestframe, the analysis cost of
 # the cv* elements, and density. Writes results.md and PNG plots to the
-# results folder and prints the table. At most about 5 minutes on 2 cores.
-#   ./pipelines/bench.sh [--quick] [--out DIR] [--seconds S]
+# results folder and prints the table. At most about 6 minutes on 2 cores.
+#   ./pipelines/bench.sh [--quick] [--out DIR] [--seconds S] [--section N]...
+# --section N runs only section N (1-4; repeat it for several); the results
+# folder then holds only what this run measured. Sections 1 and 4 start the
+# RTSP test camera; 2 and 3 do not need it.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
-out=bench-results seconds=10 quick=0
+out=bench-results seconds=10 quick=0 sections=""
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 seconds=2; shift ;;
     --out) out=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
-    *) echo "usage: $0 [--quick] [--out DIR] [--seconds S]" >&2; exit 2 ;;
+    --section)
+      case $2 in [1-4]) sections="$sections $2" ;; *) echo "no section $2 (1-4)" >&2; exit 2 ;; esac
+      shift 2 ;;
+    *) echo "usage: $0 [--quick] [--out DIR] [--seconds S] [--section N]..." >&2; exit 2 ;;
   esac
 done
+[ -n "$sections" ] || sections="1 2 3 4"
+section() { case " $sections " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 prepare_build
 mkdir -p "$out"
-rm -f "$out"/*.dat "$out"/runs.txt "$out"/handoff.txt "$out"/analysis.md
+rm -f "$out"/*.dat "$out"/*.png "$out"/runs.txt "$out"/handoff.txt "$out"/analysis.md "$out"/results.md
 
 trap stop_testcam EXIT
-start_testcam --width 1280 --height 720 --fps 30
 
 rtsp() { # consumer analysis-ms [extra args]
   local consumer=$1 ms=$2; shift 2
@@ -28,65 +35,99 @@ rtsp() { # consumer analysis-ms [extra args]
     --seconds "$seconds" --timeline "$out/age-$consumer-$ms.dat" "$@" | tee -a "$out/runs.txt"
 }
 
-echo "== 1. slow analysis over RTSP (1280x720@30 H.264 on 127.0.0.1), $seconds s each"
-# Compared consumers run in pairs, at the same time, on the same camera: the
-# network's stalls (rtspsrc's RTCP every few seconds) hit both alike.
-together() { # consumer analysis-ms consumer analysis-ms
-  rtsp "$1" "$2" & local first=$!
-  rtsp "$3" "$4"
-  wait "$first"
-}
-cv2_loop() { # analysis-ms: the loop people write with OpenCV, where present
-  if "$(system_python)" -c "import cv2" 2>/dev/null; then
-    "$(system_python)" "$LATESTFRAME_ROOT/pipelines/bench/bench_cv2.py" --uri "$url" --analysis-ms "$1" \
-      --seconds "$seconds" --timeline "$out/age-cv2-videocapture-$1.dat" | tee -a "$out/runs.txt"
-  else
-    echo "cv2.VideoCapture loop skipped: python3-opencv is not installed" | tee -a "$out/runs.txt"
+if section 1; then
+  start_testcam --width 1280 --height 720 --fps 30
+  echo "== 1. slow analysis over RTSP (1280x720@30 H.264 on 127.0.0.1), $seconds s each"
+  # Compared consumers run in pairs, at the same time, on the same camera: the
+  # network's stalls (rtspsrc's RTCP every few seconds) hit both alike.
+  together() { # consumer analysis-ms consumer analysis-ms
+    rtsp "$1" "$2" & local first=$!
+    rtsp "$3" "$4"
+    wait "$first"
+  }
+  cv2_loop() { # analysis-ms: the loop people write with OpenCV, where present
+    if "$(system_python)" -c "import cv2" 2>/dev/null; then
+      "$(system_python)" "$LATESTFRAME_ROOT/pipelines/bench/bench_cv2.py" --uri "$url" --analysis-ms "$1" \
+        --seconds "$seconds" --timeline "$out/age-cv2-videocapture-$1.dat" | tee -a "$out/runs.txt"
+    else
+      echo "cv2.VideoCapture loop skipped: python3-opencv is not installed" | tee -a "$out/runs.txt"
+    fi
+  }
+  analyses=(100 20)
+  [ $quick = 1 ] && analyses=(100)
+  for ms in "${analyses[@]}"; do
+    together latestframe "$ms" queue-leaky "$ms"
+    together floor 0 latestframe-maxage "$ms"
+    [ $quick = 1 ] && continue
+    together appsink-drop "$ms" queue "$ms"
+    cv2_loop "$ms"
+  done
+  if [ $quick = 0 ]; then
+    rtsp latestframe-before-convert 100
+    rtsp latestframe-after-convert 100
   fi
-}
-analyses=(100 20)
-[ $quick = 1 ] && analyses=(100)
-for ms in "${analyses[@]}"; do
-  together latestframe "$ms" queue-leaky "$ms"
-  together floor 0 latestframe-maxage "$ms"
-  [ $quick = 1 ] && continue
-  together appsink-drop "$ms" queue "$ms"
-  cv2_loop "$ms"
-done
-if [ $quick = 0 ]; then
-  rtsp latestframe-before-convert 100
-  rtsp latestframe-after-convert 100
+  # The camera's CPU would slow what follows: stop it until density needs it.
+  stop_testcam
 fi
 
-# The camera's CPU would slow what follows: stop it until density needs it.
-stop_testcam
-
-echo "== 2. hand-off cost (16-byte buffers, interleaved rounds)"
-buffers=1000000 rounds=3
-[ $quick = 1 ] && buffers=50000 rounds=1
-for round in $(seq $rounds); do
-  for element in none queue latestframe; do
-    middle=""
-    case $element in
-      queue) middle="! queue max-size-buffers=64" ;;
-      latestframe) middle="! latestframe leaky=no max-size-buffers=64" ;;
-    esac
-    start=$(date +%s%N)
-    # shellcheck disable=SC2086
-    gst-launch-1.0 -q fakesrc num-buffers=$buffers sizetype=fixed sizemax=16 filltype=nothing \
-      $middle ! fakesink sync=false
-    end=$(date +%s%N)
-    echo "$element $(( (end - start) / buffers ))" | tee -a "$out/handoff.txt"
+if section 2; then
+  echo "== 2. hand-off cost: queue and latestframe side by side, interleaved rounds"
+  # One process per run (bench_handoff); each prints one line. Every
+  # configuration runs once a round, in an order reversed every other round,
+  # once with GLib's default g_slice and once with G_SLICE=always-malloc
+  # (that run counts allocations; a fifth of the buffers is enough). The
+  # allocation counter is preloaded into every run alike.
+  # About 1-2 s a run here (a buffer costs 0.4-2 µs either way: no pixels are
+  # touched); the warm-up, a fifth more, comes on top.
+  rounds=5 small=1500000 frames=1000000
+  [ $quick = 1 ] && rounds=1 small=20000 frames=5000
+  shim=$build_dir/pipelines/bench/libbench_alloc_count.so
+  if [ ! -f "$shim" ]; then
+    echo "allocation counter $shim not built: allocations not counted" >&2
+    shim=""
+  fi
+  configurations=("none" "queue blocking" "latestframe blocking" "latestframe blocking --budget"
+    "queue leaky" "latestframe leaky" "latestframe leaky --budget")
+  runs=()
+  for payload in 16B 720p; do
+    for configuration in "${configurations[@]}"; do
+      for slice in default always-malloc; do runs+=("$payload $slice $configuration"); done
+    done
   done
-done
+  handoff() { # round payload slice element [regime] [--budget]
+    local round=$1 payload=$2 slice=$3 element=$4 regime=${5:-blocking} buffers
+    buffers=$([ "$payload" = 16B ] && echo $small || echo $frames)
+    [ "$slice" = always-malloc ] && buffers=$((buffers / 5))
+    local preload=$shim${LD_PRELOAD:+:$LD_PRELOAD} settings=() line
+    [ "$slice" = always-malloc ] && settings=(G_SLICE=always-malloc)
+    line=$(env -u G_SLICE "${settings[@]}" LD_PRELOAD="${preload#:}" \
+      "$build_dir/pipelines/bench/bench_handoff" --element "$element" --payload "$payload" \
+      --regime "$regime" --buffers "$buffers" "${@:6}")
+    echo "round=$round ${line#handoff }" | tee -a "$out/handoff.txt"
+  }
+  for round in $(seq $rounds); do
+    order=("${runs[@]}")
+    if [ $((round % 2)) = 0 ]; then
+      order=()
+      for ((i = ${#runs[@]} - 1; i >= 0; i--)); do order+=("${runs[i]}"); done
+    fi
+    for run in "${order[@]}"; do
+      # shellcheck disable=SC2086
+      handoff "$round" $run
+    done
+  done
+fi
 
-echo "== 3. analysis cost"
-"$build_dir/pipelines/bench/bench_analysis" $([ $quick = 1 ] && echo --quick || echo --rounds 5) | tee "$out/analysis.md"
+if section 3; then
+  echo "== 3. analysis cost"
+  "$build_dir/pipelines/bench/bench_analysis" $([ $quick = 1 ] && echo --quick || echo --rounds 5) | tee "$out/analysis.md"
+fi
 
-if [ $quick = 0 ]; then
+if section 4 && [ $quick = 0 ]; then
   start_testcam --width 1280 --height 720 --fps 30
   echo "== 4. density: cameras in one process, each rtspsrc ! decodebin ! latestframe ! cvmotion"
   for cameras in 1 2 4; do rtsp density 0 --cameras "$cameras"; done
+  stop_testcam
 fi
 
 "$(system_python)" "$LATESTFRAME_ROOT/pipelines/bench/bench_report.py" "$out" --seconds "$seconds"
