@@ -46,13 +46,17 @@ flight_meta_api_get_type (void)
   return type;
 }
 
+/* `params`: the charge to take over, or NULL (a copy's meta). */
 gboolean
 flight_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
 {
-  (void)params;
   (void)buffer;
   auto *flight = reinterpret_cast<LatestFrameFlightMeta *> (meta);
-  new (&flight->own) latestframe::in_flight_charge ();
+  auto *charge = static_cast<latestframe::in_flight_charge *> (params);
+  if (charge)
+    new (&flight->own) latestframe::in_flight_charge (std::move (*charge));
+  else
+    new (&flight->own) latestframe::in_flight_charge ();
   new (&flight->shared) std::shared_ptr<latestframe::in_flight_charge> ();
   return TRUE;
 }
@@ -115,9 +119,7 @@ namespace latestframe
 void
 attach_flight_charge (GstBuffer *buffer, in_flight_charge charge)
 {
-  auto *flight = reinterpret_cast<LatestFrameFlightMeta *> (
-      gst_buffer_add_meta (buffer, flight_meta_get_info (), NULL));
-  flight->own = std::move (charge);
+  gst_buffer_add_meta (buffer, flight_meta_get_info (), &charge);
 }
 
 } // namespace latestframe

@@ -86,6 +86,9 @@ struct _GstLatestFrameState
   GstSegment sink_segment;
   bool liveness_known = false;
 
+  /* Whether the frames arriving have running times: without, the loop
+   * does not read the pipeline clock. */
+  std::atomic<bool> timed_frames{ false };
   std::atomic<bool> silent{ false };
   std::atomic<guint> stats_interval_ms{ 0 };
   /* Task thread only: when the next stats message is due. */
@@ -275,21 +278,20 @@ struct queue_signals
   }
 };
 
-/* The keeper's running clock: the pipeline clock's running time now, or
- * no_time without a clock. Called under the keeper's lock. */
+/* The pipeline clock's running time now (no_time without a clock), for
+ * the keeper's ages: read with no lock of the keeper's held, by the loop
+ * and by the keeper (set_running_clock). */
 static std::int64_t
-pipeline_running_time (void *context)
+read_running_clock (void *element_pointer)
 {
-  GstElement *element = GST_ELEMENT_CAST (context);
+  GstElement *element = GST_ELEMENT_CAST (element_pointer);
+  /* With the object lock held, which keeps the clock alive (it is only
+   * replaced under that lock): no reference taken per frame. */
   GST_OBJECT_LOCK (element);
-  GstClock *clock
-      = element->clock ? GST_CLOCK_CAST (gst_object_ref (element->clock)) : NULL;
+  const GstClockTime now = element->clock ? gst_clock_get_time (element->clock)
+                                          : GST_CLOCK_TIME_NONE;
   const GstClockTime base = element->base_time;
   GST_OBJECT_UNLOCK (element);
-  if (!clock)
-    return lf::no_time;
-  const GstClockTime now = gst_clock_get_time (clock);
-  gst_object_unref (clock);
   if (!GST_CLOCK_TIME_IS_VALID (now) || now < base)
     return lf::no_time;
   return static_cast<std::int64_t> (now - base);
@@ -548,7 +550,7 @@ gst_latest_frame_init (GstLatestFrame *self)
                                     DEFAULT_MAX_SIZE_BYTES,
                                     DEFAULT_MAX_SIZE_TIME });
   self->state->keeper.set_policy (leak_policy_for (DEFAULT_LEAKY));
-  self->state->keeper.set_running_clock (pipeline_running_time, self);
+  self->state->keeper.set_running_clock (read_running_clock, self);
 
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad, gst_latest_frame_chain);
@@ -793,9 +795,9 @@ gst_latest_frame_get_property (GObject *object, guint prop_id, GValue *value,
 
 /* ---- upstream ------------------------------------------------------- */
 
-/* What the keeper needs to know of an arriving frame: its size, and its
+/* What the keeper needs to know of an arriving frame: its size, its
  * running time (the axis max-size-time limits, and what its age runs
- * from). */
+ * from), and with max-age the running time it arrived at. */
 static lf::frame_desc
 describe_frame (GstLatestFrame *self, GstBuffer *buffer)
 {
@@ -810,6 +812,13 @@ describe_frame (GstLatestFrame *self, GstBuffer *buffer)
                                            &running_time)
              == 1)
     frame.time_ns = static_cast<std::int64_t> (running_time);
+  const bool timed = frame.time_ns != lf::no_time;
+  if (G_UNLIKELY (self->state->timed_frames.load (std::memory_order_relaxed)
+                  != timed))
+    self->state->timed_frames.store (timed, std::memory_order_relaxed);
+  /* How old it arrives matters to max-age only: no clock read without. */
+  if (frame.time_ns != lf::no_time && self->state->keeper.max_age () != 0)
+    frame.arrival_running_ns = read_running_clock (self);
   return frame;
 }
 
@@ -890,7 +899,8 @@ post_notice (GstLatestFrame *self, const keeper_t::notice &note)
 static GstFlowReturn
 gst_latest_frame_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
 {
-  GstLatestFrame *self = GST_LATEST_FRAME (parent);
+  /* Per frame: no type-checking cast (the pad's parent is this element). */
+  GstLatestFrame *self = GST_LATEST_FRAME_CAST (parent);
   GstLatestFrameState *state = self->state;
   (void)pad;
 
@@ -1143,7 +1153,10 @@ gst_latest_frame_sink_activate_mode (GstPad *pad, GstObject *parent,
     {
       gst_segment_init (&state->sink_segment, GST_FORMAT_UNDEFINED);
       state->liveness_known = false;
-      state->keeper.resume ([self] { start_task_if_active (self); });
+      /* The src pad, activated first, already resumed the keeper and
+       * started the task; this one only matters when the sink pad alone
+       * was deactivated. */
+      state->keeper.resume_if_halted ([self] { start_task_if_active (self); });
       return TRUE;
     }
   /* Unblock a chain waiting for room, wait for it to leave, then empty. */
@@ -1235,7 +1248,8 @@ push_frame (GstLatestFrame *self, keeper_t::handover &frame)
   GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
                       "pushing frame %" G_GUINT64_FORMAT " (%p)%s, %.1f ms old",
                       frame.sequence, buffer,
-                      frame.discont ? " (discont)" : "", frame.age_ns / 1e6);
+                      frame.discont ? " (discont)" : "",
+                      frame.age_ns.value_or (0) / 1e6);
   return gst_pad_push (self->srcpad, buffer);
 }
 
@@ -1322,12 +1336,17 @@ post_stats_when_due (GstLatestFrame *self)
 static void
 gst_latest_frame_loop (GstPad *pad)
 {
-  GstLatestFrame *self = GST_LATEST_FRAME (GST_PAD_PARENT (pad));
+  GstLatestFrame *self = GST_LATEST_FRAME_CAST (GST_PAD_PARENT (pad));
   keeper_t &keeper = self->state->keeper;
 
+  /* Ages of frames without running times need no pipeline clock. */
+  const std::int64_t now
+      = self->state->timed_frames.load (std::memory_order_relaxed)
+            ? read_running_clock (self)
+            : lf::no_time;
   keeper_t::handover next
       = keeper.hand_over (keeper_t::delivery::in_order,
-                          post_stats_when_due (self), queue_signals{ self });
+                          post_stats_when_due (self), now, queue_signals{ self });
   if (!next.released.empty ())
     GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
                         "dropped %zu frames over max-age",

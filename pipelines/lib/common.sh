@@ -8,7 +8,7 @@ LATESTFRAME_PACKAGES=(
   meson ninja-build pkg-config g++ python3
   libglib2.0-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-  libgtest-dev
+  libgtest-dev libbenchmark-dev
   libopencv-dev opencv-data opencv-doc libzbar-dev gstreamer1.0-libav
   libgstrtspserver-1.0-dev gstreamer1.0-rtsp gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
   gnuplot-nox

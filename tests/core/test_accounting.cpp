@@ -21,11 +21,11 @@ constexpr std::uint64_t ms = 1000000;
 // charge, and its bytes go back to the budget it holds.
 TEST (InFlightCharge, LandsOnceWhenItGoes)
 {
-  auto accounts = std::make_shared<flight_accounts> ();
+  flight_accounts::owner accounts = flight_accounts::create ();
   budget_membership member ("core-charge", 0);
   ASSERT_TRUE (member.budget ()->try_reserve (100));
   {
-    in_flight_charge charge (accounts, member.budget (), 100);
+    in_flight_charge charge (*accounts, member.budget (), 100);
     EXPECT_EQ (accounts->frames_approx (), 1u);
     EXPECT_EQ (accounts->bytes_approx (), 100u);
     in_flight_charge moved = std::move (charge);
@@ -36,6 +36,20 @@ TEST (InFlightCharge, LandsOnceWhenItGoes)
   EXPECT_EQ (accounts->frames_approx (), 0u);
   EXPECT_EQ (accounts->bytes_approx (), 0u);
   EXPECT_EQ (member.budget ()->used_approx (), 0u);
+}
+
+// The accounts outlive their owner while a frame is in flight, and go with
+// the last one (ASan and the leak checker prove it).
+TEST (FlightAccounts, LiveUntilTheLastFrameLands)
+{
+  flight_accounts::owner accounts = flight_accounts::create ();
+  in_flight_charge first (*accounts, nullptr, 7);
+  in_flight_charge second (*accounts, nullptr, 5);
+  EXPECT_EQ (accounts->frames_approx (), 2u);
+  EXPECT_EQ (accounts->bytes_approx (), 12u);
+  accounts.reset ();
+  first = in_flight_charge ();
+  second = in_flight_charge ();
 }
 
 // Drops are counted by reason with their bytes; dropped() sums them.
@@ -104,14 +118,14 @@ TEST (MemoryBudget, SmallestMemberCapApplies)
 // A budget lives while a member or a charged frame does, then is forgotten.
 TEST (MemoryBudget, LivesWhileMembersOrChargesDo)
 {
-  auto accounts = std::make_shared<flight_accounts> ();
+  flight_accounts::owner accounts = flight_accounts::create ();
   std::weak_ptr<memory_budget> weak;
   in_flight_charge charge;
   {
     budget_membership member ("core-lifetime", 50);
     weak = member.budget ();
     ASSERT_TRUE (member.budget ()->try_reserve (10));
-    charge = in_flight_charge (accounts, member.budget (), 10);
+    charge = in_flight_charge (*accounts, member.budget (), 10);
   }
   ASSERT_FALSE (weak.expired ()) << "a charged frame keeps it alive";
   EXPECT_EQ (weak.lock ()->used_approx (), 10u);

@@ -45,10 +45,13 @@ protected:
 
   keeper_t &k () { return *keeper; }
 
-  keeper_t::admit_outcome frame (std::uint64_t id, std::uint64_t bytes = 10,
-                                 std::int64_t time = latestframe::no_time)
+  keeper_t::admit_outcome
+  frame (std::uint64_t id, std::uint64_t bytes = 10,
+         std::int64_t time = latestframe::no_time,
+         std::int64_t arrival_running = latestframe::no_time)
   {
-    return k ().admit_frame (tracked (id), frame_desc{ bytes, time });
+    return k ().admit_frame (tracked (id),
+                             frame_desc{ bytes, time, arrival_running });
   }
 
   keeper_t::admit_outcome marker (std::uint64_t id,
@@ -462,9 +465,15 @@ TEST_F (FrameKeeper, SequenceNumbersCountReceivedFrames)
 namespace fake_clock
 {
 std::atomic<std::int64_t> now_ns{ 1000 * static_cast<std::int64_t> (ms) };
-/* The owner's running clock, on the same time line. */
+/* The steady clock arrivals are stamped with, on the same time line. */
+keeper_t::clock::time_point
+steady_now ()
+{
+  return keeper_t::clock::time_point (std::chrono::nanoseconds (now_ns.load ()));
+}
+/* The owner's running clock. */
 std::int64_t
-running_now (void *)
+running_now (void * = nullptr)
 {
   return now_ns.load ();
 }
@@ -485,15 +494,16 @@ ago (std::uint64_t ns)
 // owner's running clock.
 TEST_F (FrameKeeper, MaxAgeDropsFramesThatGotOld)
 {
-  k ().set_running_clock (&fake_clock::running_now, nullptr);
+  k ().set_clock (&fake_clock::steady_now);
   k ().set_limits ({ 3, 0, 0 });
   k ().set_max_age (50 * ms);
-  frame (1, 10, fake_clock::ago (5 * ms));
+  frame (1, 10, fake_clock::ago (5 * ms), fake_clock::ago (0));
   fake_clock::advance (30 * ms);
-  frame (2, 10, fake_clock::ago (5 * ms));
+  frame (2, 10, fake_clock::ago (5 * ms), fake_clock::ago (0));
   fake_clock::advance (30 * ms);
-  keeper_t::handover next = k ().hand_over (keeper_t::delivery::in_order,
-                                            keeper_t::clock::now ());
+  keeper_t::handover next
+      = k ().hand_over (keeper_t::delivery::in_order, keeper_t::clock::now (),
+                        fake_clock::running_now ());
   EXPECT_EQ (next.item.id, 2u) << "frame 1 is 65 ms old";
   EXPECT_EQ (next.age_ns, 35 * ms);
   EXPECT_TRUE (next.discont);
@@ -506,27 +516,55 @@ TEST_F (FrameKeeper, MaxAgeDropsFramesThatGotOld)
 // frame still goes out, older ones with a newer one behind are dropped.
 TEST_F (FrameKeeper, ArrivalsOverMaxAgeNoticedOnceNewestStillGoes)
 {
-  k ().set_running_clock (&fake_clock::running_now, nullptr);
+  k ().set_clock (&fake_clock::steady_now);
   k ().set_limits ({ 3, 0, 0 });
   k ().set_max_age (10 * ms);
-  keeper_t::admit_outcome first = frame (1, 10, fake_clock::ago (30 * ms));
+  keeper_t::admit_outcome first
+      = frame (1, 10, fake_clock::ago (30 * ms), fake_clock::ago (0));
   EXPECT_EQ (first.note.kind, keeper_t::notice_kind::arrivals_too_old);
   EXPECT_EQ (first.note.value, 30 * ms);
-  EXPECT_EQ (frame (2, 10, fake_clock::ago (30 * ms)).note.kind,
+  EXPECT_EQ (frame (2, 10, fake_clock::ago (30 * ms), fake_clock::ago (0))
+                 .note.kind,
              keeper_t::notice_kind::none);
-  EXPECT_EQ (next_id (), 2u);
+  keeper_t::handover next
+      = k ().hand_over (keeper_t::delivery::in_order, keeper_t::clock::now (),
+                        fake_clock::running_now ());
+  EXPECT_EQ (next.item.id, 2u) << "frame 1 had a newer one behind it";
+  EXPECT_EQ (next.age_ns, 30 * ms) << "the newest goes out anyway";
 }
 
-// Without a running clock (or a frame time), age is the time since arrival.
-TEST_F (FrameKeeper, AgeWithoutClockIsTimeSinceArrival)
+// A frame without a running time is aged from its arrival when max-age is
+// set, and has no age otherwise; a timed frame without a reading neither.
+TEST_F (FrameKeeper, AgeOfUntimedFramesOnlyWithMaxAge)
 {
-  k ().set_clock ([] {
-    return keeper_t::clock::time_point (
-        std::chrono::nanoseconds (fake_clock::now_ns.load ()));
-  });
-  frame (1, 10, 0);
+  k ().set_clock (&fake_clock::steady_now);
+  k ().set_limits ({ 3, 0, 0 });
+  frame (1);
+  fake_clock::advance (7 * ms);
+  EXPECT_FALSE (k ().hand_over ().age_ns.has_value ());
+  k ().set_max_age (1000 * ms);
+  frame (2);
   fake_clock::advance (7 * ms);
   EXPECT_EQ (k ().hand_over ().age_ns, 7 * ms);
+  frame (3, 10, fake_clock::ago (1 * ms));
+  EXPECT_FALSE (k ().hand_over ().age_ns.has_value ());
+  EXPECT_EQ (k ().stats ().ages.samples, 1u);
+}
+
+// A frame that arrives while hand_over() waits is aged by a fresh reading
+// of the owner's running clock, not the one given before the wait.
+TEST_F (FrameKeeper, ReadingRefreshedAfterAWait)
+{
+  k ().set_running_clock (&fake_clock::running_now, nullptr);
+  const std::int64_t stale = fake_clock::running_now ();
+  auto consumer = std::async (std::launch::async, [&] {
+    return k ().hand_over (keeper_t::delivery::in_order, std::nullopt, stale);
+  });
+  while (!k ().consumer_waiting_approx ())
+    std::this_thread::yield ();
+  fake_clock::advance (20 * ms);
+  frame (1, 10, fake_clock::ago (3 * ms));
+  EXPECT_EQ (consumer.get ().age_ns, 3 * ms) << "not 20 ms more, as stale";
 }
 
 // A shared budget: an arrival that does not fit first drops this keeper's
@@ -666,12 +704,12 @@ TEST_F (FrameKeeper, EmptyAndRefilledOncePerTransition)
   auto soon = [] {
     return keeper_t::clock::now () + std::chrono::milliseconds (5);
   };
-  k ().hand_over (keeper_t::delivery::in_order, soon (), hooks);
-  k ().hand_over (keeper_t::delivery::in_order, soon (), hooks);
+  k ().hand_over (keeper_t::delivery::in_order, soon (), {}, hooks);
+  k ().hand_over (keeper_t::delivery::in_order, soon (), {}, hooks);
   EXPECT_EQ (hooks.calls, std::vector<std::string>{ "empty" });
   frame (1);
   keeper_t::handover next
-      = k ().hand_over (keeper_t::delivery::in_order, soon (), hooks);
+      = k ().hand_over (keeper_t::delivery::in_order, soon (), {}, hooks);
   EXPECT_EQ (next.item.id, 1u);
   EXPECT_EQ (hooks.calls,
              (std::vector<std::string>{ "empty", "refilled" }));

@@ -54,7 +54,7 @@ now ()
   return keeper_t::clock::time_point (std::chrono::nanoseconds (now_ns.load ()));
 }
 std::int64_t
-running_now (void *)
+running_now ()
 {
   return now_ns.load ();
 }
@@ -128,7 +128,6 @@ public:
   {
     keeper_ = std::make_unique<keeper_t> ();
     keeper_->set_clock (&fake_clock::now);
-    keeper_->set_running_clock (&fake_clock::running_now, nullptr);
     keeper_->set_limits (random_limits ());
     keeper_->set_policy (random_policy ());
     budget_name_ = "model-" + std::to_string (seed % 3);
@@ -240,6 +239,7 @@ private:
         last_time_ns_ = std::max (last_time_ns_, fake_clock::now_ns.load ()
                                                      - pick (0, 60) * ms);
         desc.time_ns = last_time_ns_;
+        desc.arrival_running_ns = fake_clock::now_ns.load ();
       }
     const std::uint64_t id = ++next_id_;
     keeper_t::admit_outcome out;
@@ -313,8 +313,9 @@ private:
   {
     const auto mode = pick (0, 3) == 0 ? keeper_t::delivery::newest
                                        : keeper_t::delivery::in_order;
-    keeper_t::handover next
-        = keeper_->hand_over (mode, deadline.value_or (keeper_t::clock::now ()));
+    keeper_t::handover next = keeper_->hand_over (
+        mode, deadline.value_or (keeper_t::clock::now ()),
+        fake_clock::running_now ());
     count_given_back (std::move (next.released));
     if (next.status != keeper_t::handover_status::handed_over)
       return;

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 namespace latestframe
 {
@@ -87,67 +88,104 @@ private:
 };
 
 /* The frames a keeper handed over that are still alive somewhere (in
- * flight). Shared with their charges, which may outlive the keeper; lock-free
- * because a frame lands on whatever thread drops its last reference. */
+ * flight). A frame lands on whatever thread drops its last reference, maybe
+ * after the keeper is gone: so the bytes, the frames and the references
+ * that keep this object alive (its keeper's, and one per frame in flight)
+ * share one atomic word, and taking off or landing is one atomic operation.
+ * Bytes in flight up to 2^40 (1 TiB), frames up to 2^24. */
 class flight_accounts
 {
+  struct release_owner
+  {
+    void operator() (flight_accounts *accounts) const
+    {
+      accounts->drop (owner_reference);
+    }
+  };
+
 public:
+  /* The keeper's reference: the accounts live until it and every charge
+   * taken off them are gone. */
+  using owner = std::unique_ptr<flight_accounts, release_owner>;
+
+  static owner create ()
+  {
+    auto made = std::unique_ptr<flight_accounts> (new flight_accounts ());
+    return owner (made.release ());
+  }
+
+  flight_accounts (const flight_accounts &) = delete;
+  flight_accounts &operator= (const flight_accounts &) = delete;
+
+  /* A frame of `bytes` takes off: it holds a reference until it lands. */
   void take_off (std::uint64_t bytes)
   {
-    frames_.fetch_add (1, std::memory_order_relaxed);
-    bytes_.fetch_add (bytes, std::memory_order_relaxed);
+    word_.fetch_add (frame_unit + bytes, std::memory_order_relaxed);
   }
-  void land (std::uint64_t bytes)
-  {
-    frames_.fetch_sub (1, std::memory_order_relaxed);
-    bytes_.fetch_sub (bytes, std::memory_order_relaxed);
-  }
-  /* Racy by nature: frames land on any thread at any time. */
+  void land (std::uint64_t bytes) { drop (frame_unit + bytes); }
+
+  /* For the owner (its reference is not a frame); racy by nature: frames
+   * land on any thread at any time. */
   std::uint64_t frames_approx () const
   {
-    return frames_.load (std::memory_order_relaxed);
+    return (word_.load (std::memory_order_relaxed) >> byte_bits) - 1;
   }
   std::uint64_t bytes_approx () const
   {
-    return bytes_.load (std::memory_order_relaxed);
+    return word_.load (std::memory_order_relaxed) & byte_mask;
   }
 
 private:
-  std::atomic<std::uint64_t> frames_{ 0 };
-  std::atomic<std::uint64_t> bytes_{ 0 };
+  static constexpr unsigned byte_bits = 40;
+  static constexpr std::uint64_t byte_mask = (std::uint64_t (1) << byte_bits) - 1;
+  static constexpr std::uint64_t frame_unit = std::uint64_t (1) << byte_bits;
+  static constexpr std::uint64_t owner_reference = frame_unit;
+
+  flight_accounts () = default;
+
+  /* Drops `amount` (a reference and its bytes); the last reference frees
+   * this object. */
+  void drop (std::uint64_t amount)
+  {
+    const std::uint64_t before
+        = word_.fetch_sub (amount, std::memory_order_acq_rel);
+    if (before == amount)
+      std::unique_ptr<flight_accounts> last (this);
+  }
+
+  /* References (frames in flight + the owner's) above byte_bits, bytes
+   * below. */
+  std::atomic<std::uint64_t> word_{ owner_reference };
 };
 
 /* A handed-over frame's bytes, counted in flight (and kept reserved in the
  * memory budget it was admitted under, if any) for as long as this object
- * lives; destroying it lands them. Move-only; costs no allocation (two
- * reference counts). */
+ * lives; destroying it lands them. Move-only; costs no allocation, and one
+ * atomic operation to make and one to land (two more with a budget). */
 class in_flight_charge
 {
 public:
   in_flight_charge () = default;
-  in_flight_charge (std::shared_ptr<flight_accounts> accounts,
+  in_flight_charge (flight_accounts &accounts,
                     std::shared_ptr<memory_budget> budget, std::uint64_t bytes)
-      : accounts_ (std::move (accounts)), budget_ (std::move (budget)),
-        bytes_ (bytes)
+      : accounts_ (&accounts), budget_ (std::move (budget)), bytes_ (bytes)
   {
-    if (accounts_)
-      accounts_->take_off (bytes_);
+    accounts_->take_off (bytes_);
   }
   in_flight_charge (in_flight_charge &&other) noexcept
-      : accounts_ (std::move (other.accounts_)),
-        budget_ (std::move (other.budget_)), bytes_ (other.bytes_)
+      : accounts_ (std::exchange (other.accounts_, nullptr)),
+        budget_ (std::move (other.budget_)),
+        bytes_ (std::exchange (other.bytes_, 0))
   {
-    other.bytes_ = 0;
   }
   in_flight_charge &operator= (in_flight_charge &&other) noexcept
   {
     if (this != &other)
       {
         land ();
-        accounts_ = std::move (other.accounts_);
+        accounts_ = std::exchange (other.accounts_, nullptr);
         budget_ = std::move (other.budget_);
-        bytes_ = other.bytes_;
-        other.bytes_ = 0;
+        bytes_ = std::exchange (other.bytes_, 0);
       }
     return *this;
   }
@@ -161,16 +199,17 @@ public:
 private:
   void land ()
   {
-    if (accounts_)
-      accounts_->land (bytes_);
     if (budget_)
-      budget_->release (bytes_);
-    accounts_.reset ();
-    budget_.reset ();
+      {
+        budget_->release (bytes_);
+        budget_.reset ();
+      }
+    if (accounts_)
+      std::exchange (accounts_, nullptr)->land (bytes_);
     bytes_ = 0;
   }
 
-  std::shared_ptr<flight_accounts> accounts_;
+  flight_accounts *accounts_ = nullptr;
   std::shared_ptr<memory_budget> budget_;
   std::uint64_t bytes_ = 0;
 };

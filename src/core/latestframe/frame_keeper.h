@@ -118,19 +118,24 @@ enum class ack_result : std::uint8_t
   abandoned, /* never handled: flushed, or withdrawn while halted */
 };
 
+/* The owner's clock on the axis of frame times (the pipeline clock's
+ * running time now), or no_time when it has none. The keeper calls it with
+ * its lock released, only to refresh a reading that went stale while it
+ * waited. */
+using running_clock = std::int64_t (*) (void *context);
+
 /* An arriving frame, as the keeper needs to know it. */
 struct frame_desc
 {
   std::uint64_t bytes = 0;
   /* Its running time, or no_time: the axis max_span_ns limits, and what its
-   * age is measured from, against the owner's running clock. */
+   * age is measured from. */
   std::int64_t time_ns = no_time;
+  /* The owner's running clock when it arrived: how old it already is, for
+   * max-age's warning about frames arriving too old. May stay unknown
+   * (no_time) while max-age is off. */
+  std::int64_t arrival_running_ns = no_time;
 };
-
-/* The owner's clock on the axis of frame times (the pipeline clock's
- * running time), or no_time when it has none now. Called under the
- * keeper's lock: it must not call into the keeper. */
-using running_clock = std::int64_t (*) (void *context);
 
 /* Hooks a keeper calls, with its lock released, at the points where
  * GStreamer's `queue` emits its signals; the keeper re-checks everything
@@ -257,8 +262,8 @@ public:
     std::uint64_t sequence = 0;
     std::uint64_t bytes = 0;
     std::int64_t time_ns = no_time;
-    /* Its age now (see set_running_clock). */
-    std::uint64_t age_ns = 0;
+    /* Its age now (see hand_over()), when known. */
+    std::optional<std::uint64_t> age_ns;
     in_flight_charge charge;
     /* Frames dropped on the way (too old, superseded). */
     released_list released;
@@ -287,14 +292,13 @@ public:
                              Hooks &&hooks = Hooks ())
   {
     admit_outcome out;
-    const clock::time_point arrival = now_ ();
     std::unique_lock<std::mutex> lock (mutex_);
     if (refuses_frames_locked ())
       {
         refuse_locked (out, std::move (frame));
         return out;
       }
-    note_arrival_locked (desc, arrival, out.note);
+    note_arrival_locked (desc, out.note);
 
     bool signalled_full = false, waited = false, signalled_room = false;
     for (;;)
@@ -358,16 +362,21 @@ public:
       }
 
     out.sequence = ++received_;
-    entry queued;
+    entry &queued = entries_.push_slot ();
     queued.item = std::move (frame);
     queued.is_frame = true;
+    queued.marker = marker_kind::plain;
+    queued.discont = std::exchange (pending_discont_, false);
     queued.bytes = desc.bytes;
     queued.time_ns = desc.time_ns;
-    queued.arrival = arrival;
+    /* A frame without a running time is aged from its arrival, and only
+     * when max-age asks for it: the steady clock is not free. */
+    queued.arrival = desc.time_ns == no_time && freshness_.max_age () != 0
+                         ? now_ ()
+                         : clock::time_point ();
     queued.sequence = out.sequence;
+    queued.ticket = 0;
     queued.budget = std::move (budget);
-    queued.discont = std::exchange (pending_discont_, false);
-    entries_.push_back (std::move (queued));
     frames_++;
     bytes_ += desc.bytes;
     peak_bytes_ = std::max (peak_bytes_, bytes_ + accounts_->bytes_approx ());
@@ -406,7 +415,8 @@ public:
         if (flush_on_eos_)
           discard_frames_locked (drop_reason::flush, out.released);
       }
-    entry queued;
+    entry &queued = entries_.push_slot ();
+    queued = entry ();
     queued.item = std::move (marker);
     queued.marker = kind;
     if (kind == marker_kind::query)
@@ -415,7 +425,6 @@ public:
         tickets_.push_back (ticket_slot{ queued.ticket, ticket_state::queued });
         out.ticket = queued.ticket;
       }
-    entries_.push_back (std::move (queued));
     wake_consumer (lock);
     return out;
   }
@@ -454,15 +463,23 @@ public:
   /* Hands over the next entry (see `delivery`), waiting until `deadline`
    * (or for ever without one) while there is nothing to hand over. Returns
    * halted at once while flushing, unlinked or failed. A frame older than
-   * max-age is dropped on the way (counted) and the next one considered. `hooks`, with the lock released: empty()
-   * before waiting on an empty keeper, refilled() when an entry came after
-   * that; once per transition. */
+   * max-age is dropped on the way (counted) and the next one considered.
+   * A frame's age is the owner's running clock now minus its running time:
+   * `running_now`, read by the owner just before the call (no_time: none),
+   * or, when this call had to wait, a fresh reading of set_running_clock()'s
+   * clock. A frame without a running time is aged from its arrival when
+   * max-age is set, else has no age. `hooks`, with the lock released:
+   * empty() before waiting on an empty keeper, refilled() when an entry came
+   * after that; once per transition. */
   template <typename Hooks = silent_hooks>
   handover hand_over (delivery mode = delivery::in_order,
                       std::optional<clock::time_point> deadline = std::nullopt,
+                      std::int64_t running_now = no_time,
                       Hooks &&hooks = Hooks ())
   {
     handover out;
+    bool waited = false;
+    std::shared_ptr<memory_budget> reservation;
     std::unique_lock<std::mutex> lock (mutex_);
     for (;;)
       {
@@ -481,7 +498,19 @@ public:
                 lock.lock ();
                 continue;
               }
-            if (take_next_locked (mode, out))
+            if (waited && running_clock_ && entries_.front ().is_frame
+                && entries_.front ().time_ns != no_time)
+              {
+                /* It came while this call waited: the reading is older. */
+                waited = false;
+                const running_clock read = running_clock_;
+                void *context = running_clock_context_;
+                lock.unlock ();
+                running_now = read (context);
+                lock.lock ();
+                continue;
+              }
+            if (take_next_locked (mode, running_now, out, reservation))
               break;
             continue; /* it was too old: consider the next one */
           }
@@ -509,11 +538,16 @@ public:
         else
           items_.wait (lock);
         consumer_waiting_--;
+        waited = true;
       }
+    /* One producer thread feeds a keeper. */
     const bool room = producers_waiting_ > 0;
     lock.unlock ();
     if (room)
-      room_.notify_all ();
+      room_.notify_one ();
+    if (out.is_frame)
+      out.charge
+          = in_flight_charge (*accounts_, std::move (reservation), out.bytes);
     return out;
   }
 
@@ -659,6 +693,18 @@ public:
     resume ([] {});
   }
 
+  /* resume(), only if halted (flushing, unlinked or failed): a second
+   * activation of a running keeper changes nothing. */
+  template <typename Then> void resume_if_halted (Then then)
+  {
+    {
+      std::lock_guard<std::mutex> lock (mutex_);
+      if (!halted_locked ())
+        return;
+    }
+    resume (then);
+  }
+
   /* Consumer: calls `stop` under the lock if the keeper is still halted
    * (see resume()); returns whether it did. */
   template <typename Stop> bool stop_if_halted (Stop stop)
@@ -747,9 +793,8 @@ public:
     warned_unbounded_ = warned_over_budget_ = false;
   }
 
-  /* The clock frame times are on (see running_clock), to measure ages:
-   * without one, or for frames without a time, a frame's age is the time
-   * since it arrived. */
+  /* The owner's running clock (see running_clock), to refresh a reading
+   * hand_over() was given when it had to wait. */
   void set_running_clock (running_clock clock, void *context)
   {
     std::lock_guard<std::mutex> lock (mutex_);
@@ -770,10 +815,8 @@ public:
   {
     return read ([&] { return thresholds_; });
   }
-  std::uint64_t max_age () const
-  {
-    return read ([&] { return freshness_.max_age (); });
-  }
+  /* Lock-free: the owner asks per frame whether to read its clock. */
+  std::uint64_t max_age () const { return freshness_.max_age (); }
   bool flush_on_eos () const { return read ([&] { return flush_on_eos_; }); }
   bool leak_when_not_live () const
   {
@@ -798,6 +841,13 @@ public:
 
   /* Racy by nature. */
   stream_state state_approx () const { return read ([&] { return state_; }); }
+
+  /* Whether the consumer waits in hand_over() now; racy by nature (for
+   * tests and logs). */
+  bool consumer_waiting_approx () const
+  {
+    return read ([&] { return consumer_waiting_ > 0; });
+  }
 
   /* Producers blocked for room now; racy by nature (for tests and logs). */
   unsigned blocked_producers_approx () const
@@ -954,12 +1004,15 @@ private:
     return membership_ && membership_->budget ()->cap_approx () != 0;
   }
 
-  void note_arrival_locked (const frame_desc &desc,
-                            clock::time_point arrival, notice &note)
+  void note_arrival_locked (const frame_desc &desc, notice &note)
   {
     if (!may_drop_locked () || freshness_.max_age () == 0)
       return;
-    const std::uint64_t age = age_locked (desc.time_ns, arrival);
+    const std::uint64_t age
+        = desc.time_ns != no_time && desc.arrival_running_ns > desc.time_ns
+              ? static_cast<std::uint64_t> (desc.arrival_running_ns
+                                            - desc.time_ns)
+              : 0;
     if (freshness_.note_arrival (age))
       note = notice{ notice_kind::arrivals_too_old, age, freshness_.max_age () };
   }
@@ -1046,16 +1099,39 @@ private:
     tally.bytes += bytes;
   }
 
+  /* Returns a frame's reservation to the budget it was admitted under. */
+  static void release_reservation (entry &frame)
+  {
+    if (frame.budget)
+      {
+        frame.budget->release (frame.bytes);
+        frame.budget.reset ();
+      }
+  }
+
   /* A held frame goes: counted, its reservation returned, its payload
    * given back. */
   void discard_locked (entry &&dropped, drop_reason reason,
                        released_list &released)
   {
     count_drop_locked (reason, dropped.bytes);
-    if (dropped.budget)
-      dropped.budget->release (dropped.bytes);
+    release_reservation (dropped);
     released.push_back (
         released_item{ std::move (dropped.item), true, dropped.marker });
+  }
+
+  /* The held frame at `index` goes (see discard_locked()). */
+  void discard_at_locked (std::size_t index, drop_reason reason,
+                          released_list &released)
+  {
+    entry &dropped = entries_[index];
+    frames_--;
+    bytes_ -= dropped.bytes;
+    discard_locked (std::move (dropped), reason, released);
+    if (index == 0)
+      entries_.pop_front ();
+    else
+      entries_.take (index);
   }
 
   /* The arriving frame is received, and goes. */
@@ -1127,7 +1203,7 @@ private:
         if (!arriving && frames_ == 1)
           break;
         const std::size_t oldest = oldest_frame_index_locked ();
-        discard_locked (take_locked (oldest), reason, released);
+        discard_at_locked (oldest, reason, released);
         mark_gap_locked (oldest);
         dropped++;
       }
@@ -1138,8 +1214,7 @@ private:
   {
     while (frames_ > 0)
       {
-        const std::size_t oldest = oldest_frame_index_locked ();
-        discard_locked (take_locked (oldest), reason, released);
+        discard_at_locked (oldest_frame_index_locked (), reason, released);
       }
   }
 
@@ -1162,8 +1237,7 @@ private:
             return false;
           }
         const std::size_t oldest = oldest_frame_index_locked ();
-        discard_locked (take_locked (oldest), drop_reason::budget,
-                        out.released);
+        discard_at_locked (oldest, drop_reason::budget, out.released);
         mark_gap_locked (oldest);
         out.held_dropped++;
       }
@@ -1172,17 +1246,18 @@ private:
 
   /* Takes the next entry for hand_over(). False when it was a frame that
    * got too old (dropped and counted): the caller looks again. */
-  bool take_next_locked (delivery mode, handover &out)
+  bool take_next_locked (delivery mode, std::int64_t running_now,
+                         handover &out,
+                         std::shared_ptr<memory_budget> &reservation)
   {
     if (mode == delivery::newest)
       while (entries_.front ().is_frame && frames_ > 1)
         {
           /* A newer frame is held: this one will never be handed over. */
-          discard_locked (take_locked (0), drop_reason::superseded,
-                          out.released);
+          discard_at_locked (0, drop_reason::superseded, out.released);
           mark_gap_locked (0);
         }
-    entry next = take_locked (0);
+    entry &next = entries_.front ();
     if (!next.is_frame)
       {
         if (next.marker == marker_kind::query)
@@ -1191,19 +1266,27 @@ private:
         out.item = std::move (next.item);
         out.marker = next.marker;
         out.ticket = next.ticket;
+        entries_.pop_front ();
         return true;
       }
-    const std::uint64_t age = age_locked (next.time_ns, next.arrival);
-    if (may_drop_locked ()
-        && freshness_.judge (age, frames_ > 0)
+    const std::optional<std::uint64_t> age = age_locked (next, running_now);
+    frames_--;
+    bytes_ -= next.bytes;
+    if (age && may_drop_locked ()
+        && freshness_.judge (*age, frames_ > 0)
                == freshness_gate::verdict::drop)
       {
-        discard_locked (std::move (next), drop_reason::age, out.released);
+        count_drop_locked (drop_reason::age, next.bytes);
+        release_reservation (next);
+        out.released.push_back (
+            released_item{ std::move (next.item), true, marker_kind::plain });
+        entries_.pop_front ();
         mark_gap_locked (0);
         return false;
       }
     handed_over_++;
-    ages_.record (age);
+    if (age)
+      ages_.record (*age);
     out.status = handover_status::handed_over;
     out.is_frame = true;
     out.item = std::move (next.item);
@@ -1212,26 +1295,28 @@ private:
     out.bytes = next.bytes;
     out.time_ns = next.time_ns;
     out.age_ns = age;
-    out.charge
-        = in_flight_charge (accounts_, std::move (next.budget), next.bytes);
+    /* Charged in flight by the caller, outside the lock. */
+    reservation = std::move (next.budget);
+    entries_.pop_front ();
     return true;
   }
 
-  /* How old a frame of running time `time_ns` that arrived at `arrival` is
-   * now: by the owner's running clock when both are known, else the time
-   * since it arrived. */
-  std::uint64_t age_locked (std::int64_t time_ns,
-                            clock::time_point arrival) const
+  /* How old a frame is now (see hand_over()), if that can be told. */
+  std::optional<std::uint64_t> age_locked (const entry &frame,
+                                           std::int64_t running_now) const
   {
-    if (time_ns != no_time && running_clock_)
+    if (frame.time_ns != no_time)
       {
-        const std::int64_t now = running_clock_ (running_clock_context_);
-        if (now != no_time)
-          return now > time_ns ? static_cast<std::uint64_t> (now - time_ns)
-                               : 0;
+        if (running_now == no_time)
+          return std::nullopt;
+        return running_now > frame.time_ns
+                   ? static_cast<std::uint64_t> (running_now - frame.time_ns)
+                   : 0;
       }
+    if (frame.arrival == clock::time_point ())
+      return std::nullopt;
     const auto held = std::chrono::duration_cast<std::chrono::nanoseconds> (
-                          now_ () - arrival)
+                          now_ () - frame.arrival)
                           .count ();
     return static_cast<std::uint64_t> (std::max<std::int64_t> (held, 0));
   }
@@ -1357,8 +1442,7 @@ private:
   std::array<drop_tally, drop_reason_count> drops_{};
   std::uint64_t peak_bytes_ = 0;
   age_window ages_;
-  std::shared_ptr<flight_accounts> accounts_
-      = std::make_shared<flight_accounts> ();
+  flight_accounts::owner accounts_ = flight_accounts::create ();
 
   std::uint64_t last_ticket_ = 0;
   std::vector<ticket_slot> tickets_;

@@ -16,7 +16,7 @@ namespace latestframe
  * beyond them: what a keeper gives back from one call (the frames one
  * arrival dropped) is almost always one item, and the steady state must not
  * allocate. T must be default-constructible and movable. Move-only. */
-template <typename T, std::size_t Inline = 2> class small_list
+template <typename T, std::size_t Inline = 4> class small_list
 {
 public:
   small_list () = default;
@@ -70,8 +70,10 @@ private:
 
 /* A FIFO on a growing ring: no allocation once it has held its largest
  * level, unlike std::deque, which allocates and frees blocks as it moves.
- * Removal from the middle shifts the entries behind (the keeper's queues hold
- * a handful). T must be default-constructible and movable. */
+ * Its capacity is a power of two. Slots are reused: a slot given by
+ * push_slot() holds whatever was left in it, so the caller assigns every
+ * field. Removal from the middle shifts the entries behind (the keeper's
+ * queues hold a handful). T must be default-constructible and movable. */
 template <typename T> class ring_fifo
 {
 public:
@@ -80,21 +82,29 @@ public:
 
   T &operator[] (std::size_t index)
   {
-    return slots_[(head_ + index) % slots_.size ()];
+    return slots_[(head_ + index) & mask_];
   }
   const T &operator[] (std::size_t index) const
   {
-    return slots_[(head_ + index) % slots_.size ()];
+    return slots_[(head_ + index) & mask_];
   }
   T &front () { return (*this)[0]; }
   T &back () { return (*this)[size_ - 1]; }
 
-  void push_back (T item)
+  /* The slot behind the last entry, now part of the queue. */
+  T &push_slot ()
   {
     if (size_ == slots_.size ())
       grow ();
-    (*this)[size_] = std::move (item);
     size_++;
+    return (*this)[size_ - 1];
+  }
+
+  /* Forgets the first entry; the caller moved out what it needed. */
+  void pop_front ()
+  {
+    head_ = (head_ + 1) & mask_;
+    size_--;
   }
 
   /* Removes and returns the entry at `index`; the ones behind move up. */
@@ -103,18 +113,14 @@ public:
     T taken = std::move ((*this)[index]);
     if (index == 0)
       {
-        head_ = (head_ + 1) % slots_.size ();
+        pop_front ();
+        return taken;
       }
-    else
-      {
-        for (std::size_t i = index; i + 1 < size_; i++)
-          (*this)[i] = std::move ((*this)[i + 1]);
-      }
+    for (std::size_t i = index; i + 1 < size_; i++)
+      (*this)[i] = std::move ((*this)[i + 1]);
     size_--;
     return taken;
   }
-
-  T take_front () { return take (0); }
 
 private:
   void grow ()
@@ -123,10 +129,12 @@ private:
     for (std::size_t i = 0; i < size_; i++)
       bigger[i] = std::move ((*this)[i]);
     slots_ = std::move (bigger);
+    mask_ = slots_.size () - 1;
     head_ = 0;
   }
 
   std::vector<T> slots_;
+  std::size_t mask_ = 0;
   std::size_t head_ = 0;
   std::size_t size_ = 0;
 };
