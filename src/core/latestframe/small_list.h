@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstddef>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -15,20 +16,30 @@ namespace latestframe
 /* A list that keeps its first `Inline` items in place and only allocates
  * beyond them: what a keeper gives back from one call (the frames one
  * arrival dropped) is almost always one item, and the steady state must not
- * allocate. T must be default-constructible and movable. Move-only. */
+ * allocate. Only the items pushed are ever constructed. T must be movable.
+ * Move-only. */
 template <typename T, std::size_t Inline = 4> class small_list
 {
 public:
   small_list () = default;
-  small_list (small_list &&) noexcept = default;
-  small_list &operator= (small_list &&) noexcept = default;
+  small_list (small_list &&other) noexcept { take_from (other); }
+  small_list &operator= (small_list &&other) noexcept
+  {
+    if (this != &other)
+      {
+        clear ();
+        take_from (other);
+      }
+    return *this;
+  }
   small_list (const small_list &) = delete;
   small_list &operator= (const small_list &) = delete;
+  ~small_list () { clear (); }
 
   void push_back (T item)
   {
     if (size_ < Inline)
-      inline_[size_] = std::move (item);
+      new (slot (size_)) T (std::move (item));
     else
       overflow_.push_back (std::move (item));
     size_++;
@@ -39,11 +50,11 @@ public:
 
   T &operator[] (std::size_t index)
   {
-    return index < Inline ? inline_[index] : overflow_[index - Inline];
+    return index < Inline ? *slot (index) : overflow_[index - Inline];
   }
   const T &operator[] (std::size_t index) const
   {
-    return index < Inline ? inline_[index] : overflow_[index - Inline];
+    return index < Inline ? *slot (index) : overflow_[index - Inline];
   }
 
   /* Calls `visit` (taking T&) on every item, in order. */
@@ -57,13 +68,31 @@ public:
   void clear ()
   {
     for (std::size_t i = 0; i < size_ && i < Inline; i++)
-      inline_[i] = T ();
+      slot (i)->~T ();
     overflow_.clear ();
     size_ = 0;
   }
 
 private:
-  std::array<T, Inline> inline_{};
+  T *slot (std::size_t index)
+  {
+    return std::launder (reinterpret_cast<T *> (storage_) + index);
+  }
+  const T *slot (std::size_t index) const
+  {
+    return std::launder (reinterpret_cast<const T *> (storage_) + index);
+  }
+
+  void take_from (small_list &other)
+  {
+    for (std::size_t i = 0; i < other.size_ && i < Inline; i++)
+      new (slot (i)) T (std::move (*other.slot (i)));
+    overflow_ = std::move (other.overflow_);
+    size_ = other.size_;
+    other.clear ();
+  }
+
+  alignas (T) unsigned char storage_[Inline * sizeof (T)];
   std::vector<T> overflow_;
   std::size_t size_ = 0;
 };
