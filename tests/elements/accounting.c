@@ -356,6 +356,75 @@ GST_START_TEST (test_max_age_below_latency_warns_once_and_keeps_going)
 }
 GST_END_TEST;
 
+/* Pops the one warning on `bus` and returns its debug text (to free);
+ * fails if there is none or a second one. */
+static gchar *
+pop_only_warning (GstBus *bus)
+{
+  GstMessage *warning = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  fail_unless (warning != NULL, "no warning");
+  GError *error = NULL;
+  gchar *debug = NULL;
+  gst_message_parse_warning (warning, &error, &debug);
+  g_clear_error (&error);
+  gst_message_unref (warning);
+  fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING) == NULL,
+               "warned more than once");
+  return debug;
+}
+
+/* Steps: every limit 0 (max-size-buffers=0), leaky=downstream, no budget;
+ * push 20 frames.
+ * Invariant: memory is unbounded, and the element says so once (a
+ * warning naming the limits), then keeps working. */
+GST_START_TEST (test_no_limit_at_all_warns_once)
+{
+  GstHarness *h = new_harness ("max-size-buffers=0");
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, bus);
+  for (guint i = 0; i < 20; i++)
+    fail_unless_equals_int (
+        gst_harness_push (h, numbered_buffer (i, 16, i * FRAME_NS)),
+        GST_FLOW_OK);
+  gchar *debug = pop_only_warning (bus);
+  fail_unless (strstr (debug, "max-size-buffers, max-size-bytes and "
+                              "max-size-time are all 0") != NULL,
+               "got '%s'", debug);
+  g_free (debug);
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* Steps: a memory budget capped at 1000 bytes; push three 4000-byte frames.
+ * Invariant: no frame can ever fit, so every one is dropped (reason
+ * budget), and a warning naming the frame's size and the cap is posted
+ * once. */
+GST_START_TEST (test_budget_smaller_than_a_frame_warns_once)
+{
+  GstHarness *h = new_harness (
+      "memory-budget=too-small memory-budget-bytes=1000");
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, bus);
+  for (guint i = 0; i < 3; i++)
+    fail_unless_equals_int (
+        gst_harness_push (h, numbered_buffer (i, 4000, i * FRAME_NS)),
+        GST_FLOW_OK);
+  fail_unless_equals_uint64 (stat_u64 (h->element, "dropped-budget"), 3);
+  fail_unless_equals_uint64 (stat_u64 (h->element, "pushed"), 0);
+  gchar *debug = pop_only_warning (bus);
+  fail_unless (strstr (debug, "a 4000-byte frame") != NULL
+                   && strstr (debug, "at 1000 bytes") != NULL
+                   && strstr (debug, "too-small") != NULL,
+               "got '%s'", debug);
+  g_free (debug);
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 /* Steps: a producer sizes a bounded pool from the ALLOCATION query (what
  * downstream asks, plus one frame of its own, max = min); freeze latestframe
  * on frame 0; produce 30 more frames from the pool without waiting.
@@ -478,6 +547,8 @@ accounting_suite (void)
   tcase_add_test (tc, test_shared_budget_is_never_exceeded);
   tcase_add_test (tc, test_max_age_drops_frames_that_got_old);
   tcase_add_test (tc, test_max_age_below_latency_warns_once_and_keeps_going);
+  tcase_add_test (tc, test_no_limit_at_all_warns_once);
+  tcase_add_test (tc, test_budget_smaller_than_a_frame_warns_once);
   tcase_add_test (tc, test_bounded_upstream_pool_never_starves);
   tcase_add_test (tc, test_stats_structure_and_message);
   return s;

@@ -348,6 +348,99 @@ TEST (CvPeopleDetect, FindsPeopleInVtest)
   gst_harness_teardown (h);
 }
 
+/* What a whole run of a file pipeline gave: the element messages of the
+ * analysis, and the final stats of the latestframe named "latest". */
+struct file_run
+{
+  std::size_t analysed = 0;
+  guint64 received = 0;
+  guint64 pushed = 0;
+  guint64 dropped = 0;
+  gboolean upstream_live = TRUE;
+};
+
+file_run
+run_file (const std::string &launch, const std::string &analysis)
+{
+  file_run run;
+  GError *error = NULL;
+  GstElement *pipeline = gst_parse_launch (launch.c_str (), &error);
+  EXPECT_TRUE (pipeline != NULL) << (error ? error->message : "");
+  g_clear_error (&error);
+  if (!pipeline)
+    return run;
+  GstElement *latest = gst_bin_get_by_name (GST_BIN (pipeline), "latest");
+  GstBus *bus = gst_element_get_bus (pipeline);
+  EXPECT_NE (gst_element_set_state (pipeline, GST_STATE_PLAYING),
+             GST_STATE_CHANGE_FAILURE);
+  for (bool done = false; !done;)
+    {
+      GstMessage *msg = gst_bus_timed_pop_filtered (
+          bus, 300 * GST_SECOND,
+          static_cast<GstMessageType> (GST_MESSAGE_EOS | GST_MESSAGE_ERROR
+                                       | GST_MESSAGE_ELEMENT));
+      EXPECT_TRUE (msg != NULL) << "no EOS in 300 s";
+      if (!msg)
+        break;
+      if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT)
+        run.analysed += gst_structure_has_name (
+            gst_message_get_structure (msg), analysis.c_str ());
+      else
+        done = true;
+      if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR)
+        ADD_FAILURE () << "error from " << GST_OBJECT_NAME (GST_MESSAGE_SRC (msg));
+      gst_message_unref (msg);
+    }
+  GstStructure *stats = NULL;
+  g_object_get (latest, "stats", &stats, NULL);
+  gst_structure_get_uint64 (stats, "received", &run.received);
+  gst_structure_get_uint64 (stats, "pushed", &run.pushed);
+  gst_structure_get_uint64 (stats, "dropped", &run.dropped);
+  gst_structure_get_boolean (stats, "upstream-live", &run.upstream_live);
+  gst_structure_free (stats);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (latest);
+  gst_object_unref (bus);
+  gst_object_unref (pipeline);
+  return run;
+}
+
+/* The acceptance line for files, with the analysis made small (people are
+ * still found at 192 pixels wide) and a 3 ms stage after it, so that the
+ * consumer is surely slower than the decoder. */
+std::string
+vtest_people (const std::string &latestframe_settings)
+{
+  return "filesrc location=" + sample ("vtest.avi")
+         + " ! decodebin ! latestframe name=latest " + latestframe_settings
+         + " ! videoconvert ! cvpeopledetect analysis-width=192"
+           " ! identity sleep-time=3000 ! fakesink";
+}
+
+// A file is not a camera: by default latestframe holds the decoder up and
+// every one of vtest.avi's 795 frames is analysed; none is dropped.
+TEST (LatestFrameOnFiles, EveryFrameOfAFileIsAnalysed)
+{
+  file_run run = run_file (vtest_people (""), "cvpeopledetect");
+  EXPECT_FALSE (run.upstream_live);
+  EXPECT_EQ (run.received, 795u);
+  EXPECT_EQ (run.pushed, 795u);
+  EXPECT_EQ (run.dropped, 0u);
+  EXPECT_EQ (run.analysed, 795u);
+}
+
+// leaky-non-live=true drops for a file as for a live camera: the slow
+// analysis sees only some of the frames, the rest are counted as dropped.
+TEST (LatestFrameOnFiles, LeakyNonLiveDropsForFilesToo)
+{
+  file_run run = run_file (vtest_people ("leaky-non-live=true"),
+                           "cvpeopledetect");
+  EXPECT_EQ (run.received, 795u);
+  EXPECT_GT (run.dropped, 0u);
+  EXPECT_EQ (run.pushed + run.dropped, 795u);
+  EXPECT_EQ (run.analysed, run.pushed);
+}
+
 // cvqrdecode decodes a QR code made by OpenCV's encoder to its text.
 TEST (CvQrDecode, DecodesOpenCvQrCode)
 {

@@ -78,6 +78,11 @@ struct watched_run
   int detections = 0;
   bool ended = false; /* an error or EOS came */
   std::vector<int> widths;
+  /* The stats of the element named "latest", if any, at the end. */
+  guint64 received = 0;
+  guint64 pushed = 0;
+  guint64 dropped_overflow = 0;
+  gboolean upstream_live = FALSE;
 };
 
 GstPadProbeReturn
@@ -138,7 +143,8 @@ watch (const std::string &launch, double seconds, bool until_end = false)
       if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT)
         {
           const GstStructure *s = gst_message_get_structure (msg);
-          if (gst_structure_has_name (s, "cvmotion"))
+          if (gst_structure_has_name (s, "cvmotion")
+              || gst_structure_has_name (s, "cvpeopledetect"))
             {
               run.analysis_messages++;
               run.detections += gst_value_list_get_size (
@@ -150,6 +156,18 @@ watch (const std::string &launch, double seconds, bool until_end = false)
       gst_message_unref (msg);
       if (run.ended && until_end)
         break;
+    }
+  if (GstElement *latest = gst_bin_get_by_name (GST_BIN (pipeline), "latest"))
+    {
+      GstStructure *stats = NULL;
+      g_object_get (latest, "stats", &stats, NULL);
+      gst_structure_get_uint64 (stats, "received", &run.received);
+      gst_structure_get_uint64 (stats, "pushed", &run.pushed);
+      gst_structure_get_uint64 (stats, "dropped-overflow",
+                                &run.dropped_overflow);
+      gst_structure_get_boolean (stats, "upstream-live", &run.upstream_live);
+      gst_structure_free (stats);
+      gst_object_unref (latest);
     }
   /* Teardown must be prompt and clean whatever happened (the suite's
    * timeout catches a hang). */
@@ -232,6 +250,27 @@ TEST (Rtsp, LatestframeBoundsFrameAgeWhereQueueDoesNot)
            percentile (latest.ages_ms, 0.5), percentile (latest.ages_ms, 0.95),
            percentile (latest.ages_ms, 1.0), percentile (queue.ages_ms, 0.5),
            percentile (queue.ages_ms, 0.95), percentile (queue.ages_ms, 1.0));
+}
+
+// The pipeline that analyses a file completely (see the cv element tests)
+// still drops to the newest frame when its source is a live camera: the
+// test camera plays vtest.avi at 30 fps, people detection at full size
+// takes far longer than a frame interval.
+TEST (Rtsp, LiveCameraStillDropsToTheNewest)
+{
+  testcam camera ({ "--file=" + latestframe::sample ("vtest.avi"), "--fps=30" });
+  ASSERT_FALSE (camera.url ().empty ());
+  watched_run run = watch (camera_source (camera, "tcp")
+                               + "! latestframe name=latest ! videoconvert "
+                                 "! cvpeopledetect name=analysis ! fakesink",
+                           4);
+  EXPECT_TRUE (run.upstream_live);
+  EXPECT_GT (run.received, 30u);
+  EXPECT_GT (run.dropped_overflow, 0u);
+  EXPECT_LT (run.pushed, run.received);
+  g_print ("live camera: received %" G_GUINT64_FORMAT ", analysed %"
+           G_GUINT64_FORMAT ", dropped %" G_GUINT64_FORMAT "\n",
+           run.received, run.pushed, run.dropped_overflow);
 }
 
 // A camera that stops mid-stream ends the pipeline with an error or EOS
