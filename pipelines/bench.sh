@@ -25,7 +25,7 @@ done
 section() { case " $sections " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 prepare_build
 mkdir -p "$out"
-rm -f "$out"/*.dat "$out"/*.png "$out"/runs.txt "$out"/handoff.txt "$out"/analysis.md "$out"/results.md
+rm -f "$out"/*.dat "$out"/*.png "$out"/runs.txt "$out"/handoff.txt "$out"/analysis.md "$out"/results.md "$out"/core.json
 
 trap stop_testcam EXIT
 
@@ -105,6 +105,12 @@ if section 2; then
       --regime "$regime" --buffers "$buffers" "${@:6}")
     echo "round=$round ${line#handoff }" | tee -a "$out/handoff.txt"
   }
+  # The core alone, with Google Benchmark (where libbenchmark-dev was there
+  # at build time).
+  if [ -x "$build_dir/pipelines/bench/bench_core" ]; then
+    "$build_dir/pipelines/bench/bench_core" --benchmark_min_time=$([ $quick = 1 ] && echo 0.01 || echo 0.5) \
+      --benchmark_out="$out/core.json" --benchmark_out_format=json
+  fi
   for round in $(seq $rounds); do
     order=("${runs[@]}")
     if [ $((round % 2)) = 0 ]; then
