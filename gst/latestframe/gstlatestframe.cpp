@@ -1285,9 +1285,11 @@ handle_downstream_flow (GstLatestFrame *self, GstFlowReturn flow)
   switch (flow)
     {
     case GST_FLOW_EOS:
-      GST_CAT_DEBUG_OBJECT (latest_frame_dataflow, self, "downstream is EOS");
-      failure.released = keeper.downstream_ended ();
-      return;
+      {
+        GST_CAT_DEBUG_OBJECT (latest_frame_dataflow, self, "downstream is EOS");
+        keeper_t::released_list skipped = keeper.downstream_ended ();
+        return;
+      }
     case GST_FLOW_NOT_LINKED:
       failure = keeper.downstream_unlinked ();
       /* Relinked since that push: RECONFIGURE passed before the keeper
