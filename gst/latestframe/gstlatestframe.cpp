@@ -457,11 +457,12 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
       g_param_spec_uint64 (
           "max-age", "Max. age (ns)",
           "Drop a frame older than this many nanoseconds when it is about to "
-          "be pushed, and wait for a fresher one; age = its age on arrival "
-          "(pipeline running time minus the frame's running time) plus the "
-          "time held here (time since arrival without clock or timestamp). "
-          "If frames already arrive older, the newest is pushed anyway and a "
-          "warning is posted once (0 = off)",
+          "be pushed, and wait for a fresher one; age = the pipeline clock's "
+          "running time now minus the frame's running time (the time since "
+          "it arrived here, without a clock or timestamp). If frames already "
+          "arrive older, the newest is pushed anyway and a warning is posted "
+          "once. Not applied to a non-live upstream unless leaky-non-live "
+          "(0 = off)",
           0, G_MAXUINT64, DEFAULT_MAX_AGE, settable));
   g_object_class_install_property (
       gobject_class, PROP_MEMORY_BUDGET,
