@@ -656,26 +656,20 @@ gst_latest_frame_set_property (GObject *object, guint prop_id,
       dropped = keeper.set_leak_when_not_live (g_value_get_boolean (value));
       break;
     case PROP_MIN_THRESHOLD_BUFFERS:
-      {
-        lf::queue_thresholds thresholds = keeper.thresholds ();
+      keeper.update_thresholds ([value] (lf::queue_thresholds &thresholds) {
         thresholds.frames = g_value_get_uint (value);
-        keeper.set_thresholds (thresholds);
-        break;
-      }
+      });
+      break;
     case PROP_MIN_THRESHOLD_BYTES:
-      {
-        lf::queue_thresholds thresholds = keeper.thresholds ();
+      keeper.update_thresholds ([value] (lf::queue_thresholds &thresholds) {
         thresholds.bytes = g_value_get_uint (value);
-        keeper.set_thresholds (thresholds);
-        break;
-      }
+      });
+      break;
     case PROP_MIN_THRESHOLD_TIME:
-      {
-        lf::queue_thresholds thresholds = keeper.thresholds ();
+      keeper.update_thresholds ([value] (lf::queue_thresholds &thresholds) {
         thresholds.span_ns = g_value_get_uint64 (value);
-        keeper.set_thresholds (thresholds);
-        break;
-      }
+      });
+      break;
     case PROP_SILENT:
       self->state->silent = g_value_get_boolean (value);
       break;

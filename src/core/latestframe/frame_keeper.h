@@ -679,11 +679,7 @@ public:
   template <typename Then> void resume (Then then)
   {
     std::unique_lock<std::mutex> lock (mutex_);
-    state_ = stream_state::running;
-    failure_code_ = 0;
-    thresholds_in_force_ = thresholds_;
-    underrun_signalled_ = false;
-    freshness_.reset ();
+    resume_locked ();
     then ();
     wake_all (lock);
   }
@@ -697,12 +693,12 @@ public:
    * activation of a running keeper changes nothing. */
   template <typename Then> void resume_if_halted (Then then)
   {
-    {
-      std::lock_guard<std::mutex> lock (mutex_);
-      if (!halted_locked ())
-        return;
-    }
-    resume (then);
+    std::unique_lock<std::mutex> lock (mutex_);
+    if (!halted_locked ())
+      return;
+    resume_locked ();
+    then ();
+    wake_all (lock);
   }
 
   /* Consumer: calls `stop` under the lock if the keeper is still halted
@@ -754,8 +750,18 @@ public:
 
   void set_thresholds (const queue_thresholds &thresholds)
   {
+    update_thresholds ([&] (queue_thresholds &in_force) {
+      in_force = thresholds;
+    });
+  }
+
+  /* Like set_thresholds(), changing them with `change` (a callable taking
+   * queue_thresholds&) in one step. */
+  template <typename Change> void update_thresholds (Change change)
+  {
     std::unique_lock<std::mutex> lock (mutex_);
-    thresholds_ = thresholds_in_force_ = thresholds;
+    change (thresholds_);
+    thresholds_in_force_ = thresholds_;
     wake_consumer (lock);
   }
 
@@ -961,6 +967,16 @@ private:
 
   /* ---- the rules ---------------------------------------------------- */
 
+  /* A clean stream state (see resume()). */
+  void resume_locked ()
+  {
+    state_ = stream_state::running;
+    failure_code_ = 0;
+    thresholds_in_force_ = thresholds_;
+    underrun_signalled_ = false;
+    freshness_.reset ();
+  }
+
   /* No hand-over until resume() or relink(). */
   bool halted_locked () const
   {
@@ -1099,23 +1115,17 @@ private:
     tally.bytes += bytes;
   }
 
-  /* Returns a frame's reservation to the budget it was admitted under. */
-  static void release_reservation (entry &frame)
-  {
-    if (frame.budget)
-      {
-        frame.budget->release (frame.bytes);
-        frame.budget.reset ();
-      }
-  }
-
-  /* A held frame goes: counted, its reservation returned, its payload
-   * given back. */
+  /* A held frame goes: counted, its reservation returned to the budget it
+   * was admitted under, its payload given back. */
   void discard_locked (entry &&dropped, drop_reason reason,
                        released_list &released)
   {
     count_drop_locked (reason, dropped.bytes);
-    release_reservation (dropped);
+    if (dropped.budget)
+      {
+        dropped.budget->release (dropped.bytes);
+        dropped.budget.reset ();
+      }
     released.push_back (
         released_item{ std::move (dropped.item), true, dropped.marker });
   }
@@ -1270,20 +1280,16 @@ private:
         return true;
       }
     const std::optional<std::uint64_t> age = age_locked (next, running_now);
-    frames_--;
-    bytes_ -= next.bytes;
     if (age && may_drop_locked ()
-        && freshness_.judge (*age, frames_ > 0)
+        && freshness_.judge (*age, frames_ > 1) /* a newer one is held */
                == freshness_gate::verdict::drop)
       {
-        count_drop_locked (drop_reason::age, next.bytes);
-        release_reservation (next);
-        out.released.push_back (
-            released_item{ std::move (next.item), true, marker_kind::plain });
-        entries_.pop_front ();
+        discard_at_locked (0, drop_reason::age, out.released);
         mark_gap_locked (0);
         return false;
       }
+    frames_--;
+    bytes_ -= next.bytes;
     handed_over_++;
     if (age)
       ages_.record (*age);
