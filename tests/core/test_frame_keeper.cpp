@@ -273,6 +273,24 @@ TEST_F (FrameKeeper, BlockedProducerIsReleased)
   expect_balanced ();
 }
 
+// A producer blocked for room and a producer waiting on a query's answer
+// both return when downstream turns out unlinked: nobody would hand over.
+TEST_F (FrameKeeper, UnlinkedReleasesBlockedProducerAndQueries)
+{
+  k ().set_policy (leak_policy::none);
+  frame (1);
+  keeper_t::admit_outcome query = marker (2, marker_kind::query);
+  auto asker = std::async (std::launch::async,
+                           [&] { return k ().wait_ack (query.ticket); });
+  auto blocked = std::async (std::launch::async, [&] { return frame (3); });
+  wait_until_blocked ();
+  k ().downstream_unlinked ();
+  EXPECT_EQ (blocked.get ().refused_in, stream_state::unlinked);
+  EXPECT_EQ (asker.get (), latestframe::ack_result::abandoned);
+  EXPECT_TRUE (k ().relink ());
+  EXPECT_EQ (next_id (), 1u) << "the frame held stays";
+}
+
 // A non-live upstream is paced: the leaky policy blocks instead of dropping
 // and max-age drops nothing; leak_when_not_live drops again.
 TEST_F (FrameKeeper, NonLiveUpstreamIsPacedNotDropped)

@@ -595,16 +595,20 @@ public:
     return released;
   }
 
-  /* Consumer: downstream is not linked. What is held stays for when it is
-   * relinked. */
+  /* Consumer: downstream is not linked. The frames and events held stay
+   * for when it is relinked; a producer blocked for room returns refused,
+   * and queued queries are abandoned (as queue answers them), so that no
+   * upstream thread waits on a consumer that has stopped. */
   failure_outcome downstream_unlinked ()
   {
     failure_outcome out;
-    std::lock_guard<std::mutex> lock (mutex_);
+    std::unique_lock<std::mutex> lock (mutex_);
     out.stream_had_ended = state_ == stream_state::ended;
     if (state_ == stream_state::running || state_ == stream_state::ended
         || state_ == stream_state::ended_downstream)
       state_ = stream_state::unlinked;
+    withdraw_queued_queries_locked ();
+    wake_all (lock);
     return out;
   }
 
