@@ -291,6 +291,19 @@ TEST_F (FrameKeeper, UnlinkedReleasesBlockedProducerAndQueries)
   EXPECT_EQ (next_id (), 1u) << "the frame held stays";
 }
 
+// Downstream's end of stream to a frame releases a producer blocked for
+// room: it is refused (EOS) rather than left waiting.
+TEST_F (FrameKeeper, DownstreamEndReleasesBlockedProducer)
+{
+  k ().set_policy (leak_policy::none);
+  frame (1);
+  auto blocked = std::async (std::launch::async, [&] { return frame (2); });
+  wait_until_blocked ();
+  k ().downstream_ended ();
+  EXPECT_EQ (blocked.get ().refused_in, stream_state::ended_downstream);
+  expect_balanced ();
+}
+
 // A non-live upstream is paced: the leaky policy blocks instead of dropping
 // and max-age drops nothing; leak_when_not_live drops again.
 TEST_F (FrameKeeper, NonLiveUpstreamIsPacedNotDropped)

@@ -591,7 +591,9 @@ public:
       }
     if (!deliverable && state_ == stream_state::running)
       state_ = stream_state::ended_downstream;
-    wake_ack_waiters (lock);
+    /* Refused queries' producers, and a producer blocked for the room the
+     * discarded frames made (it is refused now, or queues). */
+    wake_all (lock);
     return released;
   }
 
