@@ -8,7 +8,7 @@
 #include "latestframe/accounting.h"
 #include "latestframe/freshness.h"
 #include "latestframe/memory_budget.h"
-#include "latestframe/small_list.h"
+#include "latestframe/containers.h"
 
 #include <algorithm>
 #include <chrono>

@@ -1,4 +1,4 @@
-/* latestframe — small containers for the keeper's hot path.
+/* latestframe — the keeper's containers: no allocation in the steady state.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
