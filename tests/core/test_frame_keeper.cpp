@@ -1,5 +1,6 @@
 /* Unit tests of latestframe::frame_keeper, the newest-frame contract, without
  * a pipeline. */
+#include "core/fake_clock.h"
 #include "core/tracked.h"
 #include "latestframe/frame_keeper.h"
 
@@ -493,32 +494,7 @@ TEST_F (FrameKeeper, SequenceNumbersCountReceivedFrames)
   EXPECT_EQ (next.sequence, 3u);
 }
 
-namespace fake_clock
-{
-std::atomic<std::int64_t> now_ns{ 1000 * static_cast<std::int64_t> (ms) };
-/* The steady clock arrivals are stamped with, on the same time line. */
-keeper_t::clock::time_point
-steady_now ()
-{
-  return keeper_t::clock::time_point (std::chrono::nanoseconds (now_ns.load ()));
-}
-/* The owner's running clock. */
-std::int64_t
-running_now (void * = nullptr)
-{
-  return now_ns.load ();
-}
-void
-advance (std::uint64_t ns)
-{
-  now_ns += static_cast<std::int64_t> (ns);
-}
-std::int64_t
-ago (std::uint64_t ns)
-{
-  return now_ns.load () - static_cast<std::int64_t> (ns);
-}
-} // namespace fake_clock
+namespace fake_clock = latestframe_test::fake_clock;
 
 // A frame older than max-age when about to be handed over is dropped (age)
 // and the next considered; its age runs from its running time by the

@@ -13,6 +13,7 @@
  *    carries discont, in-flight frames are those whose charges live;
  *  - no payload leaks or is destroyed twice.
  * Seeds are printed on failure: LATESTFRAME_MODEL_SEED=N re-runs one. */
+#include "core/fake_clock.h"
 #include "core/tracked.h"
 #include "latestframe/frame_keeper.h"
 
@@ -45,20 +46,7 @@ using keeper_t = latestframe::frame_keeper<tracked>;
 
 constexpr std::int64_t ms = 1000000;
 
-namespace fake_clock
-{
-std::atomic<std::int64_t> now_ns{ 1 };
-keeper_t::clock::time_point
-now ()
-{
-  return keeper_t::clock::time_point (std::chrono::nanoseconds (now_ns.load ()));
-}
-std::int64_t
-running_now ()
-{
-  return now_ns.load ();
-}
-} // namespace fake_clock
+namespace fake_clock = latestframe_test::fake_clock;
 
 /* A second thread that runs one job at a time: the admits that may block,
  * so that the model's thread can hand over until they return. */
@@ -127,7 +115,7 @@ public:
   explicit sequence_model (std::uint32_t seed) : random_ (seed)
   {
     keeper_ = std::make_unique<keeper_t> ();
-    keeper_->set_clock (&fake_clock::now);
+    keeper_->set_clock (&fake_clock::steady_now);
     keeper_->set_limits (random_limits ());
     keeper_->set_policy (random_policy ());
     budget_name_ = "model-" + std::to_string (seed % 3);
