@@ -812,7 +812,7 @@ describe_frame (GstLatestFrame *self, GstBuffer *buffer)
                   != timed))
     self->state->timed_frames.store (timed, std::memory_order_relaxed);
   /* How old it arrives matters to max-age only: no clock read without. */
-  if (frame.time_ns != lf::no_time && self->state->keeper.max_age () != 0)
+  if (timed && self->state->keeper.max_age () != 0)
     frame.arrival_running_ns = read_running_clock (self);
   return frame;
 }
