@@ -681,7 +681,7 @@ struct capture::impl
       return GST_PAD_PROBE_HANDLED;
     self.delivered = std::move (sample);
     const arrival &frame = current->in_transit;
-    self.delivered_info = frame_info{ frame.sequence, 0, frame.pts_ns,
+    self.delivered_info = frame_info{ frame.sequence, 0, frame.pts_ns, -1,
                                       frame.received, current->connection };
     self.demand = false;
     self.frame_ready.notify_all ();

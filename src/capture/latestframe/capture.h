@@ -86,7 +86,13 @@ struct frame_info
   std::uint64_t skipped = 0;
   /* The frame's timestamp in its stream, ns (-1 when it has none). */
   std::int64_t pts_ns = -1;
-  /* When the frame reached latestframe (right after decoding). */
+  /* How old the frame was when latestframe handed it over: the pipeline
+   * clock's running time then, minus the frame's (for a live source, the
+   * time since the receiver timestamped it, before decoding), ns; -1 when
+   * the frame has no timestamp. */
+  std::int64_t age_ns = -1;
+  /* When the frame entered the pipeline, on this clock: the hand-over
+   * minus age_ns (the hand-over itself for a frame without timestamp). */
   std::chrono::steady_clock::time_point received;
   /* 1 for frames of the first connection, +1 per reconnection. */
   std::uint64_t connection = 0;
@@ -98,7 +104,8 @@ struct capture_stats
 {
   capture_state state = capture_state::closed;
 
-  /* latestframe: frames received, pushed, dropped (and why), bytes. */
+  /* latestframe: frames received, handed over to read() (pushed),
+   * dropped (and why), bytes. */
   std::uint64_t received = 0;
   std::uint64_t pushed = 0;
   std::uint64_t dropped = 0;
@@ -106,6 +113,11 @@ struct capture_stats
   std::uint64_t dropped_age = 0;
   std::uint64_t dropped_budget = 0;
   std::uint64_t dropped_flush = 0;
+  /* Frames read() passed over for a newer one (latestframe's reason
+   * "superseded"): part of `dropped`. */
+  std::uint64_t dropped_superseded = 0;
+  /* received == pushed + dropped + held_frames, always. */
+  std::uint64_t held_frames = 0;
   std::uint64_t held_bytes = 0;
   std::uint64_t in_flight_bytes = 0;
   std::uint64_t peak_bytes = 0;
@@ -130,6 +142,11 @@ struct capture_stats
    * decoder (asking for the decoder's own format, which it may keep as a
    * reference), or laid out in a way OpenCV cannot read in place. */
   std::uint64_t copied = 0;
+  /* The stream's picture size and frame rate (0 until known; fps 0 also
+   * for a variable rate). */
+  int width = 0;
+  int height = 0;
+  double fps = 0;
   /* Why the last connection ended or failed (empty if none did). */
   std::string last_error;
 };
