@@ -33,6 +33,24 @@
  * `queue leaky=downstream` works with it unchanged. Its defaults differ:
  * one frame, no byte or time limit, leaky=downstream.
  *
+ * With #GstLatestFrame:delivery=on-request nothing is pushed: the element is
+ * the pipeline's sink and an application thread takes the newest frame when
+ * it is ready for one, with the #GstLatestFrame::try-pull-frame action
+ * (older frames are dropped as `superseded`, never handed over twice;
+ * #GstLatestFrame:max-age holds at that moment; the sample tells the frame's
+ * sequence number and how many were skipped). Convert only the frames taken.
+ * This is how the latestframe capture library (C++ and Python) reads a
+ * camera. In Python with PyGObject:
+ * |[
+ * pipeline = Gst.parse_launch("rtspsrc location=rtsp://127.0.0.1:8554/cam "
+ *     "! decodebin ! latestframe name=latest delivery=on-request")
+ * pipeline.set_state(Gst.State.PLAYING)
+ * latest = pipeline.get_by_name("latest")
+ * while True:
+ *     sample = latest.emit("try-pull-frame", Gst.SECOND)  # newest, or None
+ *     ...  # analyse sample.get_buffer(); sample.get_info()["skipped"]
+ * ]|
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,framerate=30/1 !
@@ -61,8 +79,11 @@
 #include "latestframe/frame_keeper.h"
 #include "miniobject.h"
 
+#include <gst/video/video.h>
+
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <string>
@@ -93,6 +114,25 @@ struct _GstLatestFrameState
   std::atomic<guint> stats_interval_ms{ 0 };
   /* Task thread only: when the next stats message is due. */
   steady_clock::time_point next_stats;
+
+  /* delivery=on-request: application threads take the frames
+   * (try-pull-frame) and the task never runs. Changed in NULL and READY
+   * only. */
+  std::atomic<bool> on_request{ false };
+  /* Readers take frames one at a time, under this lock; the caps and
+   * segment of the frames they take reach them as events, in order with
+   * the frames. */
+  std::mutex pull_lock;
+  GstCaps *pull_caps = nullptr;
+  GstSegment pull_segment;
+  /* The sequence number of the frame taken last (0: none yet). */
+  std::uint64_t last_pulled_sequence = 0;
+  /* The reader took the end of the stream: no frame comes until a flush or
+   * a new stream. */
+  std::atomic<bool> pulled_eos{ false };
+  std::atomic<bool> warned_pull_in_push_mode{ false };
+
+  ~_GstLatestFrameState () { gst_caps_replace (&pull_caps, NULL); }
 };
 
 /* Logs the level; reads it (a lock and a scan) only when logging. */
@@ -116,6 +156,7 @@ enum
   SIGNAL_RUNNING,
   SIGNAL_OVERRUN,
   SIGNAL_PUSHING,
+  SIGNAL_TRY_PULL_FRAME,
   LAST_SIGNAL
 };
 
@@ -138,6 +179,7 @@ enum
   PROP_SILENT,
   PROP_FLUSH_ON_EOS,
   PROP_MAX_AGE,
+  PROP_DELIVERY,
   PROP_MEMORY_BUDGET,
   PROP_MEMORY_BUDGET_BYTES,
   PROP_STATS_INTERVAL,
@@ -159,6 +201,8 @@ enum
 #define DEFAULT_SILENT FALSE
 #define DEFAULT_FLUSH_ON_EOS FALSE
 #define DEFAULT_MAX_AGE 0
+#define DEFAULT_DELIVERY GST_LATEST_FRAME_DELIVERY_PUSH
+#define FRAME_INFO_NAME "latestframe-frame"
 #define DEFAULT_MEMORY_BUDGET NULL
 #define DEFAULT_MEMORY_BUDGET_BYTES 0
 #define DEFAULT_STATS_INTERVAL 0
@@ -188,6 +232,29 @@ gst_latest_frame_leaky_get_type (void)
       g_once_init_leave (&leaky_type, type);
     }
   return leaky_type;
+}
+
+GType
+gst_latest_frame_delivery_get_type (void)
+{
+  static GType delivery_type = 0;
+  static const GEnumValue delivery_values[] = {
+    { GST_LATEST_FRAME_DELIVERY_PUSH,
+      "Push: the element's thread pushes the held frames on its src pad",
+      "push" },
+    { GST_LATEST_FRAME_DELIVERY_ON_REQUEST,
+      "On request: an application takes the newest frame with the "
+      "try-pull-frame action; nothing is pushed",
+      "on-request" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&delivery_type))
+    {
+      GType type = g_enum_register_static ("GstLatestFrameDelivery",
+                                           delivery_values);
+      g_once_init_leave (&delivery_type, type);
+    }
+  return delivery_type;
 }
 
 #define gst_latest_frame_parent_class parent_class
@@ -221,6 +288,8 @@ static gboolean gst_latest_frame_src_activate_mode (GstPad *pad,
                                                     GstPadMode mode,
                                                     gboolean active);
 static void gst_latest_frame_loop (GstPad *pad);
+static GstSample *gst_latest_frame_try_pull_frame (GstLatestFrame *self,
+                                                   GstClockTime timeout);
 
 static lf::leak_policy
 leak_policy_for (int leaky)
@@ -353,6 +422,42 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
   latest_frame_signals[SIGNAL_PUSHING] = g_signal_new (
       "pushing", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_FIRST, 0, NULL, NULL,
       NULL, G_TYPE_NONE, 0);
+  /**
+   * GstLatestFrame::try-pull-frame:
+   * @self: the element
+   * @timeout: how long to wait for a frame, in nanoseconds
+   *   (%GST_CLOCK_TIME_NONE: until one comes or the element stops)
+   *
+   * With #GstLatestFrame:delivery=on-request: takes the newest frame held,
+   * waiting up to @timeout while there is none. The frames older than it
+   * are dropped (reason `superseded`), a frame older than
+   * #GstLatestFrame:max-age is dropped (reason `age`) and the wait goes on,
+   * and no frame is ever returned twice.
+   *
+   * The sample holds the only reference to the frame's buffer (the very
+   * buffer that arrived; its memory is never copied): take it with
+   * gst_sample_get_buffer() and gst_buffer_ref(), drop the sample, and the
+   * buffer is the caller's alone and writable. It stays counted in flight
+   * (#GstLatestFrame:in-flight-bytes) until its last reference goes. The
+   * sample's caps and segment are the frame's; its info is a
+   * `latestframe-frame` structure: `sequence` (guint64, 1 for the first frame
+   * received), `skipped` (guint64, frames received since the previous frame
+   * taken that will never be taken), `running-time` (guint64, ns, or
+   * %GST_CLOCK_TIME_NONE) and `age` (gint64, ns: the pipeline clock's running
+   * time now minus the frame's; -1 when unknown).
+   *
+   * Call it from one thread at a time or from several (they take turns).
+   *
+   * Returns: (transfer full) (nullable): the frame, or %NULL on timeout,
+   * while flushing or stopped, at the end of the stream (the element then
+   * posts EOS, as a sink does), or with #GstLatestFrame:delivery=push.
+   */
+  latest_frame_signals[SIGNAL_TRY_PULL_FRAME] = g_signal_new (
+      "try-pull-frame", G_TYPE_FROM_CLASS (klass),
+      static_cast<GSignalFlags> (G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+      G_STRUCT_OFFSET (GstLatestFrameClass, try_pull_frame), NULL, NULL, NULL,
+      GST_TYPE_SAMPLE, 1, GST_TYPE_CLOCK_TIME);
+  klass->try_pull_frame = gst_latest_frame_try_pull_frame;
 
   const GParamFlags settable = static_cast<GParamFlags> (
       G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING | G_PARAM_STATIC_STRINGS);
@@ -465,6 +570,17 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
           "(0 = off)",
           0, G_MAXUINT64, DEFAULT_MAX_AGE, settable));
   g_object_class_install_property (
+      gobject_class, PROP_DELIVERY,
+      g_param_spec_enum (
+          "delivery", "Delivery",
+          "Who takes the held frames: push = this element's thread pushes "
+          "them on the src pad; on-request = an application takes the newest "
+          "one with the try-pull-frame action (nothing is pushed, the element "
+          "is a sink, the src pad stays unlinked)",
+          GST_TYPE_LATEST_FRAME_DELIVERY, DEFAULT_DELIVERY,
+          static_cast<GParamFlags> (G_PARAM_READWRITE | GST_PARAM_MUTABLE_READY
+                                    | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property (
       gobject_class, PROP_MEMORY_BUDGET,
       g_param_spec_string (
           "memory-budget", "Memory budget",
@@ -511,7 +627,8 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
       g_param_spec_uint64 (
           "dropped", "Dropped (frames)",
           "Frames dropped for any reason: size limits, max-age, memory "
-          "budget, flushes (see 'stats' for each)",
+          "budget, flushes, passed over by a reader taking a newer one "
+          "(see 'stats' for each)",
           0, G_MAXUINT64, 0, readable));
   g_object_class_install_property (
       gobject_class, PROP_STATS,
@@ -539,6 +656,8 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
 
   gst_type_mark_as_plugin_api (GST_TYPE_LATEST_FRAME_LEAKY,
                                static_cast<GstPluginAPIFlags> (0));
+  gst_type_mark_as_plugin_api (GST_TYPE_LATEST_FRAME_DELIVERY,
+                               static_cast<GstPluginAPIFlags> (0));
 }
 
 static void
@@ -547,6 +666,7 @@ gst_latest_frame_init (GstLatestFrame *self)
   self->state
       = new (g_malloc (sizeof (GstLatestFrameState))) GstLatestFrameState ();
   gst_segment_init (&self->state->sink_segment, GST_FORMAT_UNDEFINED);
+  gst_segment_init (&self->state->pull_segment, GST_FORMAT_UNDEFINED);
   self->state->keeper.set_limits ({ DEFAULT_MAX_SIZE_BUFFERS,
                                     DEFAULT_MAX_SIZE_BYTES,
                                     DEFAULT_MAX_SIZE_TIME });
@@ -679,6 +799,21 @@ gst_latest_frame_set_property (GObject *object, guint prop_id,
     case PROP_MAX_AGE:
       keeper.set_max_age (g_value_get_uint64 (value));
       break;
+    case PROP_DELIVERY:
+      {
+        const bool on_request
+            = g_value_get_enum (value) == GST_LATEST_FRAME_DELIVERY_ON_REQUEST;
+        self->state->on_request = on_request;
+        /* A sink to its bin: its EOS message counts towards the pipeline's
+         * EOS. */
+        GST_OBJECT_LOCK (self);
+        if (on_request)
+          GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SINK);
+        else
+          GST_OBJECT_FLAG_UNSET (self, GST_ELEMENT_FLAG_SINK);
+        GST_OBJECT_UNLOCK (self);
+        break;
+      }
     case PROP_MEMORY_BUDGET:
       {
         /* NULL, the default, leaves the budget as "" does. */
@@ -753,6 +888,11 @@ gst_latest_frame_get_property (GObject *object, guint prop_id, GValue *value,
       break;
     case PROP_MAX_AGE:
       g_value_set_uint64 (value, keeper.max_age ());
+      break;
+    case PROP_DELIVERY:
+      g_value_set_enum (value, self->state->on_request
+                                   ? GST_LATEST_FRAME_DELIVERY_ON_REQUEST
+                                   : GST_LATEST_FRAME_DELIVERY_PUSH);
       break;
     case PROP_MEMORY_BUDGET:
       {
@@ -952,6 +1092,8 @@ keep_sticky_events (GstLatestFrame *self, keeper_t::released_list &released)
 static void
 start_task_if_active (GstLatestFrame *self)
 {
+  if (self->state->on_request)
+    return;
   if (!gst_pad_is_active (self->srcpad))
     {
       GST_INFO_OBJECT (self, "not starting the task: src pad inactive");
@@ -998,6 +1140,7 @@ gst_latest_frame_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       return GST_FLOW_OK;
     case GST_EVENT_FLUSH_STOP:
       {
+        state->pulled_eos = false;
         gst_pad_push_event (self->srcpad, event);
         keeper_t::released_list flushed = state->keeper.drain ();
         keep_sticky_events (self, flushed);
@@ -1016,7 +1159,10 @@ gst_latest_frame_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
   if (type == GST_EVENT_SEGMENT)
     gst_event_copy_segment (event, &state->sink_segment);
   else if (type == GST_EVENT_STREAM_START)
-    state->liveness_known = false;
+    {
+      state->liveness_known = false;
+      state->pulled_eos = false;
+    }
   keeper_t::admit_outcome outcome = state->keeper.admit_marker (
       lf::held_object::owning (GST_MINI_OBJECT_CAST (event)),
       marker_kind_for (event));
@@ -1032,6 +1178,31 @@ gst_latest_frame_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
   return flow;
 }
 
+static void reserve_room_in_pools (GstLatestFrame *self, GstQuery *query);
+
+/* delivery=on-request: nothing downstream answers, the element does, at
+ * once, as a sink would: an upstream thread never waits for a reader. */
+static gboolean
+answer_query_as_sink (GstLatestFrame *self, GstQuery *query)
+{
+  switch (GST_QUERY_TYPE (query))
+    {
+    case GST_QUERY_ALLOCATION:
+      /* Readers map frames with their video meta: a decoder may hand over
+       * its own padded frames rather than copy them. */
+      gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
+      reserve_room_in_pools (self, query);
+      return TRUE;
+    case GST_QUERY_DRAIN:
+      /* The held frames are the reader's to take: nothing to drain. */
+      return TRUE;
+    default:
+      GST_DEBUG_OBJECT (self, "no answer to a %s query: no downstream",
+                        GST_QUERY_TYPE_NAME (query));
+      return FALSE;
+    }
+}
+
 static gboolean
 gst_latest_frame_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
@@ -1039,6 +1210,8 @@ gst_latest_frame_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
 
   if (!GST_QUERY_IS_SERIALIZED (query))
     return gst_pad_query_default (pad, parent, query);
+  if (self->state->on_request)
+    return answer_query_as_sink (self, query);
 
   /* Serialized queries travel in order with the frames; the query stays
    * owned by this thread, which waits until the task has answered it. */
@@ -1173,10 +1346,20 @@ gst_latest_frame_src_activate_mode (GstPad *pad, GstObject *parent,
     return FALSE;
   if (active)
     {
+      if (state->on_request && gst_pad_is_linked (pad))
+        GST_ELEMENT_WARNING (
+            self, CORE, NEGOTIATION, ("Nothing is pushed on the src pad"),
+            ("delivery=on-request: frames go to the application "
+             "(try-pull-frame), never downstream; unlink the src pad or set "
+             "delivery=push."));
+      state->pulled_eos = false;
       gboolean started = FALSE;
       state->keeper.resume ([&] {
-        started = gst_pad_start_task (
-            pad, (GstTaskFunction)gst_latest_frame_loop, pad, NULL);
+        started = state->on_request
+                      ? TRUE
+                      : gst_pad_start_task (
+                          pad, (GstTaskFunction)gst_latest_frame_loop, pad,
+                          NULL);
       });
       return started;
     }
@@ -1366,4 +1549,123 @@ gst_latest_frame_loop (GstPad *pad)
   const GstFlowReturn flow = push_handover (self, next);
   if (frame && flow < GST_FLOW_OK)
     handle_downstream_flow (self, flow);
+}
+
+/* ---- on request ------------------------------------------------------ */
+
+/* A reader took an event or a query (delivery=on-request): caps and segment
+ * describe the frames after them; the end of the stream is posted, as a
+ * sink posts it once everything before it was rendered. */
+static void
+take_marker_on_request (GstLatestFrame *self, keeper_t::handover &marker)
+{
+  GstLatestFrameState *state = self->state;
+  GstMiniObject *object = marker.item.get ();
+  if (GST_IS_QUERY (object))
+    {
+      /* Queued while the element pushed; nothing downstream answers now. */
+      state->keeper.acknowledge (marker.ticket, false);
+      return;
+    }
+  GstEvent *event = GST_EVENT_CAST (object);
+  switch (GST_EVENT_TYPE (event))
+    {
+    case GST_EVENT_CAPS:
+      {
+        GstCaps *caps;
+        gst_event_parse_caps (event, &caps);
+        gst_caps_replace (&state->pull_caps, caps);
+        break;
+      }
+    case GST_EVENT_SEGMENT:
+      gst_event_copy_segment (event, &state->pull_segment);
+      break;
+    case GST_EVENT_EOS:
+      {
+        state->pulled_eos = true;
+        GstMessage *message = gst_message_new_eos (GST_OBJECT_CAST (self));
+        gst_message_set_seqnum (message, gst_event_get_seqnum (event));
+        gst_element_post_message (GST_ELEMENT_CAST (self), message);
+        GST_DEBUG_OBJECT (self, "the reader reached the end of the stream");
+        break;
+      }
+    default:
+      break;
+    }
+}
+
+/* The frame a reader took, as a sample holding its only reference. */
+static GstSample *
+sample_for_reader (GstLatestFrame *self, keeper_t::handover &frame)
+{
+  GstLatestFrameState *state = self->state;
+  GstBuffer *buffer
+      = gst_buffer_make_writable (GST_BUFFER_CAST (frame.item.release ()));
+  if (frame.discont)
+    GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
+  lf::attach_flight_charge (buffer, std::move (frame.charge));
+  const std::uint64_t skipped
+      = frame.sequence > state->last_pulled_sequence
+            ? frame.sequence - state->last_pulled_sequence - 1
+            : 0;
+  state->last_pulled_sequence = frame.sequence;
+  const guint64 running_time
+      = frame.time_ns == lf::no_time ? GST_CLOCK_TIME_NONE
+                                     : static_cast<guint64> (frame.time_ns);
+  const gint64 age
+      = frame.age_ns ? static_cast<gint64> (*frame.age_ns) : gint64 (-1);
+  GstStructure *info = gst_structure_new (
+      FRAME_INFO_NAME, "sequence", G_TYPE_UINT64, frame.sequence, "skipped",
+      G_TYPE_UINT64, skipped, "running-time", G_TYPE_UINT64, running_time,
+      "age", G_TYPE_INT64, age, NULL);
+  GstSample *sample
+      = gst_sample_new (buffer, state->pull_caps, &state->pull_segment, info);
+  gst_buffer_unref (buffer);
+  GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
+                      "handing frame %" G_GUINT64_FORMAT
+                      " (%p) to a reader, %" G_GUINT64_FORMAT
+                      " skipped, %.1f ms old",
+                      frame.sequence, buffer, skipped, age / 1e6);
+  return sample;
+}
+
+static GstSample *
+gst_latest_frame_try_pull_frame (GstLatestFrame *self, GstClockTime timeout)
+{
+  GstLatestFrameState *state = self->state;
+  if (!state->on_request)
+    {
+      if (!state->warned_pull_in_push_mode.exchange (true))
+        GST_ELEMENT_WARNING (
+            self, CORE, FAILED, ("try-pull-frame needs delivery=on-request"),
+            ("with delivery=push the element's thread pushes every frame on "
+             "its src pad; set delivery=on-request (in NULL or READY) to take "
+             "frames from an application."));
+      return NULL;
+    }
+  /* A year stands for "for ever" without overflowing the clock. */
+  const std::optional<steady_clock::time_point> deadline
+      = GST_CLOCK_TIME_IS_VALID (timeout)
+            ? std::optional<steady_clock::time_point> (
+                  steady_clock::now ()
+                  + std::chrono::nanoseconds (
+                      MIN (timeout, 365 * 24 * 3600 * GST_SECOND)))
+            : std::nullopt;
+  std::lock_guard<std::mutex> one_reader (state->pull_lock);
+  for (;;)
+    {
+      if (state->pulled_eos)
+        return NULL;
+      const std::int64_t now
+          = state->timed_frames.load (std::memory_order_relaxed)
+                ? read_running_clock (self)
+                : lf::no_time;
+      keeper_t::handover next = state->keeper.hand_over (
+          keeper_t::delivery::newest, deadline, now, queue_signals{ self });
+      if (next.status != keeper_t::handover_status::handed_over)
+        return NULL;
+      if (next.is_frame)
+        return sample_for_reader (self, next);
+      take_marker_on_request (self, next);
+    }
 }

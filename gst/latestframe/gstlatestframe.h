@@ -16,6 +16,7 @@ G_BEGIN_DECLS
   (G_TYPE_CHECK_INSTANCE_TYPE ((obj), GST_TYPE_LATEST_FRAME))
 
 #define GST_TYPE_LATEST_FRAME_LEAKY (gst_latest_frame_leaky_get_type ())
+#define GST_TYPE_LATEST_FRAME_DELIVERY (gst_latest_frame_delivery_get_type ())
 
 /**
  * GstLatestFrameLeaky:
@@ -33,6 +34,22 @@ typedef enum
   GST_LATEST_FRAME_LEAKY_UPSTREAM,
   GST_LATEST_FRAME_LEAKY_DOWNSTREAM,
 } GstLatestFrameLeaky;
+
+/**
+ * GstLatestFrameDelivery:
+ * @GST_LATEST_FRAME_DELIVERY_PUSH: the element's streaming thread pushes
+ *   the held frames on its src pad, in order.
+ * @GST_LATEST_FRAME_DELIVERY_ON_REQUEST: nothing is pushed: an application
+ *   thread takes the newest frame with #GstLatestFrame::try-pull-frame; the
+ *   element is the pipeline's sink.
+ *
+ * Who takes the frames #GstLatestFrame holds.
+ */
+typedef enum
+{
+  GST_LATEST_FRAME_DELIVERY_PUSH,
+  GST_LATEST_FRAME_DELIVERY_ON_REQUEST,
+} GstLatestFrameDelivery;
 
 typedef struct _GstLatestFrame GstLatestFrame;
 typedef struct _GstLatestFrameClass GstLatestFrameClass;
@@ -53,10 +70,14 @@ struct _GstLatestFrame
 struct _GstLatestFrameClass
 {
   GstElementClass parent_class;
+
+  /* actions */
+  GstSample *(*try_pull_frame) (GstLatestFrame *self, GstClockTime timeout);
 };
 
 GType gst_latest_frame_get_type (void);
 GType gst_latest_frame_leaky_get_type (void);
+GType gst_latest_frame_delivery_get_type (void);
 
 GST_ELEMENT_REGISTER_DECLARE (latestframe);
 
