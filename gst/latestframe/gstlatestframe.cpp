@@ -804,6 +804,7 @@ gst_latest_frame_set_property (GObject *object, guint prop_id,
         const bool on_request
             = g_value_get_enum (value) == GST_LATEST_FRAME_DELIVERY_ON_REQUEST;
         self->state->on_request = on_request;
+        keeper.set_newest_only (on_request);
         /* A sink to its bin: its EOS message counts towards the pipeline's
          * EOS. */
         GST_OBJECT_LOCK (self);

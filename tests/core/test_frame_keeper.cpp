@@ -479,6 +479,26 @@ TEST_F (FrameKeeper, NewestOnRequestSupersedesOlderFrames)
   expect_balanced ();
 }
 
+// A consumer that takes only the newest frame: a held frame pushed out by
+// a newer arrival is superseded, not an overflow; a frame the arrival
+// itself cannot take the place of (leaky upstream) is still an overflow.
+TEST_F (FrameKeeper, NewestOnlyCountsPushedOutFramesAsSuperseded)
+{
+  k ().set_newest_only (true);
+  frame (1);
+  frame (2);
+  frame (3);
+  EXPECT_EQ (next_id (nullptr, keeper_t::delivery::newest), 3u);
+  latestframe::keeper_stats stats = k ().stats ();
+  EXPECT_EQ (stats.dropped_for (drop_reason::superseded).frames, 2u);
+  EXPECT_EQ (stats.dropped_for (drop_reason::overflow).frames, 0u);
+  k ().set_policy (leak_policy::drop_arriving);
+  frame (4);
+  frame (5);
+  EXPECT_EQ (k ().stats ().dropped_for (drop_reason::overflow).frames, 1u);
+  expect_balanced ();
+}
+
 // Each received frame gets the next sequence number, dropped ones too.
 TEST_F (FrameKeeper, SequenceNumbersCountReceivedFrames)
 {

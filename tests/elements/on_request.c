@@ -120,6 +120,23 @@ GST_START_TEST (takes_the_newest_frame_never_twice)
 }
 GST_END_TEST;
 
+/* With one frame held (the default), a newer arrival pushes the held one
+ * out: it could never be taken, so it counts as superseded. */
+GST_START_TEST (frames_pushed_out_by_newer_ones_are_superseded)
+{
+  GstHarness *h = new_reader_harness (NULL);
+  for (guint i = 0; i < 3; i++)
+    gst_harness_push (h, frame_at (i * GST_SECOND / 30));
+  fail_unless_equals_uint64 (stat (h->element, "dropped-superseded"), 2);
+  fail_unless_equals_uint64 (stat (h->element, "dropped-overflow"), 0);
+  GstSample *sample = pull (h, 0);
+  fail_unless_equals_uint64 (info_uint64 (sample, "skipped"), 2);
+  gst_sample_unref (sample);
+  assert_counts_hold (h->element);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 /* The reader gets the very buffer that arrived, as its only reference, and
  * it stays in flight until the reader lets it go. */
 GST_START_TEST (hands_over_the_only_reference_in_flight_until_released)
@@ -349,6 +366,7 @@ on_request_suite (void)
   TCase *tc = tcase_create ("general");
   suite_add_tcase (s, tc);
   tcase_add_test (tc, takes_the_newest_frame_never_twice);
+  tcase_add_test (tc, frames_pushed_out_by_newer_ones_are_superseded);
   tcase_add_test (tc, hands_over_the_only_reference_in_flight_until_released);
   tcase_add_test (tc, honours_max_age_at_hand_over);
   tcase_add_test (tc, a_waiting_reader_gets_the_next_frame);

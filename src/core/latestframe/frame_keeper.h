@@ -327,7 +327,10 @@ public:
             if (policy == leak_policy::drop_oldest)
               {
                 out.held_dropped += drop_oldest_until_fits_locked (
-                    &desc, drop_reason::overflow, out.released);
+                    &desc,
+                    newest_only_ ? drop_reason::superseded
+                                 : drop_reason::overflow,
+                    out.released);
                 break;
               }
             if (policy == leak_policy::drop_arriving)
@@ -781,6 +784,16 @@ public:
   {
     std::lock_guard<std::mutex> lock (mutex_);
     flush_on_eos_ = flush;
+  }
+
+  /* The consumer takes only the newest frame (hand_over with
+   * delivery::newest): a held frame that a newer arrival pushes out could
+   * never have been handed over, so its drop counts as superseded rather
+   * than overflow. */
+  void set_newest_only (bool newest_only)
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    newest_only_ = newest_only;
   }
 
   /* Joins, leaves (empty name) or re-caps a process-wide memory budget:
@@ -1435,6 +1448,7 @@ private:
   queue_thresholds thresholds_;
   queue_thresholds thresholds_in_force_;
   bool flush_on_eos_ = false;
+  bool newest_only_ = false;
   bool upstream_live_ = true;
   bool leak_when_not_live_ = false;
   freshness_gate freshness_;

@@ -1,0 +1,233 @@
+/* latestframe capture — one connection: its pipeline, and the frames taken
+ * from its latestframe element.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "session.h"
+
+#include "gstlatestframe.h"
+
+#include <mutex>
+
+namespace latestframe::detail
+{
+
+namespace
+{
+
+/* The library carries its own latestframe element, so that applications
+ * and the Python module need no GST_PLUGIN_PATH. An installed plugin that
+ * provides it wins (one type per process): it must know on-request
+ * delivery. Empty, or why latestframe cannot be used. */
+std::string
+ensure_latestframe ()
+{
+  static std::once_flag once;
+  static std::string problem;
+  std::call_once (once, [] {
+    GstPluginFeature *feature
+        = gst_registry_lookup_feature (gst_registry_get (), "latestframe");
+    if (!feature)
+      {
+        if (!GST_ELEMENT_REGISTER (latestframe, nullptr))
+          problem = "cannot register the latestframe element";
+        return;
+      }
+    object_ptr<GstPluginFeature> loaded (gst_plugin_feature_load (feature));
+    gst_object_unref (feature);
+    if (!loaded)
+      {
+        problem = "the installed latestframe plugin cannot be loaded";
+        return;
+      }
+    GType type
+        = gst_element_factory_get_element_type (GST_ELEMENT_FACTORY (loaded.get ()));
+    gpointer element_class = g_type_class_ref (type);
+    if (!g_object_class_find_property (G_OBJECT_CLASS (element_class),
+                                       "delivery"))
+      {
+        object_ptr<GstPlugin> plugin (
+            gst_plugin_feature_get_plugin (loaded.get ()));
+        const gchar *file = plugin ? gst_plugin_get_filename (plugin.get ())
+                                   : nullptr;
+        problem = std::string ("the installed latestframe plugin (")
+                  + (file ? file : "unknown file")
+                  + ") is older than this library: install this version";
+      }
+    g_type_class_unref (element_class);
+  });
+  return problem;
+}
+
+} // namespace
+
+std::uint64_t
+structure_uint64 (const GstStructure *structure, const char *field)
+{
+  guint64 value = 0;
+  if (gst_structure_get_uint64 (structure, field, &value))
+    return value;
+  guint small = 0;
+  if (gst_structure_get_uint (structure, field, &small))
+    return small;
+  return 0;
+}
+
+element_counts
+element_counts::from (const GstStructure *stats)
+{
+  element_counts counts;
+  counts.received = structure_uint64 (stats, "received");
+  counts.pushed = structure_uint64 (stats, "pushed");
+  counts.dropped = structure_uint64 (stats, "dropped");
+  counts.dropped_overflow = structure_uint64 (stats, "dropped-overflow");
+  counts.dropped_age = structure_uint64 (stats, "dropped-age");
+  counts.dropped_budget = structure_uint64 (stats, "dropped-budget");
+  counts.dropped_flush = structure_uint64 (stats, "dropped-flush");
+  counts.dropped_superseded = structure_uint64 (stats, "dropped-superseded");
+  return counts;
+}
+
+void
+element_counts::add (const element_counts &other)
+{
+  received += other.received;
+  pushed += other.pushed;
+  dropped += other.dropped;
+  dropped_overflow += other.dropped_overflow;
+  dropped_age += other.dropped_age;
+  dropped_budget += other.dropped_budget;
+  dropped_flush += other.dropped_flush;
+  dropped_superseded += other.dropped_superseded;
+}
+
+std::unique_ptr<session>
+session::build (const source_spec &source, const capture_options &options,
+                std::uint64_t connection, std::uint64_t sequence_base,
+                std::string &error)
+{
+  error = ensure_latestframe ();
+  if (!error.empty ())
+    return nullptr;
+  const std::string description
+      = source.description ()
+        + " ! latestframe name=latest delivery=on-request";
+  GError *parse_error = nullptr;
+  GstElement *parsed = gst_parse_launch_full (
+      description.c_str (), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &parse_error);
+  if (!parsed)
+    {
+      error = "cannot build the pipeline \"" + description
+              + "\": " + (parse_error ? parse_error->message : "unknown");
+      g_clear_error (&parse_error);
+      return nullptr;
+    }
+  auto built = std::make_unique<session> ();
+  built->pipeline_.reset (parsed);
+  built->connection_ = connection;
+  built->sequence_base_ = sequence_base;
+  GstBin *bin = GST_BIN (parsed);
+  source.configure (bin, options);
+  built->latest_.reset (gst_bin_get_by_name (bin, "latest"));
+  g_object_set (built->latest_.get (), "max-age",
+                static_cast<guint64> (
+                    std::chrono::nanoseconds (options.max_age).count ()),
+                "memory-budget-bytes",
+                static_cast<guint64> (options.memory_budget_bytes), NULL);
+  if (!options.memory_budget.empty ())
+    g_object_set (built->latest_.get (), "memory-budget",
+                  options.memory_budget.c_str (), NULL);
+  built->bus_.reset (gst_element_get_bus (parsed));
+  return built;
+}
+
+session::~session () { stop (); }
+
+void
+session::play ()
+{
+  gst_element_set_state (pipeline_.get (), GST_STATE_PLAYING);
+}
+
+void
+session::stop ()
+{
+  gst_element_set_state (pipeline_.get (), GST_STATE_NULL);
+}
+
+sample_ptr
+session::pull (std::chrono::nanoseconds timeout)
+{
+  GstSample *sample = nullptr;
+  g_signal_emit_by_name (
+      latest_.get (), "try-pull-frame",
+      static_cast<guint64> (std::max<std::int64_t> (timeout.count (), 0)),
+      &sample);
+  return sample_ptr (sample);
+}
+
+session::bus_event
+session::wait_bus (std::chrono::milliseconds timeout, std::string &error)
+{
+  mini_object_ptr<GstMessage> message (gst_bus_timed_pop_filtered (
+      bus_.get (), std::chrono::nanoseconds (timeout).count (),
+      static_cast<GstMessageType> (GST_MESSAGE_ERROR | GST_MESSAGE_EOS)));
+  if (!message)
+    return bus_event::none;
+  if (GST_MESSAGE_TYPE (message.get ()) == GST_MESSAGE_EOS)
+    return bus_event::end;
+  GError *gerror = nullptr;
+  gst_message_parse_error (message.get (), &gerror, nullptr);
+  error = std::string (GST_OBJECT_NAME (GST_MESSAGE_SRC (message.get ())))
+          + ": " + (gerror ? gerror->message : "error");
+  g_clear_error (&gerror);
+  return bus_event::error;
+}
+
+structure_ptr
+session::stats () const
+{
+  GstStructure *stats = nullptr;
+  g_object_get (latest_.get (), "stats", &stats, NULL);
+  return structure_ptr (stats);
+}
+
+std::uint64_t
+session::received () const
+{
+  structure_ptr figures = stats ();
+  return figures ? structure_uint64 (figures.get (), "received") : 0;
+}
+
+bool
+session::upstream_live () const
+{
+  object_ptr<GstPad> sink_pad (
+      gst_element_get_static_pad (latest_.get (), "sink"));
+  GstQuery *query = gst_query_new_latency ();
+  gboolean live = FALSE;
+  if (gst_pad_peer_query (sink_pad.get (), query))
+    gst_query_parse_latency (query, &live, nullptr, nullptr);
+  gst_query_unref (query);
+  return live;
+}
+
+} // namespace latestframe::detail
+
+namespace latestframe::detail
+{
+
+bool
+session::video_info (GstVideoInfo &info) const
+{
+  object_ptr<GstPad> sink_pad (
+      gst_element_get_static_pad (latest_.get (), "sink"));
+  GstCaps *caps = gst_pad_get_current_caps (sink_pad.get ());
+  if (!caps)
+    return false;
+  const bool known = gst_video_info_from_caps (&info, caps);
+  gst_caps_unref (caps);
+  return known;
+}
+
+} // namespace latestframe::detail

@@ -1,0 +1,102 @@
+/* latestframe capture — one connection: its pipeline, and the frames taken
+ * from its latestframe element.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "gst_ptr.h"
+#include "source.h"
+
+#include <gst/video/video.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace latestframe::detail
+{
+
+/* latestframe's counters that add up across connections. */
+struct element_counts
+{
+  std::uint64_t received = 0, pushed = 0, dropped = 0, dropped_overflow = 0,
+                dropped_age = 0, dropped_budget = 0, dropped_flush = 0,
+                dropped_superseded = 0;
+
+  static element_counts from (const GstStructure *stats);
+  void add (const element_counts &other);
+};
+
+std::uint64_t structure_uint64 (const GstStructure *structure,
+                                const char *field);
+
+/* One connection's pipeline:
+ *
+ *   <source> ! latestframe delivery=on-request
+ *
+ * The application thread takes the newest frame from latestframe itself
+ * (try-pull-frame): no streaming thread is ever held for it, and only the
+ * frames taken are converted (by the reader, see frame_converter).
+ *
+ * Thread-safe: the supervisor plays, watches and stops it while a reader
+ * pulls; stop() wakes a reader waiting in pull(). */
+class session
+{
+public:
+  /* Null, with `error` set, when the pipeline cannot be built. */
+  static std::unique_ptr<session> build (const source_spec &source,
+                                         const capture_options &options,
+                                         std::uint64_t connection,
+                                         std::uint64_t sequence_base,
+                                         std::string &error);
+  session () = default;
+  ~session ();
+  session (const session &) = delete;
+  session &operator= (const session &) = delete;
+
+  void play ();
+  /* To NULL: a reader waiting in pull() returns null, and every later
+   * pull() at once. Idempotent. */
+  void stop ();
+
+  /* The newest frame not taken before, waiting up to `timeout`; null on
+   * timeout, once stopped, or at the end of the stream. */
+  sample_ptr pull (std::chrono::nanoseconds timeout);
+
+  enum class bus_event
+  {
+    none,
+    error,
+    end,
+  };
+  /* Waits up to `timeout` for an error or the end of the stream on the
+   * pipeline's bus; `error` says which element failed and why. */
+  bus_event wait_bus (std::chrono::milliseconds timeout, std::string &error);
+
+  /* latestframe's stats now. */
+  structure_ptr stats () const;
+  /* Frames received so far, cheaply (the watchdog asks often). */
+  std::uint64_t received () const;
+  /* Whether what feeds latestframe is live (its latency query says so). */
+  bool upstream_live () const;
+  /* The stream's video caps as latestframe received them; false until
+   * known. */
+  bool video_info (GstVideoInfo &info) const;
+
+  /* 1 for the capture's first connection, +1 per reconnection. */
+  std::uint64_t connection () const { return connection_; }
+  /* Frames the capture received before this connection: latestframe's
+   * sequence numbers start over with each one. */
+  std::uint64_t sequence_base () const { return sequence_base_; }
+
+private:
+  object_ptr<GstElement> pipeline_;
+  object_ptr<GstElement> latest_;
+  object_ptr<GstBus> bus_;
+  std::uint64_t connection_ = 0;
+  std::uint64_t sequence_base_ = 0;
+};
+
+} // namespace latestframe::detail

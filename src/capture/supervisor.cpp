@@ -1,0 +1,162 @@
+/* latestframe capture — states, reconnection and the stall watchdog.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "supervisor.h"
+
+#include <algorithm>
+
+namespace latestframe::detail
+{
+
+using clock = std::chrono::steady_clock;
+
+supervisor::supervisor (capture_shared &shared, source_spec source,
+                        capture_options options)
+    : shared_ (shared), source_ (std::move (source)),
+      options_ (std::move (options)), random_ (std::random_device{}())
+{
+}
+
+std::chrono::milliseconds
+supervisor::jittered (std::chrono::milliseconds backoff)
+{
+  std::uniform_int_distribution<std::int64_t> draw (backoff.count () / 2,
+                                                    backoff.count ());
+  return std::chrono::milliseconds (draw (random_));
+}
+
+/* Plays one connection until it is lost, ends or the capture closes. The
+ * frames are counted by latestframe; the watchdog reads that count. */
+supervisor::outcome
+supervisor::watch (session &current, std::string &error)
+{
+  current.play ();
+  /* A URI says whether it is live; a description's source tells once it
+   * runs (after its first frame). */
+  bool live = source_.type () != source_spec::kind::uri || !source_.is_file ();
+  bool live_known = source_.type () != source_spec::kind::description;
+  const clock::time_point started = clock::now ();
+  clock::time_point last_frame = started;
+  std::uint64_t frames = 0;
+  /* How often the count of frames is read: the delay before open()
+   * returns, and the watchdog's resolution. */
+  const auto poll = std::chrono::milliseconds (20);
+  for (;;)
+    {
+      const session::bus_event event = current.wait_bus (poll, error);
+      if (event == session::bus_event::error)
+        return outcome::lost;
+      const std::uint64_t received = current.received ();
+      const clock::time_point now = clock::now ();
+      if (received != frames)
+        {
+          frames = received;
+          last_frame = now;
+        }
+      if (!live_known && (event != session::bus_event::none || frames > 0))
+        {
+          live = current.upstream_live ();
+          live_known = true;
+        }
+      if (event == session::bus_event::end)
+        {
+          if (!live)
+            return outcome::ended;
+          error = "the stream ended";
+          return outcome::lost;
+        }
+      std::lock_guard<std::mutex> guard (shared_.lock);
+      if (shared_.closing)
+        return outcome::closing;
+      if (frames > 0 && shared_.state != capture_state::streaming)
+        shared_.set_state (capture_state::streaming);
+      const auto stall = options_.stall_timeout;
+      if (stall.count () > 0 && live
+          && now - (frames ? last_frame : started) > stall)
+        {
+          if (frames)
+            shared_.stalls++;
+          error = "no frame for " + std::to_string (stall.count ()) + " ms";
+          return outcome::lost;
+        }
+    }
+}
+
+/* Stops a connection (a reader waiting for its frames wakes up) and adds
+ * its counts to the closed ones. */
+void
+supervisor::retire (std::shared_ptr<session> current)
+{
+  current->stop ();
+  structure_ptr final_stats = current->stats ();
+  std::lock_guard<std::mutex> guard (shared_.lock);
+  if (final_stats)
+    shared_.closed_counts.add (element_counts::from (final_stats.get ()));
+  shared_.current.reset ();
+  shared_.changed.notify_all ();
+}
+
+void
+supervisor::run ()
+{
+  auto backoff = options_.backoff_initial;
+  bool ever_streamed = false;
+  for (;;)
+    {
+      std::uint64_t connection, sequence_base;
+      {
+        std::lock_guard<std::mutex> guard (shared_.lock);
+        if (shared_.closing)
+          return;
+        if (shared_.connections > 0)
+          shared_.reconnects++;
+        connection = ++shared_.connections;
+        sequence_base = shared_.closed_counts.received;
+        shared_.set_state (connection == 1 ? capture_state::connecting
+                                           : capture_state::reconnecting);
+      }
+      std::string error;
+      std::shared_ptr<session> next
+          = session::build (source_, options_, connection, sequence_base, error);
+      if (!next)
+        {
+          std::lock_guard<std::mutex> guard (shared_.lock);
+          shared_.last_error = error;
+          shared_.set_state (capture_state::closed);
+          return;
+        }
+      {
+        std::lock_guard<std::mutex> guard (shared_.lock);
+        shared_.current = next;
+        shared_.changed.notify_all ();
+      }
+      const outcome how = watch (*next, error);
+      const bool streamed = next->received () > 0;
+      ever_streamed = ever_streamed || streamed;
+      retire (std::move (next));
+
+      std::unique_lock<std::mutex> guard (shared_.lock);
+      if (!error.empty ())
+        shared_.last_error = error;
+      if (how == outcome::closing)
+        return;
+      if (how == outcome::ended || !options_.reconnect || source_.is_file ())
+        {
+          shared_.set_state (how == outcome::ended || ever_streamed
+                                 ? capture_state::ended
+                                 : capture_state::closed);
+          shared_.changed.wait (guard, [&] { return shared_.closing; });
+          return;
+        }
+      if (streamed)
+        backoff = options_.backoff_initial;
+      shared_.set_state (capture_state::reconnecting);
+      if (shared_.changed.wait_for (guard, jittered (backoff),
+                                    [&] { return shared_.closing; }))
+        return;
+      backoff = std::min (backoff * 2, options_.backoff_max);
+    }
+}
+
+} // namespace latestframe::detail

@@ -1,0 +1,78 @@
+/* latestframe capture — states, reconnection and the stall watchdog.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "latestframe/capture.h"
+#include "session.h"
+#include "source.h"
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+
+namespace latestframe::detail
+{
+
+/* What a capture's threads share (the supervisor, readers, and whoever asks
+ * for stats), under `lock`. */
+struct capture_shared
+{
+  std::mutex lock;
+  /* The state, the current session, or `closing` changed. */
+  std::condition_variable changed;
+
+  capture_state state = capture_state::closed;
+  bool closing = false;
+  std::string last_error;
+  /* The connection being played; readers hold it while they pull. */
+  std::shared_ptr<session> current;
+  std::uint64_t connections = 0;
+  std::uint64_t reconnects = 0;
+  std::uint64_t stalls = 0;
+  /* latestframe's counts of the connections that are over. */
+  element_counts closed_counts;
+
+  /* Under the lock. */
+  void set_state (capture_state next)
+  {
+    state = next;
+    changed.notify_all ();
+  }
+};
+
+/* Runs a capture's connections one after the other on its own thread:
+ * builds and plays one, watches its bus and its frames, and when it is
+ * lost (an error, the end of a live stream, no frame for stall_timeout)
+ * tears it down, waits (backoff doubling from backoff_initial to
+ * backoff_max, each wait drawn between half and all of it so that cameras
+ * lost together do not come back in step) and builds the next. A file's
+ * end is the end. Until `closing`. */
+class supervisor
+{
+public:
+  supervisor (capture_shared &shared, source_spec source,
+              capture_options options);
+  void run ();
+
+private:
+  enum class outcome
+  {
+    lost,
+    ended,
+    closing,
+  };
+  outcome watch (session &current, std::string &error);
+  void retire (std::shared_ptr<session> current);
+  std::chrono::milliseconds jittered (std::chrono::milliseconds backoff);
+
+  capture_shared &shared_;
+  const source_spec source_;
+  const capture_options options_;
+  std::minstd_rand random_;
+};
+
+} // namespace latestframe::detail
