@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing (apt-get; through sudo when not root), configures
-# fresh builds and runs the whole suite three ways: a plain build; under
+# fresh builds, installs the plain one (as pipelines/demo.sh does) and checks
+# that `import latestframe` works from anywhere, and runs the whole suite
+# three ways: a plain build; under
 # AddressSanitizer + UndefinedBehaviorSanitizer; the core under
 # ThreadSanitizer. Ends with "N passed, N failed"; exits non-zero on any
 # failure.
@@ -28,6 +30,15 @@ for run in "${runs[@]}"; do
   fi
   if ! ninja -C "$dir"; then
     echo "build of $dir failed"; broken=$((broken + 1)); continue
+  fi
+  if [ -z "$options" ]; then
+    # Set up as a user would have it: the plain build installed, and the
+    # Python package importable from anywhere with no environment.
+    if install_build "$dir" && (cd / && env -i /usr/bin/python3 -c \
+        "import latestframe; print('installed: latestframe', latestframe.__version__)"); then :
+    else
+      echo "installing $dir, or importing the installed latestframe, failed"; broken=$((broken + 1))
+    fi
   fi
   meson test -C "$dir" --print-errorlogs --num-processes 2
   logs+=("$dir/meson-logs/testlog.json")

@@ -13,7 +13,8 @@ LATESTFRAME_PACKAGES=(
   libgstrtspserver-1.0-dev gstreamer1.0-rtsp gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
   gnuplot-nox
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-gst-1.0
-  python3-numpy
+  python3-numpy python3-dev pybind11-dev python3-pytest python3-mesonpy
+  python3-venv python3-pip python3-opencv
 )
 
 as_root() {
@@ -42,6 +43,17 @@ ensure_build() {
       || { cat "$dir.setup.log"; return 1; }
   fi
   ninja -C "$dir" >/dev/null || ninja -C "$dir"
+}
+
+# Installs the build where users expect it (sudo when not root): the plugins
+# into GStreamer's plugin directory, the capture library, its header and
+# pkg-config file under /usr/local, the Python package where Debian's
+# python3 finds it (/usr/local/lib/python3.*/dist-packages), so that
+# `import latestframe` works from anywhere with no environment variables.
+install_build() {
+  as_root meson install -C "$1" --quiet >"$1.install.log" 2>&1 \
+    || { cat "$1.install.log"; return 1; }
+  as_root ldconfig
 }
 
 # Debian's own python3, which has PyGObject (python3-gi); a python3 earlier

@@ -129,7 +129,7 @@ main (int argc, char **argv)
         std::this_thread::sleep_for (std::chrono::milliseconds (extra_ms));
       analysed++;
       std::printf ("frame %llu (%dx%d): %zu moving, %llu skipped, %.1f ms "
-                   "since decoded",
+                   "old when read",
                    static_cast<unsigned long long> (info.sequence), frame.cols,
                    frame.rows, boxes.size (),
                    static_cast<unsigned long long> (info.skipped), age_ms);
