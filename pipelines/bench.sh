@@ -1,31 +1,34 @@
 #!/usr/bin/env bash
 # The side-by-side benchmarks: frame age, memory and CPU of the consumers of
 # a live RTSP camera, the hand-off cost of latestframe, the analysis cost of
-# the cv* elements, and density. Writes results.md and PNG plots to the
-# results folder and prints the table. At most about 6 minutes on 2 cores.
+# the cv* elements, density, and the newest frame in Python (the seed
+# pattern against the Python binding and the C++ capture). Writes results.md
+# and PNG plots to the results folder and prints the table. At most about 8
+# minutes on 2 cores.
 #   ./pipelines/bench.sh [--quick] [--out DIR] [--seconds S] [--section N]...
-# --section N runs only section N (1-4; repeat it for several); the results
-# folder then holds only what this run measured. Sections 1 and 4 start the
-# RTSP test camera; 2 and 3 do not need it.
+# --section N runs only section N (1-5; repeat it for several); the results
+# folder then holds only what this run measured. Sections 1, 4 and 5 start
+# the RTSP test camera; 2 and 3 do not need it.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
-out=bench-results seconds=10 quick=0 sections=""
+out=bench-results seconds=10 quick=0 sections="" seconds_given=0
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 seconds=2; shift ;;
     --out) out=$2; shift 2 ;;
-    --seconds) seconds=$2; shift 2 ;;
+    --seconds) seconds=$2 seconds_given=1; shift 2 ;;
     --section)
-      case $2 in [1-4]) sections="$sections $2" ;; *) echo "no section $2 (1-4)" >&2; exit 2 ;; esac
+      case $2 in [1-5]) sections="$sections $2" ;; *) echo "no section $2 (1-5)" >&2; exit 2 ;; esac
       shift 2 ;;
     *) echo "usage: $0 [--quick] [--out DIR] [--seconds S] [--section N]..." >&2; exit 2 ;;
   esac
 done
-[ -n "$sections" ] || sections="1 2 3 4"
+[ -n "$sections" ] || sections="1 2 3 4 5"
 section() { case " $sections " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 prepare_build
 mkdir -p "$out"
-rm -f "$out"/*.dat "$out"/*.png "$out"/runs.txt "$out"/handoff.txt "$out"/analysis.md "$out"/results.md "$out"/core.json
+rm -f "$out"/*.dat "$out"/*.png "$out"/runs.txt "$out"/handoff.txt "$out"/analysis.md "$out"/results.md "$out"/core.json \
+  "$out"/readers.txt
 
 trap stop_testcam EXIT
 
@@ -133,6 +136,55 @@ if section 4 && [ $quick = 0 ]; then
   start_testcam --width 1280 --height 720 --fps 30
   echo "== 4. density: cameras in one process, each rtspsrc ! decodebin ! latestframe ! cvmotion"
   for cameras in 1 2 4; do rtsp density 0 --cameras "$cameras"; done
+  stop_testcam
+fi
+
+if section 5; then
+  # Quick: one round, and 4 s rather than 2 (the seed pattern's stack fills
+  # and is wiped every 3.3 s).
+  rounds=3 reader_seconds=$seconds
+  [ $quick = 1 ] && rounds=1 && [ $seconds_given = 0 ] && reader_seconds=4
+  start_testcam --width 1280 --height 720 --fps 30
+  echo "== 5. the newest frame in Python: the seed pattern, the Python binding, the C++ capture;" \
+    "$rounds round(s) x $reader_seconds s, 100 ms step"
+  # One reader at a time on the camera, each once a round, the order turned
+  # by one every round. bench_tree.py measures each reader's processes.
+  python=$(system_python)
+  # The package latestframe as built, unless one on PYTHONPATH comes first.
+  pythonpath=${PYTHONPATH:+$PYTHONPATH:}$build_dir/src/capture/python
+  readers=()
+  if "$python" -c "import cv2" 2>/dev/null; then
+    readers+=(seed-stack)
+  else
+    echo "seed-stack skipped: python3-opencv is not installed" | tee -a "$out/readers.txt"
+  fi
+  if PYTHONPATH=$pythonpath "$python" -c "import latestframe" 2>/dev/null; then
+    readers+=(python-binding)
+  else
+    echo "python-binding skipped: the package latestframe is not built (pybind11-dev; not under sanitizers)" \
+      | tee -a "$out/readers.txt"
+  fi
+  if [ -x "$build_dir/pipelines/bench/bench_capture" ]; then
+    readers+=(cpp-capture)
+  else
+    echo "cpp-capture skipped: pipelines/bench/bench_capture is not built" | tee -a "$out/readers.txt"
+  fi
+  reader() { # round reader
+    local command
+    case $2 in
+      seed-stack) command=("$python" "$LATESTFRAME_ROOT/pipelines/bench/bench_seed.py") ;;
+      python-binding) command=(env PYTHONPATH="$pythonpath" "$python" "$LATESTFRAME_ROOT/pipelines/bench/bench_binding.py") ;;
+      cpp-capture) command=("$build_dir/pipelines/bench/bench_capture") ;;
+    esac
+    "$python" "$LATESTFRAME_ROOT/pipelines/bench/bench_tree.py" --round "$1" \
+      --timeout "$(awk -v s="$reader_seconds" 'BEGIN { print s + 60 }')" -- \
+      "${command[@]}" --uri "$url" --step-ms 100 --seconds "$reader_seconds" | tee -a "$out/readers.txt"
+  }
+  for round in $(seq $rounds); do
+    for ((i = 0; i < ${#readers[@]}; i++)); do
+      reader "$round" "${readers[(i + round - 1) % ${#readers[@]}]}"
+    done
+  done
   stop_testcam
 fi
 

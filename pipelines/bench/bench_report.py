@@ -239,6 +239,83 @@ def section_1(args, found):
     return out
 
 
+# Section 5's readers, in table order: (name in the lines, what it is).
+READERS = [("seed-stack", "seed pattern: cv2.VideoCapture + Manager().list() stack "
+            "(`src/capture/examples/seed_stack.py`)"),
+           ("python-binding", "Python binding: `latestframe.Capture(url, format=\"BGR\")`"),
+           ("cpp-capture", "C++ capture: `latestframe::capture` (BGR)")]
+
+
+def readers(folder):
+    """Section 5's lines (bench_tree.py's), and the lines saying which
+    readers were skipped; None when section 5 did not run."""
+    path = os.path.join(folder, "readers.txt")
+    if not os.path.exists(path):
+        return None
+    found, skipped = [], []
+    with open(path) as lines:
+        for line in lines:
+            fields = dict(re.findall(r"(\S+)=(\S+)", line))
+            if "reader" in fields:
+                found.append(fields)
+            elif "skipped" in line:
+                skipped.append(line.strip())
+    return found, skipped
+
+
+def section_5(found, skipped):
+    def spread(runs, name, spec):
+        """The median over rounds, and the range when there are several."""
+        values = [float(r[name]) for r in runs if r.get(name) not in (None, "nan", "-1.0")]
+        if not values:
+            return "n/a"
+        median = format(statistics.median(values), spec)
+        if len(values) == 1:
+            return median
+        return f"{median} ({format(min(values), spec)}-{format(max(values), spec)})"
+
+    windows = [float(r["window_s"]) for r in found if r.get("window_s", "nan") != "nan"]
+    out = ["## 5. The newest frame in Python: the seed pattern, the Python binding, the C++ capture", "",
+           "1280x720@30 H.264 from latestframe-testcam on 127.0.0.1; each reader processes the newest "
+           "frame it can get with a 100 ms step (a sleep standing in for the analysis), for the same "
+           "time from its first frame. One reader at a time on the camera, each once a round, the order "
+           "turned by one every round (`pipelines/bench/bench_tree.py` runs and measures each). "
+           "The seed pattern: a writer process pushes every frame of `cv2.VideoCapture(url)` (FFmpeg) "
+           "onto a `multiprocessing.Manager().list()`, wiped with `del stack[:]; gc.collect()` at 100 "
+           "frames; a reader process takes `stack.pop()`; the Manager's server holds the list. "
+           "**age** = now - the capture time the camera stamped into the frame's pixels "
+           "(CLOCK_MONOTONIC), read where the step starts; **out of order** = frames stamped earlier "
+           "than the frame processed before them; **peak RSS** = the largest sum of the RSS of all the "
+           "reader's processes (sampled every 0.1 s; pages shared between forked processes count once "
+           "per process, as `ps` adds them up), **peak PSS** the same with shared pages split between "
+           "their processes (each page counted once); **CPU** = user+system time of all its processes "
+           "from its first frame to the end of the window, over that time (100% = one core), without "
+           "start-up and teardown. Median over rounds, range in brackets.", "",
+           "| reader | processes | frames processed | age p50 (ms) | age p95 (ms) | frames out of order "
+           "| peak RSS (MB) | peak PSS (MB) | CPU (% of a core) | rounds |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, title in READERS:
+        runs = [r for r in found if r["reader"] == name]
+        if not runs:
+            continue
+        out.append(f"| {title} | {max(int(r['processes']) for r in runs)} | {spread(runs, 'frames', '.0f')} | "
+                   f"{spread(runs, 'age_p50', '.1f')} | {spread(runs, 'age_p95', '.1f')} | "
+                   f"{spread(runs, 'out_of_order', '.0f')} | {spread(runs, 'rss_mb', '.0f')} | "
+                   f"{spread(runs, 'pss_mb', '.0f')} | {spread(runs, 'cpu_pct', '.1f')} | {len(runs)} |")
+    out += [""] + skipped + ([""] if skipped else [])
+    if windows:
+        out += [f"Processing windows of {min(windows):.1f}-{max(windows):.1f} s."]
+    out += ["Every run, in the order run:", "",
+            "| round | reader | frames | age p50 | age p95 | age max | out of order | RSS (MB) | PSS (MB) "
+            "| CPU (%) |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    out += [f"| {r['round']} | {r['reader']} | {r['frames']} | {r['age_p50']} | {r['age_p95']} | "
+            f"{r['age_max']} | {r['out_of_order']} | {r['rss_mb']} | {r['pss_mb']} | {r['cpu_pct']} |"
+            for r in found]
+    out.append("")
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("folder")
@@ -267,6 +344,9 @@ def main():
     analysis = os.path.join(args.folder, "analysis.md")
     if os.path.exists(analysis):
         out += ["## 3. Analysis cost", "", open(analysis).read().strip(), ""]
+    section_5_lines = readers(args.folder)
+    if section_5_lines:
+        out += section_5(*section_5_lines)
 
 
     # Each max-age run is judged against the floor measured beside it.

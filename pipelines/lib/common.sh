@@ -68,7 +68,9 @@ prepare_build() {
   build_dir=${LATESTFRAME_BUILD_DIR:-$LATESTFRAME_ROOT/build}
   ensure_packages
   ensure_build "$build_dir"
-  export GST_PLUGIN_PATH="$build_dir${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+  # gst/ only: GStreamer's scanner would try the Python extension as a
+  # plugin, and warn about it, anywhere else in the build.
+  export GST_PLUGIN_PATH="$build_dir/gst${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 }
 
 # Starts the test camera (LATESTFRAME_TESTCAM, or the build's) in the
