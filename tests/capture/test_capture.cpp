@@ -294,6 +294,10 @@ TEST (Capture_Read, MaxAgeWaitsForAYoungFrame)
   for (int i = 0; i < 6; i++)
     {
       ASSERT_TRUE (camera.read (frame, 5s, &info));
+      /* As latestframe measured it when read() took the frame. */
+      EXPECT_GE (info.age_ns, 0);
+      EXPECT_LE (info.age_ns, std::chrono::nanoseconds (15ms).count ())
+          << "read " << i;
       const auto age = steady::now () - info.received;
       EXPECT_LT (age, 100ms)
           << "read " << i << ": "
@@ -302,6 +306,33 @@ TEST (Capture_Read, MaxAgeWaitsForAYoungFrame)
       std::this_thread::sleep_for (230ms);
     }
   expect_counts_hold (camera);
+}
+
+// A frame read stays counted by latestframe as in flight while a Mat holds
+// it, converted or not, and lands when the last Mat lets go.
+TEST (Capture_Read, FrameStaysInFlightWhileAMatHoldsIt)
+{
+  for (const char *format : { "BGR", "I420" })
+    {
+      capture_options options = quick_options ();
+      options.format = format;
+      /* I420 from the source: read() converts it to BGR, or hands the
+       * decoded frame itself over for I420. */
+      capture camera ("videotestsrc is-live=true "
+                      "! video/x-raw,format=I420,width=160,height=120,"
+                      "framerate=30/1",
+                      options);
+      ASSERT_TRUE (camera.isOpened ()) << camera.last_error ();
+      cv::Mat frame;
+      ASSERT_TRUE (camera.read (frame, 5s)) << format;
+      EXPECT_GE (camera.stats ().in_flight_bytes, 160u * 120 * 3 / 2)
+          << format;
+      frame.release ();
+      /* The charge lands when the buffer goes back to its pool: at once. */
+      EXPECT_EQ (camera.stats ().in_flight_bytes, 0u) << format;
+      EXPECT_EQ (camera.stats ().copied, 0u) << format;
+      expect_counts_hold (camera);
+    }
 }
 
 // The Mat is the frame's own memory, not a copy: no frame is copied, the
