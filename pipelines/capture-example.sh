@@ -35,8 +35,11 @@ if [ -z "$uri" ]; then
 fi
 
 if [ "$python" = 1 ]; then
-  "$(system_python)" "$LATESTFRAME_ROOT/src/capture/examples/newest_frame.py" "$uri" \
-    --seconds "$seconds" --extra-ms "$extra_ms" "${passed[@]}"
+  # The package latestframe as built (<build>/src/capture/python), unless one
+  # on PYTHONPATH already comes first.
+  PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$build_dir/src/capture/python \
+    "$(system_python)" "$LATESTFRAME_ROOT/src/capture/examples/newest_frame.py" "$uri" \
+      --seconds "$seconds" --extra-ms "$extra_ms" "${passed[@]}"
 else
   "$build_dir/src/capture/latestframe-capture-example" "$uri" \
     --seconds "$seconds" --extra-ms "$extra_ms" "${passed[@]}"
