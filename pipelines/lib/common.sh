@@ -13,7 +13,7 @@ LATESTFRAME_PACKAGES=(
   libgstrtspserver-1.0-dev gstreamer1.0-rtsp gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
   gnuplot-nox
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-gst-1.0
-  python3-numpy
+  python3-numpy python3-dev pybind11-dev python3-pytest
 )
 
 as_root() {
