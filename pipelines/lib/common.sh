@@ -52,11 +52,14 @@ system_python() {
 
 # Installs what is missing, builds if needed (LATESTFRAME_BUILD_DIR, or
 # build/), and points GStreamer at the build's plugins. Sets build_dir.
+# Their folder, gst/, rather than the whole build: GStreamer would try every
+# .so below it as a plugin, the Python extension too, which cannot load
+# outside python3 and makes it print a warning.
 prepare_build() {
   build_dir=${LATESTFRAME_BUILD_DIR:-$LATESTFRAME_ROOT/build}
   ensure_packages
   ensure_build "$build_dir"
-  export GST_PLUGIN_PATH="$build_dir${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+  export GST_PLUGIN_PATH="$build_dir/gst${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 }
 
 # Starts the test camera (LATESTFRAME_TESTCAM, or the build's) in the
