@@ -64,6 +64,9 @@ system_python() {
 
 # Installs what is missing, builds if needed (LATESTFRAME_BUILD_DIR, or
 # build/), and points GStreamer at the build's plugins. Sets build_dir.
+# Their folder, gst/, rather than the whole build: GStreamer would try every
+# .so below it as a plugin, the Python extension too, which cannot load
+# outside python3 and makes it print a warning.
 prepare_build() {
   build_dir=${LATESTFRAME_BUILD_DIR:-$LATESTFRAME_ROOT/build}
   ensure_packages
