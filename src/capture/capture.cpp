@@ -148,6 +148,12 @@ struct capture::impl
     cv::Mat mat = converter->to_mat (std::move (sample), was_copied, error);
 
     std::lock_guard<std::mutex> guard (shared.lock);
+    /* The supervisor notices the first frame of a connection within its
+     * poll; a reader that got one already knows. */
+    if (shared.current.get () == &from
+        && (shared.state == capture_state::connecting
+            || shared.state == capture_state::reconnecting))
+      shared.set_state (capture_state::streaming);
     taken.skipped = taken.sequence > returned_sequence
                         ? taken.sequence - returned_sequence - 1
                         : 0;
