@@ -263,6 +263,26 @@ def readers(folder):
     return found, skipped
 
 
+def reader_targets(found):
+    """Section 5's targets, on the medians over rounds: the Python reader as
+    young as the C++ one (p95 within 2 ms), and its memory within 10 MB of
+    it."""
+    def median(reader, name):
+        values = [float(r[name]) for r in found if r.get("reader") == reader and name in r]
+        return statistics.median(values) if values else None
+
+    targets = []
+    python_p95, cpp_p95 = median("python-binding", "age_p95"), median("cpp-capture", "age_p95")
+    if python_p95 is not None and cpp_p95 is not None:
+        targets.append(("Python binding age p95 within 2 ms of the C++ capture's (720p30, 100 ms step)",
+                        f"{python_p95:.1f} vs {cpp_p95:.1f} ms", abs(python_p95 - cpp_p95) <= 2))
+    python_rss, cpp_rss = median("python-binding", "rss_mb"), median("cpp-capture", "rss_mb")
+    if python_rss is not None and cpp_rss is not None:
+        targets.append(("Python binding peak RSS <= the C++ capture's + 10 MB",
+                        f"{python_rss:.0f} vs {cpp_rss:.0f} + 10 MB", python_rss <= cpp_rss + 10))
+    return targets
+
+
 def section_5(found, skipped):
     def spread(runs, name, spec):
         """The median over rounds, and the range when there are several."""
@@ -372,6 +392,7 @@ def main():
                             f"{maxage['age_p95']} vs {floor['age_p95']} + 5",
                             float(maxage["age_p95"]) <= float(floor["age_p95"]) + 5))
     targets += handoff_targets(handoff_figures)
+    targets += reader_targets(section_5_lines[0] if section_5_lines else [])
     out += ["## Targets", "", "| target | measured | |", "| --- | --- | --- |"]
     out += [f"| {name} | {measured} | {'met' if met else 'MISSED'} |" for name, measured, met in targets]
     out.append("")
