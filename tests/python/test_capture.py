@@ -49,6 +49,13 @@ def opened():
 
     yield open_capture
     for camera in captures:
+        # latestframe's counts hold under the capture: every frame received
+        # was handed to a read, dropped (those a reader passed over count
+        # as superseded) or is held.
+        stats = camera.stats()
+        assert stats["received"] == (stats["pushed"] + stats["dropped"]
+                                     + stats["held_frames"]), stats
+        assert stats["dropped_superseded"] <= stats["dropped"], stats
         camera.release()
 
 
