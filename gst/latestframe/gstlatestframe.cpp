@@ -83,6 +83,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <mutex>
 #include <new>
 #include <optional>
@@ -106,6 +107,17 @@ struct _GstLatestFrameState
    * liveness was asked for this stream. */
   GstSegment sink_segment;
   bool liveness_known = false;
+
+  /* What ages run from (GstLatestFrameAgeFrom). */
+  std::atomic<int> age_from{ GST_LATEST_FRAME_AGE_FROM_AUTO };
+  /* Sink streaming thread only: this stream's capture times are not in
+   * step with this host's clock (warned once): ages from running time until
+   * a new stream. */
+  bool capture_clock_off = false;
+  /* Frames whose age ran from their capture time; whether the last stream
+   * fell back to running time. */
+  std::atomic<std::uint64_t> capture_time_frames{ 0 };
+  std::atomic<bool> capture_clock_fallback{ false };
 
   /* Whether the frames arriving have running times: without, the loop
    * does not read the pipeline clock. */
@@ -180,6 +192,7 @@ enum
   PROP_FLUSH_ON_EOS,
   PROP_MAX_AGE,
   PROP_DELIVERY,
+  PROP_AGE_FROM,
   PROP_MEMORY_BUDGET,
   PROP_MEMORY_BUDGET_BYTES,
   PROP_STATS_INTERVAL,
@@ -202,6 +215,13 @@ enum
 #define DEFAULT_FLUSH_ON_EOS FALSE
 #define DEFAULT_MAX_AGE 0
 #define DEFAULT_DELIVERY GST_LATEST_FRAME_DELIVERY_PUSH
+#define DEFAULT_AGE_FROM GST_LATEST_FRAME_AGE_FROM_AUTO
+/* A capture time this much in the future, or this old when the frame
+ * arrives, is a camera clock out of step with ours, not an age. */
+#define CAPTURE_CLOCK_AHEAD_LIMIT (100 * GST_MSECOND)
+#define CAPTURE_CLOCK_BEHIND_LIMIT (3 * GST_SECOND)
+/* NTP counts from 1900, Unix time from 1970. */
+#define NTP_TO_UNIX_NS (G_GUINT64_CONSTANT (2208988800) * GST_SECOND)
 #define FRAME_INFO_NAME "latestframe-frame"
 #define DEFAULT_MEMORY_BUDGET NULL
 #define DEFAULT_MEMORY_BUDGET_BYTES 0
@@ -255,6 +275,33 @@ gst_latest_frame_delivery_get_type (void)
       g_once_init_leave (&delivery_type, type);
     }
   return delivery_type;
+}
+
+GType
+gst_latest_frame_age_from_get_type (void)
+{
+  static GType age_from_type = 0;
+  static const GEnumValue age_from_values[] = {
+    { GST_LATEST_FRAME_AGE_FROM_AUTO,
+      "The capture time when the frame carries one (timestamp/x-ntp or "
+      "timestamp/x-unix reference timestamp meta), else the running time",
+      "auto" },
+    { GST_LATEST_FRAME_AGE_FROM_CAPTURE,
+      "The capture time only: a frame without one has no age", "capture" },
+    { GST_LATEST_FRAME_AGE_FROM_RUNNING_TIME,
+      "The frame's running time (for RTSP: when the receiver got it)",
+      "running-time" },
+    { GST_LATEST_FRAME_AGE_FROM_ARRIVAL,
+      "When the frame reached this element", "arrival" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&age_from_type))
+    {
+      GType type = g_enum_register_static ("GstLatestFrameAgeFrom",
+                                           age_from_values);
+      g_once_init_leave (&age_from_type, type);
+    }
+  return age_from_type;
 }
 
 #define gst_latest_frame_parent_class parent_class
@@ -570,6 +617,19 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
           "(0 = off)",
           0, G_MAXUINT64, DEFAULT_MAX_AGE, settable));
   g_object_class_install_property (
+      gobject_class, PROP_AGE_FROM,
+      g_param_spec_enum (
+          "age-from", "Age from",
+          "What a frame's age (max-age, age-p50/p95/max) runs from: auto = "
+          "its capture time when it carries one (a timestamp/x-ntp or "
+          "timestamp/x-unix reference timestamp meta: rtspsrc "
+          "add-reference-timestamp-meta=true), else its running time; "
+          "capture = the capture time only; running-time; arrival (here). A "
+          "capture time more than 100 ms ahead of this host's clock or more "
+          "than 3 s behind it is a clock out of step: one warning, and "
+          "running time for the rest of the stream",
+          GST_TYPE_LATEST_FRAME_AGE_FROM, DEFAULT_AGE_FROM, settable));
+  g_object_class_install_property (
       gobject_class, PROP_DELIVERY,
       g_param_spec_enum (
           "delivery", "Delivery",
@@ -637,8 +697,12 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
           "A '" STATS_NAME "' structure: received, pushed, dropped (and by "
           "reason: -overflow, -age, -budget, -flush, -superseded; -bytes), "
           "current levels, in-flight frames and bytes, peak-bytes, "
-          "age-p50/-p95/-max (ns, recent frames), upstream-live, and "
-          "memory-budget, -bytes, -used when a budget is set",
+          "age-p50/-p95/-max (ns, recent frames; see age-from), age-from, "
+          "capture-time-frames (frames aged from their capture time), "
+          "capture-clock-fallback (the stream's clock was out of step), "
+          "timestamp-age-p50/-p95/-max (those frames' ages by their own "
+          "running time, beside), upstream-live, and memory-budget, -bytes, "
+          "-used when a budget is set",
           GST_TYPE_STRUCTURE, readable));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -657,6 +721,8 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
   gst_type_mark_as_plugin_api (GST_TYPE_LATEST_FRAME_LEAKY,
                                static_cast<GstPluginAPIFlags> (0));
   gst_type_mark_as_plugin_api (GST_TYPE_LATEST_FRAME_DELIVERY,
+                               static_cast<GstPluginAPIFlags> (0));
+  gst_type_mark_as_plugin_api (GST_TYPE_LATEST_FRAME_AGE_FROM,
                                static_cast<GstPluginAPIFlags> (0));
 }
 
@@ -705,6 +771,15 @@ gst_latest_frame_finalize (GObject *object)
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
+static const gchar *
+age_from_nick (int age_from)
+{
+  GEnumClass *enum_class
+      = G_ENUM_CLASS (g_type_class_peek (GST_TYPE_LATEST_FRAME_AGE_FROM));
+  GEnumValue *value = g_enum_get_value (enum_class, age_from);
+  return value ? value->value_nick : "unknown";
+}
+
 static GstStructure *
 build_stats (GstLatestFrame *self)
 {
@@ -725,7 +800,18 @@ build_stats (GstLatestFrame *self)
       stats.peak_bytes, "age-p50", G_TYPE_UINT64, stats.ages.p50_ns,
       "age-p95", G_TYPE_UINT64, stats.ages.p95_ns, "age-max", G_TYPE_UINT64,
       stats.ages.max_ns, "age-samples", G_TYPE_UINT, stats.ages.samples,
-      "upstream-live", G_TYPE_BOOLEAN, stats.upstream_live, NULL);
+      "upstream-live", G_TYPE_BOOLEAN, stats.upstream_live,
+      "capture-time-frames", G_TYPE_UINT64,
+      static_cast<guint64> (self->state->capture_time_frames),
+      "capture-clock-fallback", G_TYPE_BOOLEAN,
+      static_cast<gboolean> (self->state->capture_clock_fallback),
+      "timestamp-age-p50", G_TYPE_UINT64, stats.timestamp_ages.p50_ns,
+      "timestamp-age-p95", G_TYPE_UINT64, stats.timestamp_ages.p95_ns,
+      "timestamp-age-max", G_TYPE_UINT64, stats.timestamp_ages.max_ns,
+      "timestamp-age-samples", G_TYPE_UINT, stats.timestamp_ages.samples,
+      NULL);
+  gst_structure_set (structure, "age-from", G_TYPE_STRING,
+                     age_from_nick (self->state->age_from), NULL);
   for (std::size_t i = 0; i < lf::drop_reason_count; i++)
     {
       const auto reason = static_cast<lf::drop_reason> (i);
@@ -798,6 +884,9 @@ gst_latest_frame_set_property (GObject *object, guint prop_id,
       break;
     case PROP_MAX_AGE:
       keeper.set_max_age (g_value_get_uint64 (value));
+      break;
+    case PROP_AGE_FROM:
+      self->state->age_from = g_value_get_enum (value);
       break;
     case PROP_DELIVERY:
       {
@@ -890,6 +979,9 @@ gst_latest_frame_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_MAX_AGE:
       g_value_set_uint64 (value, keeper.max_age ());
       break;
+    case PROP_AGE_FROM:
+      g_value_set_enum (value, self->state->age_from);
+      break;
     case PROP_DELIVERY:
       g_value_set_enum (value, self->state->on_request
                                    ? GST_LATEST_FRAME_DELIVERY_ON_REQUEST
@@ -931,15 +1023,84 @@ gst_latest_frame_get_property (GObject *object, guint prop_id, GValue *value,
 
 /* ---- upstream ------------------------------------------------------- */
 
-/* What the keeper needs to know of an arriving frame: its size, its
- * running time (the axis max-size-time limits, and what its age runs
- * from), and with max-age the running time it arrived at. */
+/* The frame's capture time (Unix time, ns), when the stream tells it: a
+ * reference timestamp meta, `timestamp/x-ntp` (RTCP sender reports, RFC
+ * 7273, RFC 6051: rtspsrc add-reference-timestamp-meta=true) or
+ * `timestamp/x-unix`. */
+static std::optional<guint64>
+capture_time_of (GstBuffer *buffer)
+{
+  static GstStaticCaps ntp = GST_STATIC_CAPS ("timestamp/x-ntp");
+  static GstStaticCaps unix_time = GST_STATIC_CAPS ("timestamp/x-unix");
+  /* Most frames carry no reference timestamp at all: one look. */
+  if (!gst_buffer_get_meta (buffer, GST_REFERENCE_TIMESTAMP_META_API_TYPE))
+    return std::nullopt;
+  for (GstStaticCaps *reference : { &ntp, &unix_time })
+    {
+      GstCaps *caps = gst_static_caps_get (reference);
+      GstReferenceTimestampMeta *meta
+          = gst_buffer_get_reference_timestamp_meta (buffer, caps);
+      gst_caps_unref (caps);
+      if (!meta)
+        continue;
+      if (reference == &unix_time)
+        return meta->timestamp;
+      if (meta->timestamp >= NTP_TO_UNIX_NS)
+        return meta->timestamp - NTP_TO_UNIX_NS;
+    }
+  return std::nullopt;
+}
+
+/* With a capture time: the frame's time on the running clock becomes the
+ * moment it was captured (now minus its age by this host's wall clock), so
+ * that the keeper's ages run from capture; its own running time is kept
+ * beside. A capture time out of step with this host falls back, once per
+ * stream, with a warning. */
+static void
+age_from_capture_time (GstLatestFrame *self, GstBuffer *buffer,
+                       lf::frame_desc &frame)
+{
+  GstLatestFrameState *state = self->state;
+  if (state->capture_clock_off)
+    return;
+  const std::optional<guint64> captured = capture_time_of (buffer);
+  if (!captured)
+    return;
+  const std::int64_t now_running = read_running_clock (self);
+  if (now_running == lf::no_time)
+    return;
+  const std::int64_t now_unix = g_get_real_time () * 1000;
+  const std::int64_t age = now_unix - static_cast<std::int64_t> (*captured);
+  if (age < -static_cast<std::int64_t> (CAPTURE_CLOCK_AHEAD_LIMIT)
+      || age > static_cast<std::int64_t> (CAPTURE_CLOCK_BEHIND_LIMIT))
+    {
+      state->capture_clock_off = true;
+      state->capture_clock_fallback = true;
+      GST_ELEMENT_WARNING (
+          self, STREAM, FAILED,
+          ("The camera's clock is not in step with this host's"),
+          ("a frame arrived %+.3f s old by its capture time (the stream's "
+           "clock is %.3f s %s this host's): ages run from running time for "
+           "the rest of this stream. Synchronise both clocks (NTP).",
+           age / 1e9, std::abs (age) / 1e9, age < 0 ? "ahead of" : "behind"));
+      return;
+    }
+  frame.timestamp_running_ns = frame.time_ns;
+  frame.time_ns = now_running - age;
+  frame.arrival_running_ns = now_running;
+  state->capture_time_frames.fetch_add (1, std::memory_order_relaxed);
+}
+
+/* What the keeper needs to know of an arriving frame: its size, its time
+ * (the axis max-size-time limits, and what its age runs from: see
+ * age-from), and with max-age the running time it arrived at. */
 static lf::frame_desc
 describe_frame (GstLatestFrame *self, GstBuffer *buffer)
 {
+  GstLatestFrameState *state = self->state;
   lf::frame_desc frame;
   frame.bytes = gst_buffer_get_size (buffer);
-  const GstSegment *segment = &self->state->sink_segment;
+  const GstSegment *segment = &state->sink_segment;
   const GstClockTime timestamp = GST_BUFFER_DTS_OR_PTS (buffer);
   guint64 running_time;
   if (segment->format == GST_FORMAT_TIME
@@ -948,12 +1109,30 @@ describe_frame (GstLatestFrame *self, GstBuffer *buffer)
                                            &running_time)
              == 1)
     frame.time_ns = static_cast<std::int64_t> (running_time);
+  switch (state->age_from.load (std::memory_order_relaxed))
+    {
+    case GST_LATEST_FRAME_AGE_FROM_AUTO:
+      age_from_capture_time (self, buffer, frame);
+      break;
+    case GST_LATEST_FRAME_AGE_FROM_CAPTURE:
+      age_from_capture_time (self, buffer, frame);
+      if (frame.timestamp_running_ns == lf::no_time && !state->capture_clock_off)
+        frame.time_ns = lf::no_time;
+      break;
+    case GST_LATEST_FRAME_AGE_FROM_ARRIVAL:
+      frame.time_ns = read_running_clock (self);
+      frame.arrival_running_ns = frame.time_ns;
+      break;
+    default:
+      break;
+    }
   const bool timed = frame.time_ns != lf::no_time;
-  if (G_UNLIKELY (self->state->timed_frames.load (std::memory_order_relaxed)
+  if (G_UNLIKELY (state->timed_frames.load (std::memory_order_relaxed)
                   != timed))
-    self->state->timed_frames.store (timed, std::memory_order_relaxed);
+    state->timed_frames.store (timed, std::memory_order_relaxed);
   /* How old it arrives matters to max-age only: no clock read without. */
-  if (timed && self->state->keeper.max_age () != 0)
+  if (timed && frame.arrival_running_ns == lf::no_time
+      && state->keeper.max_age () != 0)
     frame.arrival_running_ns = read_running_clock (self);
   return frame;
 }
@@ -1163,6 +1342,9 @@ gst_latest_frame_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     {
       state->liveness_known = false;
       state->pulled_eos = false;
+      /* Maybe another camera: its clock is judged afresh. */
+      state->capture_clock_off = false;
+      state->capture_clock_fallback = false;
     }
   keeper_t::admit_outcome outcome = state->keeper.admit_marker (
       lf::held_object::owning (GST_MINI_OBJECT_CAST (event)),
@@ -1619,6 +1801,11 @@ sample_for_reader (GstLatestFrame *self, keeper_t::handover &frame)
       FRAME_INFO_NAME, "sequence", G_TYPE_UINT64, frame.sequence, "skipped",
       G_TYPE_UINT64, skipped, "running-time", G_TYPE_UINT64, running_time,
       "age", G_TYPE_INT64, age, NULL);
+  /* Aged from its capture time: when that was, on this host's wall clock. */
+  if (frame.timestamp_age_ns && age >= 0)
+    gst_structure_set (info, "capture-time", G_TYPE_UINT64,
+                       static_cast<guint64> (g_get_real_time () * 1000 - age),
+                       NULL);
   GstSample *sample
       = gst_sample_new (buffer, state->pull_caps, &state->pull_segment, info);
   gst_buffer_unref (buffer);

@@ -17,6 +17,7 @@ G_BEGIN_DECLS
 
 #define GST_TYPE_LATEST_FRAME_LEAKY (gst_latest_frame_leaky_get_type ())
 #define GST_TYPE_LATEST_FRAME_DELIVERY (gst_latest_frame_delivery_get_type ())
+#define GST_TYPE_LATEST_FRAME_AGE_FROM (gst_latest_frame_age_from_get_type ())
 
 /**
  * GstLatestFrameLeaky:
@@ -51,6 +52,28 @@ typedef enum
   GST_LATEST_FRAME_DELIVERY_ON_REQUEST,
 } GstLatestFrameDelivery;
 
+/**
+ * GstLatestFrameAgeFrom:
+ * @GST_LATEST_FRAME_AGE_FROM_AUTO: the capture time when the frame carries
+ *   one (a `timestamp/x-ntp` or `timestamp/x-unix` reference timestamp meta,
+ *   as rtspsrc add-reference-timestamp-meta=true attaches), else the running
+ *   time.
+ * @GST_LATEST_FRAME_AGE_FROM_CAPTURE: the capture time only: a frame without
+ *   one has no age.
+ * @GST_LATEST_FRAME_AGE_FROM_RUNNING_TIME: the frame's running time (for a
+ *   live RTSP source, when the receiver got it).
+ * @GST_LATEST_FRAME_AGE_FROM_ARRIVAL: when the frame reached this element.
+ *
+ * What a frame's age (max-age, the age figures) runs from.
+ */
+typedef enum
+{
+  GST_LATEST_FRAME_AGE_FROM_AUTO,
+  GST_LATEST_FRAME_AGE_FROM_CAPTURE,
+  GST_LATEST_FRAME_AGE_FROM_RUNNING_TIME,
+  GST_LATEST_FRAME_AGE_FROM_ARRIVAL,
+} GstLatestFrameAgeFrom;
+
 typedef struct _GstLatestFrame GstLatestFrame;
 typedef struct _GstLatestFrameClass GstLatestFrameClass;
 typedef struct _GstLatestFrameState GstLatestFrameState;
@@ -78,6 +101,7 @@ struct _GstLatestFrameClass
 GType gst_latest_frame_get_type (void);
 GType gst_latest_frame_leaky_get_type (void);
 GType gst_latest_frame_delivery_get_type (void);
+GType gst_latest_frame_age_from_get_type (void);
 
 GST_ELEMENT_REGISTER_DECLARE (latestframe);
 

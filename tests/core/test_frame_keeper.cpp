@@ -539,6 +539,30 @@ TEST_F (FrameKeeper, MaxAgeDropsFramesThatGotOld)
   EXPECT_EQ (k ().stats ().ages.max_ns, 35 * ms);
 }
 
+// A frame aged from its capture time keeps its age by its own timestamp
+// beside: both are reported, each in its own window.
+TEST_F (FrameKeeper, TimestampAgesKeptBesideCaptureAges)
+{
+  k ().set_limits ({ 3, 0, 0 });
+  frame_desc captured{ 10, fake_clock::ago (40 * ms), fake_clock::ago (0) };
+  captured.timestamp_running_ns = fake_clock::ago (5 * ms);
+  k ().admit_frame (tracked (1), captured);
+  frame (2, 10, fake_clock::ago (0));
+  keeper_t::handover first
+      = k ().hand_over (keeper_t::delivery::in_order, keeper_t::clock::now (),
+                        fake_clock::running_now ());
+  EXPECT_EQ (first.age_ns, 40 * ms);
+  EXPECT_EQ (first.timestamp_age_ns, 5 * ms);
+  keeper_t::handover second
+      = k ().hand_over (keeper_t::delivery::in_order, keeper_t::clock::now (),
+                        fake_clock::running_now ());
+  EXPECT_FALSE (second.timestamp_age_ns) << "no capture time: no second age";
+  const latestframe::keeper_stats stats = k ().stats ();
+  EXPECT_EQ (stats.ages.max_ns, 40 * ms);
+  EXPECT_EQ (stats.timestamp_ages.samples, 1u);
+  EXPECT_EQ (stats.timestamp_ages.max_ns, 5 * ms);
+}
+
 // Arrivals already older than max-age: the owner is told once; the newest
 // frame still goes out, older ones with a newer one behind are dropped.
 TEST_F (FrameKeeper, ArrivalsOverMaxAgeNoticedOnceNewestStillGoes)

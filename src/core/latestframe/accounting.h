@@ -229,6 +229,9 @@ struct keeper_stats
   std::uint64_t in_flight_bytes = 0;
   std::uint64_t peak_bytes = 0; /* highest held + in flight */
   age_summary ages;
+  /* For frames aged from a capture time: their ages by their own
+   * timestamps (frame_desc::timestamp_running_ns), beside. */
+  age_summary timestamp_ages;
   bool upstream_live = true;
   /* The memory budget joined, if any: its name, the cap in force, used. */
   bool has_budget = false;

@@ -135,6 +135,11 @@ struct frame_desc
    * max-age's warning about frames arriving too old. May stay unknown
    * (no_time) while max-age is off. */
   std::int64_t arrival_running_ns = no_time;
+  /* When time_ns is not the frame's own timestamp but its capture time
+   * (read from the stream, expressed on the running clock): the running
+   * time of its timestamp, whose ages are kept beside the others, for
+   * comparison. no_time otherwise. */
+  std::int64_t timestamp_running_ns = no_time;
 };
 
 /* Hooks a keeper calls, with its lock released, at the points where
@@ -264,6 +269,9 @@ public:
     std::int64_t time_ns = no_time;
     /* Its age now (see hand_over()), when known. */
     std::optional<std::uint64_t> age_ns;
+    /* With a capture time (frame_desc::timestamp_running_ns): its age by
+     * its own timestamp, beside. */
+    std::optional<std::uint64_t> timestamp_age_ns;
     in_flight_charge charge;
     /* Frames dropped on the way (too old, superseded). */
     released_list released;
@@ -372,6 +380,7 @@ public:
     queued.discont = std::exchange (pending_discont_, false);
     queued.bytes = desc.bytes;
     queued.time_ns = desc.time_ns;
+    queued.timestamp_running_ns = desc.timestamp_running_ns;
     /* A frame without a running time is aged from its arrival, and only
      * when max-age asks for it: the steady clock is not free. */
     queued.arrival = desc.time_ns == no_time && freshness_.max_age () != 0
@@ -883,7 +892,7 @@ public:
   keeper_stats stats () const
   {
     keeper_stats stats;
-    age_window ages;
+    age_window ages, timestamp_ages;
     std::shared_ptr<memory_budget> budget;
     {
       std::lock_guard<std::mutex> lock (mutex_);
@@ -896,6 +905,7 @@ public:
       stats.peak_bytes = peak_bytes_;
       stats.upstream_live = upstream_live_;
       ages = ages_;
+      timestamp_ages = timestamp_ages_;
       if (membership_)
         {
           budget = membership_->budget ();
@@ -904,6 +914,7 @@ public:
     }
     /* Sorted outside the lock: the streaming threads take it per frame. */
     stats.ages = ages.summary ();
+    stats.timestamp_ages = timestamp_ages.summary ();
     stats.in_flight_frames = accounts_->frames_approx ();
     stats.in_flight_bytes = accounts_->bytes_approx ();
     if (budget)
@@ -939,6 +950,7 @@ private:
     bool discont = false;
     std::uint64_t bytes = 0;
     std::int64_t time_ns = no_time;
+    std::int64_t timestamp_running_ns = no_time;
     clock::time_point arrival{};
     std::uint64_t sequence = 0;
     std::uint64_t ticket = 0;
@@ -1312,6 +1324,12 @@ private:
     handed_over_++;
     if (age)
       ages_.record (*age);
+    if (next.timestamp_running_ns != no_time && running_now != no_time)
+      {
+        out.timestamp_age_ns = static_cast<std::uint64_t> (std::max<std::int64_t> (
+            running_now - next.timestamp_running_ns, 0));
+        timestamp_ages_.record (*out.timestamp_age_ns);
+      }
     out.status = handover_status::handed_over;
     out.is_frame = true;
     out.item = std::move (next.item);
@@ -1468,6 +1486,7 @@ private:
   std::array<drop_tally, drop_reason_count> drops_{};
   std::uint64_t peak_bytes_ = 0;
   age_window ages_;
+  age_window timestamp_ages_;
   flight_accounts::owner accounts_ = flight_accounts::create ();
 
   std::uint64_t last_ticket_ = 0;

@@ -1,0 +1,195 @@
+/* latestframe age-from: ages run from the capture time a frame carries (a
+ * reference timestamp meta, as rtspsrc add-reference-timestamp-meta=true
+ * attaches from RTCP sender reports), and a camera clock out of step with
+ * this host's gets one warning and the running time instead. Driven with
+ * GstHarness and a test clock that stands still, so that the only time
+ * that passes between arrival and hand-over is this host's wall clock's. */
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+
+#define CAPS "video/x-raw,format=GRAY8,width=4,height=4,framerate=30/1"
+/* NTP counts from 1900, Unix time from 1970. */
+#define NTP_TO_UNIX_NS (G_GUINT64_CONSTANT (2208988800) * GST_SECOND)
+
+static GstHarness *
+new_harness (const gchar *settings)
+{
+  gchar *description = g_strdup_printf (
+      "latestframe delivery=on-request max-size-buffers=4 %s",
+      settings ? settings : "");
+  GstElement *element = gst_parse_launch (description, NULL);
+  g_free (description);
+  fail_unless (element != NULL);
+  GstHarness *h = gst_harness_new_with_element (element, "sink", NULL);
+  gst_object_unref (element);
+  gst_harness_set_src_caps_str (h, CAPS);
+  gst_harness_use_testclock (h);
+  gst_harness_set_time (h, GST_SECOND);
+  return h;
+}
+
+/* A frame at running time `pts`, captured `age` ago by this host's wall
+ * clock (negative: in the future), as an NTP reference timestamp. */
+static GstBuffer *
+captured_frame (GstClockTime pts, gint64 age)
+{
+  GstBuffer *buffer = gst_buffer_new_allocate (NULL, 16, NULL);
+  GST_BUFFER_PTS (buffer) = pts;
+  GstCaps *ntp = gst_caps_from_string ("timestamp/x-ntp");
+  const gint64 captured = g_get_real_time () * 1000 - age;
+  gst_buffer_add_reference_timestamp_meta (
+      buffer, ntp, (guint64)captured + NTP_TO_UNIX_NS, GST_CLOCK_TIME_NONE);
+  gst_caps_unref (ntp);
+  return buffer;
+}
+
+static gint64
+pulled_age (GstHarness *h, gboolean *has_capture_time)
+{
+  GstSample *sample = NULL;
+  g_signal_emit_by_name (h->element, "try-pull-frame", (guint64)0, &sample);
+  fail_unless (sample != NULL);
+  gint64 age = -2;
+  const GstStructure *info = gst_sample_get_info (sample);
+  fail_unless (gst_structure_get_int64 (info, "age", &age));
+  if (has_capture_time)
+    *has_capture_time = gst_structure_has_field (info, "capture-time");
+  gst_sample_unref (sample);
+  return age;
+}
+
+static guint64
+stat_uint64 (GstElement *element, const gchar *field)
+{
+  GstStructure *stats = NULL;
+  guint64 value = G_MAXUINT64;
+  g_object_get (element, "stats", &stats, NULL);
+  fail_unless (gst_structure_get_uint64 (stats, field, &value), field);
+  gst_structure_free (stats);
+  return value;
+}
+
+static gboolean
+stat_boolean (GstElement *element, const gchar *field)
+{
+  GstStructure *stats = NULL;
+  gboolean value = FALSE;
+  g_object_get (element, "stats", &stats, NULL);
+  fail_unless (gst_structure_get_boolean (stats, field, &value), field);
+  gst_structure_free (stats);
+  return value;
+}
+
+/* The frame's running time says it is brand new (pts = the clock's running
+ * time now); its capture time says 30 ms: the age is the capture's. */
+GST_START_TEST (ages_run_from_the_capture_time)
+{
+  GstHarness *h = new_harness (NULL);
+  gst_harness_push (h, captured_frame (GST_SECOND, 30 * GST_MSECOND));
+  gboolean has_capture_time = FALSE;
+  const gint64 age = pulled_age (h, &has_capture_time);
+  /* 30 ms, plus what this host's wall clock moved since (a few µs; the
+   * bound only fails a test stalled for a second). */
+  fail_unless (age >= 30 * GST_MSECOND && age < 1030 * GST_MSECOND,
+               "age %" G_GINT64_FORMAT, age);
+  fail_unless (has_capture_time);
+  fail_unless_equals_uint64 (stat_uint64 (h->element, "capture-time-frames"),
+                             1);
+  /* Beside it, the age by its own running time: none passed. */
+  fail_unless_equals_uint64 (stat_uint64 (h->element, "timestamp-age-max"), 0);
+  fail_unless (!stat_boolean (h->element, "capture-clock-fallback"));
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* max-age judges the capture age: a frame captured 10 ms before it arrived
+ * and held 15 ms more is 25 ms old, too old for 20 ms, though its running
+ * time says 15 ms. */
+GST_START_TEST (max_age_judges_the_capture_age)
+{
+  GstHarness *h = new_harness ("max-age=20000000");
+  gst_harness_push (h, captured_frame (GST_SECOND, 10 * GST_MSECOND));
+  gst_harness_set_time (h, GST_SECOND + 15 * GST_MSECOND);
+  GstSample *sample = NULL;
+  g_signal_emit_by_name (h->element, "try-pull-frame", (guint64)0, &sample);
+  fail_unless (sample == NULL);
+  fail_unless_equals_uint64 (stat_uint64 (h->element, "dropped-age"), 1);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* Running time only, when asked: the capture time is ignored. */
+GST_START_TEST (running_time_when_asked)
+{
+  GstHarness *h = new_harness ("age-from=running-time");
+  gst_harness_push (h, captured_frame (GST_SECOND, 30 * GST_MSECOND));
+  fail_unless_equals_int64 (pulled_age (h, NULL), 0);
+  fail_unless_equals_uint64 (stat_uint64 (h->element, "capture-time-frames"),
+                             0);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* A camera clock 5 s ahead or behind: one warning naming the offset, and
+ * running time for the rest of the stream. */
+static void
+check_clock_out_of_step (gint64 age)
+{
+  GstHarness *h = new_harness (NULL);
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, bus);
+  for (guint i = 0; i < 3; i++)
+    gst_harness_push (h, captured_frame (GST_SECOND, age));
+  gboolean has_capture_time = TRUE;
+  fail_unless_equals_int64 (pulled_age (h, &has_capture_time), 0);
+  fail_unless (!has_capture_time);
+  fail_unless (stat_boolean (h->element, "capture-clock-fallback"));
+  fail_unless_equals_uint64 (stat_uint64 (h->element, "capture-time-frames"),
+                             0);
+
+  GstMessage *warning = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  fail_unless (warning != NULL);
+  GError *error = NULL;
+  gchar *debug = NULL;
+  gst_message_parse_warning (warning, &error, &debug);
+  fail_unless (strstr (debug, age < 0 ? "5.000 s ahead" : "5.000 s behind")
+                   != NULL,
+               "%s", debug);
+  g_clear_error (&error);
+  g_free (debug);
+  gst_message_unref (warning);
+  fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING) == NULL,
+               "warned more than once");
+
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+GST_START_TEST (a_clock_ahead_falls_back_to_running_time)
+{
+  check_clock_out_of_step (-5 * GST_SECOND);
+}
+GST_END_TEST;
+
+GST_START_TEST (a_clock_behind_falls_back_to_running_time)
+{
+  check_clock_out_of_step (5 * GST_SECOND);
+}
+GST_END_TEST;
+
+static Suite *
+capture_age_suite (void)
+{
+  Suite *s = suite_create ("latestframe-capture-age");
+  TCase *tc = tcase_create ("general");
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, ages_run_from_the_capture_time);
+  tcase_add_test (tc, max_age_judges_the_capture_age);
+  tcase_add_test (tc, running_time_when_asked);
+  tcase_add_test (tc, a_clock_ahead_falls_back_to_running_time);
+  tcase_add_test (tc, a_clock_behind_falls_back_to_running_time);
+  return s;
+}
+
+GST_CHECK_MAIN (capture_age);
