@@ -7,12 +7,22 @@
  * stamped (latestframe::stamp, CLOCK_MONOTONIC ns) and served by
  * gst-rtsp-server as H.264 (x264enc, zero latency). Switches let tests
  * stop the camera, stall it without closing, change its resolution,
- * corrupt packets and refuse connections. Run with --help. */
+ * corrupt packets, refuse connections and put its clock out of step.
+ *
+ * The capture time also travels in the stream, as cameras send it: RTCP
+ * sender reports map RTP time to this host's wall clock (NTP) at the moment
+ * each frame was stamped (rtpbin's rtcp-sync-send-time=false: capture time,
+ * not send time), and every packet carries it in an RFC 6051 NTP-64 header
+ * extension, so that a receiver knows it from the first frames rather than
+ * after the first sender report (rtspsrc add-reference-timestamp-meta=true
+ * turns it into a timestamp/x-ntp reference timestamp meta). Run with
+ * --help. */
 #include "latestframe/stamp.h"
 
 #include <gst/app/gstappsrc.h>
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
+#include <gst/rtp/rtp.h>
 #include <gst/rtsp-server/rtsp-server.h>
 #include <gst/video/video.h>
 
@@ -50,6 +60,7 @@ struct options
   gchar *resize = nullptr;
   gdouble corrupt = 0;
   gboolean refuse = FALSE;
+  gint clock_offset_ms = 0;
 };
 
 /* Where the frames go: the appsrc of the media being served, if any. */
@@ -62,6 +73,8 @@ struct camera
   std::atomic<guint64> frames_sent{ 0 };
   GMainLoop *loop = nullptr;
   std::mt19937 random{ 12345 };
+  /* --clock-offset: NTP times come from the media's (offset) clock. */
+  bool ntp_from_clock = false;
 };
 
 /* A frame and its layout. */
@@ -356,12 +369,58 @@ media_unprepared (GstRTSPMedia *, gpointer data)
   gst_clear_object (&cam->appsrc);
 }
 
+/* The media's rtpbin, once the server adds it: sender reports map RTP time
+ * to the moment a frame was captured, not sent. */
+void
+rtpbin_added (GstBin *, GstElement *element, gpointer data)
+{
+  GstElementFactory *factory = gst_element_get_factory (element);
+  if (factory
+      && g_strcmp0 (gst_plugin_feature_get_name (GST_PLUGIN_FEATURE (factory)),
+                    "rtpbin")
+             == 0)
+    {
+      g_object_set (element, "rtcp-sync-send-time", FALSE, NULL);
+      if (static_cast<camera *> (data)->ntp_from_clock)
+        gst_util_set_object_arg (G_OBJECT (element), "ntp-time-source",
+                                 "clock-time");
+    }
+}
+
+/* Every packet carries its capture time (RFC 6051), as id 1. */
+void
+add_ntp64_extension (GstElement *bin)
+{
+  GstElement *pay = gst_bin_get_by_name (GST_BIN (bin), "pay0");
+  GstRTPHeaderExtension *extension = gst_rtp_header_extension_create_from_uri (
+      "urn:ietf:params:rtp-hdrext:ntp-64");
+  if (extension)
+    {
+      gst_rtp_header_extension_set_id (extension, 1);
+      g_signal_emit_by_name (pay, "add-extension", extension);
+      gst_object_unref (extension);
+    }
+  else
+    g_printerr ("no RTP header extension for NTP-64 (gst-plugins-good's "
+                "rtpmanager): receivers learn capture times from sender "
+                "reports only\n");
+  gst_object_unref (pay);
+}
+
 void
 media_configure (GstRTSPMediaFactory *, GstRTSPMedia *media, gpointer data)
 {
   camera *cam = static_cast<camera *> (data);
   GstElement *bin = gst_rtsp_media_get_element (media);
   GstElement *appsrc = gst_bin_get_by_name (GST_BIN (bin), "cam");
+  add_ntp64_extension (bin);
+  GstObject *pipeline = gst_object_get_parent (GST_OBJECT (bin));
+  if (pipeline)
+    {
+      g_signal_connect (pipeline, "element-added", G_CALLBACK (rtpbin_added),
+                        cam);
+      gst_object_unref (pipeline);
+    }
   if (cam->opts.corrupt > 0)
     {
       GstElement *pay = gst_bin_get_by_name (GST_BIN (bin), "pay0");
@@ -439,6 +498,11 @@ main (int argc, char **argv)
       "Fraction of RTP packets to scramble (0-1)", "F" },
     { "refuse", 0, 0, G_OPTION_ARG_NONE, &o.refuse, "Refuse every connection",
       NULL },
+    { "clock-offset", 0, 0, G_OPTION_ARG_INT, &o.clock_offset_ms,
+      "Put the capture times the stream carries (sender reports, NTP-64) "
+      "this many ms ahead (negative: behind) of this host's clock, as a "
+      "camera whose clock is not in step (default 0)",
+      "MS" },
     { NULL, 0, 0, G_OPTION_ARG_NONE, NULL, NULL, NULL },
   };
   GOptionContext *context = g_option_context_new (
@@ -489,6 +553,21 @@ main (int argc, char **argv)
   gst_rtsp_media_factory_set_launch (factory, launch);
   g_free (launch);
   gst_rtsp_media_factory_set_shared (factory, TRUE);
+  if (o.clock_offset_ms != 0)
+    {
+      /* rtpbin ntp-time-source=clock-time reads this clock as NTP time:
+       * this host's wall clock, from 1900, plus the offset. */
+      GstClock *clock = GST_CLOCK (
+          g_object_new (GST_TYPE_SYSTEM_CLOCK, "clock-type",
+                        GST_CLOCK_TYPE_REALTIME, NULL));
+      const GstClockTime now = gst_clock_get_internal_time (clock);
+      const gint64 ntp_offset = G_GINT64_CONSTANT (2208988800) * GST_SECOND
+                                + gint64 (o.clock_offset_ms) * GST_MSECOND;
+      gst_clock_set_calibration (clock, now, now + ntp_offset, 1, 1);
+      gst_rtsp_media_factory_set_clock (factory, clock);
+      gst_object_unref (clock);
+      cam.ntp_from_clock = true;
+    }
   g_signal_connect (factory, "media-configure", G_CALLBACK (media_configure),
                     &cam);
   GstRTSPMountPoints *mounts = gst_rtsp_server_get_mount_points (server);
