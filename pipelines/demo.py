@@ -103,7 +103,8 @@ def main():
 def run(args, url):
 
     pipeline = Gst.parse_launch(
-        f"rtspsrc location={url} latency=0 protocols={args.protocols} ! decodebin "
+        f"rtspsrc location={url} latency=0 protocols={args.protocols} "
+        "add-reference-timestamp-meta=true ! decodebin "
         "! latestframe name=latest ! videoconvert ! video/x-raw,format=BGR "
         f"! cvmotion name=motion ! cvpeopledetect name=people analysis-width={args.analysis_width} "
         "! cvoverlay ! fakesink name=sink sync=false enable-last-sample=true")

@@ -15,7 +15,7 @@ done
 source "$(dirname "$0")/lib/launch.sh" --uri "${uris[0]}" "${args[@]}"
 branches=()
 for camera in "${uris[@]}"; do
-  branches+=(rtspsrc location="$camera" protocols="$protocols" latency=0 ! decodebin
+  branches+=(rtspsrc location="$camera" protocols="$protocols" latency=0 add-reference-timestamp-meta=true ! decodebin
     ! latestframe memory-budget=cameras memory-budget-bytes="$budget" stats-interval=1000
     ! videoconvert ! cvmotion ! fakesink)
 done

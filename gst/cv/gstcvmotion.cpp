@@ -21,7 +21,8 @@
  * latestframe ! videoconvert ! cvmotion ! fakesink
  * ]| Prints a `cvmotion` message per analysed frame.
  * |[
- * gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:8554/cam ! decodebin !
+ * gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:8554/cam
+ * add-reference-timestamp-meta=true ! decodebin !
  * latestframe ! videoconvert ! cvmotion analysis-width=320 min-area=0.005 !
  * fakesink
  * ]| Motion on a live camera, analysed at 320 pixels wide.

@@ -19,7 +19,8 @@
  * latestframe ! videoconvert ! cvpeopledetect ! fakesink
  * ]| Prints a `cvpeopledetect` message per analysed frame.
  * |[
- * gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:8554/cam ! decodebin !
+ * gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:8554/cam
+ * add-reference-timestamp-meta=true ! decodebin !
  * latestframe ! videoconvert ! cvpeopledetect analysis-width=640 ! cvoverlay !
  * videoconvert ! autovideosink
  * ]| People on a live camera, boxes drawn.

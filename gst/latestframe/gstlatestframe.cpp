@@ -43,6 +43,7 @@
  * camera. In Python with PyGObject:
  * |[
  * pipeline = Gst.parse_launch("rtspsrc location=rtsp://127.0.0.1:8554/cam "
+ *     "add-reference-timestamp-meta=true "
  *     "! decodebin ! latestframe name=latest delivery=on-request")
  * pipeline.set_state(Gst.State.PLAYING)
  * latest = pipeline.get_by_name("latest")
@@ -59,10 +60,14 @@
  * the consumer gets about 10 fps, always the newest frame; the source keeps
  * its rate.
  * |[
- * gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:8554/cam ! decodebin !
+ * gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:8554/cam
+ * add-reference-timestamp-meta=true ! decodebin !
  * latestframe ! videoconvert ! autovideosink
  * ]| Put latestframe right after the decoder, so that conversion runs only on
- * the frames that will be used.
+ * the frames that will be used; add-reference-timestamp-meta=true carries
+ * the camera's capture time (RTCP sender reports) to it, so that ages and
+ * #GstLatestFrame:max-age run from the moment the picture was taken (see
+ * #GstLatestFrame:age-from).
  * |[
  * gst-launch-1.0 videotestsrc is-live=true ! latestframe max-size-buffers=0
  * max-size-time=200000000 ! identity sleep-time=50000 ! fakesink

@@ -77,7 +77,9 @@ on_analysis (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 std::string
 source (const std::string &uri)
 {
-  return "rtspsrc location=" + uri + " latency=0 protocols=tcp ! decodebin ";
+  return "rtspsrc location=" + uri
+         + " latency=0 protocols=tcp add-reference-timestamp-meta=true "
+           "! decodebin ";
 }
 
 } // namespace

@@ -56,6 +56,14 @@ deadline_after (std::chrono::milliseconds timeout)
 }
 
 bool
+structure_boolean (const GstStructure *structure, const char *field)
+{
+  gboolean value = FALSE;
+  gst_structure_get_boolean (structure, field, &value);
+  return value;
+}
+
+bool
 is_over (capture_state state)
 {
   return state == capture_state::closed || state == capture_state::ended;
@@ -136,6 +144,9 @@ struct capture::impl
     gint64 age = -1;
     gst_structure_get_int64 (about, "age", &age);
     taken.age_ns = age;
+    guint64 captured = 0;
+    if (gst_structure_get_uint64 (about, "capture-time", &captured))
+      taken.capture_time_ns = static_cast<std::int64_t> (captured);
     taken.received = handed_over - std::chrono::nanoseconds (std::max<gint64> (age, 0));
     GstBuffer *buffer = gst_sample_get_buffer (sample.get ());
     taken.pts_ns = GST_BUFFER_PTS_IS_VALID (buffer)
@@ -225,6 +236,9 @@ struct capture::impl
         figures.held_bytes = structure_uint64 (raw, "current-level-bytes");
         figures.in_flight_bytes = structure_uint64 (raw, "in-flight-bytes");
         figures.peak_bytes = structure_uint64 (raw, "peak-bytes");
+        figures.capture_clock_fallback
+            = gst_structure_has_field (raw, "capture-clock-fallback")
+              && structure_boolean (raw, "capture-clock-fallback");
         figures.age_p50_ns = structure_uint64 (raw, "age-p50");
         figures.age_p95_ns = structure_uint64 (raw, "age-p95");
         figures.age_max_ns = structure_uint64 (raw, "age-max");
@@ -250,6 +264,7 @@ struct capture::impl
     figures.dropped_budget = counts.dropped_budget;
     figures.dropped_flush = counts.dropped_flush;
     figures.dropped_superseded = counts.dropped_superseded;
+    figures.capture_time_frames = counts.capture_time_frames;
     return figures;
   }
 };

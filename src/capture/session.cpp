@@ -85,6 +85,7 @@ element_counts::from (const GstStructure *stats)
   counts.dropped_budget = structure_uint64 (stats, "dropped-budget");
   counts.dropped_flush = structure_uint64 (stats, "dropped-flush");
   counts.dropped_superseded = structure_uint64 (stats, "dropped-superseded");
+  counts.capture_time_frames = structure_uint64 (stats, "capture-time-frames");
   return counts;
 }
 
@@ -99,6 +100,7 @@ element_counts::add (const element_counts &other)
   dropped_budget += other.dropped_budget;
   dropped_flush += other.dropped_flush;
   dropped_superseded += other.dropped_superseded;
+  capture_time_frames += other.capture_time_frames;
 }
 
 std::unique_ptr<session>

@@ -23,7 +23,7 @@ struct element_counts
 {
   std::uint64_t received = 0, pushed = 0, dropped = 0, dropped_overflow = 0,
                 dropped_age = 0, dropped_budget = 0, dropped_flush = 0,
-                dropped_superseded = 0;
+                dropped_superseded = 0, capture_time_frames = 0;
 
   static element_counts from (const GstStructure *stats);
   void add (const element_counts &other);

@@ -41,7 +41,8 @@ source_spec::description () const
     {
     case kind::rtsp:
       /* Video only: a camera's audio stream may come first. */
-      return "rtspsrc name=source ! application/x-rtp,media=video "
+      return "rtspsrc name=source add-reference-timestamp-meta=true "
+             "! application/x-rtp,media=video "
              "! decodebin ! video/x-raw";
     case kind::v4l2:
       return "v4l2src name=source ! decodebin ! video/x-raw";

@@ -12,9 +12,11 @@
 
 #include <gtest/gtest.h>
 
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -272,6 +274,56 @@ TEST (CaptureRtsp, ResumesAfterTheCameraIsKilledAndRestarted20Times)
 
 // A camera that stops sending without closing the connection is caught by
 // the stall watchdog: the capture reconnects, and frames come back.
+// The capture time the camera sends (sender reports, NTP-64) reaches
+// read(): every frame after the first carries it, it agrees with the pixel
+// stamp (the ground truth), and the age runs from it.
+TEST (CaptureRtsp, FramesTellTheirCaptureTime)
+{
+  testcam camera ({ "--width=640", "--height=360" });
+  ASSERT_FALSE (camera.url ().empty ());
+  capture reader (camera.url (), tcp_options ());
+  ASSERT_TRUE (reader.isOpened ()) << reader.last_error ();
+  cv::Mat frame;
+  frame_info info;
+  std::vector<double> differences_ms;
+  int frames = 0, with_capture_time = 0;
+  while (differences_ms.size () < 40)
+    {
+      ASSERT_TRUE (reader.read (frame, 5s, &info)) << reader.last_error ();
+      /* The stamp is on CLOCK_MONOTONIC, the capture time on the wall
+       * clock: the offset between them, read now. */
+      timespec wall, monotonic;
+      clock_gettime (CLOCK_REALTIME, &wall);
+      clock_gettime (CLOCK_MONOTONIC, &monotonic);
+      const std::int64_t wall_minus_monotonic
+          = (wall.tv_sec - monotonic.tv_sec) * 1000000000LL
+            + (wall.tv_nsec - monotonic.tv_nsec);
+      frames++;
+      if (info.capture_time_ns < 0)
+        continue;
+      with_capture_time++;
+      const std::optional<std::uint64_t> stamped = stamp_of (frame);
+      if (!stamped)
+        continue;
+      differences_ms.push_back (
+          (info.capture_time_ns
+           - (static_cast<std::int64_t> (*stamped) + wall_minus_monotonic))
+          / 1e6);
+      EXPECT_GE (info.age_ns, 0);
+      ASSERT_LT (frames, 300) << "too few frames carry a readable stamp";
+    }
+  /* The first frame may come before any capture time is known. */
+  EXPECT_GE (with_capture_time, frames - 1);
+  const double median = percentile (differences_ms, 0.5);
+  std::printf ("capture time - pixel stamp: p50 %.3f ms over %zu frames; "
+               "%d of %d frames with a capture time\n",
+               median, differences_ms.size (), with_capture_time, frames);
+  EXPECT_LT (std::abs (median), 1.0);
+  EXPECT_GE (reader.stats ().capture_time_frames,
+             static_cast<std::uint64_t> (with_capture_time));
+  EXPECT_FALSE (reader.stats ().capture_clock_fallback);
+}
+
 TEST (CaptureRtsp, StallIsCaughtByTheWatchdog)
 {
   testcam camera (

@@ -86,11 +86,16 @@ struct frame_info
   std::uint64_t skipped = 0;
   /* The frame's timestamp in its stream, ns (-1 when it has none). */
   std::int64_t pts_ns = -1;
-  /* How old the frame was when latestframe handed it over: the pipeline
-   * clock's running time then, minus the frame's (for a live source, the
-   * time since the receiver timestamped it, before decoding), ns; -1 when
-   * the frame has no timestamp. */
+  /* How old the frame was when latestframe handed it over, ns: since the
+   * camera captured it when the stream tells (capture_time_ns is then
+   * set), else since the receiver timestamped it (the pipeline clock's
+   * running time then minus the frame's); -1 when the frame has neither. */
   std::int64_t age_ns = -1;
+  /* When the camera captured the frame, Unix time in ns on this host's
+   * clock, as the stream tells it (RTCP sender reports, RFC 6051); -1 when
+   * it does not (or the camera's clock is out of step with this host's:
+   * see capture_stats::capture_clock_fallback). */
+  std::int64_t capture_time_ns = -1;
   /* When the frame entered the pipeline, on this clock: the hand-over
    * minus age_ns (the hand-over itself for a frame without timestamp). */
   std::chrono::steady_clock::time_point received;
@@ -121,7 +126,12 @@ struct capture_stats
   std::uint64_t held_bytes = 0;
   std::uint64_t in_flight_bytes = 0;
   std::uint64_t peak_bytes = 0;
-  /* Age at delivery of recent frames, ns. */
+  /* Frames whose age ran from their capture time (the stream told it),
+   * and whether the current connection's camera clock was found out of step
+   * with this host's (its capture times are then not used). */
+  std::uint64_t capture_time_frames = 0;
+  bool capture_clock_fallback = false;
+  /* Age at delivery of recent frames, ns: from capture when known. */
   std::uint64_t age_p50_ns = 0;
   std::uint64_t age_p95_ns = 0;
   std::uint64_t age_max_ns = 0;

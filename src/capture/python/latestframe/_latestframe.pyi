@@ -24,6 +24,8 @@ class FrameInfo:
     @property
     def age_ns(self) -> int: ...
     @property
+    def capture_time_ns(self) -> int: ...
+    @property
     def received(self) -> float: ...
     @property
     def connection(self) -> int: ...
@@ -38,6 +40,8 @@ class _CaptureStats(TypedDict):
     dropped_budget: int
     dropped_flush: int
     dropped_superseded: int
+    capture_time_frames: int
+    capture_clock_fallback: bool
     held_frames: int
     held_bytes: int
     in_flight_bytes: int

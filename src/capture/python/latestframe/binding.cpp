@@ -469,6 +469,8 @@ stats_as_dict (const latestframe::capture_stats &stats)
   figures["dropped_budget"] = stats.dropped_budget;
   figures["dropped_flush"] = stats.dropped_flush;
   figures["dropped_superseded"] = stats.dropped_superseded;
+  figures["capture_time_frames"] = stats.capture_time_frames;
+  figures["capture_clock_fallback"] = stats.capture_clock_fallback;
   figures["held_frames"] = stats.held_frames;
   figures["held_bytes"] = stats.held_bytes;
   figures["in_flight_bytes"] = stats.in_flight_bytes;
@@ -496,7 +498,9 @@ describe_frame_info (const frame_info &info)
   return "FrameInfo(sequence=" + std::to_string (info.sequence)
          + ", skipped=" + std::to_string (info.skipped)
          + ", pts_ns=" + std::to_string (info.pts_ns)
-         + ", age_ns=" + std::to_string (info.age_ns) + ", received="
+         + ", age_ns=" + std::to_string (info.age_ns)
+         + ", capture_time_ns=" + std::to_string (info.capture_time_ns)
+         + ", received="
          + py::repr (py::float_ (monotonic_seconds (info.received)))
                .cast<std::string> ()
          + ", connection=" + std::to_string (info.connection) + ")";
@@ -530,9 +534,12 @@ sequence: 1 for the first frame the capture received since open, counted
 skipped: frames received since the previous frame returned that will never
     be returned.
 pts_ns: the frame's timestamp in its stream, ns (-1 without one).
-age_ns: how old the frame was when latestframe handed it over, ns (for a live
-    source, since the receiver timestamped it, before decoding; -1 without a
-    timestamp).
+age_ns: how old the frame was when latestframe handed it over, ns: since the
+    camera captured it when the stream tells (capture_time_ns set), else
+    since the receiver timestamped it, before decoding; -1 without either.
+capture_time_ns: when the camera captured the frame, Unix time ns on this
+    host's clock (time.time_ns()), as the stream tells it; -1 when it does
+    not.
 received: when the frame entered the pipeline, seconds on time.monotonic()'s
     clock: time.monotonic() - info.received is its age now.
 connection: 1 for the first connection, +1 per reconnection.
@@ -669,7 +676,12 @@ PYBIND11_MODULE (_latestframe, m)
                      "one).")
       .def_readonly ("age_ns", &frame_info::age_ns,
                      "How old the frame was when latestframe handed it over, "
-                     "ns (-1 without a timestamp).")
+                     "ns: from its capture time when known (-1 without a "
+                     "timestamp).")
+      .def_readonly ("capture_time_ns", &frame_info::capture_time_ns,
+                     "When the camera captured the frame, Unix time ns on "
+                     "this host's clock, as the stream tells it (-1 when it "
+                     "does not).")
       .def_property_readonly (
           "received",
           [] (const frame_info &info) {
