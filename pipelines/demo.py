@@ -162,6 +162,13 @@ def run(args, url):
             jpeg.get_buffer().unmap(info)
             os.replace(args.jpeg + ".tmp", args.jpeg)
 
+    def element_age_source(stats):
+        # What latestframe's own ages ran from: the camera's capture time
+        # (rtspsrc add-reference-timestamp-meta=true) once frames carry it.
+        if stats.get_value("capture-time-frames") > 0:
+            return "capture time"
+        return stats.get_value("age-from")
+
     def report():
         now = time.monotonic() - started
         stats = latest.get_property("stats")
@@ -170,6 +177,8 @@ def run(args, url):
         print(f"t={now:5.1f}s  received {stats.get_value('received'):5d}  analysed {figures.analysed:4d}"
               f"  dropped {stats.get_value('dropped'):5d}"
               f"  age p50 {percentile(recent, 0.5):6.1f} ms p95 {percentile(recent, 0.95):6.1f} ms"
+              f" (latestframe, {element_age_source(stats)}: p50 {stats.get_value('age-p50') / 1e6:5.1f}"
+              f" p95 {stats.get_value('age-p95') / 1e6:5.1f})"
               f"  memory held {stats.get_value('current-level-bytes') // 1024} KiB"
               f" + in flight {stats.get_value('in-flight-bytes') // 1024} KiB"
               f"  people {figures.people}  motion {'yes' if figures.motion else 'no'}", flush=True)
@@ -199,7 +208,10 @@ def run(args, url):
           f"(overflow {stats.get_value('dropped-overflow')}, age {stats.get_value('dropped-age')}, "
           f"budget {stats.get_value('dropped-budget')}, flush {stats.get_value('dropped-flush')}); "
           f"age of analysed frames p50 {percentile(figures.ages, 0.5):.1f} ms, "
-          f"p95 {percentile(figures.ages, 0.95):.1f} ms ({len(figures.ages)} stamps read); "
+          f"p95 {percentile(figures.ages, 0.95):.1f} ms ({len(figures.ages)} stamps read), "
+          f"at latestframe's hand-over by the camera's capture time p50 "
+          f"{stats.get_value('age-p50') / 1e6:.1f} ms, p95 {stats.get_value('age-p95') / 1e6:.1f} ms "
+          f"({stats.get_value('capture-time-frames')} frames with a capture time); "
           f"peak memory {stats.get_value('peak-bytes') // 1024} KiB; "
           f"{figures.people_total} people boxes; newest frame: {args.jpeg}")
     if outcome["code"] == 0 and figures.analysed == 0:
