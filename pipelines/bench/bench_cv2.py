@@ -14,7 +14,8 @@ import time
 
 import cv2
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# pipelines/stamps.py, one folder up.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import stamps  # noqa: E402
 
 
