@@ -221,10 +221,12 @@ def section_1(args, found):
            "run in pairs at the same time on the same camera (latestframe with queue-leaky, floor with "
            "latestframe-maxage, appsink-drop with queue), so the network's stalls hit both alike. "
            "Age = time since capture, read from the frame's pixel stamp where the analysis starts. "
-           "`latestframe-maxage` uses max-age=10 ms: the element counts age from the frame's timestamp, "
-           "which the RTSP receiver sets on arrival, so its limit excludes the transport floor before "
-           "that; below the decode latency (about 5-10 ms here) frames arrive already too old and the "
-           "element falls back to pushing the newest (documented). `latestframe-before-convert`/`-after-convert` put videoconvert (to BGR) "
+           "`latestframe-maxage` uses max-age=10 ms, judged on the camera's capture time (rtspsrc "
+           "add-reference-timestamp-meta=true carries the test camera's sender reports and NTP-64 "
+           "header extensions to the element, age-from=auto): the limit covers transport and "
+           "decoding; the conversion after latestframe (about 2-3 ms at 720p) comes on top. Frames "
+           "that already arrive older than the limit make the element push the newest anyway "
+           "(documented). `latestframe-before-convert`/`-after-convert` put videoconvert (to BGR) "
            "after or before latestframe: compare their CPU.", "",
            "| consumer | analysis (ms) | frames analysed | age p50 (ms) | age p95 (ms) | age max (ms) | peak RSS (MB) | CPU (s) |",
            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -388,9 +390,11 @@ def main():
                             f"{lf['rss_mb']} vs {leaky['rss_mb']} MB",
                             float(lf["rss_mb"]) <= float(leaky["rss_mb"]) + 2))
         if maxage and floor:
-            targets.append((f"latestframe max-age p95 <= floor + 5 ms ({ms} ms analysis)",
-                            f"{maxage['age_p95']} vs {floor['age_p95']} + 5",
-                            float(maxage["age_p95"]) <= float(floor["age_p95"]) + 5))
+            # max-age judged on the camera's capture time (issue 13): within
+            # 3 ms of the floor measured beside it.
+            targets.append((f"latestframe max-age p95 <= floor + 3 ms ({ms} ms analysis, capture-time age)",
+                            f"{maxage['age_p95']} vs {floor['age_p95']} + 3",
+                            float(maxage["age_p95"]) <= float(floor["age_p95"]) + 3))
     targets += handoff_targets(handoff_figures)
     targets += reader_targets(section_5_lines[0] if section_5_lines else [])
     out += ["## Targets", "", "| target | measured | |", "| --- | --- | --- |"]
