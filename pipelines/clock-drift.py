@@ -14,6 +14,7 @@ TCP-interleaved RTP).
 Exits 1 when no frame carried a capture time, or (with --check) when the
 capture age's p95 of the last minute is more than 2 ms from the first's."""
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -79,18 +80,21 @@ def main():
         return 1
 
     # Per minute (or per the whole run when shorter): the median of the
-    # samples' p95s.
+    # samples' p95s, each a window of latestframe's recent frames.
     span = min(60.0, args.minutes * 60)
+    last_index = max(0, math.ceil(args.minutes * 60 / span) - 1)
     minutes = {}
     for elapsed, capture, running in samples:
-        minutes.setdefault(int(elapsed // span), []).append((capture, running))
+        # The last sample, taken as the run ends, belongs to its last span.
+        index = min(int(elapsed // span), last_index)
+        minutes.setdefault(index, []).append((capture, running))
     rows = []
     for index in sorted(minutes):
         values = minutes[index]
         capture = statistics.median(v[0] for v in values)
         running = statistics.median(v[1] for v in values)
         rows.append((index, capture, running))
-        print(f"minute {index + 1}: age p95 by capture time {capture:6.2f} ms, "
+        print(f"{index * span:5.0f}-{(index + 1) * span:4.0f} s: age p95 by capture time {capture:6.2f} ms, "
               f"by running time {running:6.2f} ms ({len(values)} samples)")
     first, last = rows[0], rows[-1]
     change = last[1] - first[1]
