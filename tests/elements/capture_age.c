@@ -7,12 +7,14 @@
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 
+#include "check_helpers.h"
+
 #define CAPS "video/x-raw,format=GRAY8,width=4,height=4,framerate=30/1"
 /* NTP counts from 1900, Unix time from 1970. */
 #define NTP_TO_UNIX_NS (G_GUINT64_CONSTANT (2208988800) * GST_SECOND)
 
 static GstHarness *
-new_harness (const gchar *settings)
+new_reader_harness (const gchar *settings)
 {
   gchar *description = g_strdup_printf (
       "latestframe delivery=on-request max-size-buffers=4 %s",
@@ -58,33 +60,13 @@ pulled_age (GstHarness *h, gboolean *has_capture_time)
   return age;
 }
 
-static guint64
-stat_uint64 (GstElement *element, const gchar *field)
-{
-  GstStructure *stats = NULL;
-  guint64 value = G_MAXUINT64;
-  g_object_get (element, "stats", &stats, NULL);
-  fail_unless (gst_structure_get_uint64 (stats, field, &value), field);
-  gst_structure_free (stats);
-  return value;
-}
 
-static gboolean
-stat_boolean (GstElement *element, const gchar *field)
-{
-  GstStructure *stats = NULL;
-  gboolean value = FALSE;
-  g_object_get (element, "stats", &stats, NULL);
-  fail_unless (gst_structure_get_boolean (stats, field, &value), field);
-  gst_structure_free (stats);
-  return value;
-}
 
 /* The frame's running time says it is brand new (pts = the clock's running
  * time now); its capture time says 30 ms: the age is the capture's. */
 GST_START_TEST (ages_run_from_the_capture_time)
 {
-  GstHarness *h = new_harness (NULL);
+  GstHarness *h = new_reader_harness (NULL);
   gst_harness_push (h, captured_frame (GST_SECOND, 30 * GST_MSECOND));
   gboolean has_capture_time = FALSE;
   const gint64 age = pulled_age (h, &has_capture_time);
@@ -107,7 +89,7 @@ GST_END_TEST;
  * time says 15 ms. */
 GST_START_TEST (max_age_judges_the_capture_age)
 {
-  GstHarness *h = new_harness ("max-age=20000000");
+  GstHarness *h = new_reader_harness ("max-age=20000000");
   gst_harness_push (h, captured_frame (GST_SECOND, 10 * GST_MSECOND));
   gst_harness_set_time (h, GST_SECOND + 15 * GST_MSECOND);
   GstSample *sample = NULL;
@@ -121,7 +103,7 @@ GST_END_TEST;
 /* Running time only, when asked: the capture time is ignored. */
 GST_START_TEST (running_time_when_asked)
 {
-  GstHarness *h = new_harness ("age-from=running-time");
+  GstHarness *h = new_reader_harness ("age-from=running-time");
   gst_harness_push (h, captured_frame (GST_SECOND, 30 * GST_MSECOND));
   fail_unless_equals_int64 (pulled_age (h, NULL), 0);
   fail_unless_equals_uint64 (stat_uint64 (h->element, "capture-time-frames"),
@@ -135,7 +117,7 @@ GST_END_TEST;
 static void
 check_clock_out_of_step (gint64 age)
 {
-  GstHarness *h = new_harness (NULL);
+  GstHarness *h = new_reader_harness (NULL);
   GstBus *bus = gst_bus_new ();
   gst_element_set_bus (h->element, bus);
   for (guint i = 0; i < 3; i++)

@@ -257,4 +257,27 @@ record_and_freeze (GstHarness *h, Recorder *rec, Gate *gate)
   push_first_and_freeze (h, gate);
 }
 
+/* One figure of latestframe's `stats` structure. */
+static inline guint64
+stat_uint64 (GstElement *element, const gchar *field)
+{
+  GstStructure *stats = NULL;
+  guint64 value = G_MAXUINT64;
+  g_object_get (element, "stats", &stats, NULL);
+  fail_unless (gst_structure_get_uint64 (stats, field, &value), field);
+  gst_structure_free (stats);
+  return value;
+}
+
+static inline gboolean
+stat_boolean (GstElement *element, const gchar *field)
+{
+  GstStructure *stats = NULL;
+  gboolean value = FALSE;
+  g_object_get (element, "stats", &stats, NULL);
+  fail_unless (gst_structure_get_boolean (stats, field, &value), field);
+  gst_structure_free (stats);
+  return value;
+}
+
 G_END_DECLS

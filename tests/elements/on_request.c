@@ -4,6 +4,8 @@
  * real pipeline for the end of a stream. */
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
+
+#include "check_helpers.h"
 #include <gst/video/video.h>
 
 #define CAPS "video/x-raw,format=GRAY8,width=4,height=4,framerate=30/1"
@@ -52,16 +54,6 @@ info_uint64 (GstSample *sample, const gchar *field)
   return value;
 }
 
-static guint64
-stat (GstElement *element, const gchar *field)
-{
-  GstStructure *stats = NULL;
-  guint64 value = G_MAXUINT64;
-  g_object_get (element, "stats", &stats, NULL);
-  fail_unless (gst_structure_get_uint64 (stats, field, &value), field);
-  gst_structure_free (stats);
-  return value;
-}
 
 /* received == handed over + dropped + held: nothing lost uncounted. */
 static void
@@ -101,8 +93,8 @@ GST_START_TEST (takes_the_newest_frame_never_twice)
   fail_unless_equals_int (gst_sample_get_segment (sample)->format,
                           GST_FORMAT_TIME);
   gst_sample_unref (sample);
-  fail_unless_equals_uint64 (stat (h->element, "dropped-superseded"), 4);
-  fail_unless_equals_uint64 (stat (h->element, "pushed"), 1);
+  fail_unless_equals_uint64 (stat_uint64 (h->element, "dropped-superseded"), 4);
+  fail_unless_equals_uint64 (stat_uint64 (h->element, "pushed"), 1);
 
   /* Nothing newer: none, rather than the same frame again. */
   fail_unless (pull (h, 0) == NULL);
@@ -114,7 +106,7 @@ GST_START_TEST (takes_the_newest_frame_never_twice)
   fail_unless_equals_uint64 (info_uint64 (sample, "sequence"), 7);
   fail_unless_equals_uint64 (info_uint64 (sample, "skipped"), 1);
   gst_sample_unref (sample);
-  fail_unless_equals_uint64 (stat (h->element, "dropped-superseded"), 5);
+  fail_unless_equals_uint64 (stat_uint64 (h->element, "dropped-superseded"), 5);
   assert_counts_hold (h->element);
   gst_harness_teardown (h);
 }
@@ -127,8 +119,8 @@ GST_START_TEST (frames_pushed_out_by_newer_ones_are_superseded)
   GstHarness *h = new_reader_harness (NULL);
   for (guint i = 0; i < 3; i++)
     gst_harness_push (h, frame_at (i * GST_SECOND / 30));
-  fail_unless_equals_uint64 (stat (h->element, "dropped-superseded"), 2);
-  fail_unless_equals_uint64 (stat (h->element, "dropped-overflow"), 0);
+  fail_unless_equals_uint64 (stat_uint64 (h->element, "dropped-superseded"), 2);
+  fail_unless_equals_uint64 (stat_uint64 (h->element, "dropped-overflow"), 0);
   GstSample *sample = pull (h, 0);
   fail_unless_equals_uint64 (info_uint64 (sample, "skipped"), 2);
   gst_sample_unref (sample);
@@ -156,7 +148,7 @@ GST_START_TEST (hands_over_the_only_reference_in_flight_until_released)
   guint in_flight = 0;
   g_object_get (h->element, "in-flight-buffers", &in_flight, NULL);
   fail_unless_equals_int (in_flight, 1);
-  fail_unless_equals_uint64 (stat (h->element, "in-flight-bytes"), 16);
+  fail_unless_equals_uint64 (stat_uint64 (h->element, "in-flight-bytes"), 16);
 
   gst_buffer_unref (buffer);
   g_object_get (h->element, "in-flight-buffers", &in_flight, NULL);
@@ -177,7 +169,7 @@ GST_START_TEST (honours_max_age_at_hand_over)
   gst_harness_set_time (h, 50 * GST_MSECOND);
 
   fail_unless (pull (h, 0) == NULL);
-  fail_unless_equals_uint64 (stat (h->element, "dropped-age"), 1);
+  fail_unless_equals_uint64 (stat_uint64 (h->element, "dropped-age"), 1);
 
   gst_harness_push (h, frame_at (45 * GST_MSECOND));
   GstSample *sample = pull (h, 0);
