@@ -614,12 +614,13 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
       g_param_spec_uint64 (
           "max-age", "Max. age (ns)",
           "Drop a frame older than this many nanoseconds when it is about to "
-          "be pushed, and wait for a fresher one; age = the pipeline clock's "
-          "running time now minus the frame's running time (the time since "
-          "it arrived here, without a clock or timestamp). If frames already "
-          "arrive older, the newest is pushed anyway and a warning is posted "
-          "once. Not applied to a non-live upstream unless leaky-non-live "
-          "(0 = off)",
+          "be pushed, and wait for a fresher one; age = see age-from (by "
+          "default from the camera's capture time when the frame carries it, "
+          "else its running time; the time since it arrived here, without a "
+          "clock or timestamp). If frames already arrive older, the newest "
+          "is pushed anyway unless it was held here longer than the limit, "
+          "and a warning is posted once. Not applied to a non-live upstream "
+          "unless leaky-non-live (0 = off)",
           0, G_MAXUINT64, DEFAULT_MAX_AGE, settable));
   g_object_class_install_property (
       gobject_class, PROP_AGE_FROM,
@@ -1209,8 +1210,9 @@ post_notice (GstLatestFrame *self, const keeper_t::notice &note)
       GST_ELEMENT_WARNING (
           self, STREAM, FAILED, ("Frames arrive too old for max-age"),
           ("frames arrive %.1f ms old, more than max-age (%.1f ms): the "
-           "limit is below the pipeline's latency. The newest frame is "
-           "pushed anyway while this lasts; older ones are still dropped.",
+           "limit is below the pipeline's latency. While this lasts the "
+           "newest frame is pushed anyway, unless it was held here longer "
+           "than the limit; older ones are still dropped.",
            note.value / 1e6, note.limit / 1e6));
       break;
     }

@@ -221,12 +221,12 @@ def section_1(args, found):
            "run in pairs at the same time on the same camera (latestframe with queue-leaky, floor with "
            "latestframe-maxage, appsink-drop with queue), so the network's stalls hit both alike. "
            "Age = time since capture, read from the frame's pixel stamp where the analysis starts. "
-           "`latestframe-maxage` uses max-age=10 ms, judged on the camera's capture time (rtspsrc "
+           "`latestframe-maxage` uses max-age=7 ms (a few ms above the floor's p50 here), judged on the camera's capture time (rtspsrc "
            "add-reference-timestamp-meta=true carries the test camera's sender reports and NTP-64 "
            "header extensions to the element, age-from=auto): the limit covers transport and "
            "decoding; the conversion after latestframe (about 2-3 ms at 720p) comes on top. Frames "
-           "that already arrive older than the limit make the element push the newest anyway "
-           "(documented). `latestframe-before-convert`/`-after-convert` put videoconvert (to BGR) "
+           "that already arrive older than the limit make the element push the newest anyway, "
+           "unless it was held longer than the limit (documented). `latestframe-before-convert`/`-after-convert` put videoconvert (to BGR) "
            "after or before latestframe: compare their CPU.", "",
            "| consumer | analysis (ms) | frames analysed | age p50 (ms) | age p95 (ms) | age max (ms) | peak RSS (MB) | CPU (s) |",
            "| --- | --- | --- | --- | --- | --- | --- | --- |"]

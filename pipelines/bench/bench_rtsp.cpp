@@ -89,7 +89,7 @@ main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   std::string uri, consumer = "latestframe", timeline_file;
-  int analysis_ms = 100, cameras = 0, max_age_ms = 10;
+  int analysis_ms = 100, cameras = 0, max_age_ms = 7;
   double seconds = 8;
   for (int i = 1; i + 1 < argc; i += 2)
     {

@@ -192,3 +192,26 @@ TEST (FreshnessGate, LateArrivalsKeepNewestAndWarnOnce)
   gate.reset ();
   EXPECT_TRUE (gate.note_arrival (30 * ms)) << "a new stream warns again";
 }
+
+// While arrivals are late, the newest frame still goes, but not one that
+// has waited here longer than the limit: the next arrival is fresher.
+TEST (FreshnessGate, LateArrivalsDropFramesHeldLongerThanTheLimit)
+{
+  freshness_gate gate;
+  gate.set_max_age (10 * ms);
+  gate.note_arrival (12 * ms);
+  EXPECT_EQ (gate.judge (15 * ms, false, 3 * ms), freshness_gate::verdict::push)
+      << "late, but taken soon after it arrived";
+  EXPECT_EQ (gate.judge (25 * ms, false, 13 * ms),
+             freshness_gate::verdict::drop)
+      << "held longer than the limit";
+  EXPECT_EQ (gate.judge (25 * ms, false, std::nullopt),
+             freshness_gate::verdict::push)
+      << "held for an unknown time: the newest goes";
+  EXPECT_EQ (gate.judge (8 * ms, false, 30 * ms), freshness_gate::verdict::push)
+      << "within the limit, however long held";
+  gate.set_max_age (0);
+  EXPECT_EQ (gate.judge (500 * ms, true, 400 * ms),
+             freshness_gate::verdict::push)
+      << "the gate off passes everything";
+}

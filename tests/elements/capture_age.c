@@ -100,6 +100,20 @@ GST_START_TEST (max_age_judges_the_capture_age)
 }
 GST_END_TEST;
 
+/* Without max-age nothing is dropped for age, however long a frame with a
+ * capture time was held. */
+GST_START_TEST (without_max_age_held_frames_still_go)
+{
+  GstHarness *h = new_reader_harness (NULL);
+  gst_harness_push (h, captured_frame (GST_SECOND, 10 * GST_MSECOND));
+  gst_harness_set_time (h, 2 * GST_SECOND);
+  const gint64 age = pulled_age (h, NULL);
+  fail_unless (age >= GST_SECOND, "age %" G_GINT64_FORMAT, age);
+  fail_unless_equals_uint64 (stat_uint64 (h->element, "dropped-age"), 0);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 /* Running time only, when asked: the capture time is ignored. */
 GST_START_TEST (running_time_when_asked)
 {
@@ -168,6 +182,7 @@ capture_age_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, ages_run_from_the_capture_time);
   tcase_add_test (tc, max_age_judges_the_capture_age);
+  tcase_add_test (tc, without_max_age_held_frames_still_go);
   tcase_add_test (tc, running_time_when_asked);
   tcase_add_test (tc, a_clock_ahead_falls_back_to_running_time);
   tcase_add_test (tc, a_clock_behind_falls_back_to_running_time);

@@ -381,6 +381,7 @@ public:
     queued.bytes = desc.bytes;
     queued.time_ns = desc.time_ns;
     queued.timestamp_running_ns = desc.timestamp_running_ns;
+    queued.arrival_running_ns = desc.arrival_running_ns;
     /* A frame without a running time is aged from its arrival, and only
      * when max-age asks for it: the steady clock is not free. */
     queued.arrival = desc.time_ns == no_time && freshness_.max_age () != 0
@@ -951,6 +952,9 @@ private:
     std::uint64_t bytes = 0;
     std::int64_t time_ns = no_time;
     std::int64_t timestamp_running_ns = no_time;
+    /* The owner's running clock when it arrived (when known): how long it
+     * has been held, for max-age while arrivals are late. */
+    std::int64_t arrival_running_ns = no_time;
     clock::time_point arrival{};
     std::uint64_t sequence = 0;
     std::uint64_t ticket = 0;
@@ -1312,7 +1316,8 @@ private:
       }
     const std::optional<std::uint64_t> age = age_locked (next, running_now);
     if (age && may_drop_locked ()
-        && freshness_.judge (*age, frames_ > 1) /* a newer one is held */
+        && freshness_.judge (*age, frames_ > 1, /* a newer one is held */
+                             held_locked (next, running_now))
                == freshness_gate::verdict::drop)
       {
         discard_at_locked (0, drop_reason::age, out.released);
@@ -1342,6 +1347,16 @@ private:
     reservation = std::move (next.budget);
     entries_.pop_front ();
     return true;
+  }
+
+  /* How long a frame has been held, if that can be told. */
+  static std::optional<std::uint64_t> held_locked (const entry &frame,
+                                                   std::int64_t running_now)
+  {
+    if (frame.arrival_running_ns == no_time || running_now == no_time)
+      return std::nullopt;
+    return static_cast<std::uint64_t> (
+        std::max<std::int64_t> (running_now - frame.arrival_running_ns, 0));
   }
 
   /* How old a frame is now (see hand_over()), if that can be told. */

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 
 namespace latestframe
 {
@@ -17,8 +18,10 @@ namespace latestframe
  * older than max_age (the limit is below the pipeline's own latency), no
  * frame could ever pass and the consumer would starve: then, for as long as
  * arrivals stay over the limit, the newest frame is pushed whatever its age
- * (older frames with a newer one behind them are still dropped), and the
- * first such arrival asks the owner to warn, once, with the measured age.
+ * (older frames with a newer one behind them are still dropped) unless it
+ * has been held longer than max_age (the next arrival is then fresher, and
+ * worth the wait), and the first such arrival asks the owner to warn, once,
+ * with the measured age.
  * As soon as a frame arrives within the limit the strict rule is back.
  *
  * Thread-safe: the producer notes arrivals while the consumer judges and
@@ -72,6 +75,21 @@ public:
   verdict judge (std::uint64_t age_ns, bool newer_waiting) const
   {
     return judge (age_ns, [newer_waiting] { return newer_waiting; });
+  }
+
+  /* As judge(), knowing how long the frame has been held (`held_ns`, since
+   * it arrived): while arrivals are late, a frame that has waited here
+   * longer than the limit is dropped too, and the consumer waits for the
+   * next arrival, which is as fresh as any frame can be then. */
+  verdict judge (std::uint64_t age_ns, bool newer_waiting,
+                 std::optional<std::uint64_t> held_ns) const
+  {
+    const std::uint64_t max_age = max_age_ns_;
+    const verdict by_age = judge (age_ns, newer_waiting);
+    if (by_age == verdict::push && max_age != 0 && age_ns > max_age
+        && held_ns && *held_ns > max_age)
+      return verdict::drop;
+    return by_age;
   }
 
   /* Arrivals are over the limit now. */
