@@ -1543,6 +1543,10 @@ gst_latest_frame_src_activate_mode (GstPad *pad, GstObject *parent,
              "(try-pull-frame), never downstream; unlink the src pad or set "
              "delivery=push."));
       state->pulled_eos = false;
+      /* A new pad is born needing reconfiguration: that flag says nothing
+       * about a relink after a NOT_LINKED push, which is what the task
+       * reads it for (handle_downstream_flow). */
+      gst_pad_check_reconfigure (pad);
       gboolean started = FALSE;
       state->keeper.resume ([&] {
         started = state->on_request
