@@ -81,6 +81,7 @@
 #include "gstlatestframe.h"
 
 #include "flightmeta.h"
+#include "latestframe/capture_clock.h"
 #include "latestframe/frame_keeper.h"
 #include "miniobject.h"
 
@@ -115,14 +116,8 @@ struct _GstLatestFrameState
 
   /* What ages run from (GstLatestFrameAgeFrom). */
   std::atomic<int> age_from{ GST_LATEST_FRAME_AGE_FROM_AUTO };
-  /* Sink streaming thread only: this stream's capture times are not in
-   * step with this host's clock (warned once): ages from running time until
-   * a new stream. */
-  bool capture_clock_off = false;
-  /* Frames whose age ran from their capture time; whether the last stream
-   * fell back to running time. */
-  std::atomic<std::uint64_t> capture_time_frames{ 0 };
-  std::atomic<bool> capture_clock_fallback{ false };
+  /* The capture times the stream tells, placed on the running clock. */
+  lf::capture_clock capture_clock;
 
   /* Whether the frames arriving have running times: without, the loop
    * does not read the pipeline clock. */
@@ -221,10 +216,6 @@ enum
 #define DEFAULT_MAX_AGE 0
 #define DEFAULT_DELIVERY GST_LATEST_FRAME_DELIVERY_PUSH
 #define DEFAULT_AGE_FROM GST_LATEST_FRAME_AGE_FROM_AUTO
-/* A capture time this much in the future, or this old when the frame
- * arrives, is a camera clock out of step with ours, not an age. */
-#define CAPTURE_CLOCK_AHEAD_LIMIT (100 * GST_MSECOND)
-#define CAPTURE_CLOCK_BEHIND_LIMIT (3 * GST_SECOND)
 /* NTP counts from 1900, Unix time from 1970. */
 #define NTP_TO_UNIX_NS (G_GUINT64_CONSTANT (2208988800) * GST_SECOND)
 #define FRAME_INFO_NAME "latestframe-frame"
@@ -808,9 +799,9 @@ build_stats (GstLatestFrame *self)
       stats.ages.max_ns, "age-samples", G_TYPE_UINT, stats.ages.samples,
       "upstream-live", G_TYPE_BOOLEAN, stats.upstream_live,
       "capture-time-frames", G_TYPE_UINT64,
-      static_cast<guint64> (self->state->capture_time_frames),
+      static_cast<guint64> (self->state->capture_clock.frames ()),
       "capture-clock-fallback", G_TYPE_BOOLEAN,
-      static_cast<gboolean> (self->state->capture_clock_fallback),
+      static_cast<gboolean> (self->state->capture_clock.out_of_step ()),
       "timestamp-age-p50", G_TYPE_UINT64, stats.timestamp_ages.p50_ns,
       "timestamp-age-p95", G_TYPE_UINT64, stats.timestamp_ages.p95_ns,
       "timestamp-age-max", G_TYPE_UINT64, stats.timestamp_ages.max_ns,
@@ -1036,38 +1027,30 @@ gst_latest_frame_get_property (GObject *object, guint prop_id, GValue *value,
 static std::optional<guint64>
 capture_time_of (GstBuffer *buffer)
 {
-  static GstStaticCaps ntp = GST_STATIC_CAPS ("timestamp/x-ntp");
-  static GstStaticCaps unix_time = GST_STATIC_CAPS ("timestamp/x-unix");
-  /* Most frames carry no reference timestamp at all: one look. */
-  if (!gst_buffer_get_meta (buffer, GST_REFERENCE_TIMESTAMP_META_API_TYPE))
-    return std::nullopt;
-  for (GstStaticCaps *reference : { &ntp, &unix_time })
+  gpointer iterator = NULL;
+  while (GstMeta *meta = gst_buffer_iterate_meta_filtered (
+             buffer, &iterator, GST_REFERENCE_TIMESTAMP_META_API_TYPE))
     {
-      GstCaps *caps = gst_static_caps_get (reference);
-      GstReferenceTimestampMeta *meta
-          = gst_buffer_get_reference_timestamp_meta (buffer, caps);
-      gst_caps_unref (caps);
-      if (!meta)
-        continue;
-      if (reference == &unix_time)
-        return meta->timestamp;
-      if (meta->timestamp >= NTP_TO_UNIX_NS)
-        return meta->timestamp - NTP_TO_UNIX_NS;
+      auto *reference = reinterpret_cast<GstReferenceTimestampMeta *> (meta);
+      const GstStructure *kind = gst_caps_get_structure (reference->reference, 0);
+      if (gst_structure_has_name (kind, "timestamp/x-unix"))
+        return reference->timestamp;
+      if (gst_structure_has_name (kind, "timestamp/x-ntp")
+          && reference->timestamp >= NTP_TO_UNIX_NS)
+        return reference->timestamp - NTP_TO_UNIX_NS;
     }
   return std::nullopt;
 }
 
-/* With a capture time: the frame's time on the running clock becomes the
- * moment it was captured (now minus its age by this host's wall clock), so
- * that the keeper's ages run from capture; its own running time is kept
- * beside. A capture time out of step with this host falls back, once per
- * stream, with a warning. */
+/* With a capture time the core can place (see capture_clock), the frame's
+ * time on the running clock becomes the moment it was captured, so that the
+ * keeper's ages run from capture; its own running time is kept beside. */
 static void
 age_from_capture_time (GstLatestFrame *self, GstBuffer *buffer,
                        lf::frame_desc &frame)
 {
-  GstLatestFrameState *state = self->state;
-  if (state->capture_clock_off)
+  lf::capture_clock &capture_clock = self->state->capture_clock;
+  if (capture_clock.out_of_step ())
     return;
   const std::optional<guint64> captured = capture_time_of (buffer);
   if (!captured)
@@ -1075,13 +1058,12 @@ age_from_capture_time (GstLatestFrame *self, GstBuffer *buffer,
   const std::int64_t now_running = read_running_clock (self);
   if (now_running == lf::no_time)
     return;
-  const std::int64_t now_unix = g_get_real_time () * 1000;
-  const std::int64_t age = now_unix - static_cast<std::int64_t> (*captured);
-  if (age < -static_cast<std::int64_t> (CAPTURE_CLOCK_AHEAD_LIMIT)
-      || age > static_cast<std::int64_t> (CAPTURE_CLOCK_BEHIND_LIMIT))
+  const lf::capture_clock::placement placed = capture_clock.place (
+      static_cast<std::int64_t> (*captured), g_get_real_time () * 1000,
+      now_running);
+  if (placed.out_of_step_age_ns)
     {
-      state->capture_clock_off = true;
-      state->capture_clock_fallback = true;
+      const std::int64_t age = *placed.out_of_step_age_ns;
       GST_ELEMENT_WARNING (
           self, STREAM, FAILED,
           ("The camera's clock is not in step with this host's"),
@@ -1089,12 +1071,12 @@ age_from_capture_time (GstLatestFrame *self, GstBuffer *buffer,
            "clock is %.3f s %s this host's): ages run from running time for "
            "the rest of this stream. Synchronise both clocks (NTP).",
            age / 1e9, std::abs (age) / 1e9, age < 0 ? "ahead of" : "behind"));
-      return;
     }
+  if (!placed.running_ns)
+    return;
   frame.timestamp_running_ns = frame.time_ns;
-  frame.time_ns = now_running - age;
+  frame.time_ns = *placed.running_ns;
   frame.arrival_running_ns = now_running;
-  state->capture_time_frames.fetch_add (1, std::memory_order_relaxed);
 }
 
 /* What the keeper needs to know of an arriving frame: its size, its time
@@ -1122,7 +1104,8 @@ describe_frame (GstLatestFrame *self, GstBuffer *buffer)
       break;
     case GST_LATEST_FRAME_AGE_FROM_CAPTURE:
       age_from_capture_time (self, buffer, frame);
-      if (frame.timestamp_running_ns == lf::no_time && !state->capture_clock_off)
+      if (frame.timestamp_running_ns == lf::no_time
+          && !state->capture_clock.out_of_step ())
         frame.time_ns = lf::no_time;
       break;
     case GST_LATEST_FRAME_AGE_FROM_ARRIVAL:
@@ -1349,9 +1332,7 @@ gst_latest_frame_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     {
       state->liveness_known = false;
       state->pulled_eos = false;
-      /* Maybe another camera: its clock is judged afresh. */
-      state->capture_clock_off = false;
-      state->capture_clock_fallback = false;
+      state->capture_clock.new_stream ();
     }
   keeper_t::admit_outcome outcome = state->keeper.admit_marker (
       lf::held_object::owning (GST_MINI_OBJECT_CAST (event)),

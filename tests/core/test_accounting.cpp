@@ -1,6 +1,7 @@
 /* Unit tests of the accounting pieces of the core: in-flight charges,
  * budgets, ages, the max-age gate. */
 #include "latestframe/accounting.h"
+#include "latestframe/capture_clock.h"
 #include "latestframe/freshness.h"
 #include "latestframe/memory_budget.h"
 
@@ -214,4 +215,31 @@ TEST (FreshnessGate, LateArrivalsDropFramesHeldLongerThanTheLimit)
   EXPECT_EQ (gate.judge (500 * ms, true, 400 * ms),
              freshness_gate::verdict::push)
       << "the gate off passes everything";
+}
+
+// A capture time lands on the running clock at arrival minus its age; a
+// clock out of step is reported once and not used until a new stream.
+TEST (CaptureClock, PlacesCaptureTimesAndRefusesAClockOutOfStep)
+{
+  latestframe::capture_clock clock;
+  const std::int64_t wall = 1'700'000'000'000'000'000, running = 5000 * ms;
+  auto placed = clock.place (wall - 30 * ms, wall, running);
+  EXPECT_EQ (placed.running_ns, running - 30 * static_cast<std::int64_t> (ms));
+  EXPECT_FALSE (placed.out_of_step_age_ns);
+  EXPECT_EQ (clock.frames (), 1u);
+
+  placed = clock.place (wall + 5000 * ms, wall, running);
+  EXPECT_FALSE (placed.running_ns);
+  EXPECT_EQ (placed.out_of_step_age_ns, -5000 * static_cast<std::int64_t> (ms));
+  EXPECT_TRUE (clock.out_of_step ());
+  placed = clock.place (wall - 30 * ms, wall, running);
+  EXPECT_FALSE (placed.running_ns) << "not used for the rest of the stream";
+  EXPECT_FALSE (placed.out_of_step_age_ns) << "reported once";
+
+  clock.new_stream ();
+  EXPECT_FALSE (clock.out_of_step ());
+  placed = clock.place (wall - 3001 * ms, wall, running);
+  EXPECT_EQ (placed.out_of_step_age_ns, 3001 * static_cast<std::int64_t> (ms))
+      << "more than 3 s behind";
+  EXPECT_EQ (clock.frames (), 1u);
 }
