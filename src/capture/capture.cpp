@@ -56,14 +56,6 @@ deadline_after (std::chrono::milliseconds timeout)
 }
 
 bool
-structure_boolean (const GstStructure *structure, const char *field)
-{
-  gboolean value = FALSE;
-  gst_structure_get_boolean (structure, field, &value);
-  return value;
-}
-
-bool
 is_over (capture_state state)
 {
   return state == capture_state::closed || state == capture_state::ended;
@@ -237,8 +229,7 @@ struct capture::impl
         figures.in_flight_bytes = structure_uint64 (raw, "in-flight-bytes");
         figures.peak_bytes = structure_uint64 (raw, "peak-bytes");
         figures.capture_clock_fallback
-            = gst_structure_has_field (raw, "capture-clock-fallback")
-              && structure_boolean (raw, "capture-clock-fallback");
+            = detail::structure_boolean (raw, "capture-clock-fallback");
         figures.age_p50_ns = structure_uint64 (raw, "age-p50");
         figures.age_p95_ns = structure_uint64 (raw, "age-p95");
         figures.age_max_ns = structure_uint64 (raw, "age-max");

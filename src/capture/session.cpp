@@ -73,6 +73,14 @@ structure_uint64 (const GstStructure *structure, const char *field)
   return 0;
 }
 
+bool
+structure_boolean (const GstStructure *structure, const char *field)
+{
+  gboolean value = FALSE;
+  gst_structure_get_boolean (structure, field, &value);
+  return value;
+}
+
 element_counts
 element_counts::from (const GstStructure *stats)
 {

@@ -29,8 +29,10 @@ struct element_counts
   void add (const element_counts &other);
 };
 
+/* A field of latestframe's stats; 0 or false when it is missing. */
 std::uint64_t structure_uint64 (const GstStructure *structure,
                                 const char *field);
+bool structure_boolean (const GstStructure *structure, const char *field);
 
 /* One connection's pipeline:
  *
