@@ -6,7 +6,6 @@ Prints the line of frame_ages.py, with the capture's own counts. Memory and
 CPU are measured by bench_tree.py.
 
 Usage: bench_binding.py --uri URL [--step-ms P] [--seconds S]"""
-import argparse
 import os
 import sys
 import time
@@ -18,11 +17,7 @@ import frame_ages  # noqa: E402
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--uri", required=True)
-    parser.add_argument("--step-ms", type=float, default=100)
-    parser.add_argument("--seconds", type=float, default=10)
-    args = parser.parse_args()
+    args = frame_ages.reader_arguments()
     processed = frame_ages.Processed()
     skipped = 0
     with latestframe.Capture(args.uri, format="BGR") as camera:

@@ -7,7 +7,6 @@ frame's pixel stamp. Prints the line of frame_ages.py from the reader process.
 Memory and CPU of all four processes are measured by bench_tree.py.
 
 Usage: bench_seed.py --uri URL [--step-ms P] [--seconds S]"""
-import argparse
 import os
 import sys
 import time
@@ -35,11 +34,7 @@ class Measured(seed_stack.Step):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--uri", required=True)
-    parser.add_argument("--step-ms", type=float, default=100)
-    parser.add_argument("--seconds", type=float, default=10)
-    args = parser.parse_args()
+    args = frame_ages.reader_arguments()
     return seed_stack.run(args.uri, args.seconds, Measured(args.step_ms))
 
 

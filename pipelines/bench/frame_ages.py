@@ -5,12 +5,22 @@ and whether it came out of order (stamped earlier than the frame processed
 before it). Also the lines every reader prints: "window start" and "window
 end" around the processing window (bench_tree.py reads the readers' CPU time
 there) and the figures."""
+import argparse
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import stamps  # noqa: E402
+
+
+def reader_arguments():
+    """The options every section 5 reader takes: --uri, --step-ms, --seconds."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--uri", required=True)
+    parser.add_argument("--step-ms", type=float, default=100)
+    parser.add_argument("--seconds", type=float, default=10)
+    return parser.parse_args()
 
 
 def percentile(values, fraction):
