@@ -25,6 +25,7 @@ using latestframe::leak_policy;
 using latestframe::marker_kind;
 using latestframe::queue_limits;
 using latestframe::stream_state;
+using latestframe::unit_kind;
 using latestframe_test::lifetimes;
 using latestframe_test::tracked;
 using keeper_t = latestframe::frame_keeper<tracked>;
@@ -59,6 +60,15 @@ protected:
                                   marker_kind kind = marker_kind::sticky)
   {
     return k ().admit_marker (tracked (id), kind);
+  }
+
+  /* A frame of encoded video: a key, delta or non-reference unit. */
+  keeper_t::admit_outcome unit (std::uint64_t id, latestframe::unit_kind kind,
+                                std::int64_t time = latestframe::no_time)
+  {
+    frame_desc desc{ 10, time };
+    desc.unit = kind;
+    return k ().admit_frame (tracked (id), desc);
   }
 
   /* The next entry's id, or 0 if there is none right now. */
@@ -780,6 +790,262 @@ TEST_F (FrameKeeper, RoomAfterWaitWhenBlockedProducerGetsRoom)
   EXPECT_EQ (next_id (), 1u);
   EXPECT_EQ (producer.get ().status, status::queued);
   EXPECT_EQ (hooks.calls, (std::vector<std::string>{ "full", "room" }));
+}
+
+
+/* ---- encoded video: dependency chains ---------------------------------- */
+
+constexpr unit_kind key = unit_kind::key;
+constexpr unit_kind delta = unit_kind::delta;
+constexpr unit_kind non_reference = unit_kind::non_reference;
+
+// One chain fits as one frame does: the delta units of the held chain join
+// it; the next key unit pushes the whole older chain out, its key unit as
+// an overflow, its delta units as a broken chain, and follows a gap.
+TEST_F (FrameKeeper, LimitsCountChainsAndDropThemWhole)
+{
+  unit (1, key);
+  unit (2, delta);
+  unit (3, non_reference);
+  unit (4, delta);
+  latestframe::keeper_stats stats = k ().stats ();
+  EXPECT_EQ (stats.held_frames, 4u);
+  EXPECT_EQ (stats.held_chains, 1u);
+  keeper_t::admit_outcome next_key = unit (5, key);
+  EXPECT_EQ (next_key.status, status::queued);
+  EXPECT_EQ (next_key.held_dropped, 4u);
+  stats = k ().stats ();
+  EXPECT_EQ (stats.dropped_for (drop_reason::overflow).frames, 1u);
+  EXPECT_EQ (stats.dropped_for (drop_reason::broken_chain).frames, 3u);
+  bool discont = false;
+  EXPECT_EQ (next_id (&discont), 5u);
+  EXPECT_TRUE (discont);
+  expect_balanced ();
+}
+
+// A chain whose head was handed over already is a chain too: when a newer
+// one must fit, the rest of it goes, never a part of it.
+TEST_F (FrameKeeper, HandedOverHeadLeavesTheRestOfItsChainWhole)
+{
+  k ().set_limits ({ 2, 0, 0 });
+  unit (1, key);
+  unit (2, delta);
+  unit (3, delta);
+  EXPECT_EQ (next_id (), 1u);
+  unit (4, key);
+  EXPECT_EQ (k ().stats ().held_chains, 2u) << "2 and 3 are one chain";
+  unit (5, key);
+  latestframe::keeper_stats stats = k ().stats ();
+  EXPECT_EQ (stats.dropped_for (drop_reason::overflow).frames, 1u);
+  EXPECT_EQ (stats.dropped_for (drop_reason::broken_chain).frames, 1u);
+  bool discont = false;
+  EXPECT_EQ (next_id (&discont), 4u);
+  EXPECT_TRUE (discont);
+  EXPECT_EQ (next_id (), 5u);
+  expect_balanced ();
+}
+
+// An arriving frame that is dropped breaks its chain: the delta units that
+// follow are dropped as they come, until a key unit mends it.
+TEST_F (FrameKeeper, ArrivalDroppedBreaksTheChainUntilTheNextKeyUnit)
+{
+  k ().set_policy (leak_policy::drop_arriving);
+  unit (1, key);
+  unit (2, delta);
+  EXPECT_EQ (unit (3, key).reason, drop_reason::overflow)
+      << "a second chain does not fit";
+  keeper_t::admit_outcome orphan = unit (4, delta);
+  EXPECT_EQ (orphan.status, status::dropped);
+  EXPECT_EQ (orphan.reason, drop_reason::broken_chain);
+  EXPECT_EQ (unit (5, non_reference).reason, drop_reason::broken_chain);
+  EXPECT_EQ (next_id (), 1u);
+  EXPECT_EQ (next_id (), 2u);
+  bool discont = false;
+  EXPECT_EQ (unit (6, key).status, status::queued);
+  EXPECT_EQ (unit (7, delta).status, status::queued);
+  EXPECT_EQ (next_id (&discont), 6u);
+  EXPECT_TRUE (discont);
+  EXPECT_EQ (k ().stats ().dropped_for (drop_reason::broken_chain).frames, 2u);
+  expect_balanced ();
+}
+
+// Too old: the chain goes from that frame on (age, then broken chain).
+TEST_F (FrameKeeper, MaxAgeDropsChainsWhole)
+{
+  namespace fake = latestframe_test::fake_clock;
+  k ().set_limits ({ 5, 0, 0 });
+  k ().set_max_age (50 * ms);
+  unit (1, key, fake::ago (200 * ms));
+  unit (2, delta, fake::ago (190 * ms));
+  unit (3, key, fake::ago (40 * ms));
+  unit (4, delta, fake::ago (30 * ms));
+  keeper_t::handover next = k ().hand_over (
+      keeper_t::delivery::in_order, keeper_t::clock::now (), fake::running_now ());
+  ASSERT_EQ (next.status, handover_status::handed_over);
+  EXPECT_EQ (next.item.id, 3u);
+  EXPECT_TRUE (next.discont);
+  latestframe::keeper_stats stats = k ().stats ();
+  EXPECT_EQ (stats.dropped_for (drop_reason::age).frames, 1u);
+  EXPECT_EQ (stats.dropped_for (drop_reason::broken_chain).frames, 1u);
+  next = k ().hand_over (keeper_t::delivery::in_order, keeper_t::clock::now (),
+                         fake::running_now ());
+  EXPECT_EQ (next.item.id, 4u);
+  expect_balanced ();
+}
+
+// Key units only: delta units are dropped as they come (skipped-delta),
+// non-reference ones too; every key unit handed over follows a gap.
+TEST_F (FrameKeeper, KeyUnitsModeSkipsDeltaUnits)
+{
+  k ().set_decode_mode (latestframe::decode_mode::key_units);
+  unit (1, key);
+  EXPECT_EQ (unit (2, delta).reason, drop_reason::skipped_delta);
+  EXPECT_EQ (unit (3, non_reference).reason, drop_reason::skipped_delta);
+  EXPECT_EQ (next_id (nullptr, keeper_t::delivery::newest), 1u);
+  unit (4, key);
+  bool discont = false;
+  EXPECT_EQ (next_id (&discont, keeper_t::delivery::newest), 4u);
+  EXPECT_TRUE (discont);
+  latestframe::keeper_stats stats = k ().stats ();
+  EXPECT_EQ (stats.dropped_for (drop_reason::skipped_delta).frames, 2u);
+  EXPECT_EQ (stats.decoding, latestframe::decode_mode::key_units);
+  expect_balanced ();
+}
+
+// On demand: the newest chain goes out from its start up to the newest
+// frame; the frames before that one are decode-only and not aged; older
+// chains and non-reference units with newer frames behind are superseded.
+TEST_F (FrameKeeper, OnDemandHandsOverTheNewestChainDecodeOnly)
+{
+  namespace fake = latestframe_test::fake_clock;
+  k ().set_limits ({ 3, 0, 0 });
+  k ().set_decode_mode (latestframe::decode_mode::on_demand);
+  unit (1, key, fake::ago (90 * ms));
+  unit (2, delta, fake::ago (80 * ms));
+  unit (3, key, fake::ago (70 * ms));
+  unit (4, non_reference, fake::ago (60 * ms));
+  unit (5, delta, fake::ago (50 * ms));
+  unit (6, delta, fake::ago (40 * ms));
+  const auto newest = keeper_t::delivery::newest;
+  std::vector<std::pair<std::uint64_t, bool>> handed;
+  for (;;)
+    {
+      keeper_t::handover next = k ().hand_over (
+          newest, keeper_t::clock::now (), fake::running_now ());
+      if (next.status != handover_status::handed_over)
+        break;
+      handed.emplace_back (next.item.id, next.decode_only);
+    }
+  const std::vector<std::pair<std::uint64_t, bool>> expected
+      = { { 3, true }, { 5, true }, { 6, false } };
+  EXPECT_EQ (handed, expected);
+  latestframe::keeper_stats stats = k ().stats ();
+  EXPECT_EQ (stats.decode_only, 2u);
+  EXPECT_EQ (stats.dropped_for (drop_reason::superseded).frames, 2u)
+      << "key unit 1 and non-reference unit 4";
+  EXPECT_EQ (stats.dropped_for (drop_reason::broken_chain).frames, 1u);
+  EXPECT_EQ (stats.ages.samples, 1u) << "only the frame analysed is aged";
+  expect_balanced ();
+}
+
+// Automatic: key units alone when the consumer's pace and max-age both
+// allow a key interval; else on demand; on demand until the interval is
+// known.
+TEST (DecodeMode, AutomaticPicksTheCheapestThatMeetsPaceAndAge)
+{
+  using latestframe::decode_mode;
+  using latestframe::decode_mode_in_force;
+  const std::uint64_t second = 1000 * ms;
+  EXPECT_EQ (decode_mode_in_force (decode_mode::automatic, second, 0, second),
+             decode_mode::key_units);
+  EXPECT_EQ (decode_mode_in_force (decode_mode::automatic, second / 5, 0,
+                                   second),
+             decode_mode::on_demand)
+      << "five analyses per second need more than one key unit per second";
+  EXPECT_EQ (decode_mode_in_force (decode_mode::automatic, second,
+                                   200 * ms, second),
+             decode_mode::on_demand)
+      << "a key unit can be a second old";
+  EXPECT_EQ (decode_mode_in_force (decode_mode::automatic, 0, 0, second),
+             decode_mode::on_demand)
+      << "no pace: the consumer takes all it can";
+  EXPECT_EQ (decode_mode_in_force (decode_mode::automatic, second, 0, 0),
+             decode_mode::on_demand);
+  EXPECT_EQ (decode_mode_in_force (decode_mode::all, second, 0, second),
+             decode_mode::all);
+
+  latestframe::key_interval_meter meter;
+  meter.key_unit_at (0);
+  EXPECT_EQ (meter.interval_ns (), 0u);
+  meter.key_unit_at (second);
+  meter.key_unit_at (second + 100 * ms); /* an early IDR */
+  EXPECT_EQ (meter.interval_ns (), second) << "the largest recent interval";
+}
+
+// The keeper measures the key interval from the key units' times, and the
+// automatic mode follows it.
+TEST_F (FrameKeeper, AutomaticFollowsTheMeasuredKeyInterval)
+{
+  k ().set_decode_mode (latestframe::decode_mode::automatic);
+  k ().set_pace (1000 * ms);
+  EXPECT_EQ (k ().stats ().decoding, latestframe::decode_mode::on_demand);
+  unit (1, key, 0);
+  unit (2, key, 500 * ms);
+  latestframe::keeper_stats stats = k ().stats ();
+  EXPECT_EQ (stats.key_interval_ns, 500 * ms);
+  EXPECT_EQ (stats.decoding, latestframe::decode_mode::key_units);
+  EXPECT_EQ (unit (3, delta, 530 * ms).reason, drop_reason::skipped_delta);
+  k ().set_max_age (100 * ms);
+  EXPECT_EQ (k ().stats ().decoding, latestframe::decode_mode::on_demand);
+}
+
+// A pace: after a frame, the next is not handed over before the interval
+// (a deadline meanwhile times out with frames held); then the newest goes,
+// the others superseded. Decode-only frames do not wait.
+TEST_F (FrameKeeper, PaceHoldsTheNextFrameUntilItIsDue)
+{
+  namespace fake = latestframe_test::fake_clock;
+  k ().set_clock (&fake::steady_now);
+  k ().set_limits ({ 10, 0, 0 });
+  k ().set_pace (10000 * ms);
+  const auto newest = keeper_t::delivery::newest;
+  frame (1);
+  EXPECT_EQ (next_id (nullptr, newest), 1u);
+  frame (2);
+  frame (3);
+  EXPECT_EQ (next_id (nullptr, newest), 0u) << "not due: timed out";
+  EXPECT_EQ (k ().stats ().held_frames, 2u);
+  fake::advance (10000 * ms);
+  EXPECT_EQ (next_id (nullptr, newest), 3u);
+  EXPECT_EQ (k ().stats ().dropped_for (drop_reason::superseded).frames, 1u);
+
+  k ().set_decode_mode (latestframe::decode_mode::on_demand);
+  fake::advance (10000 * ms);
+  unit (4, key);
+  unit (5, delta);
+  EXPECT_EQ (next_id (nullptr, newest), 4u) << "decode-only, due";
+  EXPECT_EQ (next_id (nullptr, newest), 5u) << "the rest of the run does not wait";
+  unit (6, delta);
+  EXPECT_EQ (next_id (nullptr, newest), 0u) << "the next run waits";
+  expect_balanced ();
+}
+
+// Raw video (every frame a key unit) with a chain-aware keeper: the same
+// drops and reasons as ever.
+TEST_F (FrameKeeper, KeyUnitsAloneBehaveAsRawFrames)
+{
+  k ().set_decode_mode (latestframe::decode_mode::on_demand);
+  unit (1, key);
+  unit (2, key);
+  unit (3, key);
+  latestframe::keeper_stats stats = k ().stats ();
+  EXPECT_EQ (stats.dropped_for (drop_reason::overflow).frames, 2u);
+  EXPECT_EQ (stats.dropped_for (drop_reason::broken_chain).frames, 0u);
+  keeper_t::handover next = k ().hand_over (keeper_t::delivery::newest,
+                                            keeper_t::clock::now ());
+  EXPECT_EQ (next.item.id, 3u);
+  EXPECT_FALSE (next.decode_only);
+  expect_balanced ();
 }
 
 } // namespace

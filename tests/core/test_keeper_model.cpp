@@ -11,6 +11,10 @@
  *    only with its bytes reserved under the budget cap;
  *  - entries come out in the order they went in, a frame after a gap
  *    carries discont, in-flight frames are those whose charges live;
+ *  - on encoded video (half the seeds: random key, delta and non-reference
+ *    units, random decode modes and paces), no frame is handed over after a
+ *    frame of its chain that it needs went anywhere else (dropped, refused),
+ *    and the frame limit holds on chains;
  *  - no payload leaks or is destroyed twice.
  * Seeds are printed on failure: LATESTFRAME_MODEL_SEED=N re-runs one. */
 #include "core/fake_clock.h"
@@ -27,6 +31,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <map>
 #include <random>
 #include <thread>
 #include <vector>
@@ -40,6 +45,7 @@ using latestframe::leak_policy;
 using latestframe::marker_kind;
 using latestframe::queue_limits;
 using latestframe::stream_state;
+using latestframe::unit_kind;
 using latestframe_test::lifetimes;
 using latestframe_test::tracked;
 using keeper_t = latestframe::frame_keeper<tracked>;
@@ -112,7 +118,8 @@ private:
 class sequence_model
 {
 public:
-  explicit sequence_model (std::uint32_t seed) : random_ (seed)
+  explicit sequence_model (std::uint32_t seed)
+      : random_ (seed), encoded_ (seed % 2 == 0)
   {
     keeper_ = std::make_unique<keeper_t> ();
     keeper_->set_clock (&fake_clock::steady_now);
@@ -171,7 +178,7 @@ private:
 
   void one_step (std::string &failure)
   {
-    int roll = pick (0, 99);
+    int roll = pick (0, 104);
     if (trace_)
       {
         latestframe::keeper_stats stats = keeper_->stats ();
@@ -211,8 +218,58 @@ private:
           { static_cast<std::uint32_t> (pick (0, 2)), 0, 0 });
     else if (roll < 95)
       keeper_->set_flush_on_eos (pick (0, 1) == 1);
-    else
+    else if (roll < 100)
       downstream_event ();
+    else if (roll < 103)
+      keeper_->set_decode_mode (
+          static_cast<latestframe::decode_mode> (pick (0, 3)));
+    else
+      keeper_->set_pace (pick (0, 1) == 0 ? 0 : pick (1, 50) * ms);
+  }
+
+  /* Encoded video: mostly delta units, a key unit now and then. */
+  unit_kind random_unit ()
+  {
+    if (!encoded_)
+      return unit_kind::key;
+    const int roll = pick (0, 9);
+    return roll < 2 ? unit_kind::key
+           : roll < 4 ? unit_kind::non_reference
+                      : unit_kind::delta;
+  }
+
+  /* A frame arrives (received or refused): its chain is the current one;
+   * a key unit starts a new one. */
+  void note_arrival (std::uint64_t id, unit_kind unit)
+  {
+    if (unit == unit_kind::key)
+      chain_++;
+    units_[id] = frame_record{ chain_, unit };
+    if (unit != unit_kind::non_reference)
+      references_[chain_].push_back (id);
+  }
+
+  /* A flush, or a new stream: the decoder after starts again. */
+  void new_chain () { chain_++; }
+
+  /* A frame handed over needs every reference frame of its chain that
+   * arrived before it handed over before it. */
+  void check_chain (std::uint64_t id, std::string &failure)
+  {
+    handed_ids_.push_back (id);
+    const frame_record &record = units_[id];
+    if (record.unit == unit_kind::key)
+      return;
+    for (std::uint64_t needed : references_[record.chain])
+      {
+        if (needed >= id)
+          break;
+        if (!std::binary_search (handed_ids_.begin (), handed_ids_.end (),
+                                 needed))
+          failure = "frame " + std::to_string (id)
+                    + " handed over, but frame " + std::to_string (needed)
+                    + " of its chain was not";
+      }
   }
 
   void admit_frame (std::string &failure)
@@ -229,7 +286,9 @@ private:
         desc.time_ns = last_time_ns_;
         desc.arrival_running_ns = fake_clock::now_ns.load ();
       }
+    desc.unit = random_unit ();
     const std::uint64_t id = ++next_id_;
+    note_arrival (id, desc.unit);
     keeper_t::admit_outcome out;
     if (may_block ())
       {
@@ -238,7 +297,11 @@ private:
             [&] { out = keeper_->admit_frame (tracked (id), desc); });
         while (!producer_.done ())
           if (keeper_->blocked_producers_approx () > 0)
-            take (failure);
+            {
+              /* Time goes on while it waits (a pace falls due). */
+              fake_clock::now_ns += ms;
+              take (failure);
+            }
           else
             std::this_thread::yield ();
       }
@@ -289,6 +352,9 @@ private:
     keeper_t::admit_outcome out
         = keeper_->admit_marker (tracked (++next_id_), kind);
     count_given_back (std::move (out.released));
+    if (kind == marker_kind::new_stream
+        && out.status == keeper_t::admit_status::queued)
+      new_chain ();
     /* A frame after an end of stream begins a new one: no gap to mark
      * (flush-on-eos drops without one). */
     if (kind == marker_kind::end_of_stream)
@@ -314,6 +380,7 @@ private:
     if (!next.is_frame)
       return;
     handed_++;
+    check_chain (next.item.id, failure);
     if (next.sequence <= last_handed_sequence_)
       failure = "frame sequence went back";
     if (trace_)
@@ -346,6 +413,7 @@ private:
     count_given_back (keeper_->drain ());
     keeper_->resume ();
     gap_needs_discont_ = false;
+    new_chain ();
   }
 
   void downstream_event ()
@@ -369,6 +437,7 @@ private:
             keeper_->flush_start ();
             keeper_->resume ();
             gap_needs_discont_ = false;
+            new_chain ();
           }
         break;
       }
@@ -385,8 +454,8 @@ private:
   {
     const queue_limits limits = keeper_->limits ();
     const latestframe::keeper_stats stats = keeper_->stats ();
-    if (stats.held_frames > 1
-        && ((limits.max_frames > 0 && stats.held_frames > limits.max_frames)
+    if (stats.held_chains > 1
+        && ((limits.max_frames > 0 && stats.held_chains > limits.max_frames)
             || (limits.max_bytes > 0 && stats.held_bytes > limits.max_bytes)
             || (limits.max_span_ns > 0
                 && stats.held_span_ns > limits.max_span_ns)))
@@ -440,7 +509,18 @@ private:
     keeper_.reset ();
   }
 
+  struct frame_record
+  {
+    std::uint64_t chain = 0;
+    unit_kind unit = unit_kind::key;
+  };
+
   std::mt19937 random_;
+  bool encoded_;
+  std::uint64_t chain_ = 0;
+  std::map<std::uint64_t, frame_record> units_;
+  std::map<std::uint64_t, std::vector<std::uint64_t>> references_;
+  std::vector<std::uint64_t> handed_ids_; /* ascending: handed in order */
   /* LATESTFRAME_MODEL_TRACE=1 prints every step. */
   bool trace_ = std::getenv ("LATESTFRAME_MODEL_TRACE") != nullptr;
   worker producer_;

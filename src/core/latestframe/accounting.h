@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include "latestframe/chains.h"
 #include "latestframe/memory_budget.h"
 
 #include <array>
@@ -26,9 +27,14 @@ enum class drop_reason : std::uint8_t
   flush,      /* discarded unhanded: a flush, a stop, or downstream's EOS or
                  error (the flow return goes upstream) */
   superseded, /* a newer frame was handed over on request instead */
+  /* Encoded video: a delta unit that needs a frame dropped before it (its
+   * chain was broken; the frame that broke it counts by its own reason). */
+  broken_chain,
+  /* Encoded video, key units only: a delta unit passed over as it came. */
+  skipped_delta,
 };
 
-inline constexpr std::size_t drop_reason_count = 5;
+inline constexpr std::size_t drop_reason_count = 7;
 
 inline const char *
 drop_reason_name (drop_reason reason)
@@ -45,6 +51,10 @@ drop_reason_name (drop_reason reason)
       return "flush";
     case drop_reason::superseded:
       return "superseded";
+    case drop_reason::broken_chain:
+      return "broken-chain";
+    case drop_reason::skipped_delta:
+      return "skipped-delta";
     }
   return "?";
 }
@@ -221,8 +231,18 @@ struct keeper_stats
 {
   std::uint64_t received = 0;    /* frames admitted (not refused) */
   std::uint64_t handed_over = 0; /* frames handed to the consumer */
+  /* Of those, handed over only to be decoded, so that a newer frame of
+   * their chain can be (decode_mode::on_demand). */
+  std::uint64_t decode_only = 0;
+  /* Encoded video: the mode in force (automatic's choice), the key-unit
+   * interval measured (0: not known). */
+  decode_mode decoding = decode_mode::all;
+  std::uint64_t key_interval_ns = 0;
   std::array<drop_tally, drop_reason_count> drops{};
   std::uint32_t held_frames = 0;
+  /* What max_frames limits: on encoded video, the dependency chains held
+   * (see unit_kind); else the frames. */
+  std::uint32_t held_chains = 0;
   std::uint64_t held_bytes = 0;
   std::uint64_t held_span_ns = 0;
   std::uint64_t in_flight_frames = 0;

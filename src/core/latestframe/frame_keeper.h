@@ -6,6 +6,7 @@
 #pragma once
 
 #include "latestframe/accounting.h"
+#include "latestframe/chains.h"
 #include "latestframe/freshness.h"
 #include "latestframe/memory_budget.h"
 #include "latestframe/containers.h"
@@ -34,7 +35,9 @@ enum class leak_policy : std::uint8_t
 
 /* Limits on the frames held; 0 means no limit on that axis. A lone frame is
  * always accepted, even when it alone is larger than max_bytes, otherwise a
- * too-small byte limit would stop the stream for good. */
+ * too-small byte limit would stop the stream for good. On encoded video,
+ * max_frames counts chains (see unit_kind), and a lone chain is accepted as
+ * a lone frame is. */
 struct queue_limits
 {
   std::uint32_t max_frames = 1;
@@ -140,6 +143,8 @@ struct frame_desc
    * time of its timestamp, whose ages are kept beside the others, for
    * comparison. no_time otherwise. */
   std::int64_t timestamp_running_ns = no_time;
+  /* What it depends on: a raw frame is a key unit. */
+  unit_kind unit = unit_kind::key;
 };
 
 /* Hooks a keeper calls, with its lock released, at the points where
@@ -168,6 +173,14 @@ struct silent_hooks
  *    on request the newest frame, counting the frames it passes over. A
  *    handed-over frame comes with an in_flight_charge that keeps its bytes
  *    counted (and reserved in its budget) until the consumer destroys it.
+ *
+ * Encoded video (frames that are not all key units, see unit_kind): a
+ * frame is never handed over after a frame its chain needs was dropped.
+ * Whoever drops a frame drops the delta units after it up to the next key
+ * unit (counted as broken_chain), and while no key unit has come since,
+ * arriving delta units go the same way; the limits on frames count chains,
+ * so that a lone chain always fits as a lone frame does; decode_mode says
+ * how much of each chain is handed over.
  *
  * Invariant, at every moment the lock is free:
  *     received == handed_over + dropped (all reasons) + held
@@ -264,6 +277,9 @@ public:
     std::uint64_t ticket = 0;
     /* Frames were dropped right before this frame in stream order. */
     bool discont = false;
+    /* Handed over only so that the newer frames of its chain held behind it
+     * can be decoded (see decode_mode::on_demand): not to be analysed. */
+    bool decode_only = false;
     std::uint64_t sequence = 0;
     std::uint64_t bytes = 0;
     std::int64_t time_ns = no_time;
@@ -303,10 +319,15 @@ public:
     std::unique_lock<std::mutex> lock (mutex_);
     if (refuses_frames_locked ())
       {
-        refuse_locked (out, std::move (frame));
+        refuse_frame_locked (out, std::move (frame), desc);
         return out;
       }
     note_arrival_locked (desc, out.note);
+    if (const std::optional<drop_reason> reason = chain_refuses_locked (desc))
+      {
+        drop_arriving_locked (out, std::move (frame), desc, *reason);
+        return out;
+      }
 
     bool signalled_full = false, waited = false, signalled_room = false;
     for (;;)
@@ -343,7 +364,7 @@ public:
               }
             if (policy == leak_policy::drop_arriving)
               {
-                drop_arriving_locked (out, std::move (frame), desc.bytes,
+                drop_arriving_locked (out, std::move (frame), desc,
                                       drop_reason::overflow);
                 return out;
               }
@@ -358,7 +379,7 @@ public:
         if (refuses_frames_locked ())
           {
             /* Halted while it waited (or while a hook ran): refused. */
-            refuse_locked (out, std::move (frame));
+            refuse_frame_locked (out, std::move (frame), desc);
             return out;
           }
       }
@@ -367,8 +388,18 @@ public:
         = membership_ ? membership_->budget () : nullptr;
     if (budget && !reserve_locked (*budget, desc.bytes, out))
       {
-        drop_arriving_locked (out, std::move (frame), desc.bytes,
+        drop_arriving_locked (out, std::move (frame), desc,
                               drop_reason::budget);
+        return out;
+      }
+    if (desc.unit != unit_kind::key && chain_broken_)
+      {
+        /* The room made for it took the frames it needs (or the consumer
+         * dropped them while a hook ran). */
+        if (budget)
+          budget->release (desc.bytes);
+        drop_arriving_locked (out, std::move (frame), desc,
+                              drop_reason::broken_chain);
         return out;
       }
 
@@ -378,6 +409,9 @@ public:
     queued.is_frame = true;
     queued.marker = marker_kind::plain;
     queued.discont = std::exchange (pending_discont_, false);
+    queued.unit = desc.unit;
+    if (desc.unit != unit_kind::key)
+      held_deltas_++;
     queued.bytes = desc.bytes;
     queued.time_ns = desc.time_ns;
     queued.timestamp_running_ns = desc.timestamp_running_ns;
@@ -523,6 +557,23 @@ public:
                 lock.lock ();
                 continue;
               }
+            if (const std::optional<clock::duration> early
+                = before_pace_locked ())
+              {
+                if (deadline && clock::now () >= *deadline)
+                  {
+                    out.status = handover_status::timed_out;
+                    return out;
+                  }
+                clock::time_point until = clock::now () + *early;
+                if (deadline && *deadline < until)
+                  until = *deadline;
+                consumer_waiting_++;
+                items_.wait_until (lock, until);
+                consumer_waiting_--;
+                waited = true;
+                continue;
+              }
             if (take_next_locked (mode, running_now, out, reservation))
               break;
             continue; /* it was too old: consider the next one */
@@ -595,7 +646,12 @@ public:
           break;
         entry skipped = take_locked (0);
         if (skipped.is_frame)
-          discard_locked (std::move (skipped), drop_reason::flush, released);
+          {
+            if (skipped.unit != unit_kind::non_reference)
+              chain_broken_ = true;
+            discard_locked (std::move (skipped), drop_reason::flush,
+                            released);
+          }
         else if (skipped.marker == marker_kind::query)
           answer_locked (skipped.ticket, ticket_state::refused);
         else
@@ -806,6 +862,24 @@ public:
     newest_only_ = newest_only;
   }
 
+  /* How much of each chain of encoded video is handed over (see
+   * decode_mode); hand over with delivery::newest for any mode but all. */
+  void set_decode_mode (decode_mode mode)
+  {
+    std::unique_lock<std::mutex> lock (mutex_);
+    decode_mode_ = mode;
+    wake_consumer (lock);
+  }
+
+  /* The consumer's pace: at most one frame (decode-only ones aside) per
+   * `interval_ns`, the newest when it is due; 0: as fast as it asks. */
+  void set_pace (std::uint64_t interval_ns)
+  {
+    std::unique_lock<std::mutex> lock (mutex_);
+    pace_ns_ = interval_ns;
+    wake_consumer (lock);
+  }
+
   /* Joins, leaves (empty name) or re-caps a process-wide memory budget:
    * the held and in-flight bytes of its members never pass the smallest
    * non-zero cap they ask for. Frames already reserved stay in the budget
@@ -899,8 +973,12 @@ public:
       std::lock_guard<std::mutex> lock (mutex_);
       stats.received = received_;
       stats.handed_over = handed_over_;
+      stats.decode_only = decode_only_;
+      stats.decoding = decoding_locked ();
+      stats.key_interval_ns = key_interval_.interval_ns ();
       stats.drops = drops_;
       stats.held_frames = frames_;
+      stats.held_chains = chains_locked ();
       stats.held_bytes = bytes_;
       stats.held_span_ns = span_locked (nullptr);
       stats.peak_bytes = peak_bytes_;
@@ -949,6 +1027,7 @@ private:
     bool is_frame = false;
     marker_kind marker = marker_kind::plain;
     bool discont = false;
+    unit_kind unit = unit_kind::key;
     std::uint64_t bytes = 0;
     std::int64_t time_ns = no_time;
     std::int64_t timestamp_running_ns = no_time;
@@ -1010,6 +1089,9 @@ private:
     thresholds_in_force_ = thresholds_;
     underrun_signalled_ = false;
     freshness_.reset ();
+    /* Flushed (or just activated): the decoder after starts again too. */
+    chain_broken_ = false;
+    batch_open_ = false;
   }
 
   /* No hand-over until resume() or relink(). */
@@ -1068,6 +1150,42 @@ private:
       note = notice{ notice_kind::arrivals_too_old, age, freshness_.max_age () };
   }
 
+  /* Whether the arriving frame must go for its chain's sake: a delta unit
+   * whose chain was broken, or any delta unit while key units alone are
+   * handed over. A key unit starts a whole chain again. */
+  std::optional<drop_reason> chain_refuses_locked (const frame_desc &desc)
+  {
+    if (desc.unit == unit_kind::key)
+      {
+        chain_broken_ = false;
+        key_interval_.key_unit_at (desc.time_ns);
+        return std::nullopt;
+      }
+    if (decoding_locked () == decode_mode::key_units)
+      return drop_reason::skipped_delta;
+    if (chain_broken_)
+      return drop_reason::broken_chain;
+    return std::nullopt;
+  }
+
+  decode_mode decoding_locked () const
+  {
+    return decode_mode_in_force (decode_mode_, pace_ns_, freshness_.max_age (),
+                                 key_interval_.interval_ns ());
+  }
+
+  /* The chains held: the key units, and the delta units at the head whose
+   * key unit was handed over already. Frames of raw video are one each. */
+  std::uint32_t chains_locked () const
+  {
+    if (held_deltas_ == 0)
+      return frames_;
+    const std::uint32_t keys = frames_ - held_deltas_;
+    return entries_[oldest_frame_index_locked ()].unit == unit_kind::key
+               ? keys
+               : keys + 1;
+  }
+
   /* A frame about to arrive, for the limits. */
   std::uint64_t span_locked (const frame_desc *arriving) const
   {
@@ -1096,14 +1214,17 @@ private:
   }
 
   /* Whether the held frames plus `arriving` (if any) are within the
-   * limits. An empty keeper always takes one frame. */
+   * limits. An empty keeper always takes one frame, and one chain always
+   * takes its next delta unit. */
   bool fits_locked (const frame_desc *arriving) const
   {
-    const std::uint32_t frames = frames_ + (arriving ? 1 : 0);
+    const bool starts_chain
+        = arriving && (arriving->unit == unit_kind::key || frames_ == 0);
+    const std::uint32_t chains = chains_locked () + (starts_chain ? 1 : 0);
     const std::uint64_t bytes = bytes_ + (arriving ? arriving->bytes : 0);
-    if (frames <= 1)
+    if (chains <= 1)
       return true;
-    if (limits_.max_frames > 0 && frames > limits_.max_frames)
+    if (limits_.max_frames > 0 && chains > limits_.max_frames)
       return false;
     if (limits_.max_bytes > 0 && bytes > limits_.max_bytes)
       return false;
@@ -1115,7 +1236,7 @@ private:
   /* At a limit now (queue's "filled"). */
   bool filled_locked () const
   {
-    return (limits_.max_frames > 0 && frames_ >= limits_.max_frames)
+    return (limits_.max_frames > 0 && chains_locked () >= limits_.max_frames)
            || (limits_.max_bytes > 0 && bytes_ >= limits_.max_bytes)
            || (limits_.max_span_ns > 0
                && span_locked (nullptr) >= limits_.max_span_ns);
@@ -1170,8 +1291,7 @@ private:
                           released_list &released)
   {
     entry &dropped = entries_[index];
-    frames_--;
-    bytes_ -= dropped.bytes;
+    forget_held_locked (dropped);
     discard_locked (std::move (dropped), reason, released);
     if (index == 0)
       entries_.pop_front ();
@@ -1179,17 +1299,30 @@ private:
       entries_.take (index);
   }
 
-  /* The arriving frame is received, and goes. */
+  /* The arriving frame is received, and goes; unless nothing needs it, the
+   * delta units after it must go too. */
   void drop_arriving_locked (admit_outcome &out, Payload &&frame,
-                             std::uint64_t bytes, drop_reason reason)
+                             const frame_desc &desc, drop_reason reason)
   {
     out.sequence = ++received_;
-    count_drop_locked (reason, bytes);
+    count_drop_locked (reason, desc.bytes);
     pending_discont_ = true;
+    if (desc.unit != unit_kind::non_reference)
+      chain_broken_ = true;
     out.status = admit_status::dropped;
     out.reason = reason;
     out.released.push_back (released_item{ std::move (frame), true,
                                            marker_kind::plain });
+  }
+
+  /* A refused frame never reaches the decoder either: the delta units
+   * after it cannot be decoded, until a flush starts over (resume()). */
+  void refuse_frame_locked (admit_outcome &out, Payload &&frame,
+                            const frame_desc &desc)
+  {
+    if (desc.unit != unit_kind::non_reference)
+      chain_broken_ = true;
+    refuse_locked (out, std::move (frame));
   }
 
   void refuse_locked (admit_outcome &out, Payload &&item,
@@ -1208,11 +1341,49 @@ private:
   {
     entry taken = entries_.take (index);
     if (taken.is_frame)
-      {
-        frames_--;
-        bytes_ -= taken.bytes;
-      }
+      forget_held_locked (taken);
     return taken;
+  }
+
+  /* A held frame leaves the counts of what is held. */
+  void forget_held_locked (const entry &frame)
+  {
+    frames_--;
+    bytes_ -= frame.bytes;
+    if (frame.unit != unit_kind::key)
+      held_deltas_--;
+  }
+
+  /* The held frame at `index` goes for `reason`, and unless nothing needs
+   * it, so do the delta units after it up to the next key unit (a broken
+   * chain); with no key unit held after it, arriving delta units will go
+   * too. The next frame kept follows a gap. Returns how many went. */
+  std::size_t discard_chain_at_locked (std::size_t index, drop_reason reason,
+                                       released_list &released)
+  {
+    const bool needed = entries_[index].unit != unit_kind::non_reference;
+    discard_at_locked (index, reason, released);
+    std::size_t dropped = 1;
+    std::size_t i = index;
+    while (needed)
+      {
+        if (i == entries_.size ())
+          {
+            chain_broken_ = true;
+            break;
+          }
+        if (!entries_[i].is_frame)
+          {
+            i++;
+            continue;
+          }
+        if (entries_[i].unit == unit_kind::key)
+          break;
+        discard_at_locked (i, drop_reason::broken_chain, released);
+        dropped++;
+      }
+    mark_gap_locked (index);
+    return dropped;
   }
 
   /* The first frame from `index` on follows a gap; with none held, the
@@ -1245,12 +1416,10 @@ private:
     std::size_t dropped = 0;
     while (frames_ > 0 && !fits_locked (arriving))
       {
-        if (!arriving && frames_ == 1)
+        if (!arriving && chains_locked () == 1)
           break;
-        const std::size_t oldest = oldest_frame_index_locked ();
-        discard_at_locked (oldest, reason, released);
-        mark_gap_locked (oldest);
-        dropped++;
+        dropped += discard_chain_at_locked (oldest_frame_index_locked (),
+                                            reason, released);
       }
     return dropped;
   }
@@ -1281,10 +1450,8 @@ private:
               }
             return false;
           }
-        const std::size_t oldest = oldest_frame_index_locked ();
-        discard_at_locked (oldest, drop_reason::budget, out.released);
-        mark_gap_locked (oldest);
-        out.held_dropped++;
+        out.held_dropped += discard_chain_at_locked (
+            oldest_frame_index_locked (), drop_reason::budget, out.released);
       }
     return true;
   }
@@ -1296,11 +1463,14 @@ private:
                          std::shared_ptr<memory_budget> &reservation)
   {
     if (mode == delivery::newest)
-      while (entries_.front ().is_frame && frames_ > 1)
+      while (entries_.front ().is_frame
+             && (chains_locked () > 1
+                 || (entries_.front ().unit == unit_kind::non_reference
+                     && frames_ > 1)))
         {
-          /* A newer frame is held: this one will never be handed over. */
-          discard_at_locked (0, drop_reason::superseded, out.released);
-          mark_gap_locked (0);
+          /* A newer chain is held (or a newer frame, and nothing needs
+           * this one): it will never be handed over. */
+          discard_chain_at_locked (0, drop_reason::superseded, out.released);
         }
     entry &next = entries_.front ();
     if (!next.is_frame)
@@ -1314,22 +1484,33 @@ private:
         entries_.pop_front ();
         return true;
       }
+    /* On request, the frames of the newest chain before its newest frame
+     * are handed over to be decoded, not looked at: their age is not the
+     * question. */
+    const bool decode_only = mode == delivery::newest && frames_ > 1;
     const std::optional<std::uint64_t> age = age_locked (next, running_now);
-    if (age && may_drop_locked ()
-        && freshness_.judge (*age, frames_ > 1, /* a newer one is held */
+    if (age && !decode_only && may_drop_locked ()
+        && freshness_.judge (*age, chains_locked () > 1, /* a newer one */
                              held_locked (next, running_now))
                == freshness_gate::verdict::drop)
       {
-        discard_at_locked (0, drop_reason::age, out.released);
-        mark_gap_locked (0);
+        discard_chain_at_locked (0, drop_reason::age, out.released);
         return false;
       }
-    frames_--;
-    bytes_ -= next.bytes;
+    forget_held_locked (next);
     handed_over_++;
-    if (age)
+    batch_open_ = decode_only;
+    if (decode_only)
+      {
+        decode_only_++;
+        out.decode_only = true;
+      }
+    else if (pace_ns_ != 0)
+      last_paced_ = now_ ();
+    if (age && !decode_only)
       ages_.record (*age);
-    if (next.timestamp_running_ns != no_time && running_now != no_time)
+    if (next.timestamp_running_ns != no_time && running_now != no_time
+        && !decode_only)
       {
         out.timestamp_age_ns = static_cast<std::uint64_t> (std::max<std::int64_t> (
             running_now - next.timestamp_running_ns, 0));
@@ -1347,6 +1528,22 @@ private:
     reservation = std::move (next.budget);
     entries_.pop_front ();
     return true;
+  }
+
+  /* How long the next frame is early for the consumer's pace, if it is:
+   * a frame is handed over (decode-only ones aside) at most once per pace
+   * interval. Markers are never held back. */
+  std::optional<clock::duration> before_pace_locked () const
+  {
+    if (pace_ns_ == 0 || batch_open_ || !entries_[0].is_frame
+        || last_paced_ == clock::time_point ())
+      return std::nullopt;
+    const clock::time_point due
+        = last_paced_ + std::chrono::nanoseconds (pace_ns_);
+    const clock::time_point now = now_ ();
+    if (now >= due)
+      return std::nullopt;
+    return due - now;
   }
 
   /* How long a frame has been held, if that can be told. */
@@ -1409,6 +1606,7 @@ private:
                                              drained.marker });
       }
     pending_discont_ = false;
+    batch_open_ = false;
   }
 
   /* ---- queries ------------------------------------------------------ */
@@ -1475,6 +1673,16 @@ private:
   std::uint32_t frames_ = 0;
   std::uint64_t bytes_ = 0;
   bool pending_discont_ = false;
+  /* Encoded video: held delta and non-reference units; the newest chain
+   * lost a frame and no key unit came since; a decode-only run is being
+   * handed over (the pace waits for its end). */
+  std::uint32_t held_deltas_ = 0;
+  bool chain_broken_ = false;
+  bool batch_open_ = false;
+  decode_mode decode_mode_ = decode_mode::all;
+  key_interval_meter key_interval_;
+  std::uint64_t pace_ns_ = 0;
+  clock::time_point last_paced_{};
 
   queue_limits limits_;
   leak_policy policy_ = leak_policy::drop_oldest;
@@ -1498,6 +1706,7 @@ private:
 
   std::uint64_t received_ = 0;
   std::uint64_t handed_over_ = 0;
+  std::uint64_t decode_only_ = 0;
   std::array<drop_tally, drop_reason_count> drops_{};
   std::uint64_t peak_bytes_ = 0;
   age_window ages_;

@@ -1,0 +1,119 @@
+/* latestframe — dependency chains of encoded video: what a frame needs
+ * decoded before it, and how much of each chain the decoder gets.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <cstdint>
+
+namespace latestframe
+{
+
+/* What a frame depends on. A raw frame depends on nothing: a key unit. On
+ * encoded video a delta unit needs every frame of its chain before it (back
+ * to the chain's key unit) decoded first, and a non-reference unit needs
+ * them too, but no frame needs it: it may go alone. */
+enum class unit_kind : std::uint8_t
+{
+  key,
+  delta,
+  non_reference,
+};
+
+/* How much of each chain a decoder after the keeper gets. Frames that are
+ * all key units (raw video) have chains of one frame, where the modes only
+ * differ by the pace and newest-first hand-over.
+ *
+ * | mode       | the decoder gets                          | it decodes per analysis        | age at analysis          |
+ * |------------|-------------------------------------------|--------------------------------|--------------------------|
+ * | all        | every frame kept, in order, whole chains  | every frame                    | the queue's              |
+ * | on_demand  | when its consumer is ready: the newest    | the frames of the newest chain | the newest frame's, plus |
+ * |            | chain from where it stopped, up to the    | not decoded yet (a new key     | the decoding of its chain|
+ * |            | newest frame; all but that one are        | unit starts over)              |                          |
+ * |            | decode-only                               |                                |                          |
+ * | key_units  | the newest key unit; delta units are      | one frame                      | up to one key interval   |
+ * |            | dropped as they arrive                    |                                |                          |
+ * | automatic  | key_units when they meet the pace and     |                                |                          |
+ * |            | max-age (both at least a key interval),   |                                |                          |
+ * |            | else on_demand                            |                                |                          | */
+enum class decode_mode : std::uint8_t
+{
+  all,
+  on_demand,
+  key_units,
+  automatic,
+};
+
+inline const char *
+decode_mode_name (decode_mode mode)
+{
+  switch (mode)
+    {
+    case decode_mode::all:
+      return "all";
+    case decode_mode::on_demand:
+      return "on-demand";
+    case decode_mode::key_units:
+      return "key-units";
+    case decode_mode::automatic:
+      return "auto";
+    }
+  return "?";
+}
+
+/* The mode automatic stands for, given what the consumer asked for: key
+ * units alone are enough when the consumer takes at most one frame per key
+ * interval (`pace_ns`, 0: as fast as it can, which key units cannot feed)
+ * and accepts frames as old as one key interval (`max_age_ns`, 0: any age);
+ * otherwise each analysis decodes its chain on demand. Until the key
+ * interval is known (`key_interval_ns` 0), on demand: it is never wrong. */
+inline decode_mode
+decode_mode_in_force (decode_mode asked, std::uint64_t pace_ns,
+                      std::uint64_t max_age_ns, std::uint64_t key_interval_ns)
+{
+  if (asked != decode_mode::automatic)
+    return asked;
+  const bool pace_met = pace_ns != 0 && key_interval_ns != 0
+                        && pace_ns >= key_interval_ns;
+  const bool age_met = max_age_ns == 0 || max_age_ns >= key_interval_ns;
+  return pace_met && age_met ? decode_mode::key_units : decode_mode::on_demand;
+}
+
+/* The interval between key units, from their times: the largest of the
+ * last few, so that one early key unit (a scene cut, a resent IDR) does not
+ * make key units look frequent enough for a bound they cannot meet. */
+class key_interval_meter
+{
+public:
+  void key_unit_at (std::int64_t time_ns)
+  {
+    if (time_ns < 0)
+      return;
+    if (last_ns_ >= 0 && time_ns > last_ns_)
+      {
+        intervals_[next_] = static_cast<std::uint64_t> (time_ns - last_ns_);
+        next_ = (next_ + 1) % window;
+      }
+    last_ns_ = time_ns;
+  }
+
+  /* 0 until two key units were timed. */
+  std::uint64_t interval_ns () const
+  {
+    std::uint64_t largest = 0;
+    for (std::uint64_t interval : intervals_)
+      largest = interval > largest ? interval : largest;
+    return largest;
+  }
+
+  void reset () { *this = key_interval_meter (); }
+
+private:
+  static constexpr unsigned window = 4;
+  std::uint64_t intervals_[window] = {};
+  unsigned next_ = 0;
+  std::int64_t last_ns_ = -1;
+};
+
+} // namespace latestframe
