@@ -33,6 +33,7 @@
 #include <future>
 #include <map>
 #include <random>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -249,7 +250,19 @@ private:
       references_[chain_].push_back (id);
   }
 
-  /* A flush, or a new stream: the decoder after starts again. */
+  /* A frame dropped for a broken chain: a frame of its chain that it needs
+   * went somewhere else than the consumer. */
+  void check_chain_was_broken (std::uint64_t id, std::string &failure)
+  {
+    for (std::uint64_t needed : references_[units_[id].chain])
+      if (needed < id && gone_.count (needed) != 0)
+        return;
+    failure = "frame " + std::to_string (id)
+              + " dropped as broken-chain, but its chain is whole";
+  }
+
+  /* A flush: the decoder after starts again. (A new segment or stream
+   * start does not: delta units after it may still need frames before.) */
   void new_chain () { chain_++; }
 
   /* A frame handed over needs every reference frame of its chain that
@@ -307,7 +320,23 @@ private:
       }
     else
       out = keeper_->admit_frame (tracked (id), desc);
+    if (out.status == keeper_t::admit_status::refused)
+      gone_.insert (id);
+    const bool broken = out.status == keeper_t::admit_status::dropped
+                        && out.reason == drop_reason::broken_chain;
+    if (trace_)
+      std::fprintf (stderr,
+                    "  frame %llu (unit %d, chain %llu): status %d, reason %s, "
+                    "dropped %zu held\n",
+                    static_cast<unsigned long long> (id),
+                    static_cast<int> (desc.unit),
+                    static_cast<unsigned long long> (units_[id].chain),
+                    static_cast<int> (out.status),
+                    latestframe::drop_reason_name (out.reason),
+                    out.held_dropped);
     note_admitted (out, failure);
+    if (broken)
+      check_chain_was_broken (id, failure);
     if (out.status == keeper_t::admit_status::queued)
       check_within_limits (failure);
   }
@@ -339,6 +368,7 @@ private:
           const bool arriving = out.released[i].item.id == next_id_;
           if (!arriving || out.sequence != 0)
             dropped_++;
+          gone_.insert (out.released[i].item.id);
         }
     out.released.clear ();
   }
@@ -352,9 +382,6 @@ private:
     keeper_t::admit_outcome out
         = keeper_->admit_marker (tracked (++next_id_), kind);
     count_given_back (std::move (out.released));
-    if (kind == marker_kind::new_stream
-        && out.status == keeper_t::admit_status::queued)
-      new_chain ();
     /* A frame after an end of stream begins a new one: no gap to mark
      * (flush-on-eos drops without one). */
     if (kind == marker_kind::end_of_stream)
@@ -447,7 +474,10 @@ private:
   {
     for (std::size_t i = 0; i < released.size (); i++)
       if (released[i].is_frame)
-        dropped_++;
+        {
+          dropped_++;
+          gone_.insert (released[i].item.id);
+        }
   }
 
   void check_within_limits (std::string &failure)
@@ -521,6 +551,7 @@ private:
   std::map<std::uint64_t, frame_record> units_;
   std::map<std::uint64_t, std::vector<std::uint64_t>> references_;
   std::vector<std::uint64_t> handed_ids_; /* ascending: handed in order */
+  std::set<std::uint64_t> gone_;          /* dropped or refused */
   /* LATESTFRAME_MODEL_TRACE=1 prints every step. */
   bool trace_ = std::getenv ("LATESTFRAME_MODEL_TRACE") != nullptr;
   worker producer_;

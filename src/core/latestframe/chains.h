@@ -64,7 +64,9 @@ decode_mode_name (decode_mode mode)
 
 /* The mode automatic stands for, given what the consumer asked for: key
  * units alone are enough when the consumer takes at most one frame per key
- * interval (`pace_ns`, 0: as fast as it can, which key units cannot feed)
+ * interval (`pace_ns`, 0: as fast as it can, which key units cannot feed;
+ * a key interval up to a tenth longer than the pace still counts, as a
+ * camera's one-second GOP measures 1.001 s against a pace of one second)
  * and accepts frames as old as one key interval (`max_age_ns`, 0: any age);
  * otherwise each analysis decodes its chain on demand. Until the key
  * interval is known (`key_interval_ns` 0), on demand: it is never wrong. */
@@ -75,7 +77,7 @@ decode_mode_in_force (decode_mode asked, std::uint64_t pace_ns,
   if (asked != decode_mode::automatic)
     return asked;
   const bool pace_met = pace_ns != 0 && key_interval_ns != 0
-                        && pace_ns >= key_interval_ns;
+                        && pace_ns + pace_ns / 10 >= key_interval_ns;
   const bool age_met = max_age_ns == 0 || max_age_ns >= key_interval_ns;
   return pace_met && age_met ? decode_mode::key_units : decode_mode::on_demand;
 }

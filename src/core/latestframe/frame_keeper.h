@@ -392,7 +392,11 @@ public:
                               drop_reason::budget);
         return out;
       }
-    if (desc.unit != unit_kind::key && chain_broken_)
+    if (desc.unit == unit_kind::key)
+      /* The room made for it may have cut the chain before it short: the
+       * chain it starts is whole. */
+      chain_broken_ = false;
+    else if (chain_broken_)
       {
         /* The room made for it took the frames it needs (or the consumer
          * dropped them while a hook ran). */
@@ -636,6 +640,7 @@ public:
     released_list released;
     std::unique_lock<std::mutex> lock (mutex_);
     bool deliverable = false;
+    bool chain_cut = false;
     while (!entries_.empty () && !deliverable)
       {
         entry &head = entries_.front ();
@@ -647,8 +652,7 @@ public:
         entry skipped = take_locked (0);
         if (skipped.is_frame)
           {
-            if (skipped.unit != unit_kind::non_reference)
-              chain_broken_ = true;
+            chain_cut |= skipped.unit != unit_kind::non_reference;
             discard_locked (std::move (skipped), drop_reason::flush,
                             released);
           }
@@ -658,6 +662,10 @@ public:
           released.push_back (released_item{ std::move (skipped.item), false,
                                              skipped.marker });
       }
+    if (chain_cut)
+      /* A new segment does not start a new chain: the delta units after
+       * the boundary may need what was discarded. */
+      break_chain_from_locked (0, released);
     if (!deliverable && state_ == stream_state::running)
       state_ = stream_state::ended_downstream;
     /* Refused queries' producers, and a producer blocked for the room the
@@ -1364,13 +1372,25 @@ private:
     const bool needed = entries_[index].unit != unit_kind::non_reference;
     discard_at_locked (index, reason, released);
     std::size_t dropped = 1;
-    std::size_t i = index;
-    while (needed)
+    if (needed)
+      dropped += break_chain_from_locked (index, released);
+    mark_gap_locked (index);
+    return dropped;
+  }
+
+  /* A frame the held delta units from `index` on need went: they go
+   * (broken chain) up to the next key unit, or with none held, arriving
+   * delta units will. Returns how many went. */
+  std::size_t break_chain_from_locked (std::size_t index,
+                                       released_list &released)
+  {
+    std::size_t dropped = 0;
+    for (std::size_t i = index;;)
       {
         if (i == entries_.size ())
           {
             chain_broken_ = true;
-            break;
+            return dropped;
           }
         if (!entries_[i].is_frame)
           {
@@ -1378,12 +1398,10 @@ private:
             continue;
           }
         if (entries_[i].unit == unit_kind::key)
-          break;
+          return dropped;
         discard_at_locked (i, drop_reason::broken_chain, released);
         dropped++;
       }
-    mark_gap_locked (index);
-    return dropped;
   }
 
   /* The first frame from `index` on follows a gap; with none held, the
@@ -1424,12 +1442,14 @@ private:
     return dropped;
   }
 
+  /* Every held frame goes: delta units arriving next have lost their
+   * chain. */
   void discard_frames_locked (drop_reason reason, released_list &released)
   {
+    if (frames_ > 0)
+      chain_broken_ = true;
     while (frames_ > 0)
-      {
-        discard_at_locked (oldest_frame_index_locked (), reason, released);
-      }
+      discard_at_locked (oldest_frame_index_locked (), reason, released);
   }
 
   /* Reserves `bytes` in the budget, dropping this keeper's oldest held
