@@ -114,6 +114,22 @@ struct _GstLatestFrameState
   GstSegment sink_segment;
   bool liveness_known = false;
 
+  /* Encoded video (GstLatestFrameDecode): the mode asked for, the rate of
+   * analysis asked for (frames per second, 0: none), and whether the caps
+   * in force are encoded (not raw: frames are key, delta or non-reference
+   * units, see describe_frame()). What the task hands over follows from
+   * them (apply_decoding()). */
+  std::atomic<int> decode{ GST_LATEST_FRAME_DECODE_ALL };
+  std::atomic<double> analysis_rate{ 0 };
+  std::atomic<bool> encoded{ false };
+  /* The task takes the newest frame rather than the next in order. */
+  std::atomic<bool> push_newest{ false };
+  std::atomic<bool> warned_rate_ignored{ false };
+  std::atomic<bool> warned_no_decode_only{ false };
+  /* Task thread only: the segment downstream has now (decode-only frames
+   * move its start, keeping running times). */
+  GstSegment src_segment;
+
   /* What ages run from (GstLatestFrameAgeFrom). */
   std::atomic<int> age_from{ GST_LATEST_FRAME_AGE_FROM_AUTO };
   /* The capture times the stream tells, placed on the running clock. */
@@ -193,6 +209,8 @@ enum
   PROP_MAX_AGE,
   PROP_DELIVERY,
   PROP_AGE_FROM,
+  PROP_DECODE,
+  PROP_ANALYSIS_RATE,
   PROP_MEMORY_BUDGET,
   PROP_MEMORY_BUDGET_BYTES,
   PROP_STATS_INTERVAL,
@@ -216,6 +234,8 @@ enum
 #define DEFAULT_MAX_AGE 0
 #define DEFAULT_DELIVERY GST_LATEST_FRAME_DELIVERY_PUSH
 #define DEFAULT_AGE_FROM GST_LATEST_FRAME_AGE_FROM_AUTO
+#define DEFAULT_DECODE GST_LATEST_FRAME_DECODE_ALL
+#define DEFAULT_ANALYSIS_RATE 0.0
 /* NTP counts from 1900, Unix time from 1970. */
 #define NTP_TO_UNIX_NS (G_GUINT64_CONSTANT (2208988800) * GST_SECOND)
 #define FRAME_INFO_NAME "latestframe-frame"
@@ -299,6 +319,44 @@ gst_latest_frame_age_from_get_type (void)
     }
   return age_from_type;
 }
+
+GType
+gst_latest_frame_decode_get_type (void)
+{
+  static GType decode_type = 0;
+  static const GEnumValue decode_values[] = {
+    { GST_LATEST_FRAME_DECODE_ALL,
+      "All: every frame kept goes to the decoder, in whole chains", "all" },
+    { GST_LATEST_FRAME_DECODE_ON_DEMAND,
+      "On demand: when downstream is ready, the newest chain up to the newest "
+      "frame, all but that frame decode-only",
+      "on-demand" },
+    { GST_LATEST_FRAME_DECODE_KEY_UNITS,
+      "Key units only: delta units are dropped as they arrive", "key-units" },
+    { GST_LATEST_FRAME_DECODE_AUTO,
+      "Auto: key units when analysis-rate and max-age allow one key "
+      "interval, else on demand",
+      "auto" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&decode_type))
+    {
+      GType type = g_enum_register_static ("GstLatestFrameDecode",
+                                           decode_values);
+      g_once_init_leave (&decode_type, type);
+    }
+  return decode_type;
+}
+
+static_assert (static_cast<int> (lf::decode_mode::all)
+                       == GST_LATEST_FRAME_DECODE_ALL
+                   && static_cast<int> (lf::decode_mode::on_demand)
+                          == GST_LATEST_FRAME_DECODE_ON_DEMAND
+                   && static_cast<int> (lf::decode_mode::key_units)
+                          == GST_LATEST_FRAME_DECODE_KEY_UNITS
+                   && static_cast<int> (lf::decode_mode::automatic)
+                          == GST_LATEST_FRAME_DECODE_AUTO,
+               "GstLatestFrameDecode follows latestframe::decode_mode");
 
 #define gst_latest_frame_parent_class parent_class
 G_DEFINE_TYPE (GstLatestFrame, gst_latest_frame, GST_TYPE_ELEMENT);
@@ -638,6 +696,31 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
           static_cast<GParamFlags> (G_PARAM_READWRITE | GST_PARAM_MUTABLE_READY
                                     | G_PARAM_STATIC_STRINGS)));
   g_object_class_install_property (
+      gobject_class, PROP_DECODE,
+      g_param_spec_enum (
+          "decode", "Decode",
+          "On encoded video (caps other than */x-raw: place latestframe "
+          "between the parser and the decoder), how much of each dependency "
+          "chain (a key unit and the delta units after it) the decoder gets. "
+          "Whatever the mode, a frame is never passed on after a frame it "
+          "needs was dropped (the rest of its chain is dropped too, counted "
+          "as broken-chain) and max-size-buffers counts chains. all = every "
+          "frame kept; on-demand = when downstream is ready, the newest chain "
+          "up to the newest frame, all but that frame decode-only (a segment "
+          "makes the decoder drop their pictures); key-units = key units "
+          "only (delta units dropped as skipped-delta); auto = key-units when "
+          "analysis-rate and max-age allow one key interval, else on-demand. "
+          "Raw video ignores it",
+          GST_TYPE_LATEST_FRAME_DECODE, DEFAULT_DECODE, settable));
+  g_object_class_install_property (
+      gobject_class, PROP_ANALYSIS_RATE,
+      g_param_spec_double (
+          "analysis-rate", "Analysis rate (frames/s)",
+          "Pass on at most this many frames per second, the newest held each "
+          "time (the others are dropped as superseded); on encoded video, "
+          "with decode other than all (0 = as fast as downstream takes them)",
+          0.0, 1000.0, DEFAULT_ANALYSIS_RATE, settable));
+  g_object_class_install_property (
       gobject_class, PROP_MEMORY_BUDGET,
       g_param_spec_string (
           "memory-budget", "Memory budget",
@@ -692,7 +775,10 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
       g_param_spec_boxed (
           "stats", "Statistics",
           "A '" STATS_NAME "' structure: received, pushed, dropped (and by "
-          "reason: -overflow, -age, -budget, -flush, -superseded; -bytes), "
+          "reason: -overflow, -age, -budget, -flush, -superseded, "
+          "-broken-chain, -skipped-delta; -bytes), decode-only (frames passed "
+          "on only to be decoded), decoding (the decode mode in force), "
+          "key-interval (ns, measured; 0 = not known), current-level-chains, "
           "current levels, in-flight frames and bytes, peak-bytes, "
           "age-p50/-p95/-max (ns, recent frames; see age-from), age-from, "
           "capture-time-frames (frames aged from their capture time), "
@@ -721,6 +807,8 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
                                static_cast<GstPluginAPIFlags> (0));
   gst_type_mark_as_plugin_api (GST_TYPE_LATEST_FRAME_AGE_FROM,
                                static_cast<GstPluginAPIFlags> (0));
+  gst_type_mark_as_plugin_api (GST_TYPE_LATEST_FRAME_DECODE,
+                               static_cast<GstPluginAPIFlags> (0));
 }
 
 static void
@@ -730,6 +818,7 @@ gst_latest_frame_init (GstLatestFrame *self)
       = new (g_malloc (sizeof (GstLatestFrameState))) GstLatestFrameState ();
   gst_segment_init (&self->state->sink_segment, GST_FORMAT_UNDEFINED);
   gst_segment_init (&self->state->pull_segment, GST_FORMAT_UNDEFINED);
+  gst_segment_init (&self->state->src_segment, GST_FORMAT_UNDEFINED);
   self->state->keeper.set_limits ({ DEFAULT_MAX_SIZE_BUFFERS,
                                     DEFAULT_MAX_SIZE_BYTES,
                                     DEFAULT_MAX_SIZE_TIME });
@@ -808,7 +897,14 @@ build_stats (GstLatestFrame *self)
       "timestamp-age-samples", G_TYPE_UINT, stats.timestamp_ages.samples,
       NULL);
   gst_structure_set (structure, "age-from", G_TYPE_STRING,
-                     age_from_nick (self->state->age_from), NULL);
+                     age_from_nick (self->state->age_from), "decode-only",
+                     G_TYPE_UINT64, stats.decode_only, "decoding",
+                     G_TYPE_STRING,
+                     self->state->encoded ? lf::decode_mode_name (stats.decoding)
+                                          : "raw",
+                     "key-interval", G_TYPE_UINT64, stats.key_interval_ns,
+                     "current-level-chains", G_TYPE_UINT, stats.held_chains,
+                     NULL);
   for (std::size_t i = 0; i < lf::drop_reason_count; i++)
     {
       const auto reason = static_cast<lf::drop_reason> (i);
@@ -823,6 +919,38 @@ build_stats (GstLatestFrame *self)
                        G_TYPE_UINT64, stats.budget_cap, "memory-budget-used",
                        G_TYPE_UINT64, stats.budget_used, NULL);
   return structure;
+}
+
+/* What the keeper hands over, from the settings and the caps in force: on
+ * encoded video the decode mode asked for (raw frames are all key units,
+ * where only the pace and the newest-first hand-over matter); a pace from
+ * analysis-rate, except where every frame must reach the decoder
+ * (decode=all on encoded video: warned once); the newest frame rather than
+ * the next in order whenever frames are paced or chains are cut short, and
+ * for a reader on request. */
+static void
+apply_decoding (GstLatestFrame *self)
+{
+  GstLatestFrameState *state = self->state;
+  const bool encoded = state->encoded;
+  const auto mode = static_cast<lf::decode_mode> (state->decode.load ());
+  const double rate = state->analysis_rate;
+  const bool every_frame_decoded = encoded && mode == lf::decode_mode::all;
+  if (every_frame_decoded && rate > 0
+      && !state->warned_rate_ignored.exchange (true))
+    GST_ELEMENT_WARNING (
+        self, STREAM, FORMAT, ("analysis-rate has no effect with decode=all"),
+        ("the caps are encoded video: every frame must reach the decoder, so "
+         "frames are not paced here; set decode=on-demand, key-units or auto "
+         "(or pace after the decoder)"));
+  state->keeper.set_decode_mode (encoded ? mode : lf::decode_mode::all);
+  state->keeper.set_pace (rate > 0 && !every_frame_decoded
+                              ? static_cast<std::uint64_t> (1e9 / rate)
+                              : 0);
+  const bool newest = (encoded && mode != lf::decode_mode::all)
+                      || (rate > 0 && !every_frame_decoded);
+  state->push_newest = newest;
+  state->keeper.set_newest_only (newest || state->on_request);
 }
 
 static void
@@ -885,12 +1013,20 @@ gst_latest_frame_set_property (GObject *object, guint prop_id,
     case PROP_AGE_FROM:
       self->state->age_from = g_value_get_enum (value);
       break;
+    case PROP_DECODE:
+      self->state->decode = g_value_get_enum (value);
+      apply_decoding (self);
+      break;
+    case PROP_ANALYSIS_RATE:
+      self->state->analysis_rate = g_value_get_double (value);
+      apply_decoding (self);
+      break;
     case PROP_DELIVERY:
       {
         const bool on_request
             = g_value_get_enum (value) == GST_LATEST_FRAME_DELIVERY_ON_REQUEST;
         self->state->on_request = on_request;
-        keeper.set_newest_only (on_request);
+        apply_decoding (self);
         /* A sink to its bin: its EOS message counts towards the pipeline's
          * EOS. */
         GST_OBJECT_LOCK (self);
@@ -978,6 +1114,12 @@ gst_latest_frame_get_property (GObject *object, guint prop_id, GValue *value,
       break;
     case PROP_AGE_FROM:
       g_value_set_enum (value, self->state->age_from);
+      break;
+    case PROP_DECODE:
+      g_value_set_enum (value, self->state->decode);
+      break;
+    case PROP_ANALYSIS_RATE:
+      g_value_set_double (value, self->state->analysis_rate);
       break;
     case PROP_DELIVERY:
       g_value_set_enum (value, self->state->on_request
@@ -1088,6 +1230,11 @@ describe_frame (GstLatestFrame *self, GstBuffer *buffer)
   GstLatestFrameState *state = self->state;
   lf::frame_desc frame;
   frame.bytes = gst_buffer_get_size (buffer);
+  if (state->encoded.load (std::memory_order_relaxed)
+      && GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DELTA_UNIT))
+    frame.unit = GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DROPPABLE)
+                     ? lf::unit_kind::non_reference
+                     : lf::unit_kind::delta;
   const GstSegment *segment = &state->sink_segment;
   const GstClockTime timestamp = GST_BUFFER_DTS_OR_PTS (buffer);
   guint64 running_time;
@@ -1273,6 +1420,28 @@ start_task_if_active (GstLatestFrame *self)
                       self->srcpad, NULL);
 }
 
+/* Raw caps or encoded ones: the frames after them are all key units, or
+ * key and delta units (their chains decide what may be dropped). */
+static void
+learn_encoding (GstLatestFrame *self, GstEvent *caps_event)
+{
+  GstCaps *caps = NULL;
+  gst_event_parse_caps (caps_event, &caps);
+  const GstStructure *structure
+      = caps && gst_caps_get_size (caps) > 0 ? gst_caps_get_structure (caps, 0)
+                                             : NULL;
+  const bool encoded
+      = structure && !g_str_has_suffix (gst_structure_get_name (structure),
+                                        "/x-raw");
+  if (encoded != self->state->encoded)
+    {
+      GST_INFO_OBJECT (self, "%s caps: %" GST_PTR_FORMAT,
+                       encoded ? "encoded" : "raw", caps);
+      self->state->encoded = encoded;
+      apply_decoding (self);
+    }
+}
+
 static lf::marker_kind
 marker_kind_for (GstEvent *event)
 {
@@ -1328,6 +1497,8 @@ gst_latest_frame_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
   const GstEventType type = GST_EVENT_TYPE (event);
   if (type == GST_EVENT_SEGMENT)
     gst_event_copy_segment (event, &state->sink_segment);
+  else if (type == GST_EVENT_CAPS)
+    learn_encoding (self, event);
   else if (type == GST_EVENT_STREAM_START)
     {
       state->liveness_known = false;
@@ -1588,6 +1759,45 @@ reserve_room_in_pools (GstLatestFrame *self, GstQuery *query)
 
 /* Pushes a handed-over frame carrying its charge, which stays in flight
  * until the buffer's last reference goes. */
+/* A frame the decoder must decode but not output (the newer frames of its
+ * chain need it): GStreamer 1.22's decoders take no decode-only flag on
+ * input, but every GstVideoDecoder drops a picture that ends before its
+ * output segment starts. So the frame lasts 1 ns and the segment downstream
+ * starts right after it, with its base moved so that every later running
+ * time stays what it was. Without a TIME segment of positive rate, or a
+ * timestamp, the frame goes as it is (decoded and shown): warned once. */
+static void
+make_decode_only (GstLatestFrame *self, GstBuffer *buffer)
+{
+  GstLatestFrameState *state = self->state;
+  GstSegment &segment = state->src_segment;
+  const GstClockTime pts = GST_BUFFER_PTS (buffer);
+  guint64 running_time;
+  if (segment.format != GST_FORMAT_TIME || segment.rate <= 0
+      || !GST_CLOCK_TIME_IS_VALID (pts) || pts < segment.start
+      || gst_segment_to_running_time_full (&segment, GST_FORMAT_TIME, pts + 1,
+                                           &running_time)
+             != 1)
+    {
+      if (!state->warned_no_decode_only.exchange (true))
+        GST_ELEMENT_WARNING (
+            self, STREAM, FORMAT,
+            ("cannot make frames decode-only: they are decoded and shown"),
+            ("decode=on-demand needs timestamped frames in a TIME segment of "
+             "positive rate (segment %" GST_SEGMENT_FORMAT ", pts %"
+             GST_TIME_FORMAT ")",
+             &segment, GST_TIME_ARGS (pts)));
+      return;
+    }
+  const guint64 start = pts + 1;
+  segment.time = gst_segment_to_stream_time (&segment, GST_FORMAT_TIME, start);
+  segment.base = running_time;
+  segment.start = start;
+  segment.position = start;
+  GST_BUFFER_DURATION (buffer) = 1;
+  gst_pad_push_event (self->srcpad, gst_event_new_segment (&segment));
+}
+
 static GstFlowReturn
 push_frame (GstLatestFrame *self, keeper_t::handover &frame)
 {
@@ -1597,11 +1807,14 @@ push_frame (GstLatestFrame *self, keeper_t::handover &frame)
       = gst_buffer_make_writable (GST_BUFFER_CAST (frame.item.release ()));
   if (frame.discont)
     GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
+  if (frame.decode_only)
+    make_decode_only (self, buffer);
   lf::attach_flight_charge (buffer, std::move (frame.charge));
   GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
-                      "pushing frame %" G_GUINT64_FORMAT " (%p)%s, %.1f ms old",
+                      "pushing frame %" G_GUINT64_FORMAT " (%p)%s%s, %.1f ms old",
                       frame.sequence, buffer,
                       frame.discont ? " (discont)" : "",
+                      frame.decode_only ? " (decode-only)" : "",
                       frame.age_ns.value_or (0) / 1e6);
   return gst_pad_push (self->srcpad, buffer);
 }
@@ -1622,7 +1835,10 @@ push_handover (GstLatestFrame *self, keeper_t::handover &next)
       self->state->keeper.acknowledge (next.ticket, answered);
       return GST_FLOW_OK;
     }
-  gst_pad_push_event (self->srcpad, GST_EVENT_CAST (next.item.release ()));
+  GstEvent *event = GST_EVENT_CAST (next.item.release ());
+  if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT)
+    gst_event_copy_segment (event, &self->state->src_segment);
+  gst_pad_push_event (self->srcpad, event);
   return GST_FLOW_OK;
 }
 
@@ -1699,9 +1915,11 @@ gst_latest_frame_loop (GstPad *pad)
       = self->state->timed_frames.load (std::memory_order_relaxed)
             ? read_running_clock (self)
             : lf::no_time;
-  keeper_t::handover next
-      = keeper.hand_over (keeper_t::delivery::in_order,
-                          post_stats_when_due (self), now, queue_signals{ self });
+  keeper_t::handover next = keeper.hand_over (
+      self->state->push_newest.load (std::memory_order_relaxed)
+          ? keeper_t::delivery::newest
+          : keeper_t::delivery::in_order,
+      post_stats_when_due (self), now, queue_signals{ self });
   if (!next.released.empty ())
     GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
                         "dropped %zu frames over max-age",

@@ -18,6 +18,7 @@ G_BEGIN_DECLS
 #define GST_TYPE_LATEST_FRAME_LEAKY (gst_latest_frame_leaky_get_type ())
 #define GST_TYPE_LATEST_FRAME_DELIVERY (gst_latest_frame_delivery_get_type ())
 #define GST_TYPE_LATEST_FRAME_AGE_FROM (gst_latest_frame_age_from_get_type ())
+#define GST_TYPE_LATEST_FRAME_DECODE (gst_latest_frame_decode_get_type ())
 
 /**
  * GstLatestFrameLeaky:
@@ -74,6 +75,30 @@ typedef enum
   GST_LATEST_FRAME_AGE_FROM_ARRIVAL,
 } GstLatestFrameAgeFrom;
 
+/**
+ * GstLatestFrameDecode:
+ * @GST_LATEST_FRAME_DECODE_ALL: every frame kept goes to the decoder, in
+ *   whole dependency chains (a key unit and the delta units after it).
+ * @GST_LATEST_FRAME_DECODE_ON_DEMAND: when downstream is ready for a frame,
+ *   the newest chain goes, from where the decoder stopped (or its key unit)
+ *   up to the newest frame; all but that frame are decode-only (a segment
+ *   starting after each makes a #GstVideoDecoder drop its picture).
+ * @GST_LATEST_FRAME_DECODE_KEY_UNITS: key units only: delta units are
+ *   dropped as they arrive.
+ * @GST_LATEST_FRAME_DECODE_AUTO: key units when #GstLatestFrame:analysis-rate
+ *   and #GstLatestFrame:max-age both allow one key interval, else on demand.
+ *
+ * How much of encoded video #GstLatestFrame placed before a decoder lets
+ * through; raw video ignores it.
+ */
+typedef enum
+{
+  GST_LATEST_FRAME_DECODE_ALL,
+  GST_LATEST_FRAME_DECODE_ON_DEMAND,
+  GST_LATEST_FRAME_DECODE_KEY_UNITS,
+  GST_LATEST_FRAME_DECODE_AUTO,
+} GstLatestFrameDecode;
+
 typedef struct _GstLatestFrame GstLatestFrame;
 typedef struct _GstLatestFrameClass GstLatestFrameClass;
 typedef struct _GstLatestFrameState GstLatestFrameState;
@@ -102,6 +127,7 @@ GType gst_latest_frame_get_type (void);
 GType gst_latest_frame_leaky_get_type (void);
 GType gst_latest_frame_delivery_get_type (void);
 GType gst_latest_frame_age_from_get_type (void);
+GType gst_latest_frame_decode_get_type (void);
 
 GST_ELEMENT_REGISTER_DECLARE (latestframe);
 
