@@ -3,11 +3,14 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Frames come from a synthetic moving scene or a looped video file, are
- * stamped (latestframe::stamp, CLOCK_MONOTONIC ns) and served by
- * gst-rtsp-server as H.264 (x264enc, zero latency). Switches let tests
- * stop the camera, stall it without closing, change its resolution,
- * corrupt packets, refuse connections and put its clock out of step.
+ * Frames come from a synthetic moving scene (latestframe::scene, a
+ * function of the capture time, so that a receiver can tell how faithful
+ * a decoded frame is) or a looped video file, are stamped
+ * (latestframe::stamp, CLOCK_MONOTONIC ns) and served by gst-rtsp-server
+ * as H.264 (x264enc, zero latency; optionally with non-reference
+ * B-frames). Switches let tests set the key-unit interval, stop the
+ * camera, stall it without closing, change its resolution, corrupt
+ * packets, refuse connections and put its clock out of step.
  *
  * The capture time also travels in the stream, as cameras send it: RTCP
  * sender reports map RTP time to this host's wall clock (NTP) at the moment
@@ -17,6 +20,7 @@
  * after the first sender report (rtspsrc add-reference-timestamp-meta=true
  * turns it into a timestamp/x-ntp reference timestamp meta). Run with
  * --help. */
+#include "latestframe/scene.h"
 #include "latestframe/stamp.h"
 
 #include <gst/app/gstappsrc.h>
@@ -28,7 +32,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -36,6 +39,7 @@
 #include <string>
 #include <thread>
 
+namespace scene = latestframe::scene;
 namespace stamp = latestframe::stamp;
 using steady = std::chrono::steady_clock;
 
@@ -51,7 +55,8 @@ struct options
   gint height = 720;
   gint fps = 30;
   gint bitrate = 2000; /* kbit/s */
-  gint keyint = 30;    /* frames */
+  gint gop = 30;       /* frames between key units */
+  gint b_frames = 0;   /* non-reference B-frames between references */
   gchar *file = nullptr;
   gdouble duration = 0;
   gdouble pause_after = -1;
@@ -190,11 +195,11 @@ private:
   bool ok_ = false;
 };
 
-/* A synthetic I420 scene: a drifting gradient and a box going round, so
- * that motion detectors see motion. Laid out as GStreamer lays I420 out
- * (strides rounded up), whatever the size. */
+/* The synthetic scene at `capture_time_ns`, stamped with that time, in
+ * I420 with flat chroma. Laid out as GStreamer lays I420 out (strides
+ * rounded up), whatever the size. */
 produced_frame
-synthetic_frame (int width, int height, guint64 index)
+synthetic_frame (int width, int height, std::uint64_t capture_time_ns)
 {
   produced_frame frame;
   gst_video_info_set_format (&frame.info, GST_VIDEO_FORMAT_I420, width, height);
@@ -202,21 +207,9 @@ synthetic_frame (int width, int height, guint64 index)
       = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&frame.info), NULL);
   GstMapInfo map;
   gst_buffer_map (frame.buffer, &map, GST_MAP_WRITE);
-  const int stride = GST_VIDEO_INFO_PLANE_STRIDE (&frame.info, 0);
-  guint8 *luma = map.data + GST_VIDEO_INFO_PLANE_OFFSET (&frame.info, 0);
-  for (int y = 0; y < height; y++)
-    for (int x = 0; x < width; x++)
-      luma[y * stride + x]
-          = static_cast<guint8> (40 + ((x + y + index * 2) % 160));
-  const double angle = index * 0.05;
-  const int box = std::max (8, height / 6);
-  const int cx = static_cast<int> (width / 2 + std::cos (angle) * width / 4);
-  const int cy = static_cast<int> (height / 2 + std::sin (angle) * height / 4);
-  for (int y = std::max (0, cy - box / 2); y < std::min (height, cy + box / 2);
-       y++)
-    for (int x = std::max (0, cx - box / 2); x < std::min (width, cx + box / 2);
-         x++)
-      luma[y * stride + x] = 250;
+  scene::render_luma (map.data + GST_VIDEO_INFO_PLANE_OFFSET (&frame.info, 0),
+                      GST_VIDEO_INFO_PLANE_STRIDE (&frame.info, 0), width,
+                      height, capture_time_ns);
   const gsize chroma = GST_VIDEO_INFO_PLANE_OFFSET (&frame.info, 1);
   memset (map.data + chroma, 128, map.size - chroma);
   gst_buffer_unmap (frame.buffer, &map);
@@ -237,6 +230,21 @@ parse_size (const char *text, int *width, int *height)
          && valid_size (*width, *height);
 }
 
+/* Writes the capture time into a frame of the file, which has its own
+ * size and stride (frames made before a resize keep the old ones). */
+void
+stamp_file_frame (produced_frame &frame, std::uint64_t capture_time_ns)
+{
+  GstMapInfo map;
+  if (!gst_buffer_map (frame.buffer, &map, GST_MAP_READWRITE))
+    return;
+  stamp::write (map.data + GST_VIDEO_INFO_PLANE_OFFSET (&frame.info, 0),
+                GST_VIDEO_INFO_PLANE_STRIDE (&frame.info, 0),
+                GST_VIDEO_INFO_WIDTH (&frame.info),
+                GST_VIDEO_INFO_HEIGHT (&frame.info), capture_time_ns);
+  gst_buffer_unmap (frame.buffer, &map);
+}
+
 /* The producer: one frame per tick, stamped with its capture time. */
 void
 produce (camera *cam, file_frames *file)
@@ -247,7 +255,7 @@ produce (camera *cam, file_frames *file)
   const auto period = std::chrono::nanoseconds (1000000000 / o.fps);
   steady::time_point tick = started;
   bool resized = false;
-  for (guint64 index = 0; cam->running; index++)
+  while (cam->running)
     {
       tick += period;
       std::this_thread::sleep_until (tick);
@@ -263,22 +271,20 @@ produce (camera *cam, file_frames *file)
             file->resize (width, height);
           g_print ("resized to %dx%d\n", width, height);
         }
-      produced_frame frame
-          = file ? file->next () : synthetic_frame (width, height, index);
+      /* One clock reading per synthetic frame: the scene is drawn for the
+       * time its stamp says. A file frame is stamped once it has arrived
+       * (pulling it may wait on the decoder). */
+      produced_frame frame;
+      if (file)
+        {
+          frame = file->next ();
+          if (frame.buffer)
+            stamp_file_frame (frame, stamp::monotonic_now_ns ());
+        }
+      else
+        frame = synthetic_frame (width, height, stamp::monotonic_now_ns ());
       if (!frame.buffer)
         continue;
-      GstMapInfo map;
-      if (gst_buffer_map (frame.buffer, &map, GST_MAP_READWRITE))
-        {
-          /* Each frame's own size and stride: frames made before a resize
-           * keep the old ones. */
-          stamp::write (map.data + GST_VIDEO_INFO_PLANE_OFFSET (&frame.info, 0),
-                        GST_VIDEO_INFO_PLANE_STRIDE (&frame.info, 0),
-                        GST_VIDEO_INFO_WIDTH (&frame.info),
-                        GST_VIDEO_INFO_HEIGHT (&frame.info),
-                        stamp::monotonic_now_ns ());
-          gst_buffer_unmap (frame.buffer, &map);
-        }
       GstElement *appsrc = nullptr;
       {
         std::lock_guard<std::mutex> lock (cam->lock);
@@ -480,8 +486,14 @@ main (int argc, char **argv)
       "FPS" },
     { "bitrate", 0, 0, G_OPTION_ARG_INT, &o.bitrate,
       "H.264 bitrate in kbit/s (default 2000)", "KBPS" },
-    { "keyint", 0, 0, G_OPTION_ARG_INT, &o.keyint,
-      "Frames between key frames (default 30)", "N" },
+    { "gop", 0, 0, G_OPTION_ARG_INT, &o.gop,
+      "Frames from one key unit (IDR frame) to the next (default 30)",
+      "FRAMES" },
+    { "keyint", 0, 0, G_OPTION_ARG_INT, &o.gop, "Same as --gop", "FRAMES" },
+    { "b-frames", 0, 0, G_OPTION_ARG_INT, &o.b_frames,
+      "Non-reference B-frames between reference frames, 0-16 (default 0 = "
+      "none; each adds a frame of encoder latency)",
+      "N" },
     { "file", 0, 0, G_OPTION_ARG_FILENAME, &o.file,
       "Loop this video file instead of the synthetic scene", "FILE" },
     { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &o.duration,
@@ -518,7 +530,8 @@ main (int argc, char **argv)
   g_option_context_free (context);
   int resized_w, resized_h;
   if (!valid_size (o.width, o.height) || o.fps < 1 || o.fps > 240
-      || o.bitrate < 16 || o.keyint < 1 || o.corrupt < 0 || o.corrupt > 1
+      || o.bitrate < 16 || o.gop < 1 || o.b_frames < 0 || o.b_frames > 16
+      || o.corrupt < 0 || o.corrupt > 1
       || (o.resize_after >= 0
           && !parse_size (o.resize, &resized_w, &resized_h)))
     {
@@ -544,12 +557,29 @@ main (int argc, char **argv)
   g_free (service);
 
   GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new ();
+  /* x264enc applies tune=zerolatency (which alone means no B-frames)
+   * first and the properties set here after it, so bframes wins and the
+   * rest of zerolatency (no lookahead) stays: the encoder holds back
+   * --b-frames frames, no more. What would still undo it is the profile,
+   * applied last: rtph264pay, linked to the server's rtpbin, prefers
+   * constrained-baseline, which has no B-frames, so the caps ask for main
+   * (no CABAC nor 8x8 transform at ultrafast: main is all it uses).
+   * B-frames come in a fixed pattern (b-adapt off) and none is a
+   * reference (b-pyramid off), so that a receiver may skip any of them
+   * without damaging another. */
+  gchar *b_frame_settings
+      = o.b_frames > 0
+            ? g_strdup_printf ("bframes=%d b-adapt=false b-pyramid=false "
+                               "! video/x-h264,profile=main ",
+                               o.b_frames)
+            : g_strdup ("");
   gchar *launch = g_strdup_printf (
       "( appsrc name=cam is-live=true format=time do-timestamp=true "
       "! x264enc tune=zerolatency speed-preset=ultrafast threads=1 "
-      "bitrate=%d key-int-max=%d ! rtph264pay name=pay0 pt=96 "
+      "bitrate=%d key-int-max=%d %s! rtph264pay name=pay0 pt=96 "
       "config-interval=-1 )",
-      o.bitrate, o.keyint);
+      o.bitrate, o.gop, b_frame_settings);
+  g_free (b_frame_settings);
   gst_rtsp_media_factory_set_launch (factory, launch);
   g_free (launch);
   gst_rtsp_media_factory_set_shared (factory, TRUE);
@@ -557,9 +587,8 @@ main (int argc, char **argv)
     {
       /* rtpbin ntp-time-source=clock-time reads this clock as NTP time:
        * this host's wall clock, from 1900, plus the offset. */
-      GstClock *clock = GST_CLOCK (
-          g_object_new (GST_TYPE_SYSTEM_CLOCK, "clock-type",
-                        GST_CLOCK_TYPE_REALTIME, NULL));
+      GstClock *clock = GST_CLOCK (g_object_new (
+          GST_TYPE_SYSTEM_CLOCK, "clock-type", GST_CLOCK_TYPE_REALTIME, NULL));
       const GstClockTime now = gst_clock_get_internal_time (clock);
       const gint64 ntp_offset = G_GINT64_CONSTANT (2208988800) * GST_SECOND
                                 + gint64 (o.clock_offset_ms) * GST_MSECOND;

@@ -3,6 +3,7 @@
 #include "common/frame_stamp.h"
 #include "common/sample_data.h"
 #include "common/testcam.h"
+#include "latestframe/scene.h"
 #include "latestframe/stamp.h"
 
 #include <gst/app/gstappsink.h>
@@ -12,9 +13,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <numeric>
 #include <string>
 #include <vector>
 
+namespace scene = latestframe::scene;
 namespace stamp = latestframe::stamp;
 using latestframe::percentile;
 using latestframe::testcam;
@@ -29,41 +32,56 @@ struct stamp_tally
   std::vector<double> ages_ms;
 };
 
-/* Reads `frames` frames of `url` as I420 and decodes each one's stamp. */
-stamp_tally
-read_stamps (const std::string &url, int frames, const char *protocols = "tcp")
+/* Pulls `count` samples from the appsink named "sink" of `launch` (fewer if
+ * none comes for 20 s) and hands each to `look`. */
+template <typename Look>
+int
+pull_samples (const std::string &launch, int count, Look look)
 {
-  std::string launch
-      = "rtspsrc location=" + url + " latency=0 protocols=" + protocols
-        + " ! decodebin ! videoconvert ! video/x-raw,format=I420 "
-          "! appsink name=sink sync=false max-buffers=400";
-  GstElement *pipeline = gst_parse_launch (launch.c_str (), NULL);
-  EXPECT_TRUE (pipeline != NULL);
-  stamp_tally tally;
+  GError *error = NULL;
+  GstElement *pipeline = gst_parse_launch (launch.c_str (), &error);
+  EXPECT_TRUE (pipeline != NULL && error == NULL)
+      << (error ? error->message : "");
+  g_clear_error (&error);
   if (!pipeline)
-    return tally;
+    return 0;
   GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  while (tally.frames < frames)
+  int pulled = 0;
+  for (; pulled < count; pulled++)
     {
       GstSample *sample
           = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 20 * GST_SECOND);
       if (!sample)
         break;
-      const std::uint64_t now = stamp::monotonic_now_ns ();
-      std::optional<std::uint64_t> captured = latestframe::read_frame_stamp (
-          gst_sample_get_buffer (sample), gst_sample_get_caps (sample));
-      if (captured && *captured <= now)
-        {
-          tally.decoded++;
-          tally.ages_ms.push_back ((now - *captured) / 1e6);
-        }
-      tally.frames++;
+      look (sample);
       gst_sample_unref (sample);
     }
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (sink);
   gst_object_unref (pipeline);
+  return pulled;
+}
+
+/* Reads `frames` frames of `url` as I420 and decodes each one's stamp. */
+stamp_tally
+read_stamps (const std::string &url, int frames, const char *protocols = "tcp")
+{
+  stamp_tally tally;
+  tally.frames = pull_samples (
+      "rtspsrc location=" + url + " latency=0 protocols=" + protocols
+          + " ! decodebin ! videoconvert ! video/x-raw,format=I420 "
+            "! appsink name=sink sync=false max-buffers=400",
+      frames, [&] (GstSample *sample) {
+        const std::uint64_t now = stamp::monotonic_now_ns ();
+        std::optional<std::uint64_t> captured = latestframe::read_frame_stamp (
+            gst_sample_get_buffer (sample), gst_sample_get_caps (sample));
+        if (captured && *captured <= now)
+          {
+            tally.decoded++;
+            tally.ages_ms.push_back ((now - *captured) / 1e6);
+          }
+      });
   return tally;
 }
 
@@ -184,6 +202,127 @@ camera_source (const testcam &camera, const char *protocols)
   return "rtspsrc location=" + camera.url ()
          + " latency=0 protocols=" + protocols + " ! decodebin ";
 }
+
+/* The camera's H.264 as it arrives, one Annex B access unit per buffer. */
+std::string
+access_units_of (const testcam &camera)
+{
+  return "rtspsrc location=" + camera.url ()
+         + " latency=0 protocols=tcp ! rtph264depay ! h264parse "
+           "! video/x-h264,stream-format=byte-stream,alignment=au "
+           "! appsink name=sink sync=false max-buffers=400";
+}
+
+/* One access unit: whether it is a key unit, when it is shown, and whether
+ * other frames may predict from it. */
+struct access_unit
+{
+  bool key_unit = false;
+  GstClockTime pts = GST_CLOCK_TIME_NONE;
+  int slices = 0;
+  int reference_slices = 0; /* nal_ref_idc != 0 */
+};
+
+/* Reads the NAL headers of an Annex B access unit. Emulation prevention
+ * keeps 00 00 01 out of NAL payloads, so every one starts a NAL unit (a
+ * four-byte start code ends in it too). */
+access_unit
+parse_access_unit (GstBuffer *buffer)
+{
+  access_unit unit;
+  unit.key_unit = !GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DELTA_UNIT);
+  unit.pts = GST_BUFFER_PTS (buffer);
+  GstMapInfo map;
+  if (!gst_buffer_map (buffer, &map, GST_MAP_READ))
+    return unit;
+  for (gsize i = 0; i + 3 < map.size; i++)
+    {
+      if (map.data[i] != 0 || map.data[i + 1] != 0 || map.data[i + 2] != 1)
+        continue;
+      const guint8 header = map.data[i + 3];
+      const int type = header & 0x1f;
+      const int ref_idc = (header >> 5) & 0x3;
+      /* Coded slices: 1 (non-IDR), 5 (IDR). */
+      if (type == 1 || type == 5)
+        {
+          unit.slices++;
+          if (ref_idc != 0)
+            unit.reference_slices++;
+        }
+      i += 3;
+    }
+  gst_buffer_unmap (buffer, &map);
+  return unit;
+}
+
+std::vector<access_unit>
+read_access_units (const testcam &camera, int count)
+{
+  std::vector<access_unit> units;
+  pull_samples (access_units_of (camera), count, [&] (GstSample *sample) {
+    units.push_back (parse_access_unit (gst_sample_get_buffer (sample)));
+  });
+  return units;
+}
+
+/* How faithful the decoded frames are to the scene their stamps name. */
+struct fidelity
+{
+  int frames = 0;
+  int unstamped = 0;
+  std::vector<double> psnr_db;
+  std::vector<double> worst_block_psnr_db;
+};
+
+/* Decodes `count` frames of the camera (as an analysis would see them)
+ * and compares each with the scene at its capture time. */
+fidelity
+measure_fidelity (const testcam &camera, int count)
+{
+  fidelity seen;
+  seen.frames = pull_samples (
+      "rtspsrc location=" + camera.url ()
+          + " latency=0 protocols=tcp ! rtph264depay ! h264parse "
+            "! avdec_h264 ! videoconvert ! video/x-raw,format=I420 "
+            "! appsink name=sink sync=false max-buffers=400",
+      count, [&] (GstSample *sample) {
+        GstVideoInfo info;
+        GstVideoFrame frame;
+        if (!gst_video_info_from_caps (&info, gst_sample_get_caps (sample))
+            || !gst_video_frame_map (
+                &frame, &info, gst_sample_get_buffer (sample), GST_MAP_READ))
+          {
+            ADD_FAILURE () << "an unreadable frame";
+            return;
+          }
+        const auto *luma = static_cast<const std::uint8_t *> (
+            GST_VIDEO_FRAME_PLANE_DATA (&frame, 0));
+        const int stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
+        const int width = GST_VIDEO_FRAME_WIDTH (&frame);
+        const int height = GST_VIDEO_FRAME_HEIGHT (&frame);
+        const std::optional<double> whole
+            = scene::psnr_against_scene (luma, stride, width, height);
+        const std::optional<double> worst_block
+            = scene::worst_block_psnr_against_scene (luma, stride, width,
+                                                     height);
+        gst_video_frame_unmap (&frame);
+        if (!whole || !worst_block)
+          {
+            seen.unstamped++;
+            return;
+          }
+        seen.psnr_db.push_back (*whole);
+        seen.worst_block_psnr_db.push_back (*worst_block);
+      });
+  return seen;
+}
+
+double
+mean (const std::vector<double> &values)
+{
+  return std::accumulate (values.begin (), values.end (), 0.0) / values.size ();
+}
+
 } // namespace
 
 // Every frame of a 720p30 stream at the default bitrate carries a stamp
@@ -258,7 +397,8 @@ TEST (Rtsp, LatestframeBoundsFrameAgeWhereQueueDoesNot)
 // takes far longer than a frame interval.
 TEST (Rtsp, LiveCameraStillDropsToTheNewest)
 {
-  testcam camera ({ "--file=" + latestframe::sample ("vtest.avi"), "--fps=30" });
+  testcam camera (
+      { "--file=" + latestframe::sample ("vtest.avi"), "--fps=30" });
   ASSERT_FALSE (camera.url ().empty ());
   watched_run run = watch (camera_source (camera, "tcp")
                                + "! latestframe name=latest ! videoconvert "
@@ -268,8 +408,8 @@ TEST (Rtsp, LiveCameraStillDropsToTheNewest)
   EXPECT_GT (run.received, 30u);
   EXPECT_GT (run.dropped_overflow, 0u);
   EXPECT_LT (run.pushed, run.received);
-  g_print ("live camera: received %" G_GUINT64_FORMAT ", analysed %"
-           G_GUINT64_FORMAT ", dropped %" G_GUINT64_FORMAT "\n",
+  g_print ("live camera: received %" G_GUINT64_FORMAT
+           ", analysed %" G_GUINT64_FORMAT ", dropped %" G_GUINT64_FORMAT "\n",
            run.received, run.pushed, run.dropped_overflow);
 }
 
@@ -345,4 +485,94 @@ TEST (Testcam, RefusedConnectionIsAnError)
                            20, true);
   EXPECT_TRUE (run.ended);
   EXPECT_EQ (run.frames, 0);
+}
+
+// --gop sets the key-unit interval: a key unit every 15 frames exactly.
+TEST (Testcam, GopSetsTheKeyUnitInterval)
+{
+  testcam camera ({ "--width=320", "--height=240", "--gop=15" });
+  ASSERT_FALSE (camera.url ().empty ());
+  const std::vector<access_unit> units = read_access_units (camera, 100);
+  ASSERT_EQ (units.size (), 100u);
+  std::vector<size_t> key_units;
+  for (size_t i = 0; i < units.size (); i++)
+    if (units[i].key_unit)
+      key_units.push_back (i);
+  ASSERT_GE (key_units.size (), 6u);
+  for (size_t k = 1; k < key_units.size (); k++)
+    EXPECT_EQ (key_units[k] - key_units[k - 1], 15u) << "key unit " << k;
+}
+
+// --b-frames 1 makes every other frame a B-frame no other frame refers to
+// (nal_ref_idc 0 in its slices), sent before the frame shown ahead of it;
+// without it every frame is a reference, sent in display order.
+TEST (Testcam, BFramesAreNotReferences)
+{
+  for (int b_frames : { 0, 1 })
+    {
+      testcam camera ({ "--width=320", "--height=240",
+                        "--b-frames=" + std::to_string (b_frames) });
+      ASSERT_FALSE (camera.url ().empty ());
+      const std::vector<access_unit> units = read_access_units (camera, 90);
+      ASSERT_EQ (units.size (), 90u) << b_frames;
+      int non_reference = 0, reordered = 0;
+      for (size_t i = 0; i < units.size (); i++)
+        {
+          const access_unit &unit = units[i];
+          ASSERT_GT (unit.slices, 0) << "access unit " << i;
+          /* A frame is a reference in all its slices or in none. */
+          EXPECT_TRUE (unit.reference_slices == 0
+                       || unit.reference_slices == unit.slices);
+          if (unit.reference_slices == 0)
+            {
+              non_reference++;
+              EXPECT_FALSE (unit.key_unit) << "a key unit no one refers to";
+            }
+          if (i > 0 && GST_CLOCK_TIME_IS_VALID (unit.pts)
+              && GST_CLOCK_TIME_IS_VALID (units[i - 1].pts)
+              && unit.pts < units[i - 1].pts)
+            reordered++;
+        }
+      g_print ("--b-frames=%d: %d of %zu frames are not references, %d sent "
+               "before the frame shown ahead of them\n",
+               b_frames, non_reference, units.size (), reordered);
+      if (b_frames == 0)
+        {
+          EXPECT_EQ (non_reference, 0);
+          EXPECT_EQ (reordered, 0);
+        }
+      else
+        {
+          /* One of each pair, less the P-frame that closes each GOP: 14
+           * of every 30 frames (42 of 90 in the runs seen). */
+          EXPECT_GE (non_reference, 36);
+          EXPECT_GE (reordered, 36);
+        }
+    }
+}
+
+// Every decoded frame of the camera is the scene its stamp names, up to
+// coding noise, with and without B-frames.
+TEST (Testcam, DecodedFramesMatchTheScene)
+{
+  for (int b_frames : { 0, 1 })
+    {
+      testcam camera ({ "--b-frames=" + std::to_string (b_frames) });
+      ASSERT_FALSE (camera.url ().empty ());
+      const fidelity seen = measure_fidelity (camera, 150);
+      ASSERT_EQ (seen.frames, 150) << b_frames;
+      EXPECT_EQ (seen.unstamped, 0) << b_frames;
+      ASSERT_FALSE (seen.psnr_db.empty ());
+      const double lowest
+          = *std::min_element (seen.psnr_db.begin (), seen.psnr_db.end ());
+      const double lowest_block = *std::min_element (
+          seen.worst_block_psnr_db.begin (), seen.worst_block_psnr_db.end ());
+      g_print ("--b-frames=%d, %zu frames: PSNR min %.2f mean %.2f dB; "
+               "worst 16x16 block min %.2f mean %.2f dB\n",
+               b_frames, seen.psnr_db.size (), lowest, mean (seen.psnr_db),
+               lowest_block, mean (seen.worst_block_psnr_db));
+      EXPECT_GE (lowest, scene::decoded_psnr_floor_db) << b_frames;
+      EXPECT_GE (lowest_block, scene::decoded_worst_block_psnr_floor_db)
+          << b_frames;
+    }
 }
