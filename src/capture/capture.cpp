@@ -222,7 +222,7 @@ struct capture::impl
     if (live)
       {
         const GstStructure *raw = live.get ();
-        counts.add (detail::element_counts::from (raw));
+        counts.add (shared.current->counts ());
         using detail::structure_uint64;
         figures.held_frames = structure_uint64 (raw, "current-level-buffers");
         figures.held_bytes = structure_uint64 (raw, "current-level-bytes");
@@ -256,6 +256,8 @@ struct capture::impl
     figures.dropped_flush = counts.dropped_flush;
     figures.dropped_superseded = counts.dropped_superseded;
     figures.capture_time_frames = counts.capture_time_frames;
+    figures.not_decoded = counts.not_decoded;
+    figures.decode_only = counts.decode_only;
     return figures;
   }
 };

@@ -43,8 +43,9 @@ ensure_latestframe ()
     GType type
         = gst_element_factory_get_element_type (GST_ELEMENT_FACTORY (loaded.get ()));
     gpointer element_class = g_type_class_ref (type);
+    /* The newest property the library sets. */
     if (!g_object_class_find_property (G_OBJECT_CLASS (element_class),
-                                       "delivery"))
+                                       "decode"))
       {
         object_ptr<GstPlugin> plugin (
             gst_plugin_feature_get_plugin (loaded.get ()));
@@ -109,6 +110,8 @@ element_counts::add (const element_counts &other)
   dropped_flush += other.dropped_flush;
   dropped_superseded += other.dropped_superseded;
   capture_time_frames += other.capture_time_frames;
+  not_decoded += other.not_decoded;
+  decode_only += other.decode_only;
 }
 
 std::unique_ptr<session>
@@ -119,8 +122,10 @@ session::build (const source_spec &source, const capture_options &options,
   error = ensure_latestframe ();
   if (!error.empty ())
     return nullptr;
+  const bool gated
+      = options.decode != decoding::all || options.analysis_rate > 0;
   const std::string description
-      = source.description ()
+      = source.description (gated)
         + " ! latestframe name=latest delivery=on-request";
   GError *parse_error = nullptr;
   GstElement *parsed = gst_parse_launch_full (
@@ -147,6 +152,20 @@ session::build (const source_spec &source, const capture_options &options,
   if (!options.memory_budget.empty ())
     g_object_set (built->latest_.get (), "memory-budget",
                   options.memory_budget.c_str (), NULL);
+  built->gate_.reset (gst_bin_get_by_name (bin, "gate"));
+  if (built->gate_)
+    {
+      static const char *const nicks[]
+          = { "all", "on-demand", "key-units", "auto" };
+      gst_util_set_object_arg (G_OBJECT (built->gate_.get ()), "decode",
+                               nicks[static_cast<int> (options.decode)]);
+      /* max-age too: auto weighs it against the key interval. */
+      g_object_set (built->gate_.get (), "analysis-rate",
+                    options.analysis_rate, "max-age",
+                    static_cast<guint64> (
+                        std::chrono::nanoseconds (options.max_age).count ()),
+                    NULL);
+    }
   built->bus_.reset (gst_element_get_bus (parsed));
   return built;
 }
@@ -200,6 +219,26 @@ session::stats () const
   GstStructure *stats = nullptr;
   g_object_get (latest_.get (), "stats", &stats, NULL);
   return structure_ptr (stats);
+}
+
+element_counts
+session::counts () const
+{
+  element_counts counts;
+  if (structure_ptr reader = stats ())
+    counts = element_counts::from (reader.get ());
+  if (gate_)
+    {
+      GstStructure *gate = nullptr;
+      g_object_get (gate_.get (), "stats", &gate, NULL);
+      structure_ptr owned (gate);
+      if (owned)
+        {
+          counts.not_decoded = structure_uint64 (gate, "dropped");
+          counts.decode_only = structure_uint64 (gate, "decode-only");
+        }
+    }
+  return counts;
 }
 
 std::uint64_t

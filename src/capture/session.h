@@ -24,6 +24,9 @@ struct element_counts
   std::uint64_t received = 0, pushed = 0, dropped = 0, dropped_overflow = 0,
                 dropped_age = 0, dropped_budget = 0, dropped_flush = 0,
                 dropped_superseded = 0, capture_time_frames = 0;
+  /* The gate before the decoder, if any (see session): its drops, and the
+   * frames it passed on only to be decoded. */
+  std::uint64_t not_decoded = 0, decode_only = 0;
 
   static element_counts from (const GstStructure *stats);
   void add (const element_counts &other);
@@ -37,6 +40,11 @@ bool structure_boolean (const GstStructure *structure, const char *field);
 /* One connection's pipeline:
  *
  *   <source> ! latestframe delivery=on-request
+ *
+ * and for an RTSP camera read with options.decode or analysis_rate, a gate
+ * before the decoder (source_spec::description()):
+ *
+ *   rtspsrc ! parsebin ! latestframe name=gate decode=... ! decodebin ! ...
  *
  * The application thread takes the newest frame from latestframe itself
  * (try-pull-frame): no streaming thread is ever held for it, and only the
@@ -79,6 +87,8 @@ public:
 
   /* latestframe's stats now. */
   structure_ptr stats () const;
+  /* The reader's counts and the gate's, if there is one. */
+  element_counts counts () const;
   /* Frames received so far, cheaply (the watchdog asks often). */
   std::uint64_t received () const;
   /* Whether what feeds latestframe is live (its latency query says so). */
@@ -96,6 +106,7 @@ public:
 private:
   object_ptr<GstElement> pipeline_;
   object_ptr<GstElement> latest_;
+  object_ptr<GstElement> gate_; /* null without one */
   object_ptr<GstBus> bus_;
   std::uint64_t connection_ = 0;
   std::uint64_t sequence_base_ = 0;

@@ -35,15 +35,17 @@ source_spec::source_spec (std::string text) : text_ (std::move (text))
 }
 
 std::string
-source_spec::description () const
+source_spec::description (bool gated) const
 {
   switch (kind_)
     {
     case kind::rtsp:
       /* Video only: a camera's audio stream may come first. */
-      return "rtspsrc name=source add-reference-timestamp-meta=true "
-             "! application/x-rtp,media=video "
-             "! decodebin ! video/x-raw";
+      return std::string ("rtspsrc name=source "
+                          "add-reference-timestamp-meta=true "
+                          "! application/x-rtp,media=video ")
+             + (gated ? "! parsebin ! latestframe name=gate " : "")
+             + "! decodebin ! video/x-raw";
     case kind::v4l2:
       return "v4l2src name=source ! decodebin ! video/x-raw";
     case kind::uri:

@@ -36,7 +36,9 @@ public:
 
   /* The pipeline description up to (not including) latestframe; the
    * source element, when the capture sets it up, is named "source". */
-  std::string description () const;
+  /* With `gated`, an RTSP camera's encoded video goes through a
+   * latestframe named "gate" before the decoder. */
+  std::string description (bool gated = false) const;
   /* Sets up the source element of a pipeline built from description(). */
   void configure (GstBin *pipeline, const capture_options &options) const;
 

@@ -89,10 +89,9 @@ void
 supervisor::retire (std::shared_ptr<session> current)
 {
   current->stop ();
-  structure_ptr final_stats = current->stats ();
+  const element_counts final_counts = current->counts ();
   std::lock_guard<std::mutex> guard (shared_.lock);
-  if (final_stats)
-    shared_.closed_counts.add (element_counts::from (final_stats.get ()));
+  shared_.closed_counts.add (final_counts);
   shared_.current.reset ();
   shared_.changed.notify_all ();
 }

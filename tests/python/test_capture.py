@@ -442,13 +442,16 @@ def test_stubs_match_the_extension():
     init = next(node for node in classes["Capture"].body
                 if isinstance(node, ast.FunctionDef) and node.name == "__init__")
     keywords = [argument.arg for argument in init.args.kwonlyargs]
-    assert len(keywords) == 12
+    assert len(keywords) == 14
     for keyword in keywords:
         assert f"    {keyword}: " in latestframe.Capture.__doc__, keyword
-    # Each accepted (values of the stub's types; no source: nothing opens).
+    # Each accepted (values of the stub's types, or one of the names a
+    # keyword takes; no source: nothing opens).
     samples = {"str": "", "float": 1.0, "int": 0, "bool": True}
+    names = {"decode": "key-units"}
     for argument in init.args.kwonlyargs:
-        latestframe.Capture(**{argument.arg: samples[argument.annotation.id]})
+        value = names.get(argument.arg, samples[argument.annotation.id])
+        latestframe.Capture(**{argument.arg: value})
     for name in ("Capture", "FrameInfo"):
         for node in classes[name].body:
             if isinstance(node, ast.FunctionDef):
@@ -663,3 +666,38 @@ def test_stall_caught_by_the_watchdog(opened, testcam):
     frame, info = read_until(camera, lambda info: info.connection > 1, 30,
                              "frame after the stall")
     assert camera.state == "streaming"
+
+
+# decode="key-units": only the camera's key frames reach the decoder (one in
+# ten here); the frames read are whole pictures, and the frames never
+# decoded are counted.
+def test_key_units_only_are_decoded(opened, testcam):
+    server = testcam("--width=320", "--height=240", "--gop=10")
+    camera = opened(server.url, protocols="tcp", decode="key-units")
+    for _ in range(4):
+        read_until(camera, lambda info: True, 15, "a key frame")
+    stats = camera.stats()
+    assert stats["received"] >= 4, stats
+    assert stats["not_decoded"] >= 4 * stats["received"], stats
+    assert stats["decode_only"] == 0, stats
+
+
+# decode="on-demand" paced by analysis_rate: at each tick the newest frame
+# and the frames it needs are decoded, those only to be decoded are not
+# read.
+def test_on_demand_decodes_for_the_newest_frame(opened, testcam):
+    server = testcam("--width=320", "--height=240", "--gop=30")
+    camera = opened(server.url, protocols="tcp", decode="on-demand",
+                    analysis_rate=4.0)
+    for _ in range(8):
+        read_until(camera, lambda info: True, 15, "a frame")
+    stats = camera.stats()
+    assert stats["decode_only"] > 0, stats
+    assert stats["returned"] <= stats["received"], stats
+
+
+def test_decode_names_are_checked():
+    with pytest.raises(ValueError, match="key-units"):
+        latestframe.Capture(decode="keyframes")
+    with pytest.raises(ValueError):
+        latestframe.Capture(analysis_rate=-1.0)

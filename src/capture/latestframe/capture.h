@@ -32,6 +32,19 @@ enum class capture_state
 
 LATESTFRAME_CAPTURE_API const char *to_string (capture_state state);
 
+/* How much of an RTSP camera's encoded video is decoded (see latestframe's
+ * `decode` property): all of it; on demand (at each analysis_rate tick the
+ * newest chain up to the newest frame, the frames before that one decoded
+ * but not shown); key units only; or auto (key units when analysis_rate and
+ * max_age allow one key interval, else on demand). */
+enum class decoding : std::uint8_t
+{
+  all,
+  on_demand,
+  key_units,
+  automatic,
+};
+
 struct capture_options
 {
   /* GStreamer raw video format of the frames read: BGR (CV_8UC3), RGB,
@@ -53,6 +66,17 @@ struct capture_options
    * frame interval older than decoding; with it, at most max_age older, at
    * the cost of waiting up to one frame interval in read(). */
   std::chrono::milliseconds max_age{ 0 };
+
+  /* RTSP only: decode only what is read. With anything but decoding::all
+   * (or an analysis_rate), a second latestframe sits between the parser and
+   * the decoder and lets through what `decode` says, at most analysis_rate
+   * frames per second (0 = no pace: on_demand then decodes every frame). At
+   * one read per second from a camera with one key unit per second,
+   * key_units decodes one frame in thirty; frames are then up to one key
+   * interval old. */
+  decoding decode = decoding::all;
+  double analysis_rate = 0;
+
   /* latestframe's memory budget: a process-wide name shared by captures
    * (and elements) naming it, and this capture's cap in bytes for it
    * (empty / 0 = none). */
@@ -157,6 +181,11 @@ struct capture_stats
   int width = 0;
   int height = 0;
   double fps = 0;
+  /* With options.decode or analysis_rate: frames received from the camera
+   * that never reached the decoder (dropped before it: not needed), and
+   * frames decoded only so that a newer one could be. */
+  std::uint64_t not_decoded = 0;
+  std::uint64_t decode_only = 0;
   /* Why the last connection ended or failed (empty if none did). */
   std::string last_error;
 };

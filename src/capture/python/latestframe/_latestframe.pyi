@@ -41,6 +41,8 @@ class _CaptureStats(TypedDict):
     dropped_flush: int
     dropped_superseded: int
     capture_time_frames: int
+    not_decoded: int
+    decode_only: int
     capture_clock_fallback: bool
     held_frames: int
     held_bytes: int
@@ -70,6 +72,8 @@ class Capture:
         read_timeout: float = ...,
         open_timeout: float = ...,
         max_age: float = ...,
+        decode: str = ...,
+        analysis_rate: float = ...,
         memory_budget: str = ...,
         memory_budget_bytes: int = ...,
         protocols: str = ...,
@@ -87,6 +91,8 @@ class Capture:
         read_timeout: float = ...,
         open_timeout: float = ...,
         max_age: float = ...,
+        decode: str = ...,
+        analysis_rate: float = ...,
         memory_budget: str = ...,
         memory_budget_bytes: int = ...,
         protocols: str = ...,

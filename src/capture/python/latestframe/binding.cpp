@@ -168,6 +168,59 @@ template <bool capture_options::*field> struct flag_keyword
   }
 };
 
+/* The decoding, by latestframe's own names for it (its `decode`
+ * property's nicks). */
+struct decoding_keyword
+{
+  static constexpr const char *python_type = "str";
+  static constexpr const char *names[] = { "all", "on-demand", "key-units",
+                                           "auto" };
+  static void apply (capture_options &options, const char *name,
+                     py::handle value)
+  {
+    if (!py::isinstance<py::str> (value))
+      throw py::type_error (std::string (name) + " must be a str, not "
+                            + type_name (value));
+    const std::string given = value.cast<std::string> ();
+    for (std::size_t i = 0; i < std::size (names); i++)
+      if (given == names[i])
+        {
+          options.decode = static_cast<latestframe::decoding> (i);
+          return;
+        }
+    throw py::value_error (std::string (name)
+                           + " must be 'all', 'on-demand', 'key-units' or "
+                             "'auto', not '"
+                           + given + "'");
+  }
+  static std::string show (const capture_options &options)
+  {
+    return std::string ("'") + names[static_cast<int> (options.decode)] + "'";
+  }
+};
+
+struct rate_keyword
+{
+  static constexpr const char *python_type = "float";
+  static void apply (capture_options &options, const char *name,
+                     py::handle value)
+  {
+    if (PyBool_Check (value.ptr ()) || !PyNumber_Check (value.ptr ()))
+      throw py::type_error (std::string (name) + " must be a float, not "
+                            + type_name (value));
+    const double rate = value.cast<double> ();
+    if (!(rate >= 0 && rate <= 1000))
+      throw py::value_error (std::string (name)
+                             + " must be between 0 and 1000 frames per "
+                               "second");
+    options.analysis_rate = rate;
+  }
+  static std::string show (const capture_options &options)
+  {
+    return py::repr (py::float_ (options.analysis_rate)).cast<std::string> ();
+  }
+};
+
 /* One keyword of Capture() and open(). */
 struct option_keyword
 {
@@ -209,6 +262,16 @@ option_keywords ()
         "Never return a frame decoded longer ago than this, seconds: read() "
         "waits for the next one instead (0: the newest at once, however "
         "old)."),
+    keyword<decoding_keyword> (
+        "decode",
+        "RTSP only: how much of the camera's video is decoded: 'all', "
+        "'on-demand' (at each analysis_rate tick, the newest frame and what "
+        "it needs), 'key-units' (key frames only: up to one key interval "
+        "old), 'auto' (key units when analysis_rate and max_age allow)."),
+    keyword<rate_keyword> (
+        "analysis_rate",
+        "RTSP only: decode at most this many new frames per second for the "
+        "reader (0 = no pace)."),
     keyword<text_keyword<&o::memory_budget>> (
         "memory_budget",
         "Name of a process-wide latestframe memory budget this capture "
@@ -470,6 +533,8 @@ stats_as_dict (const latestframe::capture_stats &stats)
   figures["dropped_flush"] = stats.dropped_flush;
   figures["dropped_superseded"] = stats.dropped_superseded;
   figures["capture_time_frames"] = stats.capture_time_frames;
+  figures["not_decoded"] = stats.not_decoded;
+  figures["decode_only"] = stats.decode_only;
   figures["capture_clock_fallback"] = stats.capture_clock_fallback;
   figures["held_frames"] = stats.held_frames;
   figures["held_bytes"] = stats.held_bytes;
