@@ -72,6 +72,14 @@
  * gst-launch-1.0 videotestsrc is-live=true ! latestframe max-size-buffers=0
  * max-size-time=200000000 ! identity sleep-time=50000 ! fakesink
  * ]| Keep up to 200 ms of frames instead of a single one.
+ * |[
+ * gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:8554/cam latency=0 !
+ * rtph264depay ! h264parse ! latestframe decode=auto analysis-rate=1 !
+ * avdec_h264 ! videoconvert ! cvmotion analysis-width=320 ! fakesink
+ * ]| Between the parser and the decoder, on encoded video: one analysis per
+ * second, and only what it needs is decoded (here, with a camera sending a
+ * key unit every second, the key units alone). latestframe never passes on
+ * a frame whose reference it dropped (#GstLatestFrame:decode).
  */
 
 #ifdef HAVE_CONFIG_H
