@@ -134,6 +134,11 @@ struct _GstLatestFrameState
   std::atomic<bool> push_newest{ false };
   std::atomic<bool> warned_rate_ignored{ false };
   std::atomic<bool> warned_no_decode_only{ false };
+  /* Encoded frames come in decode order, not display order (B-frames: a
+   * decode timestamp differs from the presentation one). Then a segment
+   * moved past a decode-only frame could cut off the frame to show (sent
+   * after a later one), so on-demand shows every frame it passes on. */
+  std::atomic<bool> reordered{ false };
   /* Task thread only: the segment downstream has now (decode-only frames
    * move its start, keeping running times). */
   GstSegment src_segment;
@@ -1243,6 +1248,11 @@ describe_frame (GstLatestFrame *self, GstBuffer *buffer)
     frame.unit = GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DROPPABLE)
                      ? lf::unit_kind::non_reference
                      : lf::unit_kind::delta;
+  if (G_UNLIKELY (frame.unit != lf::unit_kind::key
+                  && GST_BUFFER_DTS_IS_VALID (buffer)
+                  && GST_BUFFER_PTS_IS_VALID (buffer)
+                  && GST_BUFFER_DTS (buffer) != GST_BUFFER_PTS (buffer)))
+    state->reordered.store (true, std::memory_order_relaxed);
   const GstSegment *segment = &state->sink_segment;
   const GstClockTime timestamp = GST_BUFFER_DTS_OR_PTS (buffer);
   guint64 running_time;
@@ -1765,15 +1775,14 @@ reserve_room_in_pools (GstLatestFrame *self, GstQuery *query)
                     kept, MAX (pools, 1u));
 }
 
-/* Pushes a handed-over frame carrying its charge, which stays in flight
- * until the buffer's last reference goes. */
 /* A frame the decoder must decode but not output (the newer frames of its
  * chain need it): GStreamer 1.22's decoders take no decode-only flag on
  * input, but every GstVideoDecoder drops a picture that ends before its
  * output segment starts. So the frame lasts 1 ns and the segment downstream
  * starts right after it, with its base moved so that every later running
  * time stays what it was. Without a TIME segment of positive rate, or a
- * timestamp, the frame goes as it is (decoded and shown): warned once. */
+ * timestamp, or in a stream sent out of display order, the frame goes as
+ * it is (decoded and shown): warned once. */
 static void
 make_decode_only (GstLatestFrame *self, GstBuffer *buffer)
 {
@@ -1781,6 +1790,18 @@ make_decode_only (GstLatestFrame *self, GstBuffer *buffer)
   GstSegment &segment = state->src_segment;
   const GstClockTime pts = GST_BUFFER_PTS (buffer);
   guint64 running_time;
+  if (state->reordered.load (std::memory_order_relaxed))
+    {
+      if (!state->warned_no_decode_only.exchange (true))
+        GST_ELEMENT_WARNING (
+            self, STREAM, FORMAT,
+            ("cannot make frames decode-only: they are decoded and shown"),
+            ("the stream sends frames out of display order (B-frames): a "
+             "segment moved past a decode-only frame could cut off the frame "
+             "to show; every frame passed on is shown (more analysis, the "
+             "same pictures)"));
+      return;
+    }
   if (segment.format != GST_FORMAT_TIME || segment.rate <= 0
       || !GST_CLOCK_TIME_IS_VALID (pts) || pts < segment.start
       || gst_segment_to_running_time_full (&segment, GST_FORMAT_TIME, pts + 1,
@@ -1806,6 +1827,8 @@ make_decode_only (GstLatestFrame *self, GstBuffer *buffer)
   gst_pad_push_event (self->srcpad, gst_event_new_segment (&segment));
 }
 
+/* Pushes a handed-over frame carrying its charge, which stays in flight
+ * until the buffer's last reference goes. */
 static GstFlowReturn
 push_frame (GstLatestFrame *self, keeper_t::handover &frame)
 {
