@@ -1030,6 +1030,28 @@ TEST_F (FrameKeeper, PaceHoldsTheNextFrameUntilItIsDue)
   expect_balanced ();
 }
 
+// Key units only, coming about as often as the pace asks: each goes as it
+// comes rather than waiting for its turn (which would age every one by the
+// phase of the first); key units twice as frequent as the pace are paced.
+TEST_F (FrameKeeper, KeyUnitsAtThePaceAreNotHeldBack)
+{
+  namespace fake = latestframe_test::fake_clock;
+  k ().set_clock (&fake::steady_now);
+  k ().set_decode_mode (latestframe::decode_mode::key_units);
+  k ().set_pace (1000 * ms);
+  const auto newest = keeper_t::delivery::newest;
+  unit (1, key, 0);
+  EXPECT_EQ (next_id (nullptr, newest), 1u);
+  unit (2, key, 990 * ms);
+  EXPECT_EQ (next_id (nullptr, newest), 2u)
+      << "990 ms after the last: not held back until 1000 ms";
+  for (std::int64_t i = 1; i <= 4; i++)
+    unit (2 + i, key, (990 + 500 * i) * ms);
+  EXPECT_EQ (next_id (nullptr, newest), 0u)
+      << "key units twice as often as the pace: paced";
+  expect_balanced ();
+}
+
 // Raw video (every frame a key unit) with a chain-aware keeper: the same
 // drops and reasons as ever.
 TEST_F (FrameKeeper, KeyUnitsAloneBehaveAsRawFrames)

@@ -1556,7 +1556,7 @@ private:
   std::optional<clock::duration> before_pace_locked () const
   {
     if (pace_ns_ == 0 || batch_open_ || !entries_[0].is_frame
-        || last_paced_ == clock::time_point ())
+        || last_paced_ == clock::time_point () || stream_keeps_pace_locked ())
       return std::nullopt;
     const clock::time_point due
         = last_paced_ + std::chrono::nanoseconds (pace_ns_);
@@ -1564,6 +1564,17 @@ private:
     if (now >= due)
       return std::nullopt;
     return due - now;
+  }
+
+  /* Key units alone, coming no more than a tenth faster than the pace:
+   * the stream paces itself. Holding a key unit back until its turn would
+   * only age it, by the same lag every time (the first hand-over's phase
+   * within the key interval), as the two periods are about equal. */
+  bool stream_keeps_pace_locked () const
+  {
+    const std::uint64_t interval = key_interval_.interval_ns ();
+    return interval != 0 && interval * 10 >= pace_ns_ * 9
+           && decoding_locked () == decode_mode::key_units;
   }
 
   /* How long a frame has been held, if that can be told. */
