@@ -338,6 +338,210 @@ def section_5(found, skipped):
     return out
 
 
+# Section 6's shapes, in table order.
+DENSITY_SHAPES = ["decode-everything", "on-demand", "key-units", "auto"]
+
+
+def density_runs(folder):
+    """Section 6's lines (bench_density's); None when section 6 did not run."""
+    path = os.path.join(folder, "density.txt")
+    if not os.path.exists(path):
+        return None
+    with open(path) as lines:
+        return [dict(re.findall(r"(\S+)=(\S+)", line)) for line in lines if line.startswith("density ")]
+
+
+def density_ratios(found, rate):
+    """Per shape at N=1 and this rate: decode-everything's CPU per camera over
+    the shape's in the same round, the median over rounds (paired, so that
+    the machine's drifts between rounds cancel)."""
+    side = [r for r in found if r["part"] == "side-by-side" and float(r["rate"]) == rate]
+    baseline = {r["round"]: float(r["cpu_per_camera"]) for r in side if r["shape"] == "decode-everything"}
+    ratios = {}
+    for shape in DENSITY_SHAPES:
+        paired = [baseline[r["round"]] / float(r["cpu_per_camera"]) for r in side
+                  if r["shape"] == shape and r["round"] in baseline and float(r["cpu_per_camera"]) > 0]
+        if paired:
+            ratios[shape] = statistics.median(paired)
+    return ratios
+
+
+def density_misses(r):
+    """Why a run missed its bound, in words ('' when it met it)."""
+    why = []
+    if float(r["analyses_min"]) < 0.9 * float(r["rate"]):
+        why.append(f"a camera at {float(r['analyses_min']):.2f} analyses/s")
+    if float(r["age_p95"]) > float(r["age_bound_ms"]):
+        why.append(f"age p95 {float(r['age_p95']):.0f} ms")
+    if int(r["unreadable"]):
+        why.append(f"{r['unreadable']} unreadable stamps")
+    if int(r["errors"]):
+        why.append(f"{r['errors']} error(s)")
+    if int(r["started"]) < int(r["cameras"]):
+        why.append(f"{int(r['cameras']) - int(r['started'])} camera(s) never analysed")
+    return ", ".join(why)
+
+
+def section_6(found):
+    def spread(runs, name, spec, scale=1.0):
+        """The median over rounds, and the range when there are several."""
+        values = [scale * float(r[name]) for r in runs if r.get(name) not in (None, "n/a", "-1.0")]
+        if not values:
+            return "n/a"
+        median = format(statistics.median(values), spec)
+        if len(values) == 1:
+            return median
+        return f"{median} ({format(min(values), spec)}-{format(max(values), spec)})"
+
+    side = [r for r in found if r["part"] == "side-by-side"]
+    search = [r for r in found if r["part"] == "search"]
+    bounds = sorted({(float(r["rate"]), float(r["age_bound_ms"])) for r in found})
+    bound_text = "; ".join(f"R={rate:g}: age p95 <= {age:g} ms" for rate, age in bounds)
+    first = found[0]
+    out = ["## 6. Decode only what is analysed: CPU and density per shape", "",
+           "N cameras of latestframe-testcam (1280x720@30 H.264, 1 s GOP, on 127.0.0.1 over RTSP/TCP) in one "
+           "process, one pipeline per camera, opened 20 ms apart (`pipelines/bench/bench_density`): "
+           "**decode-everything** = `rtspsrc ! rtph264depay ! h264parse ! avdec_h264 ! latestframe "
+           "analysis-rate=R ! videoconvert ! cvmotion analysis-width=320 ! fakesink`; **on-demand**, "
+           "**key-units**, **auto** = `... h264parse ! latestframe decode=MODE analysis-rate=R ! avdec_h264 ! "
+           "videoconvert ! cvmotion analysis-width=320 ! fakesink`. avdec_h264 max-threads="
+           f"{first['max_threads']} in every shape. Each run measures a window of {float(first['seconds']):.0f} s "
+           "after every camera had a frame analysed and a warm-up. **CPU** = user+sys CPU-seconds of the "
+           "process (getrusage) over the window, per camera per second; **vs decode-everything** = "
+           "decode-everything's CPU over the shape's in the same round (median over rounds); **age** = "
+           "CLOCK_MONOTONIC at cvmotion's sink pad minus the capture time stamped in the frame's luma, over all "
+           "cameras; **analyses/s** = of the camera that got fewest; **to decoder** = frames into avdec_h264 "
+           "per camera per second (decode-only ones included: what is decoded), **pictures** = out of it; "
+           "**decode-only** = frames latestframe passed on only to be decoded; **test camera** = the CPU of "
+           "latestframe-testcam (encoding once, sending N streams) over the same window, on the same 2 cores, "
+           "subtracted from nothing; **picked** = the mode latestframe had in force (auto's choice).", ""]
+    if side:
+        out += ["### Side by side, N=1, interleaved rounds", "",
+                "| R | shape | picked | CPU per camera (CPU-s/s) | vs decode-everything | age p50 (ms) "
+                "| age p95 (ms) | analyses/s | to decoder (/s) | pictures (/s) | decode-only (/s) "
+                "| unreadable | peak RSS (MB) | test camera (% of a core) | rounds |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for rate in sorted({float(r["rate"]) for r in side}):
+            ratios = density_ratios(found, rate)
+            for shape in DENSITY_SHAPES:
+                runs = [r for r in side if r["shape"] == shape and float(r["rate"]) == rate]
+                if not runs:
+                    continue
+                picked = "+".join(sorted({r["decoding"] for r in runs}))
+                ratio = "1" if shape == "decode-everything" else (
+                    f"{ratios[shape]:.2f}x" if shape in ratios else "n/a")
+                decode_only = [dict(r, decode_only_rate=int(r["decode_only"]) / int(r["cameras"])
+                                    / float(r["seconds"])) for r in runs]
+                out.append(f"| {rate:g} | {shape} | {picked} | {spread(runs, 'cpu_per_camera', '.4f')} | {ratio} | "
+                           f"{spread(runs, 'age_p50', '.1f')} | {spread(runs, 'age_p95', '.1f')} | "
+                           f"{spread(runs, 'analyses_min', '.2f')} | {spread(runs, 'to_decoder', '.1f')} | "
+                           f"{spread(runs, 'decoded', '.1f')} | {spread(decode_only, 'decode_only_rate', '.1f')} | "
+                           f"{sum(int(r['unreadable']) for r in runs)} | {spread(runs, 'rss_mb', '.0f')} | "
+                           f"{spread(runs, 'testcam_cpu', '.1f', 100)} | {len(runs)} |")
+        out.append("")
+    if search:
+        rate = float(search[0]["rate"])
+        out += [f"### The largest N per shape at R={rate:g}", "",
+                f"Bound: every camera >= 90% of R analyses/s, {bound_text}, every stamp readable, no error. "
+                "N=1 is the side by side's (every round met its bound); N then rises until a run misses.", "",
+                "| shape | largest N met | first N missed | why missed |", "| --- | --- | --- | --- |"]
+        for shape in DENSITY_SHAPES:
+            runs = [r for r in search if r["shape"] == shape]
+            side_met = [r for r in side if r["shape"] == shape and float(r["rate"]) == rate]
+            if not runs and not side_met:
+                continue
+            met = [int(r["cameras"]) for r in runs if r["bound"] == "met"]
+            if side_met and all(r["bound"] == "met" for r in side_met):
+                met.append(1)
+            missed = [r for r in runs if r["bound"] == "missed"]
+            if not runs:
+                missed = [r for r in side_met if r["bound"] == "missed"][:1]
+            out.append(f"| {shape} | {max(met) if met else 'none'} | "
+                       f"{missed[0]['cameras'] if missed else 'none (the steps ended)'} | "
+                       f"{density_misses(missed[0]) if missed else '-'} |")
+        # The same N in several shapes: CPU per camera side by side, beyond
+        # N=1, where one process's fixed costs weigh on a single camera.
+        by_n = {}
+        for r in search:
+            by_n.setdefault(int(r["cameras"]), {})[r["shape"]] = float(r["cpu_per_camera"])
+        out += ["", "CPU per camera (CPU-s/s) at the same N in the search (one run each), and "
+                "decode-everything's over each mode's:", "",
+                "| N | " + " | ".join(DENSITY_SHAPES) + " |", "| --- |" + " --- |" * len(DENSITY_SHAPES)]
+        for n in sorted(by_n):
+            cells = []
+            for shape in DENSITY_SHAPES:
+                cpu = by_n[n].get(shape)
+                baseline = by_n[n].get("decode-everything")
+                if cpu is None:
+                    cells.append("-")
+                elif shape == "decode-everything" or baseline is None or cpu <= 0:
+                    cells.append(f"{cpu:.4f}")
+                else:
+                    cells.append(f"{cpu:.4f} ({baseline / cpu:.2f}x)")
+            out.append(f"| {n} | " + " | ".join(cells) + " |")
+        out += ["", "Every run of the search, in the order run:", "",
+                "| shape | N | picked | CPU per camera (CPU-s/s) | CPU, all cameras (cores) | age p50 (ms) "
+                "| age p95 (ms) | age max (ms) | analyses/s, min-max | to decoder (/s) | without PTS "
+                "| pictures (/s) | unreadable | peak RSS (MB) | test camera (% of a core) | errors | warnings "
+                "| start-up (s) | bound |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
+                "| --- | --- | --- |"]
+        for r in search:
+            out.append(f"| {r['shape']} | {r['cameras']} | {r['decoding']} | {float(r['cpu_per_camera']):.4f} | "
+                       f"{float(r['cpu_per_camera']) * int(r['cameras']):.2f} | {r['age_p50']} | {r['age_p95']} | "
+                       f"{r['age_max']} | {r['analyses_min']}-{r.get('analyses_max', '?')} | {r['to_decoder']} | "
+                       f"{r.get('without_pts', '?')} | {r['decoded']} | {r['unreadable']} | {r['rss_mb']} | "
+                       f"{'n/a' if r['testcam_cpu'] == 'n/a' else format(100 * float(r['testcam_cpu']), '.1f')} | "
+                       f"{r['errors']} | {r['warnings']} | {r.get('startup_s', '?')} | {r['bound']} |")
+        out.append("")
+    return out
+
+
+def density_targets(found):
+    """Issue 14's acceptance, at N=1 on the side-by-side rounds: at R=1 the
+    best mode uses >= 3x fewer CPU-seconds per camera than
+    decode-everything; at R=5 no mode auto picks costs more CPU than
+    decode-everything (the auto shape itself and the shape of the mode it
+    picked, each paired with decode-everything in its round). And every
+    stamp read."""
+    targets = []
+    ratios = density_ratios(found, 1.0)
+    modes = {shape: ratio for shape, ratio in ratios.items() if shape != "decode-everything"}
+    if modes:
+        best = max(modes, key=modes.get)
+        targets.append(("R=1, N=1: the best mode uses >= 3x fewer CPU-seconds per camera than decode-everything",
+                        f"{best} {modes[best]:.2f}x (" + "; ".join(f"{s} {r:.2f}x" for s, r in modes.items()) + ")",
+                        modes[best] >= 3))
+    ratios = density_ratios(found, 5.0)
+    picked = sorted({r["decoding"] for r in found if r["part"] == "side-by-side" and r["shape"] == "auto"
+                     and float(r["rate"]) == 5.0})
+    judged = {shape: ratios[shape] for shape in ["auto"] + picked if shape in ratios}
+    if judged:
+        targets.append(("R=5, N=1: no mode picked by auto costs more CPU per camera than decode-everything "
+                        f"(auto picked {'+'.join(picked)})",
+                        "; ".join(f"decode-everything / {s} {r:.2f}x" for s, r in judged.items()),
+                        all(r >= 1.0 for r in judged.values())))
+
+        # Nor is it older when analysed: the medians over rounds of age p95.
+        def age_p95(shape):
+            values = [float(r["age_p95"]) for r in found if r["part"] == "side-by-side"
+                      and r["shape"] == shape and float(r["rate"]) == 5.0 and float(r["age_p95"]) >= 0]
+            return statistics.median(values) if values else None
+
+        baseline = age_p95("decode-everything")
+        ages = {shape: age_p95(shape) for shape in judged}
+        if baseline is not None and all(a is not None for a in ages.values()):
+            targets.append(("R=5, N=1: no mode picked by auto has a higher age p95 than decode-everything",
+                            "; ".join(f"{s} {a:.1f} ms" for s, a in ages.items())
+                            + f" vs decode-everything {baseline:.1f} ms",
+                            all(a <= baseline for a in ages.values())))
+    if found:
+        unreadable = sum(int(r["unreadable"]) for r in found)
+        targets.append(("Section 6: every analysed frame's stamp readable", f"{unreadable} unreadable",
+                        unreadable == 0))
+    return targets
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("folder")
@@ -369,6 +573,9 @@ def main():
     section_5_lines = readers(args.folder)
     if section_5_lines:
         out += section_5(*section_5_lines)
+    density_found = density_runs(args.folder)
+    if density_found:
+        out += section_6(density_found)
 
 
     # Each max-age run is judged against the floor measured beside it.
@@ -397,6 +604,7 @@ def main():
                             float(maxage["age_p95"]) <= float(floor["age_p95"]) + 3))
     targets += handoff_targets(handoff_figures)
     targets += reader_targets(section_5_lines[0] if section_5_lines else [])
+    targets += density_targets(density_found or [])
     out += ["## Targets", "", "| target | measured | |", "| --- | --- | --- |"]
     out += [f"| {name} | {measured} | {'met' if met else 'MISSED'} |" for name, measured, met in targets]
     out.append("")

@@ -57,6 +57,7 @@ struct options
   gint bitrate = 2000; /* kbit/s */
   gint gop = 30;       /* frames between key units */
   gint b_frames = 0;   /* non-reference B-frames between references */
+  gchar *preset = nullptr; /* x264's speed preset (ultrafast) */
   gchar *file = nullptr;
   gdouble duration = 0;
   gdouble pause_after = -1;
@@ -494,6 +495,12 @@ main (int argc, char **argv)
       "Non-reference B-frames between reference frames, 0-16 (default 0 = "
       "none; each adds a frame of encoder latency)",
       "N" },
+    { "preset", 0, 0, G_OPTION_ARG_STRING, &o.preset,
+      "x264 speed preset (default ultrafast: no CABAC, no deblocking, the "
+      "cheapest stream to decode; veryfast or slower code as cameras do, "
+      "with CABAC and the deblocking filter, in the high profile, and cost "
+      "the camera more CPU)",
+      "NAME" },
     { "file", 0, 0, G_OPTION_ARG_FILENAME, &o.file,
       "Loop this video file instead of the synthetic scene", "FILE" },
     { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &o.duration,
@@ -567,18 +574,23 @@ main (int argc, char **argv)
    * B-frames come in a fixed pattern (b-adapt off) and none is a
    * reference (b-pyramid off), so that a receiver may skip any of them
    * without damaging another. */
+  const char *preset = o.preset ? o.preset : "ultrafast";
+  const bool ultrafast = g_strcmp0 (preset, "ultrafast") == 0;
+  /* The same goes for CABAC and the 8x8 transform of the slower presets:
+   * the high profile keeps them. */
   gchar *b_frame_settings
       = o.b_frames > 0
             ? g_strdup_printf ("bframes=%d b-adapt=false b-pyramid=false "
-                               "! video/x-h264,profile=main ",
-                               o.b_frames)
-            : g_strdup ("");
+                               "! video/x-h264,profile=%s ",
+                               o.b_frames, ultrafast ? "main" : "high")
+        : !ultrafast ? g_strdup ("! video/x-h264,profile=high ")
+                     : g_strdup ("");
   gchar *launch = g_strdup_printf (
       "( appsrc name=cam is-live=true format=time do-timestamp=true "
-      "! x264enc tune=zerolatency speed-preset=ultrafast threads=1 "
+      "! x264enc tune=zerolatency speed-preset=%s threads=1 "
       "bitrate=%d key-int-max=%d %s! rtph264pay name=pay0 pt=96 "
       "config-interval=-1 )",
-      o.bitrate, o.gop, b_frame_settings);
+      preset, o.bitrate, o.gop, b_frame_settings);
   g_free (b_frame_settings);
   gst_rtsp_media_factory_set_launch (factory, launch);
   g_free (launch);
@@ -632,6 +644,7 @@ main (int argc, char **argv)
   g_free (o.address);
   g_free (o.path);
   g_free (o.file);
+  g_free (o.preset);
   g_free (o.resize);
   return 0;
 }
