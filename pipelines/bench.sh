@@ -5,7 +5,7 @@
 # against the Python binding and the C++ capture), and density when only
 # what is analysed is decoded. Writes results.md and PNG plots to the
 # results folder and prints the table. At most about 14 minutes on 2 cores
-# (section 6 about 5.5 of them).
+# (section 6 about 8 of them).
 #   ./pipelines/bench.sh [--quick] [--out DIR] [--seconds S] [--section N]...
 #                        [--camera-preset NAME]
 # --camera-preset: x264's preset for section 6's camera (default veryfast).
@@ -204,10 +204,13 @@ if section 6; then
   # default, automatic threading measured the same CPU).
   # Full: side by side at N=1, 3 interleaved rounds at R=1 and R=5 (24 runs
   # of a 4 s window after a 1 s warm-up), then the largest N per shape at
-  # R=1 (3 s windows); about 5.5 minutes in all. Quick: one round of 2 s
+  # R=1 (8 s windows); about 8 minutes in all. Quick: one round of 2 s
   # windows and N=2 only for the search (about 40 s): it checks that the
   # section runs, its figures mean little.
-  rounds=3 window=4 search_window=3 warm_up=1 steps="4 16 64 96 128 160 192 224 256 288 320"
+  # The search's windows are 8 s: at one analysis per second a shorter one
+  # holds two or three intervals, and one key unit arriving late on a busy
+  # machine reads as a camera below 90% of its rate.
+  rounds=3 window=4 search_window=8 warm_up=1 steps="4 16 64 96 128 160 192 224 256"
   [ $quick = 1 ] && rounds=1 window=2 search_window=2 warm_up=0.5 steps="2"
   [ $seconds_given = 1 ] && window=$seconds search_window=$seconds
   shapes=(decode-everything on-demand key-units auto)
