@@ -8,6 +8,7 @@
  * The camera runs at its default 1280x720 and 30 frames a second: the
  * consumer's pace, not the machine, sets how long a case takes (300 frames
  * at 50 ms each: 15 s). */
+#include "common/luma_plane.h"
 #include "common/testcam.h"
 #include "latestframe/scene.h"
 #include "latestframe/stamp.h"
@@ -30,6 +31,7 @@
 
 namespace scene = latestframe::scene;
 namespace stamp = latestframe::stamp;
+using latestframe::luma_plane;
 using latestframe::testcam;
 
 namespace
@@ -181,38 +183,32 @@ void
 check_frame (GstSample *sample, decode_run &run,
              std::optional<std::uint64_t> &previous_capture)
 {
-  GstVideoInfo info;
-  GstVideoFrame frame;
   GstBuffer *buffer = gst_sample_get_buffer (sample);
-  if (!gst_video_info_from_caps (&info, gst_sample_get_caps (sample))
-      || !gst_video_frame_map (&frame, &info, buffer, GST_MAP_READ))
-    {
-      ADD_FAILURE () << "an unreadable frame";
-      return;
-    }
-  const auto *luma = static_cast<const std::uint8_t *> (
-      GST_VIDEO_FRAME_PLANE_DATA (&frame, 0));
-  const int stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
-  const int width = GST_VIDEO_FRAME_WIDTH (&frame);
-  const int height = GST_VIDEO_FRAME_HEIGHT (&frame);
-  const std::optional<std::uint64_t> captured
-      = stamp::read (luma, stride, width, height);
-  std::optional<double> whole
-      = scene::psnr_against_scene (luma, stride, width, height);
-  std::optional<double> worst_block
-      = scene::worst_block_psnr_against_scene (luma, stride, width, height);
-  const bool stamped = captured && whole && worst_block;
-  if (!stamped)
-    {
-      const auto fit
-          = best_fit_unstamped (run, buffer, luma, stride, width, height);
-      if (fit)
+  std::optional<std::uint64_t> captured;
+  std::optional<double> whole, worst_block;
+  bool stamped = false;
+  {
+    const luma_plane luma (sample);
+    if (!luma.mapped ())
+      {
+        ADD_FAILURE () << "an unreadable frame";
+        return;
+      }
+    captured = stamp::read (luma.data, luma.stride, luma.width, luma.height);
+    whole = scene::psnr_against_scene (luma.data, luma.stride, luma.width,
+                                       luma.height);
+    worst_block = scene::worst_block_psnr_against_scene (
+        luma.data, luma.stride, luma.width, luma.height);
+    stamped = captured && whole && worst_block;
+    if (!stamped)
+      if (const auto fit = best_fit_unstamped (run, buffer, luma.data,
+                                               luma.stride, luma.width,
+                                               luma.height))
         {
           whole = fit->first;
           worst_block = fit->second;
         }
-    }
-  gst_video_frame_unmap (&frame);
+  }
   const int index = run.frames++;
   if (stamped)
     {

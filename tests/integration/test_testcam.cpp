@@ -1,6 +1,7 @@
 /* Integration tests of latestframe-testcam: a real RTSP server on
  * 127.0.0.1 read by rtspsrc and a real H.264 decoder. */
 #include "common/frame_stamp.h"
+#include "common/luma_plane.h"
 #include "common/sample_data.h"
 #include "common/testcam.h"
 #include "latestframe/scene.h"
@@ -19,6 +20,7 @@
 
 namespace scene = latestframe::scene;
 namespace stamp = latestframe::stamp;
+using latestframe::luma_plane;
 using latestframe::percentile;
 using latestframe::testcam;
 
@@ -286,26 +288,17 @@ measure_fidelity (const testcam &camera, int count)
             "! avdec_h264 ! videoconvert ! video/x-raw,format=I420 "
             "! appsink name=sink sync=false max-buffers=400",
       count, [&] (GstSample *sample) {
-        GstVideoInfo info;
-        GstVideoFrame frame;
-        if (!gst_video_info_from_caps (&info, gst_sample_get_caps (sample))
-            || !gst_video_frame_map (
-                &frame, &info, gst_sample_get_buffer (sample), GST_MAP_READ))
+        const luma_plane luma (sample);
+        if (!luma.mapped ())
           {
             ADD_FAILURE () << "an unreadable frame";
             return;
           }
-        const auto *luma = static_cast<const std::uint8_t *> (
-            GST_VIDEO_FRAME_PLANE_DATA (&frame, 0));
-        const int stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
-        const int width = GST_VIDEO_FRAME_WIDTH (&frame);
-        const int height = GST_VIDEO_FRAME_HEIGHT (&frame);
-        const std::optional<double> whole
-            = scene::psnr_against_scene (luma, stride, width, height);
+        const std::optional<double> whole = scene::psnr_against_scene (
+            luma.data, luma.stride, luma.width, luma.height);
         const std::optional<double> worst_block
-            = scene::worst_block_psnr_against_scene (luma, stride, width,
-                                                     height);
-        gst_video_frame_unmap (&frame);
+            = scene::worst_block_psnr_against_scene (luma.data, luma.stride,
+                                                     luma.width, luma.height);
         if (!whole || !worst_block)
           {
             seen.unstamped++;
