@@ -934,36 +934,27 @@ build_stats (GstLatestFrame *self)
   return structure;
 }
 
-/* What the keeper hands over, from the settings and the caps in force: on
- * encoded video the decode mode asked for (raw frames are all key units,
- * where only the pace and the newest-first hand-over matter); a pace from
- * analysis-rate, except where every frame must reach the decoder
- * (decode=all on encoded video: warned once); the newest frame rather than
- * the next in order whenever frames are paced or chains are cut short, and
- * for a reader on request. */
+/* Sets the keeper to hand over what the settings and the caps in force ask
+ * for (the rule is the core's: latestframe::plan_hand_over); warns once
+ * when analysis-rate cannot apply; a reader on request takes the newest
+ * frame too. */
 static void
 apply_decoding (GstLatestFrame *self)
 {
   GstLatestFrameState *state = self->state;
-  const bool encoded = state->encoded;
-  const auto mode = static_cast<lf::decode_mode> (state->decode.load ());
-  const double rate = state->analysis_rate;
-  const bool every_frame_decoded = encoded && mode == lf::decode_mode::all;
-  if (every_frame_decoded && rate > 0
-      && !state->warned_rate_ignored.exchange (true))
+  const lf::hand_over_plan plan = lf::plan_hand_over (
+      state->encoded, static_cast<lf::decode_mode> (state->decode.load ()),
+      state->analysis_rate);
+  if (plan.rate_ignored && !state->warned_rate_ignored.exchange (true))
     GST_ELEMENT_WARNING (
         self, STREAM, FORMAT, ("analysis-rate has no effect with decode=all"),
         ("the caps are encoded video: every frame must reach the decoder, so "
          "frames are not paced here; set decode=on-demand, key-units or auto "
          "(or pace after the decoder)"));
-  state->keeper.set_decode_mode (encoded ? mode : lf::decode_mode::all);
-  state->keeper.set_pace (rate > 0 && !every_frame_decoded
-                              ? static_cast<std::uint64_t> (1e9 / rate)
-                              : 0);
-  const bool newest = (encoded && mode != lf::decode_mode::all)
-                      || (rate > 0 && !every_frame_decoded);
-  state->push_newest = newest;
-  state->keeper.set_newest_only (newest || state->on_request);
+  state->keeper.set_decode_mode (plan.mode);
+  state->keeper.set_pace (plan.pace_ns);
+  state->push_newest = plan.newest;
+  state->keeper.set_newest_only (plan.newest || state->on_request);
 }
 
 static void

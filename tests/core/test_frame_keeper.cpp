@@ -982,6 +982,31 @@ TEST (DecodeMode, AutomaticPicksTheCheapestThatMeetsPaceAndAge)
   EXPECT_EQ (meter.interval_ns (), second) << "the largest recent interval";
 }
 
+// What the owner sets the keeper to: raw video ignores the decode mode but
+// is paced by a rate; encoded video decoded whole cannot be paced (the rate
+// is reported as ignored); any other mode, or a pace, takes the newest.
+TEST (DecodeMode, HandOverPlanFollowsCapsModeAndRate)
+{
+  using latestframe::decode_mode;
+  using latestframe::plan_hand_over;
+  const auto raw_paced = plan_hand_over (false, decode_mode::key_units, 2);
+  EXPECT_EQ (raw_paced.mode, decode_mode::all);
+  EXPECT_EQ (raw_paced.pace_ns, 500 * ms);
+  EXPECT_TRUE (raw_paced.newest);
+  EXPECT_FALSE (raw_paced.rate_ignored);
+  const auto raw = plan_hand_over (false, decode_mode::all, 0);
+  EXPECT_FALSE (raw.newest);
+  EXPECT_EQ (raw.pace_ns, 0u);
+  const auto whole = plan_hand_over (true, decode_mode::all, 1);
+  EXPECT_EQ (whole.pace_ns, 0u);
+  EXPECT_FALSE (whole.newest);
+  EXPECT_TRUE (whole.rate_ignored);
+  const auto on_demand = plan_hand_over (true, decode_mode::on_demand, 0);
+  EXPECT_EQ (on_demand.mode, decode_mode::on_demand);
+  EXPECT_TRUE (on_demand.newest);
+  EXPECT_EQ (on_demand.pace_ns, 0u);
+}
+
 // The keeper measures the key interval from the key units' times, and the
 // automatic mode follows it.
 TEST_F (FrameKeeper, AutomaticFollowsTheMeasuredKeyInterval)

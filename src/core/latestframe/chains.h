@@ -82,6 +82,35 @@ decode_mode_in_force (decode_mode asked, std::uint64_t pace_ns,
   return pace_met && age_met ? decode_mode::key_units : decode_mode::on_demand;
 }
 
+/* What a keeper is set to hand over, from what its owner was asked: the
+ * decode mode (meaningful on encoded video only: raw frames are all key
+ * units) and a rate of analysis (frames per second, 0: none). */
+struct hand_over_plan
+{
+  decode_mode mode = decode_mode::all; /* for set_decode_mode() */
+  std::uint64_t pace_ns = 0;           /* for set_pace() */
+  /* Take the newest frame (delivery::newest) rather than the next one:
+   * whenever frames are paced or chains cut short. */
+  bool newest = false;
+  /* The rate was asked for but cannot apply: encoded video decoded whole
+   * (decode_mode::all) needs every frame to reach the decoder. The owner
+   * says so. */
+  bool rate_ignored = false;
+};
+
+inline hand_over_plan
+plan_hand_over (bool encoded, decode_mode asked, double rate)
+{
+  hand_over_plan plan;
+  const bool every_frame_decoded = encoded && asked == decode_mode::all;
+  plan.mode = encoded ? asked : decode_mode::all;
+  plan.rate_ignored = every_frame_decoded && rate > 0;
+  if (rate > 0 && !every_frame_decoded)
+    plan.pace_ns = static_cast<std::uint64_t> (1e9 / rate);
+  plan.newest = (encoded && asked != decode_mode::all) || plan.pace_ns != 0;
+  return plan;
+}
+
 /* The interval between key units, from their times: the largest of the
  * last few, so that one early key unit (a scene cut, a resent IDR) does not
  * make key units look frequent enough for a bound they cannot meet. */
