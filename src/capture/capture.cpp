@@ -222,7 +222,7 @@ struct capture::impl
     if (live)
       {
         const GstStructure *raw = live.get ();
-        counts.add (shared.current->counts ());
+        counts.add (shared.current->counts (raw));
         using detail::structure_uint64;
         figures.held_frames = structure_uint64 (raw, "current-level-buffers");
         figures.held_bytes = structure_uint64 (raw, "current-level-bytes");

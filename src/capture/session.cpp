@@ -222,11 +222,11 @@ session::stats () const
 }
 
 element_counts
-session::counts () const
+session::counts (const GstStructure *reader_stats) const
 {
   element_counts counts;
-  if (structure_ptr reader = stats ())
-    counts = element_counts::from (reader.get ());
+  if (reader_stats)
+    counts = element_counts::from (reader_stats);
   if (gate_)
     {
       GstStructure *gate = nullptr;

@@ -87,8 +87,9 @@ public:
 
   /* latestframe's stats now. */
   structure_ptr stats () const;
-  /* The reader's counts and the gate's, if there is one. */
-  element_counts counts () const;
+  /* The reader's counts (from `reader_stats`, its stats() read already)
+   * and the gate's, if there is one. */
+  element_counts counts (const GstStructure *reader_stats) const;
   /* Frames received so far, cheaply (the watchdog asks often). */
   std::uint64_t received () const;
   /* Whether what feeds latestframe is live (its latency query says so). */

@@ -89,7 +89,8 @@ void
 supervisor::retire (std::shared_ptr<session> current)
 {
   current->stop ();
-  const element_counts final_counts = current->counts ();
+  const element_counts final_counts
+      = current->counts (current->stats ().get ());
   std::lock_guard<std::mutex> guard (shared_.lock);
   shared_.closed_counts.add (final_counts);
   shared_.current.reset ();
