@@ -285,17 +285,21 @@ def reader_targets(found):
     return targets
 
 
-def section_5(found, skipped):
-    def spread(runs, name, spec):
-        """The median over rounds, and the range when there are several."""
-        values = [float(r[name]) for r in runs if r.get(name) not in (None, "nan", "-1.0")]
-        if not values:
-            return "n/a"
-        median = format(statistics.median(values), spec)
-        if len(values) == 1:
-            return median
-        return f"{median} ({format(min(values), spec)}-{format(max(values), spec)})"
+def spread(runs, name, spec, scale=1.0):
+    """The median of a figure over rounds (`scale` times it), and its range
+    when there are several; runs where it is missing ("nan", "n/a", "-1.0")
+    are left out."""
+    values = [scale * float(r[name]) for r in runs
+              if r.get(name) not in (None, "nan", "n/a", "-1.0")]
+    if not values:
+        return "n/a"
+    median = format(statistics.median(values), spec)
+    if len(values) == 1:
+        return median
+    return f"{median} ({format(min(values), spec)}-{format(max(values), spec)})"
 
+
+def section_5(found, skipped):
     windows = [float(r["window_s"]) for r in found if r.get("window_s", "nan") != "nan"]
     out = ["## 5. The newest frame in Python: the seed pattern, the Python binding, the C++ capture", "",
            "1280x720@30 H.264 from latestframe-testcam on 127.0.0.1; each reader processes the newest "
@@ -383,16 +387,6 @@ def density_misses(r):
 
 
 def section_6(found):
-    def spread(runs, name, spec, scale=1.0):
-        """The median over rounds, and the range when there are several."""
-        values = [scale * float(r[name]) for r in runs if r.get(name) not in (None, "n/a", "-1.0")]
-        if not values:
-            return "n/a"
-        median = format(statistics.median(values), spec)
-        if len(values) == 1:
-            return median
-        return f"{median} ({format(min(values), spec)}-{format(max(values), spec)})"
-
     side = [r for r in found if r["part"] == "side-by-side"]
     search = [r for r in found if r["part"] == "search"]
     bounds = sorted({(float(r["rate"]), float(r["age_bound_ms"])) for r in found})
