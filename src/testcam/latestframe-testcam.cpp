@@ -9,8 +9,9 @@
  * (latestframe::stamp, CLOCK_MONOTONIC ns) and served by gst-rtsp-server
  * as H.264 (x264enc, zero latency; optionally with non-reference
  * B-frames). Switches let tests set the key-unit interval, stop the
- * camera, stall it without closing, change its resolution, corrupt
- * packets, refuse connections and put its clock out of step.
+ * camera, stall it without closing, change its resolution (once or
+ * back and forth), corrupt or lose packets, refuse connections and put
+ * its clock out of step.
  *
  * The capture time also travels in the stream, as cameras send it: RTCP
  * sender reports map RTP time to this host's wall clock (NTP) at the moment
@@ -64,7 +65,9 @@ struct options
   gdouble pause_for = 0;
   gdouble resize_after = -1;
   gchar *resize = nullptr;
+  gdouble resize_every = 0;
   gdouble corrupt = 0;
+  gdouble drop = 0;
   gboolean refuse = FALSE;
   gint clock_offset_ms = 0;
 };
@@ -255,7 +258,9 @@ produce (camera *cam, file_frames *file)
   const steady::time_point started = steady::now ();
   const auto period = std::chrono::nanoseconds (1000000000 / o.fps);
   steady::time_point tick = started;
-  bool resized = false;
+  /* Resizes done so far: odd means the --resize size, even the first
+   * one (with --resize-every the size goes back and forth). */
+  long resizes = 0;
   while (cam->running)
     {
       tick += period;
@@ -265,12 +270,23 @@ produce (camera *cam, file_frames *file)
       if (o.pause_after >= 0 && elapsed >= o.pause_after
           && elapsed < o.pause_after + o.pause_for)
         continue; /* stalled: nothing sent, connection kept */
-      if (!resized && o.resize_after >= 0 && elapsed >= o.resize_after)
+      if (o.resize_after >= 0 && elapsed >= o.resize_after)
         {
-          resized = parse_size (o.resize, &width, &height);
-          if (file)
-            file->resize (width, height);
-          g_print ("resized to %dx%d\n", width, height);
+          const long due = o.resize_every > 0
+                               ? 1 + long ((elapsed - o.resize_after)
+                                           / o.resize_every)
+                               : 1;
+          if (due != resizes)
+            {
+              resizes = due;
+              if (resizes % 2 == 1)
+                parse_size (o.resize, &width, &height);
+              else
+                width = o.width, height = o.height;
+              if (file)
+                file->resize (width, height);
+              g_print ("resized to %dx%d\n", width, height);
+            }
         }
       /* One clock reading per synthetic frame: the scene is drawn for the
        * time its stamp says. A file frame is stamped once it has arrived
@@ -327,28 +343,46 @@ scramble (GstBuffer *packet)
     }
 }
 
-bool
-should_corrupt (camera *cam)
+/* What happens to one packet on its way out. */
+enum class packet_fate
+{
+  sent,
+  scrambled,
+  lost,
+};
+
+packet_fate
+choose_fate (camera *cam)
 {
   std::uniform_real_distribution<double> chance (0.0, 1.0);
-  return chance (cam->random) < cam->opts.corrupt;
+  if (cam->opts.drop > 0 && chance (cam->random) < cam->opts.drop)
+    return packet_fate::lost;
+  if (cam->opts.corrupt > 0 && chance (cam->random) < cam->opts.corrupt)
+    return packet_fate::scrambled;
+  return packet_fate::sent;
 }
 
 gboolean
-corrupt_in_list (GstBuffer **packet, guint, gpointer data)
+damage_in_list (GstBuffer **packet, guint, gpointer data)
 {
-  camera *cam = static_cast<camera *> (data);
-  if (should_corrupt (cam))
+  switch (choose_fate (static_cast<camera *> (data)))
     {
+    case packet_fate::lost:
+      gst_clear_buffer (packet); /* removed from the list */
+      break;
+    case packet_fate::scrambled:
       *packet = gst_buffer_make_writable (*packet);
       scramble (*packet);
+      break;
+    case packet_fate::sent:
+      break;
     }
   return TRUE;
 }
 
 /* Packets go out alone or in lists (fragmented frames): both count. */
 GstPadProbeReturn
-corrupt_packets (GstPad *, GstPadProbeInfo *info, gpointer data)
+damage_packets (GstPad *, GstPadProbeInfo *info, gpointer data)
 {
   camera *cam = static_cast<camera *> (data);
   if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
@@ -356,15 +390,24 @@ corrupt_packets (GstPad *, GstPadProbeInfo *info, gpointer data)
       GstBufferList *list = gst_buffer_list_make_writable (
           GST_PAD_PROBE_INFO_BUFFER_LIST (info));
       GST_PAD_PROBE_INFO_DATA (info) = list;
-      gst_buffer_list_foreach (list, corrupt_in_list, cam);
+      gst_buffer_list_foreach (list, damage_in_list, cam);
       return GST_PAD_PROBE_OK;
     }
-  if (!should_corrupt (cam))
-    return GST_PAD_PROBE_OK;
-  GstBuffer *packet
-      = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
-  GST_PAD_PROBE_INFO_DATA (info) = packet;
-  scramble (packet);
+  switch (choose_fate (cam))
+    {
+    case packet_fate::lost:
+      return GST_PAD_PROBE_DROP;
+    case packet_fate::scrambled:
+      {
+        GstBuffer *packet
+            = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+        GST_PAD_PROBE_INFO_DATA (info) = packet;
+        scramble (packet);
+        break;
+      }
+    case packet_fate::sent:
+      break;
+    }
   return GST_PAD_PROBE_OK;
 }
 
@@ -428,7 +471,7 @@ media_configure (GstRTSPMediaFactory *, GstRTSPMedia *media, gpointer data)
                         cam);
       gst_object_unref (pipeline);
     }
-  if (cam->opts.corrupt > 0)
+  if (cam->opts.corrupt > 0 || cam->opts.drop > 0)
     {
       GstElement *pay = gst_bin_get_by_name (GST_BIN (bin), "pay0");
       GstPad *src = gst_element_get_static_pad (pay, "src");
@@ -436,7 +479,7 @@ media_configure (GstRTSPMediaFactory *, GstRTSPMedia *media, gpointer data)
           src,
           static_cast<GstPadProbeType> (GST_PAD_PROBE_TYPE_BUFFER
                                         | GST_PAD_PROBE_TYPE_BUFFER_LIST),
-          corrupt_packets, cam, NULL);
+          damage_packets, cam, NULL);
       gst_object_unref (src);
       gst_object_unref (pay);
     }
@@ -513,8 +556,15 @@ main (int argc, char **argv)
       "Change the resolution after S seconds", "S" },
     { "resize", 0, 0, G_OPTION_ARG_STRING, &o.resize, "The new resolution, WxH",
       "WxH" },
+    { "resize-every", 0, 0, G_OPTION_ARG_DOUBLE, &o.resize_every,
+      "After --resize-after, switch between --resize and the first "
+      "resolution every S seconds (default 0 = resize once)",
+      "S" },
     { "corrupt", 0, 0, G_OPTION_ARG_DOUBLE, &o.corrupt,
       "Fraction of RTP packets to scramble (0-1)", "F" },
+    { "drop", 0, 0, G_OPTION_ARG_DOUBLE, &o.drop,
+      "Fraction of RTP packets to lose, as a lossy network would (0-1)",
+      "F" },
     { "refuse", 0, 0, G_OPTION_ARG_NONE, &o.refuse, "Refuse every connection",
       NULL },
     { "clock-offset", 0, 0, G_OPTION_ARG_INT, &o.clock_offset_ms,
@@ -538,7 +588,8 @@ main (int argc, char **argv)
   int resized_w, resized_h;
   if (!valid_size (o.width, o.height) || o.fps < 1 || o.fps > 240
       || o.bitrate < 16 || o.gop < 1 || o.b_frames < 0 || o.b_frames > 16
-      || o.corrupt < 0 || o.corrupt > 1
+      || o.corrupt < 0 || o.corrupt > 1 || o.drop < 0 || o.drop > 1
+      || o.resize_every < 0
       || (o.resize_after >= 0
           && !parse_size (o.resize, &resized_w, &resized_h)))
     {
