@@ -13,6 +13,7 @@ JPEG. Ctrl-C or --duration ends it with a summary. Headless.
 Run it through ./pipelines/demo.sh, which installs and builds what is
 missing first."""
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -41,6 +42,9 @@ def parse_args():
     parser.add_argument("--protocols", default="tcp", choices=["tcp", "udp"], help="RTSP transport")
     parser.add_argument("--analysis-width", type=int, default=384,
                         help="width the people detector analyses at (pixels; 0 = native)")
+    parser.add_argument("--json", help="also write the final figures here as JSON "
+                        "(latestframe's counts by drop reason, frames analysed; with "
+                        "GST_TRACERS=leaks, the objects still alive once the pipeline is gone)")
     return parser.parse_args()
 
 
@@ -49,6 +53,34 @@ def percentile(values, fraction):
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+class AgeHistogram:
+    """Ages of every analysed frame in 0.1 ms bins up to 10 s (older ones in
+    the last): percentiles of a run of any length in constant memory, so
+    that an hour-long soak measures latestframe's memory, not this list."""
+
+    BIN_MS = 0.1
+    BINS = 100000
+
+    def __init__(self):
+        self.counts = [0] * self.BINS
+        self.total = 0
+
+    def add(self, age_ms):
+        self.counts[min(self.BINS - 1, max(0, int(age_ms / self.BIN_MS)))] += 1
+        self.total += 1
+
+    def percentile(self, fraction):
+        if not self.total:
+            return float("nan")
+        rank = min(self.total - 1, int(self.total * fraction))
+        seen = 0
+        for index, count in enumerate(self.counts):
+            seen += count
+            if seen > rank:
+                return (index + 0.5) * self.BIN_MS
+        return self.BINS * self.BIN_MS
 
 
 def start_camera():
@@ -71,7 +103,7 @@ def start_camera():
 class Figures:
     def __init__(self):
         self.analysed = 0
-        self.ages = []          # all analysed frames, ms
+        self.ages = AgeHistogram()  # all analysed frames
         self.recent_ages = []   # since the last status line
         self.people = 0         # in the newest analysed frame
         self.people_total = 0
@@ -116,7 +148,7 @@ def run(args, url):
         # The frame leaving latestframe is the one the analysis works on now.
         age = stamps.age_ms(info.get_buffer(), pad.get_current_caps())
         if age is not None:
-            figures.ages.append(age)
+            figures.ages.add(age)
             figures.recent_ages.append(age)
         figures.analysed += 1
         return Gst.PadProbeReturn.OK
@@ -201,23 +233,50 @@ def run(args, url):
         loop.run()
     stats = latest.get_property("stats")
     pipeline.set_state(Gst.State.NULL)
+    # Nothing of the pipeline is kept past here (write_json may ask the leaks
+    # tracer what is still alive).
+    bus.remove_signal_watch()
+    pipeline = latest = sink = bus = jpeg_caps = None
 
     elapsed = time.monotonic() - started
     print(f"summary: {elapsed:.1f} s; received {stats.get_value('received')} frames, "
           f"analysed {figures.analysed}, dropped {stats.get_value('dropped')} "
           f"(overflow {stats.get_value('dropped-overflow')}, age {stats.get_value('dropped-age')}, "
           f"budget {stats.get_value('dropped-budget')}, flush {stats.get_value('dropped-flush')}); "
-          f"age of analysed frames p50 {percentile(figures.ages, 0.5):.1f} ms, "
-          f"p95 {percentile(figures.ages, 0.95):.1f} ms ({len(figures.ages)} stamps read), "
+          f"age of analysed frames p50 {figures.ages.percentile(0.5):.1f} ms, "
+          f"p95 {figures.ages.percentile(0.95):.1f} ms ({figures.ages.total} stamps read), "
           f"at latestframe's hand-over by the camera's capture time p50 "
           f"{stats.get_value('age-p50') / 1e6:.1f} ms, p95 {stats.get_value('age-p95') / 1e6:.1f} ms "
           f"({stats.get_value('capture-time-frames')} frames with a capture time); "
           f"peak memory {stats.get_value('peak-bytes') // 1024} KiB; "
           f"{figures.people_total} people boxes; newest frame: {args.jpeg}")
+    if args.json:
+        write_json(args.json, stats, figures, elapsed)
     if outcome["code"] == 0 and figures.analysed == 0:
         print("error: no frame reached the analysis", file=sys.stderr)
         return 1
     return outcome["code"]
+
+
+def write_json(path, stats, figures, elapsed):
+    """The run's figures in the fault matrix's terms (pipelines/faults.sh)."""
+    dropped = {}
+    for index in range(stats.n_fields()):
+        name = stats.nth_field_name(index)
+        if name.startswith("dropped-") and not name.endswith("-bytes"):
+            dropped[name[len("dropped-"):]] = stats.get_value(name)
+    figures_json = {
+        "seconds": round(elapsed, 1),
+        "received": stats.get_value("received"), "pushed": stats.get_value("pushed"),
+        "held": stats.get_value("current-level-buffers"), "dropped": dropped,
+        "analysed": figures.analysed,
+        "age_p50_ms": figures.ages.percentile(0.5), "age_p95_ms": figures.ages.percentile(0.95),
+    }
+    if "leaks" in os.environ.get("GST_TRACERS", ""):
+        import leaks  # beside stamps
+        figures_json["leaks_alive"] = leaks.alive()
+    with open(path, "w") as out:
+        json.dump(figures_json, out)
 
 
 if __name__ == "__main__":
