@@ -51,12 +51,14 @@ struct _GstCvPeopleDetect
 static const GstCvAnalysisSetting people_settings_table[] = {
   { "hit-threshold", "Hit threshold",
     "Distance from the SVM's separating plane a window needs to count as a "
-    "person (higher = fewer, surer people; 0 = the detector's own)",
-    G_TYPE_DOUBLE, -10, 10, 0,
+    "person (higher = fewer, surer people; 0 = the detector's own). Not "
+    "below 0: every window would count, and grouping them takes minutes a "
+    "frame",
+    G_TYPE_DOUBLE, 0, 10, 0,
     G_STRUCT_OFFSET (GstCvPeopleDetect, hit_threshold) },
   { "win-stride", "Window stride (pixels)",
     "Step of the detection window, in pixels of the analysed image (larger "
-    "= faster, may miss people)",
+    "= faster, may miss people; 1 costs about 30 times 8)",
     G_TYPE_INT, 1, 128, 8, G_STRUCT_OFFSET (GstCvPeopleDetect, win_stride) },
   { "scale", "Scale step",
     "How much the image shrinks between detection scales (smaller = slower, "
