@@ -1,6 +1,9 @@
 /* The capture API on local sources (videotestsrc descriptions, a generated
  * file): newest-frame semantics, timeouts, formats, zero-copy frames, the
- * end of a file, and errors. Runs plain and under ASan+UBSan. */
+ * end of a file, and errors. Runs plain and under ASan+UBSan. Waits are for
+ * events (a frame, a count reaching a value), bounded by generous deadlines
+ * that only fail a test when the event never comes; where a test is about
+ * time, it checks what happened meanwhile, not how long it took. */
 #include "common/leaks_tracer.h"
 #include "latestframe/capture.h"
 
@@ -31,6 +34,27 @@ using steady = std::chrono::steady_clock;
 const std::string live_320x240_30fps
     = "videotestsrc is-live=true pattern=ball "
       "! video/x-raw,width=320,height=240,framerate=30/1";
+
+/* Waits until `camera` has received `count` frames in all (latestframe's
+ * count, which sequence numbers follow), at most `deadline`: a bound for
+ * failing, not an expectation. */
+::testing::AssertionResult
+wait_received (const capture &camera, std::uint64_t count,
+               std::chrono::seconds deadline = 30s)
+{
+  const auto end = steady::now () + deadline;
+  for (;;)
+    {
+      const std::uint64_t received = camera.stats ().received;
+      if (received >= count)
+        return ::testing::AssertionSuccess ();
+      if (steady::now () >= end)
+        return ::testing::AssertionFailure ()
+               << received << " frames received in " << deadline.count ()
+               << " s, waiting for " << count;
+      std::this_thread::sleep_for (10ms);
+    }
+}
 
 capture_options
 quick_options ()
@@ -135,8 +159,10 @@ TEST (Capture_Read, NeverReturnsAFrameTwice)
   expect_counts_hold (camera);
 }
 
-// A reader slower than the source gets the newest frame each time and is
-// told how many it skipped: every frame is either returned or skipped.
+// A reader slower than the source gets the newest frame each time (none
+// received before it asked is newer) and is told how many it skipped: every
+// frame is either returned or skipped. Its "analysis" lasts until three
+// more frames came: slower than the source however loaded the machine.
 TEST (Capture_Read, SkipsToTheNewestWithASlowReader)
 {
   capture camera (live_320x240_30fps, quick_options ());
@@ -146,16 +172,22 @@ TEST (Capture_Read, SkipsToTheNewestWithASlowReader)
   std::uint64_t reads = 0, skipped = 0, last_sequence = 0;
   for (int i = 0; i < 12; i++)
     {
+      const std::uint64_t received_before = camera.stats ().received;
       ASSERT_TRUE (camera.read (frame, 5s, &info));
+      const std::uint64_t received_after = camera.stats ().received;
       EXPECT_GT (info.sequence, last_sequence);
+      /* The newest: received before the read returned, and no frame
+       * received before it asked is newer. */
+      EXPECT_GE (info.sequence, received_before) << "read " << i;
+      EXPECT_LE (info.sequence, received_after) << "read " << i;
       reads++;
       skipped += info.skipped;
       last_sequence = info.sequence;
-      /* The reader's "analysis": 100 ms, three frames of the source. */
-      std::this_thread::sleep_for (100ms);
+      ASSERT_TRUE (wait_received (camera, info.sequence + 3));
     }
   EXPECT_EQ (reads + skipped, last_sequence);
-  EXPECT_GT (skipped, reads) << "a 100 ms reader of 30 fps skipped too few";
+  EXPECT_GT (skipped, reads)
+      << "a reader slower than the source skipped too few";
   latestframe::capture_stats stats = camera.stats ();
   EXPECT_EQ (stats.returned, reads);
   EXPECT_EQ (stats.skipped, skipped);
@@ -165,13 +197,13 @@ TEST (Capture_Read, SkipsToTheNewestWithASlowReader)
    * reader is busy are the ones read() skipped, counted as superseded. */
   EXPECT_GE (stats.dropped_superseded, skipped);
   EXPECT_EQ (stats.dropped_overflow, 0u);
-  EXPECT_LE (stats.received, last_sequence + 10);
   EXPECT_EQ (stats.reconnects, 0u);
   expect_counts_hold (camera);
 }
 
-// read() waits at most its timeout when no newer frame exists, and returns
-// the next frame when it comes.
+// read() waits its timeout when no newer frame exists, and gives up before
+// the next frame comes (a read that waited for it would return it); a later
+// read returns the next frame when it comes.
 TEST (Capture_Read, TimesOutWhenNothingNewerComes)
 {
   capture_options options = quick_options ();
@@ -183,11 +215,12 @@ TEST (Capture_Read, TimesOutWhenNothingNewerComes)
   cv::Mat frame;
   ASSERT_TRUE (camera.read (frame, 5s));
   /* The next frame is 3 s away. */
+  const std::uint64_t received = camera.stats ().received;
   const auto start = steady::now ();
   EXPECT_FALSE (camera.read (frame, 200ms));
-  const auto waited = steady::now () - start;
-  EXPECT_GE (waited, 200ms);
-  EXPECT_LT (waited, 1500ms);
+  EXPECT_GE (steady::now () - start, 200ms);
+  EXPECT_EQ (camera.stats ().received, received)
+      << "the read gave up only once the next frame came";
   EXPECT_EQ (camera.state (), capture_state::streaming);
   EXPECT_TRUE (camera.read (frame, 6s)) << "the next frame never came";
   expect_counts_hold (camera);
@@ -209,12 +242,13 @@ TEST (Capture_Read, CapturesShareAMemoryBudget)
   ASSERT_TRUE (first.isOpened ()) << first.last_error ();
   ASSERT_TRUE (second.isOpened ()) << second.last_error ();
   /* One reader thread per camera, as applications read cameras. Each
-   * keeps its frame (in flight) while it "analyses" it, and latestframe
-   * holds the next: more than two frames' worth, so some arrivals are
-   * dropped for the budget. Each reader lets its frame go before it asks
-   * for the next, so neither can wait for ever on the other. */
+   * keeps its frame (in flight) while it "analyses" it, until two more
+   * frames reached its camera, and latestframe holds the next: more than
+   * two frames' worth, so some arrivals are dropped for the budget. Each
+   * reader lets its frame go before it asks for the next, so neither can
+   * wait for ever on the other. */
   std::atomic<std::uint64_t> most_used{ 0 };
-  std::atomic<int> failed_reads{ 0 };
+  std::atomic<int> failed_reads{ 0 }, failed_waits{ 0 };
   auto read_slowly = [&] (capture &camera) {
     cv::Mat kept;
     for (int i = 0; i < 20; i++)
@@ -226,7 +260,8 @@ TEST (Capture_Read, CapturesShareAMemoryBudget)
         std::uint64_t seen = most_used.load ();
         while (used > seen && !most_used.compare_exchange_weak (seen, used))
           ;
-        std::this_thread::sleep_for (40ms);
+        if (!wait_received (camera, camera.stats ().received + 2))
+          failed_waits++;
       }
   };
   std::thread reader_first (read_slowly, std::ref (first));
@@ -234,6 +269,7 @@ TEST (Capture_Read, CapturesShareAMemoryBudget)
   reader_first.join ();
   reader_second.join ();
   EXPECT_EQ (failed_reads.load (), 0);
+  EXPECT_EQ (failed_waits.load (), 0) << "a camera sent nothing for 30 s";
   const latestframe::capture_stats a = first.stats (), b = second.stats ();
   EXPECT_EQ (a.memory_budget_bytes, 2 * frame_bytes);
   EXPECT_GT (most_used.load (), 0u);
@@ -278,33 +314,52 @@ TEST (Capture_Read, LiveSourceThatEndsIsReconnected)
   expect_counts_hold (camera);
 }
 
-// At 5 fps a reader taking 230 ms per frame finds the newest frame a
-// little older at each read (30, 60, ... 180 ms); with max_age at 15 ms
-// read() waits for a new one instead, so every frame read is young.
+// At 5 fps a reader taking 280 ms per frame finds the newest frame about
+// 80 ms old when it asks; with max_age at 50 ms read() refuses it and waits
+// for the next one instead, so frames read are young. The hand-over
+// (received + age) happened during the read; when read() refused a frame
+// for its age, the one it returned came after it; and frames are within
+// max_age as latestframe measured them at the hand-over, but for those
+// that arrived older than that (latestframe hands the newest such frame over
+// anyway, which a loaded machine causes now and then): at most half.
 TEST (Capture_Read, MaxAgeWaitsForAYoungFrame)
 {
+  const auto max_age = 50ms;
   capture_options options = quick_options ();
-  options.max_age = 15ms;
+  options.max_age = max_age;
   capture camera ("videotestsrc is-live=true "
                   "! video/x-raw,width=160,height=120,framerate=5/1",
                   options);
   ASSERT_TRUE (camera.isOpened ()) << camera.last_error ();
   cv::Mat frame;
   frame_info info;
-  for (int i = 0; i < 6; i++)
+  const int reads = 8;
+  int over_max_age = 0;
+  for (int i = 0; i < reads; i++)
     {
+      const latestframe::capture_stats before = camera.stats ();
+      const auto read_start = steady::now ();
       ASSERT_TRUE (camera.read (frame, 5s, &info));
-      /* As latestframe measured it when read() took the frame. */
+      const auto read_end = steady::now ();
       EXPECT_GE (info.age_ns, 0);
-      EXPECT_LE (info.age_ns, std::chrono::nanoseconds (15ms).count ())
-          << "read " << i;
-      const auto age = steady::now () - info.received;
-      EXPECT_LT (age, 100ms)
-          << "read " << i << ": "
-          << std::chrono::duration<double, std::milli> (age).count ()
-          << " ms old";
-      std::this_thread::sleep_for (230ms);
+      if (info.age_ns > std::chrono::nanoseconds (max_age).count ())
+        over_max_age++;
+      const auto handed_over
+          = info.received + std::chrono::nanoseconds (info.age_ns);
+      EXPECT_GE (handed_over, read_start) << "read " << i;
+      EXPECT_LE (handed_over, read_end) << "read " << i;
+      EXPECT_GE (info.sequence, before.received) << "read " << i;
+      if (camera.stats ().dropped_age > before.dropped_age)
+        {
+          EXPECT_GT (info.sequence, before.received)
+              << "read " << i << " refused a frame and returned an older one";
+        }
+      /* The analysis: the newest frame ages meanwhile. */
+      std::this_thread::sleep_for (280ms);
     }
+  EXPECT_GT (camera.stats ().dropped_age, 0u)
+      << "no read found the newest frame too old";
+  EXPECT_LE (over_max_age, reads / 2) << "frames older than max_age";
   expect_counts_hold (camera);
 }
 
@@ -495,9 +550,12 @@ TEST_F (Capture_File, EndsCleanly)
   EXPECT_EQ (camera.state (), capture_state::ended) << camera.last_error ();
   EXPECT_GE (reads, 10u) << "a reader as fast as the file missed most frames";
   EXPECT_LE (last_sequence, 30u);
+  /* Without waiting for its timeout: bounded by the timeout itself. */
+  const auto timeout = 60s;
   const auto start = steady::now ();
-  EXPECT_FALSE (camera.read (frame, 5s));
-  EXPECT_LT (steady::now () - start, 1s) << "read after the end waited";
+  EXPECT_FALSE (camera.read (frame, timeout));
+  EXPECT_LT (steady::now () - start, timeout / 2)
+      << "read after the end waited";
   EXPECT_TRUE (camera.isOpened ());
   camera.release ();
   EXPECT_EQ (camera.state (), capture_state::closed);

@@ -1,7 +1,10 @@
-/* The capture API against the bundled RTSP test camera on 127.0.0.1: the
- * age of the frames read (from the pixel stamps) next to the transport +
- * decode floor, no repeats, reconnection after the camera is killed, the
- * stall watchdog, a refusing camera. */
+/* The capture API against the bundled RTSP test camera on 127.0.0.1: slow
+ * readers get the newest frame, never one twice (their ages, from the pixel
+ * stamps, printed next to the transport + decode floor), reconnection after
+ * the camera is killed, the stall watchdog, a refusing camera. Waits are for
+ * events (a frame, a count reaching a value), bounded by generous deadlines
+ * that only fail a test when the event never comes; no test asserts how
+ * long something took. */
 #include "common/frame_stamp.h"
 #include "common/testcam.h"
 #include "latestframe/capture.h"
@@ -124,33 +127,62 @@ resident_bytes ()
   return resident * static_cast<std::uint64_t> (sysconf (_SC_PAGESIZE));
 }
 
-/* Frame ages at read() (camera stamp to read() returning) of a reader
- * that spends `analysis` on each frame, for `seconds`. */
+/* Waits until `reader` has received `count` frames in all (latestframe's
+ * count, which sequence numbers follow), at most `deadline`: a bound for
+ * failing, not an expectation. */
+bool
+wait_received (const capture &reader, std::uint64_t count,
+               std::chrono::seconds deadline = 30s)
+{
+  const auto end = std::chrono::steady_clock::now () + deadline;
+  while (reader.stats ().received < count)
+    {
+      if (std::chrono::steady_clock::now () >= end)
+        return false;
+      std::this_thread::sleep_for (10ms);
+    }
+  return true;
+}
+
+/* What a reader that spends `analysis` on each frame saw over `frames`
+ * stamped frames: their ages at read() (camera stamp to read() returning),
+ * and whether each was the newest (no frame received before the read asked
+ * is newer) and newer than the one before. */
 struct reader_run
 {
   std::vector<double> ages_ms;
   std::uint64_t unreadable = 0;
+  std::uint64_t not_newest = 0;
+  std::uint64_t refused_then_older = 0;
   bool repeated = false;
   bool failed = false;
   latestframe::capture_stats stats;
 };
 
 reader_run
-read_for (capture &reader, std::chrono::seconds seconds,
-          std::chrono::milliseconds analysis)
+read_frames (capture &reader, std::size_t frames,
+             std::chrono::milliseconds analysis)
 {
   reader_run run;
   std::uint64_t previous_stamp = 0;
   cv::Mat frame;
-  const auto end = std::chrono::steady_clock::now () + seconds;
-  while (std::chrono::steady_clock::now () < end)
+  frame_info info;
+  while (run.ages_ms.size () < frames)
     {
-      if (!reader.read (frame, 5s))
+      const latestframe::capture_stats before = reader.stats ();
+      if (!reader.read (frame, 5s, &info))
         {
           run.failed = true;
           break;
         }
       const std::uint64_t now = stamp::monotonic_now_ns ();
+      if (info.sequence < before.received)
+        run.not_newest++;
+      /* With max_age: a frame refused for its age was the newest, and the
+       * one returned came after it. */
+      if (reader.stats ().dropped_age > before.dropped_age
+          && info.sequence <= before.received)
+        run.refused_then_older++;
       std::optional<std::uint64_t> captured = stamp_of (frame);
       if (!captured || *captured > now)
         {
@@ -164,19 +196,29 @@ read_for (capture &reader, std::chrono::seconds seconds,
         run.repeated = true;
       previous_stamp = *captured;
       run.ages_ms.push_back ((now - *captured) / 1e6);
+      /* The analysis; and slower than the camera however loaded the
+       * machine: three more frames came meanwhile. */
       std::this_thread::sleep_for (analysis);
+      if (!wait_received (reader, info.sequence + 3))
+        {
+          run.failed = true;
+          break;
+        }
     }
   run.stats = reader.stats ();
   return run;
 }
 
-// Two readers that take 100 ms per frame of a 720p30 camera, side by side
+// Two readers that take 100 ms per frame of a 720p30 camera (and wait for
+// three frames to come meanwhile), one with max_age at half a frame
+// interval: each read returns the newest frame (none received before the
+// read asked is newer; with max_age, the next one when it refused the
+// newest for its age), never one twice (stamps strictly increase), nothing
+// but the frames passed over is skipped, and BGR frames are never copied.
+// Their ages (camera stamp to read() returning) are printed side by side
 // with the floor (frame age right after decoding, on a third connection):
-// with max_age at half a frame interval, the age of the frames read has a
-// p95 within one frame interval of the floor's; with the default (the
-// newest frame at once, however old), within two. Neither gets a frame
-// twice (stamps strictly increase), and BGR frames are never copied.
-TEST (CaptureRtsp, SlowReaderGetsFramesWithinOneFrameOfTheFloor)
+// the figures of the README, not asserted, since they are times.
+TEST (CaptureRtsp, SlowReadersGetTheNewestFrameNeverTwice)
 {
   testcam camera ({ "--width=1280", "--height=720", "--fps=30" });
   ASSERT_FALSE (camera.url ().empty ());
@@ -191,8 +233,9 @@ TEST (CaptureRtsp, SlowReaderGetsFramesWithinOneFrameOfTheFloor)
   floor_watch floor (camera.url ());
 
   reader_run young_run;
-  std::thread young_reader ([&] { young_run = read_for (young, 10s, 100ms); });
-  reader_run newest_run = read_for (newest, 10s, 100ms);
+  std::thread young_reader (
+      [&] { young_run = read_frames (young, 60, 100ms); });
+  reader_run newest_run = read_frames (newest, 60, 100ms);
   young_reader.join ();
   const std::vector<double> floor_ms = floor.ages_ms ();
 
@@ -205,26 +248,29 @@ TEST (CaptureRtsp, SlowReaderGetsFramesWithinOneFrameOfTheFloor)
       percentile (newest_run.ages_ms, 1.0), percentile (floor_ms, 0.5),
       percentile (floor_ms, 0.95), percentile (floor_ms, 1.0),
       young_run.ages_ms.size (), newest_run.ages_ms.size (), floor_ms.size ());
-  ASSERT_GT (floor_ms.size (), 200u);
+  EXPECT_FALSE (floor_ms.empty ()) << "the floor's connection got no frame";
   for (const reader_run *run : { &young_run, &newest_run })
     {
-      EXPECT_FALSE (run->failed) << run->stats.last_error;
-      EXPECT_FALSE (run->repeated) << "a frame returned twice";
-      ASSERT_GT (run->ages_ms.size (), 50u);
+      const char *name = run == &young_run ? "max_age" : "default";
+      EXPECT_FALSE (run->failed) << name << ": " << run->stats.last_error;
+      EXPECT_FALSE (run->repeated) << name << ": a frame returned twice";
+      ASSERT_EQ (run->ages_ms.size (), 60u) << name;
       EXPECT_LT (run->unreadable, run->ages_ms.size () / 10)
-          << run->unreadable << " frames without a readable stamp";
-      EXPECT_EQ (run->stats.copied, 0u) << "BGR frames were copied";
-      EXPECT_GT (run->stats.skipped, run->stats.returned);
+          << name << ": " << run->unreadable
+          << " frames without a readable stamp";
+      EXPECT_EQ (run->not_newest, 0u) << name << ": reads not of the newest";
+      EXPECT_EQ (run->refused_then_older, 0u)
+          << name
+          << ": a read refused the newest frame and returned it "
+             "or an older one";
+      EXPECT_EQ (run->stats.copied, 0u) << name << ": BGR frames were copied";
+      EXPECT_GT (run->stats.skipped, run->stats.returned) << name;
     }
-  EXPECT_LE (percentile (young_run.ages_ms, 0.95),
-             percentile (floor_ms, 0.95) + frame_interval_ms);
-  EXPECT_LE (percentile (newest_run.ages_ms, 0.95),
-             percentile (floor_ms, 0.95) + 2 * frame_interval_ms);
 }
 
 // The camera killed (SIGKILL) and restarted 20 times: each time the capture
-// reconnects by itself and frames resume within the backoff plus a few
-// seconds; the process's memory does not grow over the cycles.
+// reconnects by itself and frames of a new connection come; the process's
+// memory does not grow over the cycles.
 TEST (CaptureRtsp, ResumesAfterTheCameraIsKilledAndRestarted20Times)
 {
   testcam camera ({ "--width=320", "--height=240" });
@@ -246,8 +292,9 @@ TEST (CaptureRtsp, ResumesAfterTheCameraIsKilledAndRestarted20Times)
     {
       camera.stop (SIGKILL);
       ASSERT_TRUE (camera.restart ()) << "cycle " << cycle;
-      /* Frames of a new connection, within backoff_max + 8 s. */
-      const auto deadline = std::chrono::steady_clock::now () + 9s;
+      /* Frames of a new connection (a bound for failing: backoff_max and
+       * reconnecting take a second or two). */
+      const auto deadline = std::chrono::steady_clock::now () + 30s;
       bool resumed = false;
       while (!resumed && std::chrono::steady_clock::now () < deadline)
         if (reader.read (frame, 1s, &info) && info.connection > connection)
@@ -324,10 +371,12 @@ TEST (CaptureRtsp, FramesTellTheirCaptureTime)
   EXPECT_FALSE (reader.stats ().capture_clock_fallback);
 }
 
+// (The camera stalls at 3 s, so that frames came first however long
+// connecting took.)
 TEST (CaptureRtsp, StallIsCaughtByTheWatchdog)
 {
   testcam camera (
-      { "--width=320", "--height=240", "--pause-after=1", "--pause-for=4" });
+      { "--width=320", "--height=240", "--pause-after=3", "--pause-for=4" });
   ASSERT_FALSE (camera.url ().empty ());
   capture_options options = tcp_options ();
   options.stall_timeout = 1s;
@@ -337,7 +386,7 @@ TEST (CaptureRtsp, StallIsCaughtByTheWatchdog)
   cv::Mat frame;
   frame_info info;
   ASSERT_TRUE (reader.read (frame, 5s, &info));
-  const auto deadline = std::chrono::steady_clock::now () + 20s;
+  const auto deadline = std::chrono::steady_clock::now () + 60s;
   bool resumed = false;
   while (!resumed && std::chrono::steady_clock::now () < deadline)
     if (reader.read (frame, 1s, &info) && info.connection > 1)
@@ -353,24 +402,26 @@ TEST (CaptureRtsp, StallIsCaughtByTheWatchdog)
 // A resolution change while the reader is busy: the decoder's allocation
 // query for the new size waits in latestframe behind the frame held for the
 // next read, which the capture lets go, so upstream never stalls (the
-// watchdog, at 1 s, would catch it) and the next read has the new size.
+// watchdog would catch it: 5 s leave room for the change on a loaded
+// machine) and the next read has the new size. The reader is busy until 100
+// frames more came: past the change, at 3 s of the camera's (late enough
+// that the first read has the first size, however long connecting took).
 TEST (CaptureRtsp, ResolutionChangeWhileTheReaderIsBusy)
 {
-  testcam camera ({ "--width=320", "--height=240", "--resize-after=1.5",
+  testcam camera ({ "--width=320", "--height=240", "--resize-after=3",
                     "--resize=160x120" });
   ASSERT_FALSE (camera.url ().empty ());
   capture_options options = tcp_options ();
-  options.stall_timeout = 1s;
+  options.stall_timeout = 5s;
   capture reader (camera.url (), options);
   ASSERT_TRUE (reader.isOpened ()) << reader.last_error ();
   cv::Mat frame;
-  ASSERT_TRUE (reader.read (frame, 5s));
+  frame_info info;
+  ASSERT_TRUE (reader.read (frame, 5s, &info));
   EXPECT_EQ (frame.cols, 320);
-  for (int i = 0; i < 2; i++)
-    {
-      std::this_thread::sleep_for (2500ms);
-      ASSERT_TRUE (reader.read (frame, 5s));
-    }
+  ASSERT_TRUE (wait_received (reader, info.sequence + 100))
+      << "upstream stalled: received " << reader.stats ().received;
+  ASSERT_TRUE (reader.read (frame, 5s));
   EXPECT_EQ (frame.cols, 160);
   const latestframe::capture_stats stats = reader.stats ();
   EXPECT_EQ (stats.stalls, 0u)

@@ -7,9 +7,14 @@ threads and signals. Against the RTSP test camera (LATESTFRAME_TESTCAM): a
 resolution change while the reader is busy, a camera killed and restarted
 10 times, a stall caught by the watchdog.
 
-Run: PYTHONPATH=<build>/src/capture/python python3 -m pytest -q test_capture.py
-(meson test --suite python does). Waits are for events, bounded by generous
-deadlines that only fail the test when the event never comes.
+Run: PYTHONPATH=<build>/src/capture/python python3 -m pytest \
+tests/python/binding (meson test python/binding does, without
+GST_PLUGIN_PATH: see conftest.py).
+Waits are for events (a frame, a count reaching a value), bounded by
+generous deadlines that only fail the test when the event never comes. Where
+a test is about time (a read that times out, one that must not wait), it
+checks what happened meanwhile (no frame came) rather than how long it
+took, or bounds the time by the timeout itself.
 """
 import ast
 import gc
@@ -71,19 +76,38 @@ def read_until(camera, accept, deadline_s, what):
                 f"last error {camera.last_error!r}, stats {camera.stats()}")
 
 
+def wait_received(camera, count, deadline_s, what):
+    """Waits until the capture has received `count` frames in all (latestframe's
+    count, which frame numbers follow), within deadline_s (a bound for failing,
+    not an expectation). Returns its stats then."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        stats = camera.stats()
+        if stats["received"] >= count:
+            return stats
+        if time.monotonic() >= deadline:
+            pytest.fail(f"no {what} within {deadline_s} s: {stats}")
+        time.sleep(0.01)
+
+
 # -- the newest frame ---------------------------------------------------------
 
 # A reader slower than the source gets newest frames: sequence numbers and
-# timestamps increase, every frame received is either returned or skipped,
-# and stats() counts the same.
+# timestamps increase, each read returns a frame at least as new as every
+# frame received before it asked, every frame received is either returned or
+# skipped, and stats() counts the same. The reader's "analysis" lasts until
+# three more frames came, so that it is slower than the source however
+# loaded the machine.
 def test_slow_reader_gets_newest_frames_never_twice(opened):
     camera = opened(LIVE)
     last = None
     reads = skipped = 0
     for _ in range(10):
+        received_before = camera.stats()["received"]
         frame, info = camera.read_with_info(timeout=5)
         assert frame is not None, camera.last_error
         assert frame.shape == (240, 320, 3)
+        assert info.sequence >= received_before, "not the newest frame"
         if last is not None:
             assert info.sequence > last.sequence, "a frame returned twice"
             assert info.pts_ns > last.pts_ns, "timestamps went back"
@@ -91,10 +115,12 @@ def test_slow_reader_gets_newest_frames_never_twice(opened):
         last = info
         reads += 1
         skipped += info.skipped
-        time.sleep(0.1)  # the analysis, slower than the camera
+        # The analysis, slower than the camera: three frames come meanwhile.
+        wait_received(camera, info.sequence + 3, 30,
+                      "three frames during the analysis")
     stats = camera.stats()
     assert reads + skipped == last.sequence
-    assert skipped > reads, "a 100 ms reader of 30 fps skipped too few"
+    assert skipped > reads, "a reader slower than the camera skipped too few"
     assert stats["returned"] == reads and stats["skipped"] == skipped, stats
     assert stats["received"] >= last.sequence, stats
     assert stats["state"] == "streaming", stats
@@ -118,45 +144,73 @@ def test_fast_reader_waits_for_each_new_frame(opened):
     assert camera.stats()["returned"] == 30
 
 
-# One frame every 2 s: a short read times out having waited its timeout, a
-# long one gets the next frame.
+# One frame every 2 s: a short read times out having waited its timeout,
+# before the next frame came (a read that waited for it would return it);
+# a long one gets the next frame.
 def test_read_times_out_when_nothing_newer(opened):
     camera = opened(live(64, 64, "1/2"))
     ok, _ = camera.read(timeout=5)
     assert ok, camera.last_error
+    received = camera.stats()["received"]
     start = time.monotonic()
     ok, frame = camera.read(timeout=0.2)
     waited = time.monotonic() - start
     assert not ok and frame is None, "a frame came within 0.2 s"
     assert waited >= 0.2, f"gave up after {waited:.3f} s"
-    assert waited < 5, f"waited {waited:.3f} s for a 0.2 s timeout"
+    assert camera.stats()["received"] == received, (
+        "the read gave up only once the next frame came")
     ok, _ = camera.read(timeout=5)
     assert ok, "the next frame never came"
 
 
-# read() without a timeout waits read_timeout (given in seconds).
+# read() without a timeout waits read_timeout (given in seconds), and gives
+# up before the next frame (10 s away) comes.
 def test_read_without_timeout_waits_read_timeout(opened):
     camera = opened(live(64, 64, "1/10"), read_timeout=0.3)
     assert camera.read()[0], camera.last_error
+    received = camera.stats()["received"]
     start = time.monotonic()
     assert camera.read() == (False, None)
     waited = time.monotonic() - start
-    assert 0.3 <= waited < 5, f"waited {waited:.3f} s for read_timeout=0.3"
+    assert waited >= 0.3, f"waited {waited:.3f} s for read_timeout=0.3"
+    assert camera.stats()["received"] == received, (
+        "the read gave up only once the next frame came")
 
 
-# With max_age, a slow reader of a live 30 fps source is never handed a frame
-# older than max_age: every frame returned has age_ns <= max_age.
+# With max_age, a slow reader is handed young frames: at 5 fps, a reader
+# taking 280 ms per frame finds the newest one about 80 ms old when it asks;
+# with max_age at 50 ms the read refuses it and waits for the next. The
+# hand-over happened during the read (received + age); when the read refused
+# a frame for its age, the one returned came after it; and frames are
+# within max_age as latestframe measured them at the hand-over, but for
+# those that arrived older than that (latestframe hands the newest such
+# frame over anyway, which a loaded machine causes now and then): at most
+# half.
 def test_max_age_holds_for_a_slow_reader(opened):
-    max_age = 0.015
-    camera = opened(LIVE, max_age=max_age)
-    for _ in range(12):
+    max_age = 0.05
+    camera = opened(live(160, 120, "5/1"), max_age=max_age)
+    ages = []
+    for _ in range(8):
+        before = camera.stats()
+        read_start = time.monotonic()
         frame, info = camera.read_with_info(timeout=5)
+        read_end = time.monotonic()
         assert frame is not None, camera.last_error
         assert info.age_ns >= 0, "a live frame without age"
-        assert info.age_ns <= max_age * 1e9, info
-        time.sleep(0.07)  # the analysis: the newest frame ages meanwhile
+        ages.append(info.age_ns / 1e9)
+        handed_over = info.received + info.age_ns / 1e9
+        # FrameInfo.received is a float of seconds: a microsecond of slack.
+        assert read_start - 1e-6 <= handed_over <= read_end + 1e-6, (
+            read_start, info, read_end)
+        assert info.sequence >= before["received"], "not the newest frame"
+        if camera.stats()["dropped_age"] > before["dropped_age"]:
+            assert info.sequence > before["received"], (before, info)
+        time.sleep(0.28)  # the analysis: the newest frame ages meanwhile
     stats = camera.stats()
-    assert stats["returned"] == 12, stats
+    assert stats["returned"] == 8, stats
+    assert stats["dropped_age"] > 0, (
+        f"no read found the newest frame too old: {stats}")
+    assert sum(age > max_age for age in ages) <= len(ages) // 2, ages
 
 
 # FrameInfo.received is on time.monotonic()'s clock (steady_clock is
@@ -211,17 +265,18 @@ def thirty_frame_file(tmp_path):
 
 
 # A file plays at its own pace and ends: iterating it yields its frames in
-# order and stops by itself; a read after the end returns at once; the
-# capture stays opened until released.
+# order and stops by itself; a read after the end returns without waiting
+# for its timeout; the capture stays opened until released.
 def test_file_plays_to_its_end(opened, thirty_frame_file):
     camera = opened(thirty_frame_file)
     sequences = [info.sequence for frame, info in camera]
     assert 10 <= len(sequences) <= 30, sequences
     assert sequences == sorted(set(sequences)), sequences
     assert camera.state == "ended", camera.last_error
+    timeout = 60
     start = time.monotonic()
-    assert camera.read(timeout=30) == (False, None)
-    assert time.monotonic() - start < 10, "a read after the end waited"
+    assert camera.read(timeout=timeout) == (False, None)
+    assert time.monotonic() - start < timeout / 2, "a read after the end waited"
     assert camera.isOpened()
 
 
@@ -462,6 +517,23 @@ def test_stubs_match_the_extension():
     assert latestframe.__version__.count(".") == 2
 
 
+# The package brings its own latestframe element: with no GST_PLUGIN_PATH
+# and no installed plugin (see conftest.py), the element a capture uses is
+# the one the extension registered, from no plugin file.
+def test_the_package_registers_its_own_element(opened):
+    camera = opened(LIVE)
+    assert camera.read(timeout=5)[0], camera.last_error
+    gi = pytest.importorskip("gi")
+    gi.require_version("Gst", "1.0")
+    from gi.repository import Gst
+    Gst.init(None)
+    factory = Gst.ElementFactory.find("latestframe")
+    assert factory is not None
+    plugin = factory.get_plugin()
+    assert plugin is None, (
+        f"latestframe comes from {plugin.get_filename()}, not the extension")
+
+
 # -- threads and signals ------------------------------------------------------
 
 # A read waiting in one thread does not hold the GIL: another thread runs
@@ -510,10 +582,11 @@ class Interrupted(Exception):
 
 
 # A signal handler runs while read waits (Ctrl-C interrupts it): its
-# exception comes out of read.
+# exception comes out of read, before the next frame (30 s away) came.
 def test_signal_interrupts_a_waiting_read(opened):
     camera = opened(live(64, 64, "1/30"))
     assert camera.read(timeout=5)[0]
+    received = camera.stats()["received"]
 
     def interrupt(signum, frame):
         raise Interrupted()
@@ -521,10 +594,10 @@ def test_signal_interrupts_a_waiting_read(opened):
     previous = signal.signal(signal.SIGALRM, interrupt)
     try:
         signal.setitimer(signal.ITIMER_REAL, 0.2)
-        start = time.monotonic()
         with pytest.raises(Interrupted):
             camera.read(timeout=60)
-        assert time.monotonic() - start < 20, "the handler waited for read"
+        assert camera.stats()["received"] == received, (
+            "the handler ran only once read had returned the next frame")
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -610,24 +683,25 @@ QUICK_RECOVERY = {"protocols": "tcp", "open_timeout": 15, "stall_timeout": 1.0,
                   "backoff_initial": 0.1, "backoff_max": 0.5}
 
 
-# The test camera halves its size at 1.5 s while the reader does not read:
-# the decoder's allocation query waits behind the held frame, which the
-# capture lets go, so frames keep coming and the next read is smaller.
+# The test camera halves its size at 3 s (late enough that the first read
+# has the first size, however long connecting took) while the reader does
+# not read: the decoder's allocation query waits behind the held frame,
+# which the capture lets go, so frames keep coming (a deadlock would be
+# caught by the watchdog, whose 5 s leave room for the change on a loaded
+# machine) and the next read is smaller.
 def test_resolution_change_while_busy(opened, testcam):
-    server = testcam("--width=320", "--height=240", "--resize-after=1.5",
+    server = testcam("--width=320", "--height=240", "--resize-after=3",
                      "--resize=160x120")
-    camera = opened(server.url, protocols="tcp", stall_timeout=1.0)
+    camera = opened(server.url, protocols="tcp", stall_timeout=5.0)
     ok, frame = camera.read(timeout=5)
     assert ok and frame.shape[1] == 320
-    received = camera.stats()["received"]
-    deadline = time.monotonic() + 30
-    while camera.stats()["received"] < received + 60:  # past the resize
-        assert time.monotonic() < deadline, f"upstream stalled: {camera.stats()}"
-        time.sleep(0.05)
+    # Busy until 100 more frames came: 3.3 s of the camera's, past the resize.
+    wait_received(camera, camera.stats()["received"] + 100, 30,
+                  "100 frames while busy (upstream stalled)")
     ok, frame = camera.read(timeout=5)
     assert ok and frame.shape[1] == 160, "no frame of the new size"
     stats = camera.stats()
-    assert stats["stalls"] == 0 and stats["reconnects"] == 0, stats
+    assert stats["stalls"] == 0 and stats["reconnects"] == 0, str(stats)
 
 
 # The camera killed (SIGKILL) and restarted on its port 10 times under a
@@ -650,16 +724,20 @@ def test_camera_killed_and_restarted_10_times(opened, testcam):
 
 
 # A camera that stops sending without closing its connection (SIGSTOP): the
-# watchdog calls it a stall; once the camera continues (SIGCONT), frames
-# flow again.
+# watchdog calls it a stall and the capture reconnects (it counts the stall
+# before it tears the connection down: the test waits for both); once the
+# camera continues (SIGCONT), frames of a new connection flow.
 def test_stall_caught_by_the_watchdog(opened, testcam):
     server = testcam("--width=320", "--height=240")
     camera = opened(server.url, **QUICK_RECOVERY)
     read_until(camera, lambda info: True, 15, "first frame")
+    stalls = camera.stats()["stalls"]
     server.signal(signal.SIGSTOP)
     deadline = time.monotonic() + 30
-    while camera.stats()["stalls"] < 1:
-        assert time.monotonic() < deadline, f"no stall: {camera.stats()}"
+    while camera.stats()["stalls"] <= stalls or camera.state == "streaming":
+        assert time.monotonic() < deadline, (
+            f"no stall, or no reconnection after it: {camera.state}, "
+            f"{camera.stats()}")
         camera.read(timeout=0.5)
     assert camera.state in ("reconnecting", "connecting"), camera.state
     server.signal(signal.SIGCONT)
