@@ -60,11 +60,16 @@ struct capture_options
    * that refuses, with backoff) before it gives up. */
   std::chrono::milliseconds open_timeout{ 10000 };
 
-  /* Never return a frame decoded longer ago than this: read() waits (within
-   * its timeout) for the next frame instead. Without it (0), read() returns
-   * the newest frame at once however old, so a reader gets frames up to one
-   * frame interval older than decoding; with it, at most max_age older, at
-   * the cost of waiting up to one frame interval in read(). */
+  /* Do not return a frame older than this (frame_info::age_ns): read()
+   * drops it and waits (within its timeout) for the next frame instead.
+   * Without it (0), read() returns the newest frame at once however old, so
+   * a reader gets frames up to one frame interval older than decoding; with
+   * it, at most max_age older, at the cost of waiting up to one frame
+   * interval in read(). One exception keeps a reader from starving: while
+   * frames already arrive older than max_age (a limit below the stream's
+   * own latency, or a loaded machine), the newest is returned anyway unless
+   * it has waited longer than max_age (latestframe's max-age, which warns
+   * once). */
   std::chrono::milliseconds max_age{ 0 };
 
   /* RTSP only: decode only what is read. With anything but decoding::all
