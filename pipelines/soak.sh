@@ -3,7 +3,7 @@
 # over RTSP, decode, latestframe, cvmotion, cvpeopledetect at full width,
 # slower than the camera's 30 fps) run for a chosen time, its resident
 # memory sampled every few seconds. After the warm-up, RSS must stay
-# within +-1 MB of its median; the curve is plotted (gnuplot).
+# within +-1 MiB of its median; the curve is plotted (gnuplot).
 #   ./pipelines/soak.sh [--minutes M] [--sample S] [--warmup S] [--out DIR]
 # Defaults: 60 minutes, a sample every 10 s, 60 s of warm-up, out/soak.
 # Writes DIR/soak-rss.csv (seconds, RSS kB), DIR/soak-rss.png and
