@@ -135,10 +135,15 @@ struct _GstLatestFrameState
   std::atomic<bool> warned_rate_ignored{ false };
   std::atomic<bool> warned_no_decode_only{ false };
   /* Encoded frames come in decode order, not display order (B-frames: a
-   * decode timestamp differs from the presentation one). Then a segment
-   * moved past a decode-only frame could cut off the frame to show (sent
-   * after a later one), so on-demand shows every frame it passes on. */
+   * frame presented before one sent ahead of it). Then a segment moved
+   * past a decode-only frame could cut off the frame to show (sent after a
+   * later one), so on-demand shows every frame it passes on. */
   std::atomic<bool> reordered{ false };
+  /* Streaming thread only: the latest presentation time seen, to tell
+   * reordering by a frame presented before it. Not DTS != PTS: a parser
+   * that infers DTS from frame durations (baseparse) differs from jittered
+   * network PTS by a little on streams that are in order. */
+  GstClockTime latest_pts = GST_CLOCK_TIME_NONE;
   /* Task thread only: the segment downstream has now (decode-only frames
    * move its start, keeping running times). */
   GstSegment src_segment;
@@ -1239,11 +1244,19 @@ describe_frame (GstLatestFrame *self, GstBuffer *buffer)
     frame.unit = GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DROPPABLE)
                      ? lf::unit_kind::non_reference
                      : lf::unit_kind::delta;
-  if (G_UNLIKELY (frame.unit != lf::unit_kind::key
-                  && GST_BUFFER_DTS_IS_VALID (buffer)
-                  && GST_BUFFER_PTS_IS_VALID (buffer)
-                  && GST_BUFFER_DTS (buffer) != GST_BUFFER_PTS (buffer)))
-    state->reordered.store (true, std::memory_order_relaxed);
+  if (GST_BUFFER_PTS_IS_VALID (buffer))
+    {
+      const GstClockTime pts = GST_BUFFER_PTS (buffer);
+      /* A key unit starts again (a stream restarted, looped or flushed
+       * goes back in time there). */
+      if (frame.unit == lf::unit_kind::key
+          || !GST_CLOCK_TIME_IS_VALID (state->latest_pts))
+        state->latest_pts = pts;
+      else if (G_UNLIKELY (pts < state->latest_pts))
+        state->reordered.store (true, std::memory_order_relaxed);
+      else
+        state->latest_pts = pts;
+    }
   const GstSegment *segment = &state->sink_segment;
   const GstClockTime timestamp = GST_BUFFER_DTS_OR_PTS (buffer);
   guint64 running_time;
@@ -1771,22 +1784,34 @@ reserve_room_in_pools (GstLatestFrame *self, GstQuery *query)
  * input, but every GstVideoDecoder drops a picture that ends before its
  * output segment starts. So the frame lasts 1 ns and the segment downstream
  * starts right after it, with its base moved so that every later running
- * time stays what it was. Without a TIME segment of positive rate, or a
- * timestamp, or in a stream sent out of display order, the frame goes as
- * it is (decoded and shown): warned once. */
+ * time stays what it was. Without a TIME segment of positive rate, or in
+ * a stream sent out of display order, the frame goes as it is (decoded and
+ * shown): warned once. */
 static void
 make_decode_only (GstLatestFrame *self, GstBuffer *buffer)
 {
   GstLatestFrameState *state = self->state;
   GstSegment &segment = state->src_segment;
-  const GstClockTime pts = GST_BUFFER_PTS (buffer);
   guint64 running_time;
+  if (!state->reordered.load (std::memory_order_relaxed)
+      && !GST_BUFFER_PTS_IS_VALID (buffer) && segment.format == GST_FORMAT_TIME)
+    {
+      /* A frame without PTS (depayloaders leave it off the first frames of
+       * a stream) is never shown: in a stream in display order its DTS, or
+       * the segment's start, serves as the time the segment then skips. */
+      const GstClockTime dts = GST_BUFFER_DTS (buffer);
+      GST_BUFFER_PTS (buffer) = GST_CLOCK_TIME_IS_VALID (dts)
+                                    ? MAX (dts, segment.start)
+                                    : segment.start;
+    }
+  const GstClockTime pts = GST_BUFFER_PTS (buffer);
   if (state->reordered.load (std::memory_order_relaxed))
     {
       if (!state->warned_no_decode_only.exchange (true))
         GST_ELEMENT_WARNING (
             self, STREAM, FORMAT,
-            ("cannot make frames decode-only: they are decoded and shown"),
+            ("cannot make frames decode-only in a stream sent out of display "
+             "order: they are decoded and shown"),
             ("the stream sends frames out of display order (B-frames): a "
              "segment moved past a decode-only frame could cut off the frame "
              "to show; every frame passed on is shown (more analysis, the "
@@ -1802,7 +1827,8 @@ make_decode_only (GstLatestFrame *self, GstBuffer *buffer)
       if (!state->warned_no_decode_only.exchange (true))
         GST_ELEMENT_WARNING (
             self, STREAM, FORMAT,
-            ("cannot make frames decode-only: they are decoded and shown"),
+            ("cannot make frames decode-only without a timestamp in a TIME "
+             "segment: they are decoded and shown"),
             ("decode=on-demand needs timestamped frames in a TIME segment of "
              "positive rate (segment %" GST_SEGMENT_FORMAT ", pts %"
              GST_TIME_FORMAT ")",

@@ -184,6 +184,52 @@ GST_START_TEST (on_demand_frames_before_the_newest_are_decode_only)
 }
 GST_END_TEST;
 
+/* Steps: decode=on-demand; freeze on key unit 0; delta unit 1 without a
+ * PTS (nor DTS: depayloaders leave it off the first frames of a stream),
+ * delta unit 2 arrive; open the gate.
+ * Invariant: 1 still goes out decode-only, at the segment's start and
+ * lasting 1 ns, the segment downstream starting right after it; no warning;
+ * 2 goes out whole at its running time. */
+GST_START_TEST (a_frame_without_timestamp_is_decode_only_too)
+{
+  GstHarness *h = new_encoded_harness ("decode=on-demand");
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, bus);
+  Recorder rec;
+  Gate gate;
+  record_and_freeze (h, &rec, &gate);
+  GstBuffer *untimed = unit (1, TRUE);
+  GST_BUFFER_PTS (untimed) = GST_BUFFER_DTS (untimed) = GST_CLOCK_TIME_NONE;
+  gst_harness_push (h, untimed);
+  gst_harness_push (h, unit (2, TRUE));
+  gate_open (&gate);
+  recorder_wait_buffers (&rec, 3);
+  gchar *log = recorder_take (&rec);
+  fail_unless (g_str_has_suffix (log, "0 segment 1 2"), "got '%s'", log);
+  g_free (log);
+  fail_unless_equals_uint64 (stat_uint64 (h->element, "decode-only"), 1);
+  GstBuffer *out = gst_harness_pull (h); /* 0 */
+  gst_buffer_unref (out);
+  out = gst_harness_pull (h);
+  fail_unless_equals_uint64 (GST_BUFFER_DURATION (out), 1);
+  const GstClockTime untimed_pts = GST_BUFFER_PTS (out);
+  gst_buffer_unref (out);
+  const GstSegment segment = segment_downstream (h);
+  fail_unless (GST_CLOCK_TIME_IS_VALID (untimed_pts));
+  fail_unless_equals_uint64 (segment.start, untimed_pts + 1);
+  fail_unless_equals_uint64 (
+      gst_segment_to_running_time (&segment, GST_FORMAT_TIME, 2 * FRAME_NS),
+      2 * FRAME_NS);
+  GstMessage *warning = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  fail_unless (warning == NULL, "warned: frame 1 could not be decode-only");
+  assert_counts_hold (h);
+  recorder_stop (&rec);
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 /* Steps: raw caps with decode=key-units, frames flagged as delta units.
  * Invariant: raw video ignores the decode mode and the flags: every frame
  * is a key unit, nothing is skipped. */
@@ -274,6 +320,7 @@ encoded_suite (void)
   tcase_add_test (tc, an_arrival_dropped_breaks_its_chain);
   tcase_add_test (tc, key_units_only);
   tcase_add_test (tc, on_demand_frames_before_the_newest_are_decode_only);
+  tcase_add_test (tc, a_frame_without_timestamp_is_decode_only_too);
   tcase_add_test (tc, raw_video_ignores_decode);
   tcase_add_test (tc, a_rate_with_decode_all_warns);
   tcase_add_test (tc, the_rate_holds_frames_back_and_keeps_the_newest);

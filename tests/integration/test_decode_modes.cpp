@@ -457,7 +457,8 @@ TEST (DecodeModes, OnDemandWithBFramesDecodesNoCorruptFrame)
    * Remove when on-demand handles frames sent out of display order. */
   expect_no_corrupt_frame (
       run, 150, "decode=on-demand, --b-frames=1",
-      "lf: cannot make frames decode-only: they are decoded and shown");
+      "lf: cannot make frames decode-only in a stream sent out of display "
+      "order: they are decoded and shown");
   EXPECT_GT (stat (run.final_stats, "decode-only"), 0u);
   EXPECT_GT (stat (run.final_stats, "dropped"), 0u);
 }
