@@ -12,6 +12,7 @@ LATESTFRAME_PACKAGES=(
   libopencv-dev opencv-data opencv-doc libzbar-dev gstreamer1.0-libav
   libgstrtspserver-1.0-dev gstreamer1.0-rtsp gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
   gnuplot-nox
+  stress-ng
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-gst-1.0
   python3-numpy python3-dev pybind11-dev python3-pytest python3-mesonpy
   python3-venv python3-pip python3-opencv
