@@ -38,7 +38,8 @@ def parse_args():
     parser.add_argument("--uri", help="an RTSP camera (default: start the bundled test camera)")
     parser.add_argument("--duration", type=float, default=0, help="stop after S seconds (default: Ctrl-C)")
     parser.add_argument("--jpeg", default="latestframe-demo.jpg",
-                        help="where to write the newest annotated frame every second")
+                        help="where to write the newest annotated frame every second "
+                        "(empty: nowhere)")
     parser.add_argument("--protocols", default="tcp", choices=["tcp", "udp"], help="RTSP transport")
     parser.add_argument("--analysis-width", type=int, default=384,
                         help="width the people detector analyses at (pixels; 0 = native)")
@@ -183,7 +184,7 @@ def run(args, url):
     jpeg_caps = Gst.Caps.from_string("image/jpeg")
 
     def write_jpeg():
-        sample = sink.get_property("last-sample")
+        sample = sink.get_property("last-sample") if args.jpeg else None
         if sample is None:
             return
         jpeg = GstVideo.video_convert_sample(sample, jpeg_caps, 5 * Gst.SECOND)
