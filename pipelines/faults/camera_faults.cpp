@@ -276,6 +276,32 @@ first_error (const std::vector<std::string> &errors)
   return errors.empty () ? std::string () : "error: " + errors.front ();
 }
 
+/* Waits for the first frame: then the row's RSS at start is taken, else
+ * its note says why not. */
+bool
+first_frame (capture_reader &reader, fault_row &row)
+{
+  if (reader.opened () && reader.wait_frames (1, 20s))
+    {
+      row.rss_start_kb = rss_kb ();
+      return true;
+    }
+  row.note = "did not open: " + reader.last_error ();
+  return false;
+}
+
+bool
+first_frame (launch_pipeline &pipeline, fault_row &row)
+{
+  if (pipeline.wait_frames (1, 20s))
+    {
+      row.rss_start_kb = rss_kb ();
+      return true;
+    }
+  row.note = "no frames: " + first_error (pipeline.errors ());
+  return false;
+}
+
 fault_row
 no_camera (fault_row &row)
 {
@@ -294,12 +320,8 @@ camera_restart (const fault_settings &settings, const std::string &)
   if (camera.url ().empty ())
     return no_camera (row);
   capture_reader reader (camera.url (), tcp_capture_options ());
-  if (!reader.opened () || !reader.wait_frames (1, 20s))
-    {
-      row.note = "did not open: " + reader.last_error ();
-      return row;
-    }
-  row.rss_start_kb = rss_kb ();
+  if (!first_frame (reader, row))
+    return row;
   for (std::uint64_t i = 0; i < row.repetitions; i++)
     {
       const std::uint64_t before = reader.connection ();
@@ -344,12 +366,8 @@ stall (const fault_settings &settings, const std::string &shape)
   if (shape == "capture")
     {
       capture_reader reader (camera.url (), tcp_capture_options ());
-      if (!reader.opened () || !reader.wait_frames (1, 20s))
-        {
-          row.note = "did not open: " + reader.last_error ();
-          return row;
-        }
-      row.rss_start_kb = rss_kb ();
+      if (!first_frame (reader, row))
+        return row;
       /* The watchdog fires, then frames come again (new connection). */
       const bool fired = reader.wait_until (
           [&] { return reader.stats ().stalls >= 1; }, resumed_by);
@@ -368,12 +386,8 @@ stall (const fault_settings &settings, const std::string &shape)
       return row;
     }
   launch_pipeline pipeline (camera.url (), "tcp");
-  if (!pipeline.wait_frames (30, 20s))
-    {
-      row.note = "no frames: " + first_error (pipeline.errors ());
-      return row;
-    }
-  row.rss_start_kb = rss_kb ();
+  if (!first_frame (pipeline, row))
+    return row;
   /* Frames stop, then come again on the same connection. */
   const bool stalled = pipeline.wait_until (
       [&, last = pipeline.frames (), since = steady::now ()] () mutable {
@@ -411,12 +425,8 @@ resize (const fault_settings &settings, const std::string &shape)
   if (shape == "capture")
     {
       capture_reader reader (camera.url (), tcp_capture_options ());
-      if (!reader.opened () || !reader.wait_frames (1, 20s))
-        {
-          row.note = "did not open: " + reader.last_error ();
-          return row;
-        }
-      row.rss_start_kb = rss_kb ();
+      if (!first_frame (reader, row))
+        return row;
       reader.wait_until (
           [&] { return reader.size_changes () >= row.repetitions; }, deadline);
       /* Recovered: frames of the last size were read. */
@@ -435,12 +445,8 @@ resize (const fault_settings &settings, const std::string &shape)
       return row;
     }
   launch_pipeline pipeline (camera.url (), "tcp");
-  if (!pipeline.wait_frames (1, 20s))
-    {
-      row.note = "no frames: " + first_error (pipeline.errors ());
-      return row;
-    }
-  row.rss_start_kb = rss_kb ();
+  if (!first_frame (pipeline, row))
+    return row;
   pipeline.wait_until (
       [&] { return pipeline.size_changes () >= row.repetitions; }, deadline);
   const bool flowing = pipeline.wait_frames (10, 10s);
@@ -474,12 +480,8 @@ damaged_stream (const std::string &shape, const std::string &camera_option,
       capture_options options = tcp_capture_options ();
       options.protocols = protocols;
       capture_reader reader (camera.url (), options);
-      if (!reader.opened () || !reader.wait_frames (1, 20s))
-        {
-          row.note = "did not open: " + reader.last_error ();
-          return row;
-        }
-      row.rss_start_kb = rss_kb ();
+      if (!first_frame (reader, row))
+        return row;
       std::this_thread::sleep_for (duration); /* the fault's length */
       /* Recovered: still reading frames at the end. */
       row.recovered = reader.wait_frames (10, 20s);
@@ -493,12 +495,8 @@ damaged_stream (const std::string &shape, const std::string &camera_option,
       return row;
     }
   launch_pipeline pipeline (camera.url (), protocols);
-  if (!pipeline.wait_frames (1, 20s))
-    {
-      row.note = "no frames: " + first_error (pipeline.errors ());
-      return row;
-    }
-  row.rss_start_kb = rss_kb ();
+  if (!first_frame (pipeline, row))
+    return row;
   pipeline.wait_until ([] { return false; }, duration); /* bus errors end it */
   row.recovered = pipeline.wait_frames (10, 20s) && pipeline.errors ().empty ();
   row.analysed = pipeline.frames ();

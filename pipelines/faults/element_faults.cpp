@@ -484,6 +484,17 @@ check_counts (fault_row &row)
                           + ": the stats were reset");
 }
 
+/* Ends a live load's note: the counts checked, the bus's errors (each a
+ * failure) and warnings. */
+void
+finish_note (fault_row &row, const bus_tally &bus)
+{
+  check_counts (row);
+  if (bus.errors () > 0)
+    append (row.note, "FAIL: " + bus.first_error ());
+  append (row.note, bus_summary (bus));
+}
+
 /* ---- state-changes --------------------------------------------------- */
 
 const char *const state_change_launch
@@ -628,10 +639,7 @@ run_state_changes (const fault_settings &settings, const std::string &)
                             + std::to_string (row.counts.pushed)
                             + " >= frames at the sink "
                             + std::to_string (row.analysed) + ")");
-    check_counts (row);
-    if (load.bus ().errors () > 0)
-      append (row.note, "FAIL: " + load.bus ().first_error ());
-    append (row.note, bus_summary (load.bus ()));
+    finish_note (row, load.bus ());
   }
   append (row.note, logged.summary ());
   return row;
@@ -944,10 +952,7 @@ run_property_storm (const fault_settings &settings, const std::string &)
                  ? "in " + std::to_string (recovery_ms) + " ms"
                  : "FAIL: not within " + std::to_string (recovery_ms) + " ms")
           + ")";
-    check_counts (row);
-    if (load.bus ().errors () > 0)
-      append (row.note, "FAIL: " + load.bus ().first_error ());
-    append (row.note, bus_summary (load.bus ()));
+    finish_note (row, load.bus ());
   }
   append (row.note, logged.summary ());
   return row;
