@@ -3,9 +3,12 @@
 # over RTSP, decode, latestframe, cvmotion, cvpeopledetect at full width,
 # slower than the camera's 30 fps) run for a chosen time, its resident
 # memory sampled every few seconds. After the warm-up, RSS must stay
-# within +-1 MiB of its median; the curve is plotted (gnuplot).
-#   ./pipelines/soak.sh [--minutes M] [--sample S] [--warmup S] [--out DIR]
-# Defaults: 60 minutes, a sample every 10 s, 60 s of warm-up, out/soak.
+# within +-1 MiB (--flat-mib) of its median; the curve is plotted
+# (gnuplot).
+#   ./pipelines/soak.sh [--minutes M] [--sample S] [--warmup S]
+#                       [--flat-mib MIB] [--out DIR]
+# Defaults: 60 minutes, a sample every 10 s, 60 s of warm-up, 1 MiB,
+# out/soak.
 # Writes DIR/soak-rss.csv (seconds, RSS kB), DIR/soak-rss.png and
 # DIR/soak.json (the fault matrix's row; pipelines/faults.sh runs this
 # briefly), prints a summary line; exits non-zero when RSS is not flat,
@@ -16,14 +19,16 @@ source "$(dirname "$0")/lib/common.sh"
 minutes=60
 sample=10
 warmup=60
+flat_mib=1
 out=$LATESTFRAME_ROOT/out/soak
 while [ $# -gt 0 ]; do
   case $1 in
     --minutes) minutes=$2; shift 2 ;;
     --sample) sample=$2; shift 2 ;;
     --warmup) warmup=$2; shift 2 ;;
+    --flat-mib) flat_mib=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    *) echo "usage: $0 [--minutes M] [--sample S] [--warmup S] [--out DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--minutes M] [--sample S] [--warmup S] [--flat-mib MIB] [--out DIR]" >&2; exit 2 ;;
   esac
 done
 
@@ -61,5 +66,5 @@ if [ "$status" -ne 0 ]; then
 fi
 
 exec "$(system_python)" "$LATESTFRAME_ROOT/pipelines/soak_report.py" \
-  --csv "$out/soak-rss.csv" --json "$out/soak.json" --warmup "$warmup" \
+  --csv "$out/soak-rss.csv" --json "$out/soak.json" --warmup "$warmup" --flat-mib "$flat_mib" \
   --png "$out/soak-rss.png"

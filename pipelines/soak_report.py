@@ -10,13 +10,11 @@ import statistics
 import subprocess
 import sys
 
-# The bound: flat within +-1 MiB (VmRSS counts KiB) after the warm-up.
-FLAT_KB = 1024
 
 
-def plot(samples, warmup, median_kb, png):
-    """RSS over time around its settled median, with the +-1 MiB band (the
-    start-up climb, from a few MB, runs off the bottom)."""
+def plot(samples, warmup, median_kb, flat_mib, png):
+    """RSS over time around its settled median, with the band it must stay
+    in (the start-up climb, from a few MiB, runs off the bottom)."""
     data = "\n".join(f"{t / 60:.3f} {kb / 1024:.3f}" for t, kb in samples)
     median = median_kb / 1024
     script = f"""
@@ -26,11 +24,11 @@ set title 'latestframe demo, slow consumer: resident memory (MiB)'
 set xlabel 'minutes'
 set ylabel 'RSS (MiB)'
 set grid
-set yrange [{median - 3:.3f}:{median + 2:.3f}]
+set yrange [{median - 2 - flat_mib:.3f}:{median + 1 + flat_mib:.3f}]
 set arrow from {warmup / 60:.3f}, graph 0 to {warmup / 60:.3f}, graph 1 nohead dashtype 2
 plot '-' using 1:2 with lines lw 2 title 'RSS', \\
-     {median + 1:.3f} with lines dashtype 3 lc rgb 'gray40' title 'median after warm-up +-1 MiB', \\
-     {median - 1:.3f} with lines dashtype 3 lc rgb 'gray40' notitle
+     {median + flat_mib:.3f} with lines dashtype 3 lc rgb 'gray40' title 'median after warm-up +-{flat_mib:g} MiB', \\
+     {median - flat_mib:.3f} with lines dashtype 3 lc rgb 'gray40' notitle
 {data}
 e
 """
@@ -42,6 +40,9 @@ def main():
     parser.add_argument("--csv", required=True)
     parser.add_argument("--json", required=True)
     parser.add_argument("--warmup", type=float, default=60)
+    parser.add_argument("--flat-mib", type=float, default=1,
+                        help="RSS must stay this close to its median after the warm-up "
+                        "(MiB; VmRSS counts KiB)")
     parser.add_argument("--png")
     args = parser.parse_args()
 
@@ -57,8 +58,9 @@ def main():
     else:
         median = statistics.median(settled)
         deviation = max(abs(kb - median) for kb in settled)
-        if deviation > FLAT_KB:
-            failures.append(f"RSS moved {deviation / 1024:.2f} MiB from its median")
+        if deviation > args.flat_mib * 1024:
+            failures.append(f"RSS moved {deviation / 1024:.2f} MiB from its median "
+                            f"(bound {args.flat_mib:g})")
     dropped = figures["dropped"]
     lost = figures["received"] - figures["pushed"] - sum(dropped.values()) - figures["held"]
     if lost:
@@ -66,7 +68,7 @@ def main():
     if figures.get("leaks_alive", 0) != 0:
         failures.append(f"{figures['leaks_alive']} objects alive at the end")
     if args.png:
-        plot(samples, args.warmup, median, args.png)
+        plot(samples, args.warmup, median, args.flat_mib, args.png)
 
     start_kb = settled[0] if settled else (samples[0][1] if samples else -1)
     end_kb = samples[-1][1] if samples else -1
