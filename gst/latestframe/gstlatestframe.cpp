@@ -480,7 +480,7 @@ read_running_clock (void *element_pointer)
                                           : GST_CLOCK_TIME_NONE;
   const GstClockTime base = element->base_time;
   GST_OBJECT_UNLOCK (element);
-  if (!GST_CLOCK_TIME_IS_VALID (now) || now < base)
+  if (!GST_CLOCK_TIME_IS_VALID (now) || now < base || now - base > G_MAXINT64)
     return lf::no_time;
   return static_cast<std::int64_t> (now - base);
 }
@@ -1183,6 +1183,10 @@ capture_time_of (GstBuffer *buffer)
              buffer, &iterator, GST_REFERENCE_TIMESTAMP_META_API_TYPE))
     {
       auto *reference = reinterpret_cast<GstReferenceTimestampMeta *> (meta);
+      /* GST_CLOCK_TIME_NONE tells no time (rather than a clock out of
+       * step). */
+      if (!GST_CLOCK_TIME_IS_VALID (reference->timestamp))
+        continue;
       const GstStructure *kind = gst_caps_get_structure (reference->reference, 0);
       if (gst_structure_has_name (kind, "timestamp/x-unix"))
         return reference->timestamp;
@@ -1260,11 +1264,14 @@ describe_frame (GstLatestFrame *self, GstBuffer *buffer)
   const GstSegment *segment = &state->sink_segment;
   const GstClockTime timestamp = GST_BUFFER_DTS_OR_PTS (buffer);
   guint64 running_time;
+  /* A running time past 2^63 ns (a segment's base or rate taken to the
+   * limit) is not a time the keeper can age or span: none. */
   if (segment->format == GST_FORMAT_TIME
       && GST_CLOCK_TIME_IS_VALID (timestamp)
       && gst_segment_to_running_time_full (segment, GST_FORMAT_TIME, timestamp,
                                            &running_time)
-             == 1)
+             == 1
+      && running_time <= G_MAXINT64)
     frame.time_ns = static_cast<std::int64_t> (running_time);
   switch (state->age_from.load (std::memory_order_relaxed))
     {

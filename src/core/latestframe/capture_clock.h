@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <optional>
 
 namespace latestframe
@@ -38,14 +39,17 @@ public:
   };
 
   /* A frame captured at `capture_unix_ns` arrives when the wall clock
-   * reads `wall_now_ns` and the running clock `running_now_ns`. */
+   * reads `wall_now_ns` and the running clock `running_now_ns`. The
+   * capture time comes from the stream and may be anything (a broken
+   * camera's, a meta's 64 bits read as signed): one too far off to measure
+   * is out of step too. */
   placement place (std::int64_t capture_unix_ns, std::int64_t wall_now_ns,
                    std::int64_t running_now_ns)
   {
     placement out;
     if (out_of_step_.load (std::memory_order_relaxed))
       return out;
-    const std::int64_t age = wall_now_ns - capture_unix_ns;
+    const std::int64_t age = age_ns (capture_unix_ns, wall_now_ns);
     if (age < -ahead_limit_ns || age > behind_limit_ns)
       {
         out_of_step_.store (true, std::memory_order_relaxed);
@@ -73,6 +77,18 @@ public:
   void new_stream () { out_of_step_.store (false, std::memory_order_relaxed); }
 
 private:
+  /* wall - capture, saturated at +-(2^63 - 1) (the owner may print its
+   * magnitude). */
+  static std::int64_t age_ns (std::int64_t capture, std::int64_t wall)
+  {
+    constexpr std::int64_t most = std::numeric_limits<std::int64_t>::max ();
+    if (capture < 0 && wall > most + capture)
+      return most;
+    if (capture > 0 && wall < -most + capture)
+      return -most;
+    return wall - capture;
+  }
+
   std::atomic<bool> out_of_step_{ false };
   std::atomic<std::uint64_t> frames_{ 0 };
 };

@@ -73,6 +73,18 @@ struct queue_level
 /* A frame time that is not known (no timestamp, no segment). */
 inline constexpr std::int64_t no_time = -1;
 
+/* How long `later` is after `earlier` (0 if it is not). Times on the
+ * running clock may be anywhere in 64 bits: a capture time placed before
+ * the clock started is negative, a running time may be close to 2^63 ns;
+ * their difference may not fit a signed integer, and always fits this. */
+inline std::uint64_t
+ns_after (std::int64_t later, std::int64_t earlier)
+{
+  return later > earlier ? static_cast<std::uint64_t> (later)
+                               - static_cast<std::uint64_t> (earlier)
+                         : 0;
+}
+
 /* What a marker (anything queued that is not a frame) means to the rules. */
 enum class marker_kind : std::uint8_t
 {
@@ -1150,9 +1162,8 @@ private:
     if (!may_drop_locked () || freshness_.max_age () == 0)
       return;
     const std::uint64_t age
-        = desc.time_ns != no_time && desc.arrival_running_ns > desc.time_ns
-              ? static_cast<std::uint64_t> (desc.arrival_running_ns
-                                            - desc.time_ns)
+        = desc.time_ns != no_time
+              ? ns_after (desc.arrival_running_ns, desc.time_ns)
               : 0;
     if (freshness_.note_arrival (age))
       note = notice{ notice_kind::arrivals_too_old, age, freshness_.max_age () };
@@ -1216,9 +1227,9 @@ private:
           }
     if (oldest == no_time && arriving)
       oldest = arriving->time_ns;
-    if (oldest == no_time || newest == no_time || newest < oldest)
+    if (oldest == no_time || newest == no_time)
       return 0;
-    return static_cast<std::uint64_t> (newest - oldest);
+    return ns_after (newest, oldest);
   }
 
   /* Whether the held frames plus `arriving` (if any) are within the
@@ -1442,14 +1453,17 @@ private:
     return dropped;
   }
 
-  /* Every held frame goes: delta units arriving next have lost their
-   * chain. */
+  /* Every held frame goes: unless nothing needs them (non-reference units
+   * alone), delta units arriving next have lost their chain. */
   void discard_frames_locked (drop_reason reason, released_list &released)
   {
-    if (frames_ > 0)
-      chain_broken_ = true;
     while (frames_ > 0)
-      discard_at_locked (oldest_frame_index_locked (), reason, released);
+      {
+        const std::size_t oldest = oldest_frame_index_locked ();
+        if (entries_[oldest].unit != unit_kind::non_reference)
+          chain_broken_ = true;
+        discard_at_locked (oldest, reason, released);
+      }
   }
 
   /* Reserves `bytes` in the budget, dropping this keeper's oldest held
@@ -1532,8 +1546,7 @@ private:
     if (next.timestamp_running_ns != no_time && running_now != no_time
         && !decode_only)
       {
-        out.timestamp_age_ns = static_cast<std::uint64_t> (std::max<std::int64_t> (
-            running_now - next.timestamp_running_ns, 0));
+        out.timestamp_age_ns = ns_after (running_now, next.timestamp_running_ns);
         timestamp_ages_.record (*out.timestamp_age_ns);
       }
     out.status = handover_status::handed_over;
@@ -1583,8 +1596,7 @@ private:
   {
     if (frame.arrival_running_ns == no_time || running_now == no_time)
       return std::nullopt;
-    return static_cast<std::uint64_t> (
-        std::max<std::int64_t> (running_now - frame.arrival_running_ns, 0));
+    return ns_after (running_now, frame.arrival_running_ns);
   }
 
   /* How old a frame is now (see hand_over()), if that can be told. */
@@ -1595,9 +1607,7 @@ private:
       {
         if (running_now == no_time)
           return std::nullopt;
-        return running_now > frame.time_ns
-                   ? static_cast<std::uint64_t> (running_now - frame.time_ns)
-                   : 0;
+        return ns_after (running_now, frame.time_ns);
       }
     if (frame.arrival == clock::time_point ())
       return std::nullopt;
