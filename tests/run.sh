@@ -2,11 +2,11 @@
 # Installs what is missing (apt-get; through sudo when not root), configures
 # fresh builds, installs the plain one (as pipelines/demo.sh does) and checks
 # that `import latestframe` works from anywhere, and runs the whole suite
-# three ways: a plain build; under
+# four ways: a plain build; under
 # AddressSanitizer + UndefinedBehaviorSanitizer; the core under
-# ThreadSanitizer. Ends with "N passed, N failed"; exits non-zero on any
-# failure. ./tests/run.sh --no-build runs the tests again on the builds
-# already there.
+# ThreadSanitizer; and the libFuzzer targets' short runs (clang). Ends with
+# "N passed, N failed"; exits non-zero on any failure. ./tests/run.sh
+# --no-build runs the tests again on the builds already there.
 set -uo pipefail
 source "$(dirname "$0")/../pipelines/lib/common.sh"
 cd "$LATESTFRAME_ROOT"
@@ -18,21 +18,22 @@ if [ "${1:-}" = "--no-build" ]; then build=0; fi
 
 ensure_packages || { echo "0 passed, 1 failed"; exit 1; }
 
+# dir|meson options|environment of meson setup (the compilers)
 runs=(
   "build-test|"
   "build-asan|-Db_sanitize=address,undefined -Db_lundef=false"
   "build-tsan|-Db_sanitize=thread"
+  "build-fuzz-test|-Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false|CC=clang-14 CXX=clang++-14"
 )
 logs=()
 broken=0
 for run in "${runs[@]}"; do
-  dir=${run%%|*}
-  options=${run#*|}
+  IFS='|' read -r dir options setup_env <<<"$run"
   echo "=== $dir ${options:-(plain)}"
   if [ "$build" = 1 ]; then
     rm -rf "$dir"
     # shellcheck disable=SC2086
-    if ! meson setup "$dir" $options >"$dir.setup.log" 2>&1; then
+    if ! env $setup_env meson setup "$dir" $options >"$dir.setup.log" 2>&1; then
       cat "$dir.setup.log"; echo "setup of $dir failed"; broken=$((broken + 1)); continue
     fi
     if ! ninja -C "$dir"; then

@@ -16,6 +16,7 @@ LATESTFRAME_PACKAGES=(
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-gst-1.0
   python3-numpy python3-dev pybind11-dev python3-pytest python3-mesonpy
   python3-venv python3-pip python3-opencv
+  clang-14 libclang-rt-14-dev  # libFuzzer: tests/fuzz, pipelines/fuzz.sh
 )
 
 as_root() {
