@@ -14,6 +14,7 @@
 #include <string>
 #include <mutex>
 #include <thread>
+#include <limits>
 #include <vector>
 
 namespace
@@ -820,6 +821,38 @@ TEST_F (FrameKeeper, LimitsCountChainsAndDropThemWhole)
   bool discont = false;
   EXPECT_EQ (next_id (&discont), 5u);
   EXPECT_TRUE (discont);
+  expect_balanced ();
+}
+
+// flush_on_eos that drops only non-reference units breaks no chain: nothing
+// depends on them, so a non-reference unit of the next stream is kept (it
+// was dropped as broken-chain; found by fuzz_keeper).
+TEST_F (FrameKeeper, FlushOnEosOfNonReferenceUnitsBreaksNoChain)
+{
+  k ().set_flush_on_eos (true);
+  unit (1, non_reference);
+  marker (2, marker_kind::end_of_stream);
+  marker (3, marker_kind::new_stream);
+  EXPECT_EQ (unit (4, non_reference).status, status::queued);
+  latestframe::keeper_stats stats = k ().stats ();
+  EXPECT_EQ (stats.dropped_for (drop_reason::flush).frames, 1u);
+  EXPECT_EQ (stats.dropped_for (drop_reason::broken_chain).frames, 0u);
+  expect_balanced ();
+}
+
+// The time a keeper holds spans any two running times: a frame stamped
+// before the clock started (negative) and one near 2^63 ns do not
+// overflow it (found by fuzzing; UndefinedBehaviorSanitizer, in the
+// ASan/UBSan build, reports the signed overflow this used to be).
+TEST_F (FrameKeeper, SpanFromBeforeTheClockToNear2To63DoesNotOverflow)
+{
+  k ().set_limits ({ 0, 0, 1 });
+  const std::int64_t near_end = std::numeric_limits<std::int64_t>::max () - 1;
+  k ().admit_frame (tracked (1), frame_desc{ 10, -1000000000 });
+  k ().admit_frame (tracked (2), frame_desc{ 10, near_end });
+  latestframe::keeper_stats stats = k ().stats ();
+  EXPECT_EQ (stats.held_frames, 1u) << "the older frame is past 1 ns";
+  EXPECT_EQ (stats.dropped_for (drop_reason::overflow).frames, 1u);
   expect_balanced ();
 }
 
