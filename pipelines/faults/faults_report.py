@@ -49,7 +49,7 @@ def main():
                 row = json.loads(line)
                 rows[(row["fault"], row["shape"])] = row
     print("| fault | shape | repetitions | recovered | received | analysed | dropped by reason "
-          "| lost uncounted | alive (leaks tracer) | RSS start → end (MB) | time (s) | note |")
+          "| lost uncounted | alive (leaks tracer) | RSS start → end (MiB) | time (s) | note |")
     print("|---|---|---:|---:|---:|---:|---|---:|---:|---|---:|---|")
     failed = []
     with open(args.runs) as file:
