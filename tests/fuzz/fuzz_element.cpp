@@ -31,6 +31,7 @@
  * GStreamer is initialised once, with no plugin scanned: the element is
  * registered statically, the registry kept at GST_REGISTRY_1_0 (set by the
  * Meson test, else a file under /tmp). */
+#include "input_reader.h"
 #include "gstlatestframe.h"
 
 #include <gst/check/gstharness.h>
@@ -53,21 +54,7 @@ constexpr GstClockTime ms = GST_MSECOND;
 constexpr std::size_t max_operations = 256;
 constexpr std::size_t max_kept = 8;
 
-class input_reader
-{
-public:
-  input_reader (const std::uint8_t *data, std::size_t size)
-      : data_ (data), size_ (size)
-  {
-  }
-  bool done () const { return position_ >= size_; }
-  std::uint8_t byte () { return position_ < size_ ? data_[position_++] : 0; }
-
-private:
-  const std::uint8_t *data_;
-  std::size_t size_;
-  std::size_t position_ = 0;
-};
+using latestframe_fuzz::input_reader;
 
 enum op : std::uint8_t
 {

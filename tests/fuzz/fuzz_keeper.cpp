@@ -67,6 +67,7 @@
  * overrun hook (called with the keeper's lock released, as the element's
  * "overrun" signal is) plays the consumer and empties the keeper first.
  * LATESTFRAME_FUZZ_TRACE=1 prints each operation. */
+#include "input_reader.h"
 #include "core/fake_clock.h"
 #include "core/tracked.h"
 #include "latestframe/frame_keeper.h"
@@ -95,22 +96,7 @@ using keeper_t = lf::frame_keeper<tracked>;
 constexpr std::uint64_t ms = 1000000;
 constexpr std::size_t max_operations = 512;
 
-/* Reads the input front to back; zeros past its end. */
-class input_reader
-{
-public:
-  input_reader (const std::uint8_t *data, std::size_t size)
-      : data_ (data), size_ (size)
-  {
-  }
-  bool done () const { return position_ >= size_; }
-  std::uint8_t byte () { return position_ < size_ ? data_[position_++] : 0; }
-
-private:
-  const std::uint8_t *data_;
-  std::size_t size_;
-  std::size_t position_ = 0;
-};
+using latestframe_fuzz::input_reader;
 
 [[noreturn]] void
 violated (std::size_t operation, const std::string &what)
