@@ -8,6 +8,7 @@ binding (import latestframe), in the same JSON line as latestframe-faults.
 Run by pipelines/faults.sh under the leaks tracer (GST_TRACERS=leaks); the
 camera is LATESTFRAME_TESTCAM (else latestframe-testcam from PATH)."""
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -106,64 +107,66 @@ def row_counts(stats):
             - sum(dropped.values()) - stats["held_frames"]}
 
 
-def camera_restart(full, row):
-    row["repetitions"] = 100 if full else 3
-    camera = Camera()
+@contextlib.contextmanager
+def reading(camera, row):
+    """The binding reading `camera` on a Reader thread, its first frame in:
+    yields (capture, reader), or None with the row's note saying why. At
+    the end: the row's RSS and counts, the camera stopped."""
     try:
         with latestframe.Capture(camera.url, **QUICK_RECOVERY) as capture:
             reader = Reader(capture)
             try:
                 if not reader.wait_until(lambda: reader.frames > 0, 20):
                     row["note"] = "did not open: " + capture.last_error
+                    yield None
                     return
                 row["rss_start_kb"] = rss_kb()
-                for repetition in range(row["repetitions"]):
-                    before = reader.connection
-                    if not camera.kill_and_restart():
-                        row["note"] = "the camera did not restart on its port"
-                        break
-                    if reader.wait_until(lambda: reader.connection > before, 30):
-                        row["recovered"] += 1
-                    elif not row["note"]:
-                        row["note"] = (f"repetition {repetition + 1} not recovered in 30 s: "
-                                       + capture.last_error)
+                yield capture, reader
             finally:
                 reader.stop()
             row["rss_end_kb"] = rss_kb()
-            stats = capture.stats()
-            row.update(row_counts(stats))
-            row["note"] = row["note"] or f"{stats['reconnects']} reconnections"
+            row.update(row_counts(capture.stats()))
     finally:
         camera.stop()
+
+
+def camera_restart(full, row):
+    row["repetitions"] = 100 if full else 3
+    camera = Camera()
+    with reading(camera, row) as opened:
+        if opened is None:
+            return
+        capture, reader = opened
+        for repetition in range(row["repetitions"]):
+            before = reader.connection
+            if not camera.kill_and_restart():
+                row["note"] = "the camera did not restart on its port"
+                break
+            if reader.wait_until(lambda: reader.connection > before, 30):
+                row["recovered"] += 1
+            elif not row["note"]:
+                row["note"] = (f"repetition {repetition + 1} not recovered in 30 s: "
+                               + capture.last_error)
+    if not row["note"]:
+        row["note"] = f"{capture.stats()['reconnects']} reconnections"
 
 
 def stall(full, row):
     row["repetitions"] = 1
     stall_s = 60 if full else 6
     camera = Camera("--pause-after=3", f"--pause-for={stall_s}")
-    try:
-        with latestframe.Capture(camera.url, **QUICK_RECOVERY) as capture:
-            reader = Reader(capture)
-            try:
-                if not reader.wait_until(lambda: reader.frames > 0, 20):
-                    row["note"] = "did not open: " + capture.last_error
-                    return
-                row["rss_start_kb"] = rss_kb()
-                resumed_by = 3 + stall_s + 30
-                fired = reader.wait_until(lambda: capture.stats()["stalls"] >= 1, resumed_by)
-                first = reader.connection
-                resumed = fired and reader.wait_until(lambda: reader.connection > first,
-                                                      resumed_by)
-            finally:
-                reader.stop()
-            row["rss_end_kb"] = rss_kb()
-            stats = capture.stats()
-            row["recovered"] = int(resumed and stats["stalls"] == 1)
-            row.update(row_counts(stats))
-            row["note"] = (f"stall {stall_s} s; watchdog {stats['stalls']} time(s) (3 s), "
-                           f"{stats['reconnects']} reconnections")
-    finally:
-        camera.stop()
+    with reading(camera, row) as opened:
+        if opened is None:
+            return
+        capture, reader = opened
+        resumed_by = 3 + stall_s + 30
+        fired = reader.wait_until(lambda: capture.stats()["stalls"] >= 1, resumed_by)
+        first = reader.connection
+        resumed = fired and reader.wait_until(lambda: reader.connection > first, resumed_by)
+    stats = capture.stats()
+    row["recovered"] = int(resumed and stats["stalls"] == 1)
+    row["note"] = (f"stall {stall_s} s; watchdog {stats['stalls']} time(s) (3 s), "
+                   f"{stats['reconnects']} reconnections")
 
 
 FAULTS = {
