@@ -40,7 +40,14 @@
  * #GstLatestFrame:max-age holds at that moment; the sample tells the frame's
  * sequence number and how many were skipped). Convert only the frames taken.
  * This is how the latestframe capture library (C++ and Python) reads a
- * camera. In Python with PyGObject:
+ * camera.
+ *
+ * Each pushed frame carries a #GstCustomMeta named `LatestFrameInfoMeta`
+ * (gst_buffer_get_custom_meta()) with the same fields as a pulled sample's
+ * info below but `skipped`: `sequence`, `running-time`, `age` and, when the
+ * frame was aged from its capture time, `capture-time` (guint64, Unix ns on
+ * this host's clock). It has no tags, so videoconvert and the analyses keep
+ * it; mqttpublish puts the sequence and capture time in its messages. In Python with PyGObject:
  * |[
  * pipeline = Gst.parse_launch("rtspsrc location=rtsp://127.0.0.1:8554/cam "
  *     "add-reference-timestamp-meta=true "
@@ -257,6 +264,8 @@ enum
 /* NTP counts from 1900, Unix time from 1970. */
 #define NTP_TO_UNIX_NS (G_GUINT64_CONSTANT (2208988800) * GST_SECOND)
 #define FRAME_INFO_NAME "latestframe-frame"
+/* The custom meta that carries it on pushed frames (see attach_frame_info). */
+#define FRAME_INFO_META "LatestFrameInfoMeta"
 #define DEFAULT_MEMORY_BUDGET NULL
 #define DEFAULT_MEMORY_BUDGET_BYTES 0
 #define DEFAULT_STATS_INTERVAL 0
@@ -495,6 +504,13 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
                            "latestframe element");
   GST_DEBUG_CATEGORY_INIT (latest_frame_dataflow, "latestframe_dataflow", 0,
                            "latestframe dataflow (per frame)");
+  /* Any plugin that reads or writes the meta registers it, whichever loads
+   * first (mqttpublish too). */
+  if (!gst_meta_get_info (FRAME_INFO_META))
+    {
+      static const gchar *no_tags[] = { NULL };
+      gst_meta_register_custom (FRAME_INFO_META, no_tags, NULL, NULL, NULL);
+    }
 
   gobject_class->finalize = gst_latest_frame_finalize;
   gobject_class->set_property = gst_latest_frame_set_property;
@@ -1851,6 +1867,45 @@ make_decode_only (GstLatestFrame *self, GstBuffer *buffer)
   gst_pad_push_event (self->srcpad, gst_event_new_segment (&segment));
 }
 
+/* What a frame handed over says of itself, in a `latestframe-frame`
+ * structure (the pulled sample's info, the pushed frame's meta): its
+ * sequence number, running time, age, and, aged from its capture time,
+ * when that was on this host's wall clock. */
+static void
+describe_handover (const keeper_t::handover &frame, GstStructure *info)
+{
+  const guint64 running_time
+      = frame.time_ns == lf::no_time ? GST_CLOCK_TIME_NONE
+                                     : static_cast<guint64> (frame.time_ns);
+  const gint64 age
+      = frame.age_ns ? static_cast<gint64> (*frame.age_ns) : gint64 (-1);
+  gst_structure_set (info, "sequence", G_TYPE_UINT64, frame.sequence,
+                     "running-time", G_TYPE_UINT64, running_time, "age",
+                     G_TYPE_INT64, age, NULL);
+  if (frame.timestamp_age_ns && age >= 0)
+    gst_structure_set (info, "capture-time", G_TYPE_UINT64,
+                       static_cast<guint64> (g_get_real_time () * 1000 - age),
+                       NULL);
+  else
+    gst_structure_remove_field (info, "capture-time");
+}
+
+/* A pushed frame's `latestframe-frame` structure travels as a custom meta
+ * (FRAME_INFO_META) that elements downstream read by name (mqttpublish puts
+ * the sequence and capture time in its messages); it has no tags, so
+ * videoconvert and the analyses keep it. A frame that already carries one
+ * (from a latestframe before the decoder) gets this element's figures. */
+static void
+attach_frame_info (GstBuffer *buffer, const keeper_t::handover &frame)
+{
+  GstCustomMeta *meta = gst_buffer_get_custom_meta (buffer, FRAME_INFO_META);
+  if (!meta)
+    meta = gst_buffer_add_custom_meta (buffer, FRAME_INFO_META);
+  if (G_UNLIKELY (!meta))
+    return;
+  describe_handover (frame, gst_custom_meta_get_structure (meta));
+}
+
 /* Pushes a handed-over frame carrying its charge, which stays in flight
  * until the buffer's last reference goes. */
 static GstFlowReturn
@@ -1864,6 +1919,8 @@ push_frame (GstLatestFrame *self, keeper_t::handover &frame)
     GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
   if (frame.decode_only)
     make_decode_only (self, buffer);
+  else
+    attach_frame_info (buffer, frame);
   lf::attach_flight_charge (buffer, std::move (frame.charge));
   GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
                       "pushing frame %" G_GUINT64_FORMAT " (%p)%s%s, %.1f ms old",
@@ -2057,20 +2114,11 @@ sample_for_reader (GstLatestFrame *self, keeper_t::handover &frame)
             ? frame.sequence - state->last_pulled_sequence - 1
             : 0;
   state->last_pulled_sequence = frame.sequence;
-  const guint64 running_time
-      = frame.time_ns == lf::no_time ? GST_CLOCK_TIME_NONE
-                                     : static_cast<guint64> (frame.time_ns);
   const gint64 age
       = frame.age_ns ? static_cast<gint64> (*frame.age_ns) : gint64 (-1);
-  GstStructure *info = gst_structure_new (
-      FRAME_INFO_NAME, "sequence", G_TYPE_UINT64, frame.sequence, "skipped",
-      G_TYPE_UINT64, skipped, "running-time", G_TYPE_UINT64, running_time,
-      "age", G_TYPE_INT64, age, NULL);
-  /* Aged from its capture time: when that was, on this host's wall clock. */
-  if (frame.timestamp_age_ns && age >= 0)
-    gst_structure_set (info, "capture-time", G_TYPE_UINT64,
-                       static_cast<guint64> (g_get_real_time () * 1000 - age),
-                       NULL);
+  GstStructure *info = gst_structure_new_empty (FRAME_INFO_NAME);
+  describe_handover (frame, info);
+  gst_structure_set (info, "skipped", G_TYPE_UINT64, skipped, NULL);
   GstSample *sample
       = gst_sample_new (buffer, state->pull_caps, &state->pull_segment, info);
   gst_buffer_unref (buffer);

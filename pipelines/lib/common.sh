@@ -17,6 +17,9 @@ LATESTFRAME_PACKAGES=(
   python3-numpy python3-dev pybind11-dev python3-pytest python3-mesonpy
   python3-venv python3-pip python3-opencv
   clang-14 libclang-rt-14-dev  # libFuzzer: tests/fuzz, pipelines/fuzz.sh
+  # latestframe-service and mqttpublish; the broker and checks in the tests
+  libyaml-cpp-dev libmosquitto-dev nlohmann-json3-dev
+  mosquitto mosquitto-clients python3-paho-mqtt python3-jsonschema
 )
 
 as_root() {

@@ -89,6 +89,49 @@ GST_START_TEST (ages_run_from_the_capture_time)
 }
 GST_END_TEST;
 
+/* Pushed frames carry what a pulled sample's info says, as the
+ * LatestFrameInfoMeta custom meta: the sequence number, and the capture
+ * time (Unix ns) it was aged from, which lies between the stamping minus
+ * its 30 ms and the moment it came out. A frame without one has none. */
+GST_START_TEST (pushed_frames_carry_their_sequence_and_capture_time)
+{
+  GstHarness *h = gst_harness_new_parse ("latestframe max-size-buffers=4");
+  gst_harness_set_src_caps_str (h, CAPS);
+  gst_harness_use_testclock (h);
+  gst_harness_set_time (h, GST_SECOND);
+  const guint64 before_ns = (guint64)g_get_real_time () * 1000;
+  gst_harness_push (h, captured_frame (GST_SECOND, 30 * GST_MSECOND));
+  GstBuffer *out = gst_harness_pull (h);
+  const guint64 after_ns = (guint64)g_get_real_time () * 1000;
+  GstCustomMeta *meta = gst_buffer_get_custom_meta (out, "LatestFrameInfoMeta");
+  fail_unless (meta != NULL);
+  const GstStructure *info = gst_custom_meta_get_structure (meta);
+  guint64 sequence = 0, captured = 0;
+  fail_unless (gst_structure_get_uint64 (info, "sequence", &sequence));
+  fail_unless_equals_uint64 (sequence, 1);
+  fail_unless (gst_structure_get_uint64 (info, "capture-time", &captured));
+  fail_unless (captured + 1000 >= before_ns - 30 * GST_MSECOND
+                   && captured <= after_ns - 30 * GST_MSECOND + 1000,
+               "capture time %" G_GUINT64_FORMAT " outside [%" G_GUINT64_FORMAT
+               ", %" G_GUINT64_FORMAT "] - 30 ms",
+               captured, before_ns, after_ns);
+  gst_buffer_unref (out);
+
+  GstBuffer *plain = gst_buffer_new_allocate (NULL, 16, NULL);
+  GST_BUFFER_PTS (plain) = GST_SECOND;
+  gst_harness_push (h, plain);
+  out = gst_harness_pull (h);
+  meta = gst_buffer_get_custom_meta (out, "LatestFrameInfoMeta");
+  fail_unless (meta != NULL);
+  info = gst_custom_meta_get_structure (meta);
+  fail_unless (gst_structure_get_uint64 (info, "sequence", &sequence));
+  fail_unless_equals_uint64 (sequence, 2);
+  fail_unless (!gst_structure_has_field (info, "capture-time"));
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 /* max-age judges the capture age: a frame captured 10 ms before it arrived
  * and held 15 ms more is 25 ms old, too old for 20 ms, though its running
  * time says 15 ms. */
@@ -199,6 +242,7 @@ capture_age_suite (void)
   TCase *tc = tcase_create ("general");
   suite_add_tcase (s, tc);
   tcase_add_test (tc, ages_run_from_the_capture_time);
+  tcase_add_test (tc, pushed_frames_carry_their_sequence_and_capture_time);
   tcase_add_test (tc, max_age_judges_the_capture_age);
   tcase_add_test (tc, without_max_age_held_frames_still_go);
   tcase_add_test (tc, running_time_when_asked);
