@@ -307,6 +307,8 @@ capture::open (const std::string &source, capture_options options)
       [&shared, spec = detail::source_spec (source), opts = self.options] {
         detail::supervisor (shared, spec, opts).run ();
       });
+  if (self.options.open_in_background)
+    return true;
   const bool started = shared.changed.wait_until (
       guard, deadline_after (self.options.open_timeout), [&] {
         return shared.state != capture_state::connecting
@@ -356,6 +358,14 @@ capture::read (cv::Mat &frame, std::chrono::milliseconds timeout,
 {
   if (!impl_ || !impl_->converter)
     return false;
+  if (!impl_->options.analysis.empty ())
+    {
+      std::lock_guard<std::mutex> guard (impl_->shared.lock);
+      impl_->shared.last_error
+          = "the frames go to the capture's analysis (options.analysis): "
+            "read() has none";
+      return false;
+    }
   return impl_->read (frame, timeout, info);
 }
 

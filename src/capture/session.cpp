@@ -124,9 +124,14 @@ session::build (const source_spec &source, const capture_options &options,
     return nullptr;
   const bool gated
       = options.decode != decoding::all || options.analysis_rate > 0;
+  /* sync=false: the analysis takes each frame as soon as latestframe
+   * hands it over; the frames' age is latestframe's business. */
   const std::string description
       = source.description (gated)
-        + " ! latestframe name=latest delivery=on-request";
+        + (options.analysis.empty ()
+               ? " ! latestframe name=latest delivery=on-request"
+               : " ! latestframe name=latest ! videoconvert ! "
+                     + options.analysis + " ! fakesink sync=false");
   GError *parse_error = nullptr;
   GstElement *parsed = gst_parse_launch_full (
       description.c_str (), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &parse_error);

@@ -133,6 +133,70 @@ TEST (Capture_Open, FailsWhenNoFrameComes)
       << camera.last_error ();
 }
 
+// With an analysis, latestframe pushes every frame it hands over into it
+// (counted as pushed, the rest dropped or held) and read() has nothing,
+// saying why at once.
+TEST (Capture_Analysis, FramesGoToTheAnalysisNotToRead)
+{
+  capture_options options = quick_options ();
+  options.analysis = "identity name=analysed";
+  capture camera;
+  ASSERT_TRUE (camera.open (live_320x240_30fps, options))
+      << camera.last_error ();
+  ASSERT_TRUE (wait_received (camera, 10));
+  const auto deadline = steady::now () + 30s;
+  while (camera.stats ().pushed < 5 && steady::now () < deadline)
+    std::this_thread::sleep_for (10ms);
+  EXPECT_GE (camera.stats ().pushed, 5u);
+  cv::Mat frame;
+  const std::uint64_t received = camera.stats ().received;
+  EXPECT_FALSE (camera.read (frame, 60s));
+  // Without waiting out its timeout: far fewer than 60 s of frames came.
+  EXPECT_LT (camera.stats ().received, received + 600) << "read() waited";
+  EXPECT_NE (camera.last_error ().find ("analysis"), std::string::npos)
+      << camera.last_error ();
+  camera.release ();
+  expect_counts_hold (camera);
+}
+
+// An analysis fragment that does not parse fails open with GStreamer's
+// reason, naming the element.
+TEST (Capture_Analysis, ABadFragmentFailsOpen)
+{
+  capture_options options = quick_options ();
+  options.analysis = "cvnosuchanalysis";
+  capture camera;
+  EXPECT_FALSE (camera.open (live_320x240_30fps, options));
+  EXPECT_NE (camera.last_error ().find ("cvnosuchanalysis"), std::string::npos)
+      << camera.last_error ();
+}
+
+// In the background, open() returns before any frame, and the capture
+// keeps trying a source that is not there yet instead of giving up: it is
+// still connecting or reconnecting after several of its open_timeouts.
+TEST (Capture_Open, InTheBackgroundKeepsTrying)
+{
+  capture_options options = quick_options ();
+  options.open_timeout = 100ms;
+  options.backoff_initial = 20ms;
+  options.backoff_max = 50ms;
+  options.open_in_background = true;
+  capture camera;
+  // Builds, then fails to start: a camera that is down.
+  ASSERT_TRUE (camera.open ("filesrc location=/nonexistent/latestframe-camera",
+                            options))
+      << camera.last_error ();
+  const auto deadline = steady::now () + 30s;
+  while (camera.stats ().reconnects < 3 && steady::now () < deadline)
+    std::this_thread::sleep_for (10ms);
+  EXPECT_GE (camera.stats ().reconnects, 3u) << camera.last_error ();
+  EXPECT_TRUE (camera.isOpened ());
+  const capture_state state = camera.state ();
+  EXPECT_TRUE (state == capture_state::connecting
+               || state == capture_state::reconnecting)
+      << latestframe::to_string (state);
+}
+
 // A reader as fast as the source gets every frame once: sequence numbers
 // and timestamps strictly increase, and nothing is skipped but what the
 // reader was too slow for.

@@ -102,6 +102,24 @@ struct capture_options
   std::chrono::milliseconds stall_timeout{ 3000 };
   std::chrono::milliseconds backoff_initial{ 250 };
   std::chrono::milliseconds backoff_max{ 4000 };
+
+  /* Analyse in the pipeline instead of reading: a gst-launch fragment of
+   * filters (our OpenCV elements, mqttpublish) run on every frame
+   * latestframe hands over, on its streaming thread:
+   *
+   *   <source> ! latestframe ! videoconvert ! <analysis> ! fakesink
+   *
+   * latestframe then pushes (`pushed` counts the frames analysed) and
+   * read() has no frame to return (false at once, saying so in
+   * last_error); reconnection, the watchdog and the figures are the same.
+   * A fragment that does not parse fails open(). Empty = none. */
+  std::string analysis;
+  /* open() returns at once, true unless the options are wrong, and the
+   * capture connects in the background, retrying with backoff until
+   * release(): for a service whose cameras may be down when it starts
+   * (state() and stats() tell how it goes). False: open() waits for the
+   * first frame up to open_timeout and gives up without one. */
+  bool open_in_background = false;
 };
 
 /* What read() says about the frame it returned. */
