@@ -1,0 +1,199 @@
+/* latestframe — publishes messages to an MQTT broker without ever waiting
+ * for it: a libmosquitto client behind a bounded backlog.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "latestframe/message_backlog.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+struct mosquitto;
+
+namespace latestframe
+{
+namespace mqtt
+{
+
+/* What happened to the publisher's connection, as told to
+ * publisher_options::on_connection. */
+enum class connection_event
+{
+  /* The broker accepted the connection (the first one, or again). */
+  connected,
+  /* The connection the broker had accepted is gone. Once per loss. */
+  lost,
+  /* An attempt to connect failed before any connection, or after the
+   * last `connected` without a `lost` (the broker is not there, or
+   * refused us). Once per episode without a connection, however many
+   * attempts fail; the attempts after a `lost` are part of its episode. */
+  unreachable,
+};
+
+struct publisher_options
+{
+  std::string host = "127.0.0.1";
+  /* 1..65535. */
+  int port = 1883;
+  /* The MQTT client id; empty = libmosquitto makes up a random one. Two
+   * clients with the same id take the broker from each other. */
+  std::string client_id;
+  /* 0, 1 or 2. */
+  int qos = 1;
+  /* Messages held while they cannot be handed to libmosquitto (the broker
+   * is away, or max_in_flight are unacknowledged): at least 1. When full,
+   * the oldest is dropped and counted. */
+  std::size_t backlog_capacity = 1000;
+  /* Messages handed to libmosquitto and not yet acknowledged by the broker
+   * (QoS 1/2) or written to the socket (QoS 0): 1..65535. Bounds, with the
+   * backlog, the memory held while the broker is away. */
+  std::size_t max_in_flight = 20;
+  /* Seconds between keepalive pings; 5..65535 (libmosquitto's range, 0
+   * excepted: without keepalive a dead broker is never noticed). */
+  int keepalive_s = 60;
+  /* Reconnection: the first retry after `reconnect_delay_min_s`, then
+   * libmosquitto's exponential backoff (min * (n+1)^2) up to
+   * `reconnect_delay_max_s`. 1 <= min <= max. */
+  unsigned reconnect_delay_min_s = 1;
+  unsigned reconnect_delay_max_s = 10;
+  /* Told of each connection_event with a reason (empty when there is
+   * none). Called on libmosquitto's thread, or on the constructing thread
+   * for an `unreachable` found at once, never with the publisher's lock
+   * held: it may read stats(), and must not destroy the publisher. */
+  std::function<void (connection_event, const std::string &reason)>
+      on_connection;
+};
+
+/* The publisher's figures, read together under its lock. At that moment:
+ *   accepted == published + dropped_backlog + lost + backlog_level
+ *               + in_flight */
+struct publisher_stats
+{
+  bool connected = false;
+  /* Connections the broker accepted, and losses of them. */
+  std::uint64_t connects = 0;
+  std::uint64_t disconnects = 0;
+  /* Messages publish() took. */
+  std::uint64_t accepted = 0;
+  /* Acknowledged by the broker (QoS 1/2) or written to the socket
+   * (QoS 0). */
+  std::uint64_t published = 0;
+  /* The oldest messages dropped from a full backlog. */
+  std::uint64_t dropped_backlog = 0;
+  /* Handed to libmosquitto and never published: QoS 0 messages not yet
+   * written when the connection went, or messages libmosquitto refused. */
+  std::uint64_t lost = 0;
+  /* Messages publish() refused (an invalid topic, a payload too large):
+   * not in `accepted`. */
+  std::uint64_t rejected = 0;
+  std::size_t backlog_level = 0;
+  std::size_t peak_backlog_level = 0;
+  std::size_t in_flight = 0;
+  /* Why the last connection attempt or connection failed; empty if none
+   * did. */
+  std::string last_error;
+};
+
+/* One MQTT client (libmosquitto, MQTT 3.1.1, clean session) that never
+ * makes its caller wait for the network. publish() puts the message in a
+ * message_backlog; messages move from there to libmosquitto only while
+ * connected and while fewer than max_in_flight are unacknowledged (the
+ * acknowledgements come to on_publish). So while the broker is away,
+ * memory is bounded by backlog + in flight, and the oldest messages drop,
+ * counted. libmosquitto's own thread (mosquitto_loop_start) does the
+ * network, reconnects by itself with backoff, and resends the messages in
+ * flight after a reconnection (so a QoS 1 message may arrive twice).
+ *
+ * Threads: any thread may call publish(), flush() and stats(); the
+ * callbacks run on libmosquitto's thread. Lock order: the publisher's
+ * mutex, then the backlog's, then libmosquitto's. */
+class mqtt_publisher
+{
+public:
+  /* Why `options` cannot be used, or an empty string when they can. */
+  static std::string check_options (const publisher_options &options);
+
+  /* Whether `topic` is one a message may be published to: not empty, valid
+   * UTF-8, no wildcards (+ #), at most 65535 bytes. */
+  static bool valid_topic (const std::string &topic);
+
+  /* Starts the client and its first connection attempt; never waits for
+   * the broker. Throws std::invalid_argument with check_options()'s reason
+   * for bad options, std::runtime_error when libmosquitto cannot start a
+   * client. Any thread. */
+  explicit mqtt_publisher (publisher_options options);
+
+  /* Disconnects and stops libmosquitto's thread. Messages still in the
+   * backlog or in flight are abandoned: flush() first to send them. Does
+   * not wait for an absent broker. Not from an on_connection handler. */
+  ~mqtt_publisher ();
+
+  mqtt_publisher (const mqtt_publisher &) = delete;
+  mqtt_publisher &operator= (const mqtt_publisher &) = delete;
+
+  /* Any thread; never blocks on the network. Queues `payload` for `topic`
+   * and hands what it can to libmosquitto. Returns false, counting it
+   * `rejected`, for an invalid topic (see valid_topic()) or a payload over
+   * MQTT's limit (268435455 bytes); the message is then not accepted. */
+  bool publish (std::shared_ptr<const std::string> topic, std::string payload);
+
+  /* Any thread; may block up to `timeout`. Waits until the backlog and the
+   * messages in flight are empty (all published, lost or dropped), or the
+   * timeout passes. Returns whether they emptied. */
+  bool wait_flushed_for (std::chrono::milliseconds timeout);
+
+  /* Any thread. The figures, consistent with each other. */
+  publisher_stats stats () const;
+
+  /* Any thread. As given at construction. */
+  const publisher_options &options () const { return options_; }
+
+private:
+  static void on_connect (struct mosquitto *client, void *self, int rc);
+  static void on_disconnect (struct mosquitto *client, void *self, int rc);
+  static void on_publish (struct mosquitto *client, void *self, int mid);
+
+  /* With mutex_ held: moves messages from the backlog to libmosquitto while
+   * connected and below max_in_flight. */
+  void pump_locked ();
+  void tell (connection_event event, const std::string &reason);
+
+  struct client_deleter
+  {
+    void operator() (struct mosquitto *client) const;
+  };
+
+  const publisher_options options_;
+  message_backlog backlog_;
+  std::unique_ptr<struct mosquitto, client_deleter> client_;
+
+  mutable std::mutex mutex_;
+  /* Signalled when a message leaves the backlog or flight. */
+  std::condition_variable drained_;
+  /* Under mutex_. */
+  bool connected_ = false;
+  bool stopping_ = false;
+  bool unreachable_told_ = false;
+  /* The message ids in flight, indexed by mid (libmosquitto's are 16-bit):
+   * an acknowledgement counts once, never for a message not ours. */
+  std::vector<bool> in_flight_mids_;
+  std::size_t in_flight_ = 0;
+  std::uint64_t connects_ = 0;
+  std::uint64_t disconnects_ = 0;
+  std::uint64_t published_ = 0;
+  std::uint64_t lost_ = 0;
+  std::uint64_t rejected_ = 0;
+  std::string last_error_;
+};
+
+} // namespace mqtt
+} // namespace latestframe

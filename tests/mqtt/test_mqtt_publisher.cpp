@@ -1,0 +1,397 @@
+/* latestframe::mqtt::mqtt_publisher against a real mosquitto broker started
+ * by the test (test_broker.h), with a second libmosquitto client as the
+ * subscriber.
+ *
+ * Waits are on events (a callback, a count reaching a value) bounded by
+ * generous deadlines that only fail a test when the event never comes; no
+ * test asserts how long anything took. */
+#include "latestframe/mqtt_publisher.h"
+
+#include "test_broker.h"
+
+#include <gtest/gtest.h>
+#include <mosquitto.h>
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace
+{
+
+using latestframe::mqtt::connection_event;
+using latestframe::mqtt::mqtt_publisher;
+using latestframe::mqtt::publisher_options;
+using latestframe::mqtt::publisher_stats;
+using latestframe_test::test_broker;
+
+constexpr auto deadline = std::chrono::seconds (30);
+
+void
+expect_invariant (const publisher_stats &stats)
+{
+  EXPECT_EQ (stats.accepted, stats.published + stats.dropped_backlog
+                                 + stats.lost + stats.backlog_level
+                                 + stats.in_flight);
+}
+
+/* Collects the connection events a publisher tells, for waiting on. */
+class event_log
+{
+public:
+  void record (connection_event event, const std::string &reason)
+  {
+    {
+      std::lock_guard<std::mutex> lock (mutex_);
+      events_.push_back (event);
+      reasons_.push_back (reason);
+    }
+    changed_.notify_all ();
+  }
+
+  /* Waits until `event` was told `times` times in all. */
+  bool wait_for (connection_event event, int times = 1)
+  {
+    std::unique_lock<std::mutex> lock (mutex_);
+    return changed_.wait_for (lock, deadline, [&] {
+      return std::count (events_.begin (), events_.end (), event) >= times;
+    });
+  }
+
+  int count (connection_event event)
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    return static_cast<int> (
+        std::count (events_.begin (), events_.end (), event));
+  }
+
+  std::string last_reason ()
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    return reasons_.empty () ? std::string () : reasons_.back ();
+  }
+
+private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<connection_event> events_;
+  std::vector<std::string> reasons_;
+};
+
+/* A libmosquitto subscriber to one topic that (re)subscribes on every
+ * connection and keeps what arrives. */
+class subscriber
+{
+public:
+  subscriber (int port, std::string topic) : topic_ (std::move (topic))
+  {
+    mosquitto_lib_init ();
+    client_ = mosquitto_new (nullptr, true, this);
+    mosquitto_reconnect_delay_set (client_, 1, 1, false);
+    mosquitto_connect_callback_set (client_, [] (mosquitto *client, void *self,
+                                                 int rc) {
+      if (rc == 0)
+        mosquitto_subscribe (client, nullptr,
+                             static_cast<subscriber *> (self)->topic_.c_str (),
+                             1);
+    });
+    mosquitto_subscribe_callback_set (
+        client_, [] (mosquitto *, void *self, int, int, const int *) {
+          auto *me = static_cast<subscriber *> (self);
+          {
+            std::lock_guard<std::mutex> lock (me->mutex_);
+            me->subscriptions_++;
+          }
+          me->changed_.notify_all ();
+        });
+    mosquitto_message_callback_set (client_, [] (mosquitto *, void *self,
+                                                 const mosquitto_message *m) {
+      auto *me = static_cast<subscriber *> (self);
+      {
+        std::lock_guard<std::mutex> lock (me->mutex_);
+        me->payloads_.emplace_back (static_cast<const char *> (m->payload),
+                                    static_cast<std::size_t> (m->payloadlen));
+        me->qos_.push_back (m->qos);
+      }
+      me->changed_.notify_all ();
+    });
+    mosquitto_connect_async (client_, "127.0.0.1", port, 60);
+    mosquitto_loop_start (client_);
+  }
+
+  ~subscriber ()
+  {
+    mosquitto_disconnect (client_);
+    mosquitto_loop_stop (client_, false);
+    mosquitto_destroy (client_);
+  }
+
+  /* Waits until the broker confirmed `times` subscriptions in all (one per
+   * connection). */
+  bool wait_subscribed (int times = 1)
+  {
+    std::unique_lock<std::mutex> lock (mutex_);
+    return changed_.wait_for (lock, deadline,
+                              [&] { return subscriptions_ >= times; });
+  }
+
+  bool wait_until (std::function<bool (const std::vector<std::string> &)> done)
+  {
+    std::unique_lock<std::mutex> lock (mutex_);
+    return changed_.wait_for (lock, deadline, [&] { return done (payloads_); });
+  }
+
+  std::vector<std::string> payloads ()
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    return payloads_;
+  }
+
+  std::vector<int> qos ()
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    return qos_;
+  }
+
+private:
+  std::string topic_;
+  mosquitto *client_ = nullptr;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int subscriptions_ = 0;
+  std::vector<std::string> payloads_;
+  std::vector<int> qos_;
+};
+
+publisher_options
+options_for (int port, event_log &events)
+{
+  publisher_options options;
+  options.port = port;
+  options.backlog_capacity = 10;
+  options.max_in_flight = 4;
+  options.reconnect_delay_min_s = 1;
+  options.reconnect_delay_max_s = 1;
+  options.on_connection
+      = [&events] (connection_event event, const std::string &reason) {
+          events.record (event, reason);
+        };
+  return options;
+}
+
+const auto topic = std::make_shared<const std::string> ("latestframe/test/t");
+
+class MqttPublisher : public ::testing::Test
+{
+protected:
+  void SetUp () override
+  {
+    if (!test_broker::available ())
+      GTEST_SKIP () << "no mosquitto at " << test_broker::program ();
+  }
+};
+
+} // namespace
+
+// Bad options are refused with a reason naming what is wrong, before any
+// network: check_options() says why, the constructor throws it.
+TEST (MqttPublisherOptions, BadOptionsAreRefused)
+{
+  const auto bad = [] (std::function<void (publisher_options &)> change,
+                       const std::string &says) {
+    publisher_options options;
+    change (options);
+    const std::string why = mqtt_publisher::check_options (options);
+    EXPECT_NE (why.find (says), std::string::npos) << why;
+    EXPECT_THROW (mqtt_publisher{ options }, std::invalid_argument) << says;
+  };
+  EXPECT_EQ (mqtt_publisher::check_options (publisher_options ()), "");
+  bad ([] (publisher_options &o) { o.host.clear (); }, "host");
+  bad ([] (publisher_options &o) { o.port = 0; }, "port");
+  bad ([] (publisher_options &o) { o.port = 70000; }, "port");
+  bad ([] (publisher_options &o) { o.qos = 3; }, "QoS");
+  bad ([] (publisher_options &o) { o.backlog_capacity = 0; }, "backlog");
+  bad ([] (publisher_options &o) { o.max_in_flight = 0; }, "in flight");
+  bad ([] (publisher_options &o) { o.keepalive_s = 2; }, "keepalive");
+  bad ([] (publisher_options &o) { o.reconnect_delay_max_s = 0; }, "reconnect");
+}
+
+// Topics a message can be published to: no wildcards, not empty, UTF-8.
+TEST (MqttPublisherOptions, ValidTopics)
+{
+  EXPECT_TRUE (mqtt_publisher::valid_topic ("latestframe/cam/detections"));
+  EXPECT_TRUE (mqtt_publisher::valid_topic ("/"));
+  EXPECT_FALSE (mqtt_publisher::valid_topic (""));
+  EXPECT_FALSE (mqtt_publisher::valid_topic ("latestframe/+/detections"));
+  EXPECT_FALSE (mqtt_publisher::valid_topic ("latestframe/#"));
+  EXPECT_FALSE (mqtt_publisher::valid_topic ("bad\xff"));
+}
+
+// With no broker ever: construction and publish return at once, the
+// backlog keeps the newest `capacity` messages and counts the others
+// dropped, `unreachable` is told once, and destruction does not hang.
+TEST (MqttPublisherNoBroker, KeepsTheNewestAndDoesNotHang)
+{
+  event_log events;
+  publisher_options options = options_for (test_broker::free_port (), events);
+  options.backlog_capacity = 5;
+  {
+    mqtt_publisher publisher (options);
+    for (int i = 0; i < 20; i++)
+      {
+        EXPECT_TRUE (publisher.publish (topic, std::to_string (i)));
+        EXPECT_LE (publisher.stats ().backlog_level, 5u);
+      }
+    ASSERT_TRUE (events.wait_for (connection_event::unreachable));
+    EXPECT_FALSE (events.last_reason ().empty ());
+    const publisher_stats stats = publisher.stats ();
+    EXPECT_FALSE (stats.connected);
+    EXPECT_EQ (stats.accepted, 20u);
+    EXPECT_EQ (stats.dropped_backlog, 15u);
+    EXPECT_EQ (stats.backlog_level, 5u);
+    EXPECT_EQ (stats.in_flight, 0u);
+    EXPECT_FALSE (stats.last_error.empty ());
+    expect_invariant (stats);
+    /* Nothing can drain: the wait ends by its timeout. */
+    EXPECT_FALSE (publisher.wait_flushed_for (std::chrono::milliseconds (50)));
+  }
+  EXPECT_EQ (events.count (connection_event::unreachable), 1);
+  EXPECT_EQ (events.count (connection_event::connected), 0);
+}
+
+// An invalid topic is refused and counted, not accepted.
+TEST_F (MqttPublisher, InvalidTopicIsRejected)
+{
+  event_log events;
+  mqtt_publisher publisher (options_for (test_broker::free_port (), events));
+  EXPECT_FALSE (
+      publisher.publish (std::make_shared<const std::string> ("a/+/b"), "x"));
+  EXPECT_FALSE (publisher.publish (nullptr, "x"));
+  const publisher_stats stats = publisher.stats ();
+  EXPECT_EQ (stats.rejected, 2u);
+  EXPECT_EQ (stats.accepted, 0u);
+}
+
+// Messages arrive at a subscriber in order, with QoS 1, each acknowledged
+// once (published == accepted), with never more than max_in_flight
+// unacknowledged and the backlog within its capacity.
+TEST_F (MqttPublisher, DeliversInOrderWithQos1)
+{
+  test_broker broker;
+  broker.start ();
+  subscriber reader (broker.port (), *topic);
+  ASSERT_TRUE (reader.wait_subscribed ());
+  event_log events;
+  publisher_options options = options_for (broker.port (), events);
+  options.backlog_capacity = 200;
+  mqtt_publisher publisher (options);
+  ASSERT_TRUE (events.wait_for (connection_event::connected));
+
+  for (int i = 0; i < 100; i++)
+    {
+      ASSERT_TRUE (publisher.publish (topic, std::to_string (i)));
+      const publisher_stats stats = publisher.stats ();
+      EXPECT_LE (stats.in_flight, 4u);
+      expect_invariant (stats);
+    }
+  ASSERT_TRUE (publisher.wait_flushed_for (deadline));
+  ASSERT_TRUE (reader.wait_until (
+      [] (const std::vector<std::string> &got) { return got.size () >= 100; }));
+  const std::vector<std::string> got = reader.payloads ();
+  ASSERT_EQ (got.size (), 100u);
+  for (int i = 0; i < 100; i++)
+    EXPECT_EQ (got[i], std::to_string (i));
+  for (int qos : reader.qos ())
+    EXPECT_EQ (qos, 1);
+  const publisher_stats stats = publisher.stats ();
+  EXPECT_TRUE (stats.connected);
+  EXPECT_EQ (stats.connects, 1u);
+  EXPECT_EQ (stats.published, 100u);
+  EXPECT_EQ (stats.dropped_backlog, 0u);
+  EXPECT_EQ (stats.in_flight, 0u);
+  expect_invariant (stats);
+}
+
+// The broker is killed: `lost` is told once, publish keeps returning, the
+// backlog stays within its capacity and counts the drops. The broker comes
+// back on the same port: the publisher reconnects by itself, the backlog
+// and the messages in flight drain, and new messages arrive.
+TEST_F (MqttPublisher, SurvivesTheBrokerGoingAndComingBack)
+{
+  test_broker broker;
+  broker.start ();
+  subscriber reader (broker.port (), *topic);
+  ASSERT_TRUE (reader.wait_subscribed ());
+  event_log events;
+  mqtt_publisher publisher (options_for (broker.port (), events));
+  ASSERT_TRUE (events.wait_for (connection_event::connected));
+  ASSERT_TRUE (publisher.publish (topic, "before"));
+  ASSERT_TRUE (reader.wait_until ([] (const std::vector<std::string> &got) {
+    return std::find (got.begin (), got.end (), "before") != got.end ();
+  }));
+
+  broker.stop ();
+  ASSERT_TRUE (events.wait_for (connection_event::lost));
+  for (int i = 0; i < 50; i++)
+    {
+      ASSERT_TRUE (publisher.publish (topic, "away " + std::to_string (i)));
+      const publisher_stats stats = publisher.stats ();
+      EXPECT_LE (stats.backlog_level, 10u);
+      expect_invariant (stats);
+    }
+  publisher_stats away = publisher.stats ();
+  EXPECT_FALSE (away.connected);
+  EXPECT_EQ (away.disconnects, 1u);
+  EXPECT_EQ (away.backlog_level, 10u);
+  EXPECT_EQ (away.dropped_backlog, 40u);
+  EXPECT_EQ (events.count (connection_event::lost), 1);
+
+  broker.start ();
+  ASSERT_TRUE (events.wait_for (connection_event::connected, 2));
+  ASSERT_TRUE (publisher.wait_flushed_for (deadline));
+  const publisher_stats back = publisher.stats ();
+  EXPECT_TRUE (back.connected);
+  EXPECT_EQ (back.connects, 2u);
+  EXPECT_EQ (back.backlog_level, 0u);
+  EXPECT_EQ (back.in_flight, 0u);
+  EXPECT_EQ (back.published, back.accepted - back.dropped_backlog);
+  expect_invariant (back);
+
+  /* The subscriber reconnects on its own schedule: once it has, a new
+   * message reaches it. */
+  ASSERT_TRUE (reader.wait_subscribed (2));
+  ASSERT_TRUE (publisher.publish (topic, "after"));
+  ASSERT_TRUE (reader.wait_until ([] (const std::vector<std::string> &got) {
+    return std::find (got.begin (), got.end (), "after") != got.end ();
+  }));
+}
+
+// QoS 0: messages are counted published when written; the broker receives
+// them in order.
+TEST_F (MqttPublisher, DeliversWithQos0)
+{
+  test_broker broker;
+  broker.start ();
+  subscriber reader (broker.port (), *topic);
+  ASSERT_TRUE (reader.wait_subscribed ());
+  event_log events;
+  publisher_options options = options_for (broker.port (), events);
+  options.qos = 0;
+  options.backlog_capacity = 100;
+  mqtt_publisher publisher (options);
+  ASSERT_TRUE (events.wait_for (connection_event::connected));
+  for (int i = 0; i < 30; i++)
+    ASSERT_TRUE (publisher.publish (topic, std::to_string (i)));
+  ASSERT_TRUE (publisher.wait_flushed_for (deadline));
+  ASSERT_TRUE (reader.wait_until (
+      [] (const std::vector<std::string> &got) { return got.size () >= 30; }));
+  const std::vector<std::string> got = reader.payloads ();
+  for (int i = 0; i < 30; i++)
+    EXPECT_EQ (got[i], std::to_string (i));
+  EXPECT_EQ (publisher.stats ().published, 30u);
+  expect_invariant (publisher.stats ());
+}
