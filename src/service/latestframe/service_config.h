@@ -1,0 +1,184 @@
+/* latestframe-service — the configuration file.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * One YAML file lists every camera of every shard (see rendezvous.h) and the
+ * process-wide settings. pipelines/service/cameras.example.yaml is a
+ * complete, commented example. The format:
+ *
+ *   broker:                       # the MQTT broker results and health go to
+ *     host: 127.0.0.1             # default 127.0.0.1
+ *     port: 1883                  # 1..65535, default 1883
+ *     topic-prefix: latestframe   # first topic level; no + # or NUL;
+ *                                 # default latestframe
+ *     qos: 1                      # 0, 1 or 2; default 1
+ *     backlog: 1000               # messages held while the broker is
+ *                                 # unreachable (0 = none); default 1000
+ *   health:
+ *     interval: 5s                # each camera's health message
+ *                                 # (0 = never); default 5s
+ *   metrics:                      # Prometheus text over HTTP, GET /metrics
+ *     address: 127.0.0.1          # default 127.0.0.1
+ *     port: 9464                  # 0 = no HTTP server; default 9464
+ *   memory-budget: 256MiB         # every camera's frames together, held and
+ *                                 # in flight (0 = no cap); default 0
+ *   defaults:                     # what a camera leaves out; each key as
+ *     max-age: 500ms              # in a camera, with these built-in values
+ *     analyses: cvmotion
+ *     decode: all
+ *     analysis-rate: 0
+ *     protocols: tcp
+ *     stall-timeout: 5s
+ *   cameras:                      # required; [] (or nothing) = no camera
+ *     - id: door                  # required; [A-Za-z0-9_-]+, unique in
+ *                                 # the file: MQTT topics, metric labels
+ *       uri: rtsp://10.0.0.5/stream  # required; rtsp, rtsps, rtspt, rtspu,
+ *                                    # rtsph, rtspst, rtspsu or rtspsh
+ *       analyses: "cvmotion min-area=500 ! cvfacedetect"
+ *                                 # a gst-launch fragment of analysis
+ *                                 # elements, checked by the service when it
+ *                                 # builds the pipeline, not here
+ *                                 # ("" = none: health and metrics only)
+ *       max-age: 300ms            # latestframe max-age (0 = off)
+ *       decode: key-units         # all | on-demand | key-units | auto
+ *       analysis-rate: 1          # analyses per second, 0..1000
+ *                                 # (0 = as fast as they run)
+ *       protocols: tcp            # rtspsrc protocols: tcp, udp, udp-mcast,
+ *                                 # http, tls, joined by + ("" = rtspsrc's
+ *                                 # own default)
+ *       stall-timeout: 5s         # restart after no frame for this long
+ *                                 # (0 = no watchdog)
+ *
+ * Values:
+ *  - Durations: a whole number with a unit, `ms`, `s` or `m` (`300ms`,
+ *    `5s`, `2m`), no space, no fraction (`1500ms`, not `1.5s`); a bare `0`
+ *    is the only number allowed without a unit, so that `500` can never be
+ *    read as the wrong unit.
+ *  - Sizes: a whole number of bytes (`1048576`), or with a unit, no space:
+ *    `B`, `kB` `MB` `GB` `TB` (powers of 1000), `KiB` `MiB` `GiB` `TiB`
+ *    (powers of 1024).
+ *  - Numbers: decimal, no sign; analysis-rate may have a fraction (`0.5`).
+ *  - Every key is checked: a key this format does not know is an error that
+ *    lists the allowed ones, so that a typo is never silently ignored; a key
+ *    given twice in one map is an error too. Anchors and aliases work;
+ *    merge keys (`<<`) do not: use `defaults`.
+ *
+ * Errors are thrown as config_error, whose what() reads
+ *   FILE:LINE: KEY: problem     (a value, a key, a missing key)
+ *   FILE:LINE: problem          (the document as a whole: YAML syntax)
+ *   FILE: cannot read: reason   (the file itself)
+ * LINE counts from 1; KEY is the path to the value, with list indices
+ * counting from 0: `cameras[2].max-age`, `broker.port`. */
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace latestframe::service
+{
+
+/* A configuration that cannot be used, said as FILE:LINE: KEY: problem
+ * (see above). The parts are kept for callers that log them apart. */
+class config_error : public std::runtime_error
+{
+public:
+  /* line 0 = the file as a whole (cannot read it); key "" = the document
+   * as a whole. */
+  config_error (const std::string &file, int line, const std::string &key,
+                const std::string &problem);
+
+  const std::string &file () const { return file_; }
+  int line () const { return line_; }
+  const std::string &key () const { return key_; }
+  const std::string &problem () const { return problem_; }
+
+private:
+  std::string file_;
+  int line_;
+  std::string key_;
+  std::string problem_;
+};
+
+struct broker_config
+{
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 1883;
+  std::string topic_prefix = "latestframe";
+  int qos = 1;
+  /* Messages held while the broker is unreachable (0 = none). */
+  std::uint32_t backlog = 1000;
+};
+
+struct metrics_config
+{
+  std::string address = "127.0.0.1";
+  /* 0 = no HTTP server. */
+  std::uint16_t port = 9464;
+};
+
+/* One camera, with the file's defaults (or the built-in ones) filled in
+ * for every key it leaves out. The default member values are the built-in
+ * defaults. */
+struct camera_config
+{
+  /* [A-Za-z0-9_-]+, unique in a file. */
+  std::string id;
+  std::string uri;
+  /* A gst-launch fragment of analysis elements, not checked here;
+   * "" = none. */
+  std::string analyses = "cvmotion";
+  /* 0 = off. */
+  std::chrono::milliseconds max_age{ 500 };
+  /* all | on-demand | key-units | auto, as latestframe's decode names
+   * them. */
+  std::string decode = "all";
+  /* Frames per second, 0..1000 (0 = as fast as the analyses run). */
+  double analysis_rate = 0;
+  /* rtspsrc's protocols: tcp, udp, udp-mcast, http, tls joined by '+'
+   * ("" = rtspsrc's default). */
+  std::string protocols = "tcp";
+  /* 0 = no stall watchdog. */
+  std::chrono::milliseconds stall_timeout{ 5000 };
+  /* Where the camera's entry starts in its file (1-based): for the
+   * service's own messages about this camera, e.g. an analyses fragment
+   * gst_parse refuses. 0 = not from a file. */
+  int line = 0;
+
+  /* True when both would run the same pipeline: every field but `line`
+   * is equal (a camera that only moved in the file is unchanged). */
+  bool same_pipeline_as (const camera_config &other) const;
+};
+
+struct service_config
+{
+  broker_config broker;
+  /* Each camera's health message (0 = never). */
+  std::chrono::milliseconds health_interval{ 5000 };
+  metrics_config metrics;
+  /* All cameras' frames together (0 = no cap, accounting only). */
+  std::uint64_t memory_budget_bytes = 0;
+  /* In the file's order, defaults applied; may be empty. */
+  std::vector<camera_config> cameras;
+};
+
+/* Parses a configuration from its text. `file_name` is only used in error
+ * messages. Throws config_error for anything the format above does not
+ * allow (never another exception, except std::bad_alloc). */
+service_config parse_service_config (const std::string &yaml_text,
+                                     const std::string &file_name);
+
+/* Reads the file at `path` and parses it; error messages name the file as
+ * `path` is written. Throws config_error, including when the file cannot be
+ * read ("PATH: cannot read: No such file or directory"). */
+service_config load_service_config (const std::string &path);
+
+/* The parsers behind the value rules above, for the service's own flags;
+ * each throws std::invalid_argument with the problem alone (no file, line
+ * or key), the same words a config_error would use. */
+std::chrono::milliseconds parse_duration (const std::string &text);
+std::uint64_t parse_size (const std::string &text);
+
+} // namespace latestframe::service

@@ -1,0 +1,830 @@
+/* latestframe-service — the configuration file: reading and checking.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * yaml-cpp builds the node tree; everything after that is ours: every
+ * scalar is read as text and parsed here, so that each problem is reported
+ * with its own words, its line and its key path, and never as yaml-cpp's
+ * bad-conversion exception. */
+#include "latestframe/service_config.h"
+
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <limits>
+#include <memory>
+#include <sstream>
+
+namespace latestframe::service
+{
+
+namespace
+{
+
+std::string
+describe_where (const std::string &file, int line, const std::string &key,
+                const std::string &problem)
+{
+  std::string where = file;
+  if (line > 0)
+    where += ":" + std::to_string (line);
+  where += ": ";
+  if (!key.empty ())
+    where += key + ": ";
+  return where + problem;
+}
+
+std::string
+quoted (const std::string &text)
+{
+  return "\"" + text + "\"";
+}
+
+/* Parses digits only (no sign, no space, no base prefix) into a 64-bit
+ * value; false when the text is not that or does not fit. */
+bool
+parse_digits (const std::string &text, std::uint64_t &value)
+{
+  if (text.empty () || !std::all_of (text.begin (), text.end (), [] (char c) {
+        return c >= '0' && c <= '9';
+      }))
+    return false;
+  const char *end = text.data () + text.size ();
+  auto [next, error] = std::from_chars (text.data (), end, value);
+  return error == std::errc () && next == end;
+}
+
+bool
+is_negative_number (const std::string &text)
+{
+  return text.size () > 1 && text[0] == '-'
+         && ((text[1] >= '0' && text[1] <= '9') || text[1] == '.');
+}
+
+std::uint64_t
+parse_whole_number (const std::string &text, std::uint64_t max)
+{
+  if (is_negative_number (text))
+    throw std::invalid_argument (quoted (text) + ": must not be negative");
+  std::uint64_t value = 0;
+  if (!parse_digits (text, value))
+    {
+      // Only the digits' length can make all-digit text fail.
+      if (!text.empty ()
+          && std::all_of (text.begin (), text.end (),
+                          [] (char c) { return c >= '0' && c <= '9'; }))
+        throw std::invalid_argument (quoted (text) + ": must be at most "
+                                     + std::to_string (max));
+      throw std::invalid_argument (quoted (text) + ": not a whole number");
+    }
+  if (value > max)
+    throw std::invalid_argument (quoted (text) + ": must be at most "
+                                 + std::to_string (max));
+  return value;
+}
+
+/* Splits "300ms" into its leading digits and the rest. */
+void
+split_number_unit (const std::string &text, std::string &number,
+                   std::string &unit)
+{
+  std::size_t digits = 0;
+  while (digits < text.size () && text[digits] >= '0' && text[digits] <= '9')
+    digits++;
+  number = text.substr (0, digits);
+  unit = text.substr (digits);
+}
+
+/* "5 s": the one rule is no space, said as such rather than as an
+ * unknown unit " s". */
+void
+check_no_space (const std::string &text, const std::string &number,
+                const std::string &unit, const char *example)
+{
+  if (!number.empty () && !unit.empty () && (unit[0] == ' ' || unit[0] == '\t'))
+    throw std::invalid_argument (quoted (text)
+                                 + ": no space between the number and its "
+                                   "unit (such as "
+                                 + example + ")");
+}
+
+bool
+is_id_char (char c)
+{
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+         || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+const char *const decode_modes[] = { "all", "on-demand", "key-units", "auto" };
+const char *const rtsp_protocols[]
+    = { "tcp", "udp", "udp-mcast", "http", "tls" };
+// The URI schemes rtspsrc handles (its GstURIHandler protocols).
+const char *const rtsp_schemes[] = { "rtsp",  "rtsps",  "rtspt",  "rtspu",
+                                     "rtsph", "rtspst", "rtspsu", "rtspsh" };
+
+template <std::size_t n>
+bool
+is_one_of (const std::string &text, const char *const (&names)[n])
+{
+  return std::any_of (std::begin (names), std::end (names),
+                      [&] (const char *name) { return text == name; });
+}
+
+template <std::size_t n>
+std::string
+list_of (const char *const (&names)[n], const char *last_joiner)
+{
+  std::string list;
+  for (std::size_t i = 0; i < n; i++)
+    {
+      if (i > 0)
+        list += i + 1 == n ? last_joiner : ", ";
+      list += names[i];
+    }
+  return list;
+}
+
+void
+check_decode (const std::string &text)
+{
+  if (!is_one_of (text, decode_modes))
+    throw std::invalid_argument (quoted (text) + ": unknown decode mode; use "
+                                 + list_of (decode_modes, " or "));
+}
+
+void
+check_protocols (const std::string &text)
+{
+  if (text.empty ())
+    return;
+  std::size_t start = 0;
+  for (;;)
+    {
+      const std::size_t plus = text.find ('+', start);
+      const std::string name = text.substr (start, plus - start);
+      if (!is_one_of (name, rtsp_protocols))
+        throw std::invalid_argument (
+            quoted (text) + ": unknown protocol " + quoted (name) + "; use "
+            + list_of (rtsp_protocols, " or ") + ", joined by +");
+      if (plus == std::string::npos)
+        return;
+      start = plus + 1;
+    }
+}
+
+void
+check_id (const std::string &text)
+{
+  if (text.empty ())
+    throw std::invalid_argument ("must not be empty");
+  if (!std::all_of (text.begin (), text.end (), is_id_char))
+    throw std::invalid_argument (
+        quoted (text) + ": an id may only hold A-Z, a-z, 0-9, _ and -");
+}
+
+void
+check_uri (const std::string &text)
+{
+  const std::size_t colon = text.find ("://");
+  std::string scheme = text.substr (0, colon);
+  std::transform (scheme.begin (), scheme.end (), scheme.begin (),
+                  [] (unsigned char c) { return std::tolower (c); });
+  if (colon == std::string::npos || !is_one_of (scheme, rtsp_schemes)
+      || colon + 3 == text.size ())
+    throw std::invalid_argument (quoted (text)
+                                 + ": not an RTSP URI (scheme://host/...) "
+                                   "with the scheme "
+                                 + list_of (rtsp_schemes, " or "));
+  if (std::any_of (text.begin (), text.end (),
+                   [] (unsigned char c) { return c <= ' ' || c == 0x7f; }))
+    throw std::invalid_argument (quoted (text)
+                                 + ": a URI may not hold spaces or control "
+                                   "characters (write a space as %20)");
+}
+
+void
+check_host (const std::string &text)
+{
+  if (text.empty ())
+    throw std::invalid_argument ("must not be empty");
+  if (std::any_of (text.begin (), text.end (),
+                   [] (unsigned char c) { return c <= ' ' || c == 0x7f; }))
+    throw std::invalid_argument (quoted (text)
+                                 + ": a host may not hold spaces");
+}
+
+void
+check_topic_prefix (const std::string &text)
+{
+  if (text.empty ())
+    throw std::invalid_argument ("must not be empty");
+  if (text.find_first_of (std::string ("+#\0", 3)) != std::string::npos)
+    throw std::invalid_argument (
+        quoted (text)
+        + ": MQTT wildcards (+ #) and NUL are not allowed in "
+          "a topic");
+}
+
+double
+parse_rate (const std::string &text)
+{
+  if (is_negative_number (text))
+    throw std::invalid_argument (quoted (text) + ": must not be negative");
+  double value = 0;
+  const char *end = text.data () + text.size ();
+  auto [next, error]
+      = std::from_chars (text.data (), end, value, std::chars_format::fixed);
+  if (text.empty () || error != std::errc () || next != end
+      || !std::isfinite (value))
+    throw std::invalid_argument (quoted (text)
+                                 + ": not a number (such as 2 or 0.5)");
+  if (value > 1000)
+    throw std::invalid_argument (quoted (text) + ": must be at most 1000");
+  return value;
+}
+
+/* What a node is, in the words of an error message. */
+const char *
+kind_of (const YAML::Node &node)
+{
+  switch (node.Type ())
+    {
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Scalar:
+      return "a single value";
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      break;
+    }
+  return "nothing";
+}
+
+struct map_entry
+{
+  std::string key;
+  /* The key's path from the top: "cameras[2].max-age". */
+  std::string path;
+  YAML::Node key_node;
+  YAML::Node value;
+};
+
+std::string
+join_path (const std::string &path, const std::string &key)
+{
+  return path.empty () ? key : path + "." + key;
+}
+
+/* The number of single-character edits from one word to another, to
+ * suggest the key a typo meant. */
+std::size_t
+edit_distance (const std::string &from, const std::string &to)
+{
+  std::vector<std::size_t> row (to.size () + 1);
+  for (std::size_t j = 0; j <= to.size (); j++)
+    row[j] = j;
+  for (std::size_t i = 1; i <= from.size (); i++)
+    {
+      std::size_t diagonal = row[0];
+      row[0] = i;
+      for (std::size_t j = 1; j <= to.size (); j++)
+        {
+          const std::size_t above = row[j];
+          row[j] = std::min ({ row[j] + 1, row[j - 1] + 1,
+                               diagonal + (from[i - 1] != to[j - 1]) });
+          diagonal = above;
+        }
+    }
+  return row[to.size ()];
+}
+
+using key_list = std::vector<const char *>;
+
+const key_list top_keys
+    = { "broker", "health", "metrics", "memory-budget", "defaults", "cameras" };
+const key_list broker_keys
+    = { "host", "port", "topic-prefix", "qos", "backlog" };
+const key_list health_keys = { "interval" };
+const key_list metrics_keys = { "address", "port" };
+const key_list setting_keys = { "max-age",       "analyses",  "decode",
+                                "analysis-rate", "protocols", "stall-timeout" };
+const key_list camera_keys
+    = { "id",     "uri",           "analyses",  "max-age",
+        "decode", "analysis-rate", "protocols", "stall-timeout" };
+
+/* Turns a parsed document into a service_config, failing with the file's
+ * name, the line and the key path of the first problem. */
+class config_reader
+{
+public:
+  explicit config_reader (const std::string &file_name) : file_ (file_name) {}
+
+  service_config read (const YAML::Node &root);
+
+private:
+  [[noreturn]] void fail (int line, const std::string &path,
+                          const std::string &problem) const
+  {
+    throw config_error (file_, line, path, problem);
+  }
+
+  [[noreturn]] void fail (const YAML::Node &at, const std::string &path,
+                          const std::string &problem) const
+  {
+    fail (line_of (at), path, problem);
+  }
+
+  /* 1-based; a node without a mark (an empty document) is line 1. */
+  static int line_of (const YAML::Node &node)
+  {
+    const YAML::Mark mark = node.Mark ();
+    return mark.is_null () ? 1 : mark.line + 1;
+  }
+
+  std::vector<map_entry> entries (const YAML::Node &map,
+                                  const std::string &path,
+                                  const key_list &allowed) const;
+  std::string scalar_of (const map_entry &entry) const;
+
+  /* Runs one of the value parsers, turning its std::invalid_argument into
+   * a config_error at the entry. */
+  template <typename parse_function>
+  auto value (const map_entry &entry, parse_function parse) const
+  {
+    const std::string scalar = scalar_of (entry);
+    try
+      {
+        return parse (scalar);
+      }
+    catch (const std::invalid_argument &problem)
+      {
+        fail (entry.value, entry.path, problem.what ());
+      }
+  }
+
+  void read_setting (const map_entry &entry, camera_config &camera) const;
+  camera_config read_camera (const YAML::Node &node, const std::string &path,
+                             const camera_config &defaults) const;
+
+  const std::string &file_;
+};
+
+std::vector<map_entry>
+config_reader::entries (const YAML::Node &map, const std::string &path,
+                        const key_list &allowed) const
+{
+  std::vector<map_entry> found;
+  std::map<std::string, int> first_line;
+  for (auto pair = map.begin (); pair != map.end (); ++pair)
+    {
+      const YAML::Node key_node = pair->first;
+      if (!key_node.IsScalar ())
+        fail (key_node, path,
+              std::string ("a key must be a single value, not ")
+                  + kind_of (key_node));
+      const std::string key = key_node.Scalar ();
+      const std::string key_path = join_path (path, key);
+      if (std::find (allowed.begin (), allowed.end (), key) == allowed.end ())
+        {
+          std::string problem = "unknown key";
+          const char *nearest = nullptr;
+          std::size_t nearest_distance = 3; // Farther is not a typo.
+          for (const char *name : allowed)
+            if (std::size_t distance = edit_distance (key, name);
+                distance < nearest_distance)
+              {
+                nearest = name;
+                nearest_distance = distance;
+              }
+          if (nearest)
+            problem += std::string (" (did you mean ") + nearest + "?)";
+          problem += "; allowed: ";
+          for (const char *name : allowed)
+            problem
+                += (name == allowed.front () ? "" : ", ") + std::string (name);
+          fail (key_node, key_path, problem);
+        }
+      auto [first, inserted] = first_line.emplace (key, line_of (key_node));
+      if (!inserted)
+        fail (key_node, key_path,
+              "given twice (first at line " + std::to_string (first->second)
+                  + ")");
+      found.push_back ({ key, key_path, key_node, pair->second });
+    }
+  return found;
+}
+
+std::string
+config_reader::scalar_of (const map_entry &entry) const
+{
+  if (!entry.value.IsScalar ())
+    fail (entry.value.IsNull () ? entry.key_node : entry.value, entry.path,
+          std::string ("expected a single value, got ")
+              + kind_of (entry.value));
+  return entry.value.Scalar ();
+}
+
+void
+config_reader::read_setting (const map_entry &entry,
+                             camera_config &camera) const
+{
+  if (entry.key == "max-age")
+    camera.max_age = value (entry, parse_duration);
+  else if (entry.key == "stall-timeout")
+    camera.stall_timeout = value (entry, parse_duration);
+  else if (entry.key == "analyses")
+    camera.analyses = scalar_of (entry);
+  else if (entry.key == "decode")
+    camera.decode = value (entry, [] (const std::string &text) {
+      check_decode (text);
+      return text;
+    });
+  else if (entry.key == "analysis-rate")
+    camera.analysis_rate = value (entry, parse_rate);
+  else if (entry.key == "protocols")
+    camera.protocols = value (entry, [] (const std::string &text) {
+      check_protocols (text);
+      return text;
+    });
+}
+
+camera_config
+config_reader::read_camera (const YAML::Node &node, const std::string &path,
+                            const camera_config &defaults) const
+{
+  if (!node.IsMap ())
+    fail (node, path,
+          std::string ("expected a map with at least an id and a uri, got ")
+              + kind_of (node));
+  camera_config camera = defaults;
+  camera.line = line_of (node);
+  bool have_id = false;
+  bool have_uri = false;
+  for (const map_entry &entry : entries (node, path, camera_keys))
+    {
+      if (entry.key == "id")
+        {
+          camera.id = value (entry, [] (const std::string &text) {
+            check_id (text);
+            return text;
+          });
+          have_id = true;
+        }
+      else if (entry.key == "uri")
+        {
+          camera.uri = value (entry, [] (const std::string &text) {
+            check_uri (text);
+            return text;
+          });
+          have_uri = true;
+        }
+      else
+        read_setting (entry, camera);
+    }
+  if (!have_id)
+    fail (node, join_path (path, "id"),
+          "missing (every camera needs an id and a uri)");
+  if (!have_uri)
+    fail (node, join_path (path, "uri"),
+          "missing (every camera needs an id and a uri)");
+  return camera;
+}
+
+service_config
+config_reader::read (const YAML::Node &root)
+{
+  if (!root.IsMap () && !root.IsNull ())
+    fail (root, "",
+          std::string ("expected a map of settings with a cameras list, "
+                       "got ")
+              + kind_of (root));
+  service_config config;
+  camera_config defaults;
+  map_entry cameras_entry;
+
+  /* A section with nothing under it (every line commented out) is taken
+   * as empty; anything else but a map is an error. */
+  auto section = [&] (const map_entry &entry, const key_list &allowed) {
+    if (entry.value.IsNull ())
+      return std::vector<map_entry> ();
+    if (!entry.value.IsMap ())
+      fail (entry.value, entry.path,
+            std::string ("expected a map, got ") + kind_of (entry.value));
+    return entries (entry.value, entry.path, allowed);
+  };
+
+  for (const map_entry &entry : entries (root, "", top_keys))
+    {
+      if (entry.key == "broker")
+        for (const map_entry &item : section (entry, broker_keys))
+          {
+            broker_config &broker = config.broker;
+            if (item.key == "host")
+              broker.host = value (item, [] (const std::string &text) {
+                check_host (text);
+                return text;
+              });
+            else if (item.key == "port")
+              broker.port = value (item, [] (const std::string &text) {
+                const std::uint64_t port = parse_whole_number (text, 65535);
+                if (port == 0)
+                  throw std::invalid_argument (
+                      "\"0\": must be between 1 and 65535");
+                return static_cast<std::uint16_t> (port);
+              });
+            else if (item.key == "topic-prefix")
+              broker.topic_prefix = value (item, [] (const std::string &text) {
+                check_topic_prefix (text);
+                return text;
+              });
+            else if (item.key == "qos")
+              broker.qos = value (item, [] (const std::string &text) {
+                if (text != "0" && text != "1" && text != "2")
+                  throw std::invalid_argument (quoted (text)
+                                               + ": must be 0, 1 or 2");
+                return text[0] - '0';
+              });
+            else if (item.key == "backlog")
+              broker.backlog = value (item, [] (const std::string &text) {
+                return static_cast<std::uint32_t> (parse_whole_number (
+                    text, std::numeric_limits<std::uint32_t>::max ()));
+              });
+          }
+      else if (entry.key == "health")
+        for (const map_entry &item : section (entry, health_keys))
+          config.health_interval = value (item, parse_duration);
+      else if (entry.key == "metrics")
+        for (const map_entry &item : section (entry, metrics_keys))
+          {
+            if (item.key == "address")
+              config.metrics.address
+                  = value (item, [] (const std::string &text) {
+                      check_host (text);
+                      return text;
+                    });
+            else
+              config.metrics.port = value (item, [] (const std::string &text) {
+                return static_cast<std::uint16_t> (
+                    parse_whole_number (text, 65535));
+              });
+          }
+      else if (entry.key == "memory-budget")
+        config.memory_budget_bytes = value (entry, parse_size);
+      else if (entry.key == "defaults")
+        for (const map_entry &item : section (entry, setting_keys))
+          read_setting (item, defaults);
+      else if (entry.key == "cameras")
+        cameras_entry = entry;
+    }
+
+  /* The cameras last: the defaults apply wherever they are written. */
+  if (cameras_entry.key.empty ())
+    fail (root, "cameras",
+          "missing: the file must list its cameras (\"cameras: []\" for "
+          "none)");
+  const YAML::Node &cameras = cameras_entry.value;
+  if (!cameras.IsSequence () && !cameras.IsNull ())
+    fail (cameras, "cameras",
+          std::string ("expected a list of cameras, got ") + kind_of (cameras));
+  std::map<std::string, int> id_lines;
+  std::size_t index = 0;
+  for (auto item = cameras.begin (); item != cameras.end (); ++item, index++)
+    {
+      const std::string path = "cameras[" + std::to_string (index) + "]";
+      camera_config camera = read_camera (*item, path, defaults);
+      const YAML::Node id_node = (*item)["id"];
+      auto [first, inserted] = id_lines.emplace (camera.id, line_of (id_node));
+      if (!inserted)
+        fail (id_node, path + ".id",
+              "duplicate id " + quoted (camera.id) + " (first at line "
+                  + std::to_string (first->second) + ")");
+      config.cameras.push_back (std::move (camera));
+    }
+  return config;
+}
+
+/* Where each document of a stream starts, without building it. */
+class document_starts : public YAML::EventHandler
+{
+public:
+  std::vector<YAML::Mark> starts;
+
+  void OnDocumentStart (const YAML::Mark &mark) override
+  {
+    starts.push_back (mark);
+  }
+  void OnDocumentEnd () override {}
+  void OnNull (const YAML::Mark &, YAML::anchor_t) override {}
+  void OnAlias (const YAML::Mark &, YAML::anchor_t) override {}
+  void OnScalar (const YAML::Mark &, const std::string &, YAML::anchor_t,
+                 const std::string &) override
+  {
+  }
+  void OnSequenceStart (const YAML::Mark &, const std::string &, YAML::anchor_t,
+                        YAML::EmitterStyle::value) override
+  {
+  }
+  void OnSequenceEnd () override {}
+  void OnMapStart (const YAML::Mark &, const std::string &, YAML::anchor_t,
+                   YAML::EmitterStyle::value) override
+  {
+  }
+  void OnMapEnd () override {}
+};
+
+/* Fails unless the text holds at most one YAML document. Also the guard
+ * against yaml-cpp 0.7's endless loop (issue #1040, fixed after 0.8): a
+ * token no rule takes, such as a ',' that starts a document, is never
+ * consumed, so every further document is an empty one at the same place;
+ * YAML::LoadAll would collect them until memory runs out. Here the parser
+ * is asked for two documents at most, and a second one starting where the
+ * first did is that stuck token. Throws YAML::ParserException for syntax
+ * errors (the same as YAML::Load), config_error for the rest. */
+void
+check_single_document (const std::string &text, const std::string &file_name)
+{
+  std::istringstream stream (text);
+  YAML::Parser parser (stream);
+  document_starts documents;
+  if (!parser.HandleNextDocument (documents)
+      || !parser.HandleNextDocument (documents) || documents.starts.size () < 2)
+    return;
+  const YAML::Mark first = documents.starts[0];
+  const YAML::Mark second = documents.starts[1];
+  if (second.pos == first.pos)
+    {
+      const std::size_t at = static_cast<std::size_t> (second.pos);
+      std::string problem = "not valid YAML: unexpected";
+      if (at < text.size ())
+        problem += std::string (" \"") + text[at] + "\"";
+      throw config_error (file_name, second.line + 1, "", problem);
+    }
+  throw config_error (file_name, second.line + 1, "",
+                      "a second YAML document: the file must hold one");
+}
+
+struct file_closer
+{
+  void operator() (std::FILE *file) const { std::fclose (file); }
+};
+
+} // namespace
+
+config_error::config_error (const std::string &file, int line,
+                            const std::string &key, const std::string &problem)
+    : std::runtime_error (describe_where (file, line, key, problem)),
+      file_ (file), line_ (line), key_ (key), problem_ (problem)
+{
+}
+
+bool
+camera_config::same_pipeline_as (const camera_config &other) const
+{
+  return id == other.id && uri == other.uri && analyses == other.analyses
+         && max_age == other.max_age && decode == other.decode
+         && analysis_rate == other.analysis_rate && protocols == other.protocols
+         && stall_timeout == other.stall_timeout;
+}
+
+std::chrono::milliseconds
+parse_duration (const std::string &text)
+{
+  if (text == "0")
+    return std::chrono::milliseconds (0);
+  if (is_negative_number (text))
+    throw std::invalid_argument (quoted (text) + ": must not be negative");
+  std::string number, unit;
+  split_number_unit (text, number, unit);
+  std::uint64_t count = 0;
+  check_no_space (text, number, unit, "5s");
+  if (number.empty () || (!unit.empty () && unit[0] == '.'))
+    throw std::invalid_argument (
+        quoted (text)
+        + ": not a duration: a whole number with a unit, ms, s "
+          "or m (such as 300ms, 5s, 2m)");
+  if (unit.empty ())
+    throw std::invalid_argument (quoted (text)
+                                 + ": a duration needs a unit, ms, s or m "
+                                   "(only 0 may go without)");
+  std::uint64_t unit_ms = 0;
+  if (unit == "ms")
+    unit_ms = 1;
+  else if (unit == "s")
+    unit_ms = 1000;
+  else if (unit == "m")
+    unit_ms = 60 * 1000;
+  else
+    throw std::invalid_argument (quoted (text) + ": unknown unit "
+                                 + quoted (unit) + "; use ms, s or m");
+  // Far beyond any sensible duration, and well inside milliseconds' range.
+  constexpr std::uint64_t max_ms = std::uint64_t (1) << 53;
+  if (!parse_digits (number, count) || count > max_ms / unit_ms)
+    throw std::invalid_argument (quoted (text) + ": too large");
+  return std::chrono::milliseconds (
+      static_cast<std::chrono::milliseconds::rep> (count * unit_ms));
+}
+
+std::uint64_t
+parse_size (const std::string &text)
+{
+  if (is_negative_number (text))
+    throw std::invalid_argument (quoted (text) + ": must not be negative");
+  std::string number, unit;
+  split_number_unit (text, number, unit);
+  check_no_space (text, number, unit, "256MiB");
+  if (number.empty () || (!unit.empty () && unit[0] == '.'))
+    throw std::invalid_argument (
+        quoted (text)
+        + ": not a size: a whole number of bytes, or with a "
+          "unit and no space (such as 256MiB)");
+  static const std::pair<const char *, std::uint64_t> units[] = {
+    { "", 1 },
+    { "B", 1 },
+    { "kB", 1000 },
+    { "MB", 1000 * 1000 },
+    { "GB", 1000 * 1000 * 1000 },
+    { "TB", std::uint64_t (1000) * 1000 * 1000 * 1000 },
+    { "KiB", std::uint64_t (1) << 10 },
+    { "MiB", std::uint64_t (1) << 20 },
+    { "GiB", std::uint64_t (1) << 30 },
+    { "TiB", std::uint64_t (1) << 40 },
+  };
+  const auto found
+      = std::find_if (std::begin (units), std::end (units),
+                      [&] (const auto &known) { return unit == known.first; });
+  if (found == std::end (units))
+    throw std::invalid_argument (quoted (text) + ": unknown unit "
+                                 + quoted (unit)
+                                 + "; use B, kB, MB, GB, TB, KiB, MiB, GiB "
+                                   "or TiB");
+  std::uint64_t count = 0;
+  if (!parse_digits (number, count)
+      || count > std::numeric_limits<std::uint64_t>::max () / found->second)
+    throw std::invalid_argument (quoted (text) + ": too large");
+  return count * found->second;
+}
+
+service_config
+parse_service_config (const std::string &yaml_text,
+                      const std::string &file_name)
+{
+  auto line_of_mark = [] (const YAML::Mark &mark) {
+    return mark.is_null () ? 1 : mark.line + 1;
+  };
+  YAML::Node root;
+  try
+    {
+      check_single_document (yaml_text, file_name);
+      root = YAML::Load (yaml_text);
+    }
+  catch (const YAML::Exception &error)
+    {
+      throw config_error (file_name, line_of_mark (error.mark), "",
+                          "not valid YAML: " + error.msg);
+    }
+  try
+    {
+      return config_reader (file_name).read (root);
+    }
+  catch (const YAML::Exception &error)
+    {
+      // Not expected (the reader only walks what it checked), but never let
+      // yaml-cpp's own words out without the file's name.
+      throw config_error (file_name, line_of_mark (error.mark), "", error.msg);
+    }
+}
+
+service_config
+load_service_config (const std::string &path)
+{
+  std::unique_ptr<std::FILE, file_closer> file (
+      std::fopen (path.c_str (), "rb"));
+  if (!file)
+    throw config_error (path, 0, "",
+                        std::string ("cannot read: ") + std::strerror (errno));
+  std::string text;
+  char chunk[65536];
+  for (;;)
+    {
+      const std::size_t got = std::fread (chunk, 1, sizeof chunk, file.get ());
+      text.append (chunk, got);
+      if (got < sizeof chunk)
+        break;
+    }
+  if (std::ferror (file.get ()))
+    throw config_error (path, 0, "",
+                        std::string ("cannot read: ") + std::strerror (errno));
+  return parse_service_config (text, path);
+}
+
+} // namespace latestframe::service
