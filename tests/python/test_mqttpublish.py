@@ -10,10 +10,9 @@ never comes."""
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
-import tempfile
+import sys
 import threading
 import time
 from pathlib import Path
@@ -25,66 +24,26 @@ mqtt = pytest.importorskip("paho.mqtt.client")
 jsonschema = pytest.importorskip("jsonschema")
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "common"))
+from live_servers import MqttBroker, free_port  # noqa: E402
+
 SCHEMA = ROOT / "schema" / "detections.schema.json"
-MOSQUITTO = os.environ.get("LATESTFRAME_MOSQUITTO", "/usr/sbin/mosquitto")
 DEADLINE_S = 30
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Broker:
-    """A mosquitto of our own; stop() kills it (SIGKILL, as a crash would),
-    start() brings it back on the same port."""
-
-    def __init__(self, folder):
-        self.port = free_port()
-        self.config = Path(folder) / f"mosquitto-{self.port}.conf"
-        self.config.write_text(f"listener {self.port} 127.0.0.1\n"
-                               "allow_anonymous true\n"
-                               "persistence false\n")
-        self.process = None
-
-    def start(self):
-        self.process = subprocess.Popen(
-            [MOSQUITTO, "-c", str(self.config)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        give_up = time.monotonic() + DEADLINE_S
-        while True:
-            assert self.process.poll() is None, "mosquitto exited at start"
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 1).close()
-                return
-            except OSError:
-                assert time.monotonic() < give_up, \
-                    f"mosquitto does not listen on {self.port}"
-                time.sleep(0.02)
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-        self.process = None
+def start_broker():
+    try:
+        return MqttBroker()
+    except FileNotFoundError as missing:
+        pytest.skip(str(missing))
 
 
 @pytest.fixture(scope="module")
-def broker_folder():
-    if not os.access(MOSQUITTO, os.X_OK):
-        pytest.skip(f"no mosquitto at {MOSQUITTO}")
-    with tempfile.TemporaryDirectory(prefix="latestframe-mqtt-") as folder:
-        yield folder
-
-
-@pytest.fixture(scope="module")
-def broker(broker_folder):
+def broker():
     """One broker for the module's tests that do not stop it."""
-    running = Broker(broker_folder)
-    running.start()
+    running = start_broker()
     yield running
-    running.stop()
+    running.close()
 
 
 @pytest.fixture(scope="module")
@@ -273,10 +232,9 @@ def test_face_box_from_a_known_image(require_elements, run_to_eos, broker,
 # counted. The broker comes back on the same port: the element reconnects
 # by itself (an info message says so) and the messages that arrive then are
 # of newer frames than any before the outage.
-def test_broker_outage(require_elements, broker_folder, subscribe):
+def test_broker_outage(require_elements, subscribe):
     require_elements("latestframe", "mqttpublish")
-    own = Broker(broker_folder)
-    own.start()
+    own = start_broker()
     try:
         reader = subscribe(own.port, "latestframe/outage/detections")
         pipeline = Gst.parse_launch(
@@ -344,7 +302,7 @@ def test_broker_outage(require_elements, broker_folder, subscribe):
         print(f"before the outage up to sequence {before}; after, "
               f"{after[0]}..{after[-1]}; dropped {stats.get_value('dropped')}")
     finally:
-        own.stop()
+        own.close()
 
 
 # Bad settings fail the start with an error that names what is wrong; no
@@ -413,3 +371,84 @@ def test_leaves_nothing_alive(require_elements, broker, with_broker):
     alive = [line for line in run.stderr.splitlines()
              if re.search(r"object-alive, type-name=\(string\)[^%]", line)]
     assert not alive, "\n".join(alive)
+
+
+# Behind a slow consumer, latestframe drops frames, and the messages'
+# sequence numbers are latestframe's (LatestFrameInfoMeta): they skip the
+# frames it dropped, which the element's own count of frames could not.
+def test_sequence_numbers_are_latestframes(require_elements, run_to_eos,
+                                           broker, subscribe):
+    require_elements("latestframe", "mqttpublish")
+    reader = subscribe(broker.port, "latestframe/slow/detections")
+    pipeline, _ = run_to_eos(
+        "videotestsrc is-live=true num-buffers=60 "
+        "! video/x-raw,width=64,height=48,framerate=60/1 "
+        "! latestframe name=latest ! identity sleep-time=50000 "
+        f"! mqttpublish name=publish camera=slow port={broker.port} "
+        "! fakesink", deadline_s=60)
+    latest = pipeline.get_by_name("latest")
+    received = latest.get_property("stats").get_value("received")
+    dropped = latest.get_property("stats").get_value("dropped")
+    stats = finish(pipeline, pipeline.get_by_name("publish"))
+    reader.wait(lambda s: len(s.messages) >= stats.get_value("published"),
+                "every message")
+    sequences = [p["sequence"] for p, _ in reader.messages]
+    assert dropped > 0, "the consumer was not slow enough to drop"
+    assert all(a < b for a, b in zip(sequences, sequences[1:])), sequences
+    assert sequences[-1] <= received
+    skipped = sum(b - a - 1 for a, b in zip(sequences, sequences[1:]))
+    assert skipped > 0, sequences
+    print(f"{len(sequences)} messages up to sequence {sequences[-1]}: "
+          f"{skipped} skipped, latestframe dropped {dropped} of {received}")
+
+
+# Elements naming one connection share it: one client, whose figures every
+# one of them reports; an element outside any pipeline, started, sends an
+# application's own message through it with the publish action; a name
+# already taken by another broker is refused with an error saying which.
+def test_elements_naming_a_connection_share_it(require_elements, broker,
+                                               subscribe):
+    require_elements("mqttpublish")
+    reader = subscribe(broker.port, "latestframe/#")
+    holder = Gst.ElementFactory.make("mqttpublish", "holder")
+    holder.set_property("connection", "shared-test")
+    holder.set_property("port", broker.port)
+    assert not holder.emit("publish", "latestframe/app/health", "{}")
+    assert holder.set_state(Gst.State.PAUSED) == Gst.StateChangeReturn.SUCCESS
+    pipeline = Gst.parse_launch(
+        "videotestsrc is-live=true num-buffers=10 "
+        "! video/x-raw,width=64,height=48,framerate=30/1 ! tee name=t "
+        f"t. ! queue ! mqttpublish name=a camera=a connection=shared-test port={broker.port} ! fakesink "
+        f"t. ! queue ! mqttpublish name=b camera=b connection=shared-test port={broker.port} ! fakesink")
+    bus = BusLog(pipeline)
+    pipeline.set_state(Gst.State.PLAYING)
+    bus.wait(lambda m: m.type in (Gst.MessageType.EOS, Gst.MessageType.ERROR),
+             "the end of the stream")
+    assert not bus.of_type(Gst.MessageType.ERROR)
+    assert holder.emit("publish", "latestframe/app/health", '{"ok": true}')
+    reader.wait(lambda s: sum(1 for p, _ in s.messages if p.get("camera") == "a") == 10
+                and sum(1 for p, _ in s.messages if p.get("camera") == "b") == 10
+                and any(p == {"ok": True} for p, _ in s.messages),
+                "10 messages of each camera and the application's")
+    accepted = [element.get_property("stats").get_value("accepted")
+                for element in (holder, pipeline.get_by_name("a"),
+                                pipeline.get_by_name("b"))]
+    assert accepted == [21, 21, 21], accepted
+    # Stopping a user leaves the connection to the others.
+    assert pipeline.set_state(Gst.State.NULL) == Gst.StateChangeReturn.SUCCESS
+    assert holder.get_property("connected")
+    assert holder.emit("publish", "latestframe/app/health", '{"after": 1}')
+    reader.wait(lambda s: any(p == {"after": 1} for p, _ in s.messages),
+                "a message after the pipeline stopped")
+
+    other = Gst.parse_launch(
+        "videotestsrc num-buffers=1 ! mqttpublish name=c connection=shared-test "
+        f"port={broker.port + 1} ! fakesink")
+    other_bus = BusLog(other)
+    other.set_state(Gst.State.PLAYING)
+    error = other_bus.wait(lambda m: m.type in (Gst.MessageType.ERROR,
+                                                Gst.MessageType.EOS), "an error")
+    assert error.type == Gst.MessageType.ERROR
+    assert "already goes to" in error.parse_error()[0].message
+    other.set_state(Gst.State.NULL)
+    assert holder.set_state(Gst.State.NULL) == Gst.StateChangeReturn.SUCCESS

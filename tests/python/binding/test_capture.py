@@ -22,13 +22,18 @@ import math
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import latestframe
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "common"))
+from live_servers import RtspCamera  # noqa: E402
 
 LIVE = ("videotestsrc is-live=true pattern=ball "
         "! video/x-raw,width=320,height=240,framerate=30/1")
@@ -606,69 +611,15 @@ def test_signal_interrupts_a_waiting_read(opened):
 
 # -- against the RTSP test camera ---------------------------------------------
 
-class RtspCamera:
-    """latestframe-testcam in its own process: started on a free port,
-    killed, stopped and continued, restarted on the same port."""
-
-    def __init__(self, *args):
-        self.program = os.environ.get("LATESTFRAME_TESTCAM")
-        if not self.program:
-            pytest.skip("no LATESTFRAME_TESTCAM (the RTSP test camera)")
-        self.args = list(args)
-        self.process = None
-        self.url = None
-        self.start(0)
-
-    def start(self, port):
-        self.process = subprocess.Popen(
-            [self.program, f"--port={port}", *self.args],
-            stdout=subprocess.PIPE, text=True)
-        first_line = threading.Event()
-        lines = []
-
-        # Its first line is the URL it serves; later lines are drained, so
-        # that a full pipe never blocks it.
-        def drain(stdout):
-            for line in stdout:
-                lines.append(line.strip())
-                first_line.set()
-            first_line.set()
-
-        threading.Thread(target=drain, args=(self.process.stdout,),
-                         daemon=True).start()
-        assert first_line.wait(20), "the test camera printed nothing"
-        assert lines and lines[0].startswith("rtsp://"), lines
-        self.url = lines[0]
-
-    def port(self):
-        return int(self.url.rsplit(":", 1)[1].split("/", 1)[0])
-
-    def signal(self, number):
-        self.process.send_signal(number)
-
-    def kill(self):
-        self.process.kill()
-        self.process.wait(20)
-
-    def restart(self):
-        url = self.url
-        self.kill()
-        self.start(self.port())
-        assert self.url == url, "restarted on another URL"
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)
-            self.process.terminate()
-            self.process.wait(20)
-
-
 @pytest.fixture
 def testcam():
     cameras = []
 
     def start(*args):
-        camera = RtspCamera(*args)
+        program = os.environ.get("LATESTFRAME_TESTCAM")
+        if not program:
+            pytest.skip("no LATESTFRAME_TESTCAM (the RTSP test camera)")
+        camera = RtspCamera(program, *args)
         cameras.append(camera)
         return camera
 

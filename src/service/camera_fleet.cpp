@@ -1,0 +1,153 @@
+/* latestframe-service — the cameras one process runs.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "camera_fleet.h"
+
+#include <gst/gst.h>
+
+#include <algorithm>
+
+namespace latestframe::service
+{
+
+namespace
+{
+
+decoding
+decoding_named (const std::string &name)
+{
+  if (name == "on-demand")
+    return decoding::on_demand;
+  if (name == "key-units")
+    return decoding::key_units;
+  if (name == "auto")
+    return decoding::automatic;
+  return decoding::all;
+}
+
+/* A value for a gst-launch property, quoted so that spaces and the
+ * launch-line's own characters stay in it. */
+std::string
+quoted (const std::string &value)
+{
+  std::string out = "\"";
+  for (const char c : value)
+    {
+      if (c == '"' || c == '\\')
+        out += '\\';
+      out += c;
+    }
+  return out + "\"";
+}
+
+} // namespace
+
+camera_fleet::camera_fleet (fleet_settings settings)
+    : settings_ (std::move (settings))
+{
+}
+
+camera_fleet::~camera_fleet () { stop_all (); }
+
+std::string
+camera_fleet::analysis_of (const camera_config &camera) const
+{
+  const broker_config &broker = settings_.broker;
+  std::string fragment = camera.analyses.empty () ? std::string ("identity")
+                                                  : camera.analyses;
+  fragment += " ! mqttpublish name=publish camera=" + quoted (camera.id)
+              + " connection=" + quoted (settings_.connection)
+              + " host=" + quoted (broker.host)
+              + " port=" + std::to_string (broker.port)
+              + " qos=" + std::to_string (broker.qos)
+              + " backlog=" + std::to_string (std::max<std::uint32_t> (broker.backlog, 1))
+              + " topic=" + quoted (broker.topic_prefix + "/{camera}/detections")
+              + " publisher=" + quoted (settings_.publisher);
+  return fragment;
+}
+
+capture_options
+camera_fleet::options_of (const camera_config &camera) const
+{
+  capture_options options;
+  options.analysis = analysis_of (camera);
+  options.open_in_background = true;
+  options.max_age = camera.max_age;
+  options.decode = decoding_named (camera.decode);
+  options.analysis_rate = camera.analysis_rate;
+  options.protocols = camera.protocols;
+  options.stall_timeout = camera.stall_timeout;
+  options.memory_budget = settings_.memory_budget;
+  options.memory_budget_bytes = settings_.memory_budget_bytes;
+  /* Many cameras lost together (a switch, the service's host) come back
+   * spread out: the supervisor draws each wait between half and all of
+   * the backoff. */
+  options.backoff_initial = std::chrono::milliseconds (500);
+  options.backoff_max = std::chrono::milliseconds (10000);
+  return options;
+}
+
+void
+camera_fleet::start (const camera_config &camera)
+{
+  running_camera &slot = running_[camera.id];
+  slot.config = camera;
+  slot.instance = ++starts_;
+  slot.started = std::chrono::steady_clock::now ();
+  slot.source = std::make_unique<capture> ();
+  if (!slot.source->open (camera.uri, options_of (camera)))
+    GST_WARNING ("camera %s (line %d) cannot start: %s", camera.id.c_str (),
+                 camera.line, slot.source->last_error ().c_str ());
+}
+
+reload_plan
+camera_fleet::apply (const std::vector<camera_config> &wanted)
+{
+  std::vector<camera_config> now_running;
+  for (const std::string &id : order_)
+    now_running.push_back (running_.at (id).config);
+  const reload_plan plan = plan_reload (now_running, wanted);
+  for (const std::string &id : plan.stop)
+    running_.erase (id);
+  for (const std::string &id : plan.restart)
+    running_.erase (id);
+  order_.clear ();
+  for (const camera_config &camera : wanted)
+    {
+      order_.push_back (camera.id);
+      if (running_.count (camera.id) == 0)
+        start (camera);
+      else
+        /* Kept: its line may have moved. */
+        running_.at (camera.id).config = camera;
+    }
+  return plan;
+}
+
+std::vector<camera_view>
+camera_fleet::cameras () const
+{
+  std::vector<camera_view> views;
+  for (const std::string &id : order_)
+    {
+      const running_camera &camera = running_.at (id);
+      camera_view view;
+      view.config = camera.config;
+      view.stats = camera.source->stats ();
+      view.instance = camera.instance;
+      view.started = camera.started;
+      views.push_back (std::move (view));
+    }
+  return views;
+}
+
+void
+camera_fleet::stop_all ()
+{
+  /* Each release() stops its pipeline; the captures' threads end. */
+  running_.clear ();
+  order_.clear ();
+}
+
+} // namespace latestframe::service

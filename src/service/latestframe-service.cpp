@@ -1,0 +1,418 @@
+/* latestframe-service — many cameras in one process, under one memory
+ * budget, their detections and health to an MQTT broker, their figures on
+ * HTTP /metrics; several processes split one camera list by rendezvous
+ * hashing.
+ *
+ *   latestframe-service --config cameras.yaml [--shard I --shards N]
+ *
+ * SIGHUP re-reads the file (added cameras start, removed ones stop, changed
+ * ones restart, the others keep running); SIGTERM and SIGINT stop every
+ * pipeline, send what the MQTT connection still holds (within its drain
+ * timeout) and exit 0.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "camera_fleet.h"
+#include "health.h"
+#include "metrics_server.h"
+
+#include "latestframe/rendezvous.h"
+#include "latestframe/service_config.h"
+
+#include <glib-unix.h>
+#include <gst/gst.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace
+{
+
+namespace svc = latestframe::service;
+
+GST_DEBUG_CATEGORY_STATIC (service_debug);
+#define GST_CAT_DEFAULT service_debug
+
+/* The process-wide MQTT connection the cameras' mqttpublish elements share
+ * (mqttpublish connection=...), which the service holds open and sends its
+ * health through. */
+constexpr const char *connection_name = "latestframe-service";
+
+using steady = std::chrono::steady_clock;
+
+struct service
+{
+  std::string config_path;
+  svc::shard_identity shard;
+  std::string publisher;
+  svc::service_config config;
+  std::unique_ptr<svc::camera_fleet> fleet;
+  /* An mqttpublish element outside any pipeline: it keeps the connection
+   * while pipelines come and go, publishes the health records (its
+   * `publish` action) and tells the connection's figures. */
+  GstElement *mqtt = nullptr;
+  std::unique_ptr<svc::metrics_server> metrics;
+  GMainLoop *loop = nullptr;
+  steady::time_point started = steady::now ();
+  steady::time_point last_health;
+  std::uint64_t reloads = 0;
+  std::uint64_t reload_failures = 0;
+  int exit_status = 0;
+};
+
+void
+say (const std::string &line)
+{
+  std::fprintf (stderr, "latestframe-service: %s\n", line.c_str ());
+  std::fflush (stderr);
+}
+
+std::string
+joined (const std::vector<std::string> &ids)
+{
+  std::string out;
+  for (const std::string &id : ids)
+    out += (out.empty () ? "" : " ") + id;
+  return out.empty () ? "-" : out;
+}
+
+std::vector<std::string>
+ids_of (const std::vector<svc::camera_config> &cameras)
+{
+  std::vector<std::string> ids;
+  for (const svc::camera_config &camera : cameras)
+    ids.push_back (camera.id);
+  return ids;
+}
+
+std::string
+shard_name (const svc::shard_identity &shard)
+{
+  return std::to_string (shard.index) + "/" + std::to_string (shard.count);
+}
+
+svc::process_figures
+process_figures_of (service &self, const std::vector<svc::camera_view> &cameras)
+{
+  svc::process_figures figures;
+  figures.publisher = self.publisher;
+  figures.shard = self.shard;
+  figures.uptime_s
+      = std::chrono::duration<double> (steady::now () - self.started).count ();
+  svc::read_process_usage (figures);
+  figures.budget_bytes = self.config.memory_budget_bytes;
+  /* The budget is one for all cameras: any camera connected reads it. */
+  for (const svc::camera_view &camera : cameras)
+    figures.budget_used_bytes
+        = std::max (figures.budget_used_bytes, camera.stats.memory_budget_used);
+  GstStructure *stats = nullptr;
+  g_object_get (self.mqtt, "stats", &stats, NULL);
+  if (stats)
+    {
+      gboolean connected = FALSE;
+      guint64 value = 0;
+      gst_structure_get_boolean (stats, "connected", &connected);
+      figures.mqtt_connected = connected;
+      if (gst_structure_get_uint64 (stats, "published", &value))
+        figures.mqtt_published = value;
+      if (gst_structure_get_uint64 (stats, "dropped", &value))
+        figures.mqtt_dropped = value;
+      if (gst_structure_get_uint64 (stats, "backlog-level", &value))
+        figures.mqtt_backlog = value;
+      if (gst_structure_get_uint64 (stats, "connects", &value))
+        figures.mqtt_connects = value;
+      if (gst_structure_get_uint64 (stats, "disconnects", &value))
+        figures.mqtt_disconnects = value;
+      gst_structure_free (stats);
+    }
+  figures.reloads = self.reloads;
+  figures.reload_failures = self.reload_failures;
+  return figures;
+}
+
+void
+publish (service &self, const std::string &topic, const std::string &payload)
+{
+  gboolean accepted = FALSE;
+  g_signal_emit_by_name (self.mqtt, "publish", topic.c_str (), payload.c_str (),
+                         &accepted);
+  if (!accepted)
+    GST_WARNING ("the MQTT connection refused a message for %s", topic.c_str ());
+}
+
+/* Every second: the metrics; every health interval: each camera's health
+ * record on MQTT. */
+gboolean
+on_tick (gpointer data)
+{
+  service &self = *static_cast<service *> (data);
+  const std::vector<svc::camera_view> cameras = self.fleet->cameras ();
+  const svc::process_figures process = process_figures_of (self, cameras);
+  if (self.metrics)
+    self.metrics->update (svc::metrics_exposition (cameras, process));
+  const auto interval = self.config.health_interval;
+  const steady::time_point now = steady::now ();
+  if (interval.count () > 0 && now - self.last_health >= interval)
+    {
+      self.last_health = now;
+      const std::int64_t unix_ns = g_get_real_time () * 1000;
+      for (const svc::camera_view &camera : cameras)
+        publish (self,
+                 self.config.broker.topic_prefix + "/" + camera.config.id
+                     + "/health",
+                 svc::health_json (camera, process, unix_ns));
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+void
+announce (const service &self, const svc::reload_plan &plan)
+{
+  say ("shard " + shard_name (self.shard) + ": started " + joined (plan.start)
+       + "; stopped " + joined (plan.stop) + "; restarted "
+       + joined (plan.restart) + "; kept " + joined (plan.keep));
+}
+
+gboolean
+on_reload (gpointer data)
+{
+  service &self = *static_cast<service *> (data);
+  svc::service_config next;
+  try
+    {
+      next = svc::load_service_config (self.config_path);
+    }
+  catch (const svc::config_error &error)
+    {
+      self.reload_failures++;
+      say (std::string (error.what ())
+           + " (reload refused: the cameras keep running as they were)");
+      return G_SOURCE_CONTINUE;
+    }
+  /* What only a restart of the process changes. */
+  if (next.broker.host != self.config.broker.host
+      || next.broker.port != self.config.broker.port
+      || next.metrics.port != self.config.metrics.port
+      || next.memory_budget_bytes != self.config.memory_budget_bytes)
+    say ("the broker, metrics and memory-budget settings change only when the "
+         "service restarts; the cameras are reloaded");
+  next.broker = self.config.broker;
+  next.metrics = self.config.metrics;
+  next.memory_budget_bytes = self.config.memory_budget_bytes;
+  self.config = next;
+  self.reloads++;
+  announce (self, self.fleet->apply (svc::cameras_of_shard (
+                      self.config.cameras, self.shard.index, self.shard.count)));
+  return G_SOURCE_CONTINUE;
+}
+
+gboolean
+on_stop (gpointer data)
+{
+  service &self = *static_cast<service *> (data);
+  say ("stopping");
+  g_main_loop_quit (self.loop);
+  return G_SOURCE_REMOVE;
+}
+
+std::optional<std::string>
+env (const char *name)
+{
+  const char *value = std::getenv (name);
+  if (!value || !*value)
+    return std::nullopt;
+  return std::string (value);
+}
+
+std::string
+host_name ()
+{
+  char name[256] = {};
+  if (gethostname (name, sizeof name - 1) != 0)
+    return "localhost";
+  return name;
+}
+
+} // namespace
+
+int
+main (int argc, char **argv)
+{
+  gchar *config_path = nullptr, *shard_flag = nullptr, *shards_flag = nullptr,
+        *publisher = nullptr;
+  gint metrics_port = -1;
+  gboolean check = FALSE;
+  const GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+      "The cameras and settings (YAML; see cameras.example.yaml)", "FILE" },
+    { "shard", 0, 0, G_OPTION_ARG_STRING, &shard_flag,
+      "This process's shard index, 0..N-1 (default: LATESTFRAME_SHARD, or the "
+      "ordinal ending the host name, as a StatefulSet names its pods, or 0)",
+      "I" },
+    { "shards", 0, 0, G_OPTION_ARG_STRING, &shards_flag,
+      "How many processes share the camera list (default: LATESTFRAME_SHARDS, "
+      "or 1)",
+      "N" },
+    { "publisher", 0, 0, G_OPTION_ARG_STRING, &publisher,
+      "Who this process is in its messages (default: HOST:PID/I-of-N)",
+      "NAME" },
+    { "metrics-port", 0, 0, G_OPTION_ARG_INT, &metrics_port,
+      "Serve /metrics on this port instead of the file's (0 = none)", "PORT" },
+    { "check", 0, 0, G_OPTION_ARG_NONE, &check,
+      "Check the file, print the cameras this shard takes, and exit", nullptr },
+    {},
+  };
+  GOptionContext *context = g_option_context_new (
+      "- run many cameras' analyses, publishing to MQTT");
+  g_option_context_add_main_entries (context, entries, nullptr);
+  g_option_context_add_group (context, gst_init_get_option_group ());
+  GError *error = nullptr;
+  const gboolean parsed = g_option_context_parse (context, &argc, &argv, &error);
+  g_option_context_free (context);
+  auto free_flags = [&] {
+    g_free (config_path);
+    g_free (shard_flag);
+    g_free (shards_flag);
+    g_free (publisher);
+  };
+  if (!parsed || !config_path)
+    {
+      say (error ? error->message : "--config FILE is required");
+      g_clear_error (&error);
+      free_flags ();
+      return 2;
+    }
+
+  service self;
+  self.config_path = config_path;
+  try
+    {
+      svc::shard_sources sources;
+      if (shard_flag)
+        sources.flag_shard = shard_flag;
+      if (shards_flag)
+        sources.flag_shards = shards_flag;
+      sources.env_shard = env ("LATESTFRAME_SHARD");
+      sources.env_shards = env ("LATESTFRAME_SHARDS");
+      sources.hostname = env ("HOSTNAME");
+      if (!sources.hostname)
+        sources.hostname = host_name ();
+      self.shard = svc::parse_shard (sources);
+      self.config = svc::load_service_config (self.config_path);
+    }
+  catch (const std::exception &problem)
+    {
+      say (problem.what ());
+      free_flags ();
+      return 2;
+    }
+  if (metrics_port >= 0)
+    self.config.metrics.port = static_cast<std::uint16_t> (metrics_port);
+  self.publisher = publisher ? publisher
+                             : host_name () + ":" + std::to_string (getpid ())
+                                   + "/" + std::to_string (self.shard.index)
+                                   + "-of-" + std::to_string (self.shard.count);
+  free_flags ();
+  const std::vector<svc::camera_config> mine = svc::cameras_of_shard (
+      self.config.cameras, self.shard.index, self.shard.count);
+  if (check)
+    {
+      std::printf ("%s: %zu cameras; shard %s takes %zu: %s\n",
+                   self.config_path.c_str (), self.config.cameras.size (),
+                   shard_name (self.shard).c_str (), mine.size (),
+                   joined (ids_of (mine)).c_str ());
+      return 0;
+    }
+
+  GST_DEBUG_CATEGORY_INIT (service_debug, "latestframe-service", 0,
+                           "latestframe-service");
+  self.mqtt = gst_element_factory_make ("mqttpublish", "service-connection");
+  if (!self.mqtt)
+    {
+      say ("no element mqttpublish: install latestframe's plugins "
+           "(./pipelines/demo.sh installs them) or set GST_PLUGIN_PATH");
+      return 1;
+    }
+  gst_object_ref_sink (self.mqtt);
+  /* Its drain at the end: the connection's last user sends what the
+   * backlog holds, this long at most. */
+  g_object_set (self.mqtt, "drain-timeout", 5000u, NULL);
+  const svc::broker_config &broker = self.config.broker;
+  g_object_set (self.mqtt, "connection", connection_name, "host",
+                broker.host.c_str (), "port", static_cast<guint> (broker.port),
+                "qos", static_cast<guint> (broker.qos), "backlog",
+                static_cast<guint> (std::max<std::uint32_t> (broker.backlog, 1)),
+                "publisher", self.publisher.c_str (), "camera", "service", NULL);
+  /* Started (PAUSED) outside any pipeline: it connects, and takes the
+   * publish action. */
+  if (gst_element_set_state (self.mqtt, GST_STATE_PAUSED)
+      == GST_STATE_CHANGE_FAILURE)
+    {
+      say ("cannot start the MQTT connection to " + broker.host + ":"
+           + std::to_string (broker.port));
+      gst_object_unref (self.mqtt);
+      return 1;
+    }
+  if (self.config.metrics.port > 0)
+    {
+      try
+        {
+          self.metrics = std::make_unique<svc::metrics_server> (
+              self.config.metrics.address, self.config.metrics.port);
+        }
+      catch (const std::exception &problem)
+        {
+          say (problem.what ());
+          gst_element_set_state (self.mqtt, GST_STATE_NULL);
+          gst_object_unref (self.mqtt);
+          return 1;
+        }
+    }
+  say ("shard " + shard_name (self.shard) + " of " + self.config_path + " ("
+       + std::to_string (self.config.cameras.size ()) + " cameras) as "
+       + self.publisher + "; MQTT " + broker.host + ":"
+       + std::to_string (broker.port)
+       + (self.metrics ? "; metrics on http://" + self.config.metrics.address
+                             + ":" + std::to_string (self.metrics->port ())
+                             + "/metrics"
+                       : ""));
+
+  svc::fleet_settings settings;
+  settings.broker = broker;
+  settings.connection = connection_name;
+  settings.publisher = self.publisher;
+  settings.memory_budget_bytes = self.config.memory_budget_bytes;
+  self.fleet = std::make_unique<svc::camera_fleet> (settings);
+  announce (self, self.fleet->apply (mine));
+
+  self.loop = g_main_loop_new (nullptr, FALSE);
+  self.last_health = steady::now () - self.config.health_interval;
+  const guint tick = g_timeout_add (1000, on_tick, &self);
+  const guint hangup = g_unix_signal_add (SIGHUP, on_reload, &self);
+  const guint terminate = g_unix_signal_add (SIGTERM, on_stop, &self);
+  const guint interrupt = g_unix_signal_add (SIGINT, on_stop, &self);
+  on_tick (&self);
+  g_main_loop_run (self.loop);
+
+  g_source_remove (tick);
+  g_source_remove (hangup);
+  if (g_main_context_find_source_by_id (nullptr, terminate))
+    g_source_remove (terminate);
+  if (g_main_context_find_source_by_id (nullptr, interrupt))
+    g_source_remove (interrupt);
+  self.fleet->stop_all ();
+  self.metrics.reset ();
+  /* The connection's last user: going down, it sends what it holds, within
+   * its drain timeout. */
+  gst_element_set_state (self.mqtt, GST_STATE_NULL);
+  gst_object_unref (self.mqtt);
+  g_main_loop_unref (self.loop);
+  say ("stopped");
+  return self.exit_status;
+}

@@ -1,0 +1,155 @@
+/* latestframe-service — the HTTP endpoint Prometheus scrapes.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "metrics_server.h"
+
+#include "latestframe/prometheus.h"
+
+#include <stdexcept>
+
+namespace latestframe::service
+{
+
+namespace
+{
+
+constexpr gsize max_request_bytes = 8192;
+
+/* Reads the request head (up to the empty line), at most
+ * max_request_bytes; empty when the client sent nothing usable. */
+std::string
+read_request_head (GInputStream *input)
+{
+  std::string head;
+  char chunk[1024];
+  while (head.size () < max_request_bytes
+         && head.find ("\r\n\r\n") == std::string::npos
+         && head.find ("\n\n") == std::string::npos)
+    {
+      const gssize got
+          = g_input_stream_read (input, chunk, sizeof chunk, nullptr, nullptr);
+      if (got <= 0)
+        break;
+      head.append (chunk, static_cast<std::size_t> (got));
+    }
+  return head;
+}
+
+void
+answer (GOutputStream *output, const char *status, const char *type,
+        const std::string &body)
+{
+  const std::string response = std::string ("HTTP/1.0 ") + status
+                               + "\r\nContent-Type: " + type
+                               + "\r\nContent-Length: "
+                               + std::to_string (body.size ())
+                               + "\r\nConnection: close\r\n\r\n" + body;
+  g_output_stream_write_all (output, response.data (), response.size (),
+                             nullptr, nullptr, nullptr);
+}
+
+gboolean
+on_request (GThreadedSocketService *, GSocketConnection *connection,
+            GObject *, gpointer user_data)
+{
+  const auto &served
+      = *static_cast<std::shared_ptr<metrics_server::shared_text> *> (user_data);
+  /* A scraper that stops talking does not keep its thread for ever. */
+  g_socket_set_timeout (g_socket_connection_get_socket (connection), 10);
+  GIOStream *stream = G_IO_STREAM (connection);
+  const std::string head
+      = read_request_head (g_io_stream_get_input_stream (stream));
+  GOutputStream *output = g_io_stream_get_output_stream (stream);
+  const std::size_t line_end = head.find_first_of ("\r\n");
+  const std::string line = head.substr (0, line_end);
+  const auto path_of = [&] () -> std::string {
+    if (line.rfind ("GET ", 0) != 0)
+      return {};
+    const std::size_t end = line.find (' ', 4);
+    std::string path = line.substr (4, end == std::string::npos
+                                           ? std::string::npos
+                                           : end - 4);
+    const std::size_t query = path.find ('?');
+    return query == std::string::npos ? path : path.substr (0, query);
+  };
+  const std::string path = path_of ();
+  if (line_end == std::string::npos || path.empty ())
+    answer (output, "400 Bad Request", "text/plain", "GET /metrics\n");
+  else if (path == "/metrics")
+    {
+      std::string body;
+      {
+        std::lock_guard<std::mutex> guard (served->lock);
+        body = served->text;
+      }
+      answer (output, "200 OK", metrics_text::content_type, body);
+    }
+  else if (path == "/healthz")
+    answer (output, "200 OK", "text/plain", "ok\n");
+  else
+    answer (output, "404 Not Found", "text/plain",
+            "latestframe-service serves /metrics and /healthz\n");
+  g_io_stream_close (stream, nullptr, nullptr);
+  return TRUE;
+}
+
+} // namespace
+
+metrics_server::metrics_server (const std::string &address, unsigned port)
+{
+  service_ = g_threaded_socket_service_new (4);
+  GInetAddress *inet = g_inet_address_new_from_string (address.c_str ());
+  if (!inet)
+    {
+      g_object_unref (service_);
+      throw std::runtime_error ("metrics: \"" + address
+                                + "\" is not an IP address");
+    }
+  GSocketAddress *where = g_inet_socket_address_new (inet, port);
+  g_object_unref (inet);
+  GSocketAddress *bound = nullptr;
+  GError *error = nullptr;
+  const gboolean listening = g_socket_listener_add_address (
+      G_SOCKET_LISTENER (service_), where, G_SOCKET_TYPE_STREAM,
+      G_SOCKET_PROTOCOL_TCP, nullptr, &bound, &error);
+  g_object_unref (where);
+  if (!listening)
+    {
+      const std::string why = error ? error->message : "unknown error";
+      g_clear_error (&error);
+      g_object_unref (service_);
+      throw std::runtime_error ("metrics: cannot listen on " + address + ":"
+                                + std::to_string (port) + ": " + why);
+    }
+  port_ = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_object_unref (bound);
+  /* The handler's own reference to the text, dropped with the service
+   * (after its last request thread). */
+  exposition_ = std::make_shared<shared_text> ();
+  auto held = std::make_unique<std::shared_ptr<shared_text>> (exposition_);
+  g_signal_connect_data (
+      service_, "run", G_CALLBACK (on_request), held.release (),
+      [] (gpointer data, GClosure *) {
+        std::unique_ptr<std::shared_ptr<shared_text>> (
+            static_cast<std::shared_ptr<shared_text> *> (data));
+      },
+      GConnectFlags (0));
+  g_socket_service_start (service_);
+}
+
+metrics_server::~metrics_server ()
+{
+  g_socket_service_stop (service_);
+  g_socket_listener_close (G_SOCKET_LISTENER (service_));
+  g_object_unref (service_);
+}
+
+void
+metrics_server::update (std::string exposition)
+{
+  std::lock_guard<std::mutex> guard (exposition_->lock);
+  exposition_->text = std::move (exposition);
+}
+
+} // namespace latestframe::service

@@ -1,0 +1,53 @@
+/* latestframe-service — the HTTP endpoint Prometheus scrapes.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace latestframe::service
+{
+
+/* Serves GET /metrics (the text last given to update(), in Prometheus'
+ * text format) and GET /healthz ("ok") over HTTP/1.0, one thread per
+ * request (GThreadedSocketService), so that a slow scraper never holds up
+ * the service's main loop. Anything else gets 404, a request over 8 KiB or
+ * not a GET 400.
+ *
+ * Threads: construct, update() and destroy from one thread; requests are
+ * answered on GIO's threads, from a copy taken under the lock. */
+class metrics_server
+{
+public:
+  /* Listens on address:port (port 0: any free port, see port()). Throws
+   * std::runtime_error saying why it cannot. */
+  metrics_server (const std::string &address, unsigned port);
+  ~metrics_server ();
+  metrics_server (const metrics_server &) = delete;
+  metrics_server &operator= (const metrics_server &) = delete;
+
+  /* The port it listens on. */
+  unsigned port () const { return port_; }
+
+  void update (std::string exposition);
+
+  /* The text served, shared with the request threads, which may outlive
+   * this object by a request. */
+  struct shared_text
+  {
+    std::mutex lock;
+    std::string text;
+  };
+
+private:
+  GSocketService *service_ = nullptr;
+  unsigned port_ = 0;
+  std::shared_ptr<shared_text> exposition_;
+};
+
+} // namespace latestframe::service

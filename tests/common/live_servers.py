@@ -1,0 +1,132 @@
+"""Real servers on 127.0.0.1 for the Python tests: the RTSP test camera
+(latestframe-testcam) and Debian's mosquitto broker, each in its own
+process, started on a free port, killed and restarted on the same one.
+
+Imported by the tests that need them (tests/python, tests/python/binding,
+tests/service): put tests/common on sys.path first."""
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def accepts_connections(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+class RtspCamera:
+    """latestframe-testcam in its own process: started on a free port,
+    killed, stopped and continued, restarted on the same port. `program`
+    is the camera's path (LATESTFRAME_TESTCAM)."""
+
+    def __init__(self, program, *args):
+        self.program = program
+        self.args = list(args)
+        self.process = None
+        self.url = None
+        self.start(0)
+
+    def start(self, port):
+        self.process = subprocess.Popen(
+            [self.program, f"--port={port}", *self.args],
+            stdout=subprocess.PIPE, text=True)
+        first_line = threading.Event()
+        lines = []
+
+        # Its first line is the URL it serves; later lines are drained, so
+        # that a full pipe never blocks it.
+        def drain(stdout):
+            for line in stdout:
+                lines.append(line.strip())
+                first_line.set()
+            first_line.set()
+
+        threading.Thread(target=drain, args=(self.process.stdout,),
+                         daemon=True).start()
+        assert first_line.wait(20), "the test camera printed nothing"
+        assert lines and lines[0].startswith("rtsp://"), lines
+        self.url = lines[0]
+
+    def port(self):
+        return int(self.url.rsplit(":", 1)[1].split("/", 1)[0])
+
+    def signal(self, number):
+        self.process.send_signal(number)
+
+    def kill(self):
+        self.process.kill()
+        self.process.wait(20)
+
+    def restart(self):
+        url = self.url
+        self.kill()
+        self.start(self.port())
+        assert self.url == url, "restarted on another URL"
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+            self.process.wait(20)
+
+
+class MqttBroker:
+    """Debian's mosquitto on 127.0.0.1, on a port of its own, anonymous,
+    no persistence: stopped and started again on the same port."""
+
+    PROGRAM = "/usr/sbin/mosquitto"
+
+    def __init__(self):
+        if not os.access(self.PROGRAM, os.X_OK):
+            raise FileNotFoundError(
+                f"{self.PROGRAM} is missing: apt-get install mosquitto")
+        self.port = free_port()
+        self.directory = tempfile.TemporaryDirectory(prefix="latestframe-mqtt-")
+        self.config = Path(self.directory.name) / "mosquitto.conf"
+        self.config.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence false\n"
+            # QoS 1 messages of a subscriber that falls behind are queued,
+            # not dropped, up to far more than a test sends.
+            "max_queued_messages 100000\n")
+        self.log = Path(self.directory.name) / "mosquitto.log"
+        self.process = None
+        self.start()
+
+    def start(self, deadline=20):
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [self.PROGRAM, "-c", str(self.config)],
+                stdout=log, stderr=subprocess.STDOUT)
+        end = time.monotonic() + deadline
+        while not accepts_connections(self.port):
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"mosquitto exited: {self.log.read_text()[-2000:]}")
+            if time.monotonic() > end:
+                raise TimeoutError(f"mosquitto is not listening on {self.port}")
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(20)
+
+    def close(self):
+        self.stop()
+        self.directory.cleanup()
