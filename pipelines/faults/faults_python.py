@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -23,6 +22,9 @@ import latestframe
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import leaks  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from live_servers import RtspCamera  # noqa: E402
 
 QUICK_RECOVERY = {"protocols": "tcp", "open_timeout": 20, "stall_timeout": 3.0,
                   "backoff_initial": 0.1, "backoff_max": 1.0}
@@ -36,35 +38,10 @@ def rss_kb():
     return -1
 
 
-class Camera:
-    """latestframe-testcam on a free port of 127.0.0.1; killed and
-    restarted on the same port."""
-
-    def __init__(self, *args):
-        self.program = os.environ.get("LATESTFRAME_TESTCAM") or shutil.which("latestframe-testcam")
-        self.args = ["--width=320", "--height=240", *args]
-        self.port = 0
-        self.url = self._start()
-
-    def _start(self):
-        self.process = subprocess.Popen([self.program, f"--port={self.port}", *self.args],
-                                        stdout=subprocess.PIPE, text=True)
-        url = self.process.stdout.readline().strip()
-        # Later lines are drained, so that a full pipe never blocks it.
-        threading.Thread(target=self.process.stdout.read, daemon=True).start()
-        if url.startswith("rtsp://"):
-            self.port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
-        return url
-
-    def kill_and_restart(self):
-        self.process.kill()
-        self.process.wait(20)
-        return self._start() == self.url
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(20)
+def start_camera(*args):
+    """latestframe-testcam on a free port of 127.0.0.1, 320x240."""
+    program = os.environ.get("LATESTFRAME_TESTCAM") or shutil.which("latestframe-testcam")
+    return RtspCamera(program, "--width=320", "--height=240", *args)
 
 
 class Reader:
@@ -132,14 +109,17 @@ def reading(camera, row):
 
 def camera_restart(full, row):
     row["repetitions"] = 100 if full else 3
-    camera = Camera()
+    camera = start_camera()
     with reading(camera, row) as opened:
         if opened is None:
             return
         capture, reader = opened
         for repetition in range(row["repetitions"]):
             before = reader.connection
-            if not camera.kill_and_restart():
+            url = camera.url
+            camera.kill()
+            camera.start(camera.port())
+            if camera.url != url:
                 row["note"] = "the camera did not restart on its port"
                 break
             if reader.wait_until(lambda: reader.connection > before, 30):
@@ -154,7 +134,7 @@ def camera_restart(full, row):
 def stall(full, row):
     row["repetitions"] = 1
     stall_s = 60 if full else 6
-    camera = Camera("--pause-after=3", f"--pause-for={stall_s}")
+    camera = start_camera("--pause-after=3", f"--pause-for={stall_s}")
     with reading(camera, row) as opened:
         if opened is None:
             return

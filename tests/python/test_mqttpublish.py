@@ -24,7 +24,7 @@ mqtt = pytest.importorskip("paho.mqtt.client")
 jsonschema = pytest.importorskip("jsonschema")
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "common"))
+sys.path.insert(0, str(ROOT / "pipelines" / "lib"))
 from live_servers import MqttBroker, free_port  # noqa: E402
 
 SCHEMA = ROOT / "schema" / "detections.schema.json"

@@ -28,7 +28,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "common"))
+sys.path.insert(0, str(ROOT / "pipelines" / "lib"))
 from live_servers import MqttBroker, RtspCamera, free_port  # noqa: E402
 
 SCHEMAS = {

@@ -32,7 +32,7 @@ import pytest
 
 import latestframe
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "common"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "pipelines" / "lib"))
 from live_servers import RtspCamera  # noqa: E402
 
 LIVE = ("videotestsrc is-live=true pattern=ball "

@@ -1,9 +1,10 @@
-"""Real servers on 127.0.0.1 for the Python tests: the RTSP test camera
-(latestframe-testcam) and Debian's mosquitto broker, each in its own
-process, started on a free port, killed and restarted on the same one.
+"""Real servers on 127.0.0.1 for the tests and the scripts of pipelines/:
+the RTSP test camera (latestframe-testcam) and Debian's mosquitto broker,
+each in its own process, started on a free port, killed and restarted on
+the same one.
 
-Imported by the tests that need them (tests/python, tests/python/binding,
-tests/service): put tests/common on sys.path first."""
+Imported by whoever needs them (tests/python, tests/service, the fault
+matrix, the service benchmark): put pipelines/lib on sys.path first."""
 import os
 import signal
 import socket
