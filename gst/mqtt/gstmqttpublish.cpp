@@ -728,11 +728,13 @@ gst_mqtt_publish_stop (GstBaseTransform *trans)
   state->connection->stop_listening (self);
   lfm::mqtt_publisher &publisher = *state->connection->publisher;
 
-  /* The last element using the connection sends what it still holds;
-   * while others use it, it goes on sending. Drains without the lock:
-   * readers of the figures go on meanwhile. */
+  /* The last element using the connection sends what it still holds, if
+   * the broker is there (an absent one is not waited for); while others
+   * use it, it goes on sending. Drains without the lock: readers of the
+   * figures go on meanwhile. */
   const guint drain_ms = state->drain_timeout_ms;
-  if (drain_ms > 0 && is_last_user (state->connection)
+  if (drain_ms > 0 && publisher.stats ().connected
+      && is_last_user (state->connection)
       && !publisher.wait_flushed_for (std::chrono::milliseconds (drain_ms)))
     {
       const lfm::publisher_stats left = publisher.stats ();
@@ -1042,8 +1044,9 @@ gst_mqtt_publish_class_init (GstMqttPublishClass *klass)
       g_param_spec_uint ("drain-timeout", "Drain timeout (ms)",
                          "On stopping (PAUSED to READY), wait at most this "
                          "many milliseconds for the backlog and the messages "
-                         "in flight to be sent (0 = do not wait: they are "
-                         "abandoned)",
+                         "in flight to be sent, if the broker is connected "
+                         "and no other element shares the connection (0 = "
+                         "do not wait: they are abandoned)",
                          0, G_MAXINT, DEFAULT_DRAIN_TIMEOUT, while_playing));
   g_object_class_install_property (
       gobject_class, PROP_PUBLISHED,

@@ -29,7 +29,9 @@
 
 #include <string.h>
 
-static const gchar *plugin_names[] = { "latestframe", "latestframecv" };
+/* A plugin that is not built (no OpenCV, no libmosquitto) has no cases. */
+static const gchar *plugin_names[]
+    = { "latestframe", "latestframecv", "latestframemqtt" };
 
 /* Raw video every element of both plugins accepts. */
 #define CAPS "video/x-raw,format=GRAY8,width=64,height=48,framerate=30/1"
@@ -501,6 +503,11 @@ GST_START_TEST (test_plugins_found)
                                 "latestframecv"));
       gst_object_unref (feature);
     }
+#endif
+#ifdef LATESTFRAME_HAVE_MQTT
+  feature = gst_registry_lookup_feature (registry, "mqttpublish");
+  fail_unless (feature != NULL, "no mqttpublish in the registry");
+  gst_object_unref (feature);
 #endif
   gboolean latestframe_has_cases = FALSE;
   for (guint i = 0; i < cases->len; i++)
