@@ -8,7 +8,9 @@ latestframe then drops.
 What a test needs is substituted: any rtsp:// URL becomes the bundled test
 camera (LATESTFRAME_TESTCAM, started once on a free port), autovideosink
 becomes fakesink, v4l2src a live 640x480@30 YUY2 videotestsrc (a webcam's
-usual output), OpenCV's sample folder LATESTFRAME_SAMPLE_DATA, and `-m` is
+usual output), mqttpublish's port that of a mosquitto broker started once on
+a free port of 127.0.0.1 (and a warning that it cannot reach or lost the
+broker fails the line), OpenCV's sample folder LATESTFRAME_SAMPLE_DATA, and `-m` is
 added where missing so that the bus can be watched (it only prints).
 
 A line that ends by itself (a file, num-buffers) must reach PLAYING, end
@@ -54,7 +56,8 @@ WEBCAM = ["videotestsrc", "is-live=true", "!",
 PLAYING = re.compile(r'from element "pipeline\d*" \(state-changed\): '
                      r'GstMessageStateChanged, old-state=\(GstState\)paused, '
                      r'new-state=\(GstState\)playing')
-ERROR = re.compile(r"^ERROR|^WARNING: erroneous pipeline|\(error\): ")
+ERROR = re.compile(r"^ERROR|^WARNING: erroneous pipeline|\(error\): "
+                   r"|Could not reach the MQTT broker|Lost the MQTT broker")
 WARNING = re.compile(r"^WARNING: from element")
 
 
@@ -230,7 +233,7 @@ class Plan:
     notes: list = field(default_factory=list)
 
 
-def plan(launch, sample_data, camera):
+def plan(launch, sample_data, camera, broker):
     command, filtered = split_pipe(expand(launch.text, launch.variables, sample_data))
     tokens = shlex.split(command, comments=True)
     env = {}
@@ -256,7 +259,17 @@ def plan(launch, sample_data, camera):
         options.append("-m")
         notes.append("-m added")
     ran = []
+    in_mqttpublish = False
     for index, token in enumerate(pipeline):
+        if token == "!" or ("=" not in token and token != "mqttpublish"):
+            in_mqttpublish = False
+        if in_mqttpublish and token.startswith(("port=", "host=")):
+            continue
+        if token == "mqttpublish":
+            ran += [token, "host=127.0.0.1", f"port={broker()}"]
+            notes.append("mqttpublish -> the test broker")
+            in_mqttpublish = True
+            continue
         if token == "autovideosink":
             ran.append("fakesink")
             notes.append("autovideosink -> fakesink")
@@ -309,6 +322,29 @@ class TestCamera:
         if self.process:
             self.process.terminate()
             self.process.wait()
+
+
+class TestBroker:
+    """Debian's mosquitto on a free port of 127.0.0.1, started on first use
+    (pipelines/lib/live_servers.py)."""
+
+    def __init__(self):
+        self.broker = None
+
+    def __call__(self):
+        if self.broker is None:
+            sys.path.insert(0, str(ROOT / "pipelines" / "lib"))
+            from live_servers import MqttBroker
+            try:
+                self.broker = MqttBroker()
+            except FileNotFoundError as missing:
+                raise Unrunnable(f"an mqttpublish line: {missing}")
+            print(f"test broker: 127.0.0.1:{self.broker.port}")
+        return self.broker.port
+
+    def stop(self):
+        if self.broker:
+            self.broker.close()
 
 
 class Run:
@@ -460,6 +496,7 @@ def main():
         print(f"FAIL {problem}")
 
     camera = TestCamera(os.environ.get("LATESTFRAME_TESTCAM"))
+    broker = TestBroker()
     started = time.monotonic()
     ran = 0
     try:
@@ -467,7 +504,7 @@ def main():
             for launch in lines:
                 print(f"\n{launch.where()}: {launch.text}")
                 try:
-                    command = plan(launch, sample_data, camera)
+                    command = plan(launch, sample_data, camera, broker)
                 except Unrunnable as reason:
                     failures.append(f"{launch.where()}: {launch.text}\n  cannot run: {reason}")
                     print(f"  FAIL cannot run: {reason}")
@@ -491,6 +528,7 @@ def main():
                     print(f"  FAIL placement rule: {rule}")
     finally:
         camera.stop()
+        broker.stop()
 
     print(f"\nran {ran} of {len(lines)} launch lines in {time.monotonic() - started:.1f} s")
     if not lines:
