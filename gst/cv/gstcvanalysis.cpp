@@ -27,6 +27,7 @@
 #include "gstcvanalysis.h"
 
 #include "cvframe.h"
+#include "element_helpers.h"
 
 #include <atomic>
 #include <chrono>
@@ -40,22 +41,7 @@ namespace lf = latestframe;
 
 namespace
 {
-/* Holds a GstObject's lock for as long as it lives, even through an
- * exception. */
-class object_lock
-{
-public:
-  explicit object_lock (gpointer object) : object_ (GST_OBJECT (object))
-  {
-    GST_OBJECT_LOCK (object_);
-  }
-  object_lock (const object_lock &) = delete;
-  object_lock &operator= (const object_lock &) = delete;
-  ~object_lock () { GST_OBJECT_UNLOCK (object_); }
-
-private:
-  GstObject *object_;
-};
+using latestframe::glue::object_lock;
 } // namespace
 
 #define CV_ANALYSIS_FORMATS                                                    \

@@ -95,6 +95,8 @@
 
 #include "gstlatestframe.h"
 
+#include "element_helpers.h"
+
 #include "flightmeta.h"
 #include "latestframe/capture_clock.h"
 #include "latestframe/frame_keeper.h"
@@ -261,11 +263,7 @@ enum
 #define DEFAULT_AGE_FROM GST_LATEST_FRAME_AGE_FROM_AUTO
 #define DEFAULT_DECODE GST_LATEST_FRAME_DECODE_ALL
 #define DEFAULT_ANALYSIS_RATE 0.0
-/* NTP counts from 1900, Unix time from 1970. */
-#define NTP_TO_UNIX_NS (G_GUINT64_CONSTANT (2208988800) * GST_SECOND)
 #define FRAME_INFO_NAME "latestframe-frame"
-/* The custom meta that carries it on pushed frames (see attach_frame_info). */
-#define FRAME_INFO_META "LatestFrameInfoMeta"
 #define DEFAULT_MEMORY_BUDGET NULL
 #define DEFAULT_MEMORY_BUDGET_BYTES 0
 #define DEFAULT_STATS_INTERVAL 0
@@ -504,13 +502,7 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
                            "latestframe element");
   GST_DEBUG_CATEGORY_INIT (latest_frame_dataflow, "latestframe_dataflow", 0,
                            "latestframe dataflow (per frame)");
-  /* Any plugin that reads or writes the meta registers it, whichever loads
-   * first (mqttpublish too). */
-  if (!gst_meta_get_info (FRAME_INFO_META))
-    {
-      static const gchar *no_tags[] = { NULL };
-      gst_meta_register_custom (FRAME_INFO_META, no_tags, NULL, NULL, NULL);
-    }
+  latestframe::glue::register_frame_info_meta ();
 
   gobject_class->finalize = gst_latest_frame_finalize;
   gobject_class->set_property = gst_latest_frame_set_property;
@@ -1187,32 +1179,6 @@ gst_latest_frame_get_property (GObject *object, guint prop_id, GValue *value,
 
 /* ---- upstream ------------------------------------------------------- */
 
-/* The frame's capture time (Unix time, ns), when the stream tells it: a
- * reference timestamp meta, `timestamp/x-ntp` (RTCP sender reports, RFC
- * 7273, RFC 6051: rtspsrc add-reference-timestamp-meta=true) or
- * `timestamp/x-unix`. */
-static std::optional<guint64>
-capture_time_of (GstBuffer *buffer)
-{
-  gpointer iterator = NULL;
-  while (GstMeta *meta = gst_buffer_iterate_meta_filtered (
-             buffer, &iterator, GST_REFERENCE_TIMESTAMP_META_API_TYPE))
-    {
-      auto *reference = reinterpret_cast<GstReferenceTimestampMeta *> (meta);
-      /* GST_CLOCK_TIME_NONE tells no time (rather than a clock out of
-       * step). */
-      if (!GST_CLOCK_TIME_IS_VALID (reference->timestamp))
-        continue;
-      const GstStructure *kind = gst_caps_get_structure (reference->reference, 0);
-      if (gst_structure_has_name (kind, "timestamp/x-unix"))
-        return reference->timestamp;
-      if (gst_structure_has_name (kind, "timestamp/x-ntp")
-          && reference->timestamp >= NTP_TO_UNIX_NS)
-        return reference->timestamp - NTP_TO_UNIX_NS;
-    }
-  return std::nullopt;
-}
-
 /* With a capture time the core can place (see capture_clock), the frame's
  * time on the running clock becomes the moment it was captured, so that the
  * keeper's ages run from capture; its own running time is kept beside. */
@@ -1223,7 +1189,7 @@ age_from_capture_time (GstLatestFrame *self, GstBuffer *buffer,
   lf::capture_clock &capture_clock = self->state->capture_clock;
   if (capture_clock.out_of_step ())
     return;
-  const std::optional<guint64> captured = capture_time_of (buffer);
+  const std::optional<guint64> captured = latestframe::glue::reference_capture_time (buffer);
   if (!captured)
     return;
   const std::int64_t now_running = read_running_clock (self);
@@ -1891,16 +1857,17 @@ describe_handover (const keeper_t::handover &frame, GstStructure *info)
 }
 
 /* A pushed frame's `latestframe-frame` structure travels as a custom meta
- * (FRAME_INFO_META) that elements downstream read by name (mqttpublish puts
+ * (latestframe::glue::frame_info_meta) that elements downstream read by name (mqttpublish puts
  * the sequence and capture time in its messages); it has no tags, so
  * videoconvert and the analyses keep it. A frame that already carries one
  * (from a latestframe before the decoder) gets this element's figures. */
 static void
 attach_frame_info (GstBuffer *buffer, const keeper_t::handover &frame)
 {
-  GstCustomMeta *meta = gst_buffer_get_custom_meta (buffer, FRAME_INFO_META);
+  GstCustomMeta *meta = gst_buffer_get_custom_meta (
+      buffer, latestframe::glue::frame_info_meta);
   if (!meta)
-    meta = gst_buffer_add_custom_meta (buffer, FRAME_INFO_META);
+    meta = gst_buffer_add_custom_meta (buffer, latestframe::glue::frame_info_meta);
   if (G_UNLIKELY (!meta))
     return;
   describe_handover (frame, gst_custom_meta_get_structure (meta));

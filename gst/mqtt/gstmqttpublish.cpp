@@ -76,6 +76,8 @@
 
 #include "gstmqttpublish.h"
 
+#include "element_helpers.h"
+
 #include "latestframe/detection_message.h"
 #include "latestframe/mqtt_publisher.h"
 
@@ -114,8 +116,6 @@ namespace lfm = latestframe::mqtt;
 #define DEFAULT_CONNECTION ""
 
 #define CAMERA_PLACEHOLDER "{camera}"
-/* NTP counts from 1900, Unix from 1970. */
-#define NTP_TO_UNIX_NS (G_GUINT64_CONSTANT (2208988800) * GST_SECOND)
 
 enum
 {
@@ -152,21 +152,7 @@ static guint mqtt_publish_signals[LAST_SIGNAL];
 
 namespace
 {
-/* Holds a GstObject's lock for as long as it lives. */
-class object_lock
-{
-public:
-  explicit object_lock (gpointer object) : object_ (GST_OBJECT (object))
-  {
-    GST_OBJECT_LOCK (object_);
-  }
-  object_lock (const object_lock &) = delete;
-  object_lock &operator= (const object_lock &) = delete;
-  ~object_lock () { GST_OBJECT_UNLOCK (object_); }
-
-private:
-  GstObject *object_;
-};
+using latestframe::glue::object_lock;
 
 /* The settings, as the properties hold them. */
 struct settings
@@ -289,17 +275,6 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
 G_DEFINE_TYPE (GstMqttPublish, gst_mqtt_publish, GST_TYPE_BASE_TRANSFORM);
 GST_ELEMENT_REGISTER_DEFINE (mqttpublish, "mqttpublish", GST_RANK_NONE,
                              GST_TYPE_MQTT_PUBLISH);
-
-void
-gst_mqtt_publish_register_frame_info_meta (void)
-{
-  /* The same call as latestframe's: whichever plugin loads first registers
-   * it, the other finds it. */
-  static const gchar *tags[] = { NULL };
-  if (gst_meta_get_info (LATESTFRAME_INFO_META_NAME) == NULL)
-    gst_meta_register_custom (LATESTFRAME_INFO_META_NAME, tags, NULL, NULL,
-                              NULL);
-}
 
 static void
 gst_mqtt_publish_init (GstMqttPublish *self)
@@ -706,7 +681,7 @@ gst_mqtt_publish_start (GstBaseTransform *trans)
     }
 
   const GstMetaInfo *frame_info
-      = gst_meta_get_info (LATESTFRAME_INFO_META_NAME);
+      = gst_meta_get_info (latestframe::glue::frame_info_meta);
   state->frame_info_api = frame_info ? frame_info->api : G_TYPE_INVALID;
   state->frames = 0;
   {
@@ -777,30 +752,6 @@ gst_mqtt_publish_set_caps (GstBaseTransform *trans, GstCaps *incaps,
 }
 
 /* ---- per frame ------------------------------------------------------- */
-
-/* The frame's capture time (Unix ns) from a reference timestamp meta:
- * `timestamp/x-unix`, or `timestamp/x-ntp` (RTCP sender reports). */
-static std::optional<guint64>
-reference_capture_time (GstBuffer *buffer)
-{
-  gpointer iterator = NULL;
-  while (GstMeta *meta = gst_buffer_iterate_meta_filtered (
-             buffer, &iterator, GST_REFERENCE_TIMESTAMP_META_API_TYPE))
-    {
-      auto *reference = reinterpret_cast<GstReferenceTimestampMeta *> (meta);
-      if (!GST_CLOCK_TIME_IS_VALID (reference->timestamp)
-          || !reference->reference)
-        continue;
-      const GstStructure *kind
-          = gst_caps_get_structure (reference->reference, 0);
-      if (gst_structure_has_name (kind, "timestamp/x-unix"))
-        return reference->timestamp;
-      if (gst_structure_has_name (kind, "timestamp/x-ntp")
-          && reference->timestamp >= NTP_TO_UNIX_NS)
-        return reference->timestamp - NTP_TO_UNIX_NS;
-    }
-  return std::nullopt;
-}
 
 /* Fills the state's list with the frame's regions of interest; the views
  * point into the metas, valid while the buffer is ours. */
@@ -878,7 +829,7 @@ gst_mqtt_publish_transform_ip (GstBaseTransform *trans, GstBuffer *buffer)
         frame.capture_time_ns = value;
     }
   if (!frame.capture_time_ns)
-    frame.capture_time_ns = reference_capture_time (buffer);
+    frame.capture_time_ns = latestframe::glue::reference_capture_time (buffer);
 
   collect_detections (state, buffer);
   if (state->detections.empty () && !state->publish_empty)

@@ -44,14 +44,4 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMqttPublish, gst_object_unref)
 
 GST_ELEMENT_REGISTER_DECLARE (mqttpublish);
 
-/* The name of the custom meta latestframe attaches to each frame it pushes
- * (a `latestframe-frame` structure: `sequence`, guint64, 1 = the first
- * frame latestframe received; `capture-time`, guint64 Unix ns, when
- * known). Registered by whichever plugin loads first. */
-#define LATESTFRAME_INFO_META_NAME "LatestFrameInfoMeta"
-
-/* Registers the LatestFrameInfoMeta custom meta unless another plugin
- * already did. */
-void gst_mqtt_publish_register_frame_info_meta (void);
-
 G_END_DECLS

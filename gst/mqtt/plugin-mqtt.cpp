@@ -5,12 +5,13 @@
  */
 #include "config.h"
 
+#include "element_helpers.h"
 #include "gstmqttpublish.h"
 
 static gboolean
 plugin_init (GstPlugin *plugin)
 {
-  gst_mqtt_publish_register_frame_info_meta ();
+  latestframe::glue::register_frame_info_meta ();
   return GST_ELEMENT_REGISTER (mqttpublish, plugin);
 }
 
