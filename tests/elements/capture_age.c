@@ -109,7 +109,13 @@ GST_START_TEST (pushed_frames_carry_their_sequence_and_capture_time)
   guint64 sequence = 0, captured = 0;
   fail_unless (gst_structure_get_uint64 (info, "sequence", &sequence));
   fail_unless_equals_uint64 (sequence, 1);
-  fail_unless (gst_structure_get_uint64 (info, "capture-time", &captured));
+  gchar *told = gst_structure_to_string (info);
+  fail_unless (gst_structure_get_uint64 (info, "capture-time", &captured),
+               "no capture time in %s; capture-time-frames %" G_GUINT64_FORMAT
+               ", fallback %d",
+               told, stat_uint64 (h->element, "capture-time-frames"),
+               stat_boolean (h->element, "capture-clock-fallback"));
+  g_free (told);
   fail_unless (captured + 1000 >= before_ns - 30 * GST_MSECOND
                    && captured <= after_ns - 30 * GST_MSECOND + 1000,
                "capture time %" G_GUINT64_FORMAT " outside [%" G_GUINT64_FORMAT
