@@ -29,6 +29,7 @@
 #include <cstdlib>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace
@@ -63,6 +64,8 @@ struct service
   steady::time_point last_health;
   std::uint64_t reloads = 0;
   std::uint64_t reload_failures = 0;
+  /* The camera instances already reported as unable to run. */
+  std::set<std::uint64_t> reported_instances;
   int exit_status = 0;
 };
 
@@ -146,6 +149,22 @@ publish (service &self, const std::string &topic, const std::string &payload)
     GST_WARNING ("the MQTT connection refused a message for %s", topic.c_str ());
 }
 
+/* Names, once, each camera whose pipeline cannot be built (an analyses
+ * fragment naming an element that does not exist): its capture gave up,
+ * closed, and says why. The others run on. */
+void
+report_cameras_that_cannot_run (service &self,
+                                const std::vector<svc::camera_view> &cameras)
+{
+  for (const svc::camera_view &camera : cameras)
+    if (camera.stats.state == latestframe::capture_state::closed
+        && !camera.stats.last_error.empty ()
+        && self.reported_instances.insert (camera.instance).second)
+      say (self.config_path + ":" + std::to_string (camera.config.line)
+           + ": cameras: " + camera.config.id
+           + ": cannot run: " + camera.stats.last_error);
+}
+
 /* Every second: the metrics; every health interval: each camera's health
  * record on MQTT. */
 gboolean
@@ -153,6 +172,7 @@ on_tick (gpointer data)
 {
   service &self = *static_cast<service *> (data);
   const std::vector<svc::camera_view> cameras = self.fleet->cameras ();
+  report_cameras_that_cannot_run (self, cameras);
   const svc::process_figures process = process_figures_of (self, cameras);
   if (self.metrics)
     self.metrics->update (svc::metrics_exposition (cameras, process));
@@ -178,6 +198,7 @@ announce (const service &self, const svc::reload_plan &plan)
        + "; stopped " + joined (plan.stop) + "; restarted "
        + joined (plan.restart) + "; kept " + joined (plan.keep));
 }
+
 
 gboolean
 on_reload (gpointer data)

@@ -323,6 +323,7 @@ def test_three_shards_share_twelve_cameras(broker, subscriber, cameras,
     # 3 -> 4 shards: only cameras the new shard wins move.
     owner4 = owners(config, 4)
     moved = [c for c in ids if owner4[c] != owner[c]]
+    print(f"3 -> 4 shards: {len(moved)} of 12 cameras move: {moved}")
     assert all(owner4[c] == 3 for c in moved), (owner, owner4)
     assert len(moved) <= 4, f"{len(moved)} of 12 moved: {moved}"
 
@@ -355,6 +356,7 @@ def test_a_lost_camera_recovers_alone(broker, subscriber, cameras, services,
     during_from = time.monotonic()
     time.sleep(window)
     during = rates(during_from)
+    print(f"detections/s before the loss {before}, while {ids[0]} was down {during}")
     for camera_id in ids[1:]:
         assert during[camera_id] >= 0.8 * before[camera_id], (before, during)
     servers[0].start(servers[0].port())
@@ -391,6 +393,8 @@ def test_broker_away_for_30_seconds(broker, cameras, services, workdir):
         time.sleep(1)
     text = service.metrics()
     dropped = metric(text, "latestframe_mqtt_dropped_total")
+    print(f"broker away 30 s: backlog at most {worst_backlog:.0f} of {backlog}, "
+          f"{dropped:.0f} messages dropped")
     assert worst_backlog <= backlog
     assert dropped > 0, "30 s of messages fit a 50-message backlog?"
     assert metric(text, "latestframe_mqtt_connected") == 0
@@ -471,11 +475,20 @@ def test_bad_configuration_and_clean_stop(broker, cameras, services, workdir):
     assert done.returncode == 2
     assert f"{config}:4: cameras[0].decode" in done.stderr, done.stderr
 
+    # A camera whose analyses do not parse is named with its line; the
+    # others run.
     servers = cameras(1)
     good = workdir / "good.yaml"
     write_config(good, broker.port, [("one", servers[0].url)])
+    good.write_text(good.read_text() + f"  - id: two\n    uri: {servers[0].url}\n"
+                    "    analyses: \"cvmotion ! cvnosuchanalysis\"\n")
     service = services(good)
     wait_for(lambda: (metric(service.metrics(), "latestframe_frames_analysed_total",
                              camera="one") or 0) > 0, 60, "frames analysed")
+    wait_for(lambda: any(f"{good}:8: cameras: two: cannot run:" in line
+                         and "cvnosuchanalysis" in line for line in service.log),
+             30, f"camera two named as unable to run: {service.log[-3:]}")
+    assert metric(service.metrics(), "latestframe_camera_state",
+                  camera="two", state="closed") == 1
     assert service.stop() == 0
     assert service.said("stopped")
