@@ -74,3 +74,17 @@ def test_systemd_unit_matches_the_service():
     assert check.returncode == 0, check.stderr
     assert settings["ExecReload"] == "/bin/kill -HUP $MAINPID"
     assert settings["KillSignal"] == "SIGTERM"
+
+
+# The examples in schema/README.md are messages the schemas accept.
+def test_schema_examples_validate():
+    import json
+
+    import jsonschema
+    text = (ROOT / "schema" / "README.md").read_text()
+    examples = [block.split("```", 1)[0] for block in text.split("```json")[1:]]
+    kinds = [json.loads(example)["schema"].split("/")[1] for example in examples]
+    assert sorted(kinds) == ["detections", "health"], kinds
+    for example, kind in zip(examples, kinds):
+        schema = json.loads((ROOT / "schema" / f"{kind}.schema.json").read_text())
+        jsonschema.Draft202012Validator(schema).validate(json.loads(example))
