@@ -58,21 +58,4 @@ reference_capture_time (GstBuffer *buffer)
   return std::nullopt;
 }
 
-/* The custom meta latestframe attaches to each frame it pushes: a
- * structure with `sequence` (guint64, 1 = the first frame it received),
- * `running-time`, `age` and, when known, `capture-time` (guint64, Unix ns
- * on this host's clock). Elements downstream read it by name. */
-constexpr const char *frame_info_meta = "LatestFrameInfoMeta";
-
-/* Registers it unless another plugin did already: every plugin that reads
- * or writes it calls this, whichever loads first. No tags, so that
- * videoconvert and the analyses keep it. */
-inline void
-register_frame_info_meta ()
-{
-  static const gchar *no_tags[] = { NULL };
-  if (!gst_meta_get_info (frame_info_meta))
-    gst_meta_register_custom (frame_info_meta, no_tags, NULL, NULL, NULL);
-}
-
 } // namespace latestframe::glue

@@ -42,12 +42,13 @@
  * This is how the latestframe capture library (C++ and Python) reads a
  * camera.
  *
- * Each pushed frame carries a #GstCustomMeta named `LatestFrameInfoMeta`
- * (gst_buffer_get_custom_meta()) with the same fields as a pulled sample's
- * info below but `skipped`: `sequence`, `running-time`, `age` and, when the
- * frame was aged from its capture time, `capture-time` (guint64, Unix ns on
- * this host's clock). It has no tags, so videoconvert and the analyses keep
- * it; mqttpublish puts the sequence and capture time in its messages. In Python with PyGObject:
+ * Each pushed frame carries a `LatestFrameInfoMeta` (gst/common/
+ * frameinfometa.h: plain fields, API `LatestFrameInfoMetaAPI`) with what a
+ * pulled sample's info below says but `skipped`: `sequence`,
+ * `running_time`, `age` and, when the frame was aged from its capture
+ * time, `capture_time` (Unix ns on this host's clock). Its API has no
+ * tags, so videoconvert and the analyses keep it; mqttpublish puts the
+ * sequence and capture time in its messages. In Python with PyGObject:
  * |[
  * pipeline = Gst.parse_launch("rtspsrc location=rtsp://127.0.0.1:8554/cam "
  *     "add-reference-timestamp-meta=true "
@@ -96,6 +97,7 @@
 #include "gstlatestframe.h"
 
 #include "element_helpers.h"
+#include "frameinfometa.h"
 
 #include "flightmeta.h"
 #include "latestframe/capture_clock.h"
@@ -502,7 +504,8 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
                            "latestframe element");
   GST_DEBUG_CATEGORY_INIT (latest_frame_dataflow, "latestframe_dataflow", 0,
                            "latestframe dataflow (per frame)");
-  latestframe::glue::register_frame_info_meta ();
+  /* mqttpublish registers it too, whichever loads first. */
+  latest_frame_info_meta_get_info ();
 
   gobject_class->finalize = gst_latest_frame_finalize;
   gobject_class->set_property = gst_latest_frame_set_property;
@@ -1833,10 +1836,20 @@ make_decode_only (GstLatestFrame *self, GstBuffer *buffer)
   gst_pad_push_event (self->srcpad, gst_event_new_segment (&segment));
 }
 
-/* What a frame handed over says of itself, in a `latestframe-frame`
- * structure (the pulled sample's info, the pushed frame's meta): its
- * sequence number, running time, age, and, aged from its capture time,
- * when that was on this host's wall clock. */
+/* When the camera captured a frame that was aged from its capture time,
+ * Unix ns on this host's wall clock. */
+static std::optional<guint64>
+capture_time_of (const keeper_t::handover &frame)
+{
+  if (!frame.timestamp_age_ns || !frame.age_ns)
+    return std::nullopt;
+  return static_cast<guint64> (g_get_real_time () * 1000
+                               - static_cast<gint64> (*frame.age_ns));
+}
+
+/* What a frame taken by a reader says of itself, in its sample's
+ * `latestframe-frame` structure: its sequence number, running time, age
+ * and, aged from its capture time, when that was. */
 static void
 describe_handover (const keeper_t::handover &frame, GstStructure *info)
 {
@@ -1848,29 +1861,31 @@ describe_handover (const keeper_t::handover &frame, GstStructure *info)
   gst_structure_set (info, "sequence", G_TYPE_UINT64, frame.sequence,
                      "running-time", G_TYPE_UINT64, running_time, "age",
                      G_TYPE_INT64, age, NULL);
-  if (frame.timestamp_age_ns && age >= 0)
-    gst_structure_set (info, "capture-time", G_TYPE_UINT64,
-                       static_cast<guint64> (g_get_real_time () * 1000 - age),
-                       NULL);
-  else
-    gst_structure_remove_field (info, "capture-time");
+  if (const std::optional<guint64> captured = capture_time_of (frame))
+    gst_structure_set (info, "capture-time", G_TYPE_UINT64, *captured, NULL);
 }
 
-/* A pushed frame's `latestframe-frame` structure travels as a custom meta
- * (latestframe::glue::frame_info_meta) that elements downstream read by name (mqttpublish puts
- * the sequence and capture time in its messages); it has no tags, so
- * videoconvert and the analyses keep it. A frame that already carries one
- * (from a latestframe before the decoder) gets this element's figures. */
+/* The same for a pushed frame, as a LatestFrameInfoMeta (plain fields:
+ * no allocation but the meta's slot) that elements downstream read
+ * (mqttpublish puts the sequence and capture time in its messages); its
+ * API has no tags, so videoconvert and the analyses keep it. A frame that
+ * already carries one (from a latestframe before the decoder) gets this
+ * element's figures. */
 static void
 attach_frame_info (GstBuffer *buffer, const keeper_t::handover &frame)
 {
-  GstCustomMeta *meta = gst_buffer_get_custom_meta (
-      buffer, latestframe::glue::frame_info_meta);
-  if (!meta)
-    meta = gst_buffer_add_custom_meta (buffer, latestframe::glue::frame_info_meta);
-  if (G_UNLIKELY (!meta))
+  LatestFrameInfoMeta *info = latest_frame_info_meta_get (buffer);
+  if (!info)
+    info = reinterpret_cast<LatestFrameInfoMeta *> (gst_buffer_add_meta (
+        buffer, latest_frame_info_meta_get_info (), NULL));
+  if (G_UNLIKELY (!info))
     return;
-  describe_handover (frame, gst_custom_meta_get_structure (meta));
+  info->sequence = frame.sequence;
+  info->running_time = frame.time_ns == lf::no_time
+                           ? GST_CLOCK_TIME_NONE
+                           : static_cast<GstClockTime> (frame.time_ns);
+  info->age = frame.age_ns ? static_cast<gint64> (*frame.age_ns) : -1;
+  info->capture_time = capture_time_of (frame).value_or (GST_CLOCK_TIME_NONE);
 }
 
 /* Pushes a handed-over frame carrying its charge, which stays in flight

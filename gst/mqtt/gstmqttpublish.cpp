@@ -77,6 +77,7 @@
 #include "gstmqttpublish.h"
 
 #include "element_helpers.h"
+#include "frameinfometa.h"
 
 #include "latestframe/detection_message.h"
 #include "latestframe/mqtt_publisher.h"
@@ -245,7 +246,6 @@ struct _GstMqttPublishState
    * the streaming thread reads them without a lock. */
   run current;
   std::shared_ptr<shared_connection> connection;
-  GType frame_info_api = G_TYPE_INVALID;
 
   /* Readers of `connection` from other threads (properties, the publish
    * action) hold this while they use it; start/stop hold it while they
@@ -628,10 +628,13 @@ gst_mqtt_publish_start (GstBaseTransform *trans)
     connection_name = configured.connection;
   }
   if (options.client_id.empty ())
+    /* The host too: containers of one deployment may all be pid 1, and
+     * a broker drops a client when another connects with its id. */
     options.client_id = "latestframe-"
                         + (connection_name.empty () ? current.camera
                                                     : connection_name)
-                        + "-" + std::to_string (getpid ()) + "-"
+                        + "-" + g_get_host_name () + "-"
+                        + std::to_string (getpid ()) + "-"
                         + std::to_string (clients++);
   current.where = options.host + ":" + std::to_string (options.port);
   current.backlog = options.backlog_capacity;
@@ -680,9 +683,6 @@ gst_mqtt_publish_start (GstBaseTransform *trans)
       return FALSE;
     }
 
-  const GstMetaInfo *frame_info
-      = gst_meta_get_info (latestframe::glue::frame_info_meta);
-  state->frame_info_api = frame_info ? frame_info->api : G_TYPE_INVALID;
   state->frames = 0;
   {
     std::lock_guard<std::mutex> lock (state->publisher_lock);
@@ -815,20 +815,15 @@ gst_mqtt_publish_transform_ip (GstBaseTransform *trans, GstBuffer *buffer)
 
   /* latestframe's own numbering and capture time come first: its sequence
    * shows the frames it dropped. */
-  GstMeta *info_meta = state->frame_info_api != G_TYPE_INVALID
-                           ? gst_buffer_get_meta (buffer, state->frame_info_api)
-                           : NULL;
-  if (info_meta)
+  if (const LatestFrameInfoMeta *info = latest_frame_info_meta_get (buffer))
     {
-      const GstStructure *info = gst_custom_meta_get_structure (
-          reinterpret_cast<GstCustomMeta *> (info_meta));
-      guint64 value;
-      if (gst_structure_get_uint64 (info, "sequence", &value))
-        frame.sequence = value;
-      if (gst_structure_get_uint64 (info, "capture-time", &value))
-        frame.capture_time_ns = value;
+      /* latestframe already judged the capture time: none means it was not
+       * given one, or found the camera's clock out of step. */
+      frame.sequence = info->sequence;
+      if (GST_CLOCK_TIME_IS_VALID (info->capture_time))
+        frame.capture_time_ns = info->capture_time;
     }
-  if (!frame.capture_time_ns)
+  else
     frame.capture_time_ns = latestframe::glue::reference_capture_time (buffer);
 
   collect_detections (state, buffer);
@@ -846,7 +841,10 @@ gst_mqtt_publish_transform_ip (GstBaseTransform *trans, GstBuffer *buffer)
       std::string payload;
       payload.reserve (state->payload_hint);
       lfm::write_detection_message (frame, payload);
-      state->payload_hint = std::max (state->payload_hint, payload.size ());
+      /* The last message's size, not the largest ever: one frame with
+       * many regions must not make every message held in the backlog
+       * that large. */
+      state->payload_hint = payload.size ();
       GST_CAT_LOG_OBJECT (mqtt_publish_dataflow, self,
                           "sequence %" G_GUINT64_FORMAT ", %zu detections, "
                           "%zu bytes",
@@ -971,7 +969,7 @@ gst_mqtt_publish_class_init (GstMqttPublishClass *klass)
       gobject_class, PROP_CLIENT_ID,
       g_param_spec_string ("client-id", "Client id",
                            "MQTT client id (empty = latestframe-<camera>-"
-                           "<pid>-<n>, unique in this process); two clients "
+                           "<host>-<pid>-<n>, unique across hosts); two clients "
                            "with one id take the broker from each other; "
                            "used from the next start",
                            "", until_ready));

@@ -5,13 +5,14 @@
  */
 #include "config.h"
 
-#include "element_helpers.h"
+#include "frameinfometa.h"
 #include "gstmqttpublish.h"
 
 static gboolean
 plugin_init (GstPlugin *plugin)
 {
-  latestframe::glue::register_frame_info_meta ();
+  /* latestframe registers it too, whichever loads first. */
+  latest_frame_info_meta_get_info ();
   return GST_ELEMENT_REGISTER (mqttpublish, plugin);
 }
 
