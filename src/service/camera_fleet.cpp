@@ -7,6 +7,7 @@
 #include <gst/gst.h>
 
 #include <algorithm>
+#include <thread>
 
 namespace latestframe::service
 {
@@ -39,6 +40,22 @@ quoted (const std::string &value)
       out += c;
     }
   return out + "\"";
+}
+
+/* Stops captures side by side: each release() takes its pipeline to NULL
+ * and joins its supervisor, which one after the other would add up over
+ * many cameras (and hold the service's main loop meanwhile). */
+void
+release_together (std::vector<std::unique_ptr<capture>> captures)
+{
+  std::vector<std::thread> stopping;
+  for (std::unique_ptr<capture> &one : captures)
+    stopping.emplace_back ([owned = std::move (one)] () mutable {
+      owned->release ();
+      owned.reset ();
+    });
+  for (std::thread &thread : stopping)
+    thread.join ();
 }
 
 } // namespace
@@ -108,10 +125,14 @@ camera_fleet::apply (const std::vector<camera_config> &wanted)
   for (const std::string &id : order_)
     now_running.push_back (running_.at (id).config);
   const reload_plan plan = plan_reload (now_running, wanted);
-  for (const std::string &id : plan.stop)
-    running_.erase (id);
-  for (const std::string &id : plan.restart)
-    running_.erase (id);
+  std::vector<std::unique_ptr<capture>> leaving;
+  for (const auto *ids : { &plan.stop, &plan.restart })
+    for (const std::string &id : *ids)
+      {
+        leaving.push_back (std::move (running_.at (id).source));
+        running_.erase (id);
+      }
+  release_together (std::move (leaving));
   order_.clear ();
   for (const camera_config &camera : wanted)
     {
@@ -145,9 +166,12 @@ camera_fleet::cameras () const
 void
 camera_fleet::stop_all ()
 {
-  /* Each release() stops its pipeline; the captures' threads end. */
+  std::vector<std::unique_ptr<capture>> leaving;
+  for (auto &[id, camera] : running_)
+    leaving.push_back (std::move (camera.source));
   running_.clear ();
   order_.clear ();
+  release_together (std::move (leaving));
 }
 
 } // namespace latestframe::service

@@ -108,7 +108,8 @@ health_json (const camera_view &camera, const process_figures &process,
       { { "overflow", stats.dropped_overflow },
         { "age", stats.dropped_age },
         { "budget", stats.dropped_budget },
-        { "flush", stats.dropped_flush } } },
+        { "flush", stats.dropped_flush },
+        { "superseded", stats.dropped_superseded } } },
     { "held", stats.held_frames },
     { "not_decoded", stats.not_decoded },
     { "decode_only", stats.decode_only },
@@ -134,7 +135,9 @@ health_json (const camera_view &camera, const process_figures &process,
         { "dropped", process.mqtt_dropped },
         { "backlog", process.mqtt_backlog } } },
   };
-  return message.dump ();
+  /* GStreamer's error texts (a server's reason phrase among them) may hold
+   * bytes that are not UTF-8: replaced, never thrown. */
+  return message.dump (-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string
@@ -185,7 +188,8 @@ metrics_exposition (const std::vector<camera_view> &cameras,
           = { { "overflow", s.dropped_overflow },
               { "age", s.dropped_age },
               { "budget", s.dropped_budget },
-              { "flush", s.dropped_flush } };
+              { "flush", s.dropped_flush },
+              { "superseded", s.dropped_superseded } };
       for (const auto &[reason, count] : reasons)
         text.sample ({ { "camera", camera.config.id }, { "reason", reason } },
                      count);
@@ -261,6 +265,9 @@ metrics_exposition (const std::vector<camera_view> &cameras,
   text.family ("latestframe_mqtt_backlog_messages",
                "Messages waiting for the broker", metric_type::gauge);
   text.sample (none, process.mqtt_backlog);
+  text.family ("latestframe_mqtt_connects_total",
+               "Connections the broker accepted", metric_type::counter);
+  text.sample (none, process.mqtt_connects);
   text.family ("latestframe_mqtt_disconnects_total",
                "Connections to the broker lost", metric_type::counter);
   text.sample (none, process.mqtt_disconnects);

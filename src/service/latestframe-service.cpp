@@ -24,6 +24,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -66,6 +67,7 @@ struct service
   std::uint64_t reload_failures = 0;
   /* The camera instances already reported as unable to run. */
   std::set<std::uint64_t> reported_instances;
+  bool stopping = false;
   int exit_status = 0;
 };
 
@@ -100,6 +102,20 @@ shard_name (const svc::shard_identity &shard)
   return std::to_string (shard.index) + "/" + std::to_string (shard.count);
 }
 
+/* A count of mqttpublish's stats, whichever width it has (guint or
+ * guint64); 0 when missing. */
+std::uint64_t
+count_of (const GstStructure *stats, const char *field)
+{
+  guint64 wide = 0;
+  if (gst_structure_get_uint64 (stats, field, &wide))
+    return wide;
+  guint narrow = 0;
+  if (gst_structure_get_uint (stats, field, &narrow))
+    return narrow;
+  return 0;
+}
+
 svc::process_figures
 process_figures_of (service &self, const std::vector<svc::camera_view> &cameras)
 {
@@ -119,19 +135,13 @@ process_figures_of (service &self, const std::vector<svc::camera_view> &cameras)
   if (stats)
     {
       gboolean connected = FALSE;
-      guint64 value = 0;
       gst_structure_get_boolean (stats, "connected", &connected);
       figures.mqtt_connected = connected;
-      if (gst_structure_get_uint64 (stats, "published", &value))
-        figures.mqtt_published = value;
-      if (gst_structure_get_uint64 (stats, "dropped", &value))
-        figures.mqtt_dropped = value;
-      if (gst_structure_get_uint64 (stats, "backlog-level", &value))
-        figures.mqtt_backlog = value;
-      if (gst_structure_get_uint64 (stats, "connects", &value))
-        figures.mqtt_connects = value;
-      if (gst_structure_get_uint64 (stats, "disconnects", &value))
-        figures.mqtt_disconnects = value;
+      figures.mqtt_published = count_of (stats, "published");
+      figures.mqtt_dropped = count_of (stats, "dropped");
+      figures.mqtt_backlog = count_of (stats, "backlog-level");
+      figures.mqtt_connects = count_of (stats, "connects");
+      figures.mqtt_disconnects = count_of (stats, "disconnects");
       gst_structure_free (stats);
     }
   figures.reloads = self.reloads;
@@ -167,10 +177,9 @@ report_cameras_that_cannot_run (service &self,
 
 /* Every second: the metrics; every health interval: each camera's health
  * record on MQTT. */
-gboolean
-on_tick (gpointer data)
+void
+tick (service &self)
 {
-  service &self = *static_cast<service *> (data);
   const std::vector<svc::camera_view> cameras = self.fleet->cameras ();
   report_cameras_that_cannot_run (self, cameras);
   const svc::process_figures process = process_figures_of (self, cameras);
@@ -188,6 +197,22 @@ on_tick (gpointer data)
                      + "/health",
                  svc::health_json (camera, process, unix_ns));
     }
+}
+
+gboolean
+on_tick (gpointer data)
+{
+  service &self = *static_cast<service *> (data);
+  /* One camera's odd figures must not end the process for all of them. */
+  try
+    {
+      tick (self);
+    }
+  catch (const std::exception &problem)
+    {
+      say (std::string ("health and metrics skipped this time: ")
+           + problem.what ());
+    }
   return G_SOURCE_CONTINUE;
 }
 
@@ -204,6 +229,8 @@ gboolean
 on_reload (gpointer data)
 {
   service &self = *static_cast<service *> (data);
+  if (self.stopping || !self.fleet)
+    return G_SOURCE_CONTINUE;
   svc::service_config next;
   try
     {
@@ -217,12 +244,16 @@ on_reload (gpointer data)
       return G_SOURCE_CONTINUE;
     }
   /* What only a restart of the process changes. */
-  if (next.broker.host != self.config.broker.host
-      || next.broker.port != self.config.broker.port
+  const svc::broker_config &was = self.config.broker, &is = next.broker;
+  if (is.host != was.host || is.port != was.port
+      || is.topic_prefix != was.topic_prefix || is.qos != was.qos
+      || is.backlog != was.backlog
+      || next.metrics.address != self.config.metrics.address
       || next.metrics.port != self.config.metrics.port
       || next.memory_budget_bytes != self.config.memory_budget_bytes)
-    say ("the broker, metrics and memory-budget settings change only when the "
-         "service restarts; the cameras are reloaded");
+    say ("broker, metrics and memory-budget change only when the service "
+         "restarts: kept as they were; the cameras and health interval are "
+         "reloaded");
   next.broker = self.config.broker;
   next.metrics = self.config.metrics;
   next.memory_budget_bytes = self.config.memory_budget_bytes;
@@ -233,13 +264,20 @@ on_reload (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* SIGTERM, SIGINT: the first stops; later ones (and SIGHUP meanwhile) are
+ * ignored rather than killing the process mid-drain. */
 gboolean
 on_stop (gpointer data)
 {
   service &self = *static_cast<service *> (data);
-  say ("stopping");
-  g_main_loop_quit (self.loop);
-  return G_SOURCE_REMOVE;
+  if (!self.stopping)
+    {
+      self.stopping = true;
+      say ("stopping");
+      if (self.loop)
+        g_main_loop_quit (self.loop);
+    }
+  return G_SOURCE_CONTINUE;
 }
 
 std::optional<std::string>
@@ -333,6 +371,12 @@ main (int argc, char **argv)
       free_flags ();
       return 2;
     }
+  if (metrics_port > 65535)
+    {
+      say ("--metrics-port " + std::to_string (metrics_port)
+           + ": must be between 0 and 65535");
+      return 2;
+    }
   if (metrics_port >= 0)
     self.config.metrics.port = static_cast<std::uint16_t> (metrics_port);
   self.publisher = publisher ? publisher
@@ -353,11 +397,25 @@ main (int argc, char **argv)
 
   GST_DEBUG_CATEGORY_INIT (service_debug, "latestframe-service", 0,
                            "latestframe-service");
+  /* From here to the exit: a SIGHUP (systemctl reload) while starting, or
+   * a second SIGTERM while draining, must not kill the process. A SIGTERM
+   * before the loop runs stops it as soon as it would start. */
+  self.loop = g_main_loop_new (nullptr, FALSE);
+  const guint hangup = g_unix_signal_add (SIGHUP, on_reload, &self);
+  const guint terminate = g_unix_signal_add (SIGTERM, on_stop, &self);
+  const guint interrupt = g_unix_signal_add (SIGINT, on_stop, &self);
+  auto remove_signal_sources = [&] {
+    g_source_remove (hangup);
+    g_source_remove (terminate);
+    g_source_remove (interrupt);
+  };
   self.mqtt = gst_element_factory_make ("mqttpublish", "service-connection");
   if (!self.mqtt)
     {
       say ("no element mqttpublish: install latestframe's plugins "
            "(./pipelines/demo.sh installs them) or set GST_PLUGIN_PATH");
+      remove_signal_sources ();
+      g_main_loop_unref (self.loop);
       return 1;
     }
   gst_object_ref_sink (self.mqtt);
@@ -365,11 +423,18 @@ main (int argc, char **argv)
    * backlog holds, this long at most. */
   g_object_set (self.mqtt, "drain-timeout", 5000u, NULL);
   const svc::broker_config &broker = self.config.broker;
+  /* Unique across the processes of a deployment, whose pods may all be
+   * pid 1: a broker drops a client when another connects with its id. */
+  const std::string client_id = "latestframe-service-" + host_name () + "-"
+                                + std::to_string (self.shard.index) + "-of-"
+                                + std::to_string (self.shard.count) + "-"
+                                + std::to_string (getpid ());
   g_object_set (self.mqtt, "connection", connection_name, "host",
                 broker.host.c_str (), "port", static_cast<guint> (broker.port),
                 "qos", static_cast<guint> (broker.qos), "backlog",
                 static_cast<guint> (std::max<std::uint32_t> (broker.backlog, 1)),
-                "publisher", self.publisher.c_str (), "camera", "service", NULL);
+                "publisher", self.publisher.c_str (), "camera", "service",
+                "client-id", client_id.c_str (), NULL);
   /* Started (PAUSED) outside any pipeline: it connects, and takes the
    * publish action. */
   if (gst_element_set_state (self.mqtt, GST_STATE_PAUSED)
@@ -378,6 +443,8 @@ main (int argc, char **argv)
       say ("cannot start the MQTT connection to " + broker.host + ":"
            + std::to_string (broker.port));
       gst_object_unref (self.mqtt);
+      remove_signal_sources ();
+      g_main_loop_unref (self.loop);
       return 1;
     }
   if (self.config.metrics.port > 0)
@@ -392,6 +459,8 @@ main (int argc, char **argv)
           say (problem.what ());
           gst_element_set_state (self.mqtt, GST_STATE_NULL);
           gst_object_unref (self.mqtt);
+          remove_signal_sources ();
+          g_main_loop_unref (self.loop);
           return 1;
         }
     }
@@ -412,27 +481,25 @@ main (int argc, char **argv)
   self.fleet = std::make_unique<svc::camera_fleet> (settings);
   announce (self, self.fleet->apply (mine));
 
-  self.loop = g_main_loop_new (nullptr, FALSE);
   self.last_health = steady::now () - self.config.health_interval;
-  const guint tick = g_timeout_add (1000, on_tick, &self);
-  const guint hangup = g_unix_signal_add (SIGHUP, on_reload, &self);
-  const guint terminate = g_unix_signal_add (SIGTERM, on_stop, &self);
-  const guint interrupt = g_unix_signal_add (SIGINT, on_stop, &self);
+  /* Each second, or each health interval when shorter. */
+  const guint tick_ms = static_cast<guint> (
+      self.config.health_interval.count () > 0
+          ? std::min<std::int64_t> (1000, self.config.health_interval.count ())
+          : 1000);
+  const guint tick = g_timeout_add (tick_ms, on_tick, &self);
   on_tick (&self);
-  g_main_loop_run (self.loop);
+  if (!self.stopping)
+    g_main_loop_run (self.loop);
 
   g_source_remove (tick);
-  g_source_remove (hangup);
-  if (g_main_context_find_source_by_id (nullptr, terminate))
-    g_source_remove (terminate);
-  if (g_main_context_find_source_by_id (nullptr, interrupt))
-    g_source_remove (interrupt);
   self.fleet->stop_all ();
   self.metrics.reset ();
   /* The connection's last user: going down, it sends what it holds, within
    * its drain timeout. */
   gst_element_set_state (self.mqtt, GST_STATE_NULL);
   gst_object_unref (self.mqtt);
+  remove_signal_sources ();
   g_main_loop_unref (self.loop);
   say ("stopped");
   return self.exit_status;

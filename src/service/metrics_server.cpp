@@ -61,7 +61,10 @@ on_request (GThreadedSocketService *, GSocketConnection *connection,
   const std::string head
       = read_request_head (g_io_stream_get_input_stream (stream));
   GOutputStream *output = g_io_stream_get_output_stream (stream);
-  const std::size_t line_end = head.find_first_of ("\r\n");
+  const bool whole = head.find ("\r\n\r\n") != std::string::npos
+                     || head.find ("\n\n") != std::string::npos;
+  const std::size_t line_end
+      = whole ? head.find_first_of ("\r\n") : std::string::npos;
   const std::string line = head.substr (0, line_end);
   const auto path_of = [&] () -> std::string {
     if (line.rfind ("GET ", 0) != 0)

@@ -556,8 +556,12 @@ config_reader::read (const YAML::Node &root)
               });
             else if (item.key == "backlog")
               broker.backlog = value (item, [] (const std::string &text) {
-                return static_cast<std::uint32_t> (parse_whole_number (
-                    text, std::numeric_limits<std::uint32_t>::max ()));
+                /* mqttpublish's range: at least one message is kept. */
+                const auto count = parse_whole_number (text, 1000000);
+                if (count == 0)
+                  throw std::invalid_argument (
+                      "\"0\": must be between 1 and 1000000");
+                return static_cast<std::uint32_t> (count);
               });
           }
       else if (entry.key == "health")

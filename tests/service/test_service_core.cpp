@@ -191,7 +191,7 @@ TEST (ServiceConfig_Values, EveryKeyIsRead)
   EXPECT_EQ (config.broker.port, 8883);
   EXPECT_EQ (config.broker.topic_prefix, "site/a");
   EXPECT_EQ (config.broker.qos, 2);
-  EXPECT_EQ (config.broker.backlog, 0u);
+  EXPECT_EQ (config.broker.backlog, 5u);
   EXPECT_EQ (config.health_interval, 0ms);
   EXPECT_EQ (config.metrics.address, "0.0.0.0");
   EXPECT_EQ (config.metrics.port, 0);

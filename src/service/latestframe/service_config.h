@@ -108,7 +108,8 @@ struct broker_config
   std::uint16_t port = 1883;
   std::string topic_prefix = "latestframe";
   int qos = 1;
-  /* Messages held while the broker is unreachable (0 = none). */
+  /* Messages held while the broker is unreachable, 1..1000000 (the oldest
+   * are dropped, counted, beyond it). */
   std::uint32_t backlog = 1000;
 };
 
