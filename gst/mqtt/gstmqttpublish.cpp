@@ -81,6 +81,7 @@
 
 #include "latestframe/detection_message.h"
 #include "latestframe/mqtt_publisher.h"
+#include "latestframe/shared_publisher.h"
 
 #include <gst/video/video.h>
 
@@ -89,7 +90,6 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -191,47 +191,6 @@ replace_all (std::string text, const std::string &from, const std::string &to)
     text.replace (at, from.size (), to);
   return text;
 }
-/* A client of one broker, with the elements that use it and hear of its
- * connection's ups and downs. Elements naming the same
- * GstMqttPublish:connection share one (one TCP connection, one backlog);
- * an element without a name has its own. */
-struct shared_connection
-{
-  struct listener
-  {
-    GstMqttPublish *element;
-    const run *current;
-  };
-
-  std::mutex listeners_lock;
-  std::vector<listener> listeners;
-  /* Declared last, destroyed first: its thread, which calls tell(), is
-   * gone before the listeners are. */
-  std::unique_ptr<lfm::mqtt_publisher> publisher;
-
-  void tell (lfm::connection_event event, const std::string &reason);
-  void listen (GstMqttPublish *element, const run *current)
-  {
-    std::lock_guard<std::mutex> lock (listeners_lock);
-    listeners.push_back ({ element, current });
-  }
-  /* After it returns, `element` is not told anything any more. */
-  void stop_listening (GstMqttPublish *element)
-  {
-    std::lock_guard<std::mutex> lock (listeners_lock);
-    for (auto it = listeners.begin (); it != listeners.end (); ++it)
-      if (it->element == element)
-        {
-          listeners.erase (it);
-          break;
-        }
-  }
-};
-
-/* The named connections of the process. Weak: a connection lives as long
- * as an element uses it. */
-std::mutex connections_lock;
-std::map<std::string, std::weak_ptr<shared_connection>> named_connections;
 } // namespace
 
 struct _GstMqttPublishState
@@ -245,7 +204,10 @@ struct _GstMqttPublishState
   /* Written by start/stop only, which never run with the streaming thread;
    * the streaming thread reads them without a lock. */
   run current;
-  std::shared_ptr<shared_connection> connection;
+  /* The publisher this element uses (shared with the elements naming the
+   * same connection), and its token as a listener of it. */
+  std::shared_ptr<lfm::shared_publisher> connection;
+  std::uint64_t listening = 0;
 
   /* Readers of `connection` from other threads (properties, the publish
    * action) hold this while they use it; start/stop hold it while they
@@ -372,7 +334,7 @@ current_stats (GstMqttPublish *self)
 {
   GstMqttPublishState *state = self->state;
   std::lock_guard<std::mutex> lock (state->publisher_lock);
-  return state->connection ? state->connection->publisher->stats ()
+  return state->connection ? state->connection->publisher ().stats ()
                            : state->last_stats;
 }
 
@@ -520,63 +482,6 @@ on_connection (GstMqttPublish *self, const run &current,
     }
 }
 
-void
-shared_connection::tell (lfm::connection_event event, const std::string &reason)
-{
-  std::lock_guard<std::mutex> lock (listeners_lock);
-  for (const listener &heard : listeners)
-    on_connection (heard.element, *heard.current, event, reason);
-}
-
-/* The connection `self` publishes through: the one named `name` in this
- * process, made with `options` unless an element made it already (it must
- * go to the same broker), or without a name a new one of its own. `self`
- * listens to it from then on. Throws as mqtt_publisher does, and
- * std::invalid_argument for a name taken by another broker. */
-static std::shared_ptr<shared_connection>
-acquire_connection (GstMqttPublish *self, const run *current,
-                    const std::string &name, lfm::publisher_options options)
-{
-  std::unique_lock<std::mutex> registry (connections_lock, std::defer_lock);
-  if (!name.empty ())
-    {
-      registry.lock ();
-      if (std::shared_ptr<shared_connection> existing
-          = named_connections[name].lock ())
-        {
-          const lfm::publisher_options &made = existing->publisher->options ();
-          if (made.host != options.host || made.port != options.port)
-            throw std::invalid_argument (
-                "connection \"" + name + "\" already goes to " + made.host
-                + ":" + std::to_string (made.port));
-          existing->listen (self, current);
-          return existing;
-        }
-    }
-  auto connection = std::make_shared<shared_connection> ();
-  /* Listening first: an unreachable broker may be told during
-   * construction. */
-  connection->listen (self, current);
-  shared_connection *told = connection.get ();
-  options.on_connection
-      = [told] (lfm::connection_event event, const std::string &why) {
-          told->tell (event, why);
-        };
-  connection->publisher = std::make_unique<lfm::mqtt_publisher> (std::move (options));
-  if (!name.empty ())
-    named_connections[name] = connection;
-  return connection;
-}
-
-/* Whether `connection` is used by the caller alone: no other element holds
- * it, and none can take it meanwhile (the registry is locked). */
-static bool
-is_last_user (const std::shared_ptr<shared_connection> &connection)
-{
-  std::lock_guard<std::mutex> registry (connections_lock);
-  return connection.use_count () == 1;
-}
-
 /* The publish action: an application's own message through the element's
  * connection (latestframe-service's health records). */
 static gboolean
@@ -592,7 +497,7 @@ gst_mqtt_publish_publish (GstMqttPublish *self, const gchar *topic,
       GST_DEBUG_OBJECT (self, "not started: no message to %s", topic);
       return FALSE;
     }
-  return state->connection->publisher->publish (
+  return state->connection->publisher ().publish (
       std::make_shared<const std::string> (topic), payload);
 }
 
@@ -660,11 +565,16 @@ gst_mqtt_publish_start (GstBaseTransform *trans)
   state->troubled = false;
   const run *fixed = &state->current;
 
-  std::shared_ptr<shared_connection> connection;
+  std::shared_ptr<lfm::shared_publisher> connection;
   try
     {
-      connection = acquire_connection (self, fixed, connection_name,
-                                       std::move (options));
+      /* Told on libmosquitto's thread, until stop() stops listening. */
+      connection = lfm::acquire_publisher (
+          connection_name, std::move (options),
+          [self, fixed] (lfm::connection_event event, const std::string &why) {
+            on_connection (self, *fixed, event, why);
+          },
+          state->listening);
     }
   catch (const std::invalid_argument &bad)
     {
@@ -700,8 +610,8 @@ gst_mqtt_publish_stop (GstBaseTransform *trans)
   GstMqttPublishState *state = self->state;
   if (!state->connection)
     return TRUE;
-  state->connection->stop_listening (self);
-  lfm::mqtt_publisher &publisher = *state->connection->publisher;
+  state->connection->stop_listening (state->listening);
+  lfm::mqtt_publisher &publisher = state->connection->publisher ();
 
   /* The last element using the connection sends what it still holds, if
    * the broker is there (an absent one is not waited for); while others
@@ -709,7 +619,7 @@ gst_mqtt_publish_stop (GstBaseTransform *trans)
    * figures go on meanwhile. */
   const guint drain_ms = state->drain_timeout_ms;
   if (drain_ms > 0 && publisher.stats ().connected
-      && is_last_user (state->connection)
+      && lfm::is_sole_holder (state->connection)
       && !publisher.wait_flushed_for (std::chrono::milliseconds (drain_ms)))
     {
       const lfm::publisher_stats left = publisher.stats ();
@@ -719,7 +629,7 @@ gst_mqtt_publish_stop (GstBaseTransform *trans)
                           left.backlog_level, left.in_flight, drain_ms);
     }
 
-  std::shared_ptr<shared_connection> finished;
+  std::shared_ptr<lfm::shared_publisher> finished;
   {
     std::lock_guard<std::mutex> lock (state->publisher_lock);
     state->last_stats = publisher.stats ();
@@ -799,7 +709,7 @@ gst_mqtt_publish_transform_ip (GstBaseTransform *trans, GstBuffer *buffer)
   GstMqttPublish *self = GST_MQTT_PUBLISH (trans);
   GstMqttPublishState *state = self->state;
   lfm::mqtt_publisher *publisher
-      = state->connection ? state->connection->publisher.get () : NULL;
+      = state->connection ? &state->connection->publisher () : NULL;
   state->frames++;
   if (!publisher)
     return GST_FLOW_OK;
