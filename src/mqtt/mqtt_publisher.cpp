@@ -140,6 +140,26 @@ mqtt_publisher::mqtt_publisher (publisher_options options)
 
   if (connect_rc != MOSQ_ERR_SUCCESS)
     {
+      /* libmosquitto 2.0.11: when the first attempt fails at once (a
+       * broker not up yet on this host refuses the connection), its
+       * thread never tries again; one attempt started after the thread
+       * runs puts it back in its own reconnect-with-backoff cycle. So try
+       * until an attempt is under way, every reconnect_delay_min_s. */
+      first_connection_ = std::thread ([this] {
+        std::unique_lock<std::mutex> lock (mutex_);
+        while (!stopping_)
+          {
+            if (stopping_changed_.wait_for (
+                    lock, std::chrono::seconds (options_.reconnect_delay_min_s),
+                    [this] { return stopping_; }))
+              return;
+            lock.unlock ();
+            const int rc = mosquitto_reconnect_async (client_.get ());
+            lock.lock ();
+            if (rc == MOSQ_ERR_SUCCESS)
+              return;
+          }
+      });
       bool tell_now = false;
       {
         std::lock_guard<std::mutex> lock (mutex_);
@@ -159,6 +179,9 @@ mqtt_publisher::~mqtt_publisher ()
     stopping_ = true;
   }
   drained_.notify_all ();
+  stopping_changed_.notify_all ();
+  if (first_connection_.joinable ())
+    first_connection_.join ();
   mosquitto_disconnect (client_.get ());
 
   /* libmosquitto's thread ends when it sees the client disconnected. A

@@ -371,6 +371,25 @@ TEST_F (MqttPublisher, SurvivesTheBrokerGoingAndComingBack)
 }
 
 // QoS 0: messages are counted published when written; the broker receives
+// A broker that comes up after the publisher started (a service started
+// before its broker) is connected to, and what waited in the backlog is
+// delivered: libmosquitto 2.0.11 alone never retries a first attempt that
+// failed at once.
+TEST_F (MqttPublisher, ConnectsToABrokerThatComesUpLater)
+{
+  test_broker broker;
+  event_log events;
+  mqtt_publisher publisher (options_for (broker.port (), events));
+  ASSERT_TRUE (events.wait_for (connection_event::unreachable));
+  ASSERT_TRUE (publisher.publish (topic, "waited"));
+  broker.start ();
+  ASSERT_TRUE (events.wait_for (connection_event::connected));
+  EXPECT_TRUE (publisher.wait_flushed_for (std::chrono::seconds (30)));
+  const publisher_stats stats = publisher.stats ();
+  EXPECT_EQ (stats.published, 1u);
+  expect_invariant (stats);
+}
+
 // them in order.
 TEST_F (MqttPublisher, DeliversWithQos0)
 {

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 struct mosquitto;
@@ -182,6 +183,11 @@ private:
   /* Under mutex_. */
   bool connected_ = false;
   bool stopping_ = false;
+  /* Set when stopping_ is: wakes the first-connection retrier. */
+  std::condition_variable stopping_changed_;
+  /* Runs only when the first connection attempt failed at once (see the
+   * constructor), until an attempt is under way. */
+  std::thread first_connection_;
   bool unreachable_told_ = false;
   /* The message ids in flight, indexed by mid (libmosquitto's are 16-bit):
    * an acknowledgement counts once, never for a message not ours. */
