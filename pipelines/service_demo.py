@@ -16,13 +16,12 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
-from live_servers import MqttBroker, RtspCamera, free_port  # noqa: E402
+from live_servers import MqttBroker, RtspCamera, free_port, scrape_metrics  # noqa: E402
 
 
 def main():
@@ -90,8 +89,7 @@ def main():
                             f"{frames.get('analysed', 0)} age p95 "
                             f"{record.get('age_ms', {}).get('p95', 0):.0f} ms")
                 print(f"t={time.monotonic() - started:4.1f}s  " + " | ".join(line), flush=True)
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
-                text = answer.read().decode()
+            text = scrape_metrics(port)
             print("/metrics (excerpt):")
             for metric_line in text.splitlines():
                 if metric_line.startswith(("latestframe_frames_analysed_total",

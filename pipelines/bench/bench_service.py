@@ -22,11 +22,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-from live_servers import MqttBroker, RtspCamera, free_port  # noqa: E402
+from live_servers import (MqttBroker, RtspCamera, free_port, metric,  # noqa: E402
+                          scrape_metrics)
 
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -44,23 +44,8 @@ def rss_mib(pid):
         return int(statm.read().split()[1]) * PAGE / 2**20
 
 
-def metrics(port):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
-                                    timeout=10) as answer:
-            text = answer.read().decode()
-    except OSError:
-        return {}
-    samples = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            samples[name] = float(value)
-    return samples
-
-
-def per_camera(samples, name, ids):
-    return [samples.get(f'{name}{{camera="{c}"}}', 0.0) for c in ids]
+def per_camera(text, name, ids):
+    return [metric(text, name, camera=c) or 0.0 for c in ids]
 
 
 def fit(xs, ys):
@@ -93,14 +78,14 @@ def run_point(args, count, camera, broker, workdir):
     try:
         end = time.monotonic() + 60 + count
         while True:
-            up = per_camera(metrics(port), "latestframe_camera_up", ids)
+            up = per_camera(scrape_metrics(port), "latestframe_camera_up", ids)
             if up and all(up):
                 break
             if service.poll() is not None or time.monotonic() > end:
                 return {"cameras": count, "error": f"{int(sum(up))} of {count} streaming"}
             time.sleep(0.5)
         time.sleep(args.warmup)
-        before = metrics(port)
+        before = scrape_metrics(port)
         cpu0, t0 = cpu_seconds(service.pid), time.monotonic()
         camera_cpu0 = cpu_seconds(camera.process.pid)
         rss = []
@@ -109,12 +94,12 @@ def run_point(args, count, camera, broker, workdir):
             rss.append(rss_mib(service.pid))
         cpu1, t1 = cpu_seconds(service.pid), time.monotonic()
         camera_cpu1 = cpu_seconds(camera.process.pid)
-        after = metrics(port)
+        after = scrape_metrics(port)
         window = t1 - t0
         analysed = [(a - b) / window for a, b in zip(
             per_camera(after, "latestframe_frames_analysed_total", ids),
             per_camera(before, "latestframe_frames_analysed_total", ids))]
-        ages = [after.get(f'latestframe_frame_age_seconds{{camera="{c}",quantile="0.95"}}', 0.0)
+        ages = [metric(after, "latestframe_frame_age_seconds", camera=c, quantile="0.95") or 0.0
                 for c in ids]
         return {
             "cameras": count,
@@ -123,7 +108,7 @@ def run_point(args, count, camera, broker, workdir):
             "analysed_min": min(analysed),
             "analysed_median": sorted(analysed)[len(analysed) // 2],
             "age_p95_ms_max": 1000 * max(ages),
-            "budget_used_mib": after.get("latestframe_memory_budget_used_bytes", 0) / 2**20,
+            "budget_used_mib": (metric(after, "latestframe_memory_budget_used_bytes") or 0) / 2**20,
             "camera_cpu_percent": 100 * (camera_cpu1 - camera_cpu0) / window,
             "load": os.getloadavg()[0],
         }

@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 
@@ -131,3 +132,32 @@ class MqttBroker:
     def close(self):
         self.stop()
         self.directory.cleanup()
+
+
+def scrape_metrics(port):
+    """latestframe-service's /metrics on 127.0.0.1:`port`, as text; "" while
+    it does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                    timeout=10) as answer:
+            return answer.read().decode()
+    except OSError:
+        return ""
+
+
+def metric(text, name, **labels):
+    """The value of the sample `name` with (at least) `labels` in a
+    Prometheus text exposition, or None."""
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        head, _, value = line.rpartition(" ")
+        if head == name and not labels:
+            return float(value)
+        if head.startswith(name + "{"):
+            found = dict(part.split("=", 1) for part in
+                         head[len(name) + 1:-1].split(",") if part)
+            if all(found.get(key) == f'"{wanted}"'
+                   for key, wanted in labels.items()):
+                return float(value)
+    return None

@@ -20,7 +20,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import jsonschema
@@ -29,7 +28,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "pipelines" / "lib"))
-from live_servers import MqttBroker, RtspCamera, free_port  # noqa: E402
+from live_servers import (MqttBroker, RtspCamera, free_port, metric,  # noqa: E402
+                          scrape_metrics)
 
 SCHEMAS = {
     kind: jsonschema.Draft202012Validator(
@@ -145,12 +145,7 @@ class Service:
 
     def metrics(self):
         """The exposition, or "" while the service is not listening yet."""
-        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        try:
-            with urllib.request.urlopen(url, timeout=10) as answer:
-                return answer.read().decode()
-        except OSError:
-            return ""
+        return scrape_metrics(self.metrics_port)
 
     def kill(self):
         self.process.kill()
@@ -166,23 +161,6 @@ class Service:
                 self.process.wait(20)
                 pytest.fail("the service did not stop on SIGTERM")
         return self.process.returncode
-
-
-def metric(text, name, **labels):
-    """The value of one sample of the exposition, or None."""
-    for line in text.splitlines():
-        if line.startswith("#") or not line.startswith(name):
-            continue
-        head, _, value = line.rpartition(" ")
-        if head == name and not labels:
-            return float(value)
-        if head.startswith(name + "{"):
-            found = dict(part.split("=", 1) for part in
-                         head[len(name) + 1:-1].split(",") if part)
-            if all(found.get(key) == f'"{wanted}"'
-                   for key, wanted in labels.items()):
-                return float(value)
-    return None
 
 
 def write_config(path, broker_port, cameras, **settings):
