@@ -6,10 +6,13 @@
 # demo:
 #   ./pipelines/demo.sh --duration 20
 #   ./pipelines/demo.sh --uri rtsp://camera/stream
+#   ./pipelines/demo.sh --install-only   # packages, build, install; no demo
+#                                        # (an image for latestframe-service)
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 prepare_build
 # The test suite runs this script too; it does not touch the system.
 [ "${LATESTFRAME_NO_INSTALL:-0}" = 1 ] || install_build "$build_dir"
+[ "${1:-}" = --install-only ] && exit 0
 export LATESTFRAME_TESTCAM="$build_dir/src/testcam/latestframe-testcam"
 exec "$(system_python)" "$LATESTFRAME_ROOT/pipelines/demo.py" "$@"
