@@ -502,7 +502,7 @@ def test_stubs_match_the_extension():
     init = next(node for node in classes["Capture"].body
                 if isinstance(node, ast.FunctionDef) and node.name == "__init__")
     keywords = [argument.arg for argument in init.args.kwonlyargs]
-    assert len(keywords) == 14
+    assert len(keywords) == 16
     for keyword in keywords:
         assert f"    {keyword}: " in latestframe.Capture.__doc__, keyword
     # Each accepted (values of the stub's types, or one of the names a
@@ -730,3 +730,22 @@ def test_decode_names_are_checked():
         latestframe.Capture(decode="keyframes")
     with pytest.raises(ValueError):
         latestframe.Capture(analysis_rate=-1.0)
+
+
+# Analysing in the pipeline from Python: the same capture option as C++'s.
+# latestframe pushes every frame it hands over into the fragment (counted
+# as pushed); read() has none and says so; a fragment that does not parse
+# fails opening with GStreamer's reason.
+def test_analysis_in_the_pipeline():
+    with latestframe.Capture(LIVE, analysis="identity", open_timeout=10) as camera:
+        assert camera.isOpened(), camera.last_error
+        wait_received(camera, 10, 30, "10 frames analysed in the pipeline")
+        ok, frame = camera.read(timeout=1)
+        assert not ok and frame is None
+        assert "analysis" in camera.last_error
+        stats = camera.stats()
+        assert stats["pushed"] > 0
+        assert stats["received"] == stats["pushed"] + stats["dropped"] + stats["held_frames"]
+    camera = latestframe.Capture()
+    assert not camera.open(LIVE, analysis="cvnosuchanalysis")
+    assert "cvnosuchanalysis" in camera.last_error

@@ -82,6 +82,8 @@ class Capture:
         stall_timeout: float = ...,
         backoff_initial: float = ...,
         backoff_max: float = ...,
+        analysis: str = ...,
+        open_in_background: bool = ...,
     ) -> None: ...
     def open(
         self,
@@ -101,6 +103,8 @@ class Capture:
         stall_timeout: float = ...,
         backoff_initial: float = ...,
         backoff_max: float = ...,
+        analysis: str = ...,
+        open_in_background: bool = ...,
     ) -> bool: ...
     def isOpened(self) -> bool: ...
     def read(

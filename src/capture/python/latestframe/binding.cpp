@@ -299,6 +299,15 @@ option_keywords ()
         "First wait between reconnection attempts, seconds; it doubles..."),
     keyword<seconds_keyword<&o::backoff_max>> ("backoff_max",
                                                "...up to this, seconds."),
+    keyword<text_keyword<&o::analysis>> (
+        "analysis",
+        "Analyse in the pipeline instead of reading: a gst-launch fragment "
+        "(our cv elements, mqttpublish) run on every frame latestframe hands "
+        "over; read() then has no frame ('' = none)."),
+    keyword<flag_keyword<&o::open_in_background>> (
+        "open_in_background",
+        "Return from opening at once and keep connecting, retrying with "
+        "backoff, instead of waiting open_timeout for a first frame."),
   };
   return table;
 }
