@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -28,6 +29,42 @@ double
 ms (std::uint64_t ns)
 {
   return static_cast<double> (ns) / 1e6;
+}
+
+/* The figures the health record and the metrics both list item by item,
+ * from one place each, so that the two cannot drift apart. */
+struct named_count
+{
+  const char *name;
+  std::uint64_t count;
+};
+
+/* latestframe's drops by reason: together they are `dropped`. */
+std::array<named_count, 5>
+drop_reasons (const capture_stats &stats)
+{
+  return { { { "overflow", stats.dropped_overflow },
+             { "age", stats.dropped_age },
+             { "budget", stats.dropped_budget },
+             { "flush", stats.dropped_flush },
+             { "superseded", stats.dropped_superseded } } };
+}
+
+/* The age quantiles of recent frames, ns: the record's key and the
+ * metric's quantile label. */
+struct age_quantile
+{
+  const char *key;
+  const char *quantile;
+  std::uint64_t ns;
+};
+
+std::array<age_quantile, 3>
+age_quantiles (const capture_stats &stats)
+{
+  return { { { "p50", "0.5", stats.age_p50_ns },
+             { "p95", "0.95", stats.age_p95_ns },
+             { "max", "1", stats.age_max_ns } } };
 }
 
 } // namespace
@@ -100,25 +137,24 @@ health_json (const camera_view &camera, const process_figures &process,
   message["last_error"] = stats.last_error.empty ()
                               ? json (nullptr)
                               : json (stats.last_error);
+  json by_reason = json::object ();
+  for (const named_count &reason : drop_reasons (stats))
+    by_reason[reason.name] = reason.count;
   message["frames"] = {
     { "received", stats.received },
     { "analysed", stats.pushed },
     { "dropped", stats.dropped },
-    { "dropped_by_reason",
-      { { "overflow", stats.dropped_overflow },
-        { "age", stats.dropped_age },
-        { "budget", stats.dropped_budget },
-        { "flush", stats.dropped_flush },
-        { "superseded", stats.dropped_superseded } } },
+    { "dropped_by_reason", by_reason },
     { "held", stats.held_frames },
     { "not_decoded", stats.not_decoded },
     { "decode_only", stats.decode_only },
   };
-  message["age_ms"] = { { "p50", ms (stats.age_p50_ns) },
-                        { "p95", ms (stats.age_p95_ns) },
-                        { "max", ms (stats.age_max_ns) },
-                        { "from_capture_time", stats.capture_time_frames > 0
-                                                   && !stats.capture_clock_fallback } };
+  json ages = json::object ();
+  for (const age_quantile &age : age_quantiles (stats))
+    ages[age.key] = ms (age.ns);
+  message["age_ms"] = ages;
+  message["age_ms"]["from_capture_time"]
+      = stats.capture_time_frames > 0 && !stats.capture_clock_fallback;
   message["bytes"] = { { "held", stats.held_bytes },
                        { "in_flight", stats.in_flight_bytes },
                        { "peak", stats.peak_bytes } };
@@ -183,16 +219,10 @@ metrics_exposition (const std::vector<camera_view> &cameras,
                "Frames latestframe dropped, by reason", metric_type::counter);
   for (const camera_view &camera : cameras)
     {
-      const capture_stats &s = camera.stats;
-      const std::pair<const char *, std::uint64_t> reasons[]
-          = { { "overflow", s.dropped_overflow },
-              { "age", s.dropped_age },
-              { "budget", s.dropped_budget },
-              { "flush", s.dropped_flush },
-              { "superseded", s.dropped_superseded } };
-      for (const auto &[reason, count] : reasons)
-        text.sample ({ { "camera", camera.config.id }, { "reason", reason } },
-                     count);
+      for (const named_count &reason : drop_reasons (camera.stats))
+        text.sample (
+            { { "camera", camera.config.id }, { "reason", reason.name } },
+            reason.count);
     }
   per_camera ("latestframe_frames_held", "Frames latestframe holds now",
               metric_type::gauge,
@@ -207,12 +237,10 @@ metrics_exposition (const std::vector<camera_view> &cameras,
                metric_type::gauge);
   for (const camera_view &camera : cameras)
     {
-      const capture_stats &s = camera.stats;
-      const std::pair<const char *, std::uint64_t> quantiles[]
-          = { { "0.5", s.age_p50_ns }, { "0.95", s.age_p95_ns }, { "1", s.age_max_ns } };
-      for (const auto &[quantile, ns] : quantiles)
-        text.sample ({ { "camera", camera.config.id }, { "quantile", quantile } },
-                     static_cast<double> (ns) / 1e9);
+      for (const age_quantile &age : age_quantiles (camera.stats))
+        text.sample (
+            { { "camera", camera.config.id }, { "quantile", age.quantile } },
+            static_cast<double> (age.ns) / 1e9);
     }
   per_camera ("latestframe_held_bytes", "Bytes of the frames latestframe holds",
               metric_type::gauge,
