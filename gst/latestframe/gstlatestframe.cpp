@@ -102,6 +102,7 @@
 #include "flightmeta.h"
 #include "latestframe/capture_clock.h"
 #include "latestframe/frame_keeper.h"
+#include "latestframe/thread_annotations.h"
 #include "miniobject.h"
 
 #include <gst/video/video.h>
@@ -109,7 +110,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
-#include <mutex>
 #include <new>
 #include <optional>
 #include <string>
@@ -124,7 +124,10 @@ using steady_clock = std::chrono::steady_clock;
 
 struct _GstLatestFrameState
 {
-  /* Everything that decides a frame's fate, and the counts. */
+  /* Everything that decides a frame's fate, every setting it decides by,
+   * and the counts. The element keeps only what the keeper does not:
+   * how it describes frames (age-from), its signals (silent), its stats
+   * messages (stats-interval), and the GStreamer side of the hand-over. */
   keeper_t keeper;
 
   /* Sink streaming thread only (under the sink pad's stream lock): the
@@ -132,32 +135,6 @@ struct _GstLatestFrameState
    * liveness was asked for this stream. */
   GstSegment sink_segment;
   bool liveness_known = false;
-
-  /* Encoded video (GstLatestFrameDecode): the mode asked for, the rate of
-   * analysis asked for (frames per second, 0: none), and whether the caps
-   * in force are encoded (not raw: frames are key, delta or non-reference
-   * units, see describe_frame()). What the task hands over follows from
-   * them (apply_decoding()). */
-  std::atomic<int> decode{ GST_LATEST_FRAME_DECODE_ALL };
-  std::atomic<double> analysis_rate{ 0 };
-  std::atomic<bool> encoded{ false };
-  /* The task takes the newest frame rather than the next in order. */
-  std::atomic<bool> push_newest{ false };
-  std::atomic<bool> warned_rate_ignored{ false };
-  std::atomic<bool> warned_no_decode_only{ false };
-  /* Encoded frames come in decode order, not display order (B-frames: a
-   * frame presented before one sent ahead of it). Then a segment moved
-   * past a decode-only frame could cut off the frame to show (sent after a
-   * later one), so on-demand shows every frame it passes on. */
-  std::atomic<bool> reordered{ false };
-  /* Streaming thread only: the latest presentation time seen, to tell
-   * reordering by a frame presented before it. Not DTS != PTS: a parser
-   * that infers DTS from frame durations (baseparse) differs from jittered
-   * network PTS by a little on streams that are in order. */
-  GstClockTime latest_pts = GST_CLOCK_TIME_NONE;
-  /* Task thread only: the segment downstream has now (decode-only frames
-   * move its start, keeping running times). */
-  GstSegment src_segment;
 
   /* What ages run from (GstLatestFrameAgeFrom). */
   std::atomic<int> age_from{ GST_LATEST_FRAME_AGE_FROM_AUTO };
@@ -172,24 +149,29 @@ struct _GstLatestFrameState
   /* Task thread only: when the next stats message is due. */
   steady_clock::time_point next_stats;
 
-  /* delivery=on-request: application threads take the frames
-   * (try-pull-frame) and the task never runs. Changed in NULL and READY
-   * only. */
-  std::atomic<bool> on_request{ false };
-  /* Readers take frames one at a time, under this lock; the caps and
-   * segment of the frames they take reach them as events, in order with
-   * the frames. */
-  std::mutex pull_lock;
-  GstCaps *pull_caps = nullptr;
-  GstSegment pull_segment;
+  /* The caps and segment of the entries handed over so far, by the task
+   * (pushed downstream) or a reader (delivery=on-request): a reader's
+   * sample carries them, and the task moves the segment past decode-only
+   * frames. Whichever takes them, both stay current, so that delivery may
+   * change at any time. */
+  lf::checked_mutex handed_lock;
+  GstCaps *handed_caps LF_GUARDED_BY (handed_lock) = nullptr;
+  GstSegment handed_segment LF_GUARDED_BY (handed_lock);
+
+  /* Readers take frames one at a time, under this lock. */
+  lf::checked_mutex pull_lock;
   /* The sequence number of the frame taken last (0: none yet). */
-  std::uint64_t last_pulled_sequence = 0;
+  std::uint64_t last_pulled_sequence LF_GUARDED_BY (pull_lock) = 0;
   /* The reader took the end of the stream: no frame comes until a flush or
    * a new stream. */
   std::atomic<bool> pulled_eos{ false };
   std::atomic<bool> warned_pull_in_push_mode{ false };
 
-  ~_GstLatestFrameState () { gst_caps_replace (&pull_caps, NULL); }
+  ~_GstLatestFrameState ()
+  {
+    lf::checked_lock lock (handed_lock);
+    gst_caps_replace (&handed_caps, NULL);
+  }
 };
 
 /* Logs the level; reads it (a lock and a scan) only when logging. */
@@ -846,8 +828,10 @@ gst_latest_frame_init (GstLatestFrame *self)
   self->state
       = new (g_malloc (sizeof (GstLatestFrameState))) GstLatestFrameState ();
   gst_segment_init (&self->state->sink_segment, GST_FORMAT_UNDEFINED);
-  gst_segment_init (&self->state->pull_segment, GST_FORMAT_UNDEFINED);
-  gst_segment_init (&self->state->src_segment, GST_FORMAT_UNDEFINED);
+  {
+    lf::checked_lock lock (self->state->handed_lock);
+    gst_segment_init (&self->state->handed_segment, GST_FORMAT_UNDEFINED);
+  }
   self->state->keeper.set_limits ({ DEFAULT_MAX_SIZE_BUFFERS,
                                     DEFAULT_MAX_SIZE_BYTES,
                                     DEFAULT_MAX_SIZE_TIME });
@@ -929,8 +913,8 @@ build_stats (GstLatestFrame *self)
                      age_from_nick (self->state->age_from), "decode-only",
                      G_TYPE_UINT64, stats.decode_only, "decoding",
                      G_TYPE_STRING,
-                     self->state->encoded ? lf::decode_mode_name (stats.decoding)
-                                          : "raw",
+                     stats.encoded ? lf::decode_mode_name (stats.decoding)
+                                   : "raw",
                      "key-interval", G_TYPE_UINT64, stats.key_interval_ns,
                      "current-level-chains", G_TYPE_UINT, stats.held_chains,
                      NULL);
@@ -950,27 +934,20 @@ build_stats (GstLatestFrame *self)
   return structure;
 }
 
-/* Sets the keeper to hand over what the settings and the caps in force ask
- * for (the rule is the core's: latestframe::plan_hand_over); warns once
- * when analysis-rate cannot apply; a reader on request takes the newest
- * frame too. */
+static void start_task_if_active (GstLatestFrame *self);
+static void post_notice (GstLatestFrame *self, const keeper_t::notice &note);
+
+/* Changes what the keeper's hand-over plan is made from (`change` takes
+ * latestframe::hand_over_request&), in one apply under the keeper's lock
+ * (the rule is the core's: latestframe::plan_hand_over): a setting and a
+ * caps change made at once cannot leave the plan out of step. When the
+ * plan has the task push, the task runs. */
+template <typename Change>
 static void
-apply_decoding (GstLatestFrame *self)
+change_hand_over (GstLatestFrame *self, Change change)
 {
-  GstLatestFrameState *state = self->state;
-  const lf::hand_over_plan plan = lf::plan_hand_over (
-      state->encoded, static_cast<lf::decode_mode> (state->decode.load ()),
-      state->analysis_rate);
-  if (plan.rate_ignored && !state->warned_rate_ignored.exchange (true))
-    GST_ELEMENT_WARNING (
-        self, STREAM, FORMAT, ("analysis-rate has no effect with decode=all"),
-        ("the caps are encoded video: every frame must reach the decoder, so "
-         "frames are not paced here; set decode=on-demand, key-units or auto "
-         "(or pace after the decoder)"));
-  state->keeper.set_decode_mode (plan.mode);
-  state->keeper.set_pace (plan.pace_ns);
-  state->push_newest = plan.newest;
-  state->keeper.set_newest_only (plan.newest || state->on_request);
+  post_notice (self, self->state->keeper.update_request (
+                         change, [self] { start_task_if_active (self); }));
 }
 
 static void
@@ -1034,19 +1011,25 @@ gst_latest_frame_set_property (GObject *object, guint prop_id,
       self->state->age_from = g_value_get_enum (value);
       break;
     case PROP_DECODE:
-      self->state->decode = g_value_get_enum (value);
-      apply_decoding (self);
+      change_hand_over (self, [value] (lf::hand_over_request &request) {
+        request.decode = static_cast<lf::decode_mode> (g_value_get_enum (value));
+      });
       break;
     case PROP_ANALYSIS_RATE:
-      self->state->analysis_rate = g_value_get_double (value);
-      apply_decoding (self);
+      change_hand_over (self, [value] (lf::hand_over_request &request) {
+        request.rate = g_value_get_double (value);
+      });
       break;
     case PROP_DELIVERY:
       {
         const bool on_request
             = g_value_get_enum (value) == GST_LATEST_FRAME_DELIVERY_ON_REQUEST;
-        self->state->on_request = on_request;
-        apply_decoding (self);
+        /* Any time, in any state: the keeper stops serving the one taker
+         * and serves the other (the task pauses itself, or is started
+         * here), both under its lock. */
+        change_hand_over (self, [on_request] (lf::hand_over_request &request) {
+          request.on_request = on_request;
+        });
         /* A sink to its bin: its EOS message counts towards the pipeline's
          * EOS. */
         GST_OBJECT_LOCK (self);
@@ -1136,13 +1119,13 @@ gst_latest_frame_get_property (GObject *object, guint prop_id, GValue *value,
       g_value_set_enum (value, self->state->age_from);
       break;
     case PROP_DECODE:
-      g_value_set_enum (value, self->state->decode);
+      g_value_set_enum (value, static_cast<int> (keeper.request ().decode));
       break;
     case PROP_ANALYSIS_RATE:
-      g_value_set_double (value, self->state->analysis_rate);
+      g_value_set_double (value, keeper.request ().rate);
       break;
     case PROP_DELIVERY:
-      g_value_set_enum (value, self->state->on_request
+      g_value_set_enum (value, keeper.request ().on_request
                                    ? GST_LATEST_FRAME_DELIVERY_ON_REQUEST
                                    : GST_LATEST_FRAME_DELIVERY_PUSH);
       break;
@@ -1219,34 +1202,28 @@ age_from_capture_time (GstLatestFrame *self, GstBuffer *buffer,
   frame.arrival_running_ns = now_running;
 }
 
-/* What the keeper needs to know of an arriving frame: its size, its time
- * (the axis max-size-time limits, and what its age runs from: see
- * age-from), and with max-age the running time it arrived at. */
+/* What the keeper needs to know of an arriving frame, as facts: its size;
+ * what it depends on and when it is presented, as its flags and PTS say
+ * (the keeper tells raw caps from encoded ones, and a stream sent out of
+ * presentation order); whether it could be made decode-only (see
+ * make_decode_only(): a TIME segment of positive rate); its time (the axis
+ * max-size-time limits, and what its age runs from: see age-from); and
+ * with max-age the running time it arrived at. */
 static lf::frame_desc
 describe_frame (GstLatestFrame *self, GstBuffer *buffer)
 {
   GstLatestFrameState *state = self->state;
   lf::frame_desc frame;
   frame.bytes = gst_buffer_get_size (buffer);
-  if (state->encoded.load (std::memory_order_relaxed)
-      && GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DELTA_UNIT))
+  if (GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DELTA_UNIT))
     frame.unit = GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DROPPABLE)
                      ? lf::unit_kind::non_reference
                      : lf::unit_kind::delta;
-  if (GST_BUFFER_PTS_IS_VALID (buffer))
-    {
-      const GstClockTime pts = GST_BUFFER_PTS (buffer);
-      /* A key unit starts again (a stream restarted, looped or flushed
-       * goes back in time there). */
-      if (frame.unit == lf::unit_kind::key
-          || !GST_CLOCK_TIME_IS_VALID (state->latest_pts))
-        state->latest_pts = pts;
-      else if (G_UNLIKELY (pts < state->latest_pts))
-        state->reordered.store (true, std::memory_order_relaxed);
-      else
-        state->latest_pts = pts;
-    }
+  if (GST_BUFFER_PTS_IS_VALID (buffer) && GST_BUFFER_PTS (buffer) <= G_MAXINT64)
+    frame.presentation_ns = static_cast<std::int64_t> (GST_BUFFER_PTS (buffer));
   const GstSegment *segment = &state->sink_segment;
+  frame.decode_only_possible
+      = segment->format == GST_FORMAT_TIME && segment->rate > 0;
   const GstClockTime timestamp = GST_BUFFER_DTS_OR_PTS (buffer);
   guint64 running_time;
   /* A running time past 2^63 ns (a segment's base or rate taken to the
@@ -1359,6 +1336,34 @@ post_notice (GstLatestFrame *self, const keeper_t::notice &note)
            "than the limit; older ones are still dropped.",
            note.value / 1e6, note.limit / 1e6));
       break;
+    case keeper_t::notice_kind::rate_ignored:
+      GST_ELEMENT_WARNING (
+          self, STREAM, FORMAT, ("analysis-rate has no effect with decode=all"),
+          ("the caps are encoded video: every frame must reach the decoder, so "
+           "frames are not paced here; set decode=on-demand, key-units or auto "
+           "(or pace after the decoder)"));
+      break;
+    case keeper_t::notice_kind::shown_not_decode_only:
+      if (note.value
+          == static_cast<std::uint64_t> (
+              keeper_t::shown_because::out_of_presentation_order))
+        GST_ELEMENT_WARNING (
+            self, STREAM, FORMAT,
+            ("cannot make frames decode-only in a stream sent out of display "
+             "order: they are decoded and shown"),
+            ("the stream sends frames out of display order (B-frames): a "
+             "segment moved past a decode-only frame could cut off the frame "
+             "to show; every frame passed on is shown, counted as pushed, "
+             "aged and paced (more analysis, the same pictures)"));
+      else
+        GST_ELEMENT_WARNING (
+            self, STREAM, FORMAT,
+            ("cannot make frames decode-only without a TIME segment: they are "
+             "decoded and shown"),
+            ("decode=on-demand needs frames in a TIME segment of positive "
+             "rate; every frame passed on is shown, counted as pushed, aged "
+             "and paced"));
+      break;
     }
 }
 
@@ -1420,11 +1425,11 @@ keep_sticky_events (GstLatestFrame *self, keeper_t::released_list &released)
   });
 }
 
+/* Called by the keeper, under its lock, when the task has work: the keeper
+ * is running and the plan has the task push. */
 static void
 start_task_if_active (GstLatestFrame *self)
 {
-  if (self->state->on_request)
-    return;
   if (!gst_pad_is_active (self->srcpad))
     {
       GST_INFO_OBJECT (self, "not starting the task: src pad inactive");
@@ -1447,13 +1452,11 @@ learn_encoding (GstLatestFrame *self, GstEvent *caps_event)
   const bool encoded
       = structure && !g_str_has_suffix (gst_structure_get_name (structure),
                                         "/x-raw");
-  if (encoded != self->state->encoded)
-    {
-      GST_INFO_OBJECT (self, "%s caps: %" GST_PTR_FORMAT,
-                       encoded ? "encoded" : "raw", caps);
-      self->state->encoded = encoded;
-      apply_decoding (self);
-    }
+  GST_INFO_OBJECT (self, "%s caps: %" GST_PTR_FORMAT,
+                   encoded ? "encoded" : "raw", caps);
+  change_hand_over (self, [encoded] (lf::hand_over_request &request) {
+    request.encoded = encoded;
+  });
 }
 
 static lf::marker_kind
@@ -1566,7 +1569,7 @@ gst_latest_frame_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
 
   if (!GST_QUERY_IS_SERIALIZED (query))
     return gst_pad_query_default (pad, parent, query);
-  if (self->state->on_request)
+  if (self->state->keeper.plan ().on_request)
     return answer_query_as_sink (self, query);
 
   /* Serialized queries travel in order with the frames; the query stays
@@ -1702,7 +1705,7 @@ gst_latest_frame_src_activate_mode (GstPad *pad, GstObject *parent,
     return FALSE;
   if (active)
     {
-      if (state->on_request && gst_pad_is_linked (pad))
+      if (state->keeper.plan ().on_request && gst_pad_is_linked (pad))
         GST_ELEMENT_WARNING (
             self, CORE, NEGOTIATION, ("Nothing is pushed on the src pad"),
             ("delivery=on-request: frames go to the application "
@@ -1713,13 +1716,11 @@ gst_latest_frame_src_activate_mode (GstPad *pad, GstObject *parent,
        * about a relink after a NOT_LINKED push, which is what the task
        * reads it for (handle_downstream_flow). */
       gst_pad_check_reconfigure (pad);
-      gboolean started = FALSE;
+      /* The keeper starts the task if the plan has it push. */
+      gboolean started = TRUE;
       state->keeper.resume ([&] {
-        started = state->on_request
-                      ? TRUE
-                      : gst_pad_start_task (
-                          pad, (GstTaskFunction)gst_latest_frame_loop, pad,
-                          NULL);
+        started = gst_pad_start_task (
+            pad, (GstTaskFunction)gst_latest_frame_loop, pad, NULL);
       });
       return started;
     }
@@ -1771,69 +1772,69 @@ reserve_room_in_pools (GstLatestFrame *self, GstQuery *query)
                     kept, MAX (pools, 1u));
 }
 
-/* A frame the decoder must decode but not output (the newer frames of its
- * chain need it): GStreamer 1.22's decoders take no decode-only flag on
- * input, but every GstVideoDecoder drops a picture that ends before its
- * output segment starts. So the frame lasts 1 ns and the segment downstream
+/* A frame the keeper handed over decode-only (the newer frames of its
+ * chain need it; the keeper decided so only in a TIME segment of positive
+ * rate, as describe_frame() told it, in a stream sent in presentation
+ * order): GStreamer 1.22's decoders take no decode-only flag on input, but
+ * every GstVideoDecoder drops a picture that ends before its output
+ * segment starts. So the frame lasts 1 ns and the segment downstream
  * starts right after it, with its base moved so that every later running
- * time stays what it was. Without a TIME segment of positive rate, or in
- * a stream sent out of display order, the frame goes as it is (decoded and
- * shown): warned once. */
+ * time stays what it was. A frame without PTS (depayloaders leave it off
+ * the first frames of a stream) takes its DTS, or the segment's start. A
+ * frame that already ends before the segment's start needs no new one. */
 static void
 make_decode_only (GstLatestFrame *self, GstBuffer *buffer)
 {
   GstLatestFrameState *state = self->state;
-  GstSegment &segment = state->src_segment;
-  guint64 running_time;
-  if (!state->reordered.load (std::memory_order_relaxed)
-      && !GST_BUFFER_PTS_IS_VALID (buffer) && segment.format == GST_FORMAT_TIME)
-    {
-      /* A frame without PTS (depayloaders leave it off the first frames of
-       * a stream) is never shown: in a stream in display order its DTS, or
-       * the segment's start, serves as the time the segment then skips. */
-      const GstClockTime dts = GST_BUFFER_DTS (buffer);
-      GST_BUFFER_PTS (buffer) = GST_CLOCK_TIME_IS_VALID (dts)
-                                    ? MAX (dts, segment.start)
-                                    : segment.start;
-    }
-  const GstClockTime pts = GST_BUFFER_PTS (buffer);
-  if (state->reordered.load (std::memory_order_relaxed))
-    {
-      if (!state->warned_no_decode_only.exchange (true))
-        GST_ELEMENT_WARNING (
-            self, STREAM, FORMAT,
-            ("cannot make frames decode-only in a stream sent out of display "
-             "order: they are decoded and shown"),
-            ("the stream sends frames out of display order (B-frames): a "
-             "segment moved past a decode-only frame could cut off the frame "
-             "to show; every frame passed on is shown (more analysis, the "
-             "same pictures)"));
+  GstSegment moved;
+  {
+    lf::checked_lock lock (state->handed_lock);
+    GstSegment &segment = state->handed_segment;
+    if (segment.format != GST_FORMAT_TIME || segment.rate <= 0)
       return;
-    }
-  if (segment.format != GST_FORMAT_TIME || segment.rate <= 0
-      || !GST_CLOCK_TIME_IS_VALID (pts) || pts < segment.start
-      || gst_segment_to_running_time_full (&segment, GST_FORMAT_TIME, pts + 1,
-                                           &running_time)
-             != 1)
-    {
-      if (!state->warned_no_decode_only.exchange (true))
-        GST_ELEMENT_WARNING (
-            self, STREAM, FORMAT,
-            ("cannot make frames decode-only without a timestamp in a TIME "
-             "segment: they are decoded and shown"),
-            ("decode=on-demand needs timestamped frames in a TIME segment of "
-             "positive rate (segment %" GST_SEGMENT_FORMAT ", pts %"
-             GST_TIME_FORMAT ")",
-             &segment, GST_TIME_ARGS (pts)));
+    if (!GST_BUFFER_PTS_IS_VALID (buffer))
+      {
+        const GstClockTime dts = GST_BUFFER_DTS (buffer);
+        GST_BUFFER_PTS (buffer) = GST_CLOCK_TIME_IS_VALID (dts)
+                                      ? MAX (dts, segment.start)
+                                      : segment.start;
+      }
+    GST_BUFFER_DURATION (buffer) = 1;
+    const guint64 start = GST_BUFFER_PTS (buffer) + 1;
+    guint64 running_time;
+    if (start <= segment.start
+        || gst_segment_to_running_time_full (&segment, GST_FORMAT_TIME, start,
+                                             &running_time)
+               != 1)
       return;
+    segment.time = gst_segment_to_stream_time (&segment, GST_FORMAT_TIME, start);
+    segment.base = running_time;
+    segment.start = start;
+    segment.position = start;
+    moved = segment;
+  }
+  gst_pad_push_event (self->srcpad, gst_event_new_segment (&moved));
+}
+
+/* A caps or segment event was handed over (pushed by the task, or taken by
+ * a reader): what the frames after it are described with, whoever takes
+ * them. */
+static void
+note_handed_event (GstLatestFrame *self, GstEvent *event)
+{
+  GstLatestFrameState *state = self->state;
+  if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS)
+    {
+      GstCaps *caps;
+      gst_event_parse_caps (event, &caps);
+      lf::checked_lock lock (state->handed_lock);
+      gst_caps_replace (&state->handed_caps, caps);
     }
-  const guint64 start = pts + 1;
-  segment.time = gst_segment_to_stream_time (&segment, GST_FORMAT_TIME, start);
-  segment.base = running_time;
-  segment.start = start;
-  segment.position = start;
-  GST_BUFFER_DURATION (buffer) = 1;
-  gst_pad_push_event (self->srcpad, gst_event_new_segment (&segment));
+  else if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT)
+    {
+      lf::checked_lock lock (state->handed_lock);
+      gst_event_copy_segment (event, &state->handed_segment);
+    }
 }
 
 /* When the camera captured a frame that was aged from its capture time,
@@ -1930,8 +1931,7 @@ push_handover (GstLatestFrame *self, keeper_t::handover &next)
       return GST_FLOW_OK;
     }
   GstEvent *event = GST_EVENT_CAST (next.item.release ());
-  if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT)
-    gst_event_copy_segment (event, &self->state->src_segment);
+  note_handed_event (self, event);
   gst_pad_push_event (self->srcpad, event);
   return GST_FLOW_OK;
 }
@@ -2009,11 +2009,9 @@ gst_latest_frame_loop (GstPad *pad)
       = self->state->timed_frames.load (std::memory_order_relaxed)
             ? read_running_clock (self)
             : lf::no_time;
-  keeper_t::handover next = keeper.hand_over (
-      self->state->push_newest.load (std::memory_order_relaxed)
-          ? keeper_t::delivery::newest
-          : keeper_t::delivery::in_order,
-      post_stats_when_due (self), now, queue_signals{ self });
+  keeper_t::handover next
+      = keeper.push_next (post_stats_when_due (self), now, queue_signals{ self });
+  post_notice (self, next.note);
   if (!next.released.empty ())
     GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
                         "dropped %zu frames over max-age",
@@ -2023,11 +2021,11 @@ gst_latest_frame_loop (GstPad *pad)
     case keeper_t::handover_status::timed_out:
       return;
     case keeper_t::handover_status::halted:
-      /* Flushing, unlinked or failed: paused under the keeper's lock, so
-       * that a resume() or relink() that restarts the task cannot come in
-       * between. */
-      if (keeper.stop_if_halted ([pad] { gst_pad_pause_task (pad); }))
-        GST_DEBUG_OBJECT (self, "halted: task paused");
+      /* Flushing, unlinked or failed, or an application takes the frames:
+       * paused under the keeper's lock, so that whatever starts the task
+       * again (a resume, a relink, delivery=push) cannot come in between. */
+      if (keeper.pause_pusher_if_idle ([pad] { gst_pad_pause_task (pad); }))
+        GST_DEBUG_OBJECT (self, "nothing to push: task paused");
       return;
     case keeper_t::handover_status::handed_over:
       break;
@@ -2041,8 +2039,10 @@ gst_latest_frame_loop (GstPad *pad)
 /* ---- on request ------------------------------------------------------ */
 
 /* A reader took an event or a query (delivery=on-request): caps and segment
- * describe the frames after them; the end of the stream is posted, as a
- * sink posts it once everything before it was rendered. */
+ * describe the frames after them; sticky events are kept on the src pad,
+ * so that they reach downstream before the next frame pushed should the
+ * delivery go back to push; the end of the stream is posted, as a sink
+ * posts it once everything before it was rendered. */
 static void
 take_marker_on_request (GstLatestFrame *self, keeper_t::handover &marker)
 {
@@ -2055,18 +2055,11 @@ take_marker_on_request (GstLatestFrame *self, keeper_t::handover &marker)
       return;
     }
   GstEvent *event = GST_EVENT_CAST (object);
+  note_handed_event (self, event);
+  if (GST_EVENT_IS_STICKY (event) && GST_EVENT_TYPE (event) != GST_EVENT_EOS)
+    gst_pad_store_sticky_event (self->srcpad, event);
   switch (GST_EVENT_TYPE (event))
     {
-    case GST_EVENT_CAPS:
-      {
-        GstCaps *caps;
-        gst_event_parse_caps (event, &caps);
-        gst_caps_replace (&state->pull_caps, caps);
-        break;
-      }
-    case GST_EVENT_SEGMENT:
-      gst_event_copy_segment (event, &state->pull_segment);
-      break;
     case GST_EVENT_EOS:
       {
         state->pulled_eos = true;
@@ -2084,6 +2077,7 @@ take_marker_on_request (GstLatestFrame *self, keeper_t::handover &marker)
 /* The frame a reader took, as a sample holding its only reference. */
 static GstSample *
 sample_for_reader (GstLatestFrame *self, keeper_t::handover &frame)
+    LF_REQUIRES (self->state->pull_lock)
 {
   GstLatestFrameState *state = self->state;
   GstBuffer *buffer
@@ -2091,18 +2085,21 @@ sample_for_reader (GstLatestFrame *self, keeper_t::handover &frame)
   if (frame.discont)
     GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
   lf::attach_flight_charge (buffer, std::move (frame.charge));
+  std::uint64_t &last = self->state->last_pulled_sequence;
   const std::uint64_t skipped
-      = frame.sequence > state->last_pulled_sequence
-            ? frame.sequence - state->last_pulled_sequence - 1
-            : 0;
-  state->last_pulled_sequence = frame.sequence;
+      = frame.sequence > last ? frame.sequence - last - 1 : 0;
+  last = frame.sequence;
   const gint64 age
       = frame.age_ns ? static_cast<gint64> (*frame.age_ns) : gint64 (-1);
   GstStructure *info = gst_structure_new_empty (FRAME_INFO_NAME);
   describe_handover (frame, info);
   gst_structure_set (info, "skipped", G_TYPE_UINT64, skipped, NULL);
-  GstSample *sample
-      = gst_sample_new (buffer, state->pull_caps, &state->pull_segment, info);
+  GstSample *sample;
+  {
+    lf::checked_lock lock (state->handed_lock);
+    sample = gst_sample_new (buffer, state->handed_caps, &state->handed_segment,
+                             info);
+  }
   gst_buffer_unref (buffer);
   GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
                       "handing frame %" G_GUINT64_FORMAT
@@ -2116,7 +2113,7 @@ static GstSample *
 gst_latest_frame_try_pull_frame (GstLatestFrame *self, GstClockTime timeout)
 {
   GstLatestFrameState *state = self->state;
-  if (!state->on_request)
+  if (!state->keeper.plan ().on_request)
     {
       if (!state->warned_pull_in_push_mode.exchange (true))
         GST_ELEMENT_WARNING (
@@ -2134,7 +2131,7 @@ gst_latest_frame_try_pull_frame (GstLatestFrame *self, GstClockTime timeout)
                   + std::chrono::nanoseconds (
                       MIN (timeout, 365 * 24 * 3600 * GST_SECOND)))
             : std::nullopt;
-  std::lock_guard<std::mutex> one_reader (state->pull_lock);
+  lf::checked_lock one_reader (self->state->pull_lock);
   for (;;)
     {
       if (state->pulled_eos)
@@ -2143,8 +2140,10 @@ gst_latest_frame_try_pull_frame (GstLatestFrame *self, GstClockTime timeout)
           = state->timed_frames.load (std::memory_order_relaxed)
                 ? read_running_clock (self)
                 : lf::no_time;
-      keeper_t::handover next = state->keeper.hand_over (
-          keeper_t::delivery::newest, deadline, now, queue_signals{ self });
+      /* Halted (NULL) also once delivery went back to push. */
+      keeper_t::handover next
+          = state->keeper.pull_newest (deadline, now, queue_signals{ self });
+      post_notice (self, next.note);
       if (next.status != keeper_t::handover_status::handed_over)
         return NULL;
       if (next.is_frame)

@@ -24,8 +24,9 @@ public:
   }
 
   std::shared_ptr<memory_budget> find_or_create (const std::string &name)
+      LF_EXCLUDES (mutex_)
   {
-    std::lock_guard<std::mutex> lock (mutex_);
+    checked_lock lock (mutex_);
     auto found = budgets_.find (name);
     if (found != budgets_.end ())
       if (auto alive = found->second.lock ())
@@ -39,8 +40,9 @@ public:
   }
 
 private:
-  std::mutex mutex_;
-  std::map<std::string, std::weak_ptr<memory_budget>> budgets_;
+  checked_mutex mutex_;
+  std::map<std::string, std::weak_ptr<memory_budget>> budgets_
+      LF_GUARDED_BY (mutex_);
 };
 
 } // namespace
@@ -48,7 +50,7 @@ private:
 bool
 memory_budget::try_reserve (std::uint64_t bytes)
 {
-  std::lock_guard<std::mutex> lock (mutex_);
+  checked_lock lock (mutex_);
   if (cap_ != 0 && (bytes > cap_ || used_ > cap_ - bytes))
     return false;
   used_ += bytes;
@@ -59,49 +61,49 @@ memory_budget::try_reserve (std::uint64_t bytes)
 void
 memory_budget::release (std::uint64_t bytes)
 {
-  std::lock_guard<std::mutex> lock (mutex_);
+  checked_lock lock (mutex_);
   used_ -= std::min (used_, bytes);
 }
 
 std::uint64_t
 memory_budget::cap_approx () const
 {
-  std::lock_guard<std::mutex> lock (mutex_);
+  checked_lock lock (mutex_);
   return cap_;
 }
 
 std::uint64_t
 memory_budget::used_approx () const
 {
-  std::lock_guard<std::mutex> lock (mutex_);
+  checked_lock lock (mutex_);
   return used_;
 }
 
 std::uint64_t
 memory_budget::peak_used_approx () const
 {
-  std::lock_guard<std::mutex> lock (mutex_);
+  checked_lock lock (mutex_);
   return peak_used_;
 }
 
 void
 memory_budget::set_member_cap (const void *member, std::uint64_t cap)
 {
-  std::lock_guard<std::mutex> lock (mutex_);
+  checked_lock lock (mutex_);
   member_caps_[member] = cap;
-  recompute_cap_locked ();
+  recompute_cap ();
 }
 
 void
 memory_budget::remove_member (const void *member)
 {
-  std::lock_guard<std::mutex> lock (mutex_);
+  checked_lock lock (mutex_);
   member_caps_.erase (member);
-  recompute_cap_locked ();
+  recompute_cap ();
 }
 
 void
-memory_budget::recompute_cap_locked ()
+memory_budget::recompute_cap ()
 {
   cap_ = 0;
   for (const auto &member : member_caps_)

@@ -38,7 +38,13 @@ constexpr std::uint64_t ms = 1000000;
 class FrameKeeper : public ::testing::Test
 {
 protected:
-  void SetUp () override { lifetimes::reset (); }
+  void SetUp () override
+  {
+    lifetimes::reset ();
+    /* Encoded caps decoded whole: the frames' units count (raw frames, all
+     * key units, behave the same). */
+    plan (true);
+  }
   void TearDown () override
   {
     keeper.reset ();
@@ -61,6 +67,20 @@ protected:
                                   marker_kind kind = marker_kind::sticky)
   {
     return k ().admit_marker (tracked (id), kind);
+  }
+
+  /* What the owner asks of the hand-over: the caps' encoding, the decode
+   * mode, and a pace (as the rate of analysis it stands for). */
+  void plan (bool encoded,
+             latestframe::decode_mode decode = latestframe::decode_mode::all,
+             std::uint64_t pace_ns = 0, bool on_request = false)
+  {
+    k ().update_request ([&] (latestframe::hand_over_request &request) {
+      request.encoded = encoded;
+      request.decode = decode;
+      request.rate = pace_ns != 0 ? 1e9 / static_cast<double> (pace_ns) : 0;
+      request.on_request = on_request;
+    });
   }
 
   /* A frame of encoded video: a key, delta or non-reference unit. */
@@ -495,7 +515,7 @@ TEST_F (FrameKeeper, NewestOnRequestSupersedesOlderFrames)
 // itself cannot take the place of (leaky upstream) is still an overflow.
 TEST_F (FrameKeeper, NewestOnlyCountsPushedOutFramesAsSuperseded)
 {
-  k ().set_newest_only (true);
+  plan (false, latestframe::decode_mode::all, 0, /* on request */ true);
   frame (1);
   frame (2);
   frame (3);
@@ -930,7 +950,7 @@ TEST_F (FrameKeeper, MaxAgeDropsChainsWhole)
 // non-reference ones too; every key unit handed over follows a gap.
 TEST_F (FrameKeeper, KeyUnitsModeSkipsDeltaUnits)
 {
-  k ().set_decode_mode (latestframe::decode_mode::key_units);
+  plan (true, latestframe::decode_mode::key_units);
   unit (1, key);
   EXPECT_EQ (unit (2, delta).reason, drop_reason::skipped_delta);
   EXPECT_EQ (unit (3, non_reference).reason, drop_reason::skipped_delta);
@@ -952,7 +972,7 @@ TEST_F (FrameKeeper, OnDemandHandsOverTheNewestChainDecodeOnly)
 {
   namespace fake = latestframe_test::fake_clock;
   k ().set_limits ({ 3, 0, 0 });
-  k ().set_decode_mode (latestframe::decode_mode::on_demand);
+  plan (true, latestframe::decode_mode::on_demand);
   unit (1, key, fake::ago (90 * ms));
   unit (2, delta, fake::ago (80 * ms));
   unit (3, key, fake::ago (70 * ms));
@@ -1022,19 +1042,26 @@ TEST (DecodeMode, HandOverPlanFollowsCapsModeAndRate)
 {
   using latestframe::decode_mode;
   using latestframe::plan_hand_over;
-  const auto raw_paced = plan_hand_over (false, decode_mode::key_units, 2);
+  auto plan = [] (bool encoded, decode_mode decode, double rate) {
+    latestframe::hand_over_request request;
+    request.encoded = encoded;
+    request.decode = decode;
+    request.rate = rate;
+    return plan_hand_over (request);
+  };
+  const auto raw_paced = plan (false, decode_mode::key_units, 2);
   EXPECT_EQ (raw_paced.mode, decode_mode::all);
   EXPECT_EQ (raw_paced.pace_ns, 500 * ms);
   EXPECT_TRUE (raw_paced.newest);
   EXPECT_FALSE (raw_paced.rate_ignored);
-  const auto raw = plan_hand_over (false, decode_mode::all, 0);
+  const auto raw = plan (false, decode_mode::all, 0);
   EXPECT_FALSE (raw.newest);
   EXPECT_EQ (raw.pace_ns, 0u);
-  const auto whole = plan_hand_over (true, decode_mode::all, 1);
+  const auto whole = plan (true, decode_mode::all, 1);
   EXPECT_EQ (whole.pace_ns, 0u);
   EXPECT_FALSE (whole.newest);
   EXPECT_TRUE (whole.rate_ignored);
-  const auto on_demand = plan_hand_over (true, decode_mode::on_demand, 0);
+  const auto on_demand = plan (true, decode_mode::on_demand, 0);
   EXPECT_EQ (on_demand.mode, decode_mode::on_demand);
   EXPECT_TRUE (on_demand.newest);
   EXPECT_EQ (on_demand.pace_ns, 0u);
@@ -1044,8 +1071,7 @@ TEST (DecodeMode, HandOverPlanFollowsCapsModeAndRate)
 // automatic mode follows it.
 TEST_F (FrameKeeper, AutomaticFollowsTheMeasuredKeyInterval)
 {
-  k ().set_decode_mode (latestframe::decode_mode::automatic);
-  k ().set_pace (1000 * ms);
+  plan (true, latestframe::decode_mode::automatic, 1000 * ms);
   EXPECT_EQ (k ().stats ().decoding, latestframe::decode_mode::on_demand);
   unit (1, key, 0);
   unit (2, key, 500 * ms);
@@ -1065,7 +1091,7 @@ TEST_F (FrameKeeper, PaceHoldsTheNextFrameUntilItIsDue)
   namespace fake = latestframe_test::fake_clock;
   k ().set_clock (&fake::steady_now);
   k ().set_limits ({ 10, 0, 0 });
-  k ().set_pace (10000 * ms);
+  plan (false, latestframe::decode_mode::all, 10000 * ms);
   const auto newest = keeper_t::delivery::newest;
   frame (1);
   EXPECT_EQ (next_id (nullptr, newest), 1u);
@@ -1077,7 +1103,7 @@ TEST_F (FrameKeeper, PaceHoldsTheNextFrameUntilItIsDue)
   EXPECT_EQ (next_id (nullptr, newest), 3u);
   EXPECT_EQ (k ().stats ().dropped_for (drop_reason::superseded).frames, 1u);
 
-  k ().set_decode_mode (latestframe::decode_mode::on_demand);
+  plan (true, latestframe::decode_mode::on_demand, 10000 * ms);
   fake::advance (10000 * ms);
   unit (4, key);
   unit (5, delta);
@@ -1095,8 +1121,7 @@ TEST_F (FrameKeeper, KeyUnitsAtThePaceAreNotHeldBack)
 {
   namespace fake = latestframe_test::fake_clock;
   k ().set_clock (&fake::steady_now);
-  k ().set_decode_mode (latestframe::decode_mode::key_units);
-  k ().set_pace (1000 * ms);
+  plan (true, latestframe::decode_mode::key_units, 1000 * ms);
   const auto newest = keeper_t::delivery::newest;
   unit (1, key, 0);
   EXPECT_EQ (next_id (nullptr, newest), 1u);
@@ -1110,16 +1135,16 @@ TEST_F (FrameKeeper, KeyUnitsAtThePaceAreNotHeldBack)
   expect_balanced ();
 }
 
-// Raw video (every frame a key unit) with a chain-aware keeper: the same
-// drops and reasons as ever.
+// Key units alone on demand (the plan takes the newest): each pushed out by
+// a newer one is superseded, never a broken chain, and none is decode-only.
 TEST_F (FrameKeeper, KeyUnitsAloneBehaveAsRawFrames)
 {
-  k ().set_decode_mode (latestframe::decode_mode::on_demand);
+  plan (true, latestframe::decode_mode::on_demand);
   unit (1, key);
   unit (2, key);
   unit (3, key);
   latestframe::keeper_stats stats = k ().stats ();
-  EXPECT_EQ (stats.dropped_for (drop_reason::overflow).frames, 2u);
+  EXPECT_EQ (stats.dropped_for (drop_reason::superseded).frames, 2u);
   EXPECT_EQ (stats.dropped_for (drop_reason::broken_chain).frames, 0u);
   keeper_t::handover next = k ().hand_over (keeper_t::delivery::newest,
                                             keeper_t::clock::now ());

@@ -124,6 +124,9 @@ public:
   {
     keeper_ = std::make_unique<keeper_t> ();
     keeper_->set_clock (&fake_clock::steady_now);
+    keeper_->update_request ([this] (latestframe::hand_over_request &r) {
+      r.encoded = encoded_;
+    });
     keeper_->set_limits (random_limits ());
     keeper_->set_policy (random_policy ());
     budget_name_ = "model-" + std::to_string (seed % 3);
@@ -222,10 +225,14 @@ private:
     else if (roll < 100)
       downstream_event ();
     else if (roll < 103)
-      keeper_->set_decode_mode (
-          static_cast<latestframe::decode_mode> (pick (0, 3)));
+      keeper_->update_request ([&] (latestframe::hand_over_request &r) {
+        r.encoded = encoded_;
+        r.decode = static_cast<latestframe::decode_mode> (pick (0, 3));
+      });
     else
-      keeper_->set_pace (pick (0, 1) == 0 ? 0 : pick (1, 50) * ms);
+      keeper_->update_request ([&] (latestframe::hand_over_request &r) {
+        r.rate = pick (0, 1) == 0 ? 0 : 1000.0 / pick (1, 50);
+      });
   }
 
   /* Encoded video: mostly delta units, a key unit now and then. */

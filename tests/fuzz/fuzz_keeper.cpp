@@ -29,9 +29,9 @@
  * | 10 | set-max-age     | ms (0: off)                                      |
  * | 11 | set-thresholds  | frames (mod 4), bytes (x64, mod 4), span (x10 ms)|
  * | 12 | set-flush-on-eos| bit 0                                            |
- * | 13 | set-newest-only | bit 0                                            |
+ * | 13 | set-on-request  | bit 0 (the plan then takes the newest)           |
  * | 14 | set-decode-mode | all, on-demand, key-units, auto                  |
- * | 15 | set-pace        | ms (0: none)                                     |
+ * | 15 | set-pace        | ms (0: none), as the rate it stands for          |
  * | 16 | flush-start     | -                                                |
  * | 17 | flush-stop      | - (drain, then resume: FLUSH_STOP)               |
  * | 18 | deactivate      | - (flush-start, then drain)                      |
@@ -132,6 +132,9 @@ public:
     fake_clock::now_ns = 100 * ms;
     keeper_ = std::make_unique<keeper_t> ();
     keeper_->set_clock (&fake_clock::steady_now);
+    /* Encoded caps: the frames' units count. */
+    keeper_->update_request (
+        [] (lf::hand_over_request &request) { request.encoded = true; });
     /* Slot 0: ids start at 1. */
     records_.emplace_back ();
   }
@@ -302,16 +305,30 @@ private:
         keeper_->set_flush_on_eos (in.byte () & 1);
         break;
       case 13:
-        keeper_->set_newest_only (in.byte () & 1);
-        break;
+        {
+          /* Frames taken on request: the plan takes the newest. */
+          const bool on_request = in.byte () & 1;
+          keeper_->update_request ([on_request] (lf::hand_over_request &r) {
+            r.on_request = on_request;
+          });
+          break;
+        }
       case 14:
-        keeper_->set_decode_mode (
-            static_cast<lf::decode_mode> (in.byte () % 4));
-        break;
+        {
+          const auto mode = static_cast<lf::decode_mode> (in.byte () % 4);
+          keeper_->update_request (
+              [mode] (lf::hand_over_request &r) { r.decode = mode; });
+          break;
+        }
       case 15:
-        pace_ns_ = in.byte () * ms;
-        keeper_->set_pace (pace_ns_);
-        break;
+        {
+          /* A pace, as the rate of analysis it stands for. */
+          pace_ns_ = in.byte () * ms;
+          const double rate = pace_ns_ != 0 ? 1e9 / pace_ns_ : 0;
+          keeper_->update_request (
+              [rate] (lf::hand_over_request &r) { r.rate = rate; });
+          break;
+        }
       case 16:
         keeper_->flush_start ();
         break;

@@ -237,6 +237,7 @@ struct keeper_stats
   /* Encoded video: the mode in force (automatic's choice), the key-unit
    * interval measured (0: not known). */
   decode_mode decoding = decode_mode::all;
+  bool encoded = false; /* the caps in force are encoded video */
   std::uint64_t key_interval_ns = 0;
   std::array<drop_tally, drop_reason_count> drops{};
   std::uint32_t held_frames = 0;

@@ -82,32 +82,55 @@ decode_mode_in_force (decode_mode asked, std::uint64_t pace_ns,
   return pace_met && age_met ? decode_mode::key_units : decode_mode::on_demand;
 }
 
-/* What a keeper is set to hand over, from what its owner was asked: the
- * decode mode (meaningful on encoded video only: raw frames are all key
- * units) and a rate of analysis (frames per second, 0: none). */
+/* What a keeper's owner asks of the hand-over, and the facts it depends
+ * on: the plan is made from this, under the keeper's lock, so that a
+ * setting and a caps change made at once cannot leave the plan out of step
+ * with either. */
+struct hand_over_request
+{
+  /* The caps in force are encoded video (frames are key, delta or
+   * non-reference units); raw frames are all key units. */
+  bool encoded = false;
+  decode_mode decode = decode_mode::all;
+  /* Frames to pass on per second (0: as fast as they are taken). */
+  double rate = 0;
+  /* An application takes the newest frame when it asks (nothing is
+   * pushed); otherwise the owner's thread pushes every frame kept. */
+  bool on_request = false;
+};
+
+/* What a keeper is set to hand over, from what its owner asked. */
 struct hand_over_plan
 {
-  decode_mode mode = decode_mode::all; /* for set_decode_mode() */
-  std::uint64_t pace_ns = 0;           /* for set_pace() */
-  /* Take the newest frame (delivery::newest) rather than the next one:
-   * whenever frames are paced or chains cut short. */
+  /* How much of each chain the decoder gets (meaningful on encoded video
+   * only: raw frames are all key units). */
+  decode_mode mode = decode_mode::all;
+  std::uint64_t pace_ns = 0; /* at most one frame shown per this, 0: none */
+  /* Take the newest frame rather than the next one: whenever frames are
+   * paced, chains cut short, or taken on request. */
   bool newest = false;
   /* The rate was asked for but cannot apply: encoded video decoded whole
    * (decode_mode::all) needs every frame to reach the decoder. The owner
    * says so. */
   bool rate_ignored = false;
+  /* Who takes the frames: an application on request, or the owner's
+   * thread pushing them. */
+  bool on_request = false;
 };
 
 inline hand_over_plan
-plan_hand_over (bool encoded, decode_mode asked, double rate)
+plan_hand_over (const hand_over_request &request)
 {
   hand_over_plan plan;
-  const bool every_frame_decoded = encoded && asked == decode_mode::all;
-  plan.mode = encoded ? asked : decode_mode::all;
-  plan.rate_ignored = every_frame_decoded && rate > 0;
-  if (rate > 0 && !every_frame_decoded)
-    plan.pace_ns = static_cast<std::uint64_t> (1e9 / rate);
-  plan.newest = (encoded && asked != decode_mode::all) || plan.pace_ns != 0;
+  const bool every_frame_decoded
+      = request.encoded && request.decode == decode_mode::all;
+  plan.mode = request.encoded ? request.decode : decode_mode::all;
+  plan.rate_ignored = every_frame_decoded && request.rate > 0;
+  if (request.rate > 0 && !every_frame_decoded)
+    plan.pace_ns = static_cast<std::uint64_t> (1e9 / request.rate);
+  plan.on_request = request.on_request;
+  plan.newest = (request.encoded && request.decode != decode_mode::all)
+                || plan.pace_ns != 0 || request.on_request;
   return plan;
 }
 

@@ -4,10 +4,11 @@
  */
 #pragma once
 
+#include "latestframe/thread_annotations.h"
+
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
 namespace latestframe
@@ -33,31 +34,32 @@ public:
 
   /* Reserves `bytes` if they fit under the cap; false (nothing reserved)
    * otherwise. */
-  bool try_reserve (std::uint64_t bytes);
+  bool try_reserve (std::uint64_t bytes) LF_EXCLUDES (mutex_);
 
   /* Returns bytes reserved earlier. */
-  void release (std::uint64_t bytes);
+  void release (std::uint64_t bytes) LF_EXCLUDES (mutex_);
 
   /* The cap in force (0 = none) and the bytes used now; racy by nature. */
-  std::uint64_t cap_approx () const;
-  std::uint64_t used_approx () const;
+  std::uint64_t cap_approx () const LF_EXCLUDES (mutex_);
+  std::uint64_t used_approx () const LF_EXCLUDES (mutex_);
   /* The highest the used bytes ever reached. */
-  std::uint64_t peak_used_approx () const;
+  std::uint64_t peak_used_approx () const LF_EXCLUDES (mutex_);
 
   const std::string &name () const { return name_; }
 
 private:
   friend class budget_membership;
-  void set_member_cap (const void *member, std::uint64_t cap);
-  void remove_member (const void *member);
-  void recompute_cap_locked ();
+  void set_member_cap (const void *member, std::uint64_t cap)
+      LF_EXCLUDES (mutex_);
+  void remove_member (const void *member) LF_EXCLUDES (mutex_);
+  void recompute_cap () LF_REQUIRES (mutex_);
 
   const std::string name_;
-  mutable std::mutex mutex_;
-  std::map<const void *, std::uint64_t> member_caps_;
-  std::uint64_t cap_ = 0;
-  std::uint64_t used_ = 0;
-  std::uint64_t peak_used_ = 0;
+  mutable checked_mutex mutex_;
+  std::map<const void *, std::uint64_t> member_caps_ LF_GUARDED_BY (mutex_);
+  std::uint64_t cap_ LF_GUARDED_BY (mutex_) = 0;
+  std::uint64_t used_ LF_GUARDED_BY (mutex_) = 0;
+  std::uint64_t peak_used_ LF_GUARDED_BY (mutex_) = 0;
 };
 
 /* One queue's membership of a named budget: joins at construction, leaves

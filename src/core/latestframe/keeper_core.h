@@ -1,0 +1,1233 @@
+/* latestframe — the newest-frame contract as a single-threaded core: which
+ * frame gets in, which is dropped and why, which goes out next.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "latestframe/accounting.h"
+#include "latestframe/chains.h"
+#include "latestframe/containers.h"
+#include "latestframe/freshness.h"
+#include "latestframe/held_entries.h"
+#include "latestframe/keeper_counts.h"
+#include "latestframe/keeper_types.h"
+#include "latestframe/memory_budget.h"
+#include "latestframe/query_tickets.h"
+#include "latestframe/stream_state.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace latestframe
+{
+
+/* The keeper's rules, with no mutex, no condition variable and no clock.
+ * Every call takes what happened (an arrival, a request for the next
+ * entry, a setting, an event) with the facts and times its caller read,
+ * and returns a decision: queued, dropped with its reason, refused, wait
+ * for room, wait for a frame (until when), or "call the hook, then ask
+ * again". frame_keeper wraps it in one mutex and does the waiting.
+ *
+ * Its parts, each with its contract at its top: the held entries with
+ * their levels and chains (held_entries.h), the stream state and its
+ * transitions (stream_state.h), the counts and their invariant
+ * (keeper_counts.h), the query tickets (query_tickets.h); and the max-age
+ * gate (freshness.h), the chains' rules (chains.h), the memory budget
+ * (memory_budget.h).
+ *
+ * Two calls cover a frame's life:
+ *  - admit() queues it, or drops it (counted with its reason), or refuses
+ *    it (halted: not counted), and drops the older frames it pushes out,
+ *    all counted before it returns;
+ *  - take() returns the next entry in order, or the newest frame, counting
+ *    the frames it passes over.
+ *
+ * Encoded video (frames that are not all key units, see unit_kind): a
+ * frame is never handed over after a frame its chain needs was dropped.
+ * Whoever drops a frame drops the delta units after it up to the next key
+ * unit (counted as broken_chain), and while no key unit has come since,
+ * arriving delta units go the same way; the limits on frames count chains,
+ * so that a lone chain always fits as a lone frame does; decode_mode says
+ * how much of each chain is handed over. A frame is handed over
+ * decode-only only when its owner said it can be made so and the stream
+ * comes in presentation order; otherwise it is shown, and a shown frame is
+ * aged, judged by max-age and paced like any other.
+ *
+ * Invariant after every call (check_invariants()):
+ *     received == handed_over + dropped (all reasons) + held
+ * Every drop is counted exactly once, here (keeper_counts::count_drop).
+ *
+ * Payload: default-constructible (an empty value that owns nothing) and
+ * movable. Payloads given back (released lists, hand-overs) are the
+ * caller's to destroy; a query's payload is destroyed here when the query
+ * is abandoned, before its producer can learn so (see abandon_query()). */
+template <typename Payload> class keeper_core
+{
+public:
+  using entry = held_entry<Payload>;
+
+  /* An entry given back to be destroyed by the caller. */
+  struct released_item
+  {
+    Payload item{};
+    bool is_frame = false;
+    marker_kind marker = marker_kind::plain;
+  };
+  using released_list = small_list<released_item>;
+
+  /* A condition the owner should warn about, once. */
+  enum class notice_kind : std::uint8_t
+  {
+    none,
+    unbounded,         /* no limit and no budget cap bound the held frames */
+    frame_over_budget, /* value: the frame's bytes; limit: the budget cap */
+    arrivals_too_old,  /* value: the arrival age; limit: max-age (ns) */
+    rate_ignored,      /* a rate asked for with encoded video decoded whole */
+    /* A frame of a chain cut short was shown, not decode-only: value is
+     * why (see shown_because). */
+    shown_not_decode_only,
+  };
+  enum class shown_because : std::uint8_t
+  {
+    out_of_presentation_order = 1, /* the stream is sent reordered */
+    cannot_be_hidden = 2,          /* the owner said it cannot make it so */
+  };
+  struct notice
+  {
+    notice_kind kind = notice_kind::none;
+    std::uint64_t value = 0;
+    std::uint64_t limit = 0;
+  };
+
+  /* ---- arrivals ----------------------------------------------------- */
+
+  enum class admit_status : std::uint8_t
+  {
+    queued,
+    dropped, /* counted, with `reason` */
+    refused, /* not counted: halted (`refused_in`) */
+  };
+
+  struct admit_outcome
+  {
+    admit_status status = admit_status::queued;
+    drop_reason reason = drop_reason::overflow;
+    stream_state refused_in = stream_state::running;
+    int failure_code = 0;
+    /* The frame's sequence number (1 for the first frame received), when
+     * it was received (queued or dropped). */
+    std::uint64_t sequence = 0;
+    /* A query's ticket for its answer. */
+    std::uint64_t ticket = 0;
+    /* Held frames this arrival dropped to make room. */
+    std::size_t held_dropped = 0;
+    notice note;
+    /* What to destroy: the frames dropped, the arriving one if it was not
+     * queued. */
+    released_list released;
+  };
+
+  enum class admit_decision : std::uint8_t
+  {
+    queued,
+    dropped,
+    refused,
+    /* The policy in force blocks: wait until the keeper changes (a frame
+     * taken, a setting, a flush), then admit() again. */
+    wait_for_room,
+    /* Hooks are active and the frame arrived at a limit: signal the
+     * overrun, then admit() again (the hook may change the limits). */
+    signal_full,
+    /* It waited and has room now: signal it, then admit() again. */
+    signal_room,
+  };
+
+  /* One frame's arrival, across the admit() calls it may take. */
+  struct arrival
+  {
+    admit_outcome out;
+    /* Whether the owner's hooks are active: set before each call. */
+    bool hooks_active = false;
+
+  private:
+    friend class keeper_core;
+    bool examined = false;
+    bool full_signalled = false;
+    bool waited = false;
+    bool room_signalled = false;
+    bool waiting = false;
+  };
+
+  /* Admits a frame (see the class comment). `now` is the steady time, read
+   * only for a frame without running time (desc.time_ns == no_time); its
+   * payload is moved from once the decision is final. */
+  admit_decision admit (Payload &frame, const frame_desc &desc, steady_time now,
+                        arrival &arriving)
+  {
+    admit_outcome &out = arriving.out;
+    if (std::exchange (arriving.waiting, false))
+      producers_waiting_--;
+    /* On raw video every frame is a key unit, whatever its flags say. */
+    const unit_kind unit = request_.encoded ? desc.unit : unit_kind::key;
+    if (lifecycle_.refuses_frames ())
+      {
+        refuse_frame (out, std::move (frame), unit);
+        return admit_decision::refused;
+      }
+    if (!arriving.examined)
+      {
+        arriving.examined = true;
+        note_arrival (desc, unit, out.note);
+        if (const std::optional<drop_reason> reason
+            = chain_drops_arrival (desc, unit))
+          {
+            drop_arriving (out, std::move (frame), desc, unit, *reason);
+            return admit_decision::dropped;
+          }
+      }
+    if (!held_.fits (limits_, &desc, unit))
+      {
+        if (arriving.hooks_active && !arriving.full_signalled)
+          {
+            arriving.full_signalled = true;
+            return admit_decision::signal_full;
+          }
+        switch (policy_in_force ())
+          {
+          case leak_policy::drop_oldest:
+            out.held_dropped += drop_oldest_until_fits (
+                &desc, unit,
+                plan_.newest ? drop_reason::superseded : drop_reason::overflow,
+                out.released);
+            break;
+          case leak_policy::drop_arriving:
+            drop_arriving (out, std::move (frame), desc, unit,
+                           drop_reason::overflow);
+            return admit_decision::dropped;
+          case leak_policy::none:
+            arriving.waited = arriving.waiting = true;
+            producers_waiting_++;
+            return admit_decision::wait_for_room;
+          }
+      }
+    else if (arriving.waited && arriving.hooks_active
+             && !arriving.room_signalled)
+      {
+        arriving.room_signalled = true;
+        return admit_decision::signal_room;
+      }
+    return queue (frame, desc, unit, now, out);
+  }
+
+  /* Admits a marker. Never waits, never dropped by the policy; refused by
+   * the states the table says. A query gets a ticket for ack(). */
+  admit_outcome admit_marker (Payload marker, marker_kind kind)
+  {
+    admit_outcome out;
+    if (!lifecycle_.admits_marker (kind))
+      {
+        refuse (out, std::move (marker), kind);
+        return out;
+      }
+    lifecycle_.marker_admitted (kind);
+    if (kind == marker_kind::end_of_stream)
+      {
+        /* As queue: what is held is delivered whatever the thresholds. */
+        thresholds_in_force_ = queue_thresholds ();
+        if (flush_on_eos_)
+          discard_frames (drop_reason::flush, out.released);
+      }
+    const std::uint64_t ticket
+        = kind == marker_kind::query ? tickets_.issue () : 0;
+    held_.add_marker (std::move (marker), kind, ticket);
+    out.ticket = ticket;
+    return out;
+  }
+
+  /* The answer to the query with `ticket`, once there is one (see
+   * query_tickets::collect()). */
+  std::optional<ack_result> ack (std::uint64_t ticket)
+  {
+    return tickets_.collect (ticket);
+  }
+
+  /* ---- hand-over ---------------------------------------------------- */
+
+  enum class delivery : std::uint8_t
+  {
+    in_order, /* the next entry, as queued */
+    newest,   /* the newest frame: the older ones are dropped (superseded) */
+  };
+
+  /* Who asks for the next entry. The pusher (the owner's thread pushing
+   * downstream) and the reader (an application taking frames on request)
+   * are served only while the plan names them, and take the delivery the
+   * plan says; anyone else (tests, benchmarks) names its delivery. */
+  enum class taker : std::uint8_t
+  {
+    anyone,
+    pusher,
+    reader,
+  };
+
+  enum class handover_status : std::uint8_t
+  {
+    handed_over,
+    timed_out,
+    /* Flushing, unlinked or failed, or the plan names another taker: the
+     * pusher stops its thread (pause_pusher_if_idle) until the keeper
+     * starts it again. */
+    halted,
+  };
+
+  struct handover
+  {
+    handover_status status = handover_status::timed_out;
+    Payload item{};
+    bool is_frame = false;
+    marker_kind marker = marker_kind::plain;
+    std::uint64_t ticket = 0;
+    /* Frames were dropped right before this frame in stream order. */
+    bool discont = false;
+    /* Handed over only so that the newer frames of its chain held behind it
+     * can be decoded (see decode_mode::on_demand): not to be shown. */
+    bool decode_only = false;
+    std::uint64_t sequence = 0;
+    std::uint64_t bytes = 0;
+    std::int64_t time_ns = no_time;
+    /* Its age now (see take()), when known. */
+    std::optional<std::uint64_t> age_ns;
+    /* With a capture time (frame_desc::timestamp_running_ns): its age by
+     * its own timestamp, beside. */
+    std::optional<std::uint64_t> timestamp_age_ns;
+    in_flight_charge charge;
+    /* Frames dropped on the way (too old, superseded). */
+    released_list released;
+    notice note;
+  };
+
+  struct take_request
+  {
+    taker who = taker::anyone;
+    delivery mode = delivery::in_order; /* anyone's */
+    /* The owner's running clock, read just before (no_time: none): a
+     * frame's age is this minus its running time. */
+    std::int64_t running_now = no_time;
+    /* Steady time now: the pace, and the age of frames without running
+     * time. */
+    steady_time now{};
+    bool hooks_active = false;
+    /* running_now was read before a wait: a timed frame at the front asks
+     * for a fresh reading first. */
+    bool clock_stale = false;
+  };
+
+  enum class take_decision : std::uint8_t
+  {
+    handed_over,
+    halted,
+    /* Nothing to hand over yet: wait until an entry comes, or `until`. */
+    wait_for_frame,
+    signal_empty,    /* hooks: about to wait on an empty keeper (underrun) */
+    signal_refilled, /* hooks: an entry came after an underrun */
+    refresh_clock,   /* read the running clock again, then take() again */
+  };
+
+  struct take_step
+  {
+    take_decision decision = take_decision::wait_for_frame;
+    std::optional<steady_time> until; /* wait_for_frame: the pace's due time */
+  };
+
+  /* The next entry for `request` into `out` (see the class comment). A
+   * frame older than max-age is dropped on the way (counted) and the next
+   * one considered. A frame without a running time is aged from its
+   * arrival when max-age is set, else has no age. Hooks: signal_empty
+   * before waiting on an empty keeper, signal_refilled when an entry came
+   * after that; once per transition. A handed-over frame comes with an
+   * in_flight_charge that keeps its bytes counted (and reserved in its
+   * budget) until the consumer destroys it, wherever that is. */
+  take_step take (const take_request &request, handover &out)
+  {
+    for (;;)
+      {
+        if (halted_for (request.who))
+          {
+            out.status = handover_status::halted;
+            return { take_decision::halted, std::nullopt };
+          }
+        if (deliverable ())
+          {
+            if (std::exchange (underrun_signalled_, false))
+              return { take_decision::signal_refilled, std::nullopt };
+            const entry &front = held_.front ();
+            if (request.clock_stale && front.is_frame
+                && front.time_ns != no_time)
+              return { take_decision::refresh_clock, std::nullopt };
+            if (const std::optional<steady_time> due = pace_due (request.now))
+              return { take_decision::wait_for_frame, due };
+            if (take_next (request, out))
+              return { take_decision::handed_over, std::nullopt };
+            continue; /* it was too old: consider the next one */
+          }
+        if (request.hooks_active && !underrun_signalled_
+            && (lifecycle_.state () == stream_state::running
+                || lifecycle_.state () == stream_state::ended_downstream))
+          {
+            underrun_signalled_ = true;
+            return { take_decision::signal_empty, std::nullopt };
+          }
+        return { take_decision::wait_for_frame, std::nullopt };
+      }
+  }
+
+  /* The consumer answers the query with `ticket` that it was handed. */
+  void acknowledge (std::uint64_t ticket, bool accepted)
+  {
+    tickets_.answer (ticket, accepted);
+  }
+
+  /* ---- downstream --------------------------------------------------- */
+
+  /* Downstream answered end-of-stream to a frame. Discards what is held up
+   * to the next entry that can still be delivered (a new_stream or
+   * end_of_stream marker), as queue does: frames count as flushed, queries
+   * are refused. With nothing deliverable left, frames are refused until a
+   * new stream (ended_downstream). */
+  released_list downstream_ended ()
+  {
+    released_list released;
+    bool deliverable_left = false;
+    bool chain_cut = false;
+    while (!held_.empty ())
+      {
+        entry &head = held_.front ();
+        if (!head.is_frame
+            && (head.marker == marker_kind::new_stream
+                || head.marker == marker_kind::end_of_stream))
+          {
+            deliverable_left = true;
+            break;
+          }
+        entry skipped = held_.take (0);
+        if (skipped.is_frame)
+          {
+            chain_cut |= skipped.unit != unit_kind::non_reference;
+            discard (std::move (skipped), drop_reason::flush, released);
+          }
+        else if (skipped.marker == marker_kind::query)
+          tickets_.answer (skipped.ticket, false);
+        else
+          released.push_back (released_item{ std::move (skipped.item), false,
+                                             skipped.marker });
+      }
+    if (chain_cut)
+      /* A new segment does not start a new chain: the delta units after
+       * the boundary may need what was discarded. */
+      break_chain_from (0, released);
+    lifecycle_.downstream_ended (deliverable_left);
+    return released;
+  }
+
+  struct failure_outcome
+  {
+    /* The producer had already ended the stream (an end_of_stream marker
+     * was admitted): it will not see a flow return any more. */
+    bool stream_had_ended = false;
+    released_list released;
+  };
+
+  /* Downstream is not linked. The frames and events held stay for when it
+   * is relinked; a producer waiting for room is refused, and queued
+   * queries are abandoned (as queue answers them), so that no upstream
+   * thread waits on a consumer that has stopped. */
+  failure_outcome downstream_unlinked ()
+  {
+    failure_outcome out;
+    out.stream_had_ended = lifecycle_.downstream_unlinked ();
+    withdraw_queued_queries ();
+    return out;
+  }
+
+  /* Downstream failed with the owner's `code`. Everything held is released
+   * (frames counted as flushed, queries abandoned); frames and most markers
+   * are refused until flush_start() and resume(). */
+  failure_outcome downstream_failed (int code)
+  {
+    failure_outcome out;
+    out.stream_had_ended = lifecycle_.downstream_failed (code);
+    drain_into (out.released);
+    return out;
+  }
+
+  /* Downstream may be linked again: an unlinked keeper delivers again (or
+   * goes on ending, when an end of stream is still held). Returns whether
+   * it was unlinked. */
+  bool relink () { return lifecycle_.relink (held_.newest_boundary_is_end ()); }
+
+  /* ---- flushing ----------------------------------------------------- */
+
+  /* Stops everything: producers and consumers return, queued queries are
+   * abandoned (in process ones are not: their answer comes). Held entries
+   * stay until drain(). */
+  void flush_start ()
+  {
+    lifecycle_.flush_start ();
+    withdraw_queued_queries ();
+  }
+
+  /* Removes every entry: frames are counted as flushed, queries abandoned;
+   * the rest is given back (the owner keeps the sticky ones). Forgets a
+   * pending discontinuity. */
+  released_list drain ()
+  {
+    released_list released;
+    drain_into (released);
+    return released;
+  }
+
+  /* Runs again from a clean stream state (activation, FLUSH_STOP): the
+   * thresholds are back, the late-arrival warning may come again, and the
+   * decoder after starts again too. */
+  void resume ()
+  {
+    lifecycle_.resume ();
+    thresholds_in_force_ = thresholds_;
+    underrun_signalled_ = false;
+    freshness_.reset ();
+    chain_broken_ = false;
+    batch_open_ = false;
+  }
+
+  bool halted () const { return lifecycle_.halted (); }
+
+  /* Whether take() may need the steady time (the pace, or frames aged
+   * from their arrival under max-age). */
+  bool needs_steady_time () const
+  {
+    return plan_.pace_ns != 0 || freshness_.max_age () != 0;
+  }
+
+  /* Whether the pusher has nothing to do until the keeper starts it again
+   * (halted, or the plan has an application take the frames). */
+  bool pusher_idle () const { return halted_for (taker::pusher); }
+
+  /* ---- settings ----------------------------------------------------- */
+
+  /* New limits, policy or liveness take effect at once: with drop_oldest
+   * in force, the frames over the limits go (overflow). */
+  template <typename Change> released_list update_limits (Change change)
+  {
+    return reconfigure ([&] {
+      change (limits_);
+      warned_unbounded_ = false;
+    });
+  }
+  released_list set_policy (leak_policy policy)
+  {
+    return reconfigure ([&] { policy_ = policy; });
+  }
+  /* Not live (and leak_when_not_live off), the policy in force is none and
+   * max-age drops nothing: a file is read at the consumer's pace. */
+  released_list set_upstream_live (bool live)
+  {
+    return reconfigure ([&] { upstream_live_ = live; });
+  }
+  released_list set_leak_when_not_live (bool leak)
+  {
+    return reconfigure ([&] { leak_when_not_live_ = leak; });
+  }
+
+  template <typename Change> void update_thresholds (Change change)
+  {
+    change (thresholds_);
+    thresholds_in_force_ = thresholds_;
+  }
+
+  void set_max_age (std::uint64_t max_age_ns)
+  {
+    freshness_.set_max_age (max_age_ns);
+  }
+  void set_flush_on_eos (bool flush) { flush_on_eos_ = flush; }
+
+  /* Changes what the hand-over plan is made from (a callable taking
+   * hand_over_request&) and applies the plan made from it: mode, pace,
+   * newest-first and taker in one step. Returns a notice when the rate
+   * asked for cannot apply (once). */
+  template <typename Change> notice update_request (Change change)
+  {
+    change (request_);
+    plan_ = plan_hand_over (request_);
+    notice note;
+    if (plan_.rate_ignored && !std::exchange (warned_rate_ignored_, true))
+      note.kind = notice_kind::rate_ignored;
+    return note;
+  }
+
+  /* Joins, leaves (empty name) or re-caps a process-wide memory budget:
+   * the held and in-flight bytes of its members never pass the smallest
+   * non-zero cap they ask for. Frames already reserved stay in the budget
+   * they were admitted under until they go. */
+  void set_budget (std::optional<std::string> name,
+                   std::optional<std::uint64_t> cap)
+  {
+    if (cap)
+      budget_cap_ = *cap;
+    if (name && *name != budget_name_)
+      {
+        budget_name_ = *name;
+        membership_.reset ();
+        if (!budget_name_.empty ())
+          membership_.emplace (budget_name_, budget_cap_);
+      }
+    else if (membership_)
+      membership_->set_cap (budget_cap_);
+    warned_unbounded_ = warned_over_budget_ = false;
+  }
+
+  /* ---- reading ------------------------------------------------------ */
+
+  const queue_limits &limits () const { return limits_; }
+  leak_policy policy () const { return policy_; }
+  const queue_thresholds &thresholds () const { return thresholds_; }
+  std::uint64_t max_age () const { return freshness_.max_age (); }
+  bool flush_on_eos () const { return flush_on_eos_; }
+  bool leak_when_not_live () const { return leak_when_not_live_; }
+  const std::string &budget_name () const { return budget_name_; }
+  std::uint64_t budget_cap () const { return budget_cap_; }
+  const hand_over_request &request () const { return request_; }
+  const hand_over_plan &plan () const { return plan_; }
+  queue_level level () const { return held_.level (); }
+  stream_state state () const { return lifecycle_.state (); }
+  unsigned producers_waiting () const { return producers_waiting_; }
+
+  /* The figures of keeper_stats that live here; ages as windows, for the
+   * caller to summarise (a sort) wherever it likes; the budget, to read
+   * with no lock held. */
+  void read_stats (keeper_stats &stats, age_window &ages,
+                   age_window &timestamp_ages,
+                   std::shared_ptr<memory_budget> &budget) const
+  {
+    stats.received = counts_.received;
+    stats.handed_over = counts_.handed_over;
+    stats.decode_only = counts_.decode_only;
+    stats.decoding = decoding ();
+    stats.encoded = request_.encoded;
+    stats.key_interval_ns = key_interval_.interval_ns ();
+    stats.drops = counts_.drops;
+    stats.held_frames = held_.frames ();
+    stats.held_chains = held_.chains ();
+    stats.held_bytes = held_.bytes ();
+    stats.held_span_ns = held_.span ();
+    stats.peak_bytes = counts_.peak_bytes;
+    stats.upstream_live = upstream_live_;
+    ages = counts_.ages;
+    timestamp_ages = counts_.timestamp_ages;
+    if (membership_)
+      {
+        budget = membership_->budget ();
+        stats.budget_name = budget_name_;
+      }
+  }
+
+  /* In flight: atomics, racy by nature. */
+  const flight_accounts &flight () const { return *accounts_; }
+
+  /* Every invariant of the parts and between them; empty when all hold,
+   * else the first that broke. For the tests, after every step. */
+  std::string check_invariants () const
+  {
+    std::string broken = held_.check ();
+    if (broken.empty ())
+      broken = counts_.check_invariants (held_.frames ());
+    if (!broken.empty ())
+      return broken;
+    std::size_t queries = 0;
+    for (std::size_t i = 0; i < held_.size (); i++)
+      {
+        const entry &held = held_[i];
+        if (held.is_frame && held.sequence == 0)
+          return "a held frame without a sequence number";
+        if (!held.is_frame && held.marker == marker_kind::query)
+          {
+            queries++;
+            if (!tickets_.queued (held.ticket))
+              return "a held query whose ticket is not queued";
+          }
+      }
+    if (queries != tickets_.queued_count ())
+      return std::to_string (tickets_.queued_count ())
+             + " tickets queued for " + std::to_string (queries)
+             + " held queries";
+    if (lifecycle_.state () == stream_state::failed && held_.frames () != 0)
+      return "frames held while failed";
+    return {};
+  }
+
+private:
+  /* ---- arrivals ----------------------------------------------------- */
+
+  /* Dropping (by limits or age) is allowed: upstream is live, or the user
+   * asked to drop for a non-live upstream as well. */
+  bool may_drop () const { return upstream_live_ || leak_when_not_live_; }
+
+  leak_policy policy_in_force () const
+  {
+    return may_drop () ? policy_ : leak_policy::none;
+  }
+
+  bool budget_caps () const
+  {
+    return membership_ && membership_->budget ()->cap_approx () != 0;
+  }
+
+  /* What an arrival tells beyond itself: how late frames arrive (max-age's
+   * warning), and whether the stream is sent out of presentation order. */
+  void note_arrival (const frame_desc &desc, unit_kind unit, notice &note)
+  {
+    if (desc.presentation_ns != no_time)
+      {
+        /* A key unit starts again (a stream restarted, looped or flushed
+         * goes back in time there). */
+        if (unit == unit_kind::key || latest_presentation_ns_ == no_time)
+          latest_presentation_ns_ = desc.presentation_ns;
+        else if (desc.presentation_ns < latest_presentation_ns_)
+          out_of_presentation_order_ = true;
+        else
+          latest_presentation_ns_ = desc.presentation_ns;
+      }
+    if (!may_drop () || freshness_.max_age () == 0)
+      return;
+    const std::uint64_t age
+        = desc.time_ns != no_time
+              ? ns_after (desc.arrival_running_ns, desc.time_ns)
+              : 0;
+    if (freshness_.note_arrival (age))
+      note = notice{ notice_kind::arrivals_too_old, age, freshness_.max_age () };
+  }
+
+  /* Whether the arriving frame must go for its chain's sake: a delta unit
+   * whose chain was broken, or any delta unit while key units alone are
+   * handed over. A key unit starts a whole chain again. */
+  std::optional<drop_reason> chain_drops_arrival (const frame_desc &desc,
+                                                  unit_kind unit)
+  {
+    if (unit == unit_kind::key)
+      {
+        chain_broken_ = false;
+        key_interval_.key_unit_at (desc.time_ns);
+        return std::nullopt;
+      }
+    if (decoding () == decode_mode::key_units)
+      return drop_reason::skipped_delta;
+    if (chain_broken_)
+      return drop_reason::broken_chain;
+    return std::nullopt;
+  }
+
+  /* It fits (or room was made): reserve its bytes and hold it. */
+  admit_decision queue (Payload &frame, const frame_desc &desc, unit_kind unit,
+                        steady_time now, admit_outcome &out)
+  {
+    std::shared_ptr<memory_budget> budget
+        = membership_ ? membership_->budget () : nullptr;
+    if (budget && !reserve (*budget, desc.bytes, out))
+      {
+        drop_arriving (out, std::move (frame), desc, unit, drop_reason::budget);
+        return admit_decision::dropped;
+      }
+    if (unit == unit_kind::key)
+      /* The room made for it may have cut the chain before it short: the
+       * chain it starts is whole. */
+      chain_broken_ = false;
+    else if (chain_broken_)
+      {
+        /* The room made for it took the frames it needs (or the consumer
+         * dropped them while a hook ran). */
+        if (budget)
+          budget->release (desc.bytes);
+        drop_arriving (out, std::move (frame), desc, unit,
+                       drop_reason::broken_chain);
+        return admit_decision::dropped;
+      }
+    out.sequence = ++counts_.received;
+    entry &queued = held_.add_frame (std::move (frame), desc, unit);
+    queued.discont = std::exchange (pending_discont_, false);
+    /* A frame without a running time is aged from its arrival, and only
+     * when max-age asks for it. */
+    if (desc.time_ns == no_time && freshness_.max_age () != 0)
+      queued.arrival = now;
+    queued.sequence = out.sequence;
+    queued.budget = std::move (budget);
+    counts_.note_bytes (held_.bytes () + accounts_->bytes_approx ());
+    if (!warned_unbounded_ && limits_.unbounded () && !budget_caps ())
+      {
+        warned_unbounded_ = true;
+        if (out.note.kind == notice_kind::none)
+          out.note = notice{ notice_kind::unbounded, 0, 0 };
+      }
+    return admit_decision::queued;
+  }
+
+  /* The arriving frame is received, and goes; unless nothing needs it, the
+   * delta units after it must go too. */
+  void drop_arriving (admit_outcome &out, Payload &&frame,
+                      const frame_desc &desc, unit_kind unit,
+                      drop_reason reason)
+  {
+    out.sequence = ++counts_.received;
+    counts_.count_drop (reason, desc.bytes);
+    pending_discont_ = true;
+    if (unit != unit_kind::non_reference)
+      chain_broken_ = true;
+    out.status = admit_status::dropped;
+    out.reason = reason;
+    out.released.push_back (
+        released_item{ std::move (frame), true, marker_kind::plain });
+  }
+
+  /* A refused frame never reaches the decoder either: the delta units
+   * after it cannot be decoded, until a flush starts over (resume()). */
+  void refuse_frame (admit_outcome &out, Payload &&frame, unit_kind unit)
+  {
+    if (unit != unit_kind::non_reference)
+      chain_broken_ = true;
+    refuse (out, std::move (frame));
+  }
+
+  void refuse (admit_outcome &out, Payload &&item,
+               std::optional<marker_kind> kind = std::nullopt)
+  {
+    out.status = admit_status::refused;
+    out.refused_in = lifecycle_.state ();
+    out.failure_code = lifecycle_.failure_code ();
+    out.released.push_back (released_item{ std::move (item), !kind.has_value (),
+                                           kind.value_or (marker_kind::plain) });
+  }
+
+  /* Reserves `bytes` in the budget, dropping this keeper's oldest held
+   * frames while they do not fit. False when even an empty keeper has no
+   * room: the arriving frame must go. */
+  bool reserve (memory_budget &budget, std::uint64_t bytes, admit_outcome &out)
+  {
+    while (!budget.try_reserve (bytes))
+      {
+        if (held_.frames () == 0)
+          {
+            const std::uint64_t cap = budget.cap_approx ();
+            if (cap != 0 && bytes > cap && !warned_over_budget_)
+              {
+                warned_over_budget_ = true;
+                out.note = notice{ notice_kind::frame_over_budget, bytes, cap };
+              }
+            return false;
+          }
+        out.held_dropped += discard_chain_at (held_.oldest_frame_index (),
+                                              drop_reason::budget, out.released);
+      }
+    return true;
+  }
+
+  /* ---- drops: every one is counted in discard() or drop_arriving() --- */
+
+  /* A held frame goes: counted, its reservation returned to the budget it
+   * was admitted under, its payload given back. */
+  void discard (entry &&dropped, drop_reason reason, released_list &released)
+  {
+    counts_.count_drop (reason, dropped.bytes);
+    if (dropped.budget)
+      {
+        dropped.budget->release (dropped.bytes);
+        dropped.budget.reset ();
+      }
+    released.push_back (
+        released_item{ std::move (dropped.item), true, dropped.marker });
+  }
+
+  /* The held frame at `index` goes, and unless nothing needs it, so do the
+   * delta units after it up to the next key unit (a broken chain); with no
+   * key unit held after it, arriving delta units will go too. The next
+   * frame kept follows a gap. Returns how many went. */
+  std::size_t discard_chain_at (std::size_t index, drop_reason reason,
+                                released_list &released)
+  {
+    const bool needed = held_[index].unit != unit_kind::non_reference;
+    discard (held_.take (index), reason, released);
+    std::size_t dropped = 1;
+    if (needed)
+      dropped += break_chain_from (index, released);
+    mark_gap (index);
+    return dropped;
+  }
+
+  /* A frame the held delta units from `index` on need went: they go
+   * (broken chain) up to the next key unit, or with none held, arriving
+   * delta units will. Returns how many went. */
+  std::size_t break_chain_from (std::size_t index, released_list &released)
+  {
+    std::size_t dropped = 0;
+    for (std::size_t i = index;;)
+      {
+        if (i == held_.size ())
+          {
+            chain_broken_ = true;
+            return dropped;
+          }
+        if (!held_[i].is_frame)
+          {
+            i++;
+            continue;
+          }
+        if (held_[i].unit == unit_kind::key)
+          return dropped;
+        discard (held_.take (i), drop_reason::broken_chain, released);
+        dropped++;
+      }
+  }
+
+  /* The first frame from `index` on follows a gap; with none held, the
+   * next frame to arrive does. */
+  void mark_gap (std::size_t index)
+  {
+    for (std::size_t i = index; i < held_.size (); i++)
+      if (held_[i].is_frame)
+        {
+          held_[i].discont = true;
+          return;
+        }
+    pending_discont_ = true;
+  }
+
+  /* Drops the oldest frames until the held ones plus `arriving` fit (with
+   * no arrival, one chain always stays). Returns how many. */
+  std::size_t drop_oldest_until_fits (const frame_desc *arriving,
+                                      unit_kind unit, drop_reason reason,
+                                      released_list &released)
+  {
+    std::size_t dropped = 0;
+    while (held_.frames () > 0 && !held_.fits (limits_, arriving, unit))
+      {
+        if (!arriving && held_.chains () == 1)
+          break;
+        dropped += discard_chain_at (held_.oldest_frame_index (), reason,
+                                     released);
+      }
+    return dropped;
+  }
+
+  /* Every held frame goes: unless nothing needs them (non-reference units
+   * alone), delta units arriving next have lost their chain. */
+  void discard_frames (drop_reason reason, released_list &released)
+  {
+    while (held_.frames () > 0)
+      {
+        const std::size_t oldest = held_.oldest_frame_index ();
+        if (held_[oldest].unit != unit_kind::non_reference)
+          chain_broken_ = true;
+        discard (held_.take (oldest), reason, released);
+      }
+  }
+
+  void drain_into (released_list &released)
+  {
+    while (!held_.empty ())
+      {
+        entry drained = held_.take (0);
+        if (drained.is_frame)
+          discard (std::move (drained), drop_reason::flush, released);
+        else if (drained.marker == marker_kind::query)
+          abandon_query (std::move (drained));
+        else
+          released.push_back (released_item{ std::move (drained.item), false,
+                                             drained.marker });
+      }
+    pending_discont_ = false;
+    batch_open_ = false;
+  }
+
+  /* ---- queries ------------------------------------------------------ */
+
+  /* The query's payload is destroyed here, before its producer can see the
+   * answer and free what it borrows. */
+  void abandon_query (entry &&query)
+  {
+    const std::uint64_t ticket = query.ticket;
+    {
+      entry gone = std::move (query);
+    }
+    tickets_.abandon (ticket);
+  }
+
+  void withdraw_queued_queries ()
+  {
+    for (std::size_t i = 0; i < held_.size ();)
+      if (!held_[i].is_frame && held_[i].marker == marker_kind::query)
+        abandon_query (held_.take (i));
+      else
+        i++;
+  }
+
+  /* ---- hand-over ---------------------------------------------------- */
+
+  bool halted_for (taker who) const
+  {
+    if (lifecycle_.halted ())
+      return true;
+    switch (who)
+      {
+      case taker::pusher:
+        return plan_.on_request;
+      case taker::reader:
+        return !plan_.on_request;
+      case taker::anyone:
+        break;
+      }
+    return false;
+  }
+
+  decode_mode decoding () const
+  {
+    return decode_mode_in_force (plan_.mode, plan_.pace_ns,
+                                 freshness_.max_age (),
+                                 key_interval_.interval_ns ());
+  }
+
+  /* Something can be handed over: an entry, and no threshold to wait for
+   * (a marker at the tail, a limit reached, or a producer waiting for room
+   * end the wait: it would wait for ever otherwise). */
+  bool deliverable () const
+  {
+    if (held_.empty ())
+      return false;
+    if (thresholds_in_force_.none ())
+      return true;
+    if (!held_.back ().is_frame || held_.filled (limits_)
+        || producers_waiting_ > 0)
+      return true;
+    return !held_.below (thresholds_in_force_);
+  }
+
+  /* When the next frame is due by the consumer's pace, if it is early: a
+   * frame is shown (decode-only ones aside) at most once per pace interval.
+   * Markers are never held back. */
+  std::optional<steady_time> pace_due (steady_time now) const
+  {
+    if (plan_.pace_ns == 0 || batch_open_ || !held_.front ().is_frame
+        || last_paced_ == steady_time () || stream_keeps_pace ())
+      return std::nullopt;
+    const steady_time due = last_paced_ + std::chrono::nanoseconds (plan_.pace_ns);
+    if (now >= due)
+      return std::nullopt;
+    return due;
+  }
+
+  /* Key units alone, coming no more than a tenth faster than the pace:
+   * the stream paces itself. Holding a key unit back until its turn would
+   * only age it, by the same lag every time (the first hand-over's phase
+   * within the key interval), as the two periods are about equal. */
+  bool stream_keeps_pace () const
+  {
+    const std::uint64_t interval = key_interval_.interval_ns ();
+    return interval != 0 && interval * 10 >= plan_.pace_ns * 9
+           && decoding () == decode_mode::key_units;
+  }
+
+  delivery delivery_for (const take_request &request) const
+  {
+    switch (request.who)
+      {
+      case taker::pusher:
+        return plan_.newest ? delivery::newest : delivery::in_order;
+      case taker::reader:
+        return delivery::newest;
+      case taker::anyone:
+        break;
+      }
+    return request.mode;
+  }
+
+  /* Whether the front frame, one of the newest chain's before its newest
+   * frame, goes decode-only; if it cannot be, it is shown, and the owner
+   * hears why, once. */
+  bool hide_front (notice &note)
+  {
+    if (!out_of_presentation_order_ && held_.front ().decode_only_possible)
+      return true;
+    if (!std::exchange (warned_shown_, true))
+      note = notice{ notice_kind::shown_not_decode_only,
+                     static_cast<std::uint64_t> (
+                         out_of_presentation_order_
+                             ? shown_because::out_of_presentation_order
+                             : shown_because::cannot_be_hidden),
+                     0 };
+    return false;
+  }
+
+  /* Takes the next entry for take(). False when it was a frame that got
+   * too old (dropped and counted): the caller looks again. */
+  bool take_next (const take_request &request, handover &out)
+  {
+    const delivery mode = delivery_for (request);
+    if (mode == delivery::newest)
+      while (held_.front ().is_frame
+             && (held_.chains () > 1
+                 || (held_.front ().unit == unit_kind::non_reference
+                     && held_.frames () > 1)))
+        {
+          /* A newer chain is held (or a newer frame, and nothing needs
+           * this one): it will never be handed over. */
+          discard_chain_at (0, drop_reason::superseded, out.released);
+        }
+    entry &next = held_.front ();
+    if (!next.is_frame)
+      {
+        if (next.marker == marker_kind::query)
+          tickets_.start (next.ticket);
+        out.status = handover_status::handed_over;
+        out.item = std::move (next.item);
+        out.marker = next.marker;
+        out.ticket = next.ticket;
+        held_.take (0);
+        return true;
+      }
+    /* On request, the frames of the newest chain before its newest frame
+     * are handed over to be decoded, not looked at: their age is not the
+     * question. */
+    const bool decode_only
+        = mode == delivery::newest && held_.frames () > 1 && hide_front (out.note);
+    const std::optional<std::uint64_t> age = age_of (next, request);
+    if (age && !decode_only && may_drop ()
+        && freshness_.judge (*age, held_.chains () > 1, /* a newer one */
+                             held_for (next, request.running_now))
+               == freshness_gate::verdict::drop)
+      {
+        discard_chain_at (0, drop_reason::age, out.released);
+        return false;
+      }
+    counts_.handed_over++;
+    batch_open_ = decode_only;
+    if (decode_only)
+      {
+        counts_.decode_only++;
+        out.decode_only = true;
+      }
+    else
+      {
+        if (plan_.pace_ns != 0)
+          last_paced_ = request.now;
+        if (age)
+          counts_.ages.record (*age);
+        if (next.timestamp_running_ns != no_time
+            && request.running_now != no_time)
+          {
+            out.timestamp_age_ns
+                = ns_after (request.running_now, next.timestamp_running_ns);
+            counts_.timestamp_ages.record (*out.timestamp_age_ns);
+          }
+      }
+    out.status = handover_status::handed_over;
+    out.is_frame = true;
+    out.discont = next.discont;
+    out.sequence = next.sequence;
+    out.bytes = next.bytes;
+    out.time_ns = next.time_ns;
+    out.age_ns = age;
+    entry taken = held_.take (0);
+    out.item = std::move (taken.item);
+    out.charge = in_flight_charge (*accounts_, std::move (taken.budget),
+                                   out.bytes);
+    return true;
+  }
+
+  /* How long a frame has been held, if that can be told. */
+  static std::optional<std::uint64_t> held_for (const entry &frame,
+                                                std::int64_t running_now)
+  {
+    if (frame.arrival_running_ns == no_time || running_now == no_time)
+      return std::nullopt;
+    return ns_after (running_now, frame.arrival_running_ns);
+  }
+
+  /* How old a frame is now (see take()), if that can be told. */
+  static std::optional<std::uint64_t> age_of (const entry &frame,
+                                              const take_request &request)
+  {
+    if (frame.time_ns != no_time)
+      {
+        if (request.running_now == no_time)
+          return std::nullopt;
+        return ns_after (request.running_now, frame.time_ns);
+      }
+    if (frame.arrival == steady_time ())
+      return std::nullopt;
+    const auto held = std::chrono::duration_cast<std::chrono::nanoseconds> (
+                          request.now - frame.arrival)
+                          .count ();
+    return static_cast<std::uint64_t> (std::max<std::int64_t> (held, 0));
+  }
+
+  /* ---- settings ----------------------------------------------------- */
+
+  /* Applies `change`; with drop_oldest in force, the frames that no longer
+   * fit go (overflow). */
+  template <typename Change> released_list reconfigure (Change change)
+  {
+    released_list dropped;
+    change ();
+    if (policy_in_force () == leak_policy::drop_oldest)
+      drop_oldest_until_fits (nullptr, unit_kind::key, drop_reason::overflow,
+                              dropped);
+    return dropped;
+  }
+
+  /* The parts. */
+  held_entries<Payload> held_;
+  stream_lifecycle lifecycle_;
+  keeper_counts counts_;
+  query_tickets tickets_;
+  flight_accounts::owner accounts_ = flight_accounts::create ();
+
+  /* Settings. */
+  queue_limits limits_;
+  leak_policy policy_ = leak_policy::drop_oldest;
+  queue_thresholds thresholds_;
+  bool flush_on_eos_ = false;
+  bool upstream_live_ = true;
+  bool leak_when_not_live_ = false;
+  freshness_gate freshness_;
+  hand_over_request request_;
+  hand_over_plan plan_;
+  std::string budget_name_;
+  std::uint64_t budget_cap_ = 0;
+  std::optional<budget_membership> membership_;
+
+  /* The stream as it goes. The thresholds in force (an end of stream
+   * lifts them until resume()); a gap before the next frame; encoded
+   * video: the newest chain lost a frame and no key unit came since, a
+   * decode-only run is being handed over (the pace waits for its end), the
+   * key interval, the newest presentation time and whether one went back. */
+  queue_thresholds thresholds_in_force_;
+  bool pending_discont_ = false;
+  bool chain_broken_ = false;
+  bool batch_open_ = false;
+  key_interval_meter key_interval_;
+  std::int64_t latest_presentation_ns_ = no_time;
+  bool out_of_presentation_order_ = false;
+  steady_time last_paced_{};
+  bool underrun_signalled_ = false;
+  unsigned producers_waiting_ = 0;
+
+  /* Warned once each (until a setting makes it worth saying again). */
+  bool warned_unbounded_ = false;
+  bool warned_over_budget_ = false;
+  bool warned_rate_ignored_ = false;
+  bool warned_shown_ = false;
+};
+
+} // namespace latestframe
