@@ -702,10 +702,10 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
           "Who takes the held frames: push = this element's thread pushes "
           "them on the src pad; on-request = an application takes the newest "
           "one with the try-pull-frame action (nothing is pushed, the element "
-          "is a sink, the src pad stays unlinked)",
-          GST_TYPE_LATEST_FRAME_DELIVERY, DEFAULT_DELIVERY,
-          static_cast<GParamFlags> (G_PARAM_READWRITE | GST_PARAM_MUTABLE_READY
-                                    | G_PARAM_STATIC_STRINGS)));
+          "is a sink, the src pad is normally left unlinked). May change in "
+          "any state: the held frames and events go to whoever takes them "
+          "next, sticky events reach downstream before the next frame pushed",
+          GST_TYPE_LATEST_FRAME_DELIVERY, DEFAULT_DELIVERY, settable));
   g_object_class_install_property (
       gobject_class, PROP_DECODE,
       g_param_spec_enum (

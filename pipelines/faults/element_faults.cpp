@@ -193,9 +193,27 @@ public:
     std::lock_guard<std::mutex> hold (lock_);
     return first_warning_;
   }
+  /* The first warning `expected` (taking "source: message") does not
+   * allow, "" when there is none. The first 64 warnings are kept. */
+  std::string first_warning_but (
+      const std::function<bool (const std::string &)> &expected) const
+  {
+    std::lock_guard<std::mutex> hold (lock_);
+    for (const std::string &text : warning_texts_)
+      if (!expected (text))
+        return text;
+    return {};
+  }
+  /* Waits up to `bound` for an EOS message; whether one came. */
+  bool wait_for_eos (milliseconds bound) const
+  {
+    std::unique_lock<std::mutex> hold (lock_);
+    return eos_seen_.wait_for (hold, bound, [this] { return eos_; });
+  }
 
 private:
-  static std::string describe (GstMessage *message)
+  /* "source: message (debug)", or without the debug details. */
+  static std::string describe (GstMessage *message, bool with_debug = true)
   {
     GError *error = nullptr;
     gchar *debug = nullptr;
@@ -205,7 +223,7 @@ private:
       gst_message_parse_warning (message, &error, &debug);
     std::string text = std::string (GST_MESSAGE_SRC_NAME (message)) + ": "
                        + (error ? error->message : "?");
-    if (debug)
+    if (debug && with_debug)
       text += std::string (" (") + debug + ")";
     g_clear_error (&error);
     g_free (debug);
@@ -227,13 +245,22 @@ private:
           }
         break;
       case GST_MESSAGE_WARNING:
-        if (self->warnings_++ == 0)
-          {
-            std::string text = describe (message);
-            std::lock_guard<std::mutex> hold (self->lock_);
-            self->first_warning_ = std::move (text);
-          }
-        break;
+        {
+          std::string text = describe (message, false);
+          std::lock_guard<std::mutex> hold (self->lock_);
+          if (self->warnings_++ == 0)
+            self->first_warning_ = describe (message);
+          if (self->warning_texts_.size () < 64)
+            self->warning_texts_.push_back (std::move (text));
+          break;
+        }
+      case GST_MESSAGE_EOS:
+        {
+          std::lock_guard<std::mutex> hold (self->lock_);
+          self->eos_ = true;
+          self->eos_seen_.notify_all ();
+          break;
+        }
       default:
         break;
       }
@@ -246,8 +273,11 @@ private:
   std::atomic<std::uint64_t> errors_{ 0 };
   std::atomic<std::uint64_t> warnings_{ 0 };
   mutable std::mutex lock_;
+  mutable std::condition_variable eos_seen_;
   std::string first_error_;
   std::string first_warning_;
+  std::vector<std::string> warning_texts_;
+  bool eos_ = false;
 };
 
 /* What has passed a pad so far. */
@@ -671,9 +701,10 @@ known_strings (const char *property)
 
 /* Whether the storm may set `pspec` while PLAYING: writable after
  * construction, and documented as changeable in PLAYING. That leaves out
- * latestframe's delivery (READY: on-request in a linked pipeline is a
- * configuration error) and cvfacedetect's cascade (READY: loaded at
- * READY->PAUSED), and the base classes' name, parent and qos. */
+ * cvfacedetect's cascade (READY: loaded at READY->PAUSED), and the base
+ * classes' name, parent and qos. latestframe's delivery is in: on request
+ * with no reader, the analysis gets nothing until it goes back to push
+ * (the mode-switches fault adds a reader). */
 bool
 storm_may_set (GParamSpec *pspec)
 {
@@ -954,6 +985,352 @@ run_property_storm (const fault_settings &settings, const std::string &)
           + ")";
     finish_note (row, load.bus ());
   }
+  append (row.note, logged.summary ());
+  return row;
+}
+
+/* ---- mode-switches --------------------------------------------------- */
+
+/* The setup that once hung (issue 23): a live source, latestframe, and a
+ * consumer slower than a frame (identity, 20 ms). The sink does not
+ * preroll (async=false): under settings that drop every frame (a max-age
+ * of 1 ns, a budget of 4 bytes) a prerolling sink never completes a state
+ * change, as behind `valve drop=true`, and the flips would wait for it. */
+const char *const mode_switch_launch
+    = "videotestsrc is-live=true ! "
+      "video/x-raw,width=160,height=120,framerate=30/1 ! latestframe name=lf "
+      "! identity sleep-time=20000 ! fakesink name=sink async=false";
+
+/* How long the end of the stream may take after the last change: a failure
+ * bound, not a figure (it takes a few ms). The issue's. */
+constexpr milliseconds eos_bound{ 5000 };
+
+/* Warnings latestframe posts on purpose for some of the settings a storm
+ * makes (no limit at all, a max-age below the pipeline's latency, a budget
+ * smaller than a frame): the element doing its job, not a fault. Any other
+ * warning is one. */
+bool
+is_setting_warning (const std::string &text)
+{
+  static const char *const expected[]
+      = { "Memory held by latestframe is unbounded",
+          "Frames arrive too old for max-age",
+          "A frame is larger than the memory budget's cap",
+          "max-size-buffers, max-size-bytes and max-size-time are all 0",
+          "frames arrive ", "-byte frame arrived, but memory budget" };
+  for (const char *known : expected)
+    if (text.find (known) != std::string::npos)
+      return true;
+  return false;
+}
+
+/* Counts the GStreamer debug messages at WARNING and above, from any
+ * category, while it lives, but the ones `expected` allows; keeps the
+ * first. Raises every category below WARNING to it meanwhile (the fault
+ * matrix runs at *:1) and puts each back. Create it once the pipeline's
+ * elements exist (their categories with them). */
+class gst_log_tally
+{
+public:
+  explicit gst_log_tally (std::function<bool (const std::string &)> expected)
+      : expected_ (std::move (expected))
+  {
+    GSList *categories = gst_debug_get_all_categories ();
+    for (GSList *each = categories; each; each = each->next)
+      {
+        auto *category = static_cast<GstDebugCategory *> (each->data);
+        if (gst_debug_category_get_threshold (category) < GST_LEVEL_WARNING)
+          {
+            lowered_.push_back (
+                { category, gst_debug_category_get_threshold (category) });
+            gst_debug_category_set_threshold (category, GST_LEVEL_WARNING);
+          }
+      }
+    g_slist_free (categories);
+    gst_debug_add_log_function (&gst_log_tally::on_log, this, nullptr);
+  }
+  gst_log_tally (const gst_log_tally &) = delete;
+  gst_log_tally &operator= (const gst_log_tally &) = delete;
+  ~gst_log_tally ()
+  {
+    gst_debug_remove_log_function_by_data (this);
+    for (const auto &[category, level] : lowered_)
+      gst_debug_category_set_threshold (category, level);
+  }
+
+  std::uint64_t unexpected () const { return unexpected_; }
+  std::string first () const
+  {
+    std::lock_guard<std::mutex> hold (lock_);
+    return first_;
+  }
+
+private:
+  static void on_log (GstDebugCategory *category, GstDebugLevel level,
+                      const gchar *, const gchar *function, gint,
+                      GObject *object, GstDebugMessage *message, gpointer data)
+  {
+    if (level > GST_LEVEL_WARNING)
+      return;
+    auto *self = static_cast<gst_log_tally *> (data);
+    const gchar *text = gst_debug_message_get (message);
+    const std::string line
+        = std::string (gst_debug_category_get_name (category)) + " "
+          + (function ? function : "") + " <"
+          + (object && GST_IS_OBJECT (object) ? GST_OBJECT_NAME (object) : "")
+          + ">: " + (text ? text : "");
+    if (self->expected_ (line))
+      return;
+    if (self->unexpected_++ == 0)
+      {
+        std::lock_guard<std::mutex> hold (self->lock_);
+        self->first_ = line;
+      }
+  }
+
+  std::function<bool (const std::string &)> expected_;
+  std::vector<std::pair<GstDebugCategory *, GstDebugLevel>> lowered_;
+  std::atomic<std::uint64_t> unexpected_{ 0 };
+  mutable std::mutex lock_;
+  std::string first_;
+};
+
+/* An application reading latestframe on request (try-pull-frame), only
+ * while the storm has delivery=on-request: switching delivery waits for a
+ * pull under way to end (pulls wait 5 ms at most), as an application that
+ * owns both the switch and the reading thread would. */
+class storm_reader
+{
+public:
+  explicit storm_reader (GstElement *latest)
+      : latest_ (latest), thread_ ([this] { run (); })
+  {
+  }
+  storm_reader (const storm_reader &) = delete;
+  storm_reader &operator= (const storm_reader &) = delete;
+  ~storm_reader () { stop (); }
+
+  void set_delivery (bool on_request)
+  {
+    std::unique_lock<std::mutex> hold (lock_);
+    switching_ = true;
+    changed_.wait (hold, [this] { return !pulling_; });
+    gst_util_set_object_arg (G_OBJECT (latest_), "delivery",
+                             on_request ? "on-request" : "push");
+    on_request_ = on_request;
+    switching_ = false;
+    changed_.notify_all ();
+  }
+
+  void stop ()
+  {
+    {
+      std::lock_guard<std::mutex> hold (lock_);
+      quit_ = true;
+    }
+    changed_.notify_all ();
+    if (thread_.joinable ())
+      thread_.join ();
+  }
+
+  std::uint64_t taken () const { return taken_; }
+
+private:
+  void run ()
+  {
+    std::unique_lock<std::mutex> hold (lock_);
+    for (;;)
+      {
+        changed_.wait (hold,
+                       [this] { return quit_ || (on_request_ && !switching_); });
+        if (quit_)
+          return;
+        pulling_ = true;
+        hold.unlock ();
+        GstSample *sample = nullptr;
+        g_signal_emit_by_name (latest_, "try-pull-frame", 5 * GST_MSECOND,
+                               &sample);
+        if (sample)
+          {
+            taken_++;
+            gst_sample_unref (sample);
+          }
+        hold.lock ();
+        pulling_ = false;
+        changed_.notify_all ();
+      }
+  }
+
+  GstElement *latest_;
+  std::mutex lock_;
+  std::condition_variable changed_;
+  bool on_request_ = false;
+  bool switching_ = false;
+  bool pulling_ = false;
+  bool quit_ = false;
+  std::atomic<std::uint64_t> taken_{ 0 };
+  std::thread thread_;
+};
+
+/* Steps:
+ * 1. Build the live load and see frames flow; a reader thread waits.
+ * 2. N times (short: 400), at random intervals of 0-4 ms (the storm's
+ *    pace, not a wait), one of: delivery push or on-request (the reader
+ *    pulls while it is on request); leaky no, upstream or downstream;
+ *    another writable property of latestframe to a random valid value;
+ *    a flushing seek; a PAUSED -> PLAYING flip. Seeded (--seed).
+ * 3. delivery=push: the last change. Send EOS to the pipeline from a
+ *    second thread, as an application stopping it would.
+ * Invariant: EOS reaches the bus within 5 s of the last change (and the
+ * application's send_event returns); received == pushed + dropped + held;
+ * no GLib critical or warning ("Got data flow before segment event" is
+ * one), no GStreamer WARNING or ERROR in the debug log and no warning on
+ * the bus but latestframe's own for the settings made, no bus error. */
+fault_row
+run_mode_switches (const fault_settings &settings, const std::string &)
+{
+  fault_row row;
+  const log_tally logged;
+  const std::uint64_t changes_asked = settings.full ? 10000 : 400;
+  const std::uint32_t seed = settings.seed ? settings.seed : 1;
+  std::uint64_t changes = 0, deliveries = 0, leaky_no = 0, seeks = 0,
+                flips = 0, taken = 0;
+  long eos_ms = -1;
+  std::uint64_t unexpected_logs = 0;
+  std::string first_unexpected_log;
+
+  {
+    live_load load (mode_switch_launch);
+    if (!load.problem ().empty ())
+      {
+        row.note = "FAIL: " + load.problem ();
+        return row;
+      }
+    GstElement *latest = load.latest ();
+    std::vector<GParamSpec *> properties;
+    {
+      guint n = 0;
+      GParamSpec **specs
+          = g_object_class_list_properties (G_OBJECT_GET_CLASS (latest), &n);
+      for (guint i = 0; i < n; i++)
+        if ((specs[i]->flags & G_PARAM_WRITABLE)
+            && !(specs[i]->flags & G_PARAM_CONSTRUCT_ONLY)
+            && specs[i]->owner_type != GST_TYPE_OBJECT
+            && std::strcmp (specs[i]->name, "delivery") != 0
+            && (G_PARAM_SPEC_VALUE_TYPE (specs[i]) != G_TYPE_STRING
+                || !known_strings (specs[i]->name).empty ()))
+          properties.push_back (specs[i]);
+      g_free (specs);
+    }
+    /* basesrc warns of the second copy of a flushing seek when latestframe
+     * is on request: the pipeline sends a seek to each of its sinks, and
+     * on request latestframe is one (it posts EOS as a sink does), while
+     * in this storm its src pad stays linked to the other. */
+    const gst_log_tally gst_logged ([] (const std::string &line) {
+      return (line.rfind ("latestframe ", 0) == 0 && is_setting_warning (line))
+             || (line.rfind ("basesrc gst_base_src_perform_seek ", 0) == 0
+                 && line.find ("duplicate event found") != std::string::npos);
+    });
+    if (!load.change_state (GST_STATE_PLAYING) || !load.frames_flow ())
+      {
+        row.note = "FAIL: no frames at the start; " + bus_summary (load.bus ());
+        return row;
+      }
+    row.rss_start_kb = rss_kb ();
+
+    storm_reader reader (latest);
+    std::mt19937 random (seed);
+    auto roll = [&random] (int low, int high) {
+      return std::uniform_int_distribution<int> (low, high) (random);
+    };
+    for (; changes < changes_asked; changes++)
+      {
+        const int what = roll (0, 99);
+        if (what < 20)
+          {
+            reader.set_delivery (roll (0, 1) == 1);
+            deliveries++;
+          }
+        else if (what < 35)
+          {
+            static const char *const leaky[] = { "no", "upstream", "downstream" };
+            const int pick = roll (0, 2);
+            gst_util_set_object_arg (G_OBJECT (latest), "leaky", leaky[pick]);
+            leaky_no += pick == 0;
+          }
+        else if (what < 85)
+          {
+            GParamSpec *pspec = properties[std::uniform_int_distribution<
+                std::size_t> (0, properties.size () - 1) (random)];
+            scoped_value value (G_PARAM_SPEC_VALUE_TYPE (pspec));
+            random_value (random, pspec, value.get ());
+            g_object_set_property (G_OBJECT (latest), pspec->name,
+                                   value.get ());
+          }
+        else if (what < 93)
+          {
+            gst_element_seek_simple (load.pipeline (), GST_FORMAT_TIME,
+                                     GST_SEEK_FLAG_FLUSH, 0);
+            seeks++;
+          }
+        else
+          {
+            load.change_state (GST_STATE_PAUSED);
+            load.change_state (GST_STATE_PLAYING);
+            flips++;
+          }
+        std::this_thread::sleep_for (
+            std::chrono::microseconds (roll (0, 4000)));
+      }
+    reader.set_delivery (false);
+    const auto last_change = steady_clock::now ();
+    reader.stop ();
+    taken = reader.taken ();
+
+    std::atomic<bool> sent{ false };
+    std::thread stopper ([&load, &sent] {
+      gst_element_send_event (load.pipeline (), gst_event_new_eos ());
+      sent = true;
+    });
+    const bool eos = load.bus ().wait_for_eos (eos_bound);
+    eos_ms = std::chrono::duration_cast<milliseconds> (steady_clock::now ()
+                                                       - last_change)
+                 .count ();
+    const bool returned = sent.load ();
+    row.counts.add_element (latest);
+    row.analysed = load.at_sink ().seen_approx ().count;
+    /* A sender still blocked is released by the stop. */
+    load.change_state (GST_STATE_NULL);
+    stopper.join ();
+
+    row.repetitions = changes;
+    row.recovered = eos && returned ? changes : 0;
+    row.rss_end_kb = rss_kb ();
+    row.note = "seed " + std::to_string (seed) + ", "
+               + std::to_string (changes) + " changes at 0-4 ms intervals ("
+               + std::to_string (deliveries) + " of delivery, "
+               + std::to_string (leaky_no) + " to leaky=no, "
+               + std::to_string (seeks) + " flushing seeks, "
+               + std::to_string (flips) + " PAUSED/PLAYING flips), "
+               + std::to_string (taken)
+               + " frames taken on request; recovered = EOS on the bus "
+               + (eos ? "in " + std::to_string (eos_ms) + " ms"
+                      : "FAIL: not within " + std::to_string (eos_ms) + " ms")
+               + " of the last change"
+               + (returned ? "" : " (FAIL: send_event had not returned)");
+    const std::string warned = load.bus ().first_warning_but (is_setting_warning);
+    if (!warned.empty ())
+      append (row.note, "FAIL: bus warning " + warned);
+    finish_note (row, load.bus ());
+    unexpected_logs = gst_logged.unexpected ();
+    first_unexpected_log = gst_logged.first ();
+  }
+  if (unexpected_logs > 0)
+    append (row.note, "FAIL: " + std::to_string (unexpected_logs)
+                          + " GStreamer warnings or errors logged (first: "
+                          + first_unexpected_log + ")");
+  if (logged.warnings () > 0)
+    append (row.note, "FAIL: g_warnings logged");
   append (row.note, logged.summary ());
   return row;
 }
@@ -1248,6 +1625,13 @@ element_faults ()
       run_property_storm,
       "10,000 random valid values (short: 300) set on our elements' "
       "properties while PLAYING under a live load" },
+    { "mode-switches",
+      { "launch" },
+      run_mode_switches,
+      "delivery switched between push and on-request (a reader pulling), "
+      "leaky=no and back, every other property of latestframe at random, "
+      "flushing seeks and PAUSED/PLAYING flips: 10,000 changes (short: "
+      "400); EOS within 5 s of the last" },
     { "bad-input", bad_input_shapes, run_bad_input,
       "refused caps, empty, short and untimed buffers, a BYTES segment, GAP "
       "events, a 1x1 frame, each followed by a good frame (GstHarness)" },

@@ -195,6 +195,30 @@ json_escaped (const std::string &text)
   return out;
 }
 
+/* Why a printed row fails, "" when it does not: the rule of
+ * faults_report.py (its failures()), for latestframe-faults --check. */
+inline std::string
+row_failures (const fault_row &row)
+{
+  std::string found;
+  auto add = [&found] (const std::string &what) {
+    found += (found.empty () ? "" : "; ") + what;
+  };
+  if (row.recovered < row.repetitions)
+    add ("recovered " + std::to_string (row.recovered) + " of "
+         + std::to_string (row.repetitions));
+  if (row.counts.lost_uncounted () != 0)
+    add (std::to_string (row.counts.lost_uncounted ()) + " lost uncounted");
+  if (row.note.find ("FAIL") != std::string::npos)
+    add ("a check failed: " + row.note);
+  if (row.leaks_alive != 0)
+    add (row.leaks_alive < 0 ? "leaks tracer not active"
+                             : "leaks tracer lists "
+                                   + std::to_string (row.leaks_alive)
+                                   + " alive");
+  return found;
+}
+
 /* Prints `row` as one JSON line on stdout (after measuring the end: RSS and
  * the leaks tracer). Call once every pipeline of the fault is gone. */
 inline void

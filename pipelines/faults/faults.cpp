@@ -3,7 +3,9 @@
  * all, each in its own process under the leaks tracer, and prints the
  * table).
  *   latestframe-faults --list
- *   latestframe-faults --fault NAME --shape SHAPE [--full]
+ *   latestframe-faults --fault NAME --shape SHAPE [--full] [--seed N] [--check]
+ * --check: exit 1 when the row fails (as faults_report.py judges it), so
+ * that a fault can be a test of the suite on its own.
  * The camera faults start LATESTFRAME_TESTCAM (else latestframe-testcam from
  * PATH). */
 #include "faults.h"
@@ -11,6 +13,7 @@
 #include <gst/gst.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace lff = latestframe::faults;
@@ -32,7 +35,7 @@ usage ()
 {
   std::fprintf (stderr, "usage: latestframe-faults --list\n"
                         "       latestframe-faults --fault NAME --shape SHAPE "
-                        "[--full]\n");
+                        "[--full] [--seed N] [--check]\n");
   return 2;
 }
 
@@ -44,7 +47,7 @@ main (int argc, char **argv)
   gst_init (&argc, &argv);
   lff::fault_settings settings;
   std::string name, shape;
-  bool list = false;
+  bool list = false, check = false;
   for (int i = 1; i < argc; i++)
     {
       const bool has_value = i + 1 < argc;
@@ -56,6 +59,11 @@ main (int argc, char **argv)
         name = argv[++i];
       else if (std::strcmp (argv[i], "--shape") == 0 && has_value)
         shape = argv[++i];
+      else if (std::strcmp (argv[i], "--seed") == 0 && has_value)
+        settings.seed
+            = static_cast<std::uint32_t> (std::strtoul (argv[++i], nullptr, 10));
+      else if (std::strcmp (argv[i], "--check") == 0)
+        check = true;
       else
         return usage ();
     }
@@ -77,7 +85,11 @@ main (int argc, char **argv)
             row.fault = f.name;
             row.shape = shape;
             lff::print_row (row);
-            return 0;
+            const std::string failed = lff::row_failures (row);
+            if (check && !failed.empty ())
+              std::fprintf (stderr, "%s %s failed: %s\n", f.name,
+                            shape.c_str (), failed.c_str ());
+            return check && !failed.empty () ? 1 : 0;
           }
   std::fprintf (stderr, "no fault %s for shape %s (--list)\n", name.c_str (),
                 shape.c_str ());

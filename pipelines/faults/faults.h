@@ -4,6 +4,7 @@
 
 #include "fault_row.h"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,8 @@ struct fault_settings
 {
   /* The figures (--full), or a short smoke setting (the suite). */
   bool full = false;
+  /* The random faults' seed (--seed N); 0: each fault's own. */
+  std::uint32_t seed = 0;
 };
 
 using fault_function = fault_row (*) (const fault_settings &,
