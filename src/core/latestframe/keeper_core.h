@@ -7,12 +7,12 @@
 
 #include "latestframe/accounting.h"
 #include "latestframe/chains.h"
-#include "latestframe/containers.h"
+#include "latestframe/frame_ledger.h"
+#include "latestframe/keeper_decisions.h"
 #include "latestframe/freshness.h"
-#include "latestframe/held_entries.h"
-#include "latestframe/keeper_counts.h"
 #include "latestframe/keeper_types.h"
 #include "latestframe/memory_budget.h"
+#include "latestframe/pace.h"
 #include "latestframe/query_tickets.h"
 #include "latestframe/stream_state.h"
 
@@ -35,11 +35,14 @@ namespace latestframe
  * again". frame_keeper wraps it in one mutex and does the waiting.
  *
  * Its parts, each with its contract at its top: the held entries with
- * their levels and chains (held_entries.h), the stream state and its
- * transitions (stream_state.h), the counts and their invariant
- * (keeper_counts.h), the query tickets (query_tickets.h); and the max-age
- * gate (freshness.h), the chains' rules (chains.h), the memory budget
- * (memory_budget.h).
+ * their levels and chains (held_entries.h) and the counts with their
+ * invariant (keeper_counts.h), kept together by the ledger, the one place
+ * frames enter, leave and are dropped (frame_ledger.h); the stream state
+ * and its transitions (stream_state.h); the query tickets
+ * (query_tickets.h); the pace (pace.h), the max-age gate (freshness.h),
+ * the chains' rules and the hand-over plan (chains.h), the memory budget
+ * (memory_budget.h). This file holds the rules that join them: what each
+ * arrival, request, setting and event does.
  *
  * Two calls cover a frame's life:
  *  - admit() queues it, or drops it (counted with its reason), or refuses
@@ -61,7 +64,7 @@ namespace latestframe
  *
  * Invariant after every call (check_invariants()):
  *     received == handed_over + dropped (all reasons) + held
- * Every drop is counted exactly once, here (keeper_counts::count_drop).
+ * Every drop is counted exactly once, by the ledger.
  *
  * Payload: default-constructible (an empty value that owns nothing) and
  * movable. Payloads given back (released lists, hand-overs) are the
@@ -71,98 +74,27 @@ template <typename Payload> class keeper_core
 {
 public:
   using entry = held_entry<Payload>;
-
-  /* An entry given back to be destroyed by the caller. */
-  struct released_item
-  {
-    Payload item{};
-    bool is_frame = false;
-    marker_kind marker = marker_kind::plain;
-  };
-  using released_list = small_list<released_item>;
-
-  /* A condition the owner should warn about, once. */
-  enum class notice_kind : std::uint8_t
-  {
-    none,
-    unbounded,         /* no limit and no budget cap bound the held frames */
-    frame_over_budget, /* value: the frame's bytes; limit: the budget cap */
-    arrivals_too_old,  /* value: the arrival age; limit: max-age (ns) */
-    rate_ignored,      /* a rate asked for with encoded video decoded whole */
-    /* A frame of a chain cut short was shown, not decode-only: value is
-     * why (see shown_because). */
-    shown_not_decode_only,
-  };
-  enum class shown_because : std::uint8_t
-  {
-    out_of_presentation_order = 1, /* the stream is sent reordered */
-    cannot_be_hidden = 2,          /* the owner said it cannot make it so */
-  };
-  struct notice
-  {
-    notice_kind kind = notice_kind::none;
-    std::uint64_t value = 0;
-    std::uint64_t limit = 0;
-  };
+  using ledger_t = frame_ledger<Payload>;
+  /* The words of keeper_decisions.h, for this payload. */
+  using released_item = latestframe::released_item<Payload>;
+  using released_list = latestframe::released_list<Payload>;
+  using notice_kind = latestframe::notice_kind;
+  using shown_because = latestframe::shown_because;
+  using notice = keeper_notice;
+  using admit_status = latestframe::admit_status;
+  using admit_outcome = latestframe::admit_outcome<Payload>;
+  using admit_decision = latestframe::admit_decision;
+  using arrival = latestframe::arrival<Payload>;
+  using delivery = latestframe::delivery;
+  using taker = latestframe::taker;
+  using handover_status = latestframe::handover_status;
+  using handover = latestframe::handover<Payload>;
+  using take_request = latestframe::take_request;
+  using take_decision = latestframe::take_decision;
+  using take_step = latestframe::take_step;
+  using failure_outcome = latestframe::failure_outcome<Payload>;
 
   /* ---- arrivals ----------------------------------------------------- */
-
-  enum class admit_status : std::uint8_t
-  {
-    queued,
-    dropped, /* counted, with `reason` */
-    refused, /* not counted: halted (`refused_in`) */
-  };
-
-  struct admit_outcome
-  {
-    admit_status status = admit_status::queued;
-    drop_reason reason = drop_reason::overflow;
-    stream_state refused_in = stream_state::running;
-    int failure_code = 0;
-    /* The frame's sequence number (1 for the first frame received), when
-     * it was received (queued or dropped). */
-    std::uint64_t sequence = 0;
-    /* A query's ticket for its answer. */
-    std::uint64_t ticket = 0;
-    /* Held frames this arrival dropped to make room. */
-    std::size_t held_dropped = 0;
-    notice note;
-    /* What to destroy: the frames dropped, the arriving one if it was not
-     * queued. */
-    released_list released;
-  };
-
-  enum class admit_decision : std::uint8_t
-  {
-    queued,
-    dropped,
-    refused,
-    /* The policy in force blocks: wait until the keeper changes (a frame
-     * taken, a setting, a flush), then admit() again. */
-    wait_for_room,
-    /* Hooks are active and the frame arrived at a limit: signal the
-     * overrun, then admit() again (the hook may change the limits). */
-    signal_full,
-    /* It waited and has room now: signal it, then admit() again. */
-    signal_room,
-  };
-
-  /* One frame's arrival, across the admit() calls it may take. */
-  struct arrival
-  {
-    admit_outcome out;
-    /* Whether the owner's hooks are active: set before each call. */
-    bool hooks_active = false;
-
-  private:
-    friend class keeper_core;
-    bool examined = false;
-    bool full_signalled = false;
-    bool waited = false;
-    bool room_signalled = false;
-    bool waiting = false;
-  };
 
   /* Admits a frame (see the class comment). `now` is the steady time, read
    * only for a frame without running time (desc.time_ns == no_time); its
@@ -191,7 +123,7 @@ public:
             return admit_decision::dropped;
           }
       }
-    if (!held_.fits (limits_, &desc, unit))
+    if (!held ().fits (limits_, &desc, unit))
       {
         if (arriving.hooks_active && !arriving.full_signalled)
           {
@@ -201,8 +133,8 @@ public:
         switch (policy_in_force ())
           {
           case leak_policy::drop_oldest:
-            out.held_dropped += drop_oldest_until_fits (
-                &desc, unit,
+            out.held_dropped += ledger_.drop_oldest_until_fits (
+                limits_, &desc, unit,
                 plan_.newest ? drop_reason::superseded : drop_reason::overflow,
                 out.released);
             break;
@@ -241,11 +173,11 @@ public:
         /* As queue: what is held is delivered whatever the thresholds. */
         thresholds_in_force_ = queue_thresholds ();
         if (flush_on_eos_)
-          discard_frames (drop_reason::flush, out.released);
+          ledger_.discard_frames (drop_reason::flush, out.released);
       }
     const std::uint64_t ticket
         = kind == marker_kind::query ? tickets_.issue () : 0;
-    held_.add_marker (std::move (marker), kind, ticket);
+    held ().add_marker (std::move (marker), kind, ticket);
     out.ticket = ticket;
     return out;
   }
@@ -258,92 +190,6 @@ public:
   }
 
   /* ---- hand-over ---------------------------------------------------- */
-
-  enum class delivery : std::uint8_t
-  {
-    in_order, /* the next entry, as queued */
-    newest,   /* the newest frame: the older ones are dropped (superseded) */
-  };
-
-  /* Who asks for the next entry. The pusher (the owner's thread pushing
-   * downstream) and the reader (an application taking frames on request)
-   * are served only while the plan names them, and take the delivery the
-   * plan says; anyone else (tests, benchmarks) names its delivery. */
-  enum class taker : std::uint8_t
-  {
-    anyone,
-    pusher,
-    reader,
-  };
-
-  enum class handover_status : std::uint8_t
-  {
-    handed_over,
-    timed_out,
-    /* Flushing, unlinked or failed, or the plan names another taker: the
-     * pusher stops its thread (pause_pusher_if_idle) until the keeper
-     * starts it again. */
-    halted,
-  };
-
-  struct handover
-  {
-    handover_status status = handover_status::timed_out;
-    Payload item{};
-    bool is_frame = false;
-    marker_kind marker = marker_kind::plain;
-    std::uint64_t ticket = 0;
-    /* Frames were dropped right before this frame in stream order. */
-    bool discont = false;
-    /* Handed over only so that the newer frames of its chain held behind it
-     * can be decoded (see decode_mode::on_demand): not to be shown. */
-    bool decode_only = false;
-    std::uint64_t sequence = 0;
-    std::uint64_t bytes = 0;
-    std::int64_t time_ns = no_time;
-    /* Its age now (see take()), when known. */
-    std::optional<std::uint64_t> age_ns;
-    /* With a capture time (frame_desc::timestamp_running_ns): its age by
-     * its own timestamp, beside. */
-    std::optional<std::uint64_t> timestamp_age_ns;
-    in_flight_charge charge;
-    /* Frames dropped on the way (too old, superseded). */
-    released_list released;
-    notice note;
-  };
-
-  struct take_request
-  {
-    taker who = taker::anyone;
-    delivery mode = delivery::in_order; /* anyone's */
-    /* The owner's running clock, read just before (no_time: none): a
-     * frame's age is this minus its running time. */
-    std::int64_t running_now = no_time;
-    /* Steady time now: the pace, and the age of frames without running
-     * time. */
-    steady_time now{};
-    bool hooks_active = false;
-    /* running_now was read before a wait: a timed frame at the front asks
-     * for a fresh reading first. */
-    bool clock_stale = false;
-  };
-
-  enum class take_decision : std::uint8_t
-  {
-    handed_over,
-    halted,
-    /* Nothing to hand over yet: wait until an entry comes, or `until`. */
-    wait_for_frame,
-    signal_empty,    /* hooks: about to wait on an empty keeper (underrun) */
-    signal_refilled, /* hooks: an entry came after an underrun */
-    refresh_clock,   /* read the running clock again, then take() again */
-  };
-
-  struct take_step
-  {
-    take_decision decision = take_decision::wait_for_frame;
-    std::optional<steady_time> until; /* wait_for_frame: the pace's due time */
-  };
 
   /* The next entry for `request` into `out` (see the class comment). A
    * frame older than max-age is dropped on the way (counted) and the next
@@ -366,7 +212,7 @@ public:
           {
             if (std::exchange (underrun_signalled_, false))
               return { take_decision::signal_refilled, std::nullopt };
-            const entry &front = held_.front ();
+            const entry &front = held ().front ();
             if (request.clock_stale && front.is_frame
                 && front.time_ns != no_time)
               return { take_decision::refresh_clock, std::nullopt };
@@ -403,45 +249,13 @@ public:
   released_list downstream_ended ()
   {
     released_list released;
-    bool deliverable_left = false;
-    bool chain_cut = false;
-    while (!held_.empty ())
-      {
-        entry &head = held_.front ();
-        if (!head.is_frame
-            && (head.marker == marker_kind::new_stream
-                || head.marker == marker_kind::end_of_stream))
-          {
-            deliverable_left = true;
-            break;
-          }
-        entry skipped = held_.take (0);
-        if (skipped.is_frame)
-          {
-            chain_cut |= skipped.unit != unit_kind::non_reference;
-            discard (std::move (skipped), drop_reason::flush, released);
-          }
-        else if (skipped.marker == marker_kind::query)
-          tickets_.answer (skipped.ticket, false);
-        else
-          released.push_back (released_item{ std::move (skipped.item), false,
-                                             skipped.marker });
-      }
-    if (chain_cut)
-      /* A new segment does not start a new chain: the delta units after
-       * the boundary may need what was discarded. */
-      break_chain_from (0, released);
-    lifecycle_.downstream_ended (deliverable_left);
+    const bool boundary
+        = ledger_.discard_until_boundary (released, [this] (entry &&query) {
+            tickets_.answer (query.ticket, false);
+          });
+    lifecycle_.downstream_ended (boundary);
     return released;
   }
-
-  struct failure_outcome
-  {
-    /* The producer had already ended the stream (an end_of_stream marker
-     * was admitted): it will not see a flow return any more. */
-    bool stream_had_ended = false;
-    released_list released;
-  };
 
   /* Downstream is not linked. The frames and events held stay for when it
    * is relinked; a producer waiting for room is refused, and queued
@@ -469,7 +283,10 @@ public:
   /* Downstream may be linked again: an unlinked keeper delivers again (or
    * goes on ending, when an end of stream is still held). Returns whether
    * it was unlinked. */
-  bool relink () { return lifecycle_.relink (held_.newest_boundary_is_end ()); }
+  bool relink ()
+  {
+    return lifecycle_.relink (ledger_.held ().newest_boundary_is_end ());
+  }
 
   /* ---- flushing ----------------------------------------------------- */
 
@@ -501,8 +318,8 @@ public:
     thresholds_in_force_ = thresholds_;
     underrun_signalled_ = false;
     freshness_.reset ();
-    chain_broken_ = false;
-    batch_open_ = false;
+    ledger_.chain_starts ();
+    pace_.restart ();
   }
 
   bool halted () const { return lifecycle_.halted (); }
@@ -603,7 +420,7 @@ public:
   std::uint64_t budget_cap () const { return budget_cap_; }
   const hand_over_request &request () const { return request_; }
   const hand_over_plan &plan () const { return plan_; }
-  queue_level level () const { return held_.level (); }
+  queue_level level () const { return held ().level (); }
   stream_state state () const { return lifecycle_.state (); }
   unsigned producers_waiting () const { return producers_waiting_; }
 
@@ -614,21 +431,23 @@ public:
                    age_window &timestamp_ages,
                    std::shared_ptr<memory_budget> &budget) const
   {
-    stats.received = counts_.received;
-    stats.handed_over = counts_.handed_over;
-    stats.decode_only = counts_.decode_only;
+    const keeper_counts &counts = ledger_.counts ();
+    const held_entries<Payload> &held = ledger_.held ();
+    stats.received = counts.received;
+    stats.handed_over = counts.handed_over;
+    stats.decode_only = counts.decode_only;
     stats.decoding = decoding ();
     stats.encoded = request_.encoded;
     stats.key_interval_ns = key_interval_.interval_ns ();
-    stats.drops = counts_.drops;
-    stats.held_frames = held_.frames ();
-    stats.held_chains = held_.chains ();
-    stats.held_bytes = held_.bytes ();
-    stats.held_span_ns = held_.span ();
-    stats.peak_bytes = counts_.peak_bytes;
+    stats.drops = counts.drops;
+    stats.held_frames = held.frames ();
+    stats.held_chains = held.chains ();
+    stats.held_bytes = held.bytes ();
+    stats.held_span_ns = held.span ();
+    stats.peak_bytes = counts.peak_bytes;
     stats.upstream_live = upstream_live_;
-    ages = counts_.ages;
-    timestamp_ages = counts_.timestamp_ages;
+    ages = counts.ages;
+    timestamp_ages = counts.timestamp_ages;
     if (membership_)
       {
         budget = membership_->budget ();
@@ -643,34 +462,31 @@ public:
    * else the first that broke. For the tests, after every step. */
   std::string check_invariants () const
   {
-    std::string broken = held_.check ();
-    if (broken.empty ())
-      broken = counts_.check_invariants (held_.frames ());
+    std::string broken = ledger_.check_invariants ();
     if (!broken.empty ())
       return broken;
+    const held_entries<Payload> &held = ledger_.held ();
     std::size_t queries = 0;
-    for (std::size_t i = 0; i < held_.size (); i++)
-      {
-        const entry &held = held_[i];
-        if (held.is_frame && held.sequence == 0)
-          return "a held frame without a sequence number";
-        if (!held.is_frame && held.marker == marker_kind::query)
-          {
-            queries++;
-            if (!tickets_.queued (held.ticket))
-              return "a held query whose ticket is not queued";
-          }
-      }
+    for (std::size_t i = 0; i < held.size (); i++)
+      if (!held[i].is_frame && held[i].marker == marker_kind::query)
+        {
+          queries++;
+          if (!tickets_.queued (held[i].ticket))
+            return "a held query whose ticket is not queued";
+        }
     if (queries != tickets_.queued_count ())
       return std::to_string (tickets_.queued_count ())
              + " tickets queued for " + std::to_string (queries)
              + " held queries";
-    if (lifecycle_.state () == stream_state::failed && held_.frames () != 0)
+    if (lifecycle_.state () == stream_state::failed && held.frames () != 0)
       return "frames held while failed";
     return {};
   }
 
 private:
+  held_entries<Payload> &held () { return ledger_.held (); }
+  const held_entries<Payload> &held () const { return ledger_.held (); }
+
   /* ---- arrivals ----------------------------------------------------- */
 
   /* Dropping (by limits or age) is allowed: upstream is live, or the user
@@ -720,13 +536,13 @@ private:
   {
     if (unit == unit_kind::key)
       {
-        chain_broken_ = false;
+        ledger_.chain_starts ();
         key_interval_.key_unit_at (desc.time_ns);
         return std::nullopt;
       }
     if (decoding () == decode_mode::key_units)
       return drop_reason::skipped_delta;
-    if (chain_broken_)
+    if (ledger_.chain_broken ())
       return drop_reason::broken_chain;
     return std::nullopt;
   }
@@ -745,8 +561,8 @@ private:
     if (unit == unit_kind::key)
       /* The room made for it may have cut the chain before it short: the
        * chain it starts is whole. */
-      chain_broken_ = false;
-    else if (chain_broken_)
+      ledger_.chain_starts ();
+    else if (ledger_.chain_broken ())
       {
         /* The room made for it took the frames it needs (or the consumer
          * dropped them while a hook ran). */
@@ -756,16 +572,14 @@ private:
                        drop_reason::broken_chain);
         return admit_decision::dropped;
       }
-    out.sequence = ++counts_.received;
-    entry &queued = held_.add_frame (std::move (frame), desc, unit);
-    queued.discont = std::exchange (pending_discont_, false);
+    entry &queued = ledger_.receive (std::move (frame), desc, unit);
+    out.sequence = queued.sequence;
     /* A frame without a running time is aged from its arrival, and only
      * when max-age asks for it. */
     if (desc.time_ns == no_time && freshness_.max_age () != 0)
       queued.arrival = now;
-    queued.sequence = out.sequence;
     queued.budget = std::move (budget);
-    counts_.note_bytes (held_.bytes () + accounts_->bytes_approx ());
+    ledger_.note_bytes (accounts_->bytes_approx ());
     if (!warned_unbounded_ && limits_.unbounded () && !budget_caps ())
       {
         warned_unbounded_ = true;
@@ -775,29 +589,21 @@ private:
     return admit_decision::queued;
   }
 
-  /* The arriving frame is received, and goes; unless nothing needs it, the
-   * delta units after it must go too. */
   void drop_arriving (admit_outcome &out, Payload &&frame,
                       const frame_desc &desc, unit_kind unit,
                       drop_reason reason)
   {
-    out.sequence = ++counts_.received;
-    counts_.count_drop (reason, desc.bytes);
-    pending_discont_ = true;
-    if (unit != unit_kind::non_reference)
-      chain_broken_ = true;
+    out.sequence = ledger_.drop_arriving (std::move (frame), desc.bytes, unit,
+                                          reason, out.released);
     out.status = admit_status::dropped;
     out.reason = reason;
-    out.released.push_back (
-        released_item{ std::move (frame), true, marker_kind::plain });
   }
 
   /* A refused frame never reaches the decoder either: the delta units
    * after it cannot be decoded, until a flush starts over (resume()). */
   void refuse_frame (admit_outcome &out, Payload &&frame, unit_kind unit)
   {
-    if (unit != unit_kind::non_reference)
-      chain_broken_ = true;
+    ledger_.frame_lost (unit);
     refuse (out, std::move (frame));
   }
 
@@ -812,13 +618,13 @@ private:
   }
 
   /* Reserves `bytes` in the budget, dropping this keeper's oldest held
-   * frames while they do not fit. False when even an empty keeper has no
+   * chains while they do not fit. False when even an empty keeper has no
    * room: the arriving frame must go. */
   bool reserve (memory_budget &budget, std::uint64_t bytes, admit_outcome &out)
   {
     while (!budget.try_reserve (bytes))
       {
-        if (held_.frames () == 0)
+        if (held ().frames () == 0)
           {
             const std::uint64_t cap = budget.cap_approx ();
             if (cap != 0 && bytes > cap && !warned_over_budget_)
@@ -828,127 +634,10 @@ private:
               }
             return false;
           }
-        out.held_dropped += discard_chain_at (held_.oldest_frame_index (),
-                                              drop_reason::budget, out.released);
+        out.held_dropped += ledger_.discard_chain_at (
+            held ().oldest_frame_index (), drop_reason::budget, out.released);
       }
     return true;
-  }
-
-  /* ---- drops: every one is counted in discard() or drop_arriving() --- */
-
-  /* A held frame goes: counted, its reservation returned to the budget it
-   * was admitted under, its payload given back. */
-  void discard (entry &&dropped, drop_reason reason, released_list &released)
-  {
-    counts_.count_drop (reason, dropped.bytes);
-    if (dropped.budget)
-      {
-        dropped.budget->release (dropped.bytes);
-        dropped.budget.reset ();
-      }
-    released.push_back (
-        released_item{ std::move (dropped.item), true, dropped.marker });
-  }
-
-  /* The held frame at `index` goes, and unless nothing needs it, so do the
-   * delta units after it up to the next key unit (a broken chain); with no
-   * key unit held after it, arriving delta units will go too. The next
-   * frame kept follows a gap. Returns how many went. */
-  std::size_t discard_chain_at (std::size_t index, drop_reason reason,
-                                released_list &released)
-  {
-    const bool needed = held_[index].unit != unit_kind::non_reference;
-    discard (held_.take (index), reason, released);
-    std::size_t dropped = 1;
-    if (needed)
-      dropped += break_chain_from (index, released);
-    mark_gap (index);
-    return dropped;
-  }
-
-  /* A frame the held delta units from `index` on need went: they go
-   * (broken chain) up to the next key unit, or with none held, arriving
-   * delta units will. Returns how many went. */
-  std::size_t break_chain_from (std::size_t index, released_list &released)
-  {
-    std::size_t dropped = 0;
-    for (std::size_t i = index;;)
-      {
-        if (i == held_.size ())
-          {
-            chain_broken_ = true;
-            return dropped;
-          }
-        if (!held_[i].is_frame)
-          {
-            i++;
-            continue;
-          }
-        if (held_[i].unit == unit_kind::key)
-          return dropped;
-        discard (held_.take (i), drop_reason::broken_chain, released);
-        dropped++;
-      }
-  }
-
-  /* The first frame from `index` on follows a gap; with none held, the
-   * next frame to arrive does. */
-  void mark_gap (std::size_t index)
-  {
-    for (std::size_t i = index; i < held_.size (); i++)
-      if (held_[i].is_frame)
-        {
-          held_[i].discont = true;
-          return;
-        }
-    pending_discont_ = true;
-  }
-
-  /* Drops the oldest frames until the held ones plus `arriving` fit (with
-   * no arrival, one chain always stays). Returns how many. */
-  std::size_t drop_oldest_until_fits (const frame_desc *arriving,
-                                      unit_kind unit, drop_reason reason,
-                                      released_list &released)
-  {
-    std::size_t dropped = 0;
-    while (held_.frames () > 0 && !held_.fits (limits_, arriving, unit))
-      {
-        if (!arriving && held_.chains () == 1)
-          break;
-        dropped += discard_chain_at (held_.oldest_frame_index (), reason,
-                                     released);
-      }
-    return dropped;
-  }
-
-  /* Every held frame goes: unless nothing needs them (non-reference units
-   * alone), delta units arriving next have lost their chain. */
-  void discard_frames (drop_reason reason, released_list &released)
-  {
-    while (held_.frames () > 0)
-      {
-        const std::size_t oldest = held_.oldest_frame_index ();
-        if (held_[oldest].unit != unit_kind::non_reference)
-          chain_broken_ = true;
-        discard (held_.take (oldest), reason, released);
-      }
-  }
-
-  void drain_into (released_list &released)
-  {
-    while (!held_.empty ())
-      {
-        entry drained = held_.take (0);
-        if (drained.is_frame)
-          discard (std::move (drained), drop_reason::flush, released);
-        else if (drained.marker == marker_kind::query)
-          abandon_query (std::move (drained));
-        else
-          released.push_back (released_item{ std::move (drained.item), false,
-                                             drained.marker });
-      }
-    pending_discont_ = false;
-    batch_open_ = false;
   }
 
   /* ---- queries ------------------------------------------------------ */
@@ -966,11 +655,18 @@ private:
 
   void withdraw_queued_queries ()
   {
-    for (std::size_t i = 0; i < held_.size ();)
-      if (!held_[i].is_frame && held_[i].marker == marker_kind::query)
-        abandon_query (held_.take (i));
+    for (std::size_t i = 0; i < held ().size ();)
+      if (!held ()[i].is_frame && held ()[i].marker == marker_kind::query)
+        abandon_query (held ().take (i));
       else
         i++;
+  }
+
+  void drain_into (released_list &released)
+  {
+    ledger_.drain (released,
+                   [this] (entry &&query) { abandon_query (std::move (query)); });
+    pace_.restart ();
   }
 
   /* ---- hand-over ---------------------------------------------------- */
@@ -1003,28 +699,26 @@ private:
    * end the wait: it would wait for ever otherwise). */
   bool deliverable () const
   {
-    if (held_.empty ())
+    if (held ().empty ())
       return false;
     if (thresholds_in_force_.none ())
       return true;
-    if (!held_.back ().is_frame || held_.filled (limits_)
+    if (!held ().back ().is_frame || held ().filled (limits_)
         || producers_waiting_ > 0)
       return true;
-    return !held_.below (thresholds_in_force_);
+    return !held ().below (thresholds_in_force_);
   }
 
-  /* When the next frame is due by the consumer's pace, if it is early: a
-   * frame is shown (decode-only ones aside) at most once per pace interval.
-   * Markers are never held back. */
+  /* When the next frame is due by the consumer's pace, if it is early.
+   * Markers are never held back, nor are the frames before an end of
+   * stream (as queue lifts its thresholds there), nor key units that come
+   * at the pace by themselves (stream_keeps_pace()). */
   std::optional<steady_time> pace_due (steady_time now) const
   {
-    if (plan_.pace_ns == 0 || batch_open_ || !held_.front ().is_frame
-        || last_paced_ == steady_time () || stream_keeps_pace ())
+    if (!held ().front ().is_frame
+        || lifecycle_.state () == stream_state::ended || stream_keeps_pace ())
       return std::nullopt;
-    const steady_time due = last_paced_ + std::chrono::nanoseconds (plan_.pace_ns);
-    if (now >= due)
-      return std::nullopt;
-    return due;
+    return pace_.due (plan_.pace_ns, now);
   }
 
   /* Key units alone, coming no more than a tenth faster than the pace:
@@ -1057,7 +751,7 @@ private:
    * hears why, once. */
   bool hide_front (notice &note)
   {
-    if (!out_of_presentation_order_ && held_.front ().decode_only_possible)
+    if (!out_of_presentation_order_ && held ().front ().decode_only_possible)
       return true;
     if (!std::exchange (warned_shown_, true))
       note = notice{ notice_kind::shown_not_decode_only,
@@ -1075,70 +769,59 @@ private:
   {
     const delivery mode = delivery_for (request);
     if (mode == delivery::newest)
-      while (held_.front ().is_frame
-             && (held_.chains () > 1
-                 || (held_.front ().unit == unit_kind::non_reference
-                     && held_.frames () > 1)))
+      while (held ().front ().is_frame
+             && (held ().chains () > 1
+                 || (held ().front ().unit == unit_kind::non_reference
+                     && held ().frames () > 1)))
         {
           /* A newer chain is held (or a newer frame, and nothing needs
            * this one): it will never be handed over. */
-          discard_chain_at (0, drop_reason::superseded, out.released);
+          ledger_.discard_chain_at (0, drop_reason::superseded, out.released);
         }
-    entry &next = held_.front ();
+    const entry &next = held ().front ();
     if (!next.is_frame)
       {
         if (next.marker == marker_kind::query)
           tickets_.start (next.ticket);
+        entry marker = ledger_.take_for_hand_over (false);
         out.status = handover_status::handed_over;
-        out.item = std::move (next.item);
-        out.marker = next.marker;
-        out.ticket = next.ticket;
-        held_.take (0);
+        out.item = std::move (marker.item);
+        out.marker = marker.marker;
+        out.ticket = marker.ticket;
         return true;
       }
     /* On request, the frames of the newest chain before its newest frame
      * are handed over to be decoded, not looked at: their age is not the
      * question. */
-    const bool decode_only
-        = mode == delivery::newest && held_.frames () > 1 && hide_front (out.note);
+    const bool decode_only = mode == delivery::newest && held ().frames () > 1
+                             && hide_front (out.note);
     const std::optional<std::uint64_t> age = age_of (next, request);
     if (age && !decode_only && may_drop ()
-        && freshness_.judge (*age, held_.chains () > 1, /* a newer one */
+        && freshness_.judge (*age, held ().chains () > 1, /* a newer one */
                              held_for (next, request.running_now))
                == freshness_gate::verdict::drop)
       {
-        discard_chain_at (0, drop_reason::age, out.released);
+        ledger_.discard_chain_at (0, drop_reason::age, out.released);
         return false;
       }
-    counts_.handed_over++;
-    batch_open_ = decode_only;
-    if (decode_only)
+    pace_.handed_over (decode_only, plan_.pace_ns != 0, request.now);
+    if (!decode_only)
       {
-        counts_.decode_only++;
-        out.decode_only = true;
-      }
-    else
-      {
-        if (plan_.pace_ns != 0)
-          last_paced_ = request.now;
-        if (age)
-          counts_.ages.record (*age);
         if (next.timestamp_running_ns != no_time
             && request.running_now != no_time)
-          {
-            out.timestamp_age_ns
-                = ns_after (request.running_now, next.timestamp_running_ns);
-            counts_.timestamp_ages.record (*out.timestamp_age_ns);
-          }
+          out.timestamp_age_ns
+              = ns_after (request.running_now, next.timestamp_running_ns);
+        ledger_.note_shown (age, out.timestamp_age_ns);
       }
+    entry taken = ledger_.take_for_hand_over (decode_only);
     out.status = handover_status::handed_over;
     out.is_frame = true;
-    out.discont = next.discont;
-    out.sequence = next.sequence;
-    out.bytes = next.bytes;
-    out.time_ns = next.time_ns;
+    out.decode_only = decode_only;
+    out.discont = taken.discont;
+    out.sequence = taken.sequence;
+    out.bytes = taken.bytes;
+    out.time_ns = taken.time_ns;
     out.age_ns = age;
-    entry taken = held_.take (0);
     out.item = std::move (taken.item);
     out.charge = in_flight_charge (*accounts_, std::move (taken.budget),
                                    out.bytes);
@@ -1166,10 +849,10 @@ private:
       }
     if (frame.arrival == steady_time ())
       return std::nullopt;
-    const auto held = std::chrono::duration_cast<std::chrono::nanoseconds> (
-                          request.now - frame.arrival)
-                          .count ();
-    return static_cast<std::uint64_t> (std::max<std::int64_t> (held, 0));
+    const auto held_ns = std::chrono::duration_cast<std::chrono::nanoseconds> (
+                             request.now - frame.arrival)
+                             .count ();
+    return static_cast<std::uint64_t> (std::max<std::int64_t> (held_ns, 0));
   }
 
   /* ---- settings ----------------------------------------------------- */
@@ -1181,45 +864,40 @@ private:
     released_list dropped;
     change ();
     if (policy_in_force () == leak_policy::drop_oldest)
-      drop_oldest_until_fits (nullptr, unit_kind::key, drop_reason::overflow,
-                              dropped);
+      ledger_.drop_oldest_until_fits (limits_, nullptr, unit_kind::key,
+                                      drop_reason::overflow, dropped);
     return dropped;
   }
 
   /* The parts. */
-  held_entries<Payload> held_;
+  ledger_t ledger_;
   stream_lifecycle lifecycle_;
-  keeper_counts counts_;
   query_tickets tickets_;
+  frame_pace pace_;
+  key_interval_meter key_interval_;
+  freshness_gate freshness_;
   flight_accounts::owner accounts_ = flight_accounts::create ();
 
-  /* Settings. */
+  /* Settings, and the plan made from them. */
   queue_limits limits_;
   leak_policy policy_ = leak_policy::drop_oldest;
   queue_thresholds thresholds_;
   bool flush_on_eos_ = false;
   bool upstream_live_ = true;
   bool leak_when_not_live_ = false;
-  freshness_gate freshness_;
   hand_over_request request_;
   hand_over_plan plan_;
   std::string budget_name_;
   std::uint64_t budget_cap_ = 0;
   std::optional<budget_membership> membership_;
 
-  /* The stream as it goes. The thresholds in force (an end of stream
-   * lifts them until resume()); a gap before the next frame; encoded
-   * video: the newest chain lost a frame and no key unit came since, a
-   * decode-only run is being handed over (the pace waits for its end), the
-   * key interval, the newest presentation time and whether one went back. */
+  /* The stream as it goes: the thresholds in force (an end of stream lifts
+   * them until resume()); the newest presentation time of this chain and
+   * whether one went back; an underrun signalled; producers told to wait
+   * for room. */
   queue_thresholds thresholds_in_force_;
-  bool pending_discont_ = false;
-  bool chain_broken_ = false;
-  bool batch_open_ = false;
-  key_interval_meter key_interval_;
   std::int64_t latest_presentation_ns_ = no_time;
   bool out_of_presentation_order_ = false;
-  steady_time last_paced_{};
   bool underrun_signalled_ = false;
   unsigned producers_waiting_ = 0;
 
