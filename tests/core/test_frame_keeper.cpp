@@ -1001,6 +1001,182 @@ TEST_F (FrameKeeper, OnDemandHandsOverTheNewestChainDecodeOnly)
   expect_balanced ();
 }
 
+// A stream sent out of presentation order (a delta unit presented before
+// the frame sent ahead of it): on demand, the frames of the chain before
+// its newest cannot be made decode-only (a segment moved past one could cut
+// off the frame to show), so each is shown: counted as handed over and not
+// decode-only, aged, and the owner hears why, once.
+TEST_F (FrameKeeper, ReorderedStreamShowsEveryFrameItHandsOver)
+{
+  namespace fake = latestframe_test::fake_clock;
+  k ().set_limits ({ 3, 0, 0 });
+  plan (true, latestframe::decode_mode::on_demand);
+  auto presented = [this] (std::uint64_t id, latestframe::unit_kind kind,
+                           std::int64_t presentation_ms) {
+    frame_desc desc{ 10, fake::ago (10 * ms) };
+    desc.unit = kind;
+    desc.presentation_ns = presentation_ms * static_cast<std::int64_t> (ms);
+    return k ().admit_frame (tracked (id), desc);
+  };
+  presented (1, key, 0);
+  presented (2, delta, 66); /* P, sent ahead of the B presented before it */
+  presented (3, delta, 33); /* B */
+  const auto newest = keeper_t::delivery::newest;
+  std::vector<std::pair<std::uint64_t, bool>> handed;
+  std::vector<keeper_t::notice_kind> notices;
+  for (;;)
+    {
+      keeper_t::handover next = k ().hand_over (
+          newest, keeper_t::clock::now (), fake::running_now ());
+      if (next.status != handover_status::handed_over)
+        break;
+      handed.emplace_back (next.item.id, next.decode_only);
+      if (next.note.kind != keeper_t::notice_kind::none)
+        notices.push_back (next.note.kind);
+    }
+  const std::vector<std::pair<std::uint64_t, bool>> expected
+      = { { 1, false }, { 2, false }, { 3, false } };
+  EXPECT_EQ (handed, expected);
+  ASSERT_EQ (notices.size (), 1u) << "said once";
+  EXPECT_EQ (notices[0], keeper_t::notice_kind::shown_not_decode_only);
+  latestframe::keeper_stats stats = k ().stats ();
+  EXPECT_EQ (stats.handed_over, 3u);
+  EXPECT_EQ (stats.decode_only, 0u);
+  EXPECT_EQ (stats.ages.samples, 3u) << "every frame shown is aged";
+  expect_balanced ();
+}
+
+// A frame the owner says cannot be made decode-only (no TIME segment) is
+// shown, and paced like any other: the next frame waits for the pace.
+TEST_F (FrameKeeper, FrameThatCannotBeHiddenIsShownAndPaced)
+{
+  namespace fake = latestframe_test::fake_clock;
+  k ().set_clock (&fake::steady_now);
+  k ().set_limits ({ 3, 0, 0 });
+  plan (true, latestframe::decode_mode::on_demand, 1000 * ms);
+  auto unhideable = [this] (std::uint64_t id, latestframe::unit_kind kind) {
+    frame_desc desc{ 10 };
+    desc.unit = kind;
+    desc.decode_only_possible = false;
+    return k ().admit_frame (tracked (id), desc);
+  };
+  unhideable (1, key);
+  unhideable (2, delta);
+  const auto newest = keeper_t::delivery::newest;
+  keeper_t::handover first
+      = k ().hand_over (newest, keeper_t::clock::now ());
+  ASSERT_EQ (first.status, handover_status::handed_over);
+  EXPECT_EQ (first.item.id, 1u);
+  EXPECT_FALSE (first.decode_only);
+  EXPECT_EQ (first.note.kind, keeper_t::notice_kind::shown_not_decode_only);
+  EXPECT_EQ (first.note.value,
+             static_cast<std::uint64_t> (
+                 keeper_t::shown_because::cannot_be_hidden));
+  EXPECT_EQ (next_id (nullptr, newest), 0u) << "shown: the pace holds the next";
+  fake::advance (1000 * ms);
+  EXPECT_EQ (next_id (nullptr, newest), 2u);
+  expect_balanced ();
+}
+
+// Raw caps: every frame is a key unit whatever its flags say (a source may
+// mark raw frames DELTA_UNIT): no chain, no broken-chain drop.
+TEST_F (FrameKeeper, RawFramesAreKeyUnitsWhateverTheirFlags)
+{
+  plan (false);
+  k ().set_limits ({ 1, 0, 0 });
+  unit (1, delta);
+  unit (2, delta);
+  unit (3, non_reference);
+  latestframe::keeper_stats stats = k ().stats ();
+  EXPECT_EQ (stats.held_chains, 1u);
+  EXPECT_EQ (stats.dropped_for (drop_reason::overflow).frames, 2u);
+  EXPECT_EQ (stats.dropped_for (drop_reason::broken_chain).frames, 0u);
+  EXPECT_EQ (next_id (), 3u);
+  expect_balanced ();
+}
+
+// The frames before a held end of stream are not held back by the pace:
+// an end of stream gets through at any analysis rate.
+TEST_F (FrameKeeper, EndOfStreamLiftsThePace)
+{
+  namespace fake = latestframe_test::fake_clock;
+  k ().set_clock (&fake::steady_now);
+  k ().set_limits ({ 10, 0, 0 });
+  plan (false, latestframe::decode_mode::all, 3600 * 1000 * ms);
+  const auto newest = keeper_t::delivery::newest;
+  frame (1);
+  EXPECT_EQ (next_id (nullptr, newest), 1u);
+  frame (2);
+  EXPECT_EQ (next_id (nullptr, newest), 0u) << "paced: an hour to go";
+  marker (3, marker_kind::end_of_stream);
+  EXPECT_EQ (next_id (nullptr, newest), 2u);
+  EXPECT_EQ (next_id (nullptr, newest), 3u);
+  expect_balanced ();
+}
+
+// Who takes the frames: the pusher is served only while the plan has it
+// push, the reader only while frames are taken on request; the start
+// callback runs, under the lock, only when the pusher has work; the pusher
+// pauses itself when idle.
+TEST_F (FrameKeeper, TakersAreServedAsThePlanSays)
+{
+  frame (1);
+  EXPECT_EQ (k ().pull_newest (keeper_t::clock::now (), latestframe::no_time)
+                 .status,
+             handover_status::halted)
+      << "no reader while pushing";
+  int starts = 0;
+  k ().update_request ([] (latestframe::hand_over_request &r) {
+    r.on_request = true;
+  }, [&starts] { starts++; });
+  EXPECT_EQ (starts, 0) << "on request: the pusher has nothing to do";
+  EXPECT_EQ (k ().push_next (keeper_t::clock::now (), latestframe::no_time)
+                 .status,
+             handover_status::halted);
+  bool paused = false;
+  EXPECT_TRUE (k ().pause_pusher_if_idle ([&paused] { paused = true; }));
+  EXPECT_TRUE (paused);
+  keeper_t::handover taken
+      = k ().pull_newest (keeper_t::clock::now (), latestframe::no_time);
+  ASSERT_EQ (taken.status, handover_status::handed_over);
+  EXPECT_EQ (taken.item.id, 1u);
+  k ().update_request ([] (latestframe::hand_over_request &r) {
+    r.on_request = false;
+  }, [&starts] { starts++; });
+  EXPECT_EQ (starts, 1) << "back to push: the pusher starts";
+  EXPECT_FALSE (k ().pause_pusher_if_idle ([] {}));
+  k ().flush_start ();
+  k ().update_request ([] (latestframe::hand_over_request &) {},
+                       [&starts] { starts++; });
+  EXPECT_EQ (starts, 1) << "flushing: nothing to push until resumed";
+  k ().resume ([&starts] { starts++; });
+  EXPECT_EQ (starts, 2);
+  expect_balanced ();
+}
+
+// A taker waiting when the plan stops naming it returns at once: the
+// pusher when frames go on request, the reader when they go back to push.
+TEST_F (FrameKeeper, WaitingTakerReturnsWhenThePlanStopsNamingIt)
+{
+  std::future<keeper_t::handover> pusher = std::async (
+      std::launch::async,
+      [this] { return k ().push_next (std::nullopt, latestframe::no_time); });
+  while (!k ().consumer_waiting_approx ())
+    std::this_thread::yield ();
+  k ().update_request (
+      [] (latestframe::hand_over_request &r) { r.on_request = true; });
+  EXPECT_EQ (pusher.get ().status, handover_status::halted);
+
+  std::future<keeper_t::handover> reader = std::async (
+      std::launch::async,
+      [this] { return k ().pull_newest (std::nullopt, latestframe::no_time); });
+  while (!k ().consumer_waiting_approx ())
+    std::this_thread::yield ();
+  k ().update_request (
+      [] (latestframe::hand_over_request &r) { r.on_request = false; });
+  EXPECT_EQ (reader.get ().status, handover_status::halted);
+}
+
 // Automatic: key units alone when the consumer's pace and max-age both
 // allow a key interval; else on demand; on demand until the interval is
 // known.
