@@ -121,6 +121,7 @@ private:
     tracked frame;
     frame_desc desc;
     core_t::arrival progress;
+    core_t::admit_outcome out;
     std::uint64_t id = 0;
     bool looked_at = false;
   };
@@ -317,7 +318,8 @@ private:
       {
         arriving.progress.hooks_active = pick (0, 2) == 0;
         const core_t::admit_decision decision = core_->admit (
-            arriving.frame, arriving.desc, steady_now (), arriving.progress);
+            arriving.frame, arriving.desc, steady_now (), arriving.progress,
+            arriving.out);
         if (!arriving.looked_at && decision != core_t::admit_decision::refused)
           {
             arriving.looked_at = true;
@@ -351,7 +353,7 @@ private:
       }
     if (core_->producers_waiting () != 0)
       failure = "a producer still counted waiting after its admit ended";
-    core_t::admit_outcome out = std::move (arriving.progress.out);
+    core_t::admit_outcome out = std::move (arriving.out);
     const std::uint64_t id = arriving.id;
     if (trace_)
       std::fprintf (stderr,
@@ -432,7 +434,11 @@ private:
     request.mode = pick (0, 3) == 0 ? core_t::delivery::newest
                                     : core_t::delivery::in_order;
     request.running_now = now_ns_;
-    request.now = steady_now ();
+    if (pick (0, 1) == 0)
+      {
+        request.now = steady_now ();
+        request.now_known = true;
+      }
     request.clock_stale = pick (0, 4) == 0;
     core_t::handover next;
     for (;;)
@@ -445,6 +451,14 @@ private:
         if (step.decision == core_t::take_decision::refresh_clock)
           {
             request.clock_stale = false;
+            continue;
+          }
+        if (step.decision == core_t::take_decision::read_steady_clock)
+          {
+            if (request.now_known)
+              failure = "asked for the steady time it was given";
+            request.now = steady_now ();
+            request.now_known = true;
             continue;
           }
         if (step.decision == core_t::take_decision::wait_for_frame

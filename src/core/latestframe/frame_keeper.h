@@ -86,6 +86,7 @@ public:
   admit_outcome admit_frame (Payload frame, const frame_desc &desc,
                              Hooks &&hooks = Hooks ()) LF_EXCLUDES (mutex_)
   {
+    admit_outcome out;
     typename core_t::arrival arriving;
     checked_lock lock (mutex_);
     const steady_time now
@@ -93,7 +94,7 @@ public:
     for (;;)
       {
         arriving.hooks_active = hooks.active ();
-        switch (core_.admit (frame, desc, now, arriving))
+        switch (core_.admit (frame, desc, now, arriving, out))
           {
           case core_t::admit_decision::queued:
             {
@@ -101,11 +102,11 @@ public:
               lock.unlock ();
               if (consumer)
                 items_.notify_one ();
-              return std::move (arriving.out);
+              return out;
             }
           case core_t::admit_decision::dropped:
           case core_t::admit_decision::refused:
-            return std::move (arriving.out);
+            return out;
           case core_t::admit_decision::wait_for_room:
             /* A consumer waiting for a threshold takes what is held now. */
             if (consumer_waiting_ > 0)
@@ -612,7 +613,6 @@ private:
     for (;;)
       {
         request.hooks_active = hooks.active ();
-        request.now = core_.needs_steady_time () ? now_ () : steady_time ();
         const typename core_t::take_step step = core_.take (request, out);
         switch (step.decision)
           {
@@ -636,6 +636,10 @@ private:
             lock.unlock ();
             hooks.refilled ();
             lock.lock ();
+            break;
+          case core_t::take_decision::read_steady_clock:
+            request.now = now_ ();
+            request.now_known = true;
             break;
           case core_t::take_decision::refresh_clock:
             {
@@ -664,7 +668,8 @@ private:
               if (step.until)
                 {
                   /* The pace's due time is on now_()'s axis. */
-                  const clock::time_point due = now + (*step.until - request.now);
+                  const clock::time_point due
+                      = now + (*step.until - request.now);
                   until = deadline && *deadline < due ? *deadline : due;
                 }
               consumer_waiting_++;
@@ -674,6 +679,7 @@ private:
                 lock.wait (items_);
               consumer_waiting_--;
               request.clock_stale = running_clock_ != nullptr;
+              request.now_known = false;
               break;
             }
           }

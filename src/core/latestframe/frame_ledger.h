@@ -21,7 +21,7 @@ namespace latestframe
 {
 
 /* The one place frames enter (receive, drop_arriving), leave to the
- * consumer (take_for_hand_over) and are dropped (every discard_* goes
+ * consumer (hand_over_front) and are dropped (every discard_* goes
  * through discard(), which counts the drop once, by reason, and returns its
  * budget reservation), so that at every moment
  *     received == handed over + dropped + held.
@@ -95,9 +95,10 @@ public:
 
   /* ---- hand-over ---------------------------------------------------- */
 
-  /* The front entry leaves for the consumer; a frame counts as handed over
-   * (and decode-only, if it is). */
-  entry take_for_hand_over (bool decode_only)
+  /* The front entry left for the consumer (the caller moved out what it
+   * hands over); a frame counts as handed over (and decode-only, if it
+   * is). */
+  void hand_over_front (bool decode_only)
   {
     if (held_.front ().is_frame)
       {
@@ -105,7 +106,7 @@ public:
         if (decode_only)
           counts_.decode_only++;
       }
-    return held_.take (0);
+    held_.pop_front ();
   }
 
   /* The ages of a frame handed over to be shown. */
@@ -128,7 +129,7 @@ public:
                                 released_list &released)
   {
     const bool needed = held_[index].unit != unit_kind::non_reference;
-    discard (held_.take (index), reason, released);
+    discard_at (index, reason, released);
     std::size_t dropped = 1;
     if (needed)
       dropped += break_chain_from (index, released);
@@ -163,7 +164,7 @@ public:
       {
         const std::size_t oldest = held_.oldest_frame_index ();
         frame_lost (held_[oldest].unit);
-        discard (held_.take (oldest), reason, released);
+        discard_at (oldest, reason, released);
       }
   }
 
@@ -190,7 +191,7 @@ public:
         if (skipped.is_frame)
           {
             chain_cut |= skipped.unit != unit_kind::non_reference;
-            discard (std::move (skipped), drop_reason::flush, released);
+            discard (skipped, drop_reason::flush, released);
           }
         else if (skipped.marker == marker_kind::query)
           refuse (std::move (skipped));
@@ -214,7 +215,7 @@ public:
       {
         entry drained = held_.take (0);
         if (drained.is_frame)
-          discard (std::move (drained), drop_reason::flush, released);
+          discard (drained, drop_reason::flush, released);
         else if (drained.marker == marker_kind::query)
           abandon (std::move (drained));
         else
@@ -243,7 +244,7 @@ private:
   /* The one place a held frame goes uncounted otherwise: counted, its
    * reservation returned to the budget it was admitted under, its payload
    * given back. */
-  void discard (entry &&dropped, drop_reason reason, released_list &released)
+  void discard (entry &dropped, drop_reason reason, released_list &released)
   {
     counts_.count_drop (reason, dropped.bytes);
     if (dropped.budget)
@@ -253,6 +254,14 @@ private:
       }
     released.push_back (
         released_item{ std::move (dropped.item), true, dropped.marker });
+  }
+
+  /* discard() of the held frame at `index`, in place. */
+  void discard_at (std::size_t index, drop_reason reason,
+                   released_list &released)
+  {
+    discard (held_[index], reason, released);
+    held_.remove (index);
   }
 
   /* A frame the held delta units from `index` on need went: they go
@@ -275,7 +284,7 @@ private:
           }
         if (held_[i].unit == unit_kind::key)
           return dropped;
-        discard (held_.take (i), drop_reason::broken_chain, released);
+        discard_at (i, drop_reason::broken_chain, released);
         dropped++;
       }
   }

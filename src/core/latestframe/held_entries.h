@@ -105,6 +105,28 @@ public:
     added.ticket = ticket;
   }
 
+  /* Removes the first entry, whose contents the caller moved out; a frame
+   * leaves the levels. */
+  void pop_front () { remove (0); }
+
+  /* Removes the entry at `index`, whose contents the caller moved out; a
+   * frame leaves the levels. */
+  void remove (std::size_t index)
+  {
+    const entry &gone = entries_[index];
+    if (gone.is_frame)
+      {
+        frames_--;
+        bytes_ -= gone.bytes;
+        if (gone.unit != unit_kind::key)
+          deltas_--;
+      }
+    if (index == 0)
+      entries_.pop_front ();
+    else
+      entries_.take (index);
+  }
+
   /* Removes and returns the entry at `index`; a frame leaves the levels. */
   entry take (std::size_t index)
   {

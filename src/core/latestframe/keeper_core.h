@@ -84,7 +84,7 @@ public:
   using admit_status = latestframe::admit_status;
   using admit_outcome = latestframe::admit_outcome<Payload>;
   using admit_decision = latestframe::admit_decision;
-  using arrival = latestframe::arrival<Payload>;
+  using arrival = latestframe::arrival;
   using delivery = latestframe::delivery;
   using taker = latestframe::taker;
   using handover_status = latestframe::handover_status;
@@ -99,10 +99,10 @@ public:
   /* Admits a frame (see the class comment). `now` is the steady time, read
    * only for a frame without running time (desc.time_ns == no_time); its
    * payload is moved from once the decision is final. */
-  admit_decision admit (Payload &frame, const frame_desc &desc, steady_time now,
-                        arrival &arriving)
+  LF_INLINE_HOT admit_decision admit (Payload &frame, const frame_desc &desc,
+                                      steady_time now, arrival &arriving,
+                                      admit_outcome &out)
   {
-    admit_outcome &out = arriving.out;
     if (std::exchange (arriving.waiting, false))
       producers_waiting_--;
     /* On raw video every frame is a key unit, whatever its flags say. */
@@ -199,7 +199,7 @@ public:
    * after that; once per transition. A handed-over frame comes with an
    * in_flight_charge that keeps its bytes counted (and reserved in its
    * budget) until the consumer destroys it, wherever that is. */
-  take_step take (const take_request &request, handover &out)
+  LF_INLINE_HOT take_step take (const take_request &request, handover &out)
   {
     for (;;)
       {
@@ -216,7 +216,10 @@ public:
             if (request.clock_stale && front.is_frame
                 && front.time_ns != no_time)
               return { take_decision::refresh_clock, std::nullopt };
-            if (const std::optional<steady_time> due = pace_due (request.now))
+            if (!request.now_known && front.is_frame
+                && (plan_.pace_ns != 0 || front.arrival != steady_time ()))
+              return { take_decision::read_steady_clock, std::nullopt };
+            if (const std::optional<steady_time> due = pace_due (request))
               return { take_decision::wait_for_frame, due };
             if (take_next (request, out))
               return { take_decision::handed_over, std::nullopt };
@@ -324,12 +327,6 @@ public:
 
   bool halted () const { return lifecycle_.halted (); }
 
-  /* Whether take() may need the steady time (the pace, or frames aged
-   * from their arrival under max-age). */
-  bool needs_steady_time () const
-  {
-    return plan_.pace_ns != 0 || freshness_.max_age () != 0;
-  }
 
   /* Whether the pusher has nothing to do until the keeper starts it again
    * (halted, or the plan has an application take the frames). */
@@ -548,8 +545,9 @@ private:
   }
 
   /* It fits (or room was made): reserve its bytes and hold it. */
-  admit_decision queue (Payload &frame, const frame_desc &desc, unit_kind unit,
-                        steady_time now, admit_outcome &out)
+  LF_INLINE_HOT admit_decision queue (Payload &frame, const frame_desc &desc,
+                                      unit_kind unit, steady_time now,
+                                      admit_outcome &out)
   {
     std::shared_ptr<memory_budget> budget
         = membership_ ? membership_->budget () : nullptr;
@@ -713,12 +711,12 @@ private:
    * Markers are never held back, nor are the frames before an end of
    * stream (as queue lifts its thresholds there), nor key units that come
    * at the pace by themselves (stream_keeps_pace()). */
-  std::optional<steady_time> pace_due (steady_time now) const
+  std::optional<steady_time> pace_due (const take_request &request) const
   {
-    if (!held ().front ().is_frame
+    if (plan_.pace_ns == 0 || !held ().front ().is_frame
         || lifecycle_.state () == stream_state::ended || stream_keeps_pace ())
       return std::nullopt;
-    return pace_.due (plan_.pace_ns, now);
+    return pace_.due (plan_.pace_ns, request.now);
   }
 
   /* Key units alone, coming no more than a tenth faster than the pace:
@@ -765,7 +763,7 @@ private:
 
   /* Takes the next entry for take(). False when it was a frame that got
    * too old (dropped and counted): the caller looks again. */
-  bool take_next (const take_request &request, handover &out)
+  LF_INLINE_HOT bool take_next (const take_request &request, handover &out)
   {
     const delivery mode = delivery_for (request);
     if (mode == delivery::newest)
@@ -778,16 +776,16 @@ private:
            * this one): it will never be handed over. */
           ledger_.discard_chain_at (0, drop_reason::superseded, out.released);
         }
-    const entry &next = held ().front ();
+    entry &next = held ().front ();
     if (!next.is_frame)
       {
         if (next.marker == marker_kind::query)
           tickets_.start (next.ticket);
-        entry marker = ledger_.take_for_hand_over (false);
         out.status = handover_status::handed_over;
-        out.item = std::move (marker.item);
-        out.marker = marker.marker;
-        out.ticket = marker.ticket;
+        out.item = std::move (next.item);
+        out.marker = next.marker;
+        out.ticket = next.ticket;
+        ledger_.hand_over_front (false);
         return true;
       }
     /* On request, the frames of the newest chain before its newest frame
@@ -813,18 +811,18 @@ private:
               = ns_after (request.running_now, next.timestamp_running_ns);
         ledger_.note_shown (age, out.timestamp_age_ns);
       }
-    entry taken = ledger_.take_for_hand_over (decode_only);
     out.status = handover_status::handed_over;
     out.is_frame = true;
     out.decode_only = decode_only;
-    out.discont = taken.discont;
-    out.sequence = taken.sequence;
-    out.bytes = taken.bytes;
-    out.time_ns = taken.time_ns;
+    out.discont = next.discont;
+    out.sequence = next.sequence;
+    out.bytes = next.bytes;
+    out.time_ns = next.time_ns;
     out.age_ns = age;
-    out.item = std::move (taken.item);
-    out.charge = in_flight_charge (*accounts_, std::move (taken.budget),
+    out.item = std::move (next.item);
+    out.charge = in_flight_charge (*accounts_, std::move (next.budget),
                                    out.bytes);
+    ledger_.hand_over_front (decode_only);
     return true;
   }
 

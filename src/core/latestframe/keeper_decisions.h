@@ -100,10 +100,10 @@ enum class admit_decision : std::uint8_t
   signal_room,
 };
 
-/* One frame's arrival, across the admit() calls it may take. */
-template <typename Payload> struct arrival
+/* Where one frame's arrival stands, across the admit() calls it may take
+ * (its outcome is the caller's, passed beside). */
+struct arrival
 {
-  admit_outcome<Payload> out;
   /* Whether the owner's hooks are active: set before each call. */
   bool hooks_active = false;
 
@@ -178,9 +178,11 @@ struct take_request
   /* The owner's running clock, read just before (no_time: none): a
    * frame's age is this minus its running time. */
   std::int64_t running_now = no_time;
-  /* Steady time now: the pace, and the age of frames without running
-   * time. */
+  /* Steady time now, once read (now_known): the pace, and the age of
+   * frames without running time. The core asks for it (read_steady_clock)
+   * only when the frame at hand needs it. */
   steady_time now{};
+  bool now_known = false;
   bool hooks_active = false;
   /* running_now was read before a wait: a timed frame at the front asks
    * for a fresh reading first. */
@@ -196,6 +198,7 @@ enum class take_decision : std::uint8_t
   signal_empty,    /* hooks: about to wait on an empty keeper (underrun) */
   signal_refilled, /* hooks: an entry came after an underrun */
   refresh_clock,   /* read the running clock again, then take() again */
+  read_steady_clock, /* read the steady time (request.now), take() again */
 };
 
 struct take_step

@@ -10,6 +10,15 @@
 #include <chrono>
 #include <cstdint>
 
+/* The few functions on a frame's path through the keeper (admit, take):
+ * inlined into the wrapper's call, as one function would be, so that the
+ * split into a core and a wrapper costs the hot path no calls. */
+#if defined(__GNUC__)
+#define LF_INLINE_HOT __attribute__ ((always_inline)) inline
+#else
+#define LF_INLINE_HOT inline
+#endif
+
 namespace latestframe
 {
 
