@@ -27,6 +27,7 @@ template <typename Payload> struct held_entry
   /* Frames were dropped right before it in stream order. */
   bool discont = false;
   unit_kind unit = unit_kind::key;
+  bool decode_only_possible = true;
   std::uint64_t bytes = 0;
   std::int64_t time_ns = no_time;
   std::int64_t timestamp_running_ns = no_time;
@@ -36,7 +37,6 @@ template <typename Payload> struct held_entry
   /* When it arrived, for a frame without a running time aged from its
    * arrival (max-age on); the epoch otherwise. */
   steady_time arrival{};
-  bool decode_only_possible = true;
   std::uint64_t sequence = 0;
   std::uint64_t ticket = 0;
   /* The budget its bytes are reserved in, if any. */
