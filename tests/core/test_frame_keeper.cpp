@@ -1158,23 +1158,29 @@ TEST_F (FrameKeeper, TakersAreServedAsThePlanSays)
 // pusher when frames go on request, the reader when they go back to push.
 TEST_F (FrameKeeper, WaitingTakerReturnsWhenThePlanStopsNamingIt)
 {
-  std::future<keeper_t::handover> pusher = std::async (
-      std::launch::async,
-      [this] { return k ().push_next (std::nullopt, latestframe::no_time); });
-  while (!k ().consumer_waiting_approx ())
-    std::this_thread::yield ();
-  k ().update_request (
-      [] (latestframe::hand_over_request &r) { r.on_request = true; });
-  EXPECT_EQ (pusher.get ().status, handover_status::halted);
-
-  std::future<keeper_t::handover> reader = std::async (
-      std::launch::async,
-      [this] { return k ().pull_newest (std::nullopt, latestframe::no_time); });
-  while (!k ().consumer_waiting_approx ())
-    std::this_thread::yield ();
-  k ().update_request (
-      [] (latestframe::hand_over_request &r) { r.on_request = false; });
-  EXPECT_EQ (reader.get ().status, handover_status::halted);
+  /* `take` waits on an empty keeper until delivery goes `on_request`. */
+  auto returns_when = [this] (auto take, bool on_request) {
+    std::future<keeper_t::handover> waiting
+        = std::async (std::launch::async, take);
+    while (!k ().consumer_waiting_approx ())
+      std::this_thread::yield ();
+    k ().update_request ([on_request] (latestframe::hand_over_request &r) {
+      r.on_request = on_request;
+    });
+    return waiting.get ().status;
+  };
+  EXPECT_EQ (returns_when (
+                 [this] {
+                   return k ().push_next (std::nullopt, latestframe::no_time);
+                 },
+                 true),
+             handover_status::halted);
+  EXPECT_EQ (returns_when (
+                 [this] {
+                   return k ().pull_newest (std::nullopt, latestframe::no_time);
+                 },
+                 false),
+             handover_status::halted);
 }
 
 // Automatic: key units alone when the consumer's pace and max-age both

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace latestframe
@@ -446,18 +447,15 @@ public:
 
   queue_limits limits () const LF_EXCLUDES (mutex_)
   {
-    checked_lock lock (mutex_);
-    return core_.limits ();
+    return read (&core_t::limits);
   }
   leak_policy policy () const LF_EXCLUDES (mutex_)
   {
-    checked_lock lock (mutex_);
-    return core_.policy ();
+    return read (&core_t::policy);
   }
   queue_thresholds thresholds () const LF_EXCLUDES (mutex_)
   {
-    checked_lock lock (mutex_);
-    return core_.thresholds ();
+    return read (&core_t::thresholds);
   }
   /* Lock-free (a copy kept beside the core's, written under the lock):
    * the owner asks per frame whether to read its clock. */
@@ -467,47 +465,39 @@ public:
   }
   bool flush_on_eos () const LF_EXCLUDES (mutex_)
   {
-    checked_lock lock (mutex_);
-    return core_.flush_on_eos ();
+    return read (&core_t::flush_on_eos);
   }
   bool leak_when_not_live () const LF_EXCLUDES (mutex_)
   {
-    checked_lock lock (mutex_);
-    return core_.leak_when_not_live ();
+    return read (&core_t::leak_when_not_live);
   }
   std::string budget_name () const LF_EXCLUDES (mutex_)
   {
-    checked_lock lock (mutex_);
-    return core_.budget_name ();
+    return read (&core_t::budget_name);
   }
   std::uint64_t budget_cap () const LF_EXCLUDES (mutex_)
   {
-    checked_lock lock (mutex_);
-    return core_.budget_cap ();
+    return read (&core_t::budget_cap);
   }
   hand_over_request request () const LF_EXCLUDES (mutex_)
   {
-    checked_lock lock (mutex_);
-    return core_.request ();
+    return read (&core_t::request);
   }
   hand_over_plan plan () const LF_EXCLUDES (mutex_)
   {
-    checked_lock lock (mutex_);
-    return core_.plan ();
+    return read (&core_t::plan);
   }
 
   /* The frames held now; racy by nature. */
   queue_level level_approx () const LF_EXCLUDES (mutex_)
   {
-    checked_lock lock (mutex_);
-    return core_.level ();
+    return read (&core_t::level);
   }
 
   /* Racy by nature. */
   stream_state state_approx () const LF_EXCLUDES (mutex_)
   {
-    checked_lock lock (mutex_);
-    return core_.state ();
+    return read (&core_t::state);
   }
 
   /* Whether a consumer waits in its hand-over now; racy by nature (for
@@ -521,8 +511,7 @@ public:
   /* Producers blocked for room now; racy by nature (for tests and logs). */
   unsigned blocked_producers_approx () const LF_EXCLUDES (mutex_)
   {
-    checked_lock lock (mutex_);
-    return core_.producers_waiting ();
+    return read (&core_t::producers_waiting);
   }
 
   /* Every figure at one moment: the counts, levels and ages are consistent
@@ -553,8 +542,7 @@ public:
   /* keeper_core::check_invariants(), under the lock. */
   std::string check_invariants () const LF_EXCLUDES (mutex_)
   {
-    checked_lock lock (mutex_);
-    return core_.check_invariants ();
+    return read (&core_t::check_invariants);
   }
 
 private:
@@ -569,6 +557,15 @@ private:
   {
     return waiters{ consumer_waiting_ > 0, core_.producers_waiting () > 0,
                     ack_waiting_ > 0 };
+  }
+
+  /* One of the core's getters, under the lock; a copy of what it says. */
+  template <typename Value>
+  std::decay_t<Value> read (Value (core_t::*get) () const) const
+      LF_EXCLUDES (mutex_)
+  {
+    checked_lock lock (mutex_);
+    return (core_.*get) ();
   }
 
   /* With the lock released: whoever waits re-checks. */
