@@ -935,7 +935,17 @@ build_stats (GstLatestFrame *self)
 }
 
 static void start_task_if_active (GstLatestFrame *self);
-static void post_notice (GstLatestFrame *self, const keeper_t::notice &note);
+static void post_notice_now (GstLatestFrame *self,
+                             const keeper_t::notice &note);
+
+/* Warns about what the keeper noticed, if anything (per frame: nothing,
+ * almost always). */
+static inline void
+post_notice (GstLatestFrame *self, const keeper_t::notice &note)
+{
+  if (G_UNLIKELY (note.kind != keeper_t::notice_kind::none))
+    post_notice_now (self, note);
+}
 
 /* Changes what the keeper's hand-over plan is made from (`change` takes
  * latestframe::hand_over_request&), in one apply under the keeper's lock
@@ -1303,7 +1313,7 @@ flow_for_refusal (lf::stream_state state, int failure_code)
 }
 
 static void
-post_notice (GstLatestFrame *self, const keeper_t::notice &note)
+post_notice_now (GstLatestFrame *self, const keeper_t::notice &note)
 {
   switch (note.kind)
     {
@@ -2119,7 +2129,7 @@ gst_latest_frame_try_pull_frame (GstLatestFrame *self, GstClockTime timeout)
         GST_ELEMENT_WARNING (
             self, CORE, FAILED, ("try-pull-frame needs delivery=on-request"),
             ("with delivery=push the element's thread pushes every frame on "
-             "its src pad; set delivery=on-request (in NULL or READY) to take "
+             "its src pad; set delivery=on-request (in any state) to take "
              "frames from an application."));
       return NULL;
     }

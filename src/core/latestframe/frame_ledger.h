@@ -125,7 +125,7 @@ public:
    * it, so do the delta units after it up to the next key unit (a broken
    * chain); with no key unit held after it, arriving delta units will go
    * too. The next frame kept follows a gap. Returns how many went. */
-  std::size_t discard_chain_at (std::size_t index, drop_reason reason,
+  LF_INLINE_HOT std::size_t discard_chain_at (std::size_t index, drop_reason reason,
                                 released_list &released)
   {
     const bool needed = held_[index].unit != unit_kind::non_reference;
@@ -140,7 +140,7 @@ public:
   /* Drops the oldest chains until the held frames plus `arriving` (if
    * any, a frame of `unit`) fit `limits`; with no arrival, one chain
    * always stays. Returns how many frames went. */
-  std::size_t drop_oldest_until_fits (const queue_limits &limits,
+  LF_INLINE_HOT std::size_t drop_oldest_until_fits (const queue_limits &limits,
                                       const frame_desc *arriving,
                                       unit_kind unit, drop_reason reason,
                                       released_list &released)
@@ -244,7 +244,7 @@ private:
   /* The one place a held frame goes uncounted otherwise: counted, its
    * reservation returned to the budget it was admitted under, its payload
    * given back. */
-  void discard (entry &dropped, drop_reason reason, released_list &released)
+  LF_INLINE_HOT void discard (entry &dropped, drop_reason reason, released_list &released)
   {
     counts_.count_drop (reason, dropped.bytes);
     if (dropped.budget)
@@ -257,7 +257,7 @@ private:
   }
 
   /* discard() of the held frame at `index`, in place. */
-  void discard_at (std::size_t index, drop_reason reason,
+  LF_INLINE_HOT void discard_at (std::size_t index, drop_reason reason,
                    released_list &released)
   {
     discard (held_[index], reason, released);
@@ -291,7 +291,7 @@ private:
 
   /* The first frame from `index` on follows a gap; with none held, the
    * next frame to arrive does. */
-  void mark_gap (std::size_t index)
+  LF_INLINE_HOT void mark_gap (std::size_t index)
   {
     for (std::size_t i = index; i < held_.size (); i++)
       if (held_[i].is_frame)

@@ -111,7 +111,7 @@ public:
 
   /* Removes the entry at `index`, whose contents the caller moved out; a
    * frame leaves the levels. */
-  void remove (std::size_t index)
+  LF_INLINE_HOT void remove (std::size_t index)
   {
     const entry &gone = entries_[index];
     if (gone.is_frame)
@@ -152,7 +152,7 @@ public:
 
   /* The chains held: the key units, and the delta units at the head whose
    * key unit was handed over already. Frames of raw video are one each. */
-  std::uint32_t chains () const
+  LF_INLINE_HOT std::uint32_t chains () const
   {
     if (deltas_ == 0)
       return frames_;
@@ -193,7 +193,7 @@ public:
   /* Whether the held frames plus `arriving` (if any, as a frame of `unit`)
    * are within `limits`. An empty keeper always takes one frame, and one
    * chain always takes its next delta unit. */
-  bool fits (const queue_limits &limits, const frame_desc *arriving,
+  LF_INLINE_HOT bool fits (const queue_limits &limits, const frame_desc *arriving,
              unit_kind unit = unit_kind::key) const
   {
     const bool starts_chain

@@ -49,33 +49,56 @@ private:
 
 /* Holds a checked_mutex for its scope; may let it go and take it again
  * (around a call that must not run under it), and waits on condition
- * variables with it, as std::unique_lock does. */
+ * variables with it. Lighter than std::unique_lock on the hot path: the
+ * mutex is locked and unlocked directly, and adopted by a unique_lock only
+ * for a wait. */
 class LF_SCOPED_CAPABILITY checked_lock
 {
 public:
   explicit checked_lock (checked_mutex &mutex) LF_ACQUIRE (mutex)
-      : lock_ (mutex.mutex_)
+      : mutex_ (mutex.mutex_)
   {
+    mutex_.lock ();
   }
-  ~checked_lock () LF_RELEASE () {}
+  ~checked_lock () LF_RELEASE ()
+  {
+    if (held_)
+      mutex_.unlock ();
+  }
   checked_lock (const checked_lock &) = delete;
   checked_lock &operator= (const checked_lock &) = delete;
 
-  void unlock () LF_RELEASE () { lock_.unlock (); }
-  void lock () LF_ACQUIRE () { lock_.lock (); }
+  void unlock () LF_RELEASE ()
+  {
+    mutex_.unlock ();
+    held_ = false;
+  }
+  void lock () LF_ACQUIRE ()
+  {
+    mutex_.lock ();
+    held_ = true;
+  }
 
   /* Lets the mutex go while waiting; holds it again on return (the
    * analysis sees it held throughout, which is what the caller relies on). */
-  void wait (std::condition_variable &condition) { condition.wait (lock_); }
+  void wait (std::condition_variable &condition)
+  {
+    std::unique_lock<std::mutex> adopted (mutex_, std::adopt_lock);
+    condition.wait (adopted);
+    adopted.release ();
+  }
   template <typename Clock, typename Duration>
   void wait_until (std::condition_variable &condition,
                    const std::chrono::time_point<Clock, Duration> &until)
   {
-    condition.wait_until (lock_, until);
+    std::unique_lock<std::mutex> adopted (mutex_, std::adopt_lock);
+    condition.wait_until (adopted, until);
+    adopted.release ();
   }
 
 private:
-  std::unique_lock<std::mutex> lock_;
+  std::mutex &mutex_;
+  bool held_ = true;
 };
 
 } // namespace latestframe
