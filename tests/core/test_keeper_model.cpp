@@ -317,9 +317,9 @@ private:
     for (;;)
       {
         arriving.progress.hooks_active = pick (0, 2) == 0;
-        const core_t::admit_decision decision = core_->admit (
-            arriving.frame, arriving.desc, steady_now (), arriving.progress,
-            arriving.out);
+        const core_t::admit_decision decision
+            = core_->admit (arriving.frame, arriving.desc, steady_now (),
+                            arriving.progress, arriving.out);
         if (!arriving.looked_at && decision != core_t::admit_decision::refused)
           {
             arriving.looked_at = true;
@@ -363,7 +363,8 @@ private:
                     static_cast<int> (records_[id].unit),
                     static_cast<unsigned long long> (records_[id].chain),
                     static_cast<int> (out.status),
-                    latestframe::drop_reason_name (out.reason), out.held_dropped);
+                    latestframe::drop_reason_name (out.reason),
+                    out.held_dropped);
     pending_.reset ();
     if (out.status == core_t::admit_status::refused)
       records_[id].gone = true;
@@ -371,8 +372,8 @@ private:
       {
         received_++;
         if (out.sequence != received_)
-          failure = "sequence " + std::to_string (out.sequence)
-                    + " for frame " + std::to_string (received_);
+          failure = "sequence " + std::to_string (out.sequence) + " for frame "
+                    + std::to_string (received_);
       }
     else if (out.status != core_t::admit_status::refused)
       failure = "a frame that was not refused has no sequence";
@@ -415,7 +416,8 @@ private:
     core_t::admit_outcome out
         = core_->admit_marker (tracked (++next_id_), kind);
     records_.resize (next_id_ + 1);
-    if (kind == marker_kind::query && out.status == core_t::admit_status::queued)
+    if (kind == marker_kind::query
+        && out.status == core_t::admit_status::queued)
       asked_.push_back (query{ out.ticket, std::nullopt });
     given_back (std::move (out.released));
     /* A frame after an end of stream begins a new one: no gap to mark
@@ -461,8 +463,8 @@ private:
             request.now_known = true;
             continue;
           }
-        if (step.decision == core_t::take_decision::wait_for_frame
-            && step.until && *step.until <= request.now)
+        if (step.decision == core_t::take_decision::wait_for_frame && step.until
+            && *step.until <= request.now)
           failure = "told to wait for a pace already due";
         break;
       }
@@ -564,7 +566,7 @@ private:
             continue;
           }
         const latestframe::ack_result expected
-            = !it->answer ? latestframe::ack_result::abandoned
+            = !it->answer   ? latestframe::ack_result::abandoned
               : *it->answer ? latestframe::ack_result::accepted
                             : latestframe::ack_result::refused;
         /* Refused by downstream's end of stream is an answer too. */
@@ -679,8 +681,8 @@ private:
         || stats.dropped () != dropped_ || stats.held_frames != held)
       failure = "stats (received " + std::to_string (stats.received)
                 + ", handed " + std::to_string (stats.handed_over)
-                + ", dropped " + std::to_string (stats.dropped ())
-                + ", held " + std::to_string (stats.held_frames)
+                + ", dropped " + std::to_string (stats.dropped ()) + ", held "
+                + std::to_string (stats.held_frames)
                 + ") differ from what was seen (" + std::to_string (received_)
                 + ", " + std::to_string (handed_) + ", "
                 + std::to_string (dropped_) + ", " + std::to_string (held)
@@ -690,9 +692,9 @@ private:
                 + std::to_string (stats.handed_over - stats.decode_only)
                 + " counted as handed over and not decode-only";
     else if (core_->flight ().frames_approx () != charges_.size ())
-      failure = "in flight " + std::to_string (core_->flight ().frames_approx ())
-                + " but " + std::to_string (charges_.size ())
-                + " charges alive";
+      failure = "in flight "
+                + std::to_string (core_->flight ().frames_approx ()) + " but "
+                + std::to_string (charges_.size ()) + " charges alive";
   }
 
   void finish (std::string &failure)
@@ -774,8 +776,8 @@ TEST (KeeperModel, RandomSequencesKeepTheContract)
         model.run (60, failure);
       }
       if (failure.empty () && lifetimes::alive_count () != 0)
-        failure = std::to_string (lifetimes::alive_count ())
-                  + " payloads leaked";
+        failure
+            = std::to_string (lifetimes::alive_count ()) + " payloads leaked";
       if (failure.empty () && lifetimes::destroyed_twice () != 0)
         failure = "a payload was destroyed twice";
       ASSERT_TRUE (failure.empty ()) << "seed " << seed << ": " << failure;
@@ -859,8 +861,7 @@ run_concurrently (std::uint32_t seed, concurrent_counts &counts)
           counts.received++;
         /* Refused before it was received, the frame given back is no
          * drop; anything else given back is. */
-        if (out.status == keeper_t::admit_status::refused
-            && out.sequence == 0)
+        if (out.status == keeper_t::admit_status::refused && out.sequence == 0)
           out.released.clear ();
         counts.count_given_back (out.released);
       }
@@ -883,8 +884,8 @@ run_concurrently (std::uint32_t seed, concurrent_counts &counts)
         counts.count_given_back (next.released);
         if (next.status == keeper_t::handover_status::halted)
           {
-            if (producer_done && keeper.state_approx ()
-                                     == stream_state::flushing)
+            if (producer_done
+                && keeper.state_approx () == stream_state::flushing)
               break;
             std::this_thread::yield ();
             continue;
@@ -975,9 +976,9 @@ run_concurrently (std::uint32_t seed, concurrent_counts &counts)
   if (stats.received != counts.received || stats.handed_over != counts.handed
       || stats.dropped () != counts.dropped || stats.held_frames != 0)
     counts.fail ("at the end: stats received " + std::to_string (stats.received)
-                 + " handed " + std::to_string (stats.handed_over)
-                 + " dropped " + std::to_string (stats.dropped ())
-                 + "; seen " + std::to_string (counts.received.load ()) + ", "
+                 + " handed " + std::to_string (stats.handed_over) + " dropped "
+                 + std::to_string (stats.dropped ()) + "; seen "
+                 + std::to_string (counts.received.load ()) + ", "
                  + std::to_string (counts.handed.load ()) + ", "
                  + std::to_string (counts.dropped.load ()));
 }

@@ -119,10 +119,7 @@ protected:
     l ().receive (tracked (id), desc, unit);
   }
 
-  void expect_balanced ()
-  {
-    EXPECT_EQ (l ().check_invariants (), "");
-  }
+  void expect_balanced () { EXPECT_EQ (l ().check_invariants (), ""); }
 
   std::unique_ptr<latestframe::frame_ledger<tracked>> ledger
       = std::make_unique<latestframe::frame_ledger<tracked>> ();
@@ -156,7 +153,8 @@ TEST_F (Ledger, ABrokenChainWaitsForTheNextKeyUnit)
   receive (1, unit_kind::key);
   receive (2, unit_kind::non_reference);
   l ().discard_chain_at (1, drop_reason::age, released);
-  EXPECT_FALSE (l ().chain_broken ()) << "nothing needed the non-reference unit";
+  EXPECT_FALSE (l ().chain_broken ())
+      << "nothing needed the non-reference unit";
   l ().discard_chain_at (0, drop_reason::age, released);
   EXPECT_TRUE (l ().chain_broken ());
   l ().chain_starts ();
@@ -187,9 +185,8 @@ TEST_F (Ledger, DrainEmptiesEverything)
   l ().held ().add_marker (tracked (2), marker_kind::query, 7);
   l ().held ().add_marker (tracked (3), marker_kind::sticky, 0);
   std::uint64_t abandoned = 0;
-  l ().drain (released, [&abandoned] (auto &&query) {
-    abandoned = query.ticket;
-  });
+  l ().drain (released,
+              [&abandoned] (auto &&query) { abandoned = query.ticket; });
   EXPECT_EQ (abandoned, 7u);
   EXPECT_EQ (released.size (), 2u);
   EXPECT_TRUE (l ().held ().empty ());

@@ -209,7 +209,8 @@ eos_sender_run (gpointer data)
  * 3. delivery=push; a second thread sends EOS to the pipeline.
  * Invariant: that call returns and EOS reaches the bus (failure bound
  * 5 s each). */
-GST_START_TEST (test_application_eos_gets_through_after_delivery_returns_to_push)
+GST_START_TEST (
+    test_application_eos_gets_through_after_delivery_returns_to_push)
 {
   GstElement *pipeline = gst_parse_launch (
       "videotestsrc name=src is-live=true ! "
@@ -225,9 +226,9 @@ GST_START_TEST (test_application_eos_gets_through_after_delivery_returns_to_push
   Flag frame_at_sink, overrun;
   flag_init (&frame_at_sink);
   flag_init (&overrun);
-  const gulong probe = gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_BUFFER,
-                                          raise_on_buffer, &frame_at_sink,
-                                          NULL);
+  const gulong probe
+      = gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_BUFFER, raise_on_buffer,
+                           &frame_at_sink, NULL);
   fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING)
                != GST_STATE_CHANGE_FAILURE);
   fail_unless (flag_wait (&frame_at_sink, FAILURE_BOUND), "no frame at all");
@@ -366,8 +367,8 @@ GST_START_TEST (test_frame_pushed_after_a_reader_took_the_segment_follows_it)
   GstSample *sample = NULL;
   g_signal_emit_by_name (h->element, "try-pull-frame", GST_SECOND, &sample);
   fail_unless (sample != NULL);
-  fail_unless_equals_uint64 (
-      GST_BUFFER_OFFSET (gst_sample_get_buffer (sample)), 1);
+  fail_unless_equals_uint64 (GST_BUFFER_OFFSET (gst_sample_get_buffer (sample)),
+                             1);
   fail_unless_equals_uint64 (gst_sample_get_segment (sample)->base,
                              7 * GST_SECOND);
   gst_sample_unref (sample);
@@ -382,7 +383,8 @@ GST_START_TEST (test_frame_pushed_after_a_reader_took_the_segment_follows_it)
   GstBuffer *out = gst_harness_pull (h);
   fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), 2);
   gst_buffer_unref (out);
-  GstEvent *sticky = gst_pad_get_sticky_event (h->sinkpad, GST_EVENT_SEGMENT, 0);
+  GstEvent *sticky
+      = gst_pad_get_sticky_event (h->sinkpad, GST_EVENT_SEGMENT, 0);
   fail_unless (sticky != NULL, "frame 2 reached downstream with no segment");
   const GstSegment *downstream;
   gst_event_parse_segment (sticky, &downstream);
@@ -404,9 +406,12 @@ mode_switches_suite (void)
 
   suite_add_tcase (s, tc);
   tcase_set_timeout (tc, 120);
-  tcase_add_test (tc, test_blocked_producer_released_when_delivery_returns_to_push);
-  tcase_add_test (tc, test_application_eos_gets_through_after_delivery_returns_to_push);
-  tcase_add_test (tc, test_frame_pushed_after_a_reader_took_the_segment_follows_it);
+  tcase_add_test (tc,
+                  test_blocked_producer_released_when_delivery_returns_to_push);
+  tcase_add_test (
+      tc, test_application_eos_gets_through_after_delivery_returns_to_push);
+  tcase_add_test (tc,
+                  test_frame_pushed_after_a_reader_took_the_segment_follows_it);
   return s;
 }
 

@@ -34,8 +34,8 @@ struct silent_hooks
   bool active () const { return false; }
   void full () {}            /* a frame arrived at a limit (overrun) */
   void room_after_wait () {} /* a blocked producer got room (running) */
-  void empty () {}           /* nothing to hand over: about to wait (underrun) */
-  void refilled () {}        /* something to hand over again (running, pushing) */
+  void empty () {}    /* nothing to hand over: about to wait (underrun) */
+  void refilled () {} /* something to hand over again (running, pushing) */
 };
 
 /* keeper_core (the rules: see there) for a producer thread, a consumer
@@ -90,8 +90,7 @@ public:
     admit_outcome out;
     typename core_t::arrival arriving;
     checked_lock lock (mutex_);
-    const steady_time now
-        = desc.time_ns == no_time ? now_ () : steady_time ();
+    const steady_time now = desc.time_ns == no_time ? now_ () : steady_time ();
     for (;;)
       {
         arriving.hooks_active = hooks.active ();
@@ -199,8 +198,8 @@ public:
                         std::int64_t running_now, Hooks &&hooks = Hooks ())
       LF_EXCLUDES (mutex_)
   {
-    return take (core_t::taker::reader, delivery::newest, deadline,
-                 running_now, hooks);
+    return take (core_t::taker::reader, delivery::newest, deadline, running_now,
+                 hooks);
   }
 
   /* The consumer answers the query with `ticket` that it was handed. */
@@ -249,7 +248,8 @@ public:
   /* Downstream may be linked again: an unlinked keeper delivers again (or
    * goes on ending, when an end of stream is still held). Returns whether
    * it was unlinked. */
-  template <typename Start> bool relink (Start start_pusher) LF_EXCLUDES (mutex_)
+  template <typename Start>
+  bool relink (Start start_pusher) LF_EXCLUDES (mutex_)
   {
     wake_on_exit wake (*this);
     checked_lock lock (mutex_);
@@ -260,10 +260,14 @@ public:
       start_pusher ();
     return true;
   }
-  bool relink () { return relink ([] {}); }
+  bool relink ()
+  {
+    return relink ([] {});
+  }
 
   /* Runs again from a clean stream state (activation, FLUSH_STOP). */
-  template <typename Start> void resume (Start start_pusher) LF_EXCLUDES (mutex_)
+  template <typename Start>
+  void resume (Start start_pusher) LF_EXCLUDES (mutex_)
   {
     wake_on_exit wake (*this);
     checked_lock lock (mutex_);
@@ -272,7 +276,10 @@ public:
     if (!core_.pusher_idle ())
       start_pusher ();
   }
-  void resume () { resume ([] {}); }
+  void resume ()
+  {
+    resume ([] {});
+  }
 
   /* resume(), only if halted: a second activation of a running keeper
    * changes nothing. */
@@ -291,7 +298,8 @@ public:
 
   /* The pusher: calls `stop` under the lock if it has nothing to do until
    * the keeper starts it again; returns whether it did. */
-  template <typename Stop> bool pause_pusher_if_idle (Stop stop) LF_EXCLUDES (mutex_)
+  template <typename Stop>
+  bool pause_pusher_if_idle (Stop stop) LF_EXCLUDES (mutex_)
   {
     checked_lock lock (mutex_);
     if (!core_.pusher_idle ())
@@ -431,7 +439,8 @@ public:
 
   /* The owner's running clock (see running_clock), to refresh a reading a
    * hand-over was given when it had to wait. */
-  void set_running_clock (running_clock read, void *context) LF_EXCLUDES (mutex_)
+  void set_running_clock (running_clock read, void *context)
+      LF_EXCLUDES (mutex_)
   {
     checked_lock lock (mutex_);
     running_clock_ = read;

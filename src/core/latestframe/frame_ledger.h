@@ -125,8 +125,9 @@ public:
    * it, so do the delta units after it up to the next key unit (a broken
    * chain); with no key unit held after it, arriving delta units will go
    * too. The next frame kept follows a gap. Returns how many went. */
-  LF_INLINE_HOT std::size_t discard_chain_at (std::size_t index, drop_reason reason,
-                                released_list &released)
+  LF_INLINE_HOT std::size_t discard_chain_at (std::size_t index,
+                                              drop_reason reason,
+                                              released_list &released)
   {
     const bool needed = held_[index].unit != unit_kind::non_reference;
     discard_at (index, reason, released);
@@ -141,17 +142,18 @@ public:
    * any, a frame of `unit`) fit `limits`; with no arrival, one chain
    * always stays. Returns how many frames went. */
   LF_INLINE_HOT std::size_t drop_oldest_until_fits (const queue_limits &limits,
-                                      const frame_desc *arriving,
-                                      unit_kind unit, drop_reason reason,
-                                      released_list &released)
+                                                    const frame_desc *arriving,
+                                                    unit_kind unit,
+                                                    drop_reason reason,
+                                                    released_list &released)
   {
     std::size_t dropped = 0;
     while (held_.frames () > 0 && !held_.fits (limits, arriving, unit))
       {
         if (!arriving && held_.chains () == 1)
           break;
-        dropped += discard_chain_at (held_.oldest_frame_index (), reason,
-                                     released);
+        dropped
+            += discard_chain_at (held_.oldest_frame_index (), reason, released);
       }
     return dropped;
   }
@@ -196,8 +198,8 @@ public:
         else if (skipped.marker == marker_kind::query)
           refuse (std::move (skipped));
         else
-          released.push_back (released_item{ std::move (skipped.item), false,
-                                             skipped.marker });
+          released.push_back (
+              released_item{ std::move (skipped.item), false, skipped.marker });
       }
     if (chain_cut)
       /* A new segment does not start a new chain: the delta units after
@@ -219,8 +221,8 @@ public:
         else if (drained.marker == marker_kind::query)
           abandon (std::move (drained));
         else
-          released.push_back (released_item{ std::move (drained.item), false,
-                                             drained.marker });
+          released.push_back (
+              released_item{ std::move (drained.item), false, drained.marker });
       }
     pending_discont_ = false;
   }
@@ -244,7 +246,8 @@ private:
   /* The one place a held frame goes uncounted otherwise: counted, its
    * reservation returned to the budget it was admitted under, its payload
    * given back. */
-  LF_INLINE_HOT void discard (entry &dropped, drop_reason reason, released_list &released)
+  LF_INLINE_HOT void discard (entry &dropped, drop_reason reason,
+                              released_list &released)
   {
     counts_.count_drop (reason, dropped.bytes);
     if (dropped.budget)
@@ -258,7 +261,7 @@ private:
 
   /* discard() of the held frame at `index`, in place. */
   LF_INLINE_HOT void discard_at (std::size_t index, drop_reason reason,
-                   released_list &released)
+                                 released_list &released)
   {
     discard (held_[index], reason, released);
     held_.remove (index);

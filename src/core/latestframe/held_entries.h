@@ -193,8 +193,9 @@ public:
   /* Whether the held frames plus `arriving` (if any, as a frame of `unit`)
    * are within `limits`. An empty keeper always takes one frame, and one
    * chain always takes its next delta unit. */
-  LF_INLINE_HOT bool fits (const queue_limits &limits, const frame_desc *arriving,
-             unit_kind unit = unit_kind::key) const
+  LF_INLINE_HOT bool fits (const queue_limits &limits,
+                           const frame_desc *arriving,
+                           unit_kind unit = unit_kind::key) const
   {
     const bool starts_chain
         = arriving && (unit == unit_kind::key || frames_ == 0);

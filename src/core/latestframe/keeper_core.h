@@ -327,7 +327,6 @@ public:
 
   bool halted () const { return lifecycle_.halted (); }
 
-
   /* Whether the pusher has nothing to do until the keeper starts it again
    * (halted, or the plan has an application take the frames). */
   bool pusher_idle () const { return halted_for (taker::pusher); }
@@ -472,9 +471,8 @@ public:
             return "a held query whose ticket is not queued";
         }
     if (queries != tickets_.queued_count ())
-      return std::to_string (tickets_.queued_count ())
-             + " tickets queued for " + std::to_string (queries)
-             + " held queries";
+      return std::to_string (tickets_.queued_count ()) + " tickets queued for "
+             + std::to_string (queries) + " held queries";
     if (lifecycle_.state () == stream_state::failed && held.frames () != 0)
       return "frames held while failed";
     return {};
@@ -522,7 +520,8 @@ private:
               ? ns_after (desc.arrival_running_ns, desc.time_ns)
               : 0;
     if (freshness_.note_arrival (age))
-      note = notice{ notice_kind::arrivals_too_old, age, freshness_.max_age () };
+      note
+          = notice{ notice_kind::arrivals_too_old, age, freshness_.max_age () };
   }
 
   /* Whether the arriving frame must go for its chain's sake: a delta unit
@@ -611,8 +610,9 @@ private:
     out.status = admit_status::refused;
     out.refused_in = lifecycle_.state ();
     out.failure_code = lifecycle_.failure_code ();
-    out.released.push_back (released_item{ std::move (item), !kind.has_value (),
-                                           kind.value_or (marker_kind::plain) });
+    out.released.push_back (
+        released_item{ std::move (item), !kind.has_value (),
+                       kind.value_or (marker_kind::plain) });
   }
 
   /* Reserves `bytes` in the budget, dropping this keeper's oldest held
@@ -662,8 +662,9 @@ private:
 
   void drain_into (released_list &released)
   {
-    ledger_.drain (released,
-                   [this] (entry &&query) { abandon_query (std::move (query)); });
+    ledger_.drain (released, [this] (entry &&query) {
+      abandon_query (std::move (query));
+    });
     pace_.restart ();
   }
 
@@ -820,8 +821,8 @@ private:
     out.time_ns = next.time_ns;
     out.age_ns = age;
     out.item = std::move (next.item);
-    out.charge = in_flight_charge (*accounts_, std::move (next.budget),
-                                   out.bytes);
+    out.charge
+        = in_flight_charge (*accounts_, std::move (next.budget), out.bytes);
     ledger_.hand_over_front (decode_only);
     return true;
   }

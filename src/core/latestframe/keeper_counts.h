@@ -63,8 +63,8 @@ struct keeper_counts
              + std::to_string (dropped ()) + " + held "
              + std::to_string (held_frames);
     if (decode_only > handed_over)
-      return "decode-only " + std::to_string (decode_only)
-             + " > handed over " + std::to_string (handed_over);
+      return "decode-only " + std::to_string (decode_only) + " > handed over "
+             + std::to_string (handed_over);
     return {};
   }
 };

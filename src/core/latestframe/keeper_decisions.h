@@ -195,9 +195,9 @@ enum class take_decision : std::uint8_t
   halted,
   /* Nothing to hand over yet: wait until an entry comes, or `until`. */
   wait_for_frame,
-  signal_empty,    /* hooks: about to wait on an empty keeper (underrun) */
-  signal_refilled, /* hooks: an entry came after an underrun */
-  refresh_clock,   /* read the running clock again, then take() again */
+  signal_empty,      /* hooks: about to wait on an empty keeper (underrun) */
+  signal_refilled,   /* hooks: an entry came after an underrun */
+  refresh_clock,     /* read the running clock again, then take() again */
   read_steady_clock, /* read the steady time (request.now), take() again */
 };
 

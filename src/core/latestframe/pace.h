@@ -29,7 +29,8 @@ public:
   {
     if (interval_ns == 0 || in_run_ || last_shown_ == steady_time ())
       return std::nullopt;
-    const steady_time next = last_shown_ + std::chrono::nanoseconds (interval_ns);
+    const steady_time next
+        = last_shown_ + std::chrono::nanoseconds (interval_ns);
     if (now >= next)
       return std::nullopt;
     return next;

@@ -81,10 +81,9 @@ public:
   /* Whether `ticket` is queued (for the keeper's invariants). */
   bool queued (std::uint64_t ticket) const
   {
-    auto found = std::find_if (slots_.begin (), slots_.end (),
-                               [ticket] (const slot &s) {
-                                 return s.ticket == ticket;
-                               });
+    auto found = std::find_if (
+        slots_.begin (), slots_.end (),
+        [ticket] (const slot &s) { return s.ticket == ticket; });
     return found != slots_.end () && found->state == phase::queued;
   }
 
@@ -115,8 +114,9 @@ private:
 
   std::vector<slot>::iterator find (std::uint64_t ticket)
   {
-    return std::find_if (slots_.begin (), slots_.end (),
-                         [ticket] (const slot &s) { return s.ticket == ticket; });
+    return std::find_if (
+        slots_.begin (), slots_.end (),
+        [ticket] (const slot &s) { return s.ticket == ticket; });
   }
 
   void set (std::uint64_t ticket, phase state)

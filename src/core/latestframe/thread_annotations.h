@@ -27,10 +27,8 @@
 #define LF_REQUIRES(...)                                                       \
   LF_THREAD_ANNOTATION (requires_capability (__VA_ARGS__))
 #define LF_EXCLUDES(...) LF_THREAD_ANNOTATION (locks_excluded (__VA_ARGS__))
-#define LF_ACQUIRE(...)                                                        \
-  LF_THREAD_ANNOTATION (acquire_capability (__VA_ARGS__))
-#define LF_RELEASE(...)                                                        \
-  LF_THREAD_ANNOTATION (release_capability (__VA_ARGS__))
+#define LF_ACQUIRE(...) LF_THREAD_ANNOTATION (acquire_capability (__VA_ARGS__))
+#define LF_RELEASE(...) LF_THREAD_ANNOTATION (release_capability (__VA_ARGS__))
 
 namespace latestframe
 {
