@@ -48,8 +48,8 @@ MUTATIONS = [
             released_item{ std::move (frame), true, marker_kind::plain });"""),
     ("held: oldest out for an arrival or a tighter limit (overflow, superseded)",
      "frame_ledger.h",
-     """        dropped += discard_chain_at (held_.oldest_frame_index (), reason,
-                                     released);""",
+     """        dropped
+            += discard_chain_at (held_.oldest_frame_index (), reason, released);""",
      """        held_.take (held_.oldest_frame_index ());
         dropped++;"""),
     ("held: made room in the budget (budget)", "keeper_core.h",
