@@ -605,9 +605,11 @@ private:
     waiters waiting_;
   };
 
+  /* `deadline` by reference: by value, GCC passes it through the stack
+   * and reads it back wider than it wrote it (a store-forwarding stall). */
   template <typename Hooks>
   handover take (typename core_t::taker who, delivery mode,
-                 std::optional<clock::time_point> deadline,
+                 const std::optional<clock::time_point> &deadline,
                  std::int64_t running_now, Hooks &hooks) LF_EXCLUDES (mutex_)
   {
     handover out;

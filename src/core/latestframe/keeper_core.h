@@ -219,8 +219,11 @@ public:
             if (!request.now_known && front.is_frame
                 && (plan_.pace_ns != 0 || front.arrival != steady_time ()))
               return { take_decision::read_steady_clock, std::nullopt };
-            if (const std::optional<steady_time> due = pace_due (request))
-              return { take_decision::wait_for_frame, due };
+            /* Without a pace, no optional is built: GCC copies one
+             * through memory, a store-forwarding stall per hand-over. */
+            if (plan_.pace_ns != 0)
+              if (const std::optional<steady_time> due = pace_due (request))
+                return { take_decision::wait_for_frame, due };
             if (take_next (request, out))
               return { take_decision::handed_over, std::nullopt };
             continue; /* it was too old: consider the next one */
@@ -794,12 +797,16 @@ private:
      * question. */
     const bool decode_only = mode == delivery::newest && held ().frames () > 1
                              && hide_front (out.note);
-    const std::optional<std::uint64_t> age = age_of (next, request);
+    /* Written in place: an optional copied whole after its two fields were
+     * stored one by one costs a store-forwarding stall. */
+    out.age_ns = age_of (next, request);
+    const std::optional<std::uint64_t> &age = out.age_ns;
     if (age && !decode_only && may_drop ()
         && freshness_.judge (*age, held ().chains () > 1, /* a newer one */
                              held_for (next, request.running_now))
                == freshness_gate::verdict::drop)
       {
+        out.age_ns.reset ();
         ledger_.discard_chain_at (0, drop_reason::age, out.released);
         return false;
       }
@@ -819,7 +826,6 @@ private:
     out.sequence = next.sequence;
     out.bytes = next.bytes;
     out.time_ns = next.time_ns;
-    out.age_ns = age;
     out.item = std::move (next.item);
     out.charge
         = in_flight_charge (*accounts_, std::move (next.budget), out.bytes);
