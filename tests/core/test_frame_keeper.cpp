@@ -105,6 +105,26 @@ protected:
     return next.item.id;
   }
 
+  /* Everything held, taken on request now (fake clock): each entry's id
+   * and whether it went decode-only; the notices, when asked for. */
+  std::vector<std::pair<std::uint64_t, bool>>
+  take_all_newest (std::vector<keeper_t::notice_kind> *notices = nullptr)
+  {
+    namespace fake = latestframe_test::fake_clock;
+    std::vector<std::pair<std::uint64_t, bool>> handed;
+    for (;;)
+      {
+        keeper_t::handover next
+            = k ().hand_over (keeper_t::delivery::newest,
+                              keeper_t::clock::now (), fake::running_now ());
+        if (next.status != handover_status::handed_over)
+          return handed;
+        handed.emplace_back (next.item.id, next.decode_only);
+        if (notices && next.note.kind != keeper_t::notice_kind::none)
+          notices->push_back (next.note.kind);
+      }
+  }
+
   /* Until a producer is blocked for room (a condition, not a sleep). */
   void wait_until_blocked ()
   {
@@ -979,19 +999,9 @@ TEST_F (FrameKeeper, OnDemandHandsOverTheNewestChainDecodeOnly)
   unit (4, non_reference, fake::ago (60 * ms));
   unit (5, delta, fake::ago (50 * ms));
   unit (6, delta, fake::ago (40 * ms));
-  const auto newest = keeper_t::delivery::newest;
-  std::vector<std::pair<std::uint64_t, bool>> handed;
-  for (;;)
-    {
-      keeper_t::handover next = k ().hand_over (
-          newest, keeper_t::clock::now (), fake::running_now ());
-      if (next.status != handover_status::handed_over)
-        break;
-      handed.emplace_back (next.item.id, next.decode_only);
-    }
   const std::vector<std::pair<std::uint64_t, bool>> expected
       = { { 3, true }, { 5, true }, { 6, false } };
-  EXPECT_EQ (handed, expected);
+  EXPECT_EQ (take_all_newest (), expected);
   latestframe::keeper_stats stats = k ().stats ();
   EXPECT_EQ (stats.decode_only, 2u);
   EXPECT_EQ (stats.dropped_for (drop_reason::superseded).frames, 2u)
@@ -1021,22 +1031,10 @@ TEST_F (FrameKeeper, ReorderedStreamShowsEveryFrameItHandsOver)
   presented (1, key, 0);
   presented (2, delta, 66); /* P, sent ahead of the B presented before it */
   presented (3, delta, 33); /* B */
-  const auto newest = keeper_t::delivery::newest;
-  std::vector<std::pair<std::uint64_t, bool>> handed;
   std::vector<keeper_t::notice_kind> notices;
-  for (;;)
-    {
-      keeper_t::handover next = k ().hand_over (
-          newest, keeper_t::clock::now (), fake::running_now ());
-      if (next.status != handover_status::handed_over)
-        break;
-      handed.emplace_back (next.item.id, next.decode_only);
-      if (next.note.kind != keeper_t::notice_kind::none)
-        notices.push_back (next.note.kind);
-    }
   const std::vector<std::pair<std::uint64_t, bool>> expected
       = { { 1, false }, { 2, false }, { 3, false } };
-  EXPECT_EQ (handed, expected);
+  EXPECT_EQ (take_all_newest (&notices), expected);
   ASSERT_EQ (notices.size (), 1u) << "said once";
   EXPECT_EQ (notices[0], keeper_t::notice_kind::shown_not_decode_only);
   latestframe::keeper_stats stats = k ().stats ();
