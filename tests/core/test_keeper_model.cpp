@@ -318,8 +318,8 @@ private:
       {
         arriving.progress.hooks_active = pick (0, 2) == 0;
         const core_t::admit_decision decision
-            = core_->admit (arriving.frame, arriving.desc, steady_now (),
-                            arriving.progress, arriving.out);
+            = core_->admit (arriving.frame, arriving.desc, arriving.progress,
+                            arriving.out);
         if (!arriving.looked_at && decision != core_t::admit_decision::refused)
           {
             arriving.looked_at = true;
@@ -337,6 +337,12 @@ private:
               take (failure);
             continue;
           case core_t::admit_decision::signal_room:
+            continue;
+          case core_t::admit_decision::read_steady_clock:
+            if (arriving.progress.now_known)
+              failure = "asked for the steady time it was given";
+            arriving.progress.now = steady_now ();
+            arriving.progress.now_known = true;
             continue;
           case core_t::admit_decision::wait_for_room:
             if (core_->producers_waiting () != 1)

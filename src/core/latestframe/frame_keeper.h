@@ -90,11 +90,10 @@ public:
     admit_outcome out;
     typename core_t::arrival arriving;
     checked_lock lock (mutex_);
-    const steady_time now = desc.time_ns == no_time ? now_ () : steady_time ();
     for (;;)
       {
         arriving.hooks_active = hooks.active ();
-        switch (core_.admit (frame, desc, now, arriving, out))
+        switch (core_.admit (frame, desc, arriving, out))
           {
           case core_t::admit_decision::queued:
             {
@@ -124,6 +123,10 @@ public:
             lock.unlock ();
             hooks.room_after_wait ();
             lock.lock ();
+            break;
+          case core_t::admit_decision::read_steady_clock:
+            arriving.now = now_ ();
+            arriving.now_known = true;
             break;
           }
       }

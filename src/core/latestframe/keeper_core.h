@@ -96,12 +96,10 @@ public:
 
   /* ---- arrivals ----------------------------------------------------- */
 
-  /* Admits a frame (see the class comment). `now` is the steady time, read
-   * only for a frame without running time (desc.time_ns == no_time); its
-   * payload is moved from once the decision is final. */
+  /* Admits a frame (see the class comment); its payload is moved from
+   * once the decision is final. */
   LF_INLINE_HOT admit_decision admit (Payload &frame, const frame_desc &desc,
-                                      steady_time now, arrival &arriving,
-                                      admit_outcome &out)
+                                      arrival &arriving, admit_outcome &out)
   {
     if (std::exchange (arriving.waiting, false))
       producers_waiting_--;
@@ -154,7 +152,10 @@ public:
         arriving.room_signalled = true;
         return admit_decision::signal_room;
       }
-    return queue (frame, desc, unit, now, out);
+    if (desc.time_ns == no_time && freshness_.max_age () != 0
+        && !arriving.now_known)
+      return admit_decision::read_steady_clock;
+    return queue (frame, desc, unit, arriving.now, out);
   }
 
   /* Admits a marker. Never waits, never dropped by the policy; refused by

@@ -98,6 +98,9 @@ enum class admit_decision : std::uint8_t
   signal_full,
   /* It waited and has room now: signal it, then admit() again. */
   signal_room,
+  /* It is aged from its arrival (no running time, max-age set): read the
+   * steady time into the arrival, then admit() again. */
+  read_steady_clock,
 };
 
 /* Where one frame's arrival stands, across the admit() calls it may take
@@ -106,6 +109,12 @@ struct arrival
 {
   /* Whether the owner's hooks are active: set before each call. */
   bool hooks_active = false;
+  /* The steady time, once read (read_steady_clock): the arrival a frame
+   * without running time is aged from. Read only when asked, and late: a
+   * clock read under the owner's lock on every frame made the producer and
+   * the consumer contend for it. */
+  steady_time now{};
+  bool now_known = false;
 
 private:
   template <typename> friend class keeper_core;
