@@ -4,7 +4,7 @@
 # RTSP test camera (1280x720@30 H.264, one stream shared by N RTSP
 # sessions), a mosquitto broker on 127.0.0.1 receiving the results, and the
 # sizing rule fitted from them. Writes service-density.md and .json to the
-# results folder and prints the table; the README's sizing comes from it.
+# results folder and prints the table; the sizing in docs/service.md comes from it.
 #   ./pipelines/bench-service.sh [--quick] [--out DIR] [--cameras 1,4,8,16]
 #                                [--seconds S] [--rate R] [--decode MODE]
 # --quick: 1 and 2 cameras of 320x240, 3 s each (the suite's smoke test).

@@ -4,7 +4,7 @@
 # at 1280x720@30 and reads it over TCP through latestframe for --minutes
 # (default 5), printing latestframe's age by capture time and, beside it, by
 # running time, minute by minute.
-#   ./pipelines/clock-drift.sh                 # 5 minutes, the README figure
+#   ./pipelines/clock-drift.sh                 # 5 minutes, the figure in docs/memory.md
 #   ./pipelines/clock-drift.sh --minutes 0.25  # what the suite runs
 #   ./pipelines/clock-drift.sh --uri rtsp://camera/stream --minutes 60
 # Other options (--check, --sample S) go to clock-drift.py.

@@ -62,7 +62,7 @@ while read -r name shape _; do
   run_fault "$name" "$shape" "$(system_python)" "$python_runner"
 done < <("$(system_python)" "$python_runner" --list)
 
-# The slow-consumer soak, briefly (the README's hour: ./pipelines/soak.sh).
+# The slow-consumer soak, briefly (the hour in docs/reliability.md: ./pipelines/soak.sh).
 # The demo's RSS climbs about 2 MiB over its first minutes (allocator
 # warm-up, measured in the hour-long soak) and is flat after: 30 s can
 # only catch a gross leak (8 MiB), 10 min judges +-1 MiB after 6 min.

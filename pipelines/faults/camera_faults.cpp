@@ -3,7 +3,7 @@
  * resolution mid-stream, sending corrupt packets, losing packets over UDP.
  * Each runs against the pipeline shapes this project ships: a launch line
  * (rtspsrc ! decodebin ! latestframe ! videoconvert ! cvmotion, as in the
- * README) and the C++ capture. The Python binding's rows come from
+ * front page) and the C++ capture. The Python binding's rows come from
  * faults_python.py. */
 #include "faults.h"
 
@@ -40,7 +40,7 @@ camera_args (std::vector<std::string> more)
   return args;
 }
 
-/* The README's launch line on one camera, in this process, with a frame
+/* The front page's launch line on one camera, in this process, with a frame
  * counter and the picture sizes seen where the analysis ends. */
 class launch_pipeline
 {

@@ -217,7 +217,7 @@ read_frames (capture &reader, std::size_t frames,
 // but the frames passed over is skipped, and BGR frames are never copied.
 // Their ages (camera stamp to read() returning) are printed side by side
 // with the floor (frame age right after decoding, on a third connection):
-// the figures of the README, not asserted, since they are times.
+// the figures of docs/capture.md, not asserted, since they are times.
 TEST (CaptureRtsp, SlowReadersGetTheNewestFrameNeverTwice)
 {
   testcam camera ({ "--width=1280", "--height=720", "--fps=30" });
