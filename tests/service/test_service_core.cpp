@@ -147,7 +147,7 @@ TEST (ServiceConfig_Values, ExampleSaysWhatItMeans)
   ASSERT_EQ (config.cameras.size (), 3u);
   EXPECT_EQ (config.cameras[0].id, "door");
   EXPECT_EQ (config.cameras[0].analyses,
-             "cvmotion min-area=500 ! cvfacedetect");
+             "cvmotion min-area=0.01 ! cvfacedetect");
   EXPECT_EQ (config.cameras[0].max_age, 300ms);
   EXPECT_EQ (config.cameras[0].decode, "key-units");
   EXPECT_EQ (config.cameras[1].id, "yard");
@@ -472,7 +472,7 @@ TEST (Rendezvous_Hash, PinnedValues)
   std::vector<std::uint32_t> owners;
   for (int i = 0; i < 12; i++)
     {
-      char id[8];
+      char id[16];
       std::snprintf (id, sizeof id, "cam-%02d", i);
       owners.push_back (service::owner_shard (id, 3));
     }
@@ -509,7 +509,7 @@ TEST (Rendezvous_Owner, EveryCameraHasExactlyOneShard)
   std::vector<camera_config> cameras;
   for (int i = 0; i < 12; i++)
     {
-      char id[8];
+      char id[16];
       std::snprintf (id, sizeof id, "cam-%02d", i);
       cameras.push_back (camera (id));
     }
