@@ -19,10 +19,14 @@ if [ "${1:-}" = "--no-build" ]; then build=0; fi
 ensure_packages || { echo "0 passed, 1 failed"; exit 1; }
 
 # dir|meson options|environment of meson setup (the compilers)
+# The sanitizer builds at -O1 with line tables only (-g1): the sanitizers'
+# reports keep their file:line, and the ASan build compiles in about half
+# the time of -O2 -g (test_frame_keeper.cpp alone: 60 s against 109 s).
+sanitized="-Doptimization=1 -Dc_args=-g1 -Dcpp_args=-g1"
 runs=(
   "build-test|"
-  "build-asan|-Db_sanitize=address,undefined -Db_lundef=false"
-  "build-tsan|-Db_sanitize=thread"
+  "build-asan|-Db_sanitize=address,undefined -Db_lundef=false $sanitized"
+  "build-tsan|-Db_sanitize=thread $sanitized"
   "build-fuzz-test|-Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false|CC=clang-14 CXX=clang++-14"
 )
 logs=()
