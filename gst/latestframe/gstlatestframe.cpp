@@ -476,6 +476,36 @@ read_running_clock (void *element_pointer)
   return static_cast<std::int64_t> (now - base);
 }
 
+/* The 'stats' blurb, its drop reasons from the core's one list. Built once,
+ * kept for the life of the process as GParamSpec blurbs are. */
+static const char *
+stats_blurb ()
+{
+  static const std::string blurb = [] {
+    std::string text = "A '" STATS_NAME "' structure: received, pushed, "
+                       "dropped (and by reason:";
+    const char *separator = " -";
+    for (const lf::drop_reason_info &reason : lf::drop_reasons)
+      {
+        text += separator;
+        text += reason.name;
+        separator = ", -";
+      }
+    return text
+           + "; -bytes), decode-only (frames passed on only to be decoded), "
+             "decoding (the decode mode in force), key-interval (ns, "
+             "measured; 0 = not known), current-level-chains, current "
+             "levels, in-flight frames and bytes, peak-bytes, "
+             "age-p50/-p95/-max (ns, recent frames; see age-from), age-from, "
+             "capture-time-frames (frames aged from their capture time), "
+             "capture-clock-fallback (the stream's clock was out of step), "
+             "timestamp-age-p50/-p95/-max (those frames' ages by their own "
+             "running time, beside), upstream-live, and memory-budget, "
+             "-bytes, -used when a budget is set";
+  }();
+  return blurb.c_str ();
+}
+
 static void
 gst_latest_frame_class_init (GstLatestFrameClass *klass)
 {
@@ -784,20 +814,8 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
   g_object_class_install_property (
       gobject_class, PROP_STATS,
       g_param_spec_boxed (
-          "stats", "Statistics",
-          "A '" STATS_NAME "' structure: received, pushed, dropped (and by "
-          "reason: -overflow, -age, -budget, -flush, -superseded, "
-          "-broken-chain, -skipped-delta; -bytes), decode-only (frames passed "
-          "on only to be decoded), decoding (the decode mode in force), "
-          "key-interval (ns, measured; 0 = not known), current-level-chains, "
-          "current levels, in-flight frames and bytes, peak-bytes, "
-          "age-p50/-p95/-max (ns, recent frames; see age-from), age-from, "
-          "capture-time-frames (frames aged from their capture time), "
-          "capture-clock-fallback (the stream's clock was out of step), "
-          "timestamp-age-p50/-p95/-max (those frames' ages by their own "
-          "running time, beside), upstream-live, and memory-budget, -bytes, "
-          "-used when a budget is set",
-          GST_TYPE_STRUCTURE, readable));
+          "stats", "Statistics", stats_blurb (), GST_TYPE_STRUCTURE,
+          readable));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);

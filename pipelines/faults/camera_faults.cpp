@@ -62,11 +62,11 @@ public:
       return;
     GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline_), "sink");
     GstPad *pad = gst_element_get_static_pad (sink, "sink");
-    gst_pad_add_probe (pad,
-                       static_cast<GstPadProbeType> (
-                           GST_PAD_PROBE_TYPE_BUFFER
-                           | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
-                       on_sink_data, this, NULL);
+    gst_pad_add_probe (
+        pad,
+        static_cast<GstPadProbeType> (GST_PAD_PROBE_TYPE_BUFFER
+                                      | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+        on_sink_data, this, NULL);
     gst_object_unref (pad);
     gst_object_unref (sink);
     gst_element_set_state (pipeline_, GST_STATE_PLAYING);
@@ -222,11 +222,8 @@ public:
     counts.received = s.received;
     counts.pushed = s.pushed;
     counts.held = s.held_frames;
-    counts.dropped = { { "overflow", s.dropped_overflow },
-                       { "age", s.dropped_age },
-                       { "budget", s.dropped_budget },
-                       { "flush", s.dropped_flush },
-                       { "superseded", s.dropped_superseded } };
+    for (const drop_reason_info &reason : drop_reasons)
+      counts.dropped[reason.name] = s.dropped_for (reason.reason);
     return counts;
   }
 
@@ -372,14 +369,16 @@ stall (const fault_settings &settings, const std::string &shape)
       const bool fired = reader.wait_until (
           [&] { return reader.stats ().stalls >= 1; }, resumed_by);
       const std::uint64_t first = reader.connection ();
-      const bool resumed = fired && reader.wait_until (
-          [&] { return reader.connection () > first; }, resumed_by);
+      const bool resumed
+          = fired
+            && reader.wait_until ([&] { return reader.connection () > first; },
+                                  resumed_by);
       reader.stop ();
       const capture_stats stats = reader.stats ();
       row.recovered = resumed && stats.stalls == 1;
       row.analysed = stats.returned;
       row.rss_end_kb = rss_kb ();
-  row.counts = reader.counts ();
+      row.counts = reader.counts ();
       row.note = "stall " + std::to_string (int (stall_s)) + " s; watchdog "
                  + std::to_string (stats.stalls) + " time(s) (3 s), "
                  + std::to_string (stats.reconnects) + " reconnections";
@@ -402,8 +401,8 @@ stall (const fault_settings &settings, const std::string &shape)
   row.analysed = pipeline.frames ();
   row.rss_end_kb = rss_kb ();
   row.counts = pipeline.counts ();
-  row.note = "stall " + std::to_string (int (stall_s))
-             + " s on one connection" + (stalled ? "" : " (not seen)") + " "
+  row.note = "stall " + std::to_string (int (stall_s)) + " s on one connection"
+             + (stalled ? "" : " (not seen)") + " "
              + first_error (pipeline.errors ());
   return row;
 }
@@ -416,8 +415,9 @@ resize (const fault_settings &settings, const std::string &shape)
   fault_row row;
   row.repetitions = settings.full ? 20 : 3;
   const double every_s = 1.5;
-  testcam camera (camera_args ({ "--resize-after=3", "--resize=480x272",
-                                 "--resize-every=" + std::to_string (every_s) }));
+  testcam camera (
+      camera_args ({ "--resize-after=3", "--resize=480x272",
+                     "--resize-every=" + std::to_string (every_s) }));
   if (camera.url ().empty ())
     return no_camera (row);
   const auto deadline = std::chrono::milliseconds (
@@ -438,7 +438,7 @@ resize (const fault_settings &settings, const std::string &shape)
       const capture_stats stats = reader.stats ();
       row.analysed = stats.returned;
       row.rss_end_kb = rss_kb ();
-  row.counts = reader.counts ();
+      row.counts = reader.counts ();
       row.note = std::to_string (reader.size_changes ())
                  + " size changes read, " + std::to_string (stats.reconnects)
                  + " reconnections";
@@ -489,7 +489,7 @@ damaged_stream (const std::string &shape, const std::string &camera_option,
       const capture_stats stats = reader.stats ();
       row.analysed = stats.returned;
       row.rss_end_kb = rss_kb ();
-  row.counts = reader.counts ();
+      row.counts = reader.counts ();
       row.note = std::to_string (int (seconds)) + " s, "
                  + std::to_string (stats.reconnects) + " reconnections";
       return row;
@@ -526,15 +526,25 @@ std::vector<fault>
 camera_faults ()
 {
   return {
-    { "camera-restart", { "capture" }, camera_restart,
+    { "camera-restart",
+      { "capture" },
+      camera_restart,
       "the camera killed (SIGKILL) and restarted: 100 times (short: 3)" },
-    { "stall", { "launch", "capture" }, stall,
+    { "stall",
+      { "launch", "capture" },
+      stall,
       "no frame for 60 s (short: 6), the connection kept open" },
-    { "resize", { "launch", "capture" }, resize,
+    { "resize",
+      { "launch", "capture" },
+      resize,
       "the resolution changes mid-stream: 20 times (short: 3)" },
-    { "corrupt", { "launch", "capture" }, corrupt,
+    { "corrupt",
+      { "launch", "capture" },
+      corrupt,
       "5% of RTP packets scrambled for 5 min (short: 5 s), TCP" },
-    { "udp-loss", { "launch", "capture" }, udp_loss,
+    { "udp-loss",
+      { "launch", "capture" },
+      udp_loss,
       "2% of RTP packets lost for 60 s (short: 5 s), UDP" },
   };
 }

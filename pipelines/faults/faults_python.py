@@ -76,8 +76,10 @@ class Reader:
 
 
 def row_counts(stats):
-    dropped = {reason: stats["dropped_" + reason]
-               for reason in ("overflow", "age", "budget", "flush", "superseded")}
+    # Every reason the capture counts (its stats() has one dropped_NAME key
+    # per reason of src/core/latestframe/drop_reasons.h).
+    dropped = {key[len("dropped_"):].replace("_", "-"): count
+               for key, count in stats.items() if key.startswith("dropped_")}
     return {"received": stats["received"], "analysed": stats["returned"],
             "pushed": stats["pushed"], "held": stats["held_frames"], "dropped": dropped,
             "lost_uncounted": stats["received"] - stats["pushed"]

@@ -99,16 +99,15 @@ struct capture::impl
       shared.last_error = "unsupported format \"" + options.format + "\" ("
                           + detail::mat_format_names () + ")";
     else if (!detail::are_rtsp_protocols (options.protocols))
-      shared.last_error
-          = "unknown RTSP protocols \"" + options.protocols
-            + "\" (tcp, udp, udp-mcast, http, tls, joined by +)";
+      shared.last_error = "unknown RTSP protocols \"" + options.protocols
+                          + "\" (tcp, udp, udp-mcast, http, tls, joined by +)";
     return shared.last_error.empty ();
   }
 
   /* The connection to take a frame from, waiting for one until `deadline`;
    * null when there is none to wait for, or none came in time. */
-  std::shared_ptr<detail::session> connection_to_read (
-      clock::time_point deadline)
+  std::shared_ptr<detail::session>
+  connection_to_read (clock::time_point deadline)
   {
     std::unique_lock<std::mutex> guard (shared.lock);
     for (;;)
@@ -131,15 +130,16 @@ struct capture::impl
   {
     const GstStructure *about = gst_sample_get_info (sample.get ());
     frame_info taken;
-    taken.sequence = from.sequence_base ()
-                     + detail::structure_uint64 (about, "sequence");
+    taken.sequence
+        = from.sequence_base () + detail::structure_uint64 (about, "sequence");
     gint64 age = -1;
     gst_structure_get_int64 (about, "age", &age);
     taken.age_ns = age;
     guint64 captured = 0;
     if (gst_structure_get_uint64 (about, "capture-time", &captured))
       taken.capture_time_ns = static_cast<std::int64_t> (captured);
-    taken.received = handed_over - std::chrono::nanoseconds (std::max<gint64> (age, 0));
+    taken.received
+        = handed_over - std::chrono::nanoseconds (std::max<gint64> (age, 0));
     GstBuffer *buffer = gst_sample_get_buffer (sample.get ());
     taken.pts_ns = GST_BUFFER_PTS_IS_VALID (buffer)
                        ? static_cast<std::int64_t> (GST_BUFFER_PTS (buffer))
@@ -250,11 +250,7 @@ struct capture::impl
     figures.received = counts.received;
     figures.pushed = counts.pushed;
     figures.dropped = counts.dropped;
-    figures.dropped_overflow = counts.dropped_overflow;
-    figures.dropped_age = counts.dropped_age;
-    figures.dropped_budget = counts.dropped_budget;
-    figures.dropped_flush = counts.dropped_flush;
-    figures.dropped_superseded = counts.dropped_superseded;
+    figures.dropped_by_reason = counts.dropped_by_reason;
     figures.capture_time_frames = counts.capture_time_frames;
     figures.not_decoded = counts.not_decoded;
     figures.decode_only = counts.decode_only;

@@ -40,8 +40,8 @@ ensure_latestframe ()
         problem = "the installed latestframe plugin cannot be loaded";
         return;
       }
-    GType type
-        = gst_element_factory_get_element_type (GST_ELEMENT_FACTORY (loaded.get ()));
+    GType type = gst_element_factory_get_element_type (
+        GST_ELEMENT_FACTORY (loaded.get ()));
     gpointer element_class = g_type_class_ref (type);
     /* The newest property the library sets. */
     if (!g_object_class_find_property (G_OBJECT_CLASS (element_class),
@@ -49,8 +49,8 @@ ensure_latestframe ()
       {
         object_ptr<GstPlugin> plugin (
             gst_plugin_feature_get_plugin (loaded.get ()));
-        const gchar *file = plugin ? gst_plugin_get_filename (plugin.get ())
-                                   : nullptr;
+        const gchar *file
+            = plugin ? gst_plugin_get_filename (plugin.get ()) : nullptr;
         problem = std::string ("the installed latestframe plugin (")
                   + (file ? file : "unknown file")
                   + ") is older than this library: install this version";
@@ -89,11 +89,10 @@ element_counts::from (const GstStructure *stats)
   counts.received = structure_uint64 (stats, "received");
   counts.pushed = structure_uint64 (stats, "pushed");
   counts.dropped = structure_uint64 (stats, "dropped");
-  counts.dropped_overflow = structure_uint64 (stats, "dropped-overflow");
-  counts.dropped_age = structure_uint64 (stats, "dropped-age");
-  counts.dropped_budget = structure_uint64 (stats, "dropped-budget");
-  counts.dropped_flush = structure_uint64 (stats, "dropped-flush");
-  counts.dropped_superseded = structure_uint64 (stats, "dropped-superseded");
+  for (const drop_reason_info &reason : drop_reasons)
+    counts.dropped_by_reason[drop_reason_index (reason.reason)]
+        = structure_uint64 (stats,
+                            (std::string ("dropped-") + reason.name).c_str ());
   counts.capture_time_frames = structure_uint64 (stats, "capture-time-frames");
   return counts;
 }
@@ -104,11 +103,8 @@ element_counts::add (const element_counts &other)
   received += other.received;
   pushed += other.pushed;
   dropped += other.dropped;
-  dropped_overflow += other.dropped_overflow;
-  dropped_age += other.dropped_age;
-  dropped_budget += other.dropped_budget;
-  dropped_flush += other.dropped_flush;
-  dropped_superseded += other.dropped_superseded;
+  for (std::size_t i = 0; i < drop_reason_count; i++)
+    dropped_by_reason[i] += other.dropped_by_reason[i];
   capture_time_frames += other.capture_time_frames;
   not_decoded += other.not_decoded;
   decode_only += other.decode_only;
@@ -165,8 +161,8 @@ session::build (const source_spec &source, const capture_options &options,
       gst_util_set_object_arg (G_OBJECT (built->gate_.get ()), "decode",
                                nicks[static_cast<int> (options.decode)]);
       /* max-age too: auto weighs it against the key interval. */
-      g_object_set (built->gate_.get (), "analysis-rate",
-                    options.analysis_rate, "max-age",
+      g_object_set (built->gate_.get (), "analysis-rate", options.analysis_rate,
+                    "max-age",
                     static_cast<guint64> (
                         std::chrono::nanoseconds (options.max_age).count ()),
                     NULL);

@@ -6,10 +6,12 @@
 #pragma once
 
 #include "gst_ptr.h"
+#include "latestframe/drop_reasons.h"
 #include "source.h"
 
 #include <gst/video/video.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -21,9 +23,8 @@ namespace latestframe::detail
 /* latestframe's counters that add up across connections. */
 struct element_counts
 {
-  std::uint64_t received = 0, pushed = 0, dropped = 0, dropped_overflow = 0,
-                dropped_age = 0, dropped_budget = 0, dropped_flush = 0,
-                dropped_superseded = 0, capture_time_frames = 0;
+  std::uint64_t received = 0, pushed = 0, dropped = 0, capture_time_frames = 0;
+  std::array<std::uint64_t, drop_reason_count> dropped_by_reason{};
   /* The gate before the decoder, if any (see session): its drops, and the
    * frames it passed on only to be decoded. */
   std::uint64_t not_decoded = 0, decode_only = 0;

@@ -39,15 +39,16 @@ struct named_count
   std::uint64_t count;
 };
 
-/* latestframe's drops by reason: together they are `dropped`. */
-std::array<named_count, 5>
-drop_reasons (const capture_stats &stats)
+/* latestframe's drops by reason (drop_reasons.h): together they are
+ * `dropped`. */
+std::array<named_count, drop_reason_count>
+dropped_by_reason (const capture_stats &stats)
 {
-  return { { { "overflow", stats.dropped_overflow },
-             { "age", stats.dropped_age },
-             { "budget", stats.dropped_budget },
-             { "flush", stats.dropped_flush },
-             { "superseded", stats.dropped_superseded } } };
+  std::array<named_count, drop_reason_count> counts;
+  for (std::size_t i = 0; i < drop_reason_count; i++)
+    counts[i]
+        = { drop_reasons[i].name, stats.dropped_for (drop_reasons[i].reason) };
+  return counts;
 }
 
 /* The age quantiles of recent frames, ns: the record's key and the
@@ -123,30 +124,25 @@ health_json (const camera_view &camera, const process_figures &process,
   message["schema"] = "latestframe/health/1";
   message["camera"] = camera.config.id;
   message["publisher"] = process.publisher;
-  message["shard"] = { { "index", process.shard.index },
-                       { "count", process.shard.count } };
+  message["shard"]
+      = { { "index", process.shard.index }, { "count", process.shard.count } };
   message["time"] = rfc3339_utc (now_unix_ns);
   message["instance"] = camera.instance;
-  message["uptime_s"]
-      = std::chrono::duration<double> (std::chrono::steady_clock::now ()
-                                       - camera.started)
-            .count ();
+  message["uptime_s"] = std::chrono::duration<double> (
+                            std::chrono::steady_clock::now () - camera.started)
+                            .count ();
   message["state"] = to_string (stats.state);
   message["reconnects"] = stats.reconnects;
   message["stalls"] = stats.stalls;
-  message["last_error"] = stats.last_error.empty ()
-                              ? json (nullptr)
-                              : json (stats.last_error);
+  message["last_error"]
+      = stats.last_error.empty () ? json (nullptr) : json (stats.last_error);
   json by_reason = json::object ();
-  for (const named_count &reason : drop_reasons (stats))
+  for (const named_count &reason : dropped_by_reason (stats))
     by_reason[reason.name] = reason.count;
   message["frames"] = {
-    { "received", stats.received },
-    { "analysed", stats.pushed },
-    { "dropped", stats.dropped },
-    { "dropped_by_reason", by_reason },
-    { "held", stats.held_frames },
-    { "not_decoded", stats.not_decoded },
+    { "received", stats.received },       { "analysed", stats.pushed },
+    { "dropped", stats.dropped },         { "dropped_by_reason", by_reason },
+    { "held", stats.held_frames },        { "not_decoded", stats.not_decoded },
     { "decode_only", stats.decode_only },
   };
   json ages = json::object ();
@@ -194,15 +190,16 @@ metrics_exposition (const std::vector<camera_view> &cameras,
                 return c.stats.state == capture_state::streaming ? 1 : 0;
               });
   text.family ("latestframe_camera_state",
-               "The camera's state: 1 for the one it is in", metric_type::gauge);
+               "The camera's state: 1 for the one it is in",
+               metric_type::gauge);
   for (const camera_view &camera : cameras)
     for (capture_state state :
          { capture_state::closed, capture_state::connecting,
            capture_state::streaming, capture_state::reconnecting,
            capture_state::ended })
-      text.sample ({ { "camera", camera.config.id },
-                     { "state", to_string (state) } },
-                   camera.stats.state == state ? 1 : 0);
+      text.sample (
+          { { "camera", camera.config.id }, { "state", to_string (state) } },
+          camera.stats.state == state ? 1 : 0);
   per_camera ("latestframe_camera_reconnects_total",
               "Pipelines built again after the first", metric_type::counter,
               [] (const camera_view &c) { return c.stats.reconnects; });
@@ -219,7 +216,7 @@ metrics_exposition (const std::vector<camera_view> &cameras,
                "Frames latestframe dropped, by reason", metric_type::counter);
   for (const camera_view &camera : cameras)
     {
-      for (const named_count &reason : drop_reasons (camera.stats))
+      for (const named_count &reason : dropped_by_reason (camera.stats))
         text.sample (
             { { "camera", camera.config.id }, { "reason", reason.name } },
             reason.count);
@@ -300,7 +297,8 @@ metrics_exposition (const std::vector<camera_view> &cameras,
                "Connections to the broker lost", metric_type::counter);
   text.sample (none, process.mqtt_disconnects);
   text.family ("latestframe_reloads_total",
-               "Configuration reloads (SIGHUP), by outcome", metric_type::counter);
+               "Configuration reloads (SIGHUP), by outcome",
+               metric_type::counter);
   text.sample ({ { "outcome", "applied" } }, process.reloads);
   text.sample ({ { "outcome", "refused" } }, process.reload_failures);
   return text.take ();

@@ -27,6 +27,7 @@ using namespace std::chrono_literals;
 using latestframe::capture;
 using latestframe::capture_options;
 using latestframe::capture_state;
+using latestframe::drop_reason;
 using latestframe::frame_info;
 
 using steady = std::chrono::steady_clock;
@@ -77,7 +78,10 @@ expect_counts_hold (const latestframe::capture &camera)
   EXPECT_EQ (stats.received, stats.pushed + stats.dropped + stats.held_frames)
       << stats.received << " received, " << stats.pushed << " handed over, "
       << stats.dropped << " dropped, " << stats.held_frames << " held";
-  EXPECT_LE (stats.dropped_superseded, stats.dropped);
+  std::uint64_t by_reason = 0;
+  for (const std::uint64_t count : stats.dropped_by_reason)
+    by_reason += count;
+  EXPECT_EQ (by_reason, stats.dropped) << "a drop reason the capture misses";
 }
 
 TEST (Capture_Open, RefusesAnUnknownFormat)
@@ -183,8 +187,8 @@ TEST (Capture_Open, InTheBackgroundKeepsTrying)
   options.open_in_background = true;
   capture camera;
   // Builds, then fails to start: a camera that is down.
-  ASSERT_TRUE (camera.open ("filesrc location=/nonexistent/latestframe-camera",
-                            options))
+  ASSERT_TRUE (
+      camera.open ("filesrc location=/nonexistent/latestframe-camera", options))
       << camera.last_error ();
   const auto deadline = steady::now () + 30s;
   while (camera.stats ().reconnects < 3 && steady::now () < deadline)
@@ -259,8 +263,8 @@ TEST (Capture_Read, SkipsToTheNewestWithASlowReader)
   EXPECT_EQ (stats.state, capture_state::streaming);
   /* latestframe keeps the newest frame; the older ones it drops while the
    * reader is busy are the ones read() skipped, counted as superseded. */
-  EXPECT_GE (stats.dropped_superseded, skipped);
-  EXPECT_EQ (stats.dropped_overflow, 0u);
+  EXPECT_GE (stats.dropped_for (drop_reason::superseded), skipped);
+  EXPECT_EQ (stats.dropped_for (drop_reason::overflow), 0u);
   EXPECT_EQ (stats.reconnects, 0u);
   expect_counts_hold (camera);
 }
@@ -338,7 +342,9 @@ TEST (Capture_Read, CapturesShareAMemoryBudget)
   EXPECT_EQ (a.memory_budget_bytes, 2 * frame_bytes);
   EXPECT_GT (most_used.load (), 0u);
   EXPECT_LE (most_used.load (), 2 * frame_bytes);
-  EXPECT_GT (a.dropped_budget + b.dropped_budget, 0u);
+  EXPECT_GT (a.dropped_for (drop_reason::budget)
+                 + b.dropped_for (drop_reason::budget),
+             0u);
   expect_counts_hold (first);
   expect_counts_hold (second);
 }
@@ -413,7 +419,8 @@ TEST (Capture_Read, MaxAgeWaitsForAYoungFrame)
       EXPECT_GE (handed_over, read_start) << "read " << i;
       EXPECT_LE (handed_over, read_end) << "read " << i;
       EXPECT_GE (info.sequence, before.received) << "read " << i;
-      if (camera.stats ().dropped_age > before.dropped_age)
+      if (camera.stats ().dropped_for (drop_reason::age)
+          > before.dropped_for (drop_reason::age))
         {
           EXPECT_GT (info.sequence, before.received)
               << "read " << i << " refused a frame and returned an older one";
@@ -421,7 +428,7 @@ TEST (Capture_Read, MaxAgeWaitsForAYoungFrame)
       /* The analysis: the newest frame ages meanwhile. */
       std::this_thread::sleep_for (280ms);
     }
-  EXPECT_GT (camera.stats ().dropped_age, 0u)
+  EXPECT_GT (camera.stats ().dropped_for (drop_reason::age), 0u)
       << "no read found the newest frame too old";
   EXPECT_LE (over_max_age, reads / 2) << "frames older than max_age";
   expect_counts_hold (camera);
@@ -444,8 +451,7 @@ TEST (Capture_Read, FrameStaysInFlightWhileAMatHoldsIt)
       ASSERT_TRUE (camera.isOpened ()) << camera.last_error ();
       cv::Mat frame;
       ASSERT_TRUE (camera.read (frame, 5s)) << format;
-      EXPECT_GE (camera.stats ().in_flight_bytes, 160u * 120 * 3 / 2)
-          << format;
+      EXPECT_GE (camera.stats ().in_flight_bytes, 160u * 120 * 3 / 2) << format;
       frame.release ();
       /* The charge lands when the buffer goes back to its pool: at once. */
       EXPECT_EQ (camera.stats ().in_flight_bytes, 0u) << format;

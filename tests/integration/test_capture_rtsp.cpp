@@ -180,7 +180,8 @@ read_frames (capture &reader, std::size_t frames,
         run.not_newest++;
       /* With max_age: a frame refused for its age was the newest, and the
        * one returned came after it. */
-      if (reader.stats ().dropped_age > before.dropped_age
+      if (reader.stats ().dropped_for (latestframe::drop_reason::age)
+              > before.dropped_for (latestframe::drop_reason::age)
           && info.sequence <= before.received)
         run.refused_then_older++;
       std::optional<std::uint64_t> captured = stamp_of (frame);

@@ -4,8 +4,11 @@
  */
 #pragma once
 
+#include "latestframe/drop_reasons.h"
+
 #include <opencv2/core.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -161,13 +164,13 @@ struct capture_stats
   std::uint64_t received = 0;
   std::uint64_t pushed = 0;
   std::uint64_t dropped = 0;
-  std::uint64_t dropped_overflow = 0;
-  std::uint64_t dropped_age = 0;
-  std::uint64_t dropped_budget = 0;
-  std::uint64_t dropped_flush = 0;
-  /* Frames read() passed over for a newer one (latestframe's reason
-   * "superseded"): part of `dropped`. */
-  std::uint64_t dropped_superseded = 0;
+  /* `dropped` by reason (drop_reasons.h: the frames read() passed over
+   * for a newer one are `superseded`); together they are `dropped`. */
+  std::array<std::uint64_t, drop_reason_count> dropped_by_reason{};
+  std::uint64_t dropped_for (drop_reason reason) const
+  {
+    return dropped_by_reason[drop_reason_index (reason)];
+  }
   /* received == pushed + dropped + held_frames, always. */
   std::uint64_t held_frames = 0;
   std::uint64_t held_bytes = 0;

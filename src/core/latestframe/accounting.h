@@ -5,6 +5,7 @@
 #pragma once
 
 #include "latestframe/chains.h"
+#include "latestframe/drop_reasons.h"
 #include "latestframe/memory_budget.h"
 
 #include <array>
@@ -17,47 +18,6 @@
 
 namespace latestframe
 {
-
-/* Why a frame was dropped. Every drop has exactly one. */
-enum class drop_reason : std::uint8_t
-{
-  overflow,   /* a size limit (max-size-buffers, -bytes, -time) */
-  age,        /* older than max-age when it was about to be handed over */
-  budget,     /* the shared memory budget had no room for it */
-  flush,      /* discarded unhanded: a flush, a stop, or downstream's EOS or
-                 error (the flow return goes upstream) */
-  superseded, /* a newer frame was handed over on request instead */
-  /* Encoded video: a delta unit that needs a frame dropped before it (its
-   * chain was broken; the frame that broke it counts by its own reason). */
-  broken_chain,
-  /* Encoded video, key units only: a delta unit passed over as it came. */
-  skipped_delta,
-};
-
-inline constexpr std::size_t drop_reason_count = 7;
-
-inline const char *
-drop_reason_name (drop_reason reason)
-{
-  switch (reason)
-    {
-    case drop_reason::overflow:
-      return "overflow";
-    case drop_reason::age:
-      return "age";
-    case drop_reason::budget:
-      return "budget";
-    case drop_reason::flush:
-      return "flush";
-    case drop_reason::superseded:
-      return "superseded";
-    case drop_reason::broken_chain:
-      return "broken-chain";
-    case drop_reason::skipped_delta:
-      return "skipped-delta";
-    }
-  return "?";
-}
 
 struct drop_tally
 {

@@ -65,7 +65,11 @@ def opened():
         stats = camera.stats()
         assert stats["received"] == (stats["pushed"] + stats["dropped"]
                                      + stats["held_frames"]), stats
-        assert stats["dropped_superseded"] <= stats["dropped"], stats
+        by_reason = {key: count for key, count in stats.items()
+                     if key.startswith("dropped_")}
+        assert "dropped_superseded" in by_reason, stats
+        assert "dropped_broken_chain" in by_reason, stats
+        assert sum(by_reason.values()) == stats["dropped"], stats
         camera.release()
 
 

@@ -40,6 +40,8 @@ class _CaptureStats(TypedDict):
     dropped_budget: int
     dropped_flush: int
     dropped_superseded: int
+    dropped_broken_chain: int
+    dropped_skipped_delta: int
     capture_time_frames: int
     not_decoded: int
     decode_only: int

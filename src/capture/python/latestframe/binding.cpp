@@ -173,8 +173,8 @@ template <bool capture_options::*field> struct flag_keyword
 struct decoding_keyword
 {
   static constexpr const char *python_type = "str";
-  static constexpr const char *names[] = { "all", "on-demand", "key-units",
-                                           "auto" };
+  static constexpr const char *names[]
+      = { "all", "on-demand", "key-units", "auto" };
   static void apply (capture_options &options, const char *name,
                      py::handle value)
   {
@@ -536,11 +536,13 @@ stats_as_dict (const latestframe::capture_stats &stats)
   figures["received"] = stats.received;
   figures["pushed"] = stats.pushed;
   figures["dropped"] = stats.dropped;
-  figures["dropped_overflow"] = stats.dropped_overflow;
-  figures["dropped_age"] = stats.dropped_age;
-  figures["dropped_budget"] = stats.dropped_budget;
-  figures["dropped_flush"] = stats.dropped_flush;
-  figures["dropped_superseded"] = stats.dropped_superseded;
+  /* dropped_overflow, ..., dropped_broken_chain: one per reason. */
+  for (const latestframe::drop_reason_info &reason : latestframe::drop_reasons)
+    {
+      std::string key = std::string ("dropped_") + reason.name;
+      std::replace (key.begin (), key.end (), '-', '_');
+      figures[key.c_str ()] = stats.dropped_for (reason.reason);
+    }
   figures["capture_time_frames"] = stats.capture_time_frames;
   figures["not_decoded"] = stats.not_decoded;
   figures["decode_only"] = stats.decode_only;
@@ -572,9 +574,8 @@ describe_frame_info (const frame_info &info)
   return "FrameInfo(sequence=" + std::to_string (info.sequence)
          + ", skipped=" + std::to_string (info.skipped)
          + ", pts_ns=" + std::to_string (info.pts_ns)
-         + ", age_ns=" + std::to_string (info.age_ns)
-         + ", capture_time_ns=" + std::to_string (info.capture_time_ns)
-         + ", received="
+         + ", age_ns=" + std::to_string (info.age_ns) + ", capture_time_ns="
+         + std::to_string (info.capture_time_ns) + ", received="
          + py::repr (py::float_ (monotonic_seconds (info.received)))
                .cast<std::string> ()
          + ", connection=" + std::to_string (info.connection) + ")";
