@@ -71,6 +71,64 @@ struct service
   int exit_status = 0;
 };
 
+/* What main() sets up around the loop, each torn down once, in reverse
+ * order, however main() returns: the loop, the signal handlers, the MQTT
+ * connection. */
+class main_loop_owner
+{
+public:
+  explicit main_loop_owner (GMainLoop *&loop) : loop_ (loop)
+  {
+    loop_ = g_main_loop_new (nullptr, FALSE);
+  }
+  ~main_loop_owner ()
+  {
+    g_main_loop_unref (loop_);
+    loop_ = nullptr;
+  }
+  main_loop_owner (const main_loop_owner &) = delete;
+  main_loop_owner &operator= (const main_loop_owner &) = delete;
+
+private:
+  GMainLoop *&loop_;
+};
+
+class unix_signal_watch
+{
+public:
+  unix_signal_watch (int signum, GSourceFunc handler, gpointer data)
+      : id_ (g_unix_signal_add (signum, handler, data))
+  {
+  }
+  ~unix_signal_watch () { g_source_remove (id_); }
+  unix_signal_watch (const unix_signal_watch &) = delete;
+  unix_signal_watch &operator= (const unix_signal_watch &) = delete;
+
+private:
+  guint id_;
+};
+
+/* The connection's last user: going down, it sends what it holds, within
+ * its drain timeout. */
+class connection_owner
+{
+public:
+  explicit connection_owner (GstElement *&mqtt) : mqtt_ (mqtt) {}
+  ~connection_owner ()
+  {
+    if (!mqtt_)
+      return;
+    gst_element_set_state (mqtt_, GST_STATE_NULL);
+    gst_object_unref (mqtt_);
+    mqtt_ = nullptr;
+  }
+  connection_owner (const connection_owner &) = delete;
+  connection_owner &operator= (const connection_owner &) = delete;
+
+private:
+  GstElement *&mqtt_;
+};
+
 void
 say (const std::string &line)
 {
@@ -156,7 +214,8 @@ publish (service &self, const std::string &topic, const std::string &payload)
   g_signal_emit_by_name (self.mqtt, "publish", topic.c_str (), payload.c_str (),
                          &accepted);
   if (!accepted)
-    GST_WARNING ("the MQTT connection refused a message for %s", topic.c_str ());
+    GST_WARNING ("the MQTT connection refused a message for %s",
+                 topic.c_str ());
 }
 
 /* Names, once, each camera whose pipeline cannot be built (an analyses
@@ -224,7 +283,6 @@ announce (const service &self, const svc::reload_plan &plan)
        + joined (plan.restart) + "; kept " + joined (plan.keep));
 }
 
-
 gboolean
 on_reload (gpointer data)
 {
@@ -259,8 +317,9 @@ on_reload (gpointer data)
   next.memory_budget_bytes = self.config.memory_budget_bytes;
   self.config = next;
   self.reloads++;
-  announce (self, self.fleet->apply (svc::cameras_of_shard (
-                      self.config.cameras, self.shard.index, self.shard.count)));
+  announce (self,
+            self.fleet->apply (svc::cameras_of_shard (
+                self.config.cameras, self.shard.index, self.shard.count)));
   return G_SOURCE_CONTINUE;
 }
 
@@ -332,7 +391,8 @@ main (int argc, char **argv)
   g_option_context_add_main_entries (context, entries, nullptr);
   g_option_context_add_group (context, gst_init_get_option_group ());
   GError *error = nullptr;
-  const gboolean parsed = g_option_context_parse (context, &argc, &argv, &error);
+  const gboolean parsed
+      = g_option_context_parse (context, &argc, &argv, &error);
   g_option_context_free (context);
   auto free_flags = [&] {
     g_free (config_path);
@@ -400,107 +460,93 @@ main (int argc, char **argv)
   /* From here to the exit: a SIGHUP (systemctl reload) while starting, or
    * a second SIGTERM while draining, must not kill the process. A SIGTERM
    * before the loop runs stops it as soon as it would start. */
-  self.loop = g_main_loop_new (nullptr, FALSE);
-  const guint hangup = g_unix_signal_add (SIGHUP, on_reload, &self);
-  const guint terminate = g_unix_signal_add (SIGTERM, on_stop, &self);
-  const guint interrupt = g_unix_signal_add (SIGINT, on_stop, &self);
-  auto remove_signal_sources = [&] {
-    g_source_remove (hangup);
-    g_source_remove (terminate);
-    g_source_remove (interrupt);
-  };
-  self.mqtt = gst_element_factory_make ("mqttpublish", "service-connection");
-  if (!self.mqtt)
-    {
-      say ("no element mqttpublish: install latestframe's plugins "
-           "(./pipelines/demo.sh installs them) or set GST_PLUGIN_PATH");
-      remove_signal_sources ();
-      g_main_loop_unref (self.loop);
-      return 1;
-    }
-  gst_object_ref_sink (self.mqtt);
-  /* Its drain at the end: the connection's last user sends what the
-   * backlog holds, this long at most. */
-  g_object_set (self.mqtt, "drain-timeout", 5000u, NULL);
-  const svc::broker_config &broker = self.config.broker;
-  /* Unique across the processes of a deployment, whose pods may all be
-   * pid 1: a broker drops a client when another connects with its id. */
-  const std::string client_id = "latestframe-service-" + host_name () + "-"
-                                + std::to_string (self.shard.index) + "-of-"
-                                + std::to_string (self.shard.count) + "-"
-                                + std::to_string (getpid ());
-  g_object_set (self.mqtt, "connection", connection_name, "host",
-                broker.host.c_str (), "port", static_cast<guint> (broker.port),
-                "qos", static_cast<guint> (broker.qos), "backlog",
-                static_cast<guint> (std::max<std::uint32_t> (broker.backlog, 1)),
-                "publisher", self.publisher.c_str (), "camera", "service",
-                "client-id", client_id.c_str (), NULL);
-  /* Started (PAUSED) outside any pipeline: it connects, and takes the
-   * publish action. */
-  if (gst_element_set_state (self.mqtt, GST_STATE_PAUSED)
-      == GST_STATE_CHANGE_FAILURE)
-    {
-      say ("cannot start the MQTT connection to " + broker.host + ":"
-           + std::to_string (broker.port));
-      gst_object_unref (self.mqtt);
-      remove_signal_sources ();
-      g_main_loop_unref (self.loop);
-      return 1;
-    }
-  if (self.config.metrics.port > 0)
-    {
-      try
-        {
-          self.metrics = std::make_unique<svc::metrics_server> (
-              self.config.metrics.address, self.config.metrics.port);
-        }
-      catch (const std::exception &problem)
-        {
-          say (problem.what ());
-          gst_element_set_state (self.mqtt, GST_STATE_NULL);
-          gst_object_unref (self.mqtt);
-          remove_signal_sources ();
-          g_main_loop_unref (self.loop);
-          return 1;
-        }
-    }
-  say ("shard " + shard_name (self.shard) + " of " + self.config_path + " ("
-       + std::to_string (self.config.cameras.size ()) + " cameras) as "
-       + self.publisher + "; MQTT " + broker.host + ":"
-       + std::to_string (broker.port)
-       + (self.metrics ? "; metrics on http://" + self.config.metrics.address
-                             + ":" + std::to_string (self.metrics->port ())
-                             + "/metrics"
-                       : ""));
+  /* The loop and what runs around it; they go down at the block's end,
+   * the MQTT connection draining last (connection_owner). */
+  {
+    const main_loop_owner loop (self.loop);
+    const unix_signal_watch hangup (SIGHUP, on_reload, &self);
+    const unix_signal_watch terminate (SIGTERM, on_stop, &self);
+    const unix_signal_watch interrupt (SIGINT, on_stop, &self);
+    const connection_owner connection (self.mqtt);
+    self.mqtt = gst_element_factory_make ("mqttpublish", "service-connection");
+    if (!self.mqtt)
+      {
+        say ("no element mqttpublish: install latestframe's plugins "
+             "(./pipelines/demo.sh installs them) or set GST_PLUGIN_PATH");
+        return 1;
+      }
+    gst_object_ref_sink (self.mqtt);
+    /* Its drain at the end: the connection's last user sends what the
+     * backlog holds, this long at most. */
+    g_object_set (self.mqtt, "drain-timeout", 5000u, NULL);
+    const svc::broker_config &broker = self.config.broker;
+    /* Unique across the processes of a deployment, whose pods may all be
+     * pid 1: a broker drops a client when another connects with its id. */
+    const std::string client_id = "latestframe-service-" + host_name () + "-"
+                                  + std::to_string (self.shard.index) + "-of-"
+                                  + std::to_string (self.shard.count) + "-"
+                                  + std::to_string (getpid ());
+    g_object_set (
+        self.mqtt, "connection", connection_name, "host", broker.host.c_str (),
+        "port", static_cast<guint> (broker.port), "qos",
+        static_cast<guint> (broker.qos), "backlog",
+        static_cast<guint> (std::max<std::uint32_t> (broker.backlog, 1)),
+        "publisher", self.publisher.c_str (), "camera", "service", "client-id",
+        client_id.c_str (), NULL);
+    /* Started (PAUSED) outside any pipeline: it connects, and takes the
+     * publish action. */
+    if (gst_element_set_state (self.mqtt, GST_STATE_PAUSED)
+        == GST_STATE_CHANGE_FAILURE)
+      {
+        say ("cannot start the MQTT connection to " + broker.host + ":"
+             + std::to_string (broker.port));
+        return 1;
+      }
+    if (self.config.metrics.port > 0)
+      {
+        try
+          {
+            self.metrics = std::make_unique<svc::metrics_server> (
+                self.config.metrics.address, self.config.metrics.port);
+          }
+        catch (const std::exception &problem)
+          {
+            say (problem.what ());
+            return 1;
+          }
+      }
+    say ("shard " + shard_name (self.shard) + " of " + self.config_path + " ("
+         + std::to_string (self.config.cameras.size ()) + " cameras) as "
+         + self.publisher + "; MQTT " + broker.host + ":"
+         + std::to_string (broker.port)
+         + (self.metrics
+                ? "; metrics on http://" + self.config.metrics.address + ":"
+                      + std::to_string (self.metrics->port ()) + "/metrics"
+                : ""));
 
-  svc::fleet_settings settings;
-  settings.broker = broker;
-  settings.connection = connection_name;
-  settings.publisher = self.publisher;
-  settings.memory_budget_bytes = self.config.memory_budget_bytes;
-  self.fleet = std::make_unique<svc::camera_fleet> (settings);
-  announce (self, self.fleet->apply (mine));
+    svc::fleet_settings settings;
+    settings.broker = broker;
+    settings.connection = connection_name;
+    settings.publisher = self.publisher;
+    settings.memory_budget_bytes = self.config.memory_budget_bytes;
+    self.fleet = std::make_unique<svc::camera_fleet> (settings);
+    announce (self, self.fleet->apply (mine));
 
-  self.last_health = steady::now () - self.config.health_interval;
-  /* Each second, or each health interval when shorter. */
-  const guint tick_ms = static_cast<guint> (
-      self.config.health_interval.count () > 0
-          ? std::min<std::int64_t> (1000, self.config.health_interval.count ())
-          : 1000);
-  const guint tick = g_timeout_add (tick_ms, on_tick, &self);
-  on_tick (&self);
-  if (!self.stopping)
-    g_main_loop_run (self.loop);
+    self.last_health = steady::now () - self.config.health_interval;
+    /* Each second, or each health interval when shorter. */
+    const guint tick_ms = static_cast<guint> (
+        self.config.health_interval.count () > 0 ? std::min<std::int64_t> (
+            1000, self.config.health_interval.count ())
+                                                 : 1000);
+    const guint tick = g_timeout_add (tick_ms, on_tick, &self);
+    on_tick (&self);
+    if (!self.stopping)
+      g_main_loop_run (self.loop);
 
-  g_source_remove (tick);
-  self.fleet->stop_all ();
-  self.metrics.reset ();
-  /* The connection's last user: going down, it sends what it holds, within
-   * its drain timeout. */
-  gst_element_set_state (self.mqtt, GST_STATE_NULL);
-  gst_object_unref (self.mqtt);
-  remove_signal_sources ();
-  g_main_loop_unref (self.loop);
+    g_source_remove (tick);
+    self.fleet->stop_all ();
+    self.metrics.reset ();
+  }
   say ("stopped");
   return self.exit_status;
 }
