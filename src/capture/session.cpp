@@ -156,10 +156,8 @@ session::build (const source_spec &source, const capture_options &options,
   built->gate_.reset (gst_bin_get_by_name (bin, "gate"));
   if (built->gate_)
     {
-      static const char *const nicks[]
-          = { "all", "on-demand", "key-units", "auto" };
       gst_util_set_object_arg (G_OBJECT (built->gate_.get ()), "decode",
-                               nicks[static_cast<int> (options.decode)]);
+                               decode_mode_name (options.decode));
       /* max-age too: auto weighs it against the key interval. */
       g_object_set (built->gate_.get (), "analysis-rate", options.analysis_rate,
                     "max-age",

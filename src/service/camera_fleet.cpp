@@ -15,18 +15,6 @@ namespace latestframe::service
 namespace
 {
 
-decoding
-decoding_named (const std::string &name)
-{
-  if (name == "on-demand")
-    return decoding::on_demand;
-  if (name == "key-units")
-    return decoding::key_units;
-  if (name == "auto")
-    return decoding::automatic;
-  return decoding::all;
-}
-
 /* A value for a gst-launch property, quoted so that spaces and the
  * launch-line's own characters stay in it. */
 std::string
@@ -71,16 +59,16 @@ std::string
 camera_fleet::analysis_of (const camera_config &camera) const
 {
   const broker_config &broker = settings_.broker;
-  std::string fragment = camera.analyses.empty () ? std::string ("identity")
-                                                  : camera.analyses;
-  fragment += " ! mqttpublish name=publish camera=" + quoted (camera.id)
-              + " connection=" + quoted (settings_.connection)
-              + " host=" + quoted (broker.host)
-              + " port=" + std::to_string (broker.port)
-              + " qos=" + std::to_string (broker.qos)
-              + " backlog=" + std::to_string (std::max<std::uint32_t> (broker.backlog, 1))
-              + " topic=" + quoted (broker.topic_prefix + "/{camera}/detections")
-              + " publisher=" + quoted (settings_.publisher);
+  std::string fragment
+      = camera.analyses.empty () ? std::string ("identity") : camera.analyses;
+  fragment
+      += " ! mqttpublish name=publish camera=" + quoted (camera.id)
+         + " connection=" + quoted (settings_.connection) + " host="
+         + quoted (broker.host) + " port=" + std::to_string (broker.port)
+         + " qos=" + std::to_string (broker.qos) + " backlog="
+         + std::to_string (std::max<std::uint32_t> (broker.backlog, 1))
+         + " topic=" + quoted (broker.topic_prefix + "/{camera}/detections")
+         + " publisher=" + quoted (settings_.publisher);
   return fragment;
 }
 
@@ -91,7 +79,7 @@ camera_fleet::options_of (const camera_config &camera) const
   options.analysis = analysis_of (camera);
   options.open_in_background = true;
   options.max_age = camera.max_age;
-  options.decode = decoding_named (camera.decode);
+  options.decode = camera.decode;
   options.analysis_rate = camera.analysis_rate;
   options.protocols = camera.protocols;
   options.stall_timeout = camera.stall_timeout;

@@ -123,7 +123,6 @@ is_id_char (char c)
          || (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
-const char *const decode_modes[] = { "all", "on-demand", "key-units", "auto" };
 const char *const rtsp_protocols[]
     = { "tcp", "udp", "udp-mcast", "http", "tls" };
 // The URI schemes rtspsrc handles (its GstURIHandler protocols).
@@ -152,12 +151,19 @@ list_of (const char *const (&names)[n], const char *last_joiner)
   return list;
 }
 
-void
-check_decode (const std::string &text)
+decode_mode
+parse_decode (const std::string &text)
 {
-  if (!is_one_of (text, decode_modes))
-    throw std::invalid_argument (quoted (text) + ": unknown decode mode; use "
-                                 + list_of (decode_modes, " or "));
+  if (const std::optional<decode_mode> mode = decode_mode_named (text))
+    return *mode;
+  std::string names;
+  for (std::size_t i = 0; i < decode_modes.size (); i++)
+    names += std::string (i == 0                          ? ""
+                          : i + 1 == decode_modes.size () ? " or "
+                                                          : ", ")
+             + decode_modes[i].name;
+  throw std::invalid_argument (quoted (text) + ": unknown decode mode; use "
+                               + names);
 }
 
 void
@@ -445,10 +451,7 @@ config_reader::read_setting (const map_entry &entry,
   else if (entry.key == "analyses")
     camera.analyses = scalar_of (entry);
   else if (entry.key == "decode")
-    camera.decode = value (entry, [] (const std::string &text) {
-      check_decode (text);
-      return text;
-    });
+    camera.decode = value (entry, parse_decode);
   else if (entry.key == "analysis-rate")
     camera.analysis_rate = value (entry, parse_rate);
   else if (entry.key == "protocols")

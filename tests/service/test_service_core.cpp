@@ -149,7 +149,7 @@ TEST (ServiceConfig_Values, ExampleSaysWhatItMeans)
   EXPECT_EQ (config.cameras[0].analyses,
              "cvmotion min-area=0.01 ! cvfacedetect");
   EXPECT_EQ (config.cameras[0].max_age, 300ms);
-  EXPECT_EQ (config.cameras[0].decode, "key-units");
+  EXPECT_EQ (config.cameras[0].decode, latestframe::decode_mode::key_units);
   EXPECT_EQ (config.cameras[1].id, "yard");
   EXPECT_EQ (config.cameras[2].protocols, "udp+tcp");
   EXPECT_EQ (config.cameras[2].stall_timeout, 10s);
@@ -176,7 +176,7 @@ TEST (ServiceConfig_Values, BuiltInDefaults)
   const camera_config built_in;
   EXPECT_EQ (built_in.max_age, 500ms);
   EXPECT_EQ (built_in.analyses, "cvmotion");
-  EXPECT_EQ (built_in.decode, "all");
+  EXPECT_EQ (built_in.decode, latestframe::decode_mode::all);
   EXPECT_EQ (built_in.analysis_rate, 0);
   EXPECT_EQ (built_in.protocols, "tcp");
   EXPECT_EQ (built_in.stall_timeout, 5s);
@@ -202,7 +202,7 @@ TEST (ServiceConfig_Values, EveryKeyIsRead)
   EXPECT_EQ (door.uri, "rtsp://10.0.0.5/stream");
   EXPECT_EQ (door.analyses, "cvmotion min-area=500 ! cvfacedetect");
   EXPECT_EQ (door.max_age, 300ms);
-  EXPECT_EQ (door.decode, "key-units");
+  EXPECT_EQ (door.decode, latestframe::decode_mode::key_units);
   EXPECT_EQ (door.analysis_rate, 1.0);
   EXPECT_EQ (door.protocols, "tcp");
   EXPECT_EQ (door.stall_timeout, 5s);
@@ -225,7 +225,7 @@ TEST (ServiceConfig_Values, DefaultsFillWhatCamerasLeaveOut)
   const camera_config &door = config.cameras[0];
   EXPECT_EQ (door.max_age, 1s);
   EXPECT_EQ (door.analyses, "cvmotion ! cvqrdecode");
-  EXPECT_EQ (door.decode, "on-demand");
+  EXPECT_EQ (door.decode, latestframe::decode_mode::on_demand);
   EXPECT_EQ (door.analysis_rate, 2.0);
   EXPECT_EQ (door.protocols, "");
   EXPECT_EQ (door.stall_timeout, 10s);
@@ -233,7 +233,7 @@ TEST (ServiceConfig_Values, DefaultsFillWhatCamerasLeaveOut)
   EXPECT_EQ (yard.uri, "RTSPS://user:secret@10.0.0.6:8554/stream?channel=2");
   EXPECT_EQ (yard.max_age, 0ms);
   EXPECT_EQ (yard.analyses, "");
-  EXPECT_EQ (yard.decode, "auto");
+  EXPECT_EQ (yard.decode, latestframe::decode_mode::automatic);
   EXPECT_EQ (yard.analysis_rate, 0.5);
   EXPECT_EQ (yard.protocols, "udp+tcp");
   EXPECT_EQ (yard.stall_timeout, 2min);
@@ -341,7 +341,7 @@ TEST (ServiceConfig_Values, SamePipelineIgnoresOnlyTheLine)
     [] (camera_config &c) { c.uri += "x"; },
     [] (camera_config &c) { c.analyses += " ! cvqrdecode"; },
     [] (camera_config &c) { c.max_age += 1ms; },
-    [] (camera_config &c) { c.decode = "auto"; },
+    [] (camera_config &c) { c.decode = latestframe::decode_mode::automatic; },
     [] (camera_config &c) { c.analysis_rate += 0.5; },
     [] (camera_config &c) { c.protocols = "udp"; },
     [] (camera_config &c) { c.stall_timeout += 1ms; },
@@ -781,7 +781,8 @@ TEST (ReloadPlan_Model, CarryingOutThePlanGivesWhatIsWanted)
             camera_config c = camera (id);
             // Few variants, so that both same and changed pairs come up.
             c.max_age = std::chrono::milliseconds (100 * (random () % 2));
-            c.decode = random () % 4 == 0 ? "auto" : "all";
+            c.decode = random () % 4 == 0 ? latestframe::decode_mode::automatic
+                                          : latestframe::decode_mode::all;
             c.line = static_cast<int> (random () % 50); // never a change
             cameras.push_back (c);
           }

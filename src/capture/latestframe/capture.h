@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include "latestframe/decode_modes.h"
 #include "latestframe/drop_reasons.h"
 
 #include <opencv2/core.hpp>
@@ -39,14 +40,9 @@ LATESTFRAME_CAPTURE_API const char *to_string (capture_state state);
  * `decode` property): all of it; on demand (at each analysis_rate tick the
  * newest chain up to the newest frame, the frames before that one decoded
  * but not shown); key units only; or auto (key units when analysis_rate and
- * max_age allow one key interval, else on demand). */
-enum class decoding : std::uint8_t
-{
-  all,
-  on_demand,
-  key_units,
-  automatic,
-};
+ * max_age allow one key interval, else on demand). The element's own modes
+ * (decode_modes.h), by another name. */
+using decoding = decode_mode;
 
 struct capture_options
 {

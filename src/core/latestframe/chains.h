@@ -5,6 +5,8 @@
  */
 #pragma once
 
+#include "latestframe/decode_modes.h"
+
 #include <cstdint>
 
 namespace latestframe
@@ -21,7 +23,8 @@ enum class unit_kind : std::uint8_t
   non_reference,
 };
 
-/* How much of each chain a decoder after the keeper gets. Frames that are
+/* How much of each chain a decoder after the keeper gets, by decode_mode
+ * (decode_modes.h). Frames that are
  * all key units (raw video) have chains of one frame, where the modes only
  * differ by the pace and newest-first hand-over.
  *
@@ -37,30 +40,6 @@ enum class unit_kind : std::uint8_t
  * | automatic  | key_units when they meet the pace and     |                                |                          |
  * |            | max-age (both at least a key interval),   |                                |                          |
  * |            | else on_demand                            |                                |                          | */
-enum class decode_mode : std::uint8_t
-{
-  all,
-  on_demand,
-  key_units,
-  automatic,
-};
-
-inline const char *
-decode_mode_name (decode_mode mode)
-{
-  switch (mode)
-    {
-    case decode_mode::all:
-      return "all";
-    case decode_mode::on_demand:
-      return "on-demand";
-    case decode_mode::key_units:
-      return "key-units";
-    case decode_mode::automatic:
-      return "auto";
-    }
-  return "?";
-}
 
 /* The mode automatic stands for, given what the consumer asked for: key
  * units alone are enough when the consumer takes at most one frame per key

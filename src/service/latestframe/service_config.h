@@ -71,6 +71,8 @@
  * counting from 0: `cameras[2].max-age`, `broker.port`. */
 #pragma once
 
+#include "latestframe/decode_modes.h"
+
 #include <chrono>
 #include <cstdint>
 #include <stdexcept>
@@ -133,9 +135,9 @@ struct camera_config
   std::string analyses = "cvmotion";
   /* 0 = off. */
   std::chrono::milliseconds max_age{ 500 };
-  /* all | on-demand | key-units | auto, as latestframe's decode names
-   * them. */
-  std::string decode = "all";
+  /* latestframe's decode modes (decode_modes.h), by their names in the
+   * file: all | on-demand | key-units | auto. */
+  decode_mode decode = decode_mode::all;
   /* Frames per second, 0..1000 (0 = as fast as the analyses run). */
   double analysis_rate = 0;
   /* rtspsrc's protocols: tcp, udp, udp-mcast, http, tls joined by '+'

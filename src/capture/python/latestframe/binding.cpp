@@ -168,13 +168,11 @@ template <bool capture_options::*field> struct flag_keyword
   }
 };
 
-/* The decoding, by latestframe's own names for it (its `decode`
- * property's nicks). */
+/* The decoding, by latestframe's own names for it (decode_modes.h, its
+ * `decode` property's nicks). */
 struct decoding_keyword
 {
   static constexpr const char *python_type = "str";
-  static constexpr const char *names[]
-      = { "all", "on-demand", "key-units", "auto" };
   static void apply (capture_options &options, const char *name,
                      py::handle value)
   {
@@ -182,20 +180,22 @@ struct decoding_keyword
       throw py::type_error (std::string (name) + " must be a str, not "
                             + type_name (value));
     const std::string given = value.cast<std::string> ();
-    for (std::size_t i = 0; i < std::size (names); i++)
-      if (given == names[i])
-        {
-          options.decode = static_cast<latestframe::decoding> (i);
-          return;
-        }
-    throw py::value_error (std::string (name)
-                           + " must be 'all', 'on-demand', 'key-units' or "
-                             "'auto', not '"
-                           + given + "'");
+    if (const std::optional<latestframe::decode_mode> mode
+        = latestframe::decode_mode_named (given))
+      {
+        options.decode = *mode;
+        return;
+      }
+    std::string names;
+    for (const latestframe::decode_mode_info &mode : latestframe::decode_modes)
+      names += std::string (names.empty () ? "'" : "', '") + mode.name;
+    throw py::value_error (std::string (name) + " must be one of " + names
+                           + "', not '" + given + "'");
   }
   static std::string show (const capture_options &options)
   {
-    return std::string ("'") + names[static_cast<int> (options.decode)] + "'";
+    return std::string ("'") + latestframe::decode_mode_name (options.decode)
+           + "'";
   }
 };
 
