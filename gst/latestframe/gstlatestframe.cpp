@@ -112,6 +112,7 @@
 #include <cstdlib>
 #include <new>
 #include <optional>
+#include <array>
 #include <string>
 
 GST_DEBUG_CATEGORY_STATIC (latest_frame_debug);
@@ -295,8 +296,8 @@ gst_latest_frame_delivery_get_type (void)
   };
   if (g_once_init_enter (&delivery_type))
     {
-      GType type = g_enum_register_static ("GstLatestFrameDelivery",
-                                           delivery_values);
+      GType type
+          = g_enum_register_static ("GstLatestFrameDelivery", delivery_values);
       g_once_init_leave (&delivery_type, type);
     }
   return delivery_type;
@@ -316,42 +317,34 @@ gst_latest_frame_age_from_get_type (void)
     { GST_LATEST_FRAME_AGE_FROM_RUNNING_TIME,
       "The frame's running time (for RTSP: when the receiver got it)",
       "running-time" },
-    { GST_LATEST_FRAME_AGE_FROM_ARRIVAL,
-      "When the frame reached this element", "arrival" },
+    { GST_LATEST_FRAME_AGE_FROM_ARRIVAL, "When the frame reached this element",
+      "arrival" },
     { 0, NULL, NULL },
   };
   if (g_once_init_enter (&age_from_type))
     {
-      GType type = g_enum_register_static ("GstLatestFrameAgeFrom",
-                                           age_from_values);
+      GType type
+          = g_enum_register_static ("GstLatestFrameAgeFrom", age_from_values);
       g_once_init_leave (&age_from_type, type);
     }
   return age_from_type;
 }
 
+/* The enum's values, nicks and descriptions from the core's list of the
+ * decode modes (decode_modes.h); built once, and static as a registered
+ * enum's values must be. */
 GType
 gst_latest_frame_decode_get_type (void)
 {
   static GType decode_type = 0;
-  static const GEnumValue decode_values[] = {
-    { GST_LATEST_FRAME_DECODE_ALL,
-      "All: every frame kept goes to the decoder, in whole chains", "all" },
-    { GST_LATEST_FRAME_DECODE_ON_DEMAND,
-      "On demand: when downstream is ready, the newest chain up to the newest "
-      "frame, all but that frame decode-only",
-      "on-demand" },
-    { GST_LATEST_FRAME_DECODE_KEY_UNITS,
-      "Key units only: delta units are dropped as they arrive", "key-units" },
-    { GST_LATEST_FRAME_DECODE_AUTO,
-      "Auto: key units when analysis-rate and max-age allow one key "
-      "interval, else on demand",
-      "auto" },
-    { 0, NULL, NULL },
-  };
   if (g_once_init_enter (&decode_type))
     {
-      GType type = g_enum_register_static ("GstLatestFrameDecode",
-                                           decode_values);
+      static std::array<GEnumValue, lf::decode_modes.size () + 1> values{};
+      for (std::size_t i = 0; i < lf::decode_modes.size (); i++)
+        values[i] = { static_cast<gint> (lf::decode_modes[i].mode),
+                      lf::decode_modes[i].meaning, lf::decode_modes[i].name };
+      GType type
+          = g_enum_register_static ("GstLatestFrameDecode", values.data ());
       g_once_init_leave (&decode_type, type);
     }
   return decode_type;
@@ -441,7 +434,10 @@ struct queue_signals
   {
     return !self->state->silent.load (std::memory_order_relaxed);
   }
-  void full () { g_signal_emit (self, latest_frame_signals[SIGNAL_OVERRUN], 0); }
+  void full ()
+  {
+    g_signal_emit (self, latest_frame_signals[SIGNAL_OVERRUN], 0);
+  }
   void room_after_wait ()
   {
     g_signal_emit (self, latest_frame_signals[SIGNAL_RUNNING], 0);
@@ -530,9 +526,9 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
    * nothing to push (below the min-threshold-* levels, if set), before it
    * waits; once per transition to empty.
    */
-  latest_frame_signals[SIGNAL_UNDERRUN] = g_signal_new (
-      "underrun", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_FIRST, 0, NULL, NULL,
-      NULL, G_TYPE_NONE, 0);
+  latest_frame_signals[SIGNAL_UNDERRUN]
+      = g_signal_new ("underrun", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_FIRST,
+                      0, NULL, NULL, NULL, G_TYPE_NONE, 0);
   /**
    * GstLatestFrame::running:
    *
@@ -541,9 +537,9 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
    * blocked by a full element (leaky=no, or a paced non-live upstream) got
    * room (upstream's thread).
    */
-  latest_frame_signals[SIGNAL_RUNNING] = g_signal_new (
-      "running", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_FIRST, 0, NULL, NULL,
-      NULL, G_TYPE_NONE, 0);
+  latest_frame_signals[SIGNAL_RUNNING]
+      = g_signal_new ("running", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_FIRST,
+                      0, NULL, NULL, NULL, G_TYPE_NONE, 0);
   /**
    * GstLatestFrame::overrun:
    *
@@ -552,18 +548,18 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
    * (leaky) or upstream blocks; the limits are checked again after it, so a
    * handler may raise them.
    */
-  latest_frame_signals[SIGNAL_OVERRUN] = g_signal_new (
-      "overrun", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_FIRST, 0, NULL, NULL,
-      NULL, G_TYPE_NONE, 0);
+  latest_frame_signals[SIGNAL_OVERRUN]
+      = g_signal_new ("overrun", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_FIRST,
+                      0, NULL, NULL, NULL, G_TYPE_NONE, 0);
   /**
    * GstLatestFrame::pushing:
    *
    * As `queue`'s: emitted from the element's streaming thread when it has
    * something to push again after an underrun.
    */
-  latest_frame_signals[SIGNAL_PUSHING] = g_signal_new (
-      "pushing", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_FIRST, 0, NULL, NULL,
-      NULL, G_TYPE_NONE, 0);
+  latest_frame_signals[SIGNAL_PUSHING]
+      = g_signal_new ("pushing", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_FIRST,
+                      0, NULL, NULL, NULL, G_TYPE_NONE, 0);
   /**
    * GstLatestFrame::try-pull-frame:
    * @self: the element
@@ -813,9 +809,8 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
           0, G_MAXUINT64, 0, readable));
   g_object_class_install_property (
       gobject_class, PROP_STATS,
-      g_param_spec_boxed (
-          "stats", "Statistics", stats_blurb (), GST_TYPE_STRUCTURE,
-          readable));
+      g_param_spec_boxed ("stats", "Statistics", stats_blurb (),
+                          GST_TYPE_STRUCTURE, readable));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -901,9 +896,8 @@ static GstStructure *
 build_stats (GstLatestFrame *self)
 {
   const lf::keeper_stats stats = self->state->keeper.stats ();
-  auto dropped = [&] (lf::drop_reason reason) {
-    return stats.dropped_for (reason);
-  };
+  auto dropped
+      = [&] (lf::drop_reason reason) { return stats.dropped_for (reason); };
   GstStructure *structure = gst_structure_new (
       STATS_NAME, "received", G_TYPE_UINT64, stats.received, "pushed",
       G_TYPE_UINT64, stats.handed_over, "dropped", G_TYPE_UINT64,
@@ -914,8 +908,8 @@ build_stats (GstLatestFrame *self)
       "in-flight-buffers", G_TYPE_UINT,
       static_cast<guint> (stats.in_flight_frames), "in-flight-bytes",
       G_TYPE_UINT64, stats.in_flight_bytes, "peak-bytes", G_TYPE_UINT64,
-      stats.peak_bytes, "age-p50", G_TYPE_UINT64, stats.ages.p50_ns,
-      "age-p95", G_TYPE_UINT64, stats.ages.p95_ns, "age-max", G_TYPE_UINT64,
+      stats.peak_bytes, "age-p50", G_TYPE_UINT64, stats.ages.p50_ns, "age-p95",
+      G_TYPE_UINT64, stats.ages.p95_ns, "age-max", G_TYPE_UINT64,
       stats.ages.max_ns, "age-samples", G_TYPE_UINT, stats.ages.samples,
       "upstream-live", G_TYPE_BOOLEAN, stats.upstream_live,
       "capture-time-frames", G_TYPE_UINT64,
@@ -925,21 +919,19 @@ build_stats (GstLatestFrame *self)
       "timestamp-age-p50", G_TYPE_UINT64, stats.timestamp_ages.p50_ns,
       "timestamp-age-p95", G_TYPE_UINT64, stats.timestamp_ages.p95_ns,
       "timestamp-age-max", G_TYPE_UINT64, stats.timestamp_ages.max_ns,
-      "timestamp-age-samples", G_TYPE_UINT, stats.timestamp_ages.samples,
-      NULL);
-  gst_structure_set (structure, "age-from", G_TYPE_STRING,
-                     age_from_nick (self->state->age_from), "decode-only",
-                     G_TYPE_UINT64, stats.decode_only, "decoding",
-                     G_TYPE_STRING,
-                     stats.encoded ? lf::decode_mode_name (stats.decoding)
-                                   : "raw",
-                     "key-interval", G_TYPE_UINT64, stats.key_interval_ns,
-                     "current-level-chains", G_TYPE_UINT, stats.held_chains,
-                     NULL);
+      "timestamp-age-samples", G_TYPE_UINT, stats.timestamp_ages.samples, NULL);
+  gst_structure_set (
+      structure, "age-from", G_TYPE_STRING,
+      age_from_nick (self->state->age_from), "decode-only", G_TYPE_UINT64,
+      stats.decode_only, "decoding", G_TYPE_STRING,
+      stats.encoded ? lf::decode_mode_name (stats.decoding) : "raw",
+      "key-interval", G_TYPE_UINT64, stats.key_interval_ns,
+      "current-level-chains", G_TYPE_UINT, stats.held_chains, NULL);
   for (std::size_t i = 0; i < lf::drop_reason_count; i++)
     {
       const auto reason = static_cast<lf::drop_reason> (i);
-      std::string field = std::string ("dropped-") + lf::drop_reason_name (reason);
+      std::string field
+          = std::string ("dropped-") + lf::drop_reason_name (reason);
       gst_structure_set (structure, field.c_str (), G_TYPE_UINT64,
                          dropped (reason).frames, (field + "-bytes").c_str (),
                          G_TYPE_UINT64, dropped (reason).bytes, NULL);
@@ -1040,7 +1032,8 @@ gst_latest_frame_set_property (GObject *object, guint prop_id,
       break;
     case PROP_DECODE:
       change_hand_over (self, [value] (lf::hand_over_request &request) {
-        request.decode = static_cast<lf::decode_mode> (g_value_get_enum (value));
+        request.decode
+            = static_cast<lf::decode_mode> (g_value_get_enum (value));
       });
       break;
     case PROP_ANALYSIS_RATE:
@@ -1088,7 +1081,8 @@ gst_latest_frame_set_property (GObject *object, guint prop_id,
     }
   if (!dropped.empty ())
     GST_CAT_DEBUG_OBJECT (latest_frame_dataflow, self,
-                          "the new setting dropped %zu frames", dropped.size ());
+                          "the new setting dropped %zu frames",
+                          dropped.size ());
 }
 
 static void
@@ -1203,15 +1197,16 @@ age_from_capture_time (GstLatestFrame *self, GstBuffer *buffer,
   lf::capture_clock &capture_clock = self->state->capture_clock;
   if (capture_clock.out_of_step ())
     return;
-  const std::optional<guint64> captured = latestframe::glue::reference_capture_time (buffer);
+  const std::optional<guint64> captured
+      = latestframe::glue::reference_capture_time (buffer);
   if (!captured)
     return;
   const std::int64_t now_running = read_running_clock (self);
   if (now_running == lf::no_time)
     return;
-  const lf::capture_clock::placement placed = capture_clock.place (
-      static_cast<std::int64_t> (*captured), g_get_real_time () * 1000,
-      now_running);
+  const lf::capture_clock::placement placed
+      = capture_clock.place (static_cast<std::int64_t> (*captured),
+                             g_get_real_time () * 1000, now_running);
   if (placed.out_of_step_age_ns)
     {
       const std::int64_t age = *placed.out_of_step_age_ns;
@@ -1256,8 +1251,7 @@ describe_frame (GstLatestFrame *self, GstBuffer *buffer)
   guint64 running_time;
   /* A running time past 2^63 ns (a segment's base or rate taken to the
    * limit) is not a time the keeper can age or span: none. */
-  if (segment->format == GST_FORMAT_TIME
-      && GST_CLOCK_TIME_IS_VALID (timestamp)
+  if (segment->format == GST_FORMAT_TIME && GST_CLOCK_TIME_IS_VALID (timestamp)
       && gst_segment_to_running_time_full (segment, GST_FORMAT_TIME, timestamp,
                                            &running_time)
              == 1
@@ -1305,9 +1299,10 @@ learn_upstream_liveness (GstLatestFrame *self)
   gst_query_unref (query);
   self->state->liveness_known = true;
   self->state->keeper.set_upstream_live (live);
-  GST_DEBUG_OBJECT (self, "upstream is %s", !answered ? "live (no answer)"
-                                            : live    ? "live"
-                                                      : "not live: paced");
+  GST_DEBUG_OBJECT (self, "upstream is %s",
+                    !answered ? "live (no answer)"
+                    : live    ? "live"
+                              : "not live: paced");
 }
 
 /* The flow return a refusal in `state` stands for. */
@@ -1413,11 +1408,11 @@ gst_latest_frame_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   switch (outcome.status)
     {
     case keeper_t::admit_status::queued:
-      GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
-                          "queued frame %" G_GUINT64_FORMAT " (%p, %"
-                          G_GUINT64_FORMAT " bytes), dropped %zu held",
-                          outcome.sequence, buffer, frame.bytes,
-                          outcome.held_dropped);
+      GST_CAT_LOG_OBJECT (
+          latest_frame_dataflow, self,
+          "queued frame %" G_GUINT64_FORMAT " (%p, %" G_GUINT64_FORMAT
+          " bytes), dropped %zu held",
+          outcome.sequence, buffer, frame.bytes, outcome.held_dropped);
       STATUS (self, "after chain");
       return GST_FLOW_OK;
     case keeper_t::admit_status::dropped:
@@ -1447,7 +1442,8 @@ keep_sticky_events (GstLatestFrame *self, keeper_t::released_list &released)
     if (item.is_frame || !object || !GST_IS_EVENT (object))
       return;
     GstEvent *event = GST_EVENT_CAST (object);
-    if (GST_EVENT_IS_STICKY (event) && GST_EVENT_TYPE (event) != GST_EVENT_SEGMENT
+    if (GST_EVENT_IS_STICKY (event)
+        && GST_EVENT_TYPE (event) != GST_EVENT_SEGMENT
         && GST_EVENT_TYPE (event) != GST_EVENT_EOS)
       gst_pad_store_sticky_event (self->srcpad, event);
   });
@@ -1474,12 +1470,12 @@ learn_encoding (GstLatestFrame *self, GstEvent *caps_event)
 {
   GstCaps *caps = NULL;
   gst_event_parse_caps (caps_event, &caps);
-  const GstStructure *structure
-      = caps && gst_caps_get_size (caps) > 0 ? gst_caps_get_structure (caps, 0)
-                                             : NULL;
+  const GstStructure *structure = caps && gst_caps_get_size (caps) > 0
+                                      ? gst_caps_get_structure (caps, 0)
+                                      : NULL;
   const bool encoded
-      = structure && !g_str_has_suffix (gst_structure_get_name (structure),
-                                        "/x-raw");
+      = structure
+        && !g_str_has_suffix (gst_structure_get_name (structure), "/x-raw");
   GST_INFO_OBJECT (self, "%s caps: %" GST_PTR_FORMAT,
                    encoded ? "encoded" : "raw", caps);
   change_hand_over (self, [encoded] (lf::hand_over_request &request) {
@@ -1557,7 +1553,8 @@ gst_latest_frame_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     return GST_FLOW_OK;
   const GstFlowReturn flow
       = flow_for_refusal (outcome.refused_in, outcome.failure_code);
-  if (type == GST_EVENT_EOS && (flow == GST_FLOW_NOT_LINKED || flow < GST_FLOW_EOS))
+  if (type == GST_EVENT_EOS
+      && (flow == GST_FLOW_NOT_LINKED || flow < GST_FLOW_EOS))
     /* Upstream ends here and will not see another flow return. */
     GST_ELEMENT_FLOW_ERROR (self, flow);
   GST_CAT_LOG_OBJECT (latest_frame_dataflow, self, "refused event %s: %s",
@@ -1835,7 +1832,8 @@ make_decode_only (GstLatestFrame *self, GstBuffer *buffer)
                                              &running_time)
                != 1)
       return;
-    segment.time = gst_segment_to_stream_time (&segment, GST_FORMAT_TIME, start);
+    segment.time
+        = gst_segment_to_stream_time (&segment, GST_FORMAT_TIME, start);
     segment.base = running_time;
     segment.start = start;
     segment.position = start;
@@ -1882,9 +1880,9 @@ capture_time_of (const keeper_t::handover &frame)
 static void
 describe_handover (const keeper_t::handover &frame, GstStructure *info)
 {
-  const guint64 running_time
-      = frame.time_ns == lf::no_time ? GST_CLOCK_TIME_NONE
-                                     : static_cast<guint64> (frame.time_ns);
+  const guint64 running_time = frame.time_ns == lf::no_time
+                                   ? GST_CLOCK_TIME_NONE
+                                   : static_cast<guint64> (frame.time_ns);
   const gint64 age
       = frame.age_ns ? static_cast<gint64> (*frame.age_ns) : gint64 (-1);
   gst_structure_set (info, "sequence", G_TYPE_UINT64, frame.sequence,
@@ -1905,8 +1903,8 @@ attach_frame_info (GstBuffer *buffer, const keeper_t::handover &frame)
 {
   LatestFrameInfoMeta *info = latest_frame_info_meta_get (buffer);
   if (!info)
-    info = reinterpret_cast<LatestFrameInfoMeta *> (gst_buffer_add_meta (
-        buffer, latest_frame_info_meta_get_info (), NULL));
+    info = reinterpret_cast<LatestFrameInfoMeta *> (
+        gst_buffer_add_meta (buffer, latest_frame_info_meta_get_info (), NULL));
   if (G_UNLIKELY (!info))
     return;
   info->sequence = frame.sequence;
@@ -1934,9 +1932,9 @@ push_frame (GstLatestFrame *self, keeper_t::handover &frame)
     attach_frame_info (buffer, frame);
   lf::attach_flight_charge (buffer, std::move (frame.charge));
   GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
-                      "pushing frame %" G_GUINT64_FORMAT " (%p)%s%s, %.1f ms old",
-                      frame.sequence, buffer,
-                      frame.discont ? " (discont)" : "",
+                      "pushing frame %" G_GUINT64_FORMAT
+                      " (%p)%s%s, %.1f ms old",
+                      frame.sequence, buffer, frame.discont ? " (discont)" : "",
                       frame.decode_only ? " (decode-only)" : "",
                       frame.age_ns.value_or (0) / 1e6);
   return gst_pad_push (self->srcpad, buffer);
@@ -2037,8 +2035,8 @@ gst_latest_frame_loop (GstPad *pad)
       = self->state->timed_frames.load (std::memory_order_relaxed)
             ? read_running_clock (self)
             : lf::no_time;
-  keeper_t::handover next
-      = keeper.push_next (post_stats_when_due (self), now, queue_signals{ self });
+  keeper_t::handover next = keeper.push_next (post_stats_when_due (self), now,
+                                              queue_signals{ self });
   post_notice (self, next.note);
   if (!next.released.empty ())
     GST_CAT_LOG_OBJECT (latest_frame_dataflow, self,
@@ -2155,9 +2153,9 @@ gst_latest_frame_try_pull_frame (GstLatestFrame *self, GstClockTime timeout)
   const std::optional<steady_clock::time_point> deadline
       = GST_CLOCK_TIME_IS_VALID (timeout)
             ? std::optional<steady_clock::time_point> (
-                  steady_clock::now ()
-                  + std::chrono::nanoseconds (
-                      MIN (timeout, 365 * 24 * 3600 * GST_SECOND)))
+                steady_clock::now ()
+                + std::chrono::nanoseconds (
+                    MIN (timeout, 365 * 24 * 3600 * GST_SECOND)))
             : std::nullopt;
   lf::checked_lock one_reader (self->state->pull_lock);
   for (;;)
