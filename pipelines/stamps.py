@@ -1,5 +1,5 @@
 """Reads the capture time latestframe-testcam stamps into each frame (the
-same codec as src/testcam/stamp.cpp: 80 bits in 16 x 5 blocks at the
+same codec as src/stamp/stamp.cpp: 80 bits in 16 x 5 blocks at the
 top-left of the luma plane: sync byte 0xA5, 64-bit CLOCK_MONOTONIC ns, CRC-8)
 and tells how old a frame is."""
 import time
