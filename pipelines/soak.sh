@@ -50,8 +50,11 @@ started=$(date +%s.%N)
 while kill -0 "$demo" 2>/dev/null; do
   rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$demo/status" 2>/dev/null || true)
   now=$(date +%s.%N)
-  [ -n "$rss" ] && awk -v t="$now" -v s="$started" -v r="$rss" \
-    'BEGIN { printf "%.1f,%d\n", t - s, r }' >>"$out/soak-rss.csv"
+  # Samples of the run only: past its duration the demo tears its pipeline
+  # down, and the memory that frees is not a trend (a short soak's last
+  # sample once fell 28 MiB so, and failed the flatness bound).
+  [ -n "$rss" ] && awk -v t="$now" -v s="$started" -v r="$rss" -v d="$seconds" \
+    'BEGIN { if (t - s < d) printf "%.1f,%d\n", t - s, r }' >>"$out/soak-rss.csv"
   # Sleep in small steps: the demo may end between samples.
   for _ in $(seq $((sample * 10))); do
     kill -0 "$demo" 2>/dev/null || break
