@@ -669,17 +669,18 @@ private:
               /* Frames dropped on the way (too old) made room. */
               if (!out.released.empty () && core_.producers_waiting () > 0)
                 room_.notify_all ();
-              /* The clock is read only for a wait with an end. */
-              std::optional<clock::time_point> until;
+              consumer_waiting_++;
               if (deadline || step.until)
                 {
+                  /* The clock is read only for a wait with an end. */
                   const clock::time_point now = clock::now ();
                   if (deadline && now >= *deadline)
                     {
+                      consumer_waiting_--;
                       out.status = handover_status::timed_out;
                       return out;
                     }
-                  until = deadline;
+                  std::optional<clock::time_point> until = deadline;
                   if (step.until)
                     {
                       /* The pace's due time is on now_()'s axis. */
@@ -687,10 +688,8 @@ private:
                           = now + (*step.until - request.now);
                       until = deadline && *deadline < due ? *deadline : due;
                     }
+                  lock.wait_until (items_, *until);
                 }
-              consumer_waiting_++;
-              if (until)
-                lock.wait_until (items_, *until);
               else
                 lock.wait (items_);
               consumer_waiting_--;
