@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -204,11 +205,18 @@ public:
         return text;
     return {};
   }
-  /* Waits up to `bound` for an EOS message; whether one came. */
-  bool wait_for_eos (milliseconds bound) const
+  /* How many EOS messages have come so far. */
+  std::uint64_t eos_count () const
+  {
+    std::lock_guard<std::mutex> hold (lock_);
+    return eos_count_;
+  }
+  /* Waits up to `bound` for an EOS message past the first `seen`. */
+  bool wait_for_eos_after (std::uint64_t seen, milliseconds bound) const
   {
     std::unique_lock<std::mutex> hold (lock_);
-    return eos_seen_.wait_for (hold, bound, [this] { return eos_; });
+    return eos_seen_.wait_for (hold, bound,
+                               [this, seen] { return eos_count_ > seen; });
   }
 
 private:
@@ -257,7 +265,7 @@ private:
       case GST_MESSAGE_EOS:
         {
           std::lock_guard<std::mutex> hold (self->lock_);
-          self->eos_ = true;
+          self->eos_count_++;
           self->eos_seen_.notify_all ();
           break;
         }
@@ -277,7 +285,7 @@ private:
   std::string first_error_;
   std::string first_warning_;
   std::vector<std::string> warning_texts_;
-  bool eos_ = false;
+  std::uint64_t eos_count_ = 0;
 };
 
 /* What has passed a pad so far. */
@@ -1287,16 +1295,24 @@ run_mode_switches (const fault_settings &settings, const std::string &)
     reader.stop ();
     taken = reader.taken ();
 
-    std::atomic<bool> sent{ false };
+    /* The EOS message can reach the bus before the sender's call returns
+     * (the sink posts it from the streaming thread), so the sender gets
+     * what is left of the same bound to return: a call blocked behind a
+     * stream lock still fails, a thread not yet scheduled does not. */
+    std::promise<void> sent;
+    std::future<void> returned_future = sent.get_future ();
+    const std::uint64_t eos_before = load.bus ().eos_count ();
     std::thread stopper ([&load, &sent] {
       gst_element_send_event (load.pipeline (), gst_event_new_eos ());
-      sent = true;
+      sent.set_value ();
     });
-    const bool eos = load.bus ().wait_for_eos (eos_bound);
+    const bool eos = load.bus ().wait_for_eos_after (eos_before, eos_bound);
     eos_ms = std::chrono::duration_cast<milliseconds> (steady_clock::now ()
                                                        - last_change)
                  .count ();
-    const bool returned = sent.load ();
+    const bool returned
+        = returned_future.wait_until (last_change + eos_bound)
+          == std::future_status::ready;
     row.counts.add_element (latest);
     row.analysed = load.at_sink ().seen_approx ().count;
     /* A sender still blocked is released by the stop. */
