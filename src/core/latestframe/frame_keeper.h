@@ -669,18 +669,17 @@ private:
               /* Frames dropped on the way (too old) made room. */
               if (!out.released.empty () && core_.producers_waiting () > 0)
                 room_.notify_all ();
-              consumer_waiting_++;
+              /* The clock is read only for a wait with an end. */
+              std::optional<clock::time_point> until;
               if (deadline || step.until)
                 {
-                  /* The clock is read only for a wait with an end. */
                   const clock::time_point now = clock::now ();
                   if (deadline && now >= *deadline)
                     {
-                      consumer_waiting_--;
                       out.status = handover_status::timed_out;
                       return out;
                     }
-                  std::optional<clock::time_point> until = deadline;
+                  until = deadline;
                   if (step.until)
                     {
                       /* The pace's due time is on now_()'s axis. */
@@ -688,8 +687,10 @@ private:
                           = now + (*step.until - request.now);
                       until = deadline && *deadline < due ? *deadline : due;
                     }
-                  lock.wait_until (items_, *until);
                 }
+              consumer_waiting_++;
+              if (until)
+                lock.wait_until (items_, *until);
               else
                 lock.wait (items_);
               consumer_waiting_--;
