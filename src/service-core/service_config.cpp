@@ -139,16 +139,33 @@ is_one_of (const std::string &text, const char *const (&names)[n])
 
 template <std::size_t n>
 std::string
-list_of (const char *const (&names)[n], const char *last_joiner)
+list_of (const char *const (&names)[n], const char *last_joiner,
+         const char *joiner = ", ")
 {
   std::string list;
   for (std::size_t i = 0; i < n; i++)
     {
       if (i > 0)
-        list += i + 1 == n ? last_joiner : ", ";
+        list += i + 1 == n ? last_joiner : joiner;
       list += names[i];
     }
   return list;
+}
+
+/* "all, on-demand, key-units or auto": decode_modes.h's names. */
+const std::string &
+decode_mode_words ()
+{
+  static const std::string words = [] {
+    std::string names;
+    for (std::size_t i = 0; i < decode_modes.size (); i++)
+      names += std::string (i == 0                          ? ""
+                            : i + 1 == decode_modes.size () ? " or "
+                                                            : ", ")
+               + decode_modes[i].name;
+    return names;
+  }();
+  return words;
 }
 
 decode_mode
@@ -156,14 +173,8 @@ parse_decode (const std::string &text)
 {
   if (const std::optional<decode_mode> mode = decode_mode_named (text))
     return *mode;
-  std::string names;
-  for (std::size_t i = 0; i < decode_modes.size (); i++)
-    names += std::string (i == 0                          ? ""
-                          : i + 1 == decode_modes.size () ? " or "
-                                                          : ", ")
-             + decode_modes[i].name;
   throw std::invalid_argument (quoted (text) + ": unknown decode mode; use "
-                               + names);
+                               + decode_mode_words ());
 }
 
 void
@@ -316,17 +327,65 @@ edit_distance (const std::string &from, const std::string &to)
 
 using key_list = std::vector<const char *>;
 
-const key_list top_keys
-    = { "broker", "health", "metrics", "memory-budget", "defaults", "cameras" };
-const key_list broker_keys
-    = { "host", "port", "topic-prefix", "qos", "backlog" };
-const key_list health_keys = { "interval" };
-const key_list metrics_keys = { "address", "port" };
-const key_list setting_keys = { "max-age",       "analyses",  "decode",
-                                "analysis-rate", "protocols", "stall-timeout" };
-const key_list camera_keys
-    = { "id",     "uri",           "analyses",  "max-age",
-        "decode", "analysis-rate", "protocols", "stall-timeout" };
+class config_reader;
+
+/* How a key's value is written: in words (the docs) and as a JSON Schema
+ * (schema/service-config.schema.json). The parser that enforces it is the
+ * key's read function. */
+struct value_rule
+{
+  const char *words;
+  const char *schema;
+};
+
+/* A bare 0 is the only duration without a unit; YAML reads it as a
+ * number. */
+const value_rule duration_rule = {
+  "duration (300ms, 5s, 2m; 0)",
+  R"({"anyOf": [{"const": 0}, {"type": "string", "pattern": "^(0|[0-9]+(ms|s|m))$"}]})"
+};
+const value_rule size_rule = {
+  "size (bytes, or 256MiB, 1GB)",
+  R"({"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": "^[0-9]+(B|kB|MB|GB|TB|KiB|MiB|GiB|TiB)?$"}]})"
+};
+const value_rule host_rule
+    = { "host name or address", R"({"type": "string", "pattern": "^\\S+$"})" };
+const value_rule port_rule = {
+  "1..65535", R"({"type": "integer", "minimum": 1, "maximum": 65535})"
+};
+
+/* One key of a map in the file: its name, how its value is written, what
+ * it means (with its default and what 0 means), and how it is read into
+ * `Target`. The key lists, the "did you mean", the docs' table and the
+ * JSON Schema all come from these tables. */
+template <typename Target> struct config_key
+{
+  const char *name;
+  value_rule value;
+  const char *meaning;
+  void (*read) (const config_reader &reader, const map_entry &entry,
+                Target &target);
+};
+
+template <typename Target, std::size_t n>
+key_list
+names_of (const config_key<Target> (&keys)[n])
+{
+  key_list names;
+  for (const config_key<Target> &key : keys)
+    names.push_back (key.name);
+  return names;
+}
+
+template <typename Target, std::size_t n>
+const config_key<Target> *
+find_key (const config_key<Target> (&keys)[n], const std::string &name)
+{
+  for (const config_key<Target> &key : keys)
+    if (name == key.name)
+      return &key;
+  return nullptr;
+}
 
 /* Turns a parsed document into a service_config, failing with the file's
  * name, the line and the key path of the first problem. */
@@ -337,7 +396,7 @@ public:
 
   service_config read (const YAML::Node &root);
 
-private:
+  /* For the key tables' read functions. */
   [[noreturn]] void fail (int line, const std::string &path,
                           const std::string &problem) const
   {
@@ -378,7 +437,30 @@ private:
       }
   }
 
-  void read_setting (const map_entry &entry, camera_config &camera) const;
+  /* Reads each entry of a map with the table's read function (the
+   * entries were checked against the same table). */
+  template <typename Target, std::size_t n>
+  void read_keys (const std::vector<map_entry> &found,
+                  const config_key<Target> (&keys)[n], Target &target) const
+  {
+    for (const map_entry &entry : found)
+      find_key (keys, entry.key)->read (*this, entry, target);
+  }
+
+  /* A section's entries: nothing under it (every line commented out) is
+   * taken as empty; anything else but a map is an error. */
+  std::vector<map_entry> section (const map_entry &entry,
+                                  const key_list &allowed) const
+  {
+    if (entry.value.IsNull ())
+      return {};
+    if (!entry.value.IsMap ())
+      fail (entry.value, entry.path,
+            std::string ("expected a map, got ") + kind_of (entry.value));
+    return entries (entry.value, entry.path, allowed);
+  }
+
+private:
   camera_config read_camera (const YAML::Node &node, const std::string &path,
                              const camera_config &defaults) const;
 
@@ -440,26 +522,252 @@ config_reader::scalar_of (const map_entry &entry) const
   return entry.value.Scalar ();
 }
 
-void
-config_reader::read_setting (const map_entry &entry,
-                             camera_config &camera) const
+/* The rules made from the lists they check against. */
+std::string
+json_list (const std::vector<std::string> &names)
 {
-  if (entry.key == "max-age")
-    camera.max_age = value (entry, parse_duration);
-  else if (entry.key == "stall-timeout")
-    camera.stall_timeout = value (entry, parse_duration);
-  else if (entry.key == "analyses")
-    camera.analyses = scalar_of (entry);
-  else if (entry.key == "decode")
-    camera.decode = value (entry, parse_decode);
-  else if (entry.key == "analysis-rate")
-    camera.analysis_rate = value (entry, parse_rate);
-  else if (entry.key == "protocols")
-    camera.protocols = value (entry, [] (const std::string &text) {
-      check_protocols (text);
-      return text;
-    });
+  std::string list;
+  for (const std::string &name : names)
+    list += (list.empty () ? "\"" : ", \"") + name + "\"";
+  return "[" + list + "]";
 }
+
+const std::string decode_schema = [] {
+  std::vector<std::string> names;
+  for (const decode_mode_info &mode : decode_modes)
+    names.push_back (mode.name);
+  return "{\"enum\": " + json_list (names) + "}";
+}();
+const value_rule decode_rule
+    = { decode_mode_words ().c_str (), decode_schema.c_str () };
+
+const std::string protocols_words = list_of (rtsp_protocols, ", ") + ", joined by +";
+const std::string protocols_schema = [] {
+  const std::string one = "(" + list_of (rtsp_protocols, "|", "|") + ")";
+  return "{\"type\": \"string\", \"pattern\": \"^(" + one + "(\\\\+" + one
+         + ")*)?$\"}";
+}();
+const value_rule protocols_rule
+    = { protocols_words.c_str (), protocols_schema.c_str () };
+
+/* The scheme as rtspsrc takes it: in any case. */
+const std::string uri_words = list_of (rtsp_schemes, " or ") + " URI";
+const std::string uri_schema = [] {
+  std::string schemes;
+  for (const char *scheme : rtsp_schemes)
+    {
+      schemes += schemes.empty () ? "(" : "|";
+      for (const char *c = scheme; *c; c++)
+        schemes += std::string ("[") + char (std::toupper (*c)) + *c + "]";
+    }
+  return "{\"type\": \"string\", \"pattern\": \"^" + schemes
+         + ")://[^\\\\s]+$\"}";
+}();
+const value_rule uri_rule = { uri_words.c_str (), uri_schema.c_str () };
+
+/* Text checked by `check`, kept as written. */
+template <void (*check) (const std::string &)>
+std::string
+checked_text (const std::string &text)
+{
+  check (text);
+  return text;
+}
+
+std::uint16_t
+parse_port (const std::string &text)
+{
+  const std::uint64_t port = parse_whole_number (text, 65535);
+  if (port == 0)
+    throw std::invalid_argument ("\"0\": must be between 1 and 65535");
+  return static_cast<std::uint16_t> (port);
+}
+
+/* What a camera leaves out, in `defaults` or in the camera itself. */
+const config_key<camera_config> setting_keys[] = {
+  { "max-age", duration_rule,
+    "latestframe's max-age: a frame older than this (by the camera's "
+    "capture clock when its reports give it) is dropped, never analysed "
+    "(0 = off). Default 500ms.",
+    [] (const config_reader &reader, const map_entry &entry,
+        camera_config &camera) {
+      camera.max_age = reader.value (entry, parse_duration);
+    } },
+  { "analyses", { "gst-launch fragment", R"({"type": "string"})" },
+    "The analysis elements and their settings, gst-launch syntax "
+    "(`cvmotion min-area=0.01 ! cvfacedetect`), checked when the camera's "
+    "pipeline is built (\"\" = none: health and metrics only). Default "
+    "cvmotion.",
+    [] (const config_reader &reader, const map_entry &entry,
+        camera_config &camera) { camera.analyses = reader.scalar_of (entry); } },
+  { "decode", decode_rule,
+    "Which frames of compressed video are decoded (see docs/decoding.md). "
+    "Default all.",
+    [] (const config_reader &reader, const map_entry &entry,
+        camera_config &camera) {
+      camera.decode = reader.value (entry, parse_decode);
+    } },
+  { "analysis-rate",
+    { "number 0..1000",
+      R"({"type": "number", "minimum": 0, "maximum": 1000})" },
+    "Analyses per second (0 = as fast as they run). Default 0.",
+    [] (const config_reader &reader, const map_entry &entry,
+        camera_config &camera) {
+      camera.analysis_rate = reader.value (entry, parse_rate);
+    } },
+  { "protocols", protocols_rule,
+    "rtspsrc's protocols, tried in order (\"\" = rtspsrc's own default). "
+    "Default tcp.",
+    [] (const config_reader &reader, const map_entry &entry,
+        camera_config &camera) {
+      camera.protocols = reader.value (entry, checked_text<check_protocols>);
+    } },
+  { "stall-timeout", duration_rule,
+    "Restart the camera after no frame for this long (0 = no watchdog). "
+    "Default 5s.",
+    [] (const config_reader &reader, const map_entry &entry,
+        camera_config &camera) {
+      camera.stall_timeout = reader.value (entry, parse_duration);
+    } },
+};
+
+/* What only a camera has; it needs both. */
+const config_key<camera_config> identity_keys[] = {
+  { "id",
+    { "A-Z a-z 0-9 _ -", R"({"type": "string", "pattern": "^[A-Za-z0-9_-]+$"})" },
+    "Required, unique in the file: it names the camera's MQTT topics and "
+    "its metrics' label.",
+    [] (const config_reader &reader, const map_entry &entry,
+        camera_config &camera) {
+      camera.id = reader.value (entry, checked_text<check_id>);
+    } },
+  { "uri", uri_rule,
+    "Required: the camera's stream.",
+    [] (const config_reader &reader, const map_entry &entry,
+        camera_config &camera) {
+      camera.uri = reader.value (entry, checked_text<check_uri>);
+    } },
+};
+
+const config_key<broker_config> broker_keys[] = {
+  { "host", host_rule, "The MQTT broker. Default 127.0.0.1.",
+    [] (const config_reader &reader, const map_entry &entry,
+        broker_config &broker) {
+      broker.host = reader.value (entry, checked_text<check_host>);
+    } },
+  { "port", port_rule, "Default 1883.",
+    [] (const config_reader &reader, const map_entry &entry,
+        broker_config &broker) {
+      broker.port = reader.value (entry, parse_port);
+    } },
+  { "topic-prefix",
+    { "text without + # or NUL",
+      R"({"type": "string", "minLength": 1, "pattern": "^[^+#\\u0000]+$"})" },
+    "The first level of every topic. Default latestframe.",
+    [] (const config_reader &reader, const map_entry &entry,
+        broker_config &broker) {
+      broker.topic_prefix = reader.value (entry, checked_text<check_topic_prefix>);
+    } },
+  { "qos", { "0, 1 or 2", R"({"enum": [0, 1, 2]})" },
+    "MQTT quality of service of every message. Default 1.",
+    [] (const config_reader &reader, const map_entry &entry,
+        broker_config &broker) {
+      broker.qos = reader.value (entry, [] (const std::string &text) {
+        if (text != "0" && text != "1" && text != "2")
+          throw std::invalid_argument (quoted (text) + ": must be 0, 1 or 2");
+        return text[0] - '0';
+      });
+    } },
+  { "backlog",
+    { "1..1000000",
+      R"({"type": "integer", "minimum": 1, "maximum": 1000000})" },
+    "Messages held while the broker is away; older ones are dropped, "
+    "counted. Default 1000.",
+    [] (const config_reader &reader, const map_entry &entry,
+        broker_config &broker) {
+      broker.backlog = reader.value (entry, [] (const std::string &text) {
+        /* mqttpublish's range: at least one message is kept. */
+        const auto count = parse_whole_number (text, 1000000);
+        if (count == 0)
+          throw std::invalid_argument ("\"0\": must be between 1 and 1000000");
+        return static_cast<std::uint32_t> (count);
+      });
+    } },
+};
+
+const config_key<std::chrono::milliseconds> health_keys[] = {
+  { "interval", duration_rule,
+    "Each camera's health message (0 = never). Default 5s.",
+    [] (const config_reader &reader, const map_entry &entry,
+        std::chrono::milliseconds &interval) {
+      interval = reader.value (entry, parse_duration);
+    } },
+};
+
+const config_key<metrics_config> metrics_keys[] = {
+  { "address", host_rule,
+    "Where the HTTP server (GET /metrics, /healthz) listens. Default "
+    "127.0.0.1.",
+    [] (const config_reader &reader, const map_entry &entry,
+        metrics_config &metrics) {
+      metrics.address = reader.value (entry, checked_text<check_host>);
+    } },
+  { "port",
+    { "0..65535", R"({"type": "integer", "minimum": 0, "maximum": 65535})" },
+    "0 = no HTTP server. Default 9464.",
+    [] (const config_reader &reader, const map_entry &entry,
+        metrics_config &metrics) {
+      metrics.port = reader.value (entry, [] (const std::string &text) {
+        return static_cast<std::uint16_t> (parse_whole_number (text, 65535));
+      });
+    } },
+};
+
+/* The top level: what it reads into. The cameras are read last, so that
+ * the defaults apply wherever they are written. */
+struct top_level
+{
+  service_config &config;
+  camera_config &defaults;
+  map_entry &cameras;
+};
+
+const config_key<top_level> top_keys[] = {
+  { "broker", { "map", nullptr }, "The MQTT broker results and health go to.",
+    [] (const config_reader &reader, const map_entry &entry, top_level &top) {
+      reader.read_keys (reader.section (entry, names_of (broker_keys)),
+                        broker_keys, top.config.broker);
+    } },
+  { "health", { "map", nullptr }, "Each camera's health record.",
+    [] (const config_reader &reader, const map_entry &entry, top_level &top) {
+      reader.read_keys (reader.section (entry, names_of (health_keys)),
+                        health_keys, top.config.health_interval);
+    } },
+  { "metrics", { "map", nullptr },
+    "Prometheus text over HTTP: GET http://ADDRESS:PORT/metrics.",
+    [] (const config_reader &reader, const map_entry &entry, top_level &top) {
+      reader.read_keys (reader.section (entry, names_of (metrics_keys)),
+                        metrics_keys, top.config.metrics);
+    } },
+  { "memory-budget", size_rule,
+    "Every camera's frames together, held and in flight (0 = no cap, "
+    "accounting only). Default 0.",
+    [] (const config_reader &reader, const map_entry &entry, top_level &top) {
+      top.config.memory_budget_bytes = reader.value (entry, parse_size);
+    } },
+  { "defaults", { "map", nullptr },
+    "What a camera leaves out: any camera setting (not id or uri).",
+    [] (const config_reader &reader, const map_entry &entry, top_level &top) {
+      reader.read_keys (reader.section (entry, names_of (setting_keys)),
+                        setting_keys, top.defaults);
+    } },
+  { "cameras", { "list", nullptr },
+    "Required: the cameras, each a map with an id, a uri and any camera "
+    "setting ([] or nothing = no camera).",
+    [] (const config_reader &, const map_entry &entry, top_level &top) {
+      top.cameras = entry;
+    } },
+};
 
 camera_config
 config_reader::read_camera (const YAML::Node &node, const std::string &path,
@@ -471,35 +779,18 @@ config_reader::read_camera (const YAML::Node &node, const std::string &path,
               + kind_of (node));
   camera_config camera = defaults;
   camera.line = line_of (node);
-  bool have_id = false;
-  bool have_uri = false;
-  for (const map_entry &entry : entries (node, path, camera_keys))
-    {
-      if (entry.key == "id")
-        {
-          camera.id = value (entry, [] (const std::string &text) {
-            check_id (text);
-            return text;
-          });
-          have_id = true;
-        }
-      else if (entry.key == "uri")
-        {
-          camera.uri = value (entry, [] (const std::string &text) {
-            check_uri (text);
-            return text;
-          });
-          have_uri = true;
-        }
-      else
-        read_setting (entry, camera);
-    }
-  if (!have_id)
-    fail (node, join_path (path, "id"),
-          "missing (every camera needs an id and a uri)");
-  if (!have_uri)
-    fail (node, join_path (path, "uri"),
-          "missing (every camera needs an id and a uri)");
+  key_list allowed = names_of (identity_keys);
+  for (const char *name : names_of (setting_keys))
+    allowed.push_back (name);
+  for (const map_entry &entry : entries (node, path, allowed))
+    if (const config_key<camera_config> *key = find_key (identity_keys, entry.key))
+      key->read (*this, entry, camera);
+    else
+      find_key (setting_keys, entry.key)->read (*this, entry, camera);
+  for (const config_key<camera_config> &key : identity_keys)
+    if (!node[key.name])
+      fail (node, join_path (path, key.name),
+            "missing (every camera needs an id and a uri)");
   return camera;
 }
 
@@ -514,87 +805,9 @@ config_reader::read (const YAML::Node &root)
   service_config config;
   camera_config defaults;
   map_entry cameras_entry;
+  top_level top{ config, defaults, cameras_entry };
+  read_keys (entries (root, "", names_of (top_keys)), top_keys, top);
 
-  /* A section with nothing under it (every line commented out) is taken
-   * as empty; anything else but a map is an error. */
-  auto section = [&] (const map_entry &entry, const key_list &allowed) {
-    if (entry.value.IsNull ())
-      return std::vector<map_entry> ();
-    if (!entry.value.IsMap ())
-      fail (entry.value, entry.path,
-            std::string ("expected a map, got ") + kind_of (entry.value));
-    return entries (entry.value, entry.path, allowed);
-  };
-
-  for (const map_entry &entry : entries (root, "", top_keys))
-    {
-      if (entry.key == "broker")
-        for (const map_entry &item : section (entry, broker_keys))
-          {
-            broker_config &broker = config.broker;
-            if (item.key == "host")
-              broker.host = value (item, [] (const std::string &text) {
-                check_host (text);
-                return text;
-              });
-            else if (item.key == "port")
-              broker.port = value (item, [] (const std::string &text) {
-                const std::uint64_t port = parse_whole_number (text, 65535);
-                if (port == 0)
-                  throw std::invalid_argument (
-                      "\"0\": must be between 1 and 65535");
-                return static_cast<std::uint16_t> (port);
-              });
-            else if (item.key == "topic-prefix")
-              broker.topic_prefix = value (item, [] (const std::string &text) {
-                check_topic_prefix (text);
-                return text;
-              });
-            else if (item.key == "qos")
-              broker.qos = value (item, [] (const std::string &text) {
-                if (text != "0" && text != "1" && text != "2")
-                  throw std::invalid_argument (quoted (text)
-                                               + ": must be 0, 1 or 2");
-                return text[0] - '0';
-              });
-            else if (item.key == "backlog")
-              broker.backlog = value (item, [] (const std::string &text) {
-                /* mqttpublish's range: at least one message is kept. */
-                const auto count = parse_whole_number (text, 1000000);
-                if (count == 0)
-                  throw std::invalid_argument (
-                      "\"0\": must be between 1 and 1000000");
-                return static_cast<std::uint32_t> (count);
-              });
-          }
-      else if (entry.key == "health")
-        for (const map_entry &item : section (entry, health_keys))
-          config.health_interval = value (item, parse_duration);
-      else if (entry.key == "metrics")
-        for (const map_entry &item : section (entry, metrics_keys))
-          {
-            if (item.key == "address")
-              config.metrics.address
-                  = value (item, [] (const std::string &text) {
-                      check_host (text);
-                      return text;
-                    });
-            else
-              config.metrics.port = value (item, [] (const std::string &text) {
-                return static_cast<std::uint16_t> (
-                    parse_whole_number (text, 65535));
-              });
-          }
-      else if (entry.key == "memory-budget")
-        config.memory_budget_bytes = value (entry, parse_size);
-      else if (entry.key == "defaults")
-        for (const map_entry &item : section (entry, setting_keys))
-          read_setting (item, defaults);
-      else if (entry.key == "cameras")
-        cameras_entry = entry;
-    }
-
-  /* The cameras last: the defaults apply wherever they are written. */
   if (cameras_entry.key.empty ())
     fail (root, "cameras",
           "missing: the file must list its cameras (\"cameras: []\" for "
@@ -779,6 +992,35 @@ parse_size (const std::string &text)
       || count > std::numeric_limits<std::uint64_t>::max () / found->second)
     throw std::invalid_argument (quoted (text) + ": too large");
   return count * found->second;
+}
+
+namespace
+{
+
+template <typename Target, std::size_t n>
+void
+add_references (std::vector<config_key_reference> &references,
+                const char *section, const config_key<Target> (&keys)[n])
+{
+  for (const config_key<Target> &key : keys)
+    references.push_back ({ section, key.name, key.value.words,
+                            key.value.schema ? key.value.schema : "",
+                            key.meaning });
+}
+
+} // namespace
+
+std::vector<config_key_reference>
+config_key_references ()
+{
+  std::vector<config_key_reference> references;
+  add_references (references, "top", top_keys);
+  add_references (references, "broker", broker_keys);
+  add_references (references, "health", health_keys);
+  add_references (references, "metrics", metrics_keys);
+  add_references (references, "camera", identity_keys);
+  add_references (references, "setting", setting_keys);
+  return references;
 }
 
 service_config

@@ -4,50 +4,12 @@
  *
  * One YAML file lists every camera of every shard (see rendezvous.h) and the
  * process-wide settings. pipelines/service/cameras.example.yaml is a
- * complete, commented example. The format:
+ * complete, commented example that shows every key (the suite checks it).
  *
- *   broker:                       # the MQTT broker results and health go to
- *     host: 127.0.0.1             # default 127.0.0.1
- *     port: 1883                  # 1..65535, default 1883
- *     topic-prefix: latestframe   # first topic level; no + # or NUL;
- *                                 # default latestframe
- *     qos: 1                      # 0, 1 or 2; default 1
- *     backlog: 1000               # messages held while the broker is
- *                                 # unreachable (0 = none); default 1000
- *   health:
- *     interval: 5s                # each camera's health message
- *                                 # (0 = never); default 5s
- *   metrics:                      # Prometheus text over HTTP, GET /metrics
- *     address: 127.0.0.1          # default 127.0.0.1
- *     port: 9464                  # 0 = no HTTP server; default 9464
- *   memory-budget: 256MiB         # every camera's frames together, held and
- *                                 # in flight (0 = no cap); default 0
- *   defaults:                     # what a camera leaves out; each key as
- *     max-age: 500ms              # in a camera, with these built-in values
- *     analyses: cvmotion
- *     decode: all
- *     analysis-rate: 0
- *     protocols: tcp
- *     stall-timeout: 5s
- *   cameras:                      # required; [] (or nothing) = no camera
- *     - id: door                  # required; [A-Za-z0-9_-]+, unique in
- *                                 # the file: MQTT topics, metric labels
- *       uri: rtsp://10.0.0.5/stream  # required; rtsp, rtsps, rtspt, rtspu,
- *                                    # rtsph, rtspst, rtspsu or rtspsh
- *       analyses: "cvmotion min-area=500 ! cvfacedetect"
- *                                 # a gst-launch fragment of analysis
- *                                 # elements, checked by the service when it
- *                                 # builds the pipeline, not here
- *                                 # ("" = none: health and metrics only)
- *       max-age: 300ms            # latestframe max-age (0 = off)
- *       decode: key-units         # all | on-demand | key-units | auto
- *       analysis-rate: 1          # analyses per second, 0..1000
- *                                 # (0 = as fast as they run)
- *       protocols: tcp            # rtspsrc protocols: tcp, udp, udp-mcast,
- *                                 # http, tls, joined by + ("" = rtspsrc's
- *                                 # own default)
- *       stall-timeout: 5s         # restart after no frame for this long
- *                                 # (0 = no watchdog)
+ * Keys: one table per map of the file, in service_config.cpp (key, how its
+ * value is written, what it means, how it is read). The key lists, the
+ * "did you mean" of an unknown key, the keys' table in docs/service.md and
+ * schema/service-config.schema.json all come from it.
  *
  * Values:
  *  - Durations: a whole number with a unit, `ms`, `s` or `m` (`300ms`,
@@ -177,6 +139,28 @@ service_config parse_service_config (const std::string &yaml_text,
  * `path` is written. Throws config_error, including when the file cannot be
  * read ("PATH: cannot read: No such file or directory"). */
 service_config load_service_config (const std::string &path);
+
+/* One key of the file, for its reference, made from the reader's own
+ * tables: the keys' table in docs/service.md and
+ * schema/service-config.schema.json come from it (latestframe-config-
+ * reference, tests/docs/reference.py). */
+struct config_key_reference
+{
+  /* Which map it is written in: "top", "broker", "health", "metrics",
+   * "camera" (a camera only: id, uri) or "setting" (a camera, or
+   * `defaults`). */
+  std::string section;
+  std::string name;
+  /* How its value is written, in words. */
+  std::string value;
+  /* The JSON Schema of its value; "" for a section (a map or a list). */
+  std::string schema;
+  /* What it means, with its default and what 0 means. */
+  std::string meaning;
+};
+
+/* Every key the reader knows, section by section, in the reader's order. */
+std::vector<config_key_reference> config_key_references ();
 
 /* The parsers behind the value rules above, for the service's own flags;
  * each throws std::invalid_argument with the problem alone (no file, line
