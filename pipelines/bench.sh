@@ -1,33 +1,40 @@
 #!/usr/bin/env bash
 # The side-by-side benchmarks: frame age, memory and CPU of the consumers of
-# a live RTSP camera, the hand-off cost of latestframe, the analysis cost of
-# the cv* elements, density, the newest frame in Python (the seed pattern
-# against the Python binding and the C++ capture), and density when only
-# what is analysed is decoded. Writes results.md and PNG plots to the
-# results folder and prints the table. At most about 14 minutes on 2 cores
-# (section 6 about 8 of them).
+# a live RTSP camera (1), the hand-off cost of latestframe (2), the analysis
+# cost of the cv* elements (3), the newest frame in Python: the seed pattern
+# against the Python binding and the C++ capture (5), and density when only
+# what is analysed is decoded (6). (Section 4, an early density run, is
+# gone: 6 and pipelines/bench-service.sh measure density.) Writes
+# results.md and PNG plots to the results folder and prints the table. At
+# most about 14 minutes on 2 cores (section 6 about 8 of them).
 #   ./pipelines/bench.sh [--quick] [--out DIR] [--seconds S] [--section N]...
-#                        [--camera-preset NAME]
+#                        [--camera-preset NAME] [--publish]
 # --camera-preset: x264's preset for section 6's camera (default veryfast).
-# --section N runs only section N (1-6; repeat it for several); the results
-# folder then holds only what this run measured. Sections 1, 4, 5 and 6
-# start the RTSP test camera; 2 and 3 do not need it.
+# --section N runs only section N (1, 2, 3, 5 or 6; repeat it for several);
+# the results folder then holds only what this run measured. Sections 1, 5
+# and 6 start the RTSP test camera; 2 and 3 do not need it.
+# --publish also writes each section run into docs/benchmarks.md, between
+# its markers, with the run's date, commit and CPU (pipelines/bench/
+# publish.py): the one copy of the tables in the docs.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
-out=bench-results seconds=10 quick=0 sections="" seconds_given=0 camera_preset=veryfast
+out=bench-results seconds=10 quick=0 sections="" seconds_given=0 camera_preset=veryfast publish=""
+command="./pipelines/bench.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 seconds=2; shift ;;
     --camera-preset) camera_preset=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --publish) publish=$LATESTFRAME_ROOT/docs/benchmarks.md; shift ;;
+    --publish-to) publish=$2; shift 2 ;; # the suite's check, on a copy
     --seconds) seconds=$2 seconds_given=1; shift 2 ;;
     --section)
-      case $2 in [1-6]) sections="$sections $2" ;; *) echo "no section $2 (1-6)" >&2; exit 2 ;; esac
+      case $2 in [12356]) sections="$sections $2" ;; *) echo "no section $2 (1, 2, 3, 5 or 6)" >&2; exit 2 ;; esac
       shift 2 ;;
-    *) echo "usage: $0 [--quick] [--out DIR] [--seconds S] [--section N]... [--camera-preset NAME]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--out DIR] [--seconds S] [--section N]... [--camera-preset NAME] [--publish]" >&2; exit 2 ;;
   esac
 done
-[ -n "$sections" ] || sections="1 2 3 4 5 6"
+[ -n "$sections" ] || sections="1 2 3 5 6"
 section() { case " $sections " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 prepare_build
 mkdir -p "$out"
@@ -134,13 +141,6 @@ fi
 if section 3; then
   echo "== 3. analysis cost"
   "$build_dir/pipelines/bench/bench_analysis" $([ $quick = 1 ] && echo --quick || echo --rounds 5) | tee "$out/analysis.md"
-fi
-
-if section 4 && [ $quick = 0 ]; then
-  start_testcam --width 1280 --height 720 --fps 30
-  echo "== 4. density: cameras in one process, each rtspsrc ! decodebin ! latestframe ! cvmotion"
-  for cameras in 1 2 4; do rtsp density 0 --cameras "$cameras"; done
-  stop_testcam
 fi
 
 if section 5; then
@@ -268,4 +268,5 @@ if section 6; then
   stop_testcam
 fi
 
-"$(system_python)" "$LATESTFRAME_ROOT/pipelines/bench/bench_report.py" "$out" --seconds "$seconds"
+"$(system_python)" "$LATESTFRAME_ROOT/pipelines/bench/bench_report.py" "$out" --seconds "$seconds" \
+  ${publish:+--publish "$publish" --command "$command"}

@@ -11,7 +11,7 @@ import subprocess
 
 
 def runs(folder):
-    """Section 1 and 4's lines; None when neither ran."""
+    """Section 1's lines; None when it did not run."""
     path = os.path.join(folder, "runs.txt")
     if not os.path.exists(path):
         return None
@@ -231,8 +231,6 @@ def section_1(args, found):
            "| consumer | analysis (ms) | frames analysed | age p50 (ms) | age p95 (ms) | age max (ms) | peak RSS (MB) | CPU (s) |",
            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in found:
-        if r["consumer"].startswith("cameras-"):
-            continue
         out.append(f"| {r['consumer']} | {r['analysis_ms']} | {r['frames']} | {r['age_p50']} | "
                    f"{r['age_p95']} | {r['age_max']} | {r['rss_mb']} | {r['cpu_s']} |")
     with open(os.path.join(args.folder, "runs.txt")) as lines:
@@ -536,42 +534,21 @@ def density_targets(found):
     return targets
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("folder")
-    parser.add_argument("--seconds", type=float, default=8)
-    args = parser.parse_args()
-    found = runs(args.folder)
-    out = ["# latestframe benchmarks", "",
-           "Made by `./pipelines/bench.sh` on this machine; every figure below was measured in that run.", ""]
-    found = found or []
-    if any(not r["consumer"].startswith("cameras-") for r in found):
-        out += section_1(args, found)
+def without_heading(lines):
+    """A section's lines without its "## N." heading (the docs have their own)."""
+    return lines[1:] if lines and lines[0].startswith("## ") else lines
+
+
+def targets_table(targets):
+    if not targets:
+        return []
+    return (["| target | measured | |", "| --- | --- | --- |"]
+            + [f"| {name} | {measured} | {'met' if met else 'MISSED'} |"
+               for name, measured, met in targets] + [""])
+
+
+def section_1_targets(found):
     by = {(r["consumer"], r["analysis_ms"]): r for r in found}
-    density = [r for r in found if r["consumer"].startswith("cameras-")]
-    if density:
-        out += ["## 4. Density", "", "N streams of the camera in one process, each "
-                "`rtspsrc ! decodebin ! latestframe ! videoconvert ! cvmotion`.", "",
-                "| cameras | CPU per camera (% of a core) | age p95, first camera (ms) |", "| --- | --- | --- |"]
-        for r in density:
-            n = int(r["consumer"].split("-")[1])
-            out.append(f"| {n} | {100 * float(r['cpu_s']) / n / args.seconds:.1f} | {r['age_p95']} |")
-        out.append("")
-    handoff_figures = handoff(args.folder)
-    if handoff_figures:
-        out += handoff_section(handoff_figures)
-    out += core_section(args.folder)
-    analysis = os.path.join(args.folder, "analysis.md")
-    if os.path.exists(analysis):
-        out += ["## 3. Analysis cost", "", open(analysis).read().strip(), ""]
-    section_5_lines = readers(args.folder)
-    if section_5_lines:
-        out += section_5(*section_5_lines)
-    density_found = density_runs(args.folder)
-    if density_found:
-        out += section_6(density_found)
-
-
     # Each max-age run is judged against the floor measured beside it.
     floor_beside, last_floor = {}, None
     for r in found:
@@ -596,21 +573,67 @@ def main():
             targets.append((f"latestframe max-age p95 <= floor + 3 ms ({ms} ms analysis, capture-time age)",
                             f"{maxage['age_p95']} vs {floor['age_p95']} + 3",
                             float(maxage["age_p95"]) <= float(floor["age_p95"]) + 3))
-    targets += handoff_targets(handoff_figures)
-    targets += reader_targets(section_5_lines[0] if section_5_lines else [])
-    targets += density_targets(density_found or [])
-    out += ["## Targets", "", "| target | measured | |", "| --- | --- | --- |"]
-    out += [f"| {name} | {measured} | {'met' if met else 'MISSED'} |" for name, measured, met in targets]
-    out.append("")
-    for ms in ("100", "20"):
-        png = plot(args.folder, ms)
-        if png:
-            out += [f"![frame age, {ms} ms analysis]({os.path.basename(png)})", ""]
+    return targets
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("folder")
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--publish", metavar="DOC",
+                        help="also write each section run into DOC (docs/benchmarks.md) "
+                             "between its markers, with the run's date, commit and CPU")
+    parser.add_argument("--command", default="./pipelines/bench.sh",
+                        help="the command line named in the published run line")
+    args = parser.parse_args()
+    found = runs(args.folder) or []
+    # (key, lines with their heading, targets), in the report's order.
+    sections = []
+    if found:
+        sections.append(("1", section_1(args, found), section_1_targets(found)))
+    handoff_figures = handoff(args.folder)
+    handoff_lines = (handoff_section(handoff_figures) if handoff_figures else []) + core_section(args.folder)
+    if handoff_lines:
+        if not handoff_figures:
+            handoff_lines = ["## 2. Hand-off cost", ""] + handoff_lines
+        sections.append(("2", handoff_lines, handoff_targets(handoff_figures)))
+    analysis = os.path.join(args.folder, "analysis.md")
+    if os.path.exists(analysis):
+        sections.append(("3", ["## 3. Analysis cost", "", open(analysis).read().strip(), ""], []))
+    section_5_lines = readers(args.folder)
+    if section_5_lines:
+        sections.append(("5", section_5(*section_5_lines), reader_targets(section_5_lines[0])))
+    density_found = density_runs(args.folder)
+    if density_found:
+        sections.append(("6", section_6(density_found), density_targets(density_found)))
+    plots = [png for png in (plot(args.folder, ms) for ms in ("100", "20")) if png]
+
+    out = ["# latestframe benchmarks", "",
+           "Made by `./pipelines/bench.sh` on this machine; every figure below was measured in that run.", ""]
+    for _, lines, _ in sections:
+        out += lines
+    out += ["## Targets", ""] + targets_table([t for _, _, targets in sections for t in targets])
+    for png in plots:
+        out += [f"![frame age, {os.path.basename(png)}]({os.path.basename(png)})", ""]
     report = os.path.join(args.folder, "results.md")
     with open(report, "w") as f:
         f.write("\n".join(out))
     print("\n".join(out))
     print(f"written: {report}")
+
+    if args.publish:
+        import publish
+        doc = os.path.abspath(args.publish)
+        for key, lines, targets in sections:
+            block = without_heading(lines) + targets_table(targets)
+            if key == "1":
+                # The plots go beside the doc, in its bench/ folder.
+                folder = os.path.join(os.path.dirname(doc), "bench")
+                os.makedirs(folder, exist_ok=True)
+                for png in plots:
+                    shutil.copy(png, folder)
+                    block += [f"![frame age at analysis]({'bench/' + os.path.basename(png)})", ""]
+            publish.publish(key, block, args.command, doc)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,10 @@
  * max-size-buffers=1), appsink-drop (appsink drop=true max-buffers=1 and an
  * application loop), queue (a default queue), latestframe-after-convert
  * (videoconvert to BGR before latestframe, to compare with latestframe
- * before it). --cameras N reads N streams in this one process, each through
- * latestframe and cvmotion (density).
+ * before it).
  *
  * Usage: bench_rtsp --uri URL --consumer NAME [--analysis-ms P]
- *        [--seconds S] [--timeline FILE] [--max-age-ms A] [--cameras N] */
+ *        [--seconds S] [--timeline FILE] [--max-age-ms A] */
 #include "common/frame_stamp.h"
 #include "common/percentile.h"
 #include "latestframe/stamp.h"
@@ -89,7 +88,7 @@ main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   std::string uri, consumer = "latestframe", timeline_file;
-  int analysis_ms = 100, cameras = 0, max_age_ms = 7;
+  int analysis_ms = 100, max_age_ms = 7;
   double seconds = 8;
   for (int i = 1; i + 1 < argc; i += 2)
     {
@@ -106,8 +105,6 @@ main (int argc, char **argv)
         timeline_file = value;
       else if (key == "--max-age-ms")
         max_age_ms = std::atoi (value.c_str ());
-      else if (key == "--cameras")
-        cameras = std::atoi (value.c_str ());
     }
   if (uri.empty ())
     {
@@ -121,13 +118,7 @@ main (int argc, char **argv)
                                + " ! fakesink sync=false";
   std::string launch;
   bool app_loop = false;
-  if (cameras > 0)
-    for (int i = 0; i < cameras; i++)
-      launch += source (uri) + "! latestframe ! videoconvert ! cvmotion name="
-                + (i == 0 ? std::string ("analysis")
-                          : "motion" + std::to_string (i))
-                + " ! fakesink sync=false ";
-  else if (consumer == "floor")
+  if (consumer == "floor")
     launch = source (uri) + "! identity name=analysis ! fakesink sync=false";
   else if (consumer == "latestframe")
     launch = source (uri) + "! latestframe ! " + analysis;
@@ -223,8 +214,7 @@ main (int argc, char **argv)
                      + usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
   std::printf ("consumer=%s analysis_ms=%d frames=%d stamps=%zu age_p50=%.1f "
                "age_p95=%.1f age_max=%.1f rss_mb=%.1f cpu_s=%.2f\n",
-               cameras > 0 ? ("cameras-" + std::to_string (cameras)).c_str ()
-                           : consumer.c_str (),
+               consumer.c_str (),
                analysis_ms, f.frames, f.ages_ms.size (),
                percentile (f.ages_ms, 0.5), percentile (f.ages_ms, 0.95),
                percentile (f.ages_ms, 1.0), usage.ru_maxrss / 1024.0, cpu);

@@ -136,6 +136,11 @@ def main():
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--out", default="out/bench-service")
+    parser.add_argument("--publish", metavar="DOC",
+                        help="also write the table into DOC (docs/benchmarks.md, section 7) "
+                             "with the run's date, commit and CPU")
+    parser.add_argument("--command", default="./pipelines/bench-service.sh",
+                        help="the command line named in the published run line")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -187,6 +192,10 @@ def main():
     (out / "service-density.md").write_text(text)
     (out / "service-density.json").write_text(json.dumps(rows, indent=1) + "\n")
     print(text)
+    if args.publish:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import publish
+        publish.publish("7", table, args.command, args.publish)
     return 1 if failed else 0
 
 
