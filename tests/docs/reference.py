@@ -1,7 +1,8 @@
 """The parts of the docs and schemas made from the code's own lists:
 - from `latestframe-reference` (src/core/tools): the drop reasons' table in
-  docs/memory.md (between its two markers) and the `dropped_by_reason`
-  object of schema/health.schema.json;
+  docs/memory.md (between its two markers), the `dropped_by_reason`
+  object of schema/health.schema.json, and the `dropped_*` keys of the
+  Python binding's stats() in its type stubs (between their markers);
 - from `latestframe-config-reference` (src/service-core/tools): the
   configuration keys' table in docs/service.md (between its two markers)
   and the whole of schema/service-config.schema.json.
@@ -25,6 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCE = "src/core/latestframe/drop_reasons.h"
 MEMORY_DOC = ROOT / "docs" / "memory.md"
 HEALTH_SCHEMA = ROOT / "schema" / "health.schema.json"
+PYTHON_STUBS = ROOT / "src" / "capture" / "python" / "latestframe" / "_latestframe.pyi"
+PYI_BEGIN = f"    # drop reasons: generated from {SOURCE} by tests/docs/reference.py --write"
+PYI_END = "    # end of the generated drop reasons"
 BEGIN = f"<!-- drop reasons: generated from {SOURCE} by tests/docs/reference.py --write -->"
 END = "<!-- end of the generated drop reasons -->"
 
@@ -39,6 +43,18 @@ def drop_reasons_table(reasons):
                     f"| `dropped_for (drop_reason::{name.replace('-', '_')})`, "
                     f"`{python}` | {reason['meaning']} |")
     return "\n".join(rows)
+
+
+def stub_keys(reasons):
+    """The stats() keys per reason, as the binding names them."""
+    return "\n".join(f"    dropped_{reason['name'].replace('-', '_')}: int" for reason in reasons)
+
+
+def with_lines(text, lines, begin_marker, end_marker, path):
+    begin, end = text.find(begin_marker), text.find(end_marker)
+    if begin < 0 or end < begin:
+        raise SystemExit(f"{path.relative_to(ROOT)}: the markers are missing")
+    return text[:begin + len(begin_marker)] + "\n" + lines + "\n" + text[end:]
 
 
 def with_table(doc, table, begin_marker=BEGIN, end_marker=END, path=MEMORY_DOC):
@@ -206,6 +222,8 @@ def main():
     outputs = {
         MEMORY_DOC: with_table(MEMORY_DOC.read_text(), drop_reasons_table(reasons)),
         HEALTH_SCHEMA: with_schema(HEALTH_SCHEMA.read_text(), reasons),
+        PYTHON_STUBS: with_lines(PYTHON_STUBS.read_text(), stub_keys(reasons),
+                                 PYI_BEGIN, PYI_END, PYTHON_STUBS),
         SERVICE_DOC: with_table(SERVICE_DOC.read_text(), config_keys_table(keys),
                                 CONFIG_BEGIN, CONFIG_END, SERVICE_DOC),
         CONFIG_SCHEMA: schema_text,

@@ -35,6 +35,7 @@ class _CaptureStats(TypedDict):
     received: int
     pushed: int
     dropped: int
+    # drop reasons: generated from src/core/latestframe/drop_reasons.h by tests/docs/reference.py --write
     dropped_overflow: int
     dropped_age: int
     dropped_budget: int
@@ -42,6 +43,7 @@ class _CaptureStats(TypedDict):
     dropped_superseded: int
     dropped_broken_chain: int
     dropped_skipped_delta: int
+    # end of the generated drop reasons
     capture_time_frames: int
     not_decoded: int
     decode_only: int
