@@ -25,6 +25,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 prepare_build
+export LATESTFRAME_BENCH_RUN="$("$(system_python)" "$LATESTFRAME_ROOT/pipelines/bench/publish.py" --stamp)"
 exec "$(system_python)" "$LATESTFRAME_ROOT/pipelines/bench/bench_service.py" \
   --service "$build_dir/src/service/latestframe-service" \
   --testcam "${LATESTFRAME_TESTCAM:-$build_dir/src/testcam/latestframe-testcam}" \

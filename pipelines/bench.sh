@@ -37,6 +37,7 @@ done
 [ -n "$sections" ] || sections="1 2 3 5 6"
 section() { case " $sections " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 prepare_build
+[ -z "$publish" ] || export LATESTFRAME_BENCH_RUN="$("$(system_python)" "$LATESTFRAME_ROOT/pipelines/bench/publish.py" --stamp)"
 mkdir -p "$out"
 rm -f "$out"/*.dat "$out"/*.png "$out"/runs.txt "$out"/handoff.txt "$out"/analysis.md "$out"/results.md "$out"/core.json \
   "$out"/readers.txt "$out"/density.txt

@@ -23,12 +23,19 @@ def markers(key):
 
 
 def commit():
-    """The commit measured, `+changes` when the tree differs from it."""
+    """The commit measured; when the tracked files differ from it, which
+    ones (up to five)."""
     def git(*args):
         return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True,
                               text=True).stdout.strip()
     head = git("rev-parse", "--short=10", "HEAD") or "unknown"
-    return head + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+    # What the benches write is not what they measure.
+    changed = git("diff", "HEAD", "--name-only", "--", ".", ":!docs/benchmarks.md",
+                  ":!docs/bench").split()
+    if not changed:
+        return f"`{head}`"
+    shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+    return f"`{head}` with changes to {shown}"
 
 
 def cpu():
@@ -43,9 +50,18 @@ def cpu():
     return f"{model}, {len(os.sched_getaffinity(0))} cores"
 
 
-def run_line(command):
+def run_stamp():
+    """When the run started, what it measured and on what: the bench
+    scripts take it at their start (--stamp) and pass it down in
+    LATESTFRAME_BENCH_RUN, so that edits made while a long run goes on
+    are not put to its name."""
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return f"*Run {when}, commit `{commit()}`, {cpu()}: `{command}`.*"
+    return f"started {when}, commit {commit()}, {cpu()}"
+
+
+def run_line(command):
+    stamp = os.environ.get("LATESTFRAME_BENCH_RUN") or run_stamp()
+    return f"*Run {stamp}: `{command}`.*"
 
 
 def publish(key, lines, command, doc=DOC):
@@ -62,3 +78,10 @@ def publish(key, lines, command, doc=DOC):
     block = "\n".join([run_line(command), "", *lines]).strip()
     doc.write_text(text[:start + len(begin)] + "\n\n" + block + "\n\n" + text[stop:])
     print(f"published section {key} in {doc}")
+
+
+if __name__ == "__main__":
+    import sys
+    if sys.argv[1:] != ["--stamp"]:
+        raise SystemExit("usage: publish.py --stamp")
+    print(run_stamp())
