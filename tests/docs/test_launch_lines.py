@@ -23,6 +23,7 @@ each cv analysis in the line must post at least one element message, and a
 
 Prints each line and how it ran; fails naming the file, the line and the
 launch line; fails when it finds no line. Exits non-zero on any failure."""
+import concurrent.futures
 import os
 import re
 import shlex
@@ -46,6 +47,8 @@ LIVE_S = 2.0            # how long a live line runs once PLAYING
 FINITE_BOUND_S = 8.0    # how long a line that ends by itself may take
 EVIDENCE_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
+# Lines run at once (LATESTFRAME_DOCS_JOBS overrides).
+JOBS = int(os.environ.get("LATESTFRAME_DOCS_JOBS", "3"))
 
 # Elements that post an element message named after them for every frame
 # they analyse (unless post-messages=false).
@@ -296,12 +299,18 @@ def plan(launch, sample_data, camera, broker):
 # ---- running ----
 
 class TestCamera:
-    """The bundled RTSP test camera, started on first use."""
+    """The bundled RTSP test camera, started on first use (by whichever
+    line's thread comes first)."""
 
     def __init__(self, program):
         self.program, self.process, self.url = program, None, None
+        self.lock = threading.Lock()
 
     def __call__(self):
+        with self.lock:
+            return self.start()
+
+    def start(self):
         if self.url:
             return self.url
         if not self.program:
@@ -330,8 +339,13 @@ class TestBroker:
 
     def __init__(self):
         self.broker = None
+        self.lock = threading.Lock()
 
     def __call__(self):
+        with self.lock:
+            return self.start()
+
+    def start(self):
         if self.broker is None:
             sys.path.insert(0, str(ROOT / "pipelines" / "lib"))
             from live_servers import MqttBroker
@@ -480,6 +494,35 @@ def check_plugins():
     return None
 
 
+def check_line(launch, sample_data, camera, broker, cwd):
+    """Runs one launch line in `cwd`: (its report, 1 if it ran, its failures)."""
+    os.makedirs(cwd)
+    report, failures = [f"\n{launch.where()}: {launch.text}"], []
+    try:
+        command = plan(launch, sample_data, camera, broker)
+    except Unrunnable as reason:
+        failures.append(f"{launch.where()}: {launch.text}\n  cannot run: {reason}")
+        report.append(f"  FAIL cannot run: {reason}")
+        return "\n".join(report) + "\n", 0, failures
+    if command.notes:
+        notes = "; ".join(dict.fromkeys(command.notes))
+        report.append(f"  ran as: {shown(command.argv)}  ({notes})")
+    run = Run(command, cwd)
+    how = run.wait()
+    reason = judge(run, how)
+    if reason:
+        tail = "\n".join("    " + line for line in run.output[-15:])
+        failures.append(f"{launch.where()}: {launch.text}\n  {reason}")
+        report.append(f"  FAIL {reason}\n  last lines of its output:\n{tail}")
+    else:
+        report.append(f"  ok: {summary(run, how)}")
+    rule = placement_problem(command.written)
+    if rule:
+        failures.append(f"{launch.where()}: {launch.text}\n  placement rule: {rule}")
+        report.append(f"  FAIL placement rule: {rule}")
+    return "\n".join(report) + "\n", 1, failures
+
+
 def main():
     sample_data = os.environ.get("LATESTFRAME_SAMPLE_DATA", DEFAULT_SAMPLE_DATA)
     problem = check_plugins()
@@ -498,37 +541,24 @@ def main():
     camera = TestCamera(os.environ.get("LATESTFRAME_TESTCAM"))
     broker = TestBroker()
     started = time.monotonic()
-    ran = 0
     try:
         with tempfile.TemporaryDirectory(prefix="latestframe-docs-") as cwd:
-            for launch in lines:
-                print(f"\n{launch.where()}: {launch.text}")
-                try:
-                    command = plan(launch, sample_data, camera, broker)
-                except Unrunnable as reason:
-                    failures.append(f"{launch.where()}: {launch.text}\n  cannot run: {reason}")
-                    print(f"  FAIL cannot run: {reason}")
-                    continue
-                if command.notes:
-                    notes = "; ".join(dict.fromkeys(command.notes))
-                    print(f"  ran as: {shown(command.argv)}  ({notes})")
-                run = Run(command, cwd)
-                how = run.wait()
-                ran += 1
-                reason = judge(run, how)
-                if reason:
-                    tail = "\n".join("    " + line for line in run.output[-15:])
-                    failures.append(f"{launch.where()}: {launch.text}\n  {reason}")
-                    print(f"  FAIL {reason}\n  last lines of its output:\n{tail}")
-                else:
-                    print(f"  ok: {summary(run, how)}")
-                rule = placement_problem(command.written)
-                if rule:
-                    failures.append(f"{launch.where()}: {launch.text}\n  placement rule: {rule}")
-                    print(f"  FAIL placement rule: {rule}")
+            # A few lines at a time: most wait on a live source or a
+            # bound, not on the CPU. Each in its own folder (a line may
+            # write a file); their reports are printed in the docs' order.
+            with concurrent.futures.ThreadPoolExecutor(JOBS) as pool:
+                results = list(pool.map(
+                    lambda numbered: check_line(numbered[1], sample_data, camera, broker,
+                                                os.path.join(cwd, str(numbered[0]))),
+                    enumerate(lines)))
     finally:
         camera.stop()
         broker.stop()
+    ran = 0
+    for report, line_ran, line_failures in results:
+        print(report, end="")
+        ran += line_ran
+        failures += line_failures
 
     print(f"\nran {ran} of {len(lines)} launch lines in {time.monotonic() - started:.1f} s")
     if not lines:
