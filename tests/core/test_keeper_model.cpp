@@ -474,6 +474,8 @@ private:
           failure = "told to wait for a pace already due";
         break;
       }
+    /* As the wrapper does, once its lock is let go. */
+    next.charge.launch ();
     given_back (std::move (next.released));
     const bool served
         = request.who == core_t::taker::anyone

@@ -131,7 +131,15 @@ private:
 /* A handed-over frame's bytes, counted in flight (and kept reserved in the
  * memory budget it was admitted under, if any) for as long as this object
  * lives; destroying it lands them. Move-only; costs no allocation, and one
- * atomic operation to make and one to land (two more with a budget). */
+ * atomic operation to make and one to land (two more with a budget).
+ *
+ * Made in two steps by a keeper: the core makes it under the lock
+ * (to_launch: the budget's reservation moves in), and the wrapper launches
+ * it once the lock is let go. The atomic add on the accounts, whose word
+ * every thread that lands a frame writes, stays out of the critical
+ * section the producer waits on: 2-3% of the hand-off's CPU on two cores
+ * (compare_builds.py handoff, 30 pairs, twice). Until launched it is not
+ * charged(), and destroying it only gives the reservation back. */
 class in_flight_charge
 {
 public:
@@ -142,10 +150,30 @@ public:
   {
     accounts_->take_off (bytes_);
   }
+  static in_flight_charge to_launch (flight_accounts &accounts,
+                                     std::shared_ptr<memory_budget> budget,
+                                     std::uint64_t bytes)
+  {
+    in_flight_charge charge;
+    charge.budget_ = std::move (budget);
+    charge.bytes_ = bytes;
+    charge.launch_onto_ = &accounts;
+    return charge;
+  }
+  /* Counts the bytes in flight (once; nothing if made launched). */
+  void launch ()
+  {
+    if (launch_onto_)
+      {
+        accounts_ = std::exchange (launch_onto_, nullptr);
+        accounts_->take_off (bytes_);
+      }
+  }
   in_flight_charge (in_flight_charge &&other) noexcept
       : accounts_ (std::exchange (other.accounts_, nullptr)),
         budget_ (std::move (other.budget_)),
-        bytes_ (std::exchange (other.bytes_, 0))
+        bytes_ (std::exchange (other.bytes_, 0)),
+        launch_onto_ (std::exchange (other.launch_onto_, nullptr))
   {
   }
   in_flight_charge &operator= (in_flight_charge &&other) noexcept
@@ -156,6 +184,7 @@ public:
         accounts_ = std::exchange (other.accounts_, nullptr);
         budget_ = std::move (other.budget_);
         bytes_ = std::exchange (other.bytes_, 0);
+        launch_onto_ = std::exchange (other.launch_onto_, nullptr);
       }
     return *this;
   }
@@ -176,12 +205,15 @@ private:
       }
     if (accounts_)
       std::exchange (accounts_, nullptr)->land (bytes_);
+    launch_onto_ = nullptr;
     bytes_ = 0;
   }
 
   flight_accounts *accounts_ = nullptr;
   std::shared_ptr<memory_budget> budget_;
   std::uint64_t bytes_ = 0;
+  /* Made but not launched yet (to_launch). */
+  flight_accounts *launch_onto_ = nullptr;
 };
 
 /* Every figure of a keeper at one moment. The counts, levels and ages are

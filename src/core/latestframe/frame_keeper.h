@@ -632,6 +632,7 @@ private:
               /* One producer thread feeds a keeper. */
               const bool room = core_.producers_waiting () > 0;
               lock.unlock ();
+              out.charge.launch ();
               if (room)
                 room_.notify_one ();
               return out;

@@ -828,8 +828,9 @@ private:
     out.bytes = next.bytes;
     out.time_ns = next.time_ns;
     out.item = std::move (next.item);
-    out.charge
-        = in_flight_charge (*accounts_, std::move (next.budget), out.bytes);
+    /* Launched by the wrapper with its lock let go (in_flight_charge). */
+    out.charge = in_flight_charge::to_launch (*accounts_, std::move (next.budget),
+                                              out.bytes);
     ledger_.hand_over_front (decode_only);
     return true;
   }
