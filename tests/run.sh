@@ -98,7 +98,8 @@ for dir in "${sanitized_dirs[@]}"; do rm -f "$dir.build.status"; done
 sanitizer_builds=$!
 if [ -n "$plain_dir" ]; then
   echo "=== $plain_dir (plain): tests"
-  meson test -C "$plain_dir" --print-errorlogs --num-processes 2 --no-rebuild
+  # Three at a time on two cores: the long ones wait on real time.
+  meson test -C "$plain_dir" --print-errorlogs --num-processes 3 --no-rebuild
   logs+=("$plain_dir/meson-logs/testlog.json")
 fi
 wait "$sanitizer_builds"
