@@ -27,10 +27,10 @@ as_root() {
 }
 
 # Installs the packages that are not installed yet (apt-get), and nothing
-# when all are there.
+# when all are there: the project's, and the extra ones named.
 ensure_packages() {
   local missing=() package
-  for package in "${LATESTFRAME_PACKAGES[@]}"; do
+  for package in "${LATESTFRAME_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
       || missing+=("$package")
   done
