@@ -5,27 +5,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "latestframe/drop_reasons.h"
+#include "latestframe/json_text.h"
 
 #include <cstdio>
-#include <string>
-
-namespace
-{
-
-std::string
-json_string (const char *text)
-{
-  std::string quoted = "\"";
-  for (const char *c = text; *c; c++)
-    {
-      if (*c == '"' || *c == '\\')
-        quoted += '\\';
-      quoted += *c;
-    }
-  return quoted + "\"";
-}
-
-} // namespace
 
 int
 main ()
@@ -35,8 +17,8 @@ main ()
   for (const latestframe::drop_reason_info &reason : latestframe::drop_reasons)
     {
       std::printf ("%s{\"name\": %s, \"meaning\": %s}", separator,
-                   json_string (reason.name).c_str (),
-                   json_string (reason.meaning).c_str ());
+                   latestframe::json_quoted (reason.name).c_str (),
+                   latestframe::json_quoted (reason.meaning).c_str ());
       separator = ", ";
     }
   std::printf ("]}\n");

@@ -5,28 +5,10 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include "latestframe/json_text.h"
 #include "latestframe/service_config.h"
 
 #include <cstdio>
-#include <string>
-
-namespace
-{
-
-std::string
-json_string (const std::string &text)
-{
-  std::string quoted = "\"";
-  for (const char c : text)
-    {
-      if (c == '"' || c == '\\')
-        quoted += '\\';
-      quoted += c;
-    }
-  return quoted + "\"";
-}
-
-} // namespace
 
 int
 main ()
@@ -39,11 +21,11 @@ main ()
       /* The schema is JSON already; a section has none (null). */
       std::printf ("%s\n{\"section\": %s, \"name\": %s, \"value\": %s, "
                    "\"schema\": %s, \"meaning\": %s}",
-                   separator, json_string (key.section).c_str (),
-                   json_string (key.name).c_str (),
-                   json_string (key.value).c_str (),
+                   separator, latestframe::json_quoted (key.section).c_str (),
+                   latestframe::json_quoted (key.name).c_str (),
+                   latestframe::json_quoted (key.value).c_str (),
                    key.schema.empty () ? "null" : key.schema.c_str (),
-                   json_string (key.meaning).c_str ());
+                   latestframe::json_quoted (key.meaning).c_str ());
       separator = ",";
     }
   std::printf ("]}\n");
