@@ -9,6 +9,8 @@ import shutil
 import statistics
 import subprocess
 
+import publish
+
 
 def runs(folder):
     """Section 1's lines; None when it did not run."""
@@ -580,11 +582,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("folder")
     parser.add_argument("--seconds", type=float, default=8)
-    parser.add_argument("--publish", metavar="DOC",
-                        help="also write each section run into DOC (docs/benchmarks.md) "
-                             "between its markers, with the run's date, commit and CPU")
-    parser.add_argument("--command", default="./pipelines/bench.sh",
-                        help="the command line named in the published run line")
+    publish.add_arguments(parser, "./pipelines/bench.sh")
     args = parser.parse_args()
     found = runs(args.folder) or []
     # (key, lines with their heading, targets), in the report's order.
@@ -622,7 +620,6 @@ def main():
     print(f"written: {report}")
 
     if args.publish:
-        import publish
         doc = os.path.abspath(args.publish)
         for key, lines, targets in sections:
             block = without_heading(lines) + targets_table(targets)

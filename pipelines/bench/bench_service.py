@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 from live_servers import (MqttBroker, RtspCamera, free_port, metric,  # noqa: E402
                           scrape_metrics)
+import publish  # noqa: E402  (beside this file)
 
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -136,11 +137,7 @@ def main():
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--out", default="out/bench-service")
-    parser.add_argument("--publish", metavar="DOC",
-                        help="also write the table into DOC (docs/benchmarks.md, section 7) "
-                             "with the run's date, commit and CPU")
-    parser.add_argument("--command", default="./pipelines/bench-service.sh",
-                        help="the command line named in the published run line")
+    publish.add_arguments(parser, "./pipelines/bench-service.sh")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -193,8 +190,6 @@ def main():
     (out / "service-density.json").write_text(json.dumps(rows, indent=1) + "\n")
     print(text)
     if args.publish:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        import publish
         publish.publish("7", table, args.command, args.publish)
     return 1 if failed else 0
 

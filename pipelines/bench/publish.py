@@ -64,6 +64,15 @@ def run_line(command):
     return f"*Run {stamp}: `{command}`.*"
 
 
+def add_arguments(parser, script):
+    """--publish DOC and --command, for a bench script's report program."""
+    parser.add_argument("--publish", metavar="DOC",
+                        help="also write each section run into DOC (docs/benchmarks.md) "
+                             "between its markers, with the run's date, commit and CPU")
+    parser.add_argument("--command", default=script,
+                        help="the command line named in the published run line")
+
+
 def publish(key, lines, command, doc=DOC):
     """Replaces section `key`'s block in `doc` with a run line and `lines`."""
     doc = Path(doc)
