@@ -20,8 +20,13 @@ if [ "${1:-}" = "--no-build" ]; then build=0; fi
 # another (a clean clone of the same machine, CI's next run) recompiles
 # only what changed; the first run pays a few percent for filling it.
 ensure_packages ccache || { echo "0 passed, 1 failed"; exit 1; }
+# Paths below the clone are hashed relative to it, and not the build
+# folder: a clone elsewhere still hits.
+export CCACHE_BASEDIR=$LATESTFRAME_ROOT CCACHE_NOHASHDIR=1
 
-# dir|meson options|environment of meson setup (the compilers)
+# dir|meson options|environment of meson setup (the compilers; meson uses
+# compilers named in CC/CXX as they are, so ccache is named too, @ for a
+# space)
 # The sanitizer builds at -O1 with line tables only (-g1): the sanitizers'
 # reports keep their file:line, and the ASan build compiles in about half
 # the time of -O2 -g (test_frame_keeper.cpp alone: 60 s against 109 s).
@@ -30,7 +35,7 @@ runs=(
   "build-test|"
   "build-asan|-Db_sanitize=address,undefined -Db_lundef=false $sanitized"
   "build-tsan|-Db_sanitize=thread $sanitized"
-  "build-fuzz-test|-Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false|CC=clang-14 CXX=clang++-14"
+  "build-fuzz-test|-Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false|CC=ccache@clang-14 CXX=ccache@clang++-14"
 )
 # Builds `dir`: all of it for the plain build (it is installed), only what
 # the tests need for the others (tests/test_targets.py): their tests are a
@@ -60,8 +65,11 @@ for run in "${runs[@]}"; do
   options_of[$dir]=$options
   if [ "$build" = 1 ]; then
     rm -rf "$dir"
+    # NAME=value words; an @ in a value stands for a space.
+    read -ra setup_vars <<<"$setup_env"
+    setup_vars=("${setup_vars[@]//@/ }")
     # shellcheck disable=SC2086
-    if ! env $setup_env meson setup "$dir" $options >"$dir.setup.log" 2>&1; then
+    if ! env "${setup_vars[@]}" meson setup "$dir" $options >"$dir.setup.log" 2>&1; then
       cat "$dir.setup.log"; echo "setup of $dir failed"; broken=$((broken + 1)); continue
     fi
   elif [ ! -f "$dir/build.ninja" ]; then
