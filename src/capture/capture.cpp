@@ -296,11 +296,18 @@ capture::open (const std::string &source, capture_options options)
   std::unique_lock<std::mutex> guard (shared.lock);
   if (!self.start_over (std::move (options)))
     return false;
+  const detail::source_spec spec (source);
+  shared.last_error = spec.credentials_problem (self.options);
+  if (!shared.last_error.empty ())
+    {
+      shared.state = capture_state::closed;
+      return false;
+    }
   /* Connecting until the supervisor has a first frame (streaming), a file's
    * end (ended) or gives up (closed). */
   shared.state = capture_state::connecting;
   self.supervisor = std::thread (
-      [&shared, spec = detail::source_spec (source), opts = self.options] {
+      [&shared, spec, opts = self.options] {
         detail::supervisor (shared, spec, opts).run ();
       });
   if (self.options.open_in_background)

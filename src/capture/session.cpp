@@ -5,6 +5,8 @@
  */
 #include "session.h"
 
+#include "latestframe/uri_credentials.h"
+
 #include "gstlatestframe.h"
 
 #include <mutex>
@@ -133,7 +135,8 @@ session::build (const source_spec &source, const capture_options &options,
       description.c_str (), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &parse_error);
   if (!parsed)
     {
-      error = "cannot build the pipeline \"" + description
+      /* A description may hold a URI with a password. */
+      error = "cannot build the pipeline \"" + redacted_uri (description)
               + "\": " + (parse_error ? parse_error->message : "unknown");
       g_clear_error (&parse_error);
       return nullptr;

@@ -6,6 +6,8 @@
 
 #include "gst_ptr.h"
 
+#include "latestframe/uri_credentials.h"
+
 namespace latestframe::detail
 {
 
@@ -65,8 +67,25 @@ source_spec::configure (GstBin *pipeline, const capture_options &options) const
   switch (kind_)
     {
     case kind::rtsp:
-      g_object_set (source.get (), "location", text_.c_str (), "latency",
-                    static_cast<guint> (options.latency.count ()), NULL);
+      {
+        /* The credentials go to rtspsrc as user-id / user-pw, decoded, and
+         * the location without them: any character works, and rtspsrc's
+         * own debug lines, which print the location, never show them. */
+        const uri_user_info user_info = read_uri_user_info (text_);
+        const std::string location
+            = user_info.present ? text_.substr (0, text_.find ("://") + 3)
+                                      + text_.substr (text_.rfind ('@') + 1)
+                                : text_;
+        const std::string &user
+            = user_info.present ? user_info.user : options.username;
+        const std::string &password
+            = user_info.present ? user_info.password : options.password;
+        g_object_set (source.get (), "location", location.c_str (), "latency",
+                      static_cast<guint> (options.latency.count ()), NULL);
+        if (!user.empty () || !password.empty ())
+          g_object_set (source.get (), "user-id", user.c_str (), "user-pw",
+                        password.c_str (), NULL);
+      }
       if (!options.protocols.empty ())
         gst_util_set_object_arg (G_OBJECT (source.get ()), "protocols",
                                  options.protocols.c_str ());
@@ -80,6 +99,23 @@ source_spec::configure (GstBin *pipeline, const capture_options &options) const
     case kind::description:
       break;
     }
+}
+
+std::string
+source_spec::credentials_problem (const capture_options &options) const
+{
+  const bool given = !options.username.empty () || !options.password.empty ();
+  if (kind_ != kind::rtsp)
+    return given ? "the username and password options are for RTSP "
+                   "sources only"
+                 : "";
+  const uri_user_info user_info = read_uri_user_info (text_);
+  if (!user_info.problem.empty ())
+    return user_info.problem + " or give the username and password options";
+  if (user_info.present && given)
+    return "a user part in the URI and the username or password options "
+           "too: give one or the other";
+  return "";
 }
 
 bool

@@ -41,6 +41,10 @@ public:
   std::string description (bool gated = false) const;
   /* Sets up the source element of a pipeline built from description(). */
   void configure (GstBin *pipeline, const capture_options &options) const;
+  /* Why `options`' credentials cannot work with this source (both in the
+   * URI and in the options, a URI whose user part cannot be read, or
+   * credentials for a source that is not RTSP); "" = they can. */
+  std::string credentials_problem (const capture_options &options) const;
 
 private:
   std::string text_;

@@ -7,6 +7,7 @@
  * with its own words, its line and its key path, and never as yaml-cpp's
  * bad-conversion exception. */
 #include "latestframe/service_config.h"
+#include "latestframe/uri_credentials.h"
 
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
@@ -46,6 +47,112 @@ std::string
 quoted (const std::string &text)
 {
   return "\"" + text + "\"";
+}
+
+struct file_closer
+{
+  void operator() (std::FILE *file) const { std::fclose (file); }
+};
+
+/* The whole file at `path` into `text`; false with errno set when it
+ * cannot be read (a folder opens, but fails to read: EISDIR). */
+bool
+read_file_text (const std::string &path, std::string &text)
+{
+  std::unique_ptr<std::FILE, file_closer> file (
+      std::fopen (path.c_str (), "rb"));
+  if (!file)
+    return false;
+  text.clear ();
+  char chunk[65536];
+  for (;;)
+    {
+      const std::size_t got = std::fread (chunk, 1, sizeof chunk, file.get ());
+      text.append (chunk, got);
+      if (got < sizeof chunk)
+        break;
+    }
+  return !std::ferror (file.get ());
+}
+
+bool
+is_variable_name (const std::string &name)
+{
+  if (name.empty () || (name[0] >= '0' && name[0] <= '9'))
+    return false;
+  return std::all_of (name.begin (), name.end (), [] (char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+           || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+/* What one ${...} stands for: an environment variable, or a file's content
+ * without one trailing newline. A relative path is taken from the folder
+ * of `config_file` (as written). Throws std::invalid_argument naming the
+ * reference and the reason, never a value. */
+std::string
+substitution_of (const std::string &reference, const std::string &config_file)
+{
+  const std::string written = "${" + reference + "}";
+  const std::string file_prefix = "file:";
+  if (reference.compare (0, file_prefix.size (), file_prefix) == 0)
+    {
+      const std::string path = reference.substr (file_prefix.size ());
+      if (path.empty ())
+        throw std::invalid_argument (written + ": no path after file:");
+      std::string full_path = path;
+      const std::size_t slash = config_file.rfind ('/');
+      if (path[0] != '/' && slash != std::string::npos)
+        full_path = config_file.substr (0, slash + 1) + path;
+      std::string content;
+      errno = 0;
+      if (!read_file_text (full_path, content))
+        throw std::invalid_argument (written + ": cannot read " + path + ": "
+                                     + std::strerror (errno));
+      if (!content.empty () && content.back () == '\n')
+        content.pop_back ();
+      return content;
+    }
+  if (!is_variable_name (reference))
+    throw std::invalid_argument (
+        written
+        + ": not an environment variable's name (A-Z a-z 0-9 _, not "
+          "starting with a digit) nor file:PATH (write $${ for a literal ${)");
+  const char *value = std::getenv (reference.c_str ());
+  if (!value)
+    throw std::invalid_argument (written + ": the environment variable "
+                                 + reference + " is not set");
+  return value;
+}
+
+/* A value with each ${NAME} and ${file:PATH} replaced, and $${ read as a
+ * literal ${. Any other '$' is kept. Throws std::invalid_argument as
+ * substitution_of does, or for a ${ without its }. */
+std::string
+substituted (const std::string &text, const std::string &config_file)
+{
+  std::string result;
+  for (std::size_t i = 0; i < text.size ();)
+    {
+      if (text.compare (i, 3, "$${") == 0)
+        {
+          result += "${";
+          i += 3;
+          continue;
+        }
+      if (text.compare (i, 2, "${") != 0)
+        {
+          result += text[i++];
+          continue;
+        }
+      const std::size_t close = text.find ('}', i + 2);
+      if (close == std::string::npos)
+        throw std::invalid_argument (
+            "a ${ without its } (write $${ for a literal ${)");
+      result += substitution_of (text.substr (i + 2, close - i - 2), config_file);
+      i = close + 1;
+    }
+  return result;
 }
 
 /* Parses digits only (no sign, no space, no base prefix) into a 64-bit
@@ -207,6 +314,8 @@ check_id (const std::string &text)
         quoted (text) + ": an id may only hold A-Z, a-z, 0-9, _ and -");
 }
 
+/* The URI's form; what it says of the URI shows it redacted, since it may
+ * hold a password. Its user part is read by the uri key itself. */
 void
 check_uri (const std::string &text)
 {
@@ -216,13 +325,13 @@ check_uri (const std::string &text)
                   [] (unsigned char c) { return std::tolower (c); });
   if (colon == std::string::npos || !is_one_of (scheme, rtsp_schemes)
       || colon + 3 == text.size ())
-    throw std::invalid_argument (quoted (text)
+    throw std::invalid_argument (quoted (redacted_uri (text))
                                  + ": not an RTSP URI (scheme://host/...) "
                                    "with the scheme "
                                  + list_of (rtsp_schemes, " or "));
   if (std::any_of (text.begin (), text.end (),
                    [] (unsigned char c) { return c <= ' ' || c == 0x7f; }))
-    throw std::invalid_argument (quoted (text)
+    throw std::invalid_argument (quoted (redacted_uri (text))
                                  + ": a URI may not hold spaces or control "
                                    "characters (write a space as %20)");
 }
@@ -433,7 +542,15 @@ public:
       }
     catch (const std::invalid_argument &problem)
       {
-        fail (entry.value, entry.path, problem.what ());
+        /* A substituted value may be a secret: the message quotes the
+         * value as written (${NAME}) instead. */
+        std::string said = problem.what ();
+        const std::string &written = entry.value.Scalar ();
+        if (scalar != written && !scalar.empty ())
+          for (std::size_t at = said.find (scalar); at != std::string::npos;
+               at = said.find (scalar, at + written.size ()))
+            said.replace (at, scalar.size (), written);
+        fail (entry.value, entry.path, said);
       }
   }
 
@@ -519,7 +636,14 @@ config_reader::scalar_of (const map_entry &entry) const
     fail (entry.value.IsNull () ? entry.key_node : entry.value, entry.path,
           std::string ("expected a single value, got ")
               + kind_of (entry.value));
-  return entry.value.Scalar ();
+  try
+    {
+      return substituted (entry.value.Scalar (), file_);
+    }
+  catch (const std::invalid_argument &problem)
+    {
+      fail (entry.value, entry.path, problem.what ());
+    }
 }
 
 /* The rules made from the lists they check against. */
@@ -583,8 +707,47 @@ parse_port (const std::string &text)
   return static_cast<std::uint16_t> (port);
 }
 
+/* Text that goes to C APIs (rtspsrc, libmosquitto) as a C string. Says
+ * nothing of the value: it may be a secret. */
+void
+check_no_nul (const std::string &text)
+{
+  if (text.find ('\0') != std::string::npos)
+    throw std::invalid_argument ("must not hold a NUL byte");
+}
+
+bool
+parse_bool (const std::string &text)
+{
+  if (text == "true")
+    return true;
+  if (text == "false")
+    return false;
+  throw std::invalid_argument (quoted (text) + ": must be true or false");
+}
+
+const value_rule secret_rule
+    = { "text; ${NAME} or ${file:PATH} for a secret", R"({"type": "string"})" };
+const value_rule path_rule = { "file path", R"({"type": "string"})" };
+const value_rule bool_rule = { "true or false", R"({"type": "boolean"})" };
+
 /* What a camera leaves out, in `defaults` or in the camera itself. */
 const config_key<camera_config> setting_keys[] = {
+  { "username", secret_rule,
+    "The user for the camera's RTSP authentication, any characters, not "
+    "percent-encoded (\"\" = none; not with a user part in the uri). Default "
+    "\"\".",
+    [] (const config_reader &reader, const map_entry &entry,
+        camera_config &camera) {
+      camera.username = reader.value (entry, checked_text<check_no_nul>);
+    } },
+  { "password", secret_rule,
+    "Its password, any characters, not percent-encoded; best as "
+    "${file:PATH} or ${NAME}. Default \"\".",
+    [] (const config_reader &reader, const map_entry &entry,
+        camera_config &camera) {
+      camera.password = reader.value (entry, checked_text<check_no_nul>);
+    } },
   { "max-age", duration_rule,
     "latestframe's max-age: a frame older than this (by the camera's "
     "capture clock when its reports give it) is dropped, never analysed "
@@ -642,10 +805,74 @@ const config_key<camera_config> identity_keys[] = {
       camera.id = reader.value (entry, checked_text<check_id>);
     } },
   { "uri", uri_rule,
-    "Required: the camera's stream.",
+    "Required: the camera's stream. A user part (rtsp://user:password@...) "
+    "must be percent-encoded; username and password are the other way.",
     [] (const config_reader &reader, const map_entry &entry,
         camera_config &camera) {
       camera.uri = reader.value (entry, checked_text<check_uri>);
+      if (const uri_user_info user_info = read_uri_user_info (camera.uri);
+          !user_info.problem.empty ())
+        reader.fail (entry.value, entry.path,
+                     user_info.problem
+                         + " or give username: and password: beside uri");
+    } },
+};
+
+/* The keepalive MQTT sends: whole seconds, within its 16-bit field, and
+ * not so short that a slow link drops the connection. */
+std::chrono::seconds
+parse_keepalive (const std::string &text)
+{
+  const std::chrono::milliseconds duration = parse_duration (text);
+  if (duration.count () % 1000 != 0)
+    throw std::invalid_argument (quoted (text) + ": must be whole seconds");
+  const auto seconds
+      = std::chrono::duration_cast<std::chrono::seconds> (duration);
+  if (seconds.count () < 5 || seconds.count () > 65535)
+    throw std::invalid_argument (quoted (text)
+                                 + ": must be between 5s and 65535s");
+  return seconds;
+}
+
+const char *const tls_versions[] = { "tlsv1.2", "tlsv1.3" };
+
+const config_key<broker_tls_config> tls_keys[] = {
+  { "ca-file", path_rule,
+    "The certificate authorities (PEM) the broker's certificate is checked "
+    "against (\"\" = the system's). Default \"\".",
+    [] (const config_reader &reader, const map_entry &entry,
+        broker_tls_config &tls) {
+      tls.ca_file = reader.value (entry, checked_text<check_no_nul>);
+    } },
+  { "cert-file", path_rule,
+    "A client certificate (PEM), with key-file. Default none.",
+    [] (const config_reader &reader, const map_entry &entry,
+        broker_tls_config &tls) {
+      tls.cert_file = reader.value (entry, checked_text<check_no_nul>);
+    } },
+  { "key-file", path_rule,
+    "The client certificate's key (PEM), with cert-file. Default none.",
+    [] (const config_reader &reader, const map_entry &entry,
+        broker_tls_config &tls) {
+      tls.key_file = reader.value (entry, checked_text<check_no_nul>);
+    } },
+  { "insecure", bool_rule,
+    "Accept a broker certificate whose name does not match host (for "
+    "testing only). Default false.",
+    [] (const config_reader &reader, const map_entry &entry,
+        broker_tls_config &tls) {
+      tls.insecure = reader.value (entry, parse_bool);
+    } },
+  { "version", { "tlsv1.2 or tlsv1.3", R"({"enum": ["", "tlsv1.2", "tlsv1.3"]})" },
+    "The TLS version (\"\" = the library's default). Default \"\".",
+    [] (const config_reader &reader, const map_entry &entry,
+        broker_tls_config &tls) {
+      tls.version = reader.value (entry, [] (const std::string &text) {
+        if (!text.empty () && !is_one_of (text, tls_versions))
+          throw std::invalid_argument (quoted (text) + ": use "
+                                       + list_of (tls_versions, " or "));
+        return text;
+      });
     } },
 };
 
@@ -693,6 +920,51 @@ const config_key<broker_config> broker_keys[] = {
         return static_cast<std::uint32_t> (count);
       });
     } },
+  { "username", secret_rule, "The broker's user (\"\" = none). Default \"\".",
+    [] (const config_reader &reader, const map_entry &entry,
+        broker_config &broker) {
+      broker.username = reader.value (entry, checked_text<check_no_nul>);
+    } },
+  { "password", secret_rule,
+    "Its password; best as ${file:PATH} or ${NAME}. Default \"\".",
+    [] (const config_reader &reader, const map_entry &entry,
+        broker_config &broker) {
+      broker.password = reader.value (entry, checked_text<check_no_nul>);
+    } },
+  { "client-id", { "text", R"({"type": "string"})" },
+    "The MQTT client id (\"\" = the service's own: host, shard and process "
+    "id). Default \"\".",
+    [] (const config_reader &reader, const map_entry &entry,
+        broker_config &broker) {
+      broker.client_id = reader.value (entry, checked_text<check_no_nul>);
+    } },
+  { "keepalive",
+    { "duration 5s..65535s, whole seconds",
+      R"({"type": "string", "pattern": "^[0-9]+(ms|s|m)$"})" },
+    "How often MQTT checks the connection when nothing is sent. Default 60s.",
+    [] (const config_reader &reader, const map_entry &entry,
+        broker_config &broker) {
+      broker.keepalive = reader.value (entry, parse_keepalive);
+    } },
+  { "tls", { "map", nullptr },
+    "TLS to the broker: on when this map is given, even empty (`tls: {}`); "
+    "port then defaults to 8883.",
+    [] (const config_reader &reader, const map_entry &entry,
+        broker_config &broker) {
+      broker.tls.enabled = true;
+      const std::vector<map_entry> found
+          = reader.section (entry, names_of (tls_keys));
+      reader.read_keys (found, tls_keys, broker.tls);
+      if (broker.tls.cert_file.empty () != broker.tls.key_file.empty ())
+        for (const map_entry &given : found)
+          if (given.key == "cert-file" || given.key == "key-file")
+            reader.fail (given.key_node, given.path,
+                         given.key == "cert-file"
+                             ? "given without key-file (a client "
+                               "certificate needs its key)"
+                             : "given without cert-file (a key needs its "
+                               "client certificate)");
+    } },
 };
 
 const config_key<std::chrono::milliseconds> health_keys[] = {
@@ -735,8 +1007,16 @@ struct top_level
 const config_key<top_level> top_keys[] = {
   { "broker", { "map", nullptr }, "The MQTT broker results and health go to.",
     [] (const config_reader &reader, const map_entry &entry, top_level &top) {
-      reader.read_keys (reader.section (entry, names_of (broker_keys)),
-                        broker_keys, top.config.broker);
+      const std::vector<map_entry> found
+          = reader.section (entry, names_of (broker_keys));
+      reader.read_keys (found, broker_keys, top.config.broker);
+      // MQTT over TLS has its own well-known port.
+      if (top.config.broker.tls.enabled
+          && std::none_of (found.begin (), found.end (),
+                           [] (const map_entry &given) {
+                             return given.key == "port";
+                           }))
+        top.config.broker.port = 8883;
     } },
   { "health", { "map", nullptr }, "Each camera's health record.",
     [] (const config_reader &reader, const map_entry &entry, top_level &top) {
@@ -791,6 +1071,11 @@ config_reader::read_camera (const YAML::Node &node, const std::string &path,
     if (!node[key.name])
       fail (node, join_path (path, key.name),
             "missing (every camera needs an id and a uri)");
+  if (read_uri_user_info (camera.uri).present
+      && (!camera.username.empty () || !camera.password.empty ()))
+    fail (node["uri"], join_path (path, "uri"),
+          "a user part in the URI and username: or password: (here or in "
+          "defaults) too: give one or the other");
   return camera;
 }
 
@@ -893,11 +1178,6 @@ check_single_document (const std::string &text, const std::string &file_name)
                       "a second YAML document: the file must hold one");
 }
 
-struct file_closer
-{
-  void operator() (std::FILE *file) const { std::fclose (file); }
-};
-
 } // namespace
 
 config_error::config_error (const std::string &file, int line,
@@ -910,7 +1190,8 @@ config_error::config_error (const std::string &file, int line,
 bool
 camera_config::same_pipeline_as (const camera_config &other) const
 {
-  return id == other.id && uri == other.uri && analyses == other.analyses
+  return id == other.id && uri == other.uri && username == other.username
+         && password == other.password && analyses == other.analyses
          && max_age == other.max_age && decode == other.decode
          && analysis_rate == other.analysis_rate && protocols == other.protocols
          && stall_timeout == other.stall_timeout;
@@ -1016,6 +1297,7 @@ config_key_references ()
   std::vector<config_key_reference> references;
   add_references (references, "top", top_keys);
   add_references (references, "broker", broker_keys);
+  add_references (references, "tls", tls_keys);
   add_references (references, "health", health_keys);
   add_references (references, "metrics", metrics_keys);
   add_references (references, "camera", identity_keys);
@@ -1056,21 +1338,9 @@ parse_service_config (const std::string &yaml_text,
 service_config
 load_service_config (const std::string &path)
 {
-  std::unique_ptr<std::FILE, file_closer> file (
-      std::fopen (path.c_str (), "rb"));
-  if (!file)
-    throw config_error (path, 0, "",
-                        std::string ("cannot read: ") + std::strerror (errno));
   std::string text;
-  char chunk[65536];
-  for (;;)
-    {
-      const std::size_t got = std::fread (chunk, 1, sizeof chunk, file.get ());
-      text.append (chunk, got);
-      if (got < sizeof chunk)
-        break;
-    }
-  if (std::ferror (file.get ()))
+  errno = 0;
+  if (!read_file_text (path, text))
     throw config_error (path, 0, "",
                         std::string ("cannot read: ") + std::strerror (errno));
   return parse_service_config (text, path);

@@ -71,6 +71,9 @@ struct options
   gdouble drop = 0;
   gboolean refuse = FALSE;
   gint clock_offset_ms = 0;
+  /* RTSP basic authentication when user is given. */
+  gchar *user = nullptr;
+  gchar *password = nullptr;
 };
 
 /* Where the frames go: the appsrc of the media being served, if any. */
@@ -605,6 +608,11 @@ main (int argc, char **argv)
       "this many ms ahead (negative: behind) of this host's clock, as a "
       "camera whose clock is not in step (default 0)",
       "MS" },
+    { "user", 0, 0, G_OPTION_ARG_STRING, &o.user,
+      "Ask for RTSP basic authentication as this user (default: none)",
+      "NAME" },
+    { "password", 0, 0, G_OPTION_ARG_STRING, &o.password,
+      "The password of --user, any characters (default empty)", "PW" },
     { NULL, 0, 0, G_OPTION_ARG_NONE, NULL, NULL, NULL },
   };
   GOptionContext *context = g_option_context_new (
@@ -695,6 +703,30 @@ main (int argc, char **argv)
     }
   g_signal_connect (factory, "media-configure", G_CALLBACK (media_configure),
                     &cam);
+  if (o.user)
+    {
+      /* Basic authentication: only this user may see (access) and start
+       * (construct) the stream; anyone else gets 401. */
+      GstRTSPAuth *auth = gst_rtsp_auth_new ();
+      GstRTSPToken *token = gst_rtsp_token_new (
+          GST_RTSP_TOKEN_MEDIA_FACTORY_ROLE, G_TYPE_STRING, "camera-user",
+          NULL);
+      gchar *basic
+          = gst_rtsp_auth_make_basic (o.user, o.password ? o.password : "");
+      gst_rtsp_auth_add_basic (auth, basic, token);
+      g_free (basic);
+      gst_rtsp_token_unref (token);
+      gst_rtsp_server_set_auth (server, auth);
+      g_object_unref (auth);
+      GstRTSPPermissions *permissions = gst_rtsp_permissions_new ();
+      gst_rtsp_permissions_add_role (permissions, "camera-user",
+                                     GST_RTSP_PERM_MEDIA_FACTORY_ACCESS,
+                                     G_TYPE_BOOLEAN, TRUE,
+                                     GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT,
+                                     G_TYPE_BOOLEAN, TRUE, NULL);
+      gst_rtsp_media_factory_set_permissions (factory, permissions);
+      gst_rtsp_permissions_unref (permissions);
+    }
   GstRTSPMountPoints *mounts = gst_rtsp_server_get_mount_points (server);
   const char *path = o.path ? o.path : "/cam";
   gst_rtsp_mount_points_add_factory (mounts, path, factory);
@@ -730,5 +762,7 @@ main (int argc, char **argv)
   g_free (o.file);
   g_free (o.preset);
   g_free (o.resize);
+  g_free (o.user);
+  g_free (o.password);
   return 0;
 }

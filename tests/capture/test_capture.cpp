@@ -106,6 +106,36 @@ TEST (Capture_Open, RefusesUnknownRtspProtocols)
       << camera.last_error ();
 }
 
+// A URI whose user part cannot be read, and credentials given both in the
+// URI and as options, are refused at open, in words that show no password;
+// so is a description holding a URI with one that does not parse.
+TEST (Capture_Open, RefusesCredentialsItCannotUse)
+{
+  capture camera;
+  EXPECT_FALSE (camera.open ("rtsp://admin:p@ss/w#rd@127.0.0.1:1/cam",
+                             quick_options ()));
+  EXPECT_EQ (camera.last_error (),
+             "the user part of the URI cannot be read: percent-encode it (@ "
+             "as %40, : as %3A, / as %2F, # as %23, % as %25, space as %20) "
+             "or give the username and password options");
+  EXPECT_EQ (camera.state (), capture_state::closed);
+  capture_options options = quick_options ();
+  options.username = "admin";
+  options.password = "Hunter2";
+  EXPECT_FALSE (camera.open ("rtsp://admin:Hunter2@127.0.0.1:1/cam", options));
+  EXPECT_NE (camera.last_error ().find ("give one or the other"),
+             std::string::npos)
+      << camera.last_error ();
+  EXPECT_EQ (camera.last_error ().find ("Hunter2"), std::string::npos);
+  EXPECT_FALSE (camera.open (
+      "rtspsrc location=rtsp://admin:Hunter2@127.0.0.1:1/cam ! no-such-thing",
+      quick_options ()));
+  EXPECT_NE (camera.last_error ().find ("rtsp://***@127.0.0.1:1/cam"),
+             std::string::npos)
+      << camera.last_error ();
+  EXPECT_EQ (camera.last_error ().find ("Hunter2"), std::string::npos);
+}
+
 // A description that does not parse fails open at once with GStreamer's
 // reason, without waiting for open_timeout or retrying.
 TEST (Capture_Open, ReportsAPipelineThatCannotBeBuilt)

@@ -126,11 +126,14 @@ CONFIG_BEGIN = (f"<!-- configuration keys: generated from {CONFIG_SOURCE} "
                 "by tests/docs/reference.py --write -->")
 CONFIG_END = "<!-- end of the generated configuration keys -->"
 # Where each section's keys are written, and which top-level map holds them.
-KEY_PATHS = {"top": ["{}"], "broker": ["broker.{}"], "health": ["health.{}"],
+KEY_PATHS = {"top": ["{}"], "broker": ["broker.{}"], "tls": ["broker.tls.{}"],
+             "health": ["health.{}"],
              "metrics": ["metrics.{}"], "camera": ["cameras[].{}"],
              "setting": ["cameras[].{}", "defaults.{}"]}
 MAP_SECTIONS = {"broker": "broker", "health": "health", "metrics": "metrics",
                 "defaults": "setting"}
+# The maps inside a section's map: section -> {key: the section of its keys}.
+INNER_MAPS = {"broker": {"tls": "tls"}}
 
 
 def config_keys_table(keys):
@@ -144,7 +147,9 @@ def config_keys_table(keys):
 
 def config_schema(keys):
     def properties(section):
-        return {key["name"]: {"description": key["meaning"], **key["schema"]}
+        return {key["name"]: ({"description": key["meaning"], **key["schema"]}
+                              if key["schema"] is not None else
+                              closed_map(key["meaning"], INNER_MAPS[section][key["name"]]))
                 for key in keys if key["section"] == section}
 
     def closed_map(description, section):
@@ -197,6 +202,8 @@ def config_problems(keys, schema_text):
     used = {("top", name) for name in example}
     for name, section in MAP_SECTIONS.items():
         used |= {(section, key) for key in (example.get(name) or {})}
+        for key, inner in INNER_MAPS.get(section, {}).items():
+            used |= {(inner, k) for k in ((example.get(name) or {}).get(key) or {})}
     for camera in example.get("cameras") or []:
         used |= {("camera", key) for key in camera} | {("setting", key) for key in camera}
     for key in keys:

@@ -8,6 +8,7 @@
 #include "latestframe/reload_plan.h"
 #include "latestframe/rendezvous.h"
 #include "latestframe/service_config.h"
+#include "latestframe/uri_credentials.h"
 
 #include <gtest/gtest.h>
 
@@ -41,6 +42,18 @@ using latestframe::service::shard_sources;
 namespace service = latestframe::service;
 
 const fs::path configs_dir = SERVICE_CONFIGS_DIR;
+
+/* The variables the example and the good corpus name (set before any test
+ * runs); LATESTFRAME_TEST_NEVER_SET is left unset for the bad corpus. */
+const bool secrets_set = [] {
+  ::setenv ("MQTT_PASSWORD", "example-mqtt-secret", 1);
+  ::setenv ("YARD_CAMERA_PASSWORD", "example camera secret", 1);
+  ::setenv ("LATESTFRAME_TEST_BROKER_HOST", "broker.test", 1);
+  ::setenv ("LATESTFRAME_TEST_USER", "op", 1);
+  ::setenv ("LATESTFRAME_TEST_SECRET", "s3cr3t: @/#% x", 1);
+  ::unsetenv ("LATESTFRAME_TEST_NEVER_SET");
+  return true;
+}();
 
 std::string
 read_text (const fs::path &path)
@@ -141,8 +154,16 @@ TEST (ServiceConfig_Values, ExampleSaysWhatItMeans)
 {
   const service_config config
       = service::load_service_config (SERVICE_EXAMPLE_CONFIG);
+  ASSERT_TRUE (secrets_set);
   EXPECT_EQ (config.broker.host, "127.0.0.1");
-  EXPECT_EQ (config.broker.port, 1883);
+  EXPECT_EQ (config.broker.port, 8883);
+  EXPECT_EQ (config.broker.username, "latestframe");
+  EXPECT_EQ (config.broker.password, "example-mqtt-secret");
+  EXPECT_EQ (config.broker.client_id, "");
+  EXPECT_EQ (config.broker.keepalive, 60s);
+  EXPECT_TRUE (config.broker.tls.enabled);
+  EXPECT_EQ (config.broker.tls.ca_file, "");
+  EXPECT_FALSE (config.broker.tls.insecure);
   EXPECT_EQ (config.memory_budget_bytes, 256u << 20);
   ASSERT_EQ (config.cameras.size (), 3u);
   EXPECT_EQ (config.cameras[0].id, "door");
@@ -154,8 +175,10 @@ TEST (ServiceConfig_Values, ExampleSaysWhatItMeans)
   EXPECT_EQ (config.cameras[2].protocols, "udp+tcp");
   EXPECT_EQ (config.cameras[2].stall_timeout, 10s);
   // Its defaults section repeats the built-in values, as it says.
-  EXPECT_TRUE (config.cameras[1].same_pipeline_as (
-      camera ("yard", "rtsp://10.0.0.6:8554/stream")));
+  camera_config yard = camera ("yard", "rtsp://10.0.0.6:8554/stream");
+  yard.username = "viewer";
+  yard.password = "example camera secret";
+  EXPECT_TRUE (config.cameras[1].same_pipeline_as (yard));
 }
 
 // Keys left out take the built-in values the header documents.
@@ -168,6 +191,11 @@ TEST (ServiceConfig_Values, BuiltInDefaults)
   EXPECT_EQ (config.broker.topic_prefix, "latestframe");
   EXPECT_EQ (config.broker.qos, 1);
   EXPECT_EQ (config.broker.backlog, 1000u);
+  EXPECT_EQ (config.broker.username, "");
+  EXPECT_EQ (config.broker.password, "");
+  EXPECT_EQ (config.broker.client_id, "");
+  EXPECT_EQ (config.broker.keepalive, 60s);
+  EXPECT_FALSE (config.broker.tls.enabled);
   EXPECT_EQ (config.health_interval, 5s);
   EXPECT_EQ (config.metrics.address, "127.0.0.1");
   EXPECT_EQ (config.metrics.port, 9464);
@@ -339,6 +367,8 @@ TEST (ServiceConfig_Values, SamePipelineIgnoresOnlyTheLine)
   const std::vector<void (*) (camera_config &)> changes = {
     [] (camera_config &c) { c.id += "x"; },
     [] (camera_config &c) { c.uri += "x"; },
+    [] (camera_config &c) { c.username = "u"; },
+    [] (camera_config &c) { c.password = "p"; },
     [] (camera_config &c) { c.analyses += " ! cvqrdecode"; },
     [] (camera_config &c) { c.max_age += 1ms; },
     [] (camera_config &c) { c.decode = latestframe::decode_mode::automatic; },
@@ -353,6 +383,162 @@ TEST (ServiceConfig_Values, SamePipelineIgnoresOnlyTheLine)
       EXPECT_FALSE (base.same_pipeline_as (changed)) << "change " << i;
       EXPECT_FALSE (changed.same_pipeline_as (base)) << "change " << i;
     }
+}
+
+/* The error a configuration text gives, or "" when it parses. */
+std::string
+parse_error (const std::string &text, const std::string &file = "mem.yaml")
+{
+  try
+    {
+      service::parse_service_config (text, file);
+    }
+  catch (const config_error &error)
+    {
+      return error.what ();
+    }
+  return "";
+}
+
+// ${NAME} and ${file:PATH} stand for their values in any string value,
+// whole or in part; $${ is a literal ${; the file loses one trailing newline.
+TEST (ServiceConfig_Secrets, SubstitutedFromEnvironmentAndFiles)
+{
+  ASSERT_TRUE (secrets_set);
+  const service_config config = service::load_service_config (
+      (configs_dir / "good" / "secrets.yaml").string ());
+  EXPECT_EQ (config.broker.host, "broker.test");
+  EXPECT_EQ (config.broker.username, "mqtt-op");
+  EXPECT_EQ (config.broker.password, "s3cr3t: @/#% x");
+  EXPECT_EQ (config.broker.client_id, "site-a-${not-a-variable}");
+  EXPECT_EQ (config.broker.keepalive, 120s);
+  ASSERT_EQ (config.cameras.size (), 2u);
+  EXPECT_EQ (config.cameras[0].uri, "rtsp://broker.test/stream");
+  EXPECT_EQ (config.cameras[0].username, "op") << "from defaults";
+  EXPECT_EQ (config.cameras[0].password, "camera pass: @/#%");
+  // A percent-encoded user part is kept as written, for the capture.
+  EXPECT_EQ (config.cameras[1].uri,
+             "rtsp://viewer:p%40ss%2Fw%23rd@10.0.0.6/stream");
+  EXPECT_EQ (config.cameras[1].password, "");
+
+  // Only one trailing newline goes; a file is read from the folder of the
+  // configuration file as its name is written.
+  const fs::path dir = fs::temp_directory_path () / "latestframe-secrets-test";
+  fs::create_directories (dir);
+  std::ofstream (dir / "two-newlines") << "pw\n\n";
+  const std::string text = "broker: { password: \"${file:two-newlines}\" }\n"
+                           "cameras: []\n";
+  EXPECT_EQ (service::parse_service_config (text, (dir / "x.yaml").string ())
+                 .broker.password,
+             "pw\n");
+  std::ofstream (dir / "empty");
+  EXPECT_EQ (service::parse_service_config (
+                 "broker: { password: \"${file:" + (dir / "empty").string ()
+                     + "}\" }\ncameras: []\n",
+                 "elsewhere.yaml")
+                 .broker.password,
+             "")
+      << "an absolute path";
+  fs::remove_all (dir);
+}
+
+// A value that fails its check after substitution is quoted as written,
+// so that the secret it held never shows.
+TEST (ServiceConfig_Secrets, ErrorsShowTheReferenceNotTheValue)
+{
+  ::setenv ("LATESTFRAME_TEST_PORT", "Hunter2-not-a-port", 1);
+  EXPECT_EQ (parse_error ("broker:\n  port: ${LATESTFRAME_TEST_PORT}\n"
+                          "cameras: []\n"),
+             "mem.yaml:2: broker.port: \"${LATESTFRAME_TEST_PORT}\": not a "
+             "whole number");
+  ::setenv ("LATESTFRAME_TEST_CAMERA", "admin:Hunter2@host/s", 1);
+  const std::string error
+      = parse_error ("cameras:\n  - id: a\n    uri: ftp://${LATESTFRAME_"
+                     "TEST_CAMERA}\n");
+  EXPECT_EQ (error.find ("Hunter2"), std::string::npos) << error;
+  EXPECT_NE (error.find ("not an RTSP URI"), std::string::npos) << error;
+  // A password substituted into a URI that then cannot be read.
+  ::setenv ("LATESTFRAME_TEST_RAW", "p@ss/Hunter2#", 1);
+  EXPECT_EQ (parse_error ("cameras:\n  - id: a\n    uri: rtsp://admin:${"
+                          "LATESTFRAME_TEST_RAW}@10.0.0.5/s\n"),
+             std::string ("mem.yaml:3: cameras[0].uri: ")
+                 + latestframe::uri_user_info_unreadable
+                 + " or give username: and password: beside uri");
+  const std::string directory = parse_error (
+      "broker: { password: \"${file:/}\" }\ncameras: []\n");
+  EXPECT_EQ (directory, "mem.yaml:1: broker.password: ${file:/}: cannot read "
+                        "/: Is a directory");
+  for (const char *name : { "LATESTFRAME_TEST_PORT", "LATESTFRAME_TEST_CAMERA",
+                            "LATESTFRAME_TEST_RAW" })
+    ::unsetenv (name);
+}
+
+// A camera's credentials: keys beside the uri or in defaults, or a
+// percent-encoded user part; never both.
+TEST (ServiceConfig_Secrets, CameraCredentials)
+{
+  const service_config config = service::parse_service_config (
+      "defaults: { username: viewer, password: 'a b@c' }\n"
+      "cameras:\n"
+      "  - { id: a, uri: rtsp://h/s }\n"
+      "  - { id: b, uri: rtsp://h/s, username: admin, password: 'x:y/z' }\n"
+      "  - { id: c, uri: 'rtsp://u:p%40@h/s', username: '', password: '' }\n",
+      "mem.yaml");
+  ASSERT_EQ (config.cameras.size (), 3u);
+  EXPECT_EQ (config.cameras[0].username, "viewer");
+  EXPECT_EQ (config.cameras[0].password, "a b@c");
+  EXPECT_EQ (config.cameras[1].username, "admin");
+  EXPECT_EQ (config.cameras[1].password, "x:y/z");
+  EXPECT_EQ (config.cameras[2].username, "");
+  EXPECT_EQ (config.cameras[2].uri, "rtsp://u:p%40@h/s");
+  EXPECT_EQ (parse_error ("cameras:\n  - id: a\n    uri: rtsp://u@h/s\n"
+                          "    password: pw\n"),
+             "mem.yaml:3: cameras[0].uri: a user part in the URI and "
+             "username: or password: (here or in defaults) too: give one or "
+             "the other");
+  // The raw password of the corpus's bad file is in no part of its error.
+  const std::string raw = parse_error (
+      "cameras:\n  - id: a\n    uri: 'rtsp://admin:p@ss/w#rd @10.0.0.5/s'\n");
+  EXPECT_NE (raw, "");
+  EXPECT_EQ (raw.find ("w#rd"), std::string::npos) << raw;
+}
+
+// Broker keys: TLS on with a tls map, even empty, and port 8883 unless
+// given; keepalive in whole seconds within MQTT's range.
+TEST (ServiceConfig_Secrets, BrokerKeysAndTls)
+{
+  const service_config empty_tls
+      = service::parse_service_config ("broker: { tls: {} }\ncameras: []\n",
+                                       "mem.yaml");
+  EXPECT_TRUE (empty_tls.broker.tls.enabled);
+  EXPECT_EQ (empty_tls.broker.port, 8883);
+  const service_config given_port = service::parse_service_config (
+      "broker:\n  tls:\n    ca-file: /ca.pem\n    cert-file: /c.pem\n"
+      "    key-file: /k.pem\n    insecure: true\n    version: tlsv1.3\n"
+      "  port: 1884\n  keepalive: 65535s\n  client-id: cam-host-1\n"
+      "cameras: []\n",
+      "mem.yaml");
+  const service::broker_tls_config &tls = given_port.broker.tls;
+  EXPECT_TRUE (tls.enabled);
+  EXPECT_EQ (given_port.broker.port, 1884) << "a port written wins";
+  EXPECT_EQ (tls.ca_file, "/ca.pem");
+  EXPECT_EQ (tls.cert_file, "/c.pem");
+  EXPECT_EQ (tls.key_file, "/k.pem");
+  EXPECT_TRUE (tls.insecure);
+  EXPECT_EQ (tls.version, "tlsv1.3");
+  EXPECT_EQ (given_port.broker.keepalive, 65535s);
+  EXPECT_EQ (given_port.broker.client_id, "cam-host-1");
+  EXPECT_EQ (service::parse_service_config (
+                 "broker: { keepalive: 5000ms }\ncameras: []\n", "mem.yaml")
+                 .broker.keepalive,
+             5s);
+  EXPECT_EQ (parse_error ("broker: { keepalive: 65536s }\ncameras: []\n"),
+             "mem.yaml:1: broker.keepalive: \"65536s\": must be between 5s "
+             "and 65535s");
+  EXPECT_EQ (parse_error ("broker: { tls: { key-file: /k.pem } }\n"
+                          "cameras: []\n"),
+             "mem.yaml:1: broker.tls.key-file: given without cert-file (a key "
+             "needs its client certificate)");
 }
 
 // Randomized: whatever bytes a good file is mutated into, parsing either

@@ -93,6 +93,14 @@ struct capture_options
   std::string protocols;
   std::chrono::milliseconds latency{ 0 };
 
+  /* RTSP only: the camera's user and password, any characters as they are
+   * (not percent-encoded), given to rtspsrc as user-id / user-pw ("" =
+   * none). The other way is a percent-encoded user part in the URI
+   * (rtsp://admin:p%40ss@host/...), never both: open() refuses that, and a
+   * URI whose user part cannot be read (a raw @ / # ? or space). The
+   * capture shows a URI only with its user part as "***". */
+  std::string username, password;
+
   /* Reconnect (tear down and rebuild the pipeline, with backoff doubling
    * from backoff_initial to backoff_max) when a live source errors, ends,
    * or stalls: no frame for stall_timeout (0 = no stall watchdog). Files

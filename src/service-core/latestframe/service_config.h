@@ -20,6 +20,17 @@
  *    `B`, `kB` `MB` `GB` `TB` (powers of 1000), `KiB` `MiB` `GiB` `TiB`
  *    (powers of 1024).
  *  - Numbers: decimal, no sign; analysis-rate may have a fraction (`0.5`).
+ *  - Secrets: any value may hold ${NAME} (the environment variable NAME,
+ *    [A-Za-z_][A-Za-z0-9_]*) or ${file:PATH} (the file's content, one
+ *    trailing newline removed, as Kubernetes and systemd hand secrets over;
+ *    a relative PATH is taken from the configuration file's folder), as the
+ *    whole value or a part of it; $${ is a literal ${. A variable that is
+ *    not set or a file that cannot be read is an error naming the variable
+ *    or the path and why, never a value.
+ *  - URIs: a camera's uri whose user part cannot be read (a raw @ / # ? or
+ *    space in a password, see latestframe/uri_credentials.h) is an error
+ *    that never shows the password; so is a user part in the uri together
+ *    with username: or password:.
  *  - Every key is checked: a key this format does not know is an error that
  *    lists the allowed ones, so that a typo is never silently ignored; a key
  *    given twice in one map is an error too. Anchors and aliases work;
@@ -66,15 +77,39 @@ private:
   std::string problem_;
 };
 
+/* TLS to the broker: on when the file has a `tls` map in `broker`, even
+ * an empty one. */
+struct broker_tls_config
+{
+  bool enabled = false;
+  /* "" = the system's certificate authorities. */
+  std::string ca_file;
+  /* A client certificate and its key: both or neither. */
+  std::string cert_file, key_file;
+  /* Accept a certificate whose name does not match the host (testing
+   * only). */
+  bool insecure = false;
+  /* "" (the library's default), "tlsv1.2" or "tlsv1.3". */
+  std::string version;
+};
+
 struct broker_config
 {
   std::string host = "127.0.0.1";
+  /* 8883 when tls is given and port is not. */
   std::uint16_t port = 1883;
   std::string topic_prefix = "latestframe";
   int qos = 1;
   /* Messages held while the broker is unreachable, 1..1000000 (the oldest
    * are dropped, counted, beyond it). */
   std::uint32_t backlog = 1000;
+  /* "" = none. Secrets: never log the password. */
+  std::string username, password;
+  /* "" = the service's default (host, shard, pid). */
+  std::string client_id;
+  /* 5s..65535s. */
+  std::chrono::seconds keepalive{ 60 };
+  broker_tls_config tls;
 };
 
 struct metrics_config
@@ -91,7 +126,12 @@ struct camera_config
 {
   /* [A-Za-z0-9_-]+, unique in a file. */
   std::string id;
+  /* As written (after ${...} substitution): show it only through
+   * latestframe::redacted_uri, since it may hold a password. */
   std::string uri;
+  /* For the camera's RTSP authentication, beside a uri without user info
+   * ("" = none). Secrets: never log the password. */
+  std::string username, password;
   /* A gst-launch fragment of analysis elements, not checked here;
    * "" = none. */
   std::string analyses = "cvmotion";
@@ -146,9 +186,9 @@ service_config load_service_config (const std::string &path);
  * reference, tests/docs/reference.py). */
 struct config_key_reference
 {
-  /* Which map it is written in: "top", "broker", "health", "metrics",
-   * "camera" (a camera only: id, uri) or "setting" (a camera, or
-   * `defaults`). */
+  /* Which map it is written in: "top", "broker", "tls" (broker.tls),
+   * "health", "metrics", "camera" (a camera only: id, uri) or "setting" (a
+   * camera, or `defaults`). */
   std::string section;
   std::string name;
   /* How its value is written, in words. */

@@ -753,3 +753,62 @@ def test_analysis_in_the_pipeline():
     camera = latestframe.Capture()
     assert not camera.open(LIVE, analysis="cvnosuchanalysis")
     assert "cvnosuchanalysis" in camera.last_error
+
+
+# -- camera credentials -------------------------------------------------------
+
+# Every character a password may need to carry: the URI's own delimiters,
+# the escape character and a space.
+AWKWARD_PASSWORD = "p@ss:w/rd#50% x"
+UNREADABLE = ("the user part of the URI cannot be read: percent-encode it "
+              "(@ as %40, : as %3A, / as %2F, # as %23, % as %25, space as "
+              "%20) or give the username and password options")
+
+
+def with_user_part(url, user, password):
+    from urllib.parse import quote
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{rest}"
+
+
+# The camera asks for basic authentication: frames come with the password
+# given as options (as it is) and as a percent-encoded user part of the
+# URI; without it, or with a wrong one, open fails, and no last_error ever
+# holds the password.
+def test_credentials_as_options_or_in_the_uri(opened, testcam):
+    server = testcam("--width=160", "--height=120", "--user=viewer",
+                     f"--password={AWKWARD_PASSWORD}")
+    as_options = opened(server.url, protocols="tcp", open_timeout=15,
+                        username="viewer", password=AWKWARD_PASSWORD)
+    assert as_options.read()[0]
+    encoded = with_user_part(server.url, "viewer", AWKWARD_PASSWORD)
+    assert "%40" in encoded and "%25" in encoded and "%20" in encoded
+    in_uri = opened(encoded, protocols="tcp", open_timeout=15)
+    assert in_uri.read()[0]
+    for source, options in [
+            (server.url, {}),
+            (server.url, {"username": "viewer", "password": "wrong"}),
+            (with_user_part(server.url, "viewer", AWKWARD_PASSWORD + "x"), {})]:
+        refused = latestframe.Capture(source, protocols="tcp", open_timeout=3,
+                                      reconnect=False, **options)
+        assert not refused.isOpened()
+        assert refused.last_error
+        assert AWKWARD_PASSWORD not in refused.last_error
+        assert "p%40ss" not in refused.last_error
+        refused.release()
+
+
+# A raw password the URI cannot carry, and credentials given twice, are
+# refused before any connection, in words that show no password.
+def test_unreadable_or_doubled_credentials_are_refused():
+    raw = latestframe.Capture("rtsp://admin:p@ss/w#rd@127.0.0.1:1/cam")
+    assert not raw.isOpened()
+    assert raw.last_error == UNREADABLE
+    doubled = latestframe.Capture("rtsp://admin:s3cret@127.0.0.1:1/cam",
+                                  username="admin", password="s3cret")
+    assert not doubled.isOpened()
+    assert "s3cret" not in doubled.last_error
+    assert "give one or the other" in doubled.last_error
+    not_rtsp = latestframe.Capture(LIVE, username="admin", password="s3cret")
+    assert not not_rtsp.isOpened()
+    assert "RTSP sources only" in not_rtsp.last_error

@@ -283,6 +283,14 @@ option_keywords ()
         "protocols",
         "RTSP transports: 'tcp', 'udp', 'udp-mcast', or several joined by "
         "'+' ('' = UDP, falling back to TCP)."),
+    keyword<text_keyword<&o::username>> (
+        "username",
+        "RTSP only: the camera's user, any characters, not percent-encoded "
+        "(not with a user part in the URI)."),
+    keyword<text_keyword<&o::password>> (
+        "password",
+        "RTSP only: its password, any characters, not percent-encoded; never "
+        "shown in last_error."),
     keyword<seconds_keyword<&o::latency>> (
         "latency", "RTSP jitter buffer, seconds (0: frames as soon as they are "
                    "whole)."),
