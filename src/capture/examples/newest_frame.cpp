@@ -53,13 +53,16 @@ usage (const char *program)
 {
   std::fprintf (stderr,
                 "usage: %s URI [--seconds N] [--extra-ms N] [--protocols "
-                "tcp|udp]\n"
+                "tcp|udp] [--username NAME --password PASSWORD]\n"
                 "  URI: rtsp://..., file:///..., /dev/videoN or a pipeline "
                 "description\n"
                 "  --seconds N   stop after N seconds (default: run until the "
                 "end of the stream)\n"
                 "  --extra-ms N  make the analysis N ms slower, as a heavier "
-                "one would be (default 0)\n",
+                "one would be (default 0)\n"
+                "  --username NAME, --password PASSWORD  an RTSP camera's "
+                "credentials, any character as it is (or percent-encoded in "
+                "the URI: rtsp://NAME:PASSWORD@...)\n",
                 program);
   return 2;
 }
@@ -85,6 +88,10 @@ main (int argc, char **argv)
         extra_ms = std::atoi (argv[i + 1]);
       else if (!std::strcmp (argv[i], "--protocols"))
         options.protocols = argv[i + 1];
+      else if (!std::strcmp (argv[i], "--username"))
+        options.username = argv[i + 1];
+      else if (!std::strcmp (argv[i], "--password"))
+        options.password = argv[i + 1];
       else
         return usage (argv[0]);
     }
@@ -94,7 +101,9 @@ main (int argc, char **argv)
   latestframe::capture camera (uri, options);
   if (!camera.isOpened ())
     {
-      std::fprintf (stderr, "cannot open %s: %s\n", uri.c_str (),
+      /* Not the URI itself, which may hold a password: the error names
+       * the camera with it hidden. */
+      std::fprintf (stderr, "cannot open the camera: %s\n",
                     camera.last_error ().c_str ());
       return 1;
     }

@@ -59,15 +59,21 @@ def main():
     parser.add_argument("--extra-ms", type=float, default=0,
                         help="make the analysis this much slower (default 0)")
     parser.add_argument("--protocols", help="RTSP: tcp or udp")
+    parser.add_argument("--username", help="RTSP: the camera's user name")
+    parser.add_argument("--password", help="RTSP: the camera's password, any "
+                        "character as it is (or percent-encoded in the URI)")
     args = parser.parse_args()
 
     options = {"format": "GRAY8"}
-    if args.protocols:
-        options["protocols"] = args.protocols
+    for name in ("protocols", "username", "password"):
+        if getattr(args, name):
+            options[name] = getattr(args, name)
     # With OpenCV this line would be `camera = cv2.VideoCapture(args.uri)`.
     with latestframe.Capture(args.uri, **options) as camera:
         if not camera.isOpened():
-            print(f"cannot open {args.uri}: {camera.last_error}", file=sys.stderr)
+            # Not the URI itself, which may hold a password: the error
+            # names the camera with it hidden.
+            print(f"cannot open the camera: {camera.last_error}", file=sys.stderr)
             return 1
         start = time.monotonic()
         previous = None
