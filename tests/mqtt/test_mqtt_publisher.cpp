@@ -211,13 +211,60 @@ TEST (MqttPublisherOptions, BadOptionsAreRefused)
   };
   EXPECT_EQ (mqtt_publisher::check_options (publisher_options ()), "");
   bad ([] (publisher_options &o) { o.host.clear (); }, "host");
-  bad ([] (publisher_options &o) { o.port = 0; }, "port");
+  bad ([] (publisher_options &o) { o.port = -1; }, "port");
   bad ([] (publisher_options &o) { o.port = 70000; }, "port");
+  bad ([] (publisher_options &o) { o.password = "x"; }, "without a user name");
+  bad ([] (publisher_options &o) { o.availability_topic = "a/#"; },
+       "availability topic");
+  bad ([] (publisher_options &o) { o.tls.ca_file = "/etc/hostname"; },
+       "TLS is not enabled");
+  bad (
+      [] (publisher_options &o) {
+        o.tls.enabled = true;
+        o.tls.cert_file = "/etc/hostname";
+      },
+      "without its key");
+  bad (
+      [] (publisher_options &o) {
+        o.tls.enabled = true;
+        o.tls.key_file = "/etc/hostname";
+      },
+      "without its certificate");
+  bad (
+      [] (publisher_options &o) {
+        o.tls.enabled = true;
+        o.tls.version = "tlsv1.1";
+      },
+      "unknown TLS version \"tlsv1.1\"");
+  bad (
+      [] (publisher_options &o) {
+        o.tls.enabled = true;
+        o.tls.ca_file = "/nonexistent/ca.pem";
+      },
+      "\"/nonexistent/ca.pem\" cannot be read");
+  bad (
+      [] (publisher_options &o) {
+        o.tls.enabled = true;
+        o.tls.ca_file = "/etc";
+      },
+      "\"/etc\" cannot be read: not a regular file");
   bad ([] (publisher_options &o) { o.qos = 3; }, "QoS");
   bad ([] (publisher_options &o) { o.backlog_capacity = 0; }, "backlog");
   bad ([] (publisher_options &o) { o.max_in_flight = 0; }, "in flight");
   bad ([] (publisher_options &o) { o.keepalive_s = 2; }, "keepalive");
   bad ([] (publisher_options &o) { o.reconnect_delay_max_s = 0; }, "reconnect");
+}
+
+// Port 0 means MQTT's default: 1883, or 8883 with TLS.
+TEST (MqttPublisherOptions, PortZeroIsTheDefault)
+{
+  publisher_options options;
+  EXPECT_EQ (mqtt_publisher::check_options (options), "");
+  EXPECT_EQ (mqtt_publisher::effective_port (options), 1883);
+  options.tls.enabled = true;
+  EXPECT_EQ (mqtt_publisher::effective_port (options), 8883);
+  options.port = 1234;
+  EXPECT_EQ (mqtt_publisher::effective_port (options), 1234);
 }
 
 // Topics a message can be published to: no wildcards, not empty, UTF-8.
@@ -370,7 +417,6 @@ TEST_F (MqttPublisher, SurvivesTheBrokerGoingAndComingBack)
   }));
 }
 
-// QoS 0: messages are counted published when written; the broker receives
 // A broker that comes up after the publisher started (a service started
 // before its broker) is connected to, and what waited in the backlog is
 // delivered: libmosquitto 2.0.11 alone never retries a first attempt that
@@ -390,6 +436,7 @@ TEST_F (MqttPublisher, ConnectsToABrokerThatComesUpLater)
   expect_invariant (stats);
 }
 
+// QoS 0: messages are counted published when written; the broker receives
 // them in order.
 TEST_F (MqttPublisher, DeliversWithQos0)
 {

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,6 +20,8 @@
 #include <vector>
 
 struct mosquitto;
+struct ssl_ctx_st;
+struct x509_store_ctx_st;
 
 namespace latestframe
 {
@@ -43,8 +46,38 @@ enum class connection_event
 struct publisher_options
 {
   std::string host = "127.0.0.1";
-  /* 1..65535. */
-  int port = 1883;
+  /* 1..65535, or 0 for MQTT's default: 1883, or 8883 with tls.enabled
+   * (see effective_port()). */
+  int port = 0;
+  /* The MQTT user name; "" = none (anonymous). */
+  std::string username;
+  /* The MQTT password; "" = none (needs a user name). Never logged, never
+   * in last_error, in a reason or in an exception. */
+  std::string password;
+  /* TLS to the broker. */
+  struct tls_settings
+  {
+    bool enabled = false;
+    /* PEM file of the CAs to trust; "" = the system's trust store. */
+    std::string ca_file;
+    /* The client certificate and its private key (PEM): both or neither. */
+    std::string cert_file, key_file;
+    /* true: do not verify the broker's certificate nor its host name
+     * (encryption without authentication: for tests only). */
+    bool insecure = false;
+    /* "" = libmosquitto's default (TLS 1.2 or later); "tlsv1.2" or
+     * "tlsv1.3" for that version at least. */
+    std::string version;
+  };
+  /* Ignored unless tls.enabled; its files given without it are refused
+   * (check_options), so that a TLS setup never falls back to plain TCP. */
+  tls_settings tls;
+  /* A topic that says whether this publisher is there: "" = none. With
+   * one, the broker holds "offline" there (retained, QoS 1) as the last
+   * will; after every connection the publisher first publishes a retained
+   * "online" (ahead of the backlog), and on destruction a retained
+   * "offline". */
+  std::string availability_topic;
   /* The MQTT client id; empty = libmosquitto makes up a random one. Two
    * clients with the same id take the broker from each other. */
   std::string client_id;
@@ -93,6 +126,9 @@ struct publisher_stats
   /* Handed to libmosquitto and never published: QoS 0 messages not yet
    * written when the connection went, or messages libmosquitto refused. */
   std::uint64_t lost = 0;
+  /* dropped_backlog, by the source given to publish() (sources that never
+   * lost one are absent). */
+  std::map<std::string, std::uint64_t> dropped_by_source;
   /* Messages publish() refused (an invalid topic, a payload too large):
    * not in `accepted`. */
   std::uint64_t rejected = 0;
@@ -100,7 +136,10 @@ struct publisher_stats
   std::size_t peak_backlog_level = 0;
   std::size_t in_flight = 0;
   /* Why the last connection attempt or connection failed; empty if none
-   * did. */
+   * did. Worded for a user: "Connection refused", the broker refusing the
+   * user name or password, "TLS: the broker's certificate is not trusted:
+   * ...", "TLS: host name mismatch: ...", "TLS: the broker requires a
+   * client certificate ...". Never holds the password. */
   std::string last_error;
 };
 
@@ -127,25 +166,36 @@ public:
    * UTF-8, no wildcards (+ #), at most 65535 bytes. */
   static bool valid_topic (const std::string &topic);
 
+  /* The TCP port `options` connect to: their port, or for 0 the default
+   * (1883, or 8883 with TLS). */
+  static int effective_port (const publisher_options &options);
+
   /* Starts the client and its first connection attempt; never waits for
    * the broker. Throws std::invalid_argument with check_options()'s reason
    * for bad options, std::runtime_error when libmosquitto cannot start a
    * client. Any thread. */
   explicit mqtt_publisher (publisher_options options);
 
-  /* Disconnects and stops libmosquitto's thread. Messages still in the
-   * backlog or in flight are abandoned: flush() first to send them. Does
-   * not wait for an absent broker. Not from an on_connection handler. */
+  /* Disconnects and stops libmosquitto's thread. With an availability
+   * topic and a connection, first publishes the retained "offline" and
+   * waits up to about 2 s for the broker to acknowledge it. Messages still
+   * in the backlog or in flight are abandoned: flush() first to send
+   * them. Does not wait for an absent broker. Not from an on_connection
+   * handler. */
   ~mqtt_publisher ();
 
   mqtt_publisher (const mqtt_publisher &) = delete;
   mqtt_publisher &operator= (const mqtt_publisher &) = delete;
 
   /* Any thread; never blocks on the network. Queues `payload` for `topic`
-   * and hands what it can to libmosquitto. Returns false, counting it
-   * `rejected`, for an invalid topic (see valid_topic()) or a payload over
-   * MQTT's limit (268435455 bytes); the message is then not accepted. */
-  bool publish (std::shared_ptr<const std::string> topic, std::string payload);
+   * and hands what it can to libmosquitto. `source` (the camera) and `kind`
+   * choose what a full backlog gives up (see message_backlog). Returns
+   * false, counting it `rejected`, for an invalid topic (see valid_topic())
+   * or a payload over MQTT's limit (268435455 bytes); the message is then
+   * not accepted. */
+  bool publish (std::shared_ptr<const std::string> topic, std::string payload,
+                std::string source = {},
+                message_kind kind = message_kind::detection);
 
   /* Any thread; may block up to `timeout`. Waits until the backlog and the
    * messages in flight are empty (all published, lost or dropped), or the
@@ -162,7 +212,16 @@ private:
   static void on_connect (struct mosquitto *client, void *self, int rc);
   static void on_disconnect (struct mosquitto *client, void *self, int rc);
   static void on_publish (struct mosquitto *client, void *self, int mid);
+  static void on_log (struct mosquitto *client, void *self, int level,
+                      const char *line);
+  static int verify_and_record (struct x509_store_ctx_st *store, void *self);
 
+  /* Sets up TLS on client_ (options_.tls.enabled). Throws
+   * std::runtime_error. */
+  void configure_tls ();
+  /* Why the attempt that just failed failed, in words: what TLS or the
+   * broker said during it, else `fallback`; forgets it. Under mutex_. */
+  std::string take_failure_locked (const std::string &fallback);
   /* With mutex_ held: moves messages from the backlog to libmosquitto while
    * connected and below max_in_flight. */
   void pump_locked ();
@@ -172,10 +231,30 @@ private:
   {
     void operator() (struct mosquitto *client) const;
   };
+  struct tls_context_deleter
+  {
+    void operator() (struct ssl_ctx_st *context) const;
+  };
 
   const publisher_options options_;
   message_backlog backlog_;
+  /* Ours, with a verification that records why it failed; libmosquitto
+   * holds a reference of its own. Destroyed after client_. */
+  std::unique_ptr<struct ssl_ctx_st, tls_context_deleter> tls_context_;
   std::unique_ptr<struct mosquitto, client_deleter> client_;
+
+  /* What the current connection attempt learnt of its failure, on
+   * libmosquitto's thread (or the constructing one); under failure_lock_,
+   * which is taken alone or after mutex_. */
+  std::mutex failure_lock_;
+  /* X509_verify_cert's error when the broker's certificate failed
+   * verification in this attempt; 0 (X509_V_OK) when it did not. */
+  long verify_error_ = 0;
+  bool verify_failed_ = false;
+  /* libmosquitto's last error line (OpenSSL's, or its host name check). */
+  std::string log_error_;
+  /* The broker's CONNACK refusal, worded. */
+  std::string refusal_;
 
   mutable std::mutex mutex_;
   /* Signalled when a message leaves the backlog or flight. */
@@ -199,6 +278,13 @@ private:
   std::uint64_t lost_ = 0;
   std::uint64_t rejected_ = 0;
   std::string last_error_;
+  /* The availability message ("online" or "offline") libmosquitto holds
+   * unacknowledged, by mid; 0 when none. It counts against max_in_flight
+   * but in none of the figures (it is not a message publish() took). */
+  int availability_mid_ = 0;
+  /* Set by the destructor once "offline" is under way: no more messages
+   * go from the backlog. */
+  bool going_offline_ = false;
 };
 
 } // namespace mqtt
