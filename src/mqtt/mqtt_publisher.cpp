@@ -6,8 +6,11 @@
 
 #include <fcntl.h>
 #include <mosquitto.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -264,53 +267,169 @@ mqtt_publisher::mqtt_publisher (publisher_options options)
   if (options_.tls.enabled)
     configure_tls ();
 
-  /* Before the loop thread starts, which would otherwise race it for the
-   * client: a failure here still leaves host and port set, and the loop
+  /* Other threads publish while ours runs mosquitto_loop(): libmosquitto
+   * wakes that thread for them instead of writing on theirs. */
+  mosquitto_threaded_set (client_.get (), true);
+
+  /* Before the network thread starts, which would otherwise race it for
+   * the client: a failure here still leaves host and port set, and the
    * thread retries them with backoff. */
   const int connect_rc
       = mosquitto_connect_async (client_.get (), options_.host.c_str (),
                                  effective_port (options_),
                                  options_.keepalive_s);
   const std::string connect_error = describe (connect_rc);
-
-  const int loop_rc = mosquitto_loop_start (client_.get ());
-  if (loop_rc != MOSQ_ERR_SUCCESS)
-    throw std::runtime_error ("could not start the MQTT client's thread: "
-                              + describe (loop_rc));
-
   if (connect_rc != MOSQ_ERR_SUCCESS)
+    fail_attempt (connect_error);
+  network_ = std::thread (
+      [this, connect_rc] { run_network (connect_rc == MOSQ_ERR_SUCCESS); });
+}
+
+void
+mqtt_publisher::run_network (bool attempting)
+{
+  /* Our own loop rather than mosquitto_loop_start(): libmosquitto 2.0.11's
+   * thread gives up for good after a failed TLS handshake (an untrusted
+   * certificate, a host name mismatch), never retries a first attempt
+   * that failed at once, and spins when a TLS connection is refused or
+   * closed during the handshake. Here every failure is told and retried
+   * with libmosquitto's backoff (min * (n+1)^2, up to max). */
+  int rounds_after_stop = 0;
+  for (;;)
     {
-      /* libmosquitto 2.0.11: when the first attempt fails at once (a
-       * broker not up yet on this host refuses the connection), its
-       * thread never tries again; one attempt started after the thread
-       * runs puts it back in its own reconnect-with-backoff cycle. So try
-       * until an attempt is under way, every reconnect_delay_min_s. */
-      first_connection_ = std::thread ([this] {
-        std::unique_lock<std::mutex> lock (mutex_);
-        while (!stopping_)
-          {
-            if (stopping_changed_.wait_for (
-                    lock, std::chrono::seconds (options_.reconnect_delay_min_s),
-                    [this] { return stopping_; }))
-              return;
-            lock.unlock ();
-            const int rc = mosquitto_reconnect_async (client_.get ());
-            lock.lock ();
-            if (rc == MOSQ_ERR_SUCCESS)
-              return;
-          }
-      });
-      bool tell_now = false;
-      std::string reason;
+      if (!attempting)
+        {
+          std::unique_lock<std::mutex> lock (mutex_);
+          const unsigned min = options_.reconnect_delay_min_s;
+          const unsigned max = options_.reconnect_delay_max_s;
+          unsigned long delay
+              = static_cast<unsigned long> (min) * (retries_ + 1)
+                * (retries_ + 1);
+          if (delay >= max)
+            delay = max;
+          else
+            retries_++;
+          if (stopping_changed_.wait_for (lock, std::chrono::seconds (delay),
+                                          [this] { return stopping_; }))
+            return;
+          failure_told_ = false;
+          lock.unlock ();
+          const int rc = mosquitto_reconnect_async (client_.get ());
+          if (rc != MOSQ_ERR_SUCCESS)
+            {
+              fail_attempt (describe (rc));
+              continue;
+            }
+          attempting = true;
+        }
+
+      const int rc = mosquitto_loop (client_.get (), 500, 1);
+      const std::string reason = rc == MOSQ_ERR_SUCCESS ? "" : describe (rc);
+      bool stopping;
       {
         std::lock_guard<std::mutex> lock (mutex_);
-        reason = last_error_ = take_failure_locked (connect_error);
-        if (!connected_ && !unreachable_told_)
-          tell_now = unreachable_told_ = true;
+        stopping = stopping_;
       }
-      if (tell_now)
-        tell (connection_event::unreachable, reason);
+      if (stopping)
+        {
+          /* The destructor asked libmosquitto to disconnect: a few rounds
+           * let it write the DISCONNECT, bounded. */
+          if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket (client_.get ()) < 0
+              || ++rounds_after_stop > 10)
+            return;
+          continue;
+        }
+      if (rc != MOSQ_ERR_SUCCESS)
+        {
+          fail_attempt (reason);
+          attempting = false;
+          continue;
+        }
+      const std::string stalled = handshake_failure ();
+      if (!stalled.empty ())
+        {
+          fail_attempt (stalled);
+          attempting = false;
+        }
     }
+}
+
+std::string
+mqtt_publisher::handshake_failure ()
+{
+  /* libmosquitto treats every SSL_ERROR_SYSCALL of SSL_connect as "still
+   * connecting": a refused or closed TCP connection under a TLS handshake
+   * would be waited for forever. */
+  SSL *tls = static_cast<SSL *> (mosquitto_ssl_get (client_.get ()));
+  const int fd = mosquitto_socket (client_.get ());
+  if (!tls || fd < 0 || SSL_is_init_finished (tls))
+    return {};
+  struct tcp_info info
+  {
+  };
+  socklen_t size = sizeof info;
+  if (getsockopt (fd, IPPROTO_TCP, TCP_INFO, &info, &size) != 0)
+    return {};
+  int pending = 0;
+  socklen_t pending_size = sizeof pending;
+  getsockopt (fd, SOL_SOCKET, SO_ERROR, &pending, &pending_size);
+  if (info.tcpi_state == TCP_CLOSE)
+    return pending != 0
+               ? std::string (std::strerror (pending))
+               : std::string (std::strerror (ECONNREFUSED))
+                     + " (before the TLS handshake)";
+  if (info.tcpi_state == TCP_CLOSE_WAIT)
+    return "TLS: the broker closed the connection during the handshake";
+  return {};
+}
+
+void
+mqtt_publisher::fail_attempt (const std::string &fallback)
+{
+  bool tell_unreachable = false;
+  bool tell_lost = false;
+  std::string reason;
+  {
+    std::lock_guard<std::mutex> lock (mutex_);
+    if (stopping_)
+      return;
+    /* on_disconnect told this one already, with its own reason. */
+    if (failure_told_)
+      {
+        failure_told_ = false;
+        return;
+      }
+    reason = last_error_ = take_failure_locked (fallback);
+    if (connected_)
+      tell_lost = lose_connection_locked ();
+    else if (!unreachable_told_)
+      tell_unreachable = unreachable_told_ = true;
+  }
+  if (tell_lost)
+    tell (connection_event::lost, reason);
+  else if (tell_unreachable)
+    tell (connection_event::unreachable, reason);
+}
+
+bool
+mqtt_publisher::lose_connection_locked ()
+{
+  connected_ = false;
+  disconnects_++;
+  /* This outage is told: failed attempts to reconnect are part of it,
+   * not a new one. */
+  unreachable_told_ = true;
+  /* QoS 0 messages not yet written are gone with the connection
+   * (libmosquitto drops its packet queue on reconnecting); QoS 1/2 ones
+   * stay in flight and are sent again. */
+  if (options_.qos == 0 && in_flight_ > 0)
+    {
+      lost_ += in_flight_;
+      in_flight_ = 0;
+      in_flight_mids_.assign (mid_count, false);
+    }
+  drained_.notify_all ();
+  return true;
 }
 
 void
@@ -354,8 +473,22 @@ int
 mqtt_publisher::verify_and_record (X509_STORE_CTX *store, void *data)
 {
   auto *self = static_cast<mqtt_publisher *> (data);
-  /* Runs libmosquitto's verify callback (and its host name check) as
-   * OpenSSL would without us. */
+  /* OpenSSL's own checks, not libmosquitto's verify callback: that one
+   * needs state libmosquitto sets up only for a context of its own (else
+   * it fails every certificate), and its host name check is a partial
+   * one. With tls.insecure, libmosquitto asked OpenSSL to ignore the
+   * result. */
+  X509_STORE_CTX_set_verify_cb (
+      store, [] (int ok, X509_STORE_CTX *) -> int { return ok; });
+  if (!self->options_.tls.insecure)
+    {
+      X509_VERIFY_PARAM *checks = X509_STORE_CTX_get0_param (store);
+      const std::string &host = self->options_.host;
+      /* An address is checked against the certificate's IP entries, a
+       * name against its DNS ones. */
+      if (X509_VERIFY_PARAM_set1_ip_asc (checks, host.c_str ()) != 1)
+        X509_VERIFY_PARAM_set1_host (checks, host.c_str (), host.size ());
+    }
   const int verified = X509_verify_cert (store);
   std::lock_guard<std::mutex> lock (self->failure_lock_);
   self->verify_failed_ = verified <= 0;
@@ -385,8 +518,9 @@ mqtt_publisher::take_failure_locked (const std::string &fallback)
   std::string reason;
   if (!refusal_.empty ())
     reason = refusal_;
-  else if (log_error_.find ("host name verification failed")
-           != std::string::npos)
+  else if (verify_failed_
+           && (verify_error_ == X509_V_ERR_HOSTNAME_MISMATCH
+               || verify_error_ == X509_V_ERR_IP_ADDRESS_MISMATCH))
     reason = "TLS: host name mismatch: the broker's certificate is not for "
              "\""
              + options_.host + "\"";
@@ -437,37 +571,16 @@ mqtt_publisher::~mqtt_publisher ()
             });
           }
       }
+    /* Before the DISCONNECT: its on_disconnect is no loss to tell. */
     stopping_ = true;
   }
+  /* The network thread writes it in its last rounds (a clean
+   * disconnection: the broker discards the will). */
+  mosquitto_disconnect (client_.get ());
   drained_.notify_all ();
   stopping_changed_.notify_all ();
-  if (first_connection_.joinable ())
-    first_connection_.join ();
-  mosquitto_disconnect (client_.get ());
-
-  /* libmosquitto's thread ends when it sees the client disconnected. A
-   * reconnection under way when mosquitto_disconnect() ran sets the state
-   * back (connected, or connect pending when it fails at once), and the
-   * thread would retry forever: the callbacks disconnect again when they
-   * run (on_connect, on_disconnect), and this helper repeats the request
-   * for failures that call no callback. The thread sees it after its
-   * current backoff sleep, at most reconnect_delay_max_s. */
-  std::mutex joined_mutex;
-  std::condition_variable joined_changed;
-  bool joined = false;
-  std::thread repeat_disconnect ([&] {
-    std::unique_lock<std::mutex> lock (joined_mutex);
-    while (!joined_changed.wait_for (lock, std::chrono::milliseconds (100),
-                                     [&] { return joined; }))
-      mosquitto_disconnect (client_.get ());
-  });
-  mosquitto_loop_stop (client_.get (), false);
-  {
-    std::lock_guard<std::mutex> lock (joined_mutex);
-    joined = true;
-  }
-  joined_changed.notify_all ();
-  repeat_disconnect.join ();
+  if (network_.joinable ())
+    network_.join ();
   client_.reset ();
 }
 
@@ -559,6 +672,7 @@ mqtt_publisher::on_connect (struct mosquitto *client, void *data, int rc)
       {
         self->connected_ = true;
         self->connects_++;
+        self->retries_ = 0;
         self->unreachable_told_ = false;
         tell_connected = true;
         self->take_failure_locked ({});
@@ -591,7 +705,7 @@ mqtt_publisher::on_connect (struct mosquitto *client, void *data, int rc)
       }
   }
   if (stopping)
-    mosquitto_disconnect (client); /* see the destructor */
+    mosquitto_disconnect (client); /* the destructor's request stands */
   else if (tell_connected)
     self->tell (connection_event::connected, {});
   else if (tell_unreachable)
@@ -601,51 +715,30 @@ mqtt_publisher::on_connect (struct mosquitto *client, void *data, int rc)
 void
 mqtt_publisher::on_disconnect (struct mosquitto *client, void *data, int rc)
 {
+  (void)client;
   auto *self = static_cast<mqtt_publisher *> (data);
   /* Read before anything else can change errno. */
   const std::string plain_reason = rc == 0 ? "disconnected" : describe (rc);
   std::string reason;
-  bool stopping;
   bool tell_lost = false;
   bool tell_unreachable = false;
   {
     std::lock_guard<std::mutex> lock (self->mutex_);
-    reason = self->take_failure_locked (plain_reason);
-    stopping = self->stopping_;
     /* Whatever availability message was in flight is resent, or not, with
      * the next connection's own. */
     self->availability_mid_ = 0;
     self->drained_.notify_all ();
-    if (!stopping && self->connected_)
-      {
-        self->connected_ = false;
-        self->disconnects_++;
-        self->last_error_ = reason;
-        tell_lost = true;
-        /* This outage is told: failed attempts to reconnect are part of
-         * it, not a new one. */
-        self->unreachable_told_ = true;
-        /* QoS 0 messages not yet written are gone with the connection
-         * (libmosquitto drops its packet queue on reconnecting); QoS 1/2
-         * ones stay in flight and are sent again. */
-        if (self->options_.qos == 0 && self->in_flight_ > 0)
-          {
-            self->lost_ += self->in_flight_;
-            self->in_flight_ = 0;
-            self->in_flight_mids_.assign (mid_count, false);
-            self->drained_.notify_all ();
-          }
-      }
-    else if (!stopping)
-      {
-        self->last_error_ = reason;
-        if (!self->unreachable_told_)
-          tell_unreachable = self->unreachable_told_ = true;
-      }
+    if (self->stopping_)
+      return;
+    reason = self->last_error_ = self->take_failure_locked (plain_reason);
+    /* The network thread learns of the same failure next: told here. */
+    self->failure_told_ = true;
+    if (self->connected_)
+      tell_lost = self->lose_connection_locked ();
+    else if (!self->unreachable_told_)
+      tell_unreachable = self->unreachable_told_ = true;
   }
-  if (stopping)
-    mosquitto_disconnect (client); /* see the destructor */
-  else if (tell_lost)
+  if (tell_lost)
     self->tell (connection_event::lost, reason);
   else if (tell_unreachable)
     self->tell (connection_event::unreachable, reason);

@@ -14,6 +14,7 @@
 
 #include <condition_variable>
 #include <functional>
+#include <iostream>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -27,7 +28,9 @@ using latestframe::mqtt::connection_event;
 using latestframe::mqtt::mqtt_publisher;
 using latestframe::mqtt::publisher_options;
 using latestframe::mqtt::publisher_stats;
+using latestframe_test::broker_settings;
 using latestframe_test::test_broker;
+using latestframe_test::test_pki;
 
 constexpr auto deadline = std::chrono::seconds (30);
 
@@ -87,10 +90,15 @@ private:
 class subscriber
 {
 public:
-  subscriber (int port, std::string topic) : topic_ (std::move (topic))
+  /* `configure` sets credentials or TLS up before connecting. */
+  subscriber (int port, std::string topic,
+              std::function<void (mosquitto *)> configure = {})
+      : topic_ (std::move (topic))
   {
     mosquitto_lib_init ();
     client_ = mosquitto_new (nullptr, true, this);
+    if (configure)
+      configure (client_);
     mosquitto_reconnect_delay_set (client_, 1, 1, false);
     mosquitto_connect_callback_set (client_, [] (mosquitto *client, void *self,
                                                  int rc) {
@@ -460,4 +468,270 @@ TEST_F (MqttPublisher, DeliversWithQos0)
     EXPECT_EQ (got[i], std::to_string (i));
   EXPECT_EQ (publisher.stats ().published, 30u);
   expect_invariant (publisher.stats ());
+}
+
+namespace
+{
+
+constexpr char user[] = "camera-host";
+constexpr char password[] = "Pa55-w0rd-n0t-4-log";
+
+/* A broker set up as a production one: TLS with the test CA's server
+ * certificate `server` (or the client certificate required), users only. */
+broker_settings
+production (const test_pki &pki, const std::string &server = "server",
+            bool require_certificate = false)
+{
+  broker_settings settings;
+  settings.pki = &pki;
+  settings.server_certificate = server;
+  settings.require_certificate = require_certificate;
+  settings.users = { { user, password } };
+  return settings;
+}
+
+/* Options with the right user, password and CA for `broker`. */
+publisher_options
+production_options (const test_pki &pki, int port, event_log &events)
+{
+  publisher_options options = options_for (port, events);
+  options.username = user;
+  options.password = password;
+  options.tls.enabled = true;
+  options.tls.ca_file = pki.file ("ca.pem");
+  return options;
+}
+
+class MqttPublisherProduction : public MqttPublisher
+{
+protected:
+  void SetUp () override
+  {
+    MqttPublisher::SetUp ();
+    if (IsSkipped ())
+      return;
+    if (!test_pki::available ())
+      GTEST_SKIP () << "no openssl to make test certificates";
+    pki_ = std::make_unique<test_pki> ();
+  }
+
+  /* Starts a publisher with `options`, waits until it is told it cannot
+   * connect, and returns its last_error (also checking that the reason
+   * told is the same, and that neither holds the password). */
+  static std::string failure_of (const publisher_options &options,
+                                 event_log &events)
+  {
+    mqtt_publisher publisher (options);
+    EXPECT_TRUE (events.wait_for (connection_event::unreachable));
+    const publisher_stats stats = publisher.stats ();
+    EXPECT_FALSE (stats.connected);
+    EXPECT_EQ (stats.connects, 0u);
+    EXPECT_EQ (events.last_reason (), stats.last_error);
+    EXPECT_EQ (stats.last_error.find (password), std::string::npos);
+    std::cerr << "told: " << stats.last_error << "\n";
+    return stats.last_error;
+  }
+
+  std::unique_ptr<test_pki> pki_;
+};
+
+/* The subscriber's side of a production broker. */
+std::function<void (mosquitto *)>
+production_client (const test_pki &pki)
+{
+  return [&pki] (mosquitto *client) {
+    mosquitto_username_pw_set (client, user, password);
+    mosquitto_tls_set (client, pki.file ("ca.pem").c_str (), nullptr,
+                       pki.file ("client.pem").c_str (),
+                       pki.file ("client.key").c_str (), nullptr);
+  };
+}
+
+} // namespace
+
+// TLS with the broker's CA, a user name and password: the publisher
+// connects, and its messages reach a subscriber, acknowledged.
+TEST_F (MqttPublisherProduction, PublishesOverTlsWithAPassword)
+{
+  test_broker broker (production (*pki_));
+  broker.start ();
+  subscriber reader (broker.port (), *topic, production_client (*pki_));
+  ASSERT_TRUE (reader.wait_subscribed ());
+  event_log events;
+  mqtt_publisher publisher (
+      production_options (*pki_, broker.port (), events));
+  ASSERT_TRUE (events.wait_for (connection_event::connected));
+  ASSERT_TRUE (publisher.publish (topic, "over tls"));
+  ASSERT_TRUE (publisher.wait_flushed_for (deadline));
+  ASSERT_TRUE (reader.wait_until ([] (const std::vector<std::string> &got) {
+    return std::find (got.begin (), got.end (), "over tls") != got.end ();
+  }));
+  const publisher_stats stats = publisher.stats ();
+  EXPECT_EQ (stats.published, 1u);
+  EXPECT_EQ (stats.last_error, "");
+}
+
+// A wrong password is told as the broker refusing the user name or
+// password, and nothing says the password.
+TEST_F (MqttPublisherProduction, WrongPasswordIsNamed)
+{
+  test_broker broker (production (*pki_));
+  broker.start ();
+  event_log events;
+  publisher_options options
+      = production_options (*pki_, broker.port (), events);
+  options.password = "not-the-password";
+  const std::string why = failure_of (options, events);
+  EXPECT_NE (why.find ("refused the user name or password"),
+             std::string::npos)
+      << why;
+  EXPECT_EQ (why.find ("not-the-password"), std::string::npos) << why;
+}
+
+// A broker whose certificate a CA we do not trust signed: named as not
+// trusted, with OpenSSL's reason.
+TEST_F (MqttPublisherProduction, UntrustedCertificateIsNamed)
+{
+  test_broker broker (production (*pki_));
+  broker.start ();
+  event_log events;
+  publisher_options options
+      = production_options (*pki_, broker.port (), events);
+  options.tls.ca_file = pki_->file ("other-ca.pem");
+  const std::string why = failure_of (options, events);
+  /* OpenSSL's words: the broker sends its CA along, so the chain ends in
+   * a self-signed certificate we do not trust. */
+  EXPECT_TRUE (
+      why.find ("TLS: the broker's certificate is not trusted: "
+                "self-signed certificate in certificate chain")
+          != std::string::npos
+      || why.find ("TLS: the broker's certificate is not trusted: "
+                   "unable to get local issuer certificate")
+             != std::string::npos)
+      << why;
+}
+
+// A certificate of our CA, but for another host name: named a host name
+// mismatch (not "not trusted").
+TEST_F (MqttPublisherProduction, HostNameMismatchIsNamed)
+{
+  test_broker broker (production (*pki_, "elsewhere"));
+  broker.start ();
+  event_log events;
+  const std::string why = failure_of (
+      production_options (*pki_, broker.port (), events), events);
+  EXPECT_NE (why.find ("TLS: host name mismatch"), std::string::npos) << why;
+  EXPECT_NE (why.find ("127.0.0.1"), std::string::npos) << why;
+}
+
+// tls.insecure connects to that broker all the same (no verification).
+TEST_F (MqttPublisherProduction, InsecureSkipsVerification)
+{
+  test_broker broker (production (*pki_, "elsewhere"));
+  broker.start ();
+  event_log events;
+  publisher_options options
+      = production_options (*pki_, broker.port (), events);
+  options.tls.ca_file = pki_->file ("other-ca.pem");
+  options.tls.insecure = true;
+  mqtt_publisher publisher (options);
+  ASSERT_TRUE (events.wait_for (connection_event::connected));
+}
+
+// Nothing listening: "Connection refused", with or without TLS.
+TEST_F (MqttPublisherProduction, RefusedConnectionIsNamed)
+{
+  event_log events;
+  const std::string why = failure_of (
+      production_options (*pki_, test_broker::free_port (), events), events);
+  EXPECT_NE (why.find ("Connection refused"), std::string::npos) << why;
+}
+
+// A broker that requires a client certificate: with ours it works;
+// without, the failure says a client certificate is required.
+TEST_F (MqttPublisherProduction, ClientCertificateRequired)
+{
+  test_broker broker (production (*pki_, "server", true));
+  broker.start ();
+  {
+    event_log events;
+    publisher_options options
+        = production_options (*pki_, broker.port (), events);
+    options.tls.cert_file = pki_->file ("client.pem");
+    options.tls.key_file = pki_->file ("client.key");
+    mqtt_publisher publisher (options);
+    ASSERT_TRUE (events.wait_for (connection_event::connected));
+    ASSERT_TRUE (publisher.publish (topic, "with a certificate"));
+    EXPECT_TRUE (publisher.wait_flushed_for (deadline));
+    EXPECT_EQ (publisher.stats ().published, 1u);
+  }
+  event_log events;
+  const std::string why = failure_of (
+      production_options (*pki_, broker.port (), events), events);
+  EXPECT_NE (why.find ("TLS: the broker requires a client certificate"),
+             std::string::npos)
+      << why;
+}
+
+// The availability topic: a subscriber that comes after the connection
+// finds a retained "online"; once the publisher is destroyed, a retained
+// "offline", also for one that subscribes afterwards.
+TEST_F (MqttPublisher, AvailabilityOnlineThenOffline)
+{
+  const std::string availability = "latestframe/test/availability";
+  test_broker broker;
+  broker.start ();
+  event_log events;
+  publisher_options options = options_for (broker.port (), events);
+  options.availability_topic = availability;
+  auto publisher = std::make_unique<mqtt_publisher> (options);
+  ASSERT_TRUE (events.wait_for (connection_event::connected));
+  {
+    subscriber late (broker.port (), availability);
+    ASSERT_TRUE (late.wait_until ([] (const std::vector<std::string> &got) {
+      return !got.empty ();
+    }));
+    EXPECT_EQ (late.payloads ().front (), "online");
+  }
+  subscriber reader (broker.port (), availability);
+  ASSERT_TRUE (reader.wait_until (
+      [] (const std::vector<std::string> &got) { return !got.empty (); }));
+  /* The availability message is none of the publisher's figures. */
+  const publisher_stats stats = publisher->stats ();
+  EXPECT_EQ (stats.accepted, 0u);
+  EXPECT_EQ (stats.published, 0u);
+  publisher.reset ();
+  ASSERT_TRUE (reader.wait_until ([] (const std::vector<std::string> &got) {
+    return got.back () == "offline";
+  }));
+  subscriber after (broker.port (), availability);
+  ASSERT_TRUE (after.wait_until (
+      [] (const std::vector<std::string> &got) { return !got.empty (); }));
+  EXPECT_EQ (after.payloads (), std::vector<std::string> ({ "offline" }));
+}
+
+// "online" goes ahead of what the backlog held before the connection.
+TEST_F (MqttPublisher, AvailabilityAheadOfTheBacklog)
+{
+  const std::string availability = "latestframe/test/availability";
+  test_broker broker;
+  broker.start ();
+  subscriber reader (broker.port (), "latestframe/test/#");
+  ASSERT_TRUE (reader.wait_subscribed ());
+  event_log events;
+  publisher_options options = options_for (broker.port (), events);
+  options.availability_topic = availability;
+  mqtt_publisher publisher (options);
+  /* Right after construction, before the broker's CONNACK can arrive. */
+  for (int i = 0; i < 3; i++)
+    ASSERT_TRUE (publisher.publish (topic, "held " + std::to_string (i)));
+  if (publisher.stats ().connects != 0)
+    GTEST_SKIP () << "connected before the messages were held";
+  ASSERT_TRUE (events.wait_for (connection_event::connected));
+  ASSERT_TRUE (publisher.wait_flushed_for (deadline));
+  ASSERT_TRUE (reader.wait_until (
+      [] (const std::vector<std::string> &got) { return got.size () >= 4; }));
+  EXPECT_EQ (reader.payloads (),
+             std::vector<std::string> ({ "online", "held 0", "held 1",
+                                         "held 2" }));
 }

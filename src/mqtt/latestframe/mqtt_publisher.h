@@ -143,19 +143,22 @@ struct publisher_stats
   std::string last_error;
 };
 
-/* One MQTT client (libmosquitto, MQTT 3.1.1, clean session) that never
+/* One MQTT client (libmosquitto, MQTT 3.1.1, clean session; optionally
+ * with a user name and password, TLS and an availability topic) that never
  * makes its caller wait for the network. publish() puts the message in a
  * message_backlog; messages move from there to libmosquitto only while
  * connected and while fewer than max_in_flight are unacknowledged (the
  * acknowledgements come to on_publish). So while the broker is away,
  * memory is bounded by backlog + in flight, and the oldest messages drop,
- * counted. libmosquitto's own thread (mosquitto_loop_start) does the
- * network, reconnects by itself with backoff, and resends the messages in
- * flight after a reconnection (so a QoS 1 message may arrive twice).
+ * counted. The publisher's network thread runs libmosquitto's loop,
+ * reconnects with backoff after every failure (TLS ones included), and
+ * libmosquitto resends the messages in flight after a reconnection (so a
+ * QoS 1 message may arrive twice).
  *
  * Threads: any thread may call publish(), flush() and stats(); the
- * callbacks run on libmosquitto's thread. Lock order: the publisher's
- * mutex, then the backlog's, then libmosquitto's. */
+ * callbacks run on the publisher's network thread. Lock order: the
+ * publisher's mutex, then the backlog's or failure_lock_, then
+ * libmosquitto's. */
 class mqtt_publisher
 {
 public:
@@ -219,6 +222,20 @@ private:
   /* Sets up TLS on client_ (options_.tls.enabled). Throws
    * std::runtime_error. */
   void configure_tls ();
+  /* The network thread: libmosquitto's loop, and reconnecting with
+   * backoff after every failure. `attempting`: a connection attempt is
+   * under way. */
+  void run_network (bool attempting);
+  /* Network thread, between loops: why a TLS handshake under way cannot
+   * go on (its TCP connection is gone), or "". */
+  std::string handshake_failure ();
+  /* Not under mutex_. A connection attempt or the connection failed, with
+   * `fallback` as libmosquitto's reason: records the worded reason and
+   * tells it, once per episode. */
+  void fail_attempt (const std::string &fallback);
+  /* Under mutex_. The connection is gone: counts it, and the QoS 0
+   * messages it took with it. Returns true (tell `lost`). */
+  bool lose_connection_locked ();
   /* Why the attempt that just failed failed, in words: what TLS or the
    * broker said during it, else `fallback`; forgets it. Under mutex_. */
   std::string take_failure_locked (const std::string &fallback);
@@ -262,12 +279,16 @@ private:
   /* Under mutex_. */
   bool connected_ = false;
   bool stopping_ = false;
-  /* Set when stopping_ is: wakes the first-connection retrier. */
+  /* Set when stopping_ is: wakes the network thread from its backoff. */
   std::condition_variable stopping_changed_;
-  /* Runs only when the first connection attempt failed at once (see the
-   * constructor), until an attempt is under way. */
-  std::thread first_connection_;
+  /* Runs libmosquitto's loop and the reconnections (run_network). */
+  std::thread network_;
   bool unreachable_told_ = false;
+  /* Reconnection attempts since the last connection: the backoff. */
+  unsigned retries_ = 0;
+  /* on_disconnect told the failure the network thread is about to learn
+   * of (fail_attempt then says nothing). */
+  bool failure_told_ = false;
   /* The message ids in flight, indexed by mid (libmosquitto's are 16-bit):
    * an acknowledgement counts once, never for a message not ours. */
   std::vector<bool> in_flight_mids_;
