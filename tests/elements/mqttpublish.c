@@ -188,18 +188,20 @@ keep_debug_line (GstDebugCategory *category, GstDebugLevel level,
  * the password is in no debug line, bus message or property value. */
 GST_START_TEST (the_password_is_never_shown)
 {
-  GParamSpec *spec = g_object_class_find_property (
-      G_OBJECT_CLASS (g_type_class_peek (
-          gst_element_factory_get_element_type (
-              gst_element_factory_find ("mqttpublish")))),
-      "password");
+  GstElement *made = gst_element_factory_make ("mqttpublish", NULL);
+  fail_unless (made != NULL);
+  GParamSpec *spec
+      = g_object_class_find_property (G_OBJECT_GET_CLASS (made), "password");
   fail_unless (spec != NULL);
   fail_unless ((spec->flags & G_PARAM_READABLE) == 0,
                "the password can be read");
   fail_unless ((spec->flags & G_PARAM_WRITABLE) != 0);
+  gst_object_unref (made);
 
   debug_lines = g_string_new (NULL);
   gst_debug_set_threshold_for_name ("mqttpublish*", GST_LEVEL_MEMDUMP);
+  /* Kept, not printed. */
+  gst_debug_remove_log_function (gst_debug_log_default);
   gst_debug_add_log_function (keep_debug_line, NULL, NULL);
 
   GstHarness *h = new_publisher (
@@ -238,7 +240,8 @@ GST_START_TEST (the_password_is_never_shown)
   gst_harness_teardown (h);
 
   gst_debug_remove_log_function (keep_debug_line);
-  gst_debug_set_threshold_for_name ("mqttpublish*", GST_LEVEL_NONE);
+  gst_debug_add_log_function (gst_debug_log_default, NULL, NULL);
+  gst_debug_unset_threshold_for_name ("mqttpublish*");
   fail_unless (debug_lines->len > 0, "no debug line was kept");
   fail_unless (strstr (debug_lines->str, "Secret-P4ss") == NULL,
                "the password is in a debug line");
