@@ -137,6 +137,8 @@ struct broker_settings
   /* With users: a password file (mosquitto_passwd) and no anonymous
    * clients. */
   std::vector<std::pair<std::string, std::string>> users;
+  /* The port to listen on; 0 = a free one. */
+  int port = 0;
 };
 
 class test_broker
@@ -169,7 +171,7 @@ public:
   }
 
   explicit test_broker (const broker_settings &settings = {})
-      : port_ (free_port ())
+      : port_ (settings.port != 0 ? settings.port : free_port ())
   {
     if (!settings.users.empty ())
       {

@@ -19,6 +19,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace
@@ -641,10 +642,50 @@ TEST_F (MqttPublisherProduction, InsecureSkipsVerification)
 // Nothing listening: "Connection refused", with or without TLS.
 TEST_F (MqttPublisherProduction, RefusedConnectionIsNamed)
 {
+  {
+    event_log events;
+    const std::string why = failure_of (
+        production_options (*pki_, test_broker::free_port (), events), events);
+    EXPECT_NE (why.find ("Connection refused"), std::string::npos) << why;
+  }
   event_log events;
-  const std::string why = failure_of (
-      production_options (*pki_, test_broker::free_port (), events), events);
-  EXPECT_NE (why.find ("Connection refused"), std::string::npos) << why;
+  const std::string why
+      = failure_of (options_for (test_broker::free_port (), events), events);
+  EXPECT_EQ (why, "Connection refused");
+}
+
+// Failures are retried with backoff, TLS ones too: refused at first, then
+// a broker with a certificate for another host (a failed handshake, after
+// which libmosquitto's own thread would give up), then the right broker on
+// the same port: the publisher connects, and unreachable was told once.
+TEST_F (MqttPublisherProduction, RetriesAfterTlsFailures)
+{
+  broker_settings settings = production (*pki_, "elsewhere");
+  settings.port = test_broker::free_port ();
+  event_log events;
+  mqtt_publisher publisher (
+      production_options (*pki_, settings.port, events));
+  ASSERT_TRUE (events.wait_for (connection_event::unreachable));
+  {
+    test_broker wrong (settings);
+    wrong.start ();
+    const auto mismatch = [&] {
+      return publisher.stats ().last_error.find ("host name mismatch")
+             != std::string::npos;
+    };
+    const auto give_up = std::chrono::steady_clock::now () + deadline;
+    while (!mismatch () && std::chrono::steady_clock::now () < give_up)
+      std::this_thread::sleep_for (std::chrono::milliseconds (50));
+    ASSERT_TRUE (mismatch ()) << publisher.stats ().last_error;
+  }
+  settings.server_certificate = "server";
+  test_broker right (settings);
+  right.start ();
+  ASSERT_TRUE (events.wait_for (connection_event::connected));
+  EXPECT_EQ (events.count (connection_event::unreachable), 1);
+  ASSERT_TRUE (publisher.publish (topic, "at last"));
+  EXPECT_TRUE (publisher.wait_flushed_for (deadline));
+  EXPECT_EQ (publisher.stats ().published, 1u);
 }
 
 // A broker that requires a client certificate: with ours it works;
@@ -734,4 +775,56 @@ TEST_F (MqttPublisher, AvailabilityAheadOfTheBacklog)
   EXPECT_EQ (reader.payloads (),
              std::vector<std::string> ({ "online", "held 0", "held 1",
                                          "held 2" }));
+}
+
+// The last will: a process that dies with its publisher connected (no
+// clean stop) leaves "offline" on the availability topic, published by
+// the broker.
+TEST_F (MqttPublisher, AvailabilityLastWillWhenTheProcessDies)
+{
+  const std::string availability = "latestframe/test/will";
+  test_broker broker;
+  broker.start ();
+  int ready[2];
+  ASSERT_EQ (pipe (ready), 0);
+  const pid_t child = fork ();
+  ASSERT_GE (child, 0);
+  if (child == 0)
+    {
+      /* The child: connect, say so, and wait to be killed. */
+      close (ready[0]);
+      event_log events;
+      publisher_options options = options_for (broker.port (), events);
+      options.availability_topic = availability;
+      mqtt_publisher publisher (options);
+      const char byte = events.wait_for (connection_event::connected) ? 1 : 0;
+      if (write (ready[1], &byte, 1) != 1)
+        _exit (1);
+      for (;;)
+        pause ();
+    }
+  close (ready[1]);
+  char byte = 0;
+  const bool connected = read (ready[0], &byte, 1) == 1 && byte == 1;
+  close (ready[0]);
+  if (connected)
+    {
+      subscriber reader (broker.port (), availability);
+      EXPECT_TRUE (reader.wait_until (
+          [] (const std::vector<std::string> &got) { return !got.empty (); }));
+      kill (child, SIGKILL);
+      int status;
+      waitpid (child, &status, 0);
+      EXPECT_TRUE (reader.wait_until ([] (const std::vector<std::string> &got) {
+        return !got.empty () && got.back () == "offline";
+      }));
+      EXPECT_EQ (reader.payloads ().front (), "online");
+    }
+  else
+    {
+      kill (child, SIGKILL);
+      int status;
+      waitpid (child, &status, 0);
+      FAIL () << "the child never connected";
+    }
 }
