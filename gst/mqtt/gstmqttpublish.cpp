@@ -41,8 +41,27 @@
  * #GstMqttPublish:backlog messages (older ones are dropped and counted in
  * #GstMqttPublish:dropped), reconnects by itself with backoff, and posts
  * an info message when the broker is back; the backlog then drains. Bad
- * settings (no host, port 0, a topic no message can be published to) fail
- * the start with an error.
+ * settings (no host, a topic no message can be published to, a TLS client
+ * certificate without its key, an unreadable CA file) fail the start with
+ * an error. The warning says why the broker cannot be had, in words: the
+ * connection refused, the user name or password refused, the broker's
+ * certificate not trusted or for another host name, a client certificate
+ * required.
+ *
+ * A full backlog drops fairly between the cameras sharing it: the oldest
+ * message of the camera holding the most, and a health record
+ * (#GstMqttPublish::publish-record) only when it holds nothing else. The
+ * `stats` structure counts the drops by camera (`dropped-by-camera`).
+ *
+ * ## A production broker
+ * #GstMqttPublish:username and #GstMqttPublish:password (write-only: never
+ * read back nor logged); #GstMqttPublish:tls with #GstMqttPublish:tls-ca-file
+ * (empty: the system's trust store), a client certificate
+ * (#GstMqttPublish:tls-cert-file and #GstMqttPublish:tls-key-file), and
+ * #GstMqttPublish:port 0 meaning 8883 with TLS, 1883 without. With
+ * #GstMqttPublish:availability-topic, the broker holds a retained
+ * "online" there while the element is connected, and "offline" once it
+ * stopped or its process died (the last will).
  *
  * ## One connection for many cameras
  * Elements that name the same #GstMqttPublish:connection share one client:
@@ -68,6 +87,14 @@
  * backlog=100 ! fakesink
  * ]| Faces seen by a camera, only the frames with one, with the age of
  * each frame from its capture time (RTCP sender reports).
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,width=320,height=240
+ * ! latestframe ! videoconvert ! cvmotion ! mqttpublish camera=gate
+ * host=broker.example.com tls=true tls-ca-file=/etc/latestframe/ca.pem
+ * username=gate password="$MQTT_PASSWORD"
+ * availability-topic=latestframe/gate/availability ! fakesink
+ * ]| To a broker that requires TLS (port 8883) and a password, with a
+ * retained online/offline status.
  */
 
 #ifdef HAVE_CONFIG_H
@@ -104,7 +131,7 @@ GST_DEBUG_CATEGORY_STATIC (mqtt_publish_dataflow);
 namespace lfm = latestframe::mqtt;
 
 #define DEFAULT_HOST "127.0.0.1"
-#define DEFAULT_PORT 1883
+#define DEFAULT_PORT 0
 #define DEFAULT_TOPIC "latestframe/{camera}/detections"
 #define DEFAULT_QOS 1
 #define DEFAULT_BACKLOG 1000
@@ -115,6 +142,8 @@ namespace lfm = latestframe::mqtt;
 #define DEFAULT_PUBLISH_EMPTY TRUE
 #define DEFAULT_DRAIN_TIMEOUT 2000
 #define DEFAULT_CONNECTION ""
+#define DEFAULT_TLS FALSE
+#define DEFAULT_TLS_INSECURE FALSE
 
 #define CAMERA_PLACEHOLDER "{camera}"
 
@@ -141,11 +170,21 @@ enum
   PROP_CONNECTED,
   PROP_STATS,
   PROP_CONNECTION,
+  PROP_USERNAME,
+  PROP_PASSWORD,
+  PROP_TLS,
+  PROP_TLS_CA_FILE,
+  PROP_TLS_CERT_FILE,
+  PROP_TLS_KEY_FILE,
+  PROP_TLS_INSECURE,
+  PROP_TLS_VERSION,
+  PROP_AVAILABILITY_TOPIC,
 };
 
 enum
 {
   SIGNAL_PUBLISH,
+  SIGNAL_PUBLISH_RECORD,
   LAST_SIGNAL,
 };
 
@@ -171,6 +210,10 @@ struct settings
   std::string client_id; /* empty: derived from the camera and the pid */
   std::string publisher; /* set in init: <hostname>:<pid> */
   std::string connection; /* empty: the element's own */
+  std::string username;
+  std::string password; /* never read back, never logged */
+  lfm::publisher_options::tls_settings tls;
+  std::string availability_topic;
 };
 
 /* What one run (start to stop) publishes with, fixed at start. */
@@ -316,6 +359,33 @@ gst_mqtt_publish_set_property (GObject *object, guint prop_id,
     case PROP_PUBLISHER:
       configured.publisher = string_of (value);
       break;
+    case PROP_USERNAME:
+      configured.username = string_of (value);
+      break;
+    case PROP_PASSWORD:
+      configured.password = string_of (value);
+      break;
+    case PROP_TLS:
+      configured.tls.enabled = g_value_get_boolean (value);
+      break;
+    case PROP_TLS_CA_FILE:
+      configured.tls.ca_file = string_of (value);
+      break;
+    case PROP_TLS_CERT_FILE:
+      configured.tls.cert_file = string_of (value);
+      break;
+    case PROP_TLS_KEY_FILE:
+      configured.tls.key_file = string_of (value);
+      break;
+    case PROP_TLS_INSECURE:
+      configured.tls.insecure = g_value_get_boolean (value);
+      break;
+    case PROP_TLS_VERSION:
+      configured.tls.version = string_of (value);
+      break;
+    case PROP_AVAILABILITY_TOPIC:
+      configured.availability_topic = string_of (value);
+      break;
     case PROP_PUBLISH_EMPTY:
       state->publish_empty = g_value_get_boolean (value);
       break;
@@ -341,7 +411,17 @@ current_stats (GstMqttPublish *self)
 static GstStructure *
 stats_structure (const lfm::publisher_stats &stats)
 {
-  return gst_structure_new (
+  /* Field names are camera ids, which need not be valid GstStructure
+   * field names: set by id string, as gst_structure_set_value does. */
+  GstStructure *by_camera = gst_structure_new_empty ("dropped-by-camera");
+  for (const auto &[camera, dropped] : stats.dropped_by_source)
+    {
+      GValue count = G_VALUE_INIT;
+      g_value_init (&count, G_TYPE_UINT64);
+      g_value_set_uint64 (&count, dropped);
+      gst_structure_take_value (by_camera, camera.c_str (), &count);
+    }
+  GstStructure *all = gst_structure_new (
       "mqttpublish-stats", "connected", G_TYPE_BOOLEAN,
       stats.connected ? TRUE : FALSE, "connects", G_TYPE_UINT64,
       static_cast<guint64> (stats.connects), "disconnects", G_TYPE_UINT64,
@@ -355,6 +435,10 @@ stats_structure (const lfm::publisher_stats &stats)
       G_TYPE_UINT, static_cast<guint> (stats.peak_backlog_level), "in-flight",
       G_TYPE_UINT, static_cast<guint> (stats.in_flight), "last-error",
       G_TYPE_STRING, stats.last_error.c_str (), NULL);
+  gst_structure_set (all, "dropped-by-camera", GST_TYPE_STRUCTURE, by_camera,
+                     NULL);
+  gst_structure_free (by_camera);
+  return all;
 }
 
 static void
@@ -436,6 +520,30 @@ gst_mqtt_publish_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_CONNECTION:
       g_value_set_string (value, configured.connection.c_str ());
       break;
+    case PROP_USERNAME:
+      g_value_set_string (value, configured.username.c_str ());
+      break;
+    case PROP_TLS:
+      g_value_set_boolean (value, configured.tls.enabled);
+      break;
+    case PROP_TLS_CA_FILE:
+      g_value_set_string (value, configured.tls.ca_file.c_str ());
+      break;
+    case PROP_TLS_CERT_FILE:
+      g_value_set_string (value, configured.tls.cert_file.c_str ());
+      break;
+    case PROP_TLS_KEY_FILE:
+      g_value_set_string (value, configured.tls.key_file.c_str ());
+      break;
+    case PROP_TLS_INSECURE:
+      g_value_set_boolean (value, configured.tls.insecure);
+      break;
+    case PROP_TLS_VERSION:
+      g_value_set_string (value, configured.tls.version.c_str ());
+      break;
+    case PROP_AVAILABILITY_TOPIC:
+      g_value_set_string (value, configured.availability_topic.c_str ());
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -482,11 +590,11 @@ on_connection (GstMqttPublish *self, const run &current,
     }
 }
 
-/* The publish action: an application's own message through the element's
- * connection (latestframe-service's health records). */
+/* An application's own message through the element's connection, for
+ * both actions. */
 static gboolean
-gst_mqtt_publish_publish (GstMqttPublish *self, const gchar *topic,
-                          const gchar *payload)
+publish_own (GstMqttPublish *self, const gchar *camera, const gchar *topic,
+             const gchar *payload, lfm::message_kind kind)
 {
   GstMqttPublishState *state = self->state;
   if (!topic || !payload)
@@ -497,8 +605,32 @@ gst_mqtt_publish_publish (GstMqttPublish *self, const gchar *topic,
       GST_DEBUG_OBJECT (self, "not started: no message to %s", topic);
       return FALSE;
     }
+  /* No camera given: this element's, fixed by the start that made the
+   * connection (both under publisher_lock). */
   return state->connection->publisher ().publish (
-      std::make_shared<const std::string> (topic), payload);
+      std::make_shared<const std::string> (topic), payload,
+      camera ? camera : state->current.camera, kind);
+}
+
+/* The publish action: an application's own message, counted as one of
+ * this element's camera's detections when the backlog must drop. */
+static gboolean
+gst_mqtt_publish_publish (GstMqttPublish *self, const gchar *topic,
+                          const gchar *payload)
+{
+  return publish_own (self, NULL, topic, payload,
+                      lfm::message_kind::detection);
+}
+
+/* The publish-record action: a health record or status of `camera`, which
+ * a full backlog gives up only when it holds nothing but records
+ * (latestframe-service's health records). */
+static gboolean
+gst_mqtt_publish_publish_record (GstMqttPublish *self, const gchar *camera,
+                                 const gchar *topic, const gchar *payload)
+{
+  return publish_own (self, camera ? camera : "", topic, payload,
+                      lfm::message_kind::record);
 }
 
 /* ---- start / stop ---------------------------------------------------- */
@@ -530,6 +662,10 @@ gst_mqtt_publish_start (GstBaseTransform *trans)
     options.reconnect_delay_min_s = configured.reconnect_delay;
     options.reconnect_delay_max_s = configured.reconnect_delay_max;
     options.client_id = configured.client_id;
+    options.username = configured.username;
+    options.password = configured.password;
+    options.tls = configured.tls;
+    options.availability_topic = configured.availability_topic;
     connection_name = configured.connection;
   }
   if (options.client_id.empty ())
@@ -541,7 +677,10 @@ gst_mqtt_publish_start (GstBaseTransform *trans)
                         + "-" + g_get_host_name () + "-"
                         + std::to_string (getpid ()) + "-"
                         + std::to_string (clients++);
-  current.where = options.host + ":" + std::to_string (options.port);
+  current.where
+      = options.host + ":"
+        + std::to_string (lfm::mqtt_publisher::effective_port (options))
+        + (options.tls.enabled ? " (TLS)" : "");
   current.backlog = options.backlog_capacity;
 
   const std::string topic
@@ -760,7 +899,9 @@ gst_mqtt_publish_transform_ip (GstBaseTransform *trans, GstBuffer *buffer)
                           "%zu bytes",
                           static_cast<guint64> (frame.sequence),
                           frame.detection_count, payload.size ());
-      if (!publisher->publish (state->current.topic, std::move (payload)))
+      if (!publisher->publish (state->current.topic, std::move (payload),
+                               state->current.camera,
+                               lfm::message_kind::detection))
         GST_CAT_WARNING_OBJECT (mqtt_publish_dataflow, self,
                                 "message of sequence %" G_GUINT64_FORMAT
                                 " refused",
@@ -811,8 +952,8 @@ gst_mqtt_publish_class_init (GstMqttPublishClass *klass)
   g_object_class_install_property (
       gobject_class, PROP_PORT,
       g_param_spec_int ("port", "Broker port",
-                        "TCP port of the MQTT broker (0 is an error at "
-                        "start); used from the next start",
+                        "TCP port of the MQTT broker (0 = MQTT's default: "
+                        "1883, or 8883 with tls); used from the next start",
                         0, 65535, DEFAULT_PORT, until_ready));
   g_object_class_install_property (
       gobject_class, PROP_CAMERA,
@@ -937,9 +1078,86 @@ gst_mqtt_publish_class_init (GstMqttPublishClass *klass)
           "mqttpublish-stats: connected, connects, disconnects, accepted, "
           "published, dropped, lost (QoS 0 unwritten at a disconnection), "
           "rejected, backlog-level, peak-backlog-level, in-flight, "
-          "last-error; accepted = published + dropped + lost + backlog-level "
-          "+ in-flight",
+          "last-error, dropped-by-camera (a structure: one guint64 field "
+          "per camera that lost messages); accepted = published + dropped "
+          "+ lost + backlog-level + in-flight",
           GST_TYPE_STRUCTURE, read_only));
+
+  const GParamFlags write_only = static_cast<GParamFlags> (
+      G_PARAM_WRITABLE | GST_PARAM_MUTABLE_READY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_property (
+      gobject_class, PROP_USERNAME,
+      g_param_spec_string ("username", "User name",
+                           "MQTT user name (empty = none: anonymous). On a "
+                           "shared connection, the first element to start "
+                           "sets it; used from the next start",
+                           "", until_ready));
+  g_object_class_install_property (
+      gobject_class, PROP_PASSWORD,
+      g_param_spec_string ("password", "Password",
+                           "MQTT password (empty = none; needs a user name). "
+                           "Write-only: never read back, logged or posted. "
+                           "On a shared connection, the first element to "
+                           "start sets it; used from the next start",
+                           "", write_only));
+  g_object_class_install_property (
+      gobject_class, PROP_TLS,
+      g_param_spec_boolean ("tls", "TLS",
+                            "Connect with TLS, verifying the broker's "
+                            "certificate and host name (with port 0: port "
+                            "8883). On a shared connection, the first "
+                            "element to start sets it; used from the next "
+                            "start",
+                            DEFAULT_TLS, until_ready));
+  g_object_class_install_property (
+      gobject_class, PROP_TLS_CA_FILE,
+      g_param_spec_string ("tls-ca-file", "TLS CA file",
+                           "PEM file of the CAs that may sign the broker's "
+                           "certificate (empty = the system's trust store); "
+                           "an unreadable file is an error at start; needs "
+                           "tls=true; used from the next start",
+                           "", until_ready));
+  g_object_class_install_property (
+      gobject_class, PROP_TLS_CERT_FILE,
+      g_param_spec_string ("tls-cert-file", "TLS client certificate",
+                           "PEM client certificate for brokers that require "
+                           "one (empty = none; give tls-key-file with it); "
+                           "needs tls=true; used from the next start",
+                           "", until_ready));
+  g_object_class_install_property (
+      gobject_class, PROP_TLS_KEY_FILE,
+      g_param_spec_string ("tls-key-file", "TLS client key",
+                           "PEM private key of tls-cert-file, unencrypted "
+                           "(empty = none); needs tls=true; used from the "
+                           "next start",
+                           "", until_ready));
+  g_object_class_install_property (
+      gobject_class, PROP_TLS_INSECURE,
+      g_param_spec_boolean ("tls-insecure", "TLS insecure",
+                            "Do not verify the broker's certificate nor its "
+                            "host name: encrypted but not authenticated, for "
+                            "tests only; needs tls=true; used from the next "
+                            "start",
+                            DEFAULT_TLS_INSECURE, until_ready));
+  g_object_class_install_property (
+      gobject_class, PROP_TLS_VERSION,
+      g_param_spec_string ("tls-version", "TLS version",
+                           "Lowest TLS version: \"tlsv1.2\" or \"tlsv1.3\" "
+                           "(empty = libmosquitto's default, TLS 1.2 or "
+                           "later; another value is an error at start); "
+                           "needs tls=true; used from the next start",
+                           "", until_ready));
+  g_object_class_install_property (
+      gobject_class, PROP_AVAILABILITY_TOPIC,
+      g_param_spec_string ("availability-topic", "Availability topic",
+                           "Topic where the broker holds \"online\" while "
+                           "the connection is up and \"offline\" after it "
+                           "(retained, QoS 1: published on every connection "
+                           "and on stopping, and the last will if the "
+                           "process dies); empty = none. On a shared "
+                           "connection, the first element to start sets it; "
+                           "used from the next start",
+                           "", until_ready));
 
   g_object_class_install_property (
       gobject_class, PROP_CONNECTION,
@@ -947,9 +1165,10 @@ gst_mqtt_publish_class_init (GstMqttPublishClass *klass)
           "connection", "Connection",
           "Name of a connection the mqttpublish elements of this process "
           "naming it share: one client, one backlog, made with the settings "
-          "of the first to start (the others must name the same host and "
-          "port); its figures are the connection's. Empty = this element's "
-          "own connection; used from the next start",
+          "of the first to start, credentials, TLS and availability-topic "
+          "included (the others must name the same host and port); its "
+          "figures are the connection's. Empty = this element's own "
+          "connection; used from the next start",
           DEFAULT_CONNECTION, until_ready));
 
   /**
@@ -971,6 +1190,27 @@ gst_mqtt_publish_class_init (GstMqttPublishClass *klass)
       G_STRUCT_OFFSET (GstMqttPublishClass, publish), NULL, NULL, NULL,
       G_TYPE_BOOLEAN, 2, G_TYPE_STRING, G_TYPE_STRING);
   klass->publish = gst_mqtt_publish_publish;
+
+  /**
+   * GstMqttPublish::publish-record:
+   * @self: the element
+   * @camera: the camera the record is about (may be empty)
+   * @topic: an MQTT topic (no wildcards)
+   * @payload: the message, UTF-8 text
+   *
+   * Like #GstMqttPublish::publish, for a health record or status of
+   * @camera: when the backlog is full, a record is dropped only when it
+   * holds nothing but records, and then the oldest.
+   *
+   * Returns: whether the message was taken (FALSE before the element
+   * started, or for a topic no message can go to).
+   */
+  mqtt_publish_signals[SIGNAL_PUBLISH_RECORD] = g_signal_new (
+      "publish-record", G_TYPE_FROM_CLASS (klass),
+      static_cast<GSignalFlags> (G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+      G_STRUCT_OFFSET (GstMqttPublishClass, publish_record), NULL, NULL, NULL,
+      G_TYPE_BOOLEAN, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+  klass->publish_record = gst_mqtt_publish_publish_record;
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);

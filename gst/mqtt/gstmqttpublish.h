@@ -37,6 +37,8 @@ struct _GstMqttPublishClass
   /* actions */
   gboolean (*publish) (GstMqttPublish *self, const gchar *topic,
                        const gchar *payload);
+  gboolean (*publish_record) (GstMqttPublish *self, const gchar *camera,
+                              const gchar *topic, const gchar *payload);
 };
 
 GType gst_mqtt_publish_get_type (void);

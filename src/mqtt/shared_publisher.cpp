@@ -102,10 +102,12 @@ acquire_publisher (const std::string &name, publisher_options options,
       if (std::shared_ptr<shared_publisher> existing = registry ()[name].lock ())
         {
           const publisher_options &made = existing->publisher ().options ();
-          if (made.host != options.host || made.port != options.port)
+          const int port = mqtt_publisher::effective_port (made);
+          if (made.host != options.host
+              || port != mqtt_publisher::effective_port (options))
             throw std::invalid_argument (
                 "connection \"" + name + "\" already goes to " + made.host
-                + ":" + std::to_string (made.port));
+                + ":" + std::to_string (port));
           token = existing->listen (std::move (first));
           return existing;
         }

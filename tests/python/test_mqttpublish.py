@@ -312,7 +312,16 @@ def test_broker_outage(require_elements, subscribe):
 # Bad settings fail the start with an error that names what is wrong; no
 # crash, and the pipeline can be stopped.
 @pytest.mark.parametrize("settings, says", [
-    ({"port": 0}, "port"),
+    ({"port": 0, "host": ""}, "host"),
+    ({"tls": True, "tls-cert-file": "/etc/hostname"}, "without its key"),
+    ({"tls": True, "tls-key-file": "/etc/hostname"},
+     "without its certificate"),
+    ({"tls": True, "tls-ca-file": "/nonexistent/ca.pem"},
+     '"/nonexistent/ca.pem" cannot be read'),
+    ({"tls": True, "tls-version": "sslv3"}, "unknown TLS version"),
+    ({"tls-ca-file": "/etc/hostname"}, "TLS is not enabled"),
+    ({"username": "u", "password": "Secret-P4ss", "tls": True,
+      "tls-cert-file": "/etc/hostname"}, "without its key"),
     ({"host": ""}, "host"),
     ({"topic": ""}, "topic"),
     ({"topic": "latestframe/+/detections"}, "topic"),
@@ -335,6 +344,7 @@ def test_bad_settings_fail_with_a_clear_error(require_elements, settings,
     assert message.src == publish
     text = text_of(message)
     assert says in text, text
+    assert "Secret-P4ss" not in text, text
     print(f"{settings}: {text}")
     assert pipeline.set_state(Gst.State.NULL) == Gst.StateChangeReturn.SUCCESS
 

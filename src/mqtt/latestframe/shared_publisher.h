@@ -77,9 +77,10 @@ private:
 };
 
 /* The publisher named `name` in this process, made with `options` unless a
- * party made it already (it must go to the same host and port: else
- * std::invalid_argument naming where it goes; its other settings are the
- * first party's); or, with an empty name, a new one of the caller's own.
+ * party made it already (it must go to the same host and port, the port
+ * compared after its default is applied: else std::invalid_argument naming
+ * where it goes; its other settings, credentials, TLS and availability
+ * topic included, are the first party's); or, with an empty name, a new one of the caller's own.
  * `first` listens from the start (an unreachable broker may be told while
  * the publisher is made); its token is stored in `token`. Throws as
  * mqtt_publisher's constructor does. The publisher lives as long as a
