@@ -323,7 +323,9 @@ mqtt_publisher::run_network (bool attempting)
           attempting = true;
         }
 
-      const int rc = mosquitto_loop (client_.get (), 500, 1);
+      /* Shorter rounds once stopping: the last ones are bounded. */
+      const int rc = mosquitto_loop (client_.get (),
+                                     rounds_after_stop > 0 ? 100 : 500, 1);
       const std::string reason = rc == MOSQ_ERR_SUCCESS ? "" : describe (rc);
       bool stopping;
       {
@@ -333,7 +335,7 @@ mqtt_publisher::run_network (bool attempting)
       if (stopping)
         {
           /* The destructor asked libmosquitto to disconnect: a few rounds
-           * let it write the DISCONNECT, bounded. */
+           * (about 1 s at most) let it write the DISCONNECT. */
           if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket (client_.get ()) < 0
               || ++rounds_after_stop > 10)
             return;
