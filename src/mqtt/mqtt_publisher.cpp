@@ -236,13 +236,11 @@ mqtt_publisher::mqtt_publisher (publisher_options options)
    * of ours behind its quota, so in flight means on the wire. */
   mosquitto_int_option (client_.get (), MOSQ_OPT_SEND_MAXIMUM,
                         static_cast<int> (options_.max_in_flight));
-  mosquitto_reconnect_delay_set (client_.get (), options_.reconnect_delay_min_s,
-                                 options_.reconnect_delay_max_s, true);
   mosquitto_connect_callback_set (client_.get (), on_connect);
   mosquitto_disconnect_callback_set (client_.get (), on_disconnect);
   mosquitto_publish_callback_set (client_.get (), on_publish);
-  /* OpenSSL's reasons and the host name check reach us only as log lines
-   * (see take_failure_locked()). */
+  /* Why the broker ended a TLS handshake (its alert, as OpenSSL words it)
+   * reaches us only as a log line (see take_failure_locked()). */
   mosquitto_log_callback_set (client_.get (), on_log);
 
   if (!options_.username.empty ())
