@@ -266,7 +266,7 @@ struct _GstMqttPublishState
   std::vector<lfm::detection_fields> detections;
   std::size_t payload_hint = 512;
 
-  /* libmosquitto's thread: whether a warning was posted since the last
+  /* The publisher's network thread: whether a warning was posted since the last
    * connection, so that the reconnection is announced. */
   std::atomic<bool> troubled{ false };
 };
@@ -550,7 +550,7 @@ gst_mqtt_publish_get_property (GObject *object, guint prop_id, GValue *value,
     }
 }
 
-/* ---- the connection, on libmosquitto's thread ------------------------ */
+/* ---- the connection, on the publisher's network thread -------------- */
 
 static void
 on_connection (GstMqttPublish *self, const run &current,
@@ -707,7 +707,7 @@ gst_mqtt_publish_start (GstBaseTransform *trans)
   std::shared_ptr<lfm::shared_publisher> connection;
   try
     {
-      /* Told on libmosquitto's thread, until stop() stops listening. */
+      /* Told on the network thread, until stop() stops listening. */
       connection = lfm::acquire_publisher (
           connection_name, std::move (options),
           [self, fixed] (lfm::connection_event event, const std::string &why) {
@@ -1012,9 +1012,7 @@ gst_mqtt_publish_class_init (GstMqttPublishClass *klass)
       g_param_spec_uint ("reconnect-delay-max", "Max reconnect delay (s)",
                          "Longest wait between reconnection attempts, in "
                          "seconds (below reconnect-delay is an error at "
-                         "start); also how long stopping may wait for the "
-                         "client thread in the worst case; used from the "
-                         "next start",
+                         "start); used from the next start",
                          1, 3600, DEFAULT_RECONNECT_DELAY_MAX, until_ready));
   g_object_class_install_property (
       gobject_class, PROP_CLIENT_ID,

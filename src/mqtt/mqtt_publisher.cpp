@@ -236,13 +236,11 @@ mqtt_publisher::mqtt_publisher (publisher_options options)
    * of ours behind its quota, so in flight means on the wire. */
   mosquitto_int_option (client_.get (), MOSQ_OPT_SEND_MAXIMUM,
                         static_cast<int> (options_.max_in_flight));
-  mosquitto_reconnect_delay_set (client_.get (), options_.reconnect_delay_min_s,
-                                 options_.reconnect_delay_max_s, true);
   mosquitto_connect_callback_set (client_.get (), on_connect);
   mosquitto_disconnect_callback_set (client_.get (), on_disconnect);
   mosquitto_publish_callback_set (client_.get (), on_publish);
-  /* OpenSSL's reasons and the host name check reach us only as log lines
-   * (see take_failure_locked()). */
+  /* Why the broker ended a TLS handshake (its alert, as OpenSSL words it)
+   * reaches us only as a log line (see take_failure_locked()). */
   mosquitto_log_callback_set (client_.get (), on_log);
 
   if (!options_.username.empty ())
@@ -323,7 +321,9 @@ mqtt_publisher::run_network (bool attempting)
           attempting = true;
         }
 
-      const int rc = mosquitto_loop (client_.get (), 500, 1);
+      /* Shorter rounds once stopping: the last ones are bounded. */
+      const int rc = mosquitto_loop (client_.get (),
+                                     rounds_after_stop > 0 ? 100 : 500, 1);
       const std::string reason = rc == MOSQ_ERR_SUCCESS ? "" : describe (rc);
       bool stopping;
       {
@@ -333,7 +333,7 @@ mqtt_publisher::run_network (bool attempting)
       if (stopping)
         {
           /* The destructor asked libmosquitto to disconnect: a few rounds
-           * let it write the DISCONNECT, bounded. */
+           * (about 1 s at most) let it write the DISCONNECT. */
           if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket (client_.get ()) < 0
               || ++rounds_after_stop > 10)
             return;

@@ -32,7 +32,7 @@ thread_local int telling_here = 0;
 
 shared_publisher::~shared_publisher ()
 {
-  /* Stops libmosquitto's thread while the parties still exist. */
+  /* Stops the publisher's network thread while the parties still exist. */
   publisher_.reset ();
 }
 

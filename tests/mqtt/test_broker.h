@@ -239,6 +239,20 @@ public:
       }
   }
 
+  /* Freezes the broker (SIGSTOP): the kernel still accepts connections
+   * for it, but it answers nothing until resume(). */
+  void pause ()
+  {
+    if (pid_ > 0)
+      kill (pid_, SIGSTOP);
+  }
+
+  void resume ()
+  {
+    if (pid_ > 0)
+      kill (pid_, SIGCONT);
+  }
+
   /* Kills the broker (SIGKILL: it vanishes as a crashed host would, with
    * no goodbye to its clients) and reaps it. */
   void stop ()

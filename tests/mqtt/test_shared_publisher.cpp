@@ -102,6 +102,26 @@ TEST (SharedPublisher_Registry, ANameGoesToOneBroker)
   EXPECT_EQ (fresh->publisher ().options ().port, port + 1);
 }
 
+// Ports are compared after the default is applied: port 0 and 1883 are
+// one broker without TLS; with TLS, port 0 is 8883, not 1883. The first
+// party's credentials stand.
+TEST (SharedPublisher_Registry, DefaultPortsCompareAsApplied)
+{
+  std::uint64_t token = 0, other = 0;
+  publisher_options first = nowhere (0);
+  first.username = "first";
+  auto held = acquire_publisher ("shared-d", first, ignore, token);
+  publisher_options second = nowhere (1883);
+  second.username = "second";
+  auto same = acquire_publisher ("shared-d", second, ignore, other);
+  EXPECT_EQ (same.get (), held.get ());
+  EXPECT_EQ (same->publisher ().options ().username, "first");
+  publisher_options tls = nowhere (0);
+  tls.tls.enabled = true;
+  EXPECT_THROW (acquire_publisher ("shared-d", tls, ignore, other),
+                std::invalid_argument);
+}
+
 // Without a name, each party has its own.
 TEST (SharedPublisher_Registry, NoNameIsOwn)
 {

@@ -100,7 +100,8 @@ struct publisher_options
   unsigned reconnect_delay_min_s = 1;
   unsigned reconnect_delay_max_s = 10;
   /* Told of each connection_event with a reason (empty when there is
-   * none). Called on libmosquitto's thread, or on the constructing thread
+   * none). Called on the publisher's network thread, or on the
+   * constructing thread
    * for an `unreachable` found at once, never with the publisher's lock
    * held: it may read stats(), and must not destroy the publisher. */
   std::function<void (connection_event, const std::string &reason)>
@@ -179,7 +180,7 @@ public:
    * client. Any thread. */
   explicit mqtt_publisher (publisher_options options);
 
-  /* Disconnects and stops libmosquitto's thread. With an availability
+  /* Disconnects and stops the network thread. With an availability
    * topic and a connection, first publishes the retained "offline" and
    * waits up to about 2 s for the broker to acknowledge it. Messages still
    * in the backlog or in flight are abandoned: flush() first to send
@@ -261,7 +262,7 @@ private:
   std::unique_ptr<struct mosquitto, client_deleter> client_;
 
   /* What the current connection attempt learnt of its failure, on
-   * libmosquitto's thread (or the constructing one); under failure_lock_,
+   * network thread (or the constructing one); under failure_lock_,
    * which is taken alone or after mutex_. */
   std::mutex failure_lock_;
   /* X509_verify_cert's error when the broker's certificate failed

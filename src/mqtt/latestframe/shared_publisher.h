@@ -26,8 +26,9 @@ namespace mqtt
  * one set of figures.
  *
  * Threads: any thread may listen, stop listening and publish; listeners
- * are called on libmosquitto's thread (or the acquiring one, for a broker
- * found unreachable at once), without any lock of this class held, so
+ * are called on the publisher's network thread (or the acquiring one, for
+ * a broker found unreachable at once), without any lock of this class
+ * held, so
  * that a listener may post a bus message whose handler stops the very
  * party listening. */
 class shared_publisher
