@@ -42,6 +42,10 @@ def main():
     health = {}
 
     def on_message(_client, _userdata, message):
+        if "/available/" in message.topic:
+            # Plain text, retained: online / offline (schema/README.md).
+            print(f"{message.topic}: {message.payload.decode()}")
+            return
         payload = json.loads(message.payload)
         with lock:
             if message.topic.endswith("/detections"):

@@ -87,25 +87,55 @@ class RtspCamera:
 
 
 class MqttBroker:
-    """Debian's mosquitto on 127.0.0.1, on a port of its own, anonymous,
-    no persistence: stopped and started again on the same port."""
+    """Debian's mosquitto on 127.0.0.1, on a port of its own, no
+    persistence: stopped and started again on the same port. Anonymous by
+    default; with `users` ({name: password}) only they may connect; with
+    `tls` (a Certificates) it speaks TLS only, with the server certificate
+    `tls_server` ("server", or "other-host": one made for another host
+    name), and with `require_certificate` a client must show one the CA
+    signed. With `persistent`, what it holds (the sessions of clients that
+    asked to keep theirs, their subscriptions and queued messages) is
+    saved when it stops and read back when it starts again."""
 
     PROGRAM = "/usr/sbin/mosquitto"
 
-    def __init__(self):
+    def __init__(self, users=None, tls=None, tls_server="server",
+                 require_certificate=False, persistent=False):
         if not os.access(self.PROGRAM, os.X_OK):
             raise FileNotFoundError(
                 f"{self.PROGRAM} is missing: apt-get install mosquitto")
         self.port = free_port()
         self.directory = tempfile.TemporaryDirectory(prefix="latestframe-mqtt-")
+        # mosquitto run as root drops to its own user: what it reads must be
+        # readable by others.
+        os.chmod(self.directory.name, 0o755)
         self.config = Path(self.directory.name) / "mosquitto.conf"
-        self.config.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence false\n"
-            # QoS 1 messages of a subscriber that falls behind are queued,
-            # not dropped, up to far more than a test sends.
-            "max_queued_messages 100000\n")
+        lines = [f"listener {self.port} 127.0.0.1",
+                 f"persistence {'true' if persistent else 'false'}",
+                 # QoS 1 messages of a subscriber that falls behind are
+                 # queued, not dropped, up to far more than a test sends.
+                 "max_queued_messages 100000"]
+        if persistent:
+            saved = Path(self.directory.name) / "persistence"
+            saved.mkdir()
+            saved.chmod(0o777)  # written by the broker's own user
+            lines.append(f"persistence_location {saved}/")
+        if users:
+            passwords = Path(self.directory.name) / "passwords"
+            passwords.write_text("")
+            for name, password in users.items():
+                subprocess.run(["mosquitto_passwd", "-b", str(passwords), name,
+                                password], check=True, capture_output=True)
+            passwords.chmod(0o644)
+            lines += ["allow_anonymous false", f"password_file {passwords}"]
+        else:
+            lines.append("allow_anonymous true")
+        if tls:
+            lines += [f"cafile {tls.path('ca.crt')}",
+                      f"certfile {tls.path(tls_server + '.crt')}",
+                      f"keyfile {tls.path(tls_server + '.key')}",
+                      f"require_certificate {'true' if require_certificate else 'false'}"]
+        self.config.write_text("\n".join(lines) + "\n")
         self.log = Path(self.directory.name) / "mosquitto.log"
         self.process = None
         self.start()
@@ -131,6 +161,53 @@ class MqttBroker:
 
     def close(self):
         self.stop()
+        self.directory.cleanup()
+
+
+class Certificates:
+    """A test PKI made with openssl in a folder of its own: a CA (ca.crt);
+    a server certificate for 127.0.0.1 and localhost (server.crt/.key) and
+    one for another host name (other-host.crt/.key), both signed by it; a
+    client certificate (client.crt/.key) signed by it; and a second CA
+    that signed nothing here (other-ca.crt). Files readable by all (the
+    broker drops to its own user)."""
+
+    def __init__(self):
+        self.directory = tempfile.TemporaryDirectory(prefix="latestframe-pki-")
+        os.chmod(self.directory.name, 0o755)
+        self._authority("ca")
+        self._authority("other-ca")
+        self._signed("server", "127.0.0.1", "IP:127.0.0.1,DNS:localhost")
+        self._signed("other-host", "broker.other.invalid",
+                     "DNS:broker.other.invalid")
+        self._signed("client", "latestframe-test-client", None)
+        for path in Path(self.directory.name).iterdir():
+            path.chmod(0o644)
+
+    def path(self, name):
+        return str(Path(self.directory.name) / name)
+
+    def _openssl(self, *args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True,
+                       cwd=self.directory.name)
+
+    def _authority(self, name):
+        self._openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                      "-subj", f"/CN=latestframe test {name}",
+                      "-keyout", f"{name}.key", "-out", f"{name}.crt")
+
+    def _signed(self, name, common_name, alt_names):
+        self._openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj",
+                      f"/CN={common_name}", "-keyout", f"{name}.key",
+                      "-out", f"{name}.csr")
+        extensions = Path(self.directory.name) / f"{name}.ext"
+        extensions.write_text(f"subjectAltName={alt_names}\n" if alt_names
+                              else "extendedKeyUsage=clientAuth\n")
+        self._openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt",
+                      "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+                      "-extfile", f"{name}.ext", "-out", f"{name}.crt")
+
+    def close(self):
         self.directory.cleanup()
 
 

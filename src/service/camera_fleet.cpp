@@ -82,6 +82,10 @@ camera_fleet::options_of (const camera_config &camera) const
   options.decode = camera.decode;
   options.analysis_rate = camera.analysis_rate;
   options.protocols = camera.protocols;
+  /* To rtspsrc's user-id and user-pw, never into a pipeline description
+   * or a URI that a log line could show. */
+  options.username = camera.username;
+  options.password = camera.password;
   options.stall_timeout = camera.stall_timeout;
   options.memory_budget = settings_.memory_budget;
   options.memory_budget_bytes = settings_.memory_budget_bytes;

@@ -154,6 +154,10 @@ health_json (const camera_view &camera, const process_figures &process,
   message["bytes"] = { { "held", stats.held_bytes },
                        { "in_flight", stats.in_flight_bytes },
                        { "peak", stats.peak_bytes } };
+  const auto dropped = process.mqtt_dropped_by_camera.find (camera.config.id);
+  message["mqtt"] = { { "dropped", dropped == process.mqtt_dropped_by_camera.end ()
+                                        ? 0
+                                        : dropped->second } };
   message["video"] = { { "width", stats.width },
                        { "height", stats.height },
                        { "fps", stats.fps } };
@@ -165,7 +169,10 @@ health_json (const camera_view &camera, const process_figures &process,
       { { "connected", process.mqtt_connected },
         { "published", process.mqtt_published },
         { "dropped", process.mqtt_dropped },
-        { "backlog", process.mqtt_backlog } } },
+        { "backlog", process.mqtt_backlog },
+        { "last_error", process.mqtt_last_error.empty ()
+                            ? json (nullptr)
+                            : json (process.mqtt_last_error) } } },
   };
   /* GStreamer's error texts (a server's reason phrase among them) may hold
    * bytes that are not UTF-8: replaced, never thrown. */
@@ -246,6 +253,17 @@ metrics_exposition (const std::vector<camera_view> &cameras,
               "Bytes of frames handed over and still alive downstream",
               metric_type::gauge,
               [] (const camera_view &c) { return c.stats.in_flight_bytes; });
+  per_camera ("latestframe_camera_mqtt_dropped_total",
+              "The camera's messages dropped from the full MQTT backlog while "
+              "the broker was away (the backlog is shared fairly: a camera "
+              "that publishes more loses its own oldest first)",
+              metric_type::counter, [&] (const camera_view &c) {
+                const auto found
+                    = process.mqtt_dropped_by_camera.find (c.config.id);
+                return found == process.mqtt_dropped_by_camera.end ()
+                           ? 0
+                           : found->second;
+              });
   per_camera ("latestframe_camera_instance",
               "Which start of the camera in this process (a reload's restart "
               "is a new one)",
@@ -279,6 +297,12 @@ metrics_exposition (const std::vector<camera_view> &cameras,
   text.family ("latestframe_mqtt_connected",
                "1 while the MQTT broker is connected", metric_type::gauge);
   text.sample (none, process.mqtt_connected);
+  text.family ("latestframe_mqtt_last_error_info",
+               "Why the last connection to the broker failed (a refused "
+               "password, an untrusted certificate, a refused connection); "
+               "reason is empty when none did",
+               metric_type::gauge);
+  text.sample ({ { "reason", process.mqtt_last_error } }, 1);
   text.family ("latestframe_mqtt_published_total",
                "Messages the broker acknowledged", metric_type::counter);
   text.sample (none, process.mqtt_published);

@@ -9,6 +9,7 @@
 #include "latestframe/rendezvous.h"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,15 @@ struct process_figures
   std::uint64_t mqtt_backlog = 0;
   std::uint64_t mqtt_connects = 0;
   std::uint64_t mqtt_disconnects = 0;
+  /* Why the last connection attempt or connection failed, in the words of
+   * the publisher (a refused password, an untrusted certificate); empty
+   * when none did. Never holds a secret: the publisher's reasons name no
+   * password. */
+  std::string mqtt_last_error;
+  /* The messages each camera lost from the full backlog: the backlog is
+   * shared fairly, so a chatty camera loses its own. Cameras with none
+   * may be missing. */
+  std::map<std::string, std::uint64_t> mqtt_dropped_by_camera;
   /* Reloads (SIGHUP) applied, and those refused for a bad file. */
   std::uint64_t reloads = 0;
   std::uint64_t reload_failures = 0;

@@ -28,6 +28,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -69,6 +70,10 @@ struct service
   std::set<std::uint64_t> reported_instances;
   bool stopping = false;
   int exit_status = 0;
+  /* What the log last said of the MQTT connection: said again only when
+   * it changes, not every tick of an outage. */
+  bool said_connected = false;
+  std::string said_mqtt_error;
 };
 
 /* What main() sets up around the loop, each torn down once, in reverse
@@ -174,6 +179,28 @@ count_of (const GstStructure *stats, const char *field)
   return 0;
 }
 
+/* mqttpublish's `dropped-by-camera`: a structure with a count per camera
+ * id. */
+std::map<std::string, std::uint64_t>
+dropped_by_camera (const GstStructure *stats)
+{
+  std::map<std::string, std::uint64_t> counts;
+  const GstStructure *by_camera = nullptr;
+  if (!gst_structure_get (stats, "dropped-by-camera", GST_TYPE_STRUCTURE,
+                          &by_camera, NULL))
+    return counts;
+  /* gst_structure_get() copies a structure: freed here. */
+  GstStructure *owned = const_cast<GstStructure *> (by_camera);
+  const int fields = gst_structure_n_fields (owned);
+  for (int i = 0; i < fields; i++)
+    {
+      const char *camera = gst_structure_nth_field_name (owned, i);
+      counts[camera] = count_of (owned, camera);
+    }
+  gst_structure_free (owned);
+  return counts;
+}
+
 svc::process_figures
 process_figures_of (service &self, const std::vector<svc::camera_view> &cameras)
 {
@@ -200,6 +227,9 @@ process_figures_of (service &self, const std::vector<svc::camera_view> &cameras)
       figures.mqtt_backlog = count_of (stats, "backlog-level");
       figures.mqtt_connects = count_of (stats, "connects");
       figures.mqtt_disconnects = count_of (stats, "disconnects");
+      if (const char *why = gst_structure_get_string (stats, "last-error"))
+        figures.mqtt_last_error = why;
+      figures.mqtt_dropped_by_camera = dropped_by_camera (stats);
       gst_structure_free (stats);
     }
   figures.reloads = self.reloads;
@@ -207,12 +237,15 @@ process_figures_of (service &self, const std::vector<svc::camera_view> &cameras)
   return figures;
 }
 
+/* A camera's health record: a record of that camera's, which its
+ * detections never push out of the backlog. */
 void
-publish (service &self, const std::string &topic, const std::string &payload)
+publish_record (service &self, const std::string &camera,
+                const std::string &topic, const std::string &payload)
 {
   gboolean accepted = FALSE;
-  g_signal_emit_by_name (self.mqtt, "publish", topic.c_str (), payload.c_str (),
-                         &accepted);
+  g_signal_emit_by_name (self.mqtt, "publish-record", camera.c_str (),
+                         topic.c_str (), payload.c_str (), &accepted);
   if (!accepted)
     GST_WARNING ("the MQTT connection refused a message for %s",
                  topic.c_str ());
@@ -234,6 +267,27 @@ report_cameras_that_cannot_run (service &self,
            + ": cannot run: " + camera.stats.last_error);
 }
 
+/* Says in the log when the broker connection comes up, and each new
+ * reason it fails for (a wrong password, an untrusted certificate): the
+ * publisher retries with backoff meanwhile, and the process runs on. */
+void
+report_connection (service &self, const svc::process_figures &process)
+{
+  const svc::broker_config &broker = self.config.broker;
+  const std::string where
+      = "MQTT " + broker.host + ":" + std::to_string (broker.port);
+  if (process.mqtt_connected && !self.said_connected)
+    say (where + ": connected");
+  else if (!process.mqtt_connected && !process.mqtt_last_error.empty ()
+           && (self.said_connected
+               || process.mqtt_last_error != self.said_mqtt_error))
+    say (where + ": not connected: " + process.mqtt_last_error
+         + " (retrying)");
+  self.said_connected = process.mqtt_connected;
+  if (!process.mqtt_connected)
+    self.said_mqtt_error = process.mqtt_last_error;
+}
+
 /* Every second: the metrics; every health interval: each camera's health
  * record on MQTT. */
 void
@@ -242,6 +296,7 @@ tick (service &self)
   const std::vector<svc::camera_view> cameras = self.fleet->cameras ();
   report_cameras_that_cannot_run (self, cameras);
   const svc::process_figures process = process_figures_of (self, cameras);
+  report_connection (self, process);
   if (self.metrics)
     self.metrics->update (svc::metrics_exposition (cameras, process));
   const auto interval = self.config.health_interval;
@@ -251,10 +306,10 @@ tick (service &self)
       self.last_health = now;
       const std::int64_t unix_ns = g_get_real_time () * 1000;
       for (const svc::camera_view &camera : cameras)
-        publish (self,
-                 self.config.broker.topic_prefix + "/" + camera.config.id
-                     + "/health",
-                 svc::health_json (camera, process, unix_ns));
+        publish_record (self, camera.config.id,
+                        self.config.broker.topic_prefix + "/"
+                            + camera.config.id + "/health",
+                        svc::health_json (camera, process, unix_ns));
     }
 }
 
@@ -283,6 +338,20 @@ announce (const service &self, const svc::reload_plan &plan)
        + joined (plan.restart) + "; kept " + joined (plan.keep));
 }
 
+/* Whether two broker sections make the same connection: every key. */
+bool
+same_broker (const svc::broker_config &a, const svc::broker_config &b)
+{
+  return a.host == b.host && a.port == b.port
+         && a.topic_prefix == b.topic_prefix && a.qos == b.qos
+         && a.backlog == b.backlog && a.username == b.username
+         && a.password == b.password && a.client_id == b.client_id
+         && a.keepalive == b.keepalive && a.tls.enabled == b.tls.enabled
+         && a.tls.ca_file == b.tls.ca_file && a.tls.cert_file == b.tls.cert_file
+         && a.tls.key_file == b.tls.key_file && a.tls.insecure == b.tls.insecure
+         && a.tls.version == b.tls.version;
+}
+
 gboolean
 on_reload (gpointer data)
 {
@@ -303,9 +372,7 @@ on_reload (gpointer data)
     }
   /* What only a restart of the process changes. */
   const svc::broker_config &was = self.config.broker, &is = next.broker;
-  if (is.host != was.host || is.port != was.port
-      || is.topic_prefix != was.topic_prefix || is.qos != was.qos
-      || is.backlog != was.backlog
+  if (!same_broker (is, was)
       || next.metrics.address != self.config.metrics.address
       || next.metrics.port != self.config.metrics.port
       || next.memory_budget_bytes != self.config.memory_budget_bytes)
@@ -482,17 +549,37 @@ main (int argc, char **argv)
     const svc::broker_config &broker = self.config.broker;
     /* Unique across the processes of a deployment, whose pods may all be
      * pid 1: a broker drops a client when another connects with its id. */
-    const std::string client_id = "latestframe-service-" + host_name () + "-"
-                                  + std::to_string (self.shard.index) + "-of-"
-                                  + std::to_string (self.shard.count) + "-"
-                                  + std::to_string (getpid ());
+    const std::string client_id
+        = !broker.client_id.empty ()
+              ? broker.client_id
+              : "latestframe-service-" + host_name () + "-"
+                    + std::to_string (self.shard.index) + "-of-"
+                    + std::to_string (self.shard.count) + "-"
+                    + std::to_string (getpid ());
+    /* Retained online/offline, the last will among them: a subscriber
+     * tells a dead process from a quiet one (schema/README.md). */
+    const std::string availability_topic
+        = broker.topic_prefix + "/available/" + self.publisher;
     g_object_set (
         self.mqtt, "connection", connection_name, "host", broker.host.c_str (),
         "port", static_cast<guint> (broker.port), "qos",
         static_cast<guint> (broker.qos), "backlog",
         static_cast<guint> (std::max<std::uint32_t> (broker.backlog, 1)),
         "publisher", self.publisher.c_str (), "camera", "service", "client-id",
-        client_id.c_str (), NULL);
+        client_id.c_str (), "keepalive",
+        static_cast<guint> (broker.keepalive.count ()), "availability-topic",
+        availability_topic.c_str (), NULL);
+    if (!broker.username.empty ())
+      g_object_set (self.mqtt, "username", broker.username.c_str (), NULL);
+    if (!broker.password.empty ())
+      g_object_set (self.mqtt, "password", broker.password.c_str (), NULL);
+    if (broker.tls.enabled)
+      g_object_set (self.mqtt, "tls", TRUE, "tls-ca-file",
+                    broker.tls.ca_file.c_str (), "tls-cert-file",
+                    broker.tls.cert_file.c_str (), "tls-key-file",
+                    broker.tls.key_file.c_str (), "tls-insecure",
+                    broker.tls.insecure ? TRUE : FALSE, "tls-version",
+                    broker.tls.version.c_str (), NULL);
     /* Started (PAUSED) outside any pipeline: it connects, and takes the
      * publish action. */
     if (gst_element_set_state (self.mqtt, GST_STATE_PAUSED)
@@ -518,7 +605,7 @@ main (int argc, char **argv)
     say ("shard " + shard_name (self.shard) + " of " + self.config_path + " ("
          + std::to_string (self.config.cameras.size ()) + " cameras) as "
          + self.publisher + "; MQTT " + broker.host + ":"
-         + std::to_string (broker.port)
+         + std::to_string (broker.port) + (broker.tls.enabled ? " (TLS)" : "")
          + (self.metrics
                 ? "; metrics on http://" + self.config.metrics.address + ":"
                       + std::to_string (self.metrics->port ()) + "/metrics"

@@ -50,10 +50,12 @@ def program(variable):
 
 
 def wait_for(condition, deadline, what):
+    """`what` says what was awaited: a text, or a function that makes it
+    when the wait fails (to show the state at that moment)."""
     end = time.monotonic() + deadline
     while not condition():
         if time.monotonic() > end:
-            pytest.fail(f"within {deadline} s: {what}")
+            pytest.fail(f"within {deadline} s: {what() if callable(what) else what}")
         time.sleep(0.1)
 
 
@@ -62,12 +64,27 @@ class Subscriber:
     (arrival time, camera, kind, payload). Every payload is validated
     against its schema as it arrives; `invalid` lists the failures."""
 
-    def __init__(self, port, prefix="latestframe"):
+    def __init__(self, port, prefix="latestframe", username=None,
+                 password=None, tls=None, session=None):
         self.lock = threading.Lock()
         self.messages = []
         self.invalid = []
-        self.client = mqtt.Client(client_id=f"test-subscriber-{os.getpid()}",
-                                  clean_session=True)
+        # (arrival time, publisher, payload, retained) of
+        # <prefix>/available/<publisher>.
+        self.availability = []
+        self.prefix = prefix
+        # With a `session` name, the broker keeps the subscription and
+        # queues the messages while this subscriber is away; another
+        # Subscriber of the same name takes them.
+        self.client = mqtt.Client(
+            client_id=session or f"test-subscriber-{os.getpid()}-{id(self)}",
+            clean_session=session is None)
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        if tls is not None:
+            self.client.tls_set(ca_certs=tls.path("ca.crt"),
+                                certfile=tls.path("client.crt"),
+                                keyfile=tls.path("client.key"))
         self.client.on_message = self._on_message
         self.client.on_connect = lambda client, *_: client.subscribe(
             f"{prefix}/#", qos=1)
@@ -75,6 +92,13 @@ class Subscriber:
         self.client.loop_start()
 
     def _on_message(self, _client, _userdata, message):
+        available = f"{self.prefix}/available/"
+        if message.topic.startswith(available):
+            with self.lock:
+                self.availability.append(
+                    (time.monotonic(), message.topic[len(available):],
+                     message.payload.decode(errors="replace"), message.retain))
+            return
         parts = message.topic.split("/")
         kind = parts[-1]
         try:
@@ -107,6 +131,13 @@ class Subscriber:
     def cameras_heard(self, start, kind):
         return {m[1] for m in self.since(start, kind)}
 
+    def availability_of(self, start, publisher):
+        """The payloads published to `publisher`'s availability topic
+        since `start`, in order."""
+        with self.lock:
+            return [m[2] for m in self.availability
+                    if m[0] >= start and m[1] == publisher]
+
     def publishers(self, start, camera):
         return {m[3]["publisher"] for m in self.since(start, camera=camera)}
 
@@ -118,9 +149,10 @@ class Subscriber:
 class Service:
     """One latestframe-service process, its stderr kept."""
 
-    def __init__(self, config, *args):
+    def __init__(self, config, *args, env=None):
         self.config = config
         self.args = list(args)
+        self.env = env
         self.metrics_port = free_port()
         self.log = []
         self.process = None
@@ -131,7 +163,9 @@ class Service:
         self.process = subprocess.Popen(
             [program("LATESTFRAME_SERVICE"), "--config", str(self.config),
              "--metrics-port", str(self.metrics_port), *self.args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            errors="replace",
+            env=None if self.env is None else dict(os.environ, **self.env))
 
         def drain(stream, log):
             for line in stream:
@@ -164,17 +198,26 @@ class Service:
 
 
 def write_config(path, broker_port, cameras, **settings):
+    """The service's file: `cameras` are (id, uri) or (id, uri, {key:
+    value}); settings: health, backlog, and broker_lines (more keys of
+    the broker section, YAML lines)."""
     health = settings.get("health", "1s")
     backlog = settings.get("backlog", 1000)
     lines = [
-        f"broker: {{ host: 127.0.0.1, port: {broker_port}, backlog: {backlog} }}",
+        "broker:",
+        "  host: 127.0.0.1",
+        f"  port: {broker_port}",
+        f"  backlog: {backlog}",
+        *(f"  {line}" for line in settings.get("broker_lines", [])),
         f"health: {{ interval: {health} }}",
         "memory-budget: 64MiB",
         "defaults: { analyses: \"cvmotion\", max-age: 0, stall-timeout: 3s }",
         "cameras:",
     ]
-    for camera_id, url in cameras:
+    for camera_id, url, *more in cameras:
         lines += [f"  - id: {camera_id}", f"    uri: {url}"]
+        for key, value in (more[0] if more else {}).items():
+            lines.append(f"    {key}: {value}")
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -217,8 +260,8 @@ def cameras():
 def services():
     started = []
 
-    def start(config, *args):
-        service = Service(config, *args)
+    def start(config, *args, env=None):
+        service = Service(config, *args, env=env)
         started.append(service)
         return service
 
@@ -472,7 +515,8 @@ def test_bad_configuration_and_clean_stop(broker, cameras, services, workdir):
     service = services(good)
     wait_for(lambda: (metric(service.metrics(), "latestframe_frames_analysed_total",
                              camera="one") or 0) > 0, 60, "frames analysed")
-    wait_for(lambda: any(f"{good}:8: cameras: two: cannot run:" in line
+    line_of_two = good.read_text().splitlines().index("  - id: two") + 1
+    wait_for(lambda: any(f"{good}:{line_of_two}: cameras: two: cannot run:" in line
                          and "cvnosuchanalysis" in line for line in service.log),
              30, f"camera two named as unable to run: {service.log[-3:]}")
     assert metric(service.metrics(), "latestframe_camera_state",
