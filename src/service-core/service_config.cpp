@@ -329,6 +329,12 @@ check_uri (const std::string &text)
                                  + ": not an RTSP URI (scheme://host/...) "
                                    "with the scheme "
                                  + list_of (rtsp_schemes, " or "));
+  /* Before the spaces: a raw password is the likelier reason for one,
+   * and its message says both ways out. */
+  if (const uri_user_info user_info = read_uri_user_info (text);
+      !user_info.problem.empty ())
+    throw std::invalid_argument (
+        user_info.problem + " or give username: and password: beside uri");
   if (std::any_of (text.begin (), text.end (),
                    [] (unsigned char c) { return c <= ' ' || c == 0x7f; }))
     throw std::invalid_argument (quoted (redacted_uri (text))
@@ -810,11 +816,6 @@ const config_key<camera_config> identity_keys[] = {
     [] (const config_reader &reader, const map_entry &entry,
         camera_config &camera) {
       camera.uri = reader.value (entry, checked_text<check_uri>);
-      if (const uri_user_info user_info = read_uri_user_info (camera.uri);
-          !user_info.problem.empty ())
-        reader.fail (entry.value, entry.path,
-                     user_info.problem
-                         + " or give username: and password: beside uri");
     } },
 };
 
