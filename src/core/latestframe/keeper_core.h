@@ -473,6 +473,11 @@ public:
   bool leak_when_not_live () const { return leak_when_not_live_; }
   const std::string &budget_name () const { return budget_name_; }
   std::uint64_t budget_cap () const { return budget_cap_; }
+  /* The budget joined, if any, with this member's account there. */
+  const std::optional<budget_membership> &membership () const
+  {
+    return membership_;
+  }
   const hand_over_request &request () const { return request_; }
   const hand_over_plan &plan () const { return plan_; }
   queue_level level () const { return held ().level (); }
