@@ -44,7 +44,7 @@ using keeper_t = latestframe::frame_keeper<tracked>;
 
 /* One member: its core, what the model saw of it, and the reclaimer that
  * gives back its held frames when another member asks. */
-class member_model : public latestframe::budget_reclaimer
+class member_model final : public latestframe::budget_reclaimer
 {
 public:
   member_model ()

@@ -55,7 +55,8 @@ struct silent_hooks
  *
  * The shape is moodycamel's BlockingReaderWriterQueue over its
  * ReaderWriterQueue: the blocking layer adds waiting, never rules. */
-template <typename Payload> class frame_keeper : private budget_reclaimer
+template <typename Payload>
+class frame_keeper final : private budget_reclaimer
 {
   using core_t = keeper_core<Payload>;
 
