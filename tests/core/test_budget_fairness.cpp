@@ -24,10 +24,14 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace
@@ -330,6 +334,91 @@ TEST (BudgetFairness, RandomSequencesNeverStarveAMemberWithinItsShare)
   /* The guarantee was put to the test: arrivals got in only because
    * others gave back. */
   EXPECT_GT (admitted_by_reclaim, 0u);
+}
+
+// Two keepers on one budget, each with a producer (in bursts) and a
+// consumer thread that keeps a few frames: members over their share give
+// back to each other from their producers' threads at once. Nothing deadlocks (a hang
+// fails the test by its timeout), the cap holds at every arrival, each
+// keeper's counts add up, and the budget is empty once everything went.
+TEST (BudgetFairness, ConcurrentMembersReclaimFromEachOther)
+{
+  lifetimes::reset ();
+  constexpr std::uint64_t cap = 4000;
+  constexpr int frames = 10000;
+  std::atomic<bool> over_cap{ false };
+  {
+    keeper_t keepers[2];
+    for (keeper_t &keeper : keepers)
+      {
+        keeper.set_limits (queue_limits{ 0, 0, 0 });
+        keeper.set_budget (std::string ("fairness-concurrent"), cap);
+      }
+    std::vector<std::thread> threads;
+    std::atomic<int> producers_done{ 0 };
+    for (int k = 0; k < 2; k++)
+      {
+        keeper_t &keeper = keepers[k];
+        threads.emplace_back ([&, k] {
+          std::mt19937 random (k + 1);
+          for (int i = 0; i < frames; i++)
+            {
+              frame_desc desc;
+              desc.bytes = std::uniform_int_distribution<int> (100, 600) (random);
+              const std::uint64_t id
+                  = static_cast<std::uint64_t> (k) * frames + i + 1;
+              keeper.admit_frame (tracked (id), desc);
+              if (keeper.stats ().budget_used > cap)
+                over_cap = true;
+              /* Bursts: after each, this member waits for its consumer to
+               * take everything, while the other borrows the free room;
+               * its next frames, within its share, make room again. */
+              if (std::uniform_int_distribution<int> (0, 15) (random) == 0)
+                while (keeper.level_approx ().frames != 0)
+                  std::this_thread::yield ();
+            }
+          producers_done++;
+        });
+        threads.emplace_back ([&, k] {
+          std::mt19937 random (k + 11);
+          std::vector<latestframe::in_flight_charge> kept;
+          while (producers_done.load () < 2)
+            {
+              keeper_t::handover out = keeper.hand_over (
+                  latestframe::delivery::in_order,
+                  keeper_t::clock::now () + std::chrono::milliseconds (1));
+              if (out.is_frame)
+                kept.push_back (std::move (out.charge));
+              /* Keeps up to two frames (within its share), letting one go
+               * now and then. */
+              if (kept.size () > 2
+                  || (!kept.empty ()
+                      && std::uniform_int_distribution<int> (0, 3) (random)
+                             == 0))
+                kept.erase (kept.begin ());
+            }
+        });
+      }
+    for (std::thread &thread : threads)
+      thread.join ();
+    for (keeper_t &keeper : keepers)
+      {
+        EXPECT_EQ (keeper.check_invariants (), "");
+        const latestframe::keeper_stats stats = keeper.stats ();
+        EXPECT_EQ (stats.received, static_cast<std::uint64_t> (frames));
+        EXPECT_EQ (stats.in_flight_frames, 0u);
+        std::printf ("a keeper: %llu budget drops of %d frames\n",
+                     static_cast<unsigned long long> (
+                         stats.dropped_for (drop_reason::budget).frames),
+                     frames);
+        keeper.drain ();
+      }
+    EXPECT_EQ (keepers[0].stats ().budget_used, 0u)
+        << "every frame went, and with it its bytes";
+  }
+  EXPECT_FALSE (over_cap.load ());
+  EXPECT_EQ (lifetimes::alive_count (), 0);
+  EXPECT_EQ (lifetimes::destroyed_twice (), 0);
 }
 
 } // namespace
