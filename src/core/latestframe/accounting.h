@@ -131,7 +131,8 @@ private:
 /* A handed-over frame's bytes, counted in flight (and kept reserved in the
  * memory budget it was admitted under, if any) for as long as this object
  * lives; destroying it lands them. Move-only; costs no allocation, and one
- * atomic operation to make and one to land (two more with a budget).
+ * atomic operation to make and one to land (and the budget's lock to land,
+ * with a budget).
  *
  * Made in two steps by a keeper: the core makes it under the lock
  * (to_launch: the budget's reservation moves in), and the wrapper launches

@@ -75,30 +75,31 @@ private:
  * lives while any member or any charged frame does.
  *
  * Fairness. Each member's fair share is cap / members (the members joined
- * now). Two rules:
+ * now). Three rules:
  *  - a member's in-flight bytes never pass its share: a frame whose
  *    hand-over would take them over it is not handed over (try_launch()
  *    fails; the keeper drops it, reason budget). A reader that keeps every
  *    frame it gets thus keeps at most a share;
  *  - beyond its share, a member may take any free room, but only as held
- *    frames, which can be evicted; room claimed by a member making room
- *    (reclaim_for()) is not taken.
- * From the first rule, whatever a member charges beyond its share is held,
- * and the charges beyond the shares together are at least the free shares'
- * room that is missing: cap >= members * share. Hence the guarantee:
+ *    frames, which can be evicted;
+ *  - room claimed by a member making room (reclaim_for()) is taken by no
+ *    other member, within its share or not, until the claimant tried.
+ * Why it holds: by the first rule, what a member is charged beyond its
+ * share is held, so it can be evicted; and as cap >= members * share,
+ * free room + the charges beyond the shares >= the room left in the shares
+ * of the members within theirs, which covers every claim.
  *
- *   While every member's in-flight bytes are within the share in force
- *   (always, but for frames handed over before a member joined or the cap
- *   went down, until they land), an arrival of `bytes` from a member whose
- *   charge plus `bytes` is within its share is admitted: try_reserve()
- *   reserves it, or answers others_can_give_back, and then once
- *   reclaim_for() has had the members over their share drop held frames
- *   (their drops, reason budget), it reserves it. Members that left keep
- *   their charges until their frames go, and count against no share:
- *   while they have bytes charged, the guarantee waits for them too. With
- *   several threads, room freed for a member can be taken by another
- *   member's arrival within its own share (never by one beyond its share):
- *   the guarantee then holds for the total, and a keeper asks again once.
+ * The guarantee: while every member's in-flight bytes are within the share
+ * in force (always, but for frames handed over before a member joined or
+ * the cap went down, until they land), every member joined with a
+ * reclaimer (as frame_keeper does) and no member that left still has
+ * bytes charged (they count against no share), an arrival of `bytes` from
+ * a member whose charge plus `bytes` is within its share is admitted:
+ * try_reserve() reserves it, or answers others_can_give_back, and after
+ * reclaim_for() (members over their share drop held frames, counted as
+ * their drops, reason budget) it reserves it. Concurrent arrivals do not
+ * break it: claimed room is kept for its claimant, and the members over
+ * their share give back until the free room covers every claim.
  *
  * A frame larger than a share can never be handed over: a budget shared by
  * N members must hold N frames.
