@@ -31,8 +31,9 @@ namespace latestframe
  * Every call takes what happened (an arrival, a request for the next
  * entry, a setting, an event) with the facts and times its caller read,
  * and returns a decision: queued, dropped with its reason, refused, wait
- * for room, wait for a frame (until when), or "call the hook, then ask
- * again". frame_keeper wraps it in one mutex and does the waiting.
+ * for room, wait for a frame (until when), or "call the hook (or have
+ * the budget's other members give back room), then ask again".
+ * frame_keeper wraps it in one mutex and does the waiting.
  *
  * Its parts, each with its contract at its top: the held entries with
  * their levels and chains (held_entries.h) and the counts with their
@@ -121,72 +122,6 @@ public:
     return budget_claim{ membership_->budget (), &membership_->account (),
                          desc.bytes };
   }
-
-private:
-  /* admit(), but for settling the claim. */
-  LF_INLINE_HOT admit_decision admit_step (Payload &frame,
-                                           const frame_desc &desc,
-                                           arrival &arriving,
-                                           admit_outcome &out)
-  {
-    if (std::exchange (arriving.waiting, false))
-      producers_waiting_--;
-    /* On raw video every frame is a key unit, whatever its flags say. */
-    const unit_kind unit = request_.encoded ? desc.unit : unit_kind::key;
-    if (lifecycle_.refuses_frames ())
-      {
-        refuse_frame (out, std::move (frame), unit);
-        return admit_decision::refused;
-      }
-    if (!arriving.examined)
-      {
-        arriving.examined = true;
-        note_arrival (desc, unit, out.note);
-        if (const std::optional<drop_reason> reason
-            = chain_drops_arrival (desc, unit))
-          {
-            drop_arriving (out, std::move (frame), desc, unit, *reason);
-            return admit_decision::dropped;
-          }
-      }
-    if (!held ().fits (limits_, &desc, unit))
-      {
-        if (arriving.hooks_active && !arriving.full_signalled)
-          {
-            arriving.full_signalled = true;
-            return admit_decision::signal_full;
-          }
-        switch (policy_in_force ())
-          {
-          case leak_policy::drop_oldest:
-            out.held_dropped += ledger_.drop_oldest_until_fits (
-                limits_, &desc, unit,
-                plan_.newest ? drop_reason::superseded : drop_reason::overflow,
-                out.released);
-            break;
-          case leak_policy::drop_arriving:
-            drop_arriving (out, std::move (frame), desc, unit,
-                           drop_reason::overflow);
-            return admit_decision::dropped;
-          case leak_policy::none:
-            arriving.waited = arriving.waiting = true;
-            producers_waiting_++;
-            return admit_decision::wait_for_room;
-          }
-      }
-    else if (arriving.waited && arriving.hooks_active
-             && !arriving.room_signalled)
-      {
-        arriving.room_signalled = true;
-        return admit_decision::signal_room;
-      }
-    if (desc.time_ns == no_time && freshness_.max_age () != 0
-        && !arriving.now_known)
-      return admit_decision::read_steady_clock;
-    return queue (frame, desc, unit, arriving, out);
-  }
-
-public:
 
   /* Admits a marker. Never waits, never dropped by the policy; refused by
    * the states the table says. A query gets a ticket for ack(). */
@@ -547,6 +482,69 @@ private:
   const held_entries<Payload> &held () const { return ledger_.held (); }
 
   /* ---- arrivals ----------------------------------------------------- */
+
+  /* admit(), but for settling the claim. */
+  LF_INLINE_HOT admit_decision admit_step (Payload &frame,
+                                           const frame_desc &desc,
+                                           arrival &arriving,
+                                           admit_outcome &out)
+  {
+    if (std::exchange (arriving.waiting, false))
+      producers_waiting_--;
+    /* On raw video every frame is a key unit, whatever its flags say. */
+    const unit_kind unit = request_.encoded ? desc.unit : unit_kind::key;
+    if (lifecycle_.refuses_frames ())
+      {
+        refuse_frame (out, std::move (frame), unit);
+        return admit_decision::refused;
+      }
+    if (!arriving.examined)
+      {
+        arriving.examined = true;
+        note_arrival (desc, unit, out.note);
+        if (const std::optional<drop_reason> reason
+            = chain_drops_arrival (desc, unit))
+          {
+            drop_arriving (out, std::move (frame), desc, unit, *reason);
+            return admit_decision::dropped;
+          }
+      }
+    if (!held ().fits (limits_, &desc, unit))
+      {
+        if (arriving.hooks_active && !arriving.full_signalled)
+          {
+            arriving.full_signalled = true;
+            return admit_decision::signal_full;
+          }
+        switch (policy_in_force ())
+          {
+          case leak_policy::drop_oldest:
+            out.held_dropped += ledger_.drop_oldest_until_fits (
+                limits_, &desc, unit,
+                plan_.newest ? drop_reason::superseded : drop_reason::overflow,
+                out.released);
+            break;
+          case leak_policy::drop_arriving:
+            drop_arriving (out, std::move (frame), desc, unit,
+                           drop_reason::overflow);
+            return admit_decision::dropped;
+          case leak_policy::none:
+            arriving.waited = arriving.waiting = true;
+            producers_waiting_++;
+            return admit_decision::wait_for_room;
+          }
+      }
+    else if (arriving.waited && arriving.hooks_active
+             && !arriving.room_signalled)
+      {
+        arriving.room_signalled = true;
+        return admit_decision::signal_room;
+      }
+    if (desc.time_ns == no_time && freshness_.max_age () != 0
+        && !arriving.now_known)
+      return admit_decision::read_steady_clock;
+    return queue (frame, desc, unit, arriving, out);
+  }
 
   /* Dropping (by limits or age) is allowed: upstream is live, or the user
    * asked to drop for a non-live upstream as well. */
