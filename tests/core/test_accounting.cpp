@@ -16,6 +16,8 @@ using namespace latestframe;
 namespace
 {
 constexpr std::uint64_t ms = 1000000;
+constexpr auto reserved_ok = memory_budget::reserve_outcome::reserved;
+constexpr auto no_room = memory_budget::reserve_outcome::no_room;
 }
 
 // A charge is in flight from its making to its end, moves keep it one
@@ -24,9 +26,10 @@ TEST (InFlightCharge, LandsOnceWhenItGoes)
 {
   flight_accounts::owner accounts = flight_accounts::create ();
   budget_membership member ("core-charge", 0);
-  ASSERT_TRUE (member.budget ()->try_reserve (100));
+  budget_reservation reserved;
+  ASSERT_EQ (member.try_reserve (100, reserved), reserved_ok);
   {
-    in_flight_charge charge (*accounts, member.budget (), 100);
+    in_flight_charge charge (*accounts, std::move (reserved), 100);
     EXPECT_EQ (accounts->frames_approx (), 1u);
     EXPECT_EQ (accounts->bytes_approx (), 100u);
     in_flight_charge moved = std::move (charge);
@@ -44,8 +47,8 @@ TEST (InFlightCharge, LandsOnceWhenItGoes)
 TEST (FlightAccounts, LiveUntilTheLastFrameLands)
 {
   flight_accounts::owner accounts = flight_accounts::create ();
-  in_flight_charge first (*accounts, nullptr, 7);
-  in_flight_charge second (*accounts, nullptr, 5);
+  in_flight_charge first (*accounts, budget_reservation (), 7);
+  in_flight_charge second (*accounts, budget_reservation (), 5);
   EXPECT_EQ (accounts->frames_approx (), 2u);
   EXPECT_EQ (accounts->bytes_approx (), 12u);
   accounts.reset ();
@@ -88,13 +91,17 @@ TEST (MemoryBudget, ReservationNeverPassesCap)
 {
   budget_membership member ("core-cap", 100);
   memory_budget &budget = *member.budget ();
-  EXPECT_TRUE (budget.try_reserve (60));
-  EXPECT_FALSE (budget.try_reserve (41));
+  budget_reservation sixty, forty, more;
+  EXPECT_EQ (member.try_reserve (60, sixty), reserved_ok);
+  EXPECT_EQ (member.try_reserve (41, more), no_room);
+  EXPECT_FALSE (more) << "nothing reserved";
   EXPECT_EQ (budget.used_approx (), 60u);
-  EXPECT_TRUE (budget.try_reserve (40));
-  budget.release (100);
+  EXPECT_EQ (member.try_reserve (40, forty), reserved_ok);
+  sixty.reset ();
+  forty.reset ();
   EXPECT_EQ (budget.used_approx (), 0u);
-  EXPECT_FALSE (budget.try_reserve (101)) << "larger than the cap itself";
+  EXPECT_EQ (member.try_reserve (101, more), no_room)
+      << "larger than the cap itself";
 }
 
 // Members naming the same budget share it; the smallest non-zero cap wins
@@ -112,7 +119,8 @@ TEST (MemoryBudget, SmallestMemberCapApplies)
   EXPECT_EQ (first.budget ()->cap_approx (), 1000u);
   first.set_cap (0);
   EXPECT_EQ (first.budget ()->cap_approx (), 0u);
-  EXPECT_TRUE (first.budget ()->try_reserve (1u << 30))
+  budget_reservation huge;
+  EXPECT_EQ (first.try_reserve (1u << 30, huge), reserved_ok)
       << "no cap: accounting only";
 }
 
@@ -125,8 +133,9 @@ TEST (MemoryBudget, LivesWhileMembersOrChargesDo)
   {
     budget_membership member ("core-lifetime", 50);
     weak = member.budget ();
-    ASSERT_TRUE (member.budget ()->try_reserve (10));
-    charge = in_flight_charge (*accounts, member.budget (), 10);
+    budget_reservation reserved;
+    ASSERT_EQ (member.try_reserve (10, reserved), reserved_ok);
+    charge = in_flight_charge (*accounts, std::move (reserved), 10);
   }
   ASSERT_FALSE (weak.expired ()) << "a charged frame keeps it alive";
   EXPECT_EQ (weak.lock ()->used_approx (), 10u);
@@ -148,11 +157,12 @@ TEST (MemoryBudget, ConcurrentReservationsStayUnderCap)
     threads.emplace_back ([&] {
       for (int i = 0; i < 20000; i++)
         {
-          if (budget->try_reserve (1000))
+          budget_reservation reserved;
+          if (member.try_reserve (1000, reserved) == reserved_ok)
             {
               if (budget->used_approx () > 6000)
                 over = true;
-              budget->release (1000);
+              reserved.reset ();
             }
           else
             refused++;

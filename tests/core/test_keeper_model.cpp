@@ -338,6 +338,10 @@ private:
             continue;
           case core_t::admit_decision::signal_room:
             continue;
+          case core_t::admit_decision::reclaim_budget:
+            /* As the wrapper: other members of the budget give back. */
+            core_->budget_claim_for (arriving.desc).reclaim ();
+            continue;
           case core_t::admit_decision::read_steady_clock:
             if (arriving.progress.now_known)
               failure = "asked for the steady time it was given";

@@ -270,6 +270,116 @@ GST_START_TEST (test_shared_budget_is_never_exceeded)
 }
 GST_END_TEST;
 
+#define FAIR_FRAME 1000
+#define FAIR_CAP (8 * FAIR_FRAME) /* two members: a share of 4 frames */
+
+/* Waits until `h`'s element pushed everything before an EOS sent now. */
+static void
+push_eos_and_wait (GstHarness *h)
+{
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  for (;;)
+    {
+      GstEvent *event = gst_harness_pull_event (h);
+      fail_unless (event != NULL, "no EOS came out");
+      const gboolean eos = GST_EVENT_TYPE (event) == GST_EVENT_EOS;
+      gst_event_unref (event);
+      if (eos)
+        return;
+    }
+}
+
+/* Pushes `count` frames numbered from `first` into the fair camera, each
+ * taken and let go by its downstream before the next: every one must be
+ * handed over. */
+static void
+fair_camera_receives (GstHarness *fair, guint first, guint count)
+{
+  for (guint i = first; i < first + count; i++)
+    {
+      fail_unless_equals_int (
+          gst_harness_push (fair, numbered_buffer (i, FAIR_FRAME, i * FRAME_NS)),
+          GST_FLOW_OK);
+      GstBuffer *out = gst_harness_pull (fair);
+      fail_unless (out != NULL, "frame %u never came out", i);
+      fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i);
+      gst_buffer_unref (out);
+      fail_unless (stat_u64 (fair->element, "memory-budget-used") <= FAIR_CAP);
+    }
+}
+
+/* Steps: cameras A and B share a budget of 8 frames (a share of 4 each).
+ * A's downstream keeps every buffer it gets (the harness, never pulled).
+ * A's thread is frozen on its frame 0, and A receives 7 more, which it
+ * holds: the budget is full, all of it A's. B receives 12 frames, each
+ * taken and let go by its downstream. Then A's thread goes on and A
+ * receives 8 more frames, to EOS; B receives 12 more.
+ * Invariant: B, within its share, receives and hands over every frame while
+ * A holds the whole budget, and while A's reader keeps every frame: A's
+ * held frames give way (A's drops, reason budget), A's in-flight bytes stop
+ * at its share, and the budget never passes its cap. */
+GST_START_TEST (test_shared_budget_never_starves_a_member_within_its_share)
+{
+  gchar *settings = g_strdup_printf (
+      "max-size-buffers=0 memory-budget=two-cameras memory-budget-bytes=%u",
+      FAIR_CAP);
+  GstHarness *greedy = new_harness (settings);
+  GstHarness *fair = new_harness (settings);
+  g_free (settings);
+
+  Gate gate;
+  GstPad *src = element_src (greedy);
+  gate_close (&gate, src);
+  gst_object_unref (src);
+  for (guint i = 0; i < 8; i++)
+    {
+      fail_unless_equals_int (
+          gst_harness_push (greedy, numbered_buffer (i, FAIR_FRAME, i * FRAME_NS)),
+          GST_FLOW_OK);
+      if (i == 0)
+        gate_wait_blocked (&gate);
+    }
+  fail_unless_equals_int (level_buffers (greedy), 7);
+  fail_unless_equals_uint64 (stat_u64 (greedy->element, "memory-budget-used"),
+                             FAIR_CAP);
+
+  /* B's frames make room by evicting A's held frames. */
+  fair_camera_receives (fair, 100, 12);
+  fail_unless_equals_uint64 (stat_u64 (fair->element, "pushed"), 12);
+  fail_unless_equals_uint64 (stat_u64 (fair->element, "dropped"), 0);
+  const guint64 evicted = stat_u64 (greedy->element, "dropped-budget");
+  fail_unless (evicted >= 1, "A gave nothing back");
+  fail_unless_equals_uint64 (level_buffers (greedy), 7 - evicted);
+
+  /* A's reader keeps all it gets, and gets no more than a share. */
+  gate_open (&gate);
+  for (guint i = 8; i < 16; i++)
+    fail_unless_equals_int (
+        gst_harness_push (greedy, numbered_buffer (i, FAIR_FRAME, i * FRAME_NS)),
+        GST_FLOW_OK);
+  push_eos_and_wait (greedy);
+  fail_unless_equals_uint64 (stat_u64 (greedy->element, "in-flight-bytes"),
+                             FAIR_CAP / 2);
+  fail_unless_equals_uint64 (stat_u64 (greedy->element, "pushed"), 4);
+  fail_unless_equals_uint64 (stat_u64 (greedy->element, "received"),
+                             stat_u64 (greedy->element, "pushed")
+                                 + stat_u64 (greedy->element, "dropped"));
+  fail_unless_equals_uint64 (stat_u64 (greedy->element, "dropped"),
+                             stat_u64 (greedy->element, "dropped-budget"));
+
+  fair_camera_receives (fair, 200, 12);
+  fail_unless_equals_uint64 (stat_u64 (fair->element, "pushed"), 24);
+  fail_unless_equals_uint64 (stat_u64 (fair->element, "dropped"), 0);
+
+  /* A's reader lets go: only B's frames could still be charged, and B's
+   * downstream let every one go. */
+  drain_harness (greedy);
+  fail_unless_equals_uint64 (stat_u64 (fair->element, "memory-budget-used"), 0);
+  gst_harness_teardown (greedy);
+  gst_harness_teardown (fair);
+}
+GST_END_TEST;
+
 /* A harness whose clock is a test clock the test sets, base time 0. */
 static GstHarness *
 new_clocked_harness (const gchar *properties)
@@ -545,6 +655,8 @@ accounting_suite (void)
   tcase_add_test (tc, test_copies_keep_the_frame_in_flight);
   tcase_add_test (tc, test_last_sample_is_one_frame_in_flight);
   tcase_add_test (tc, test_shared_budget_is_never_exceeded);
+  tcase_add_test (tc,
+                  test_shared_budget_never_starves_a_member_within_its_share);
   tcase_add_test (tc, test_max_age_drops_frames_that_got_old);
   tcase_add_test (tc, test_max_age_below_latency_warns_once_and_keeps_going);
   tcase_add_test (tc, test_no_limit_at_all_warns_once);

@@ -131,7 +131,8 @@ private:
 /* A handed-over frame's bytes, counted in flight (and kept reserved in the
  * memory budget it was admitted under, if any) for as long as this object
  * lives; destroying it lands them. Move-only; costs no allocation, and one
- * atomic operation to make and one to land (two more with a budget).
+ * atomic operation to make and one to land (and the budget's lock to land,
+ * with a budget).
  *
  * Made in two steps by a keeper: the core makes it under the lock
  * (to_launch: the budget's reservation moves in), and the wrapper launches
@@ -144,14 +145,14 @@ class in_flight_charge
 {
 public:
   in_flight_charge () = default;
-  in_flight_charge (flight_accounts &accounts,
-                    std::shared_ptr<memory_budget> budget, std::uint64_t bytes)
+  in_flight_charge (flight_accounts &accounts, budget_reservation budget,
+                    std::uint64_t bytes)
       : accounts_ (&accounts), budget_ (std::move (budget)), bytes_ (bytes)
   {
     accounts_->take_off (bytes_);
   }
   static in_flight_charge to_launch (flight_accounts &accounts,
-                                     std::shared_ptr<memory_budget> budget,
+                                     budget_reservation budget,
                                      std::uint64_t bytes)
   {
     in_flight_charge charge;
@@ -198,11 +199,7 @@ public:
 private:
   void land ()
   {
-    if (budget_)
-      {
-        budget_->release (bytes_);
-        budget_.reset ();
-      }
+    budget_.reset ();
     if (accounts_)
       std::exchange (accounts_, nullptr)->land (bytes_);
     launch_onto_ = nullptr;
@@ -210,7 +207,7 @@ private:
   }
 
   flight_accounts *accounts_ = nullptr;
-  std::shared_ptr<memory_budget> budget_;
+  budget_reservation budget_;
   std::uint64_t bytes_ = 0;
   /* Made but not launched yet (to_launch). */
   flight_accounts *launch_onto_ = nullptr;

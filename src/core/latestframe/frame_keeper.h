@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -54,7 +55,8 @@ struct silent_hooks
  *
  * The shape is moodycamel's BlockingReaderWriterQueue over its
  * ReaderWriterQueue: the blocking layer adds waiting, never rules. */
-template <typename Payload> class frame_keeper
+template <typename Payload>
+class frame_keeper final : private budget_reclaimer
 {
   using core_t = keeper_core<Payload>;
 
@@ -74,7 +76,15 @@ public:
   using handover = typename core_t::handover;
   using failure_outcome = typename core_t::failure_outcome;
 
-  frame_keeper () = default;
+  frame_keeper ()
+      : reclaimer_ (std::make_shared<reclaimer_slot> (
+          static_cast<budget_reclaimer &> (*this)))
+  {
+    checked_lock lock (mutex_);
+    core_.set_reclaimer (reclaimer_);
+  }
+  /* No other member's thread is in give_back_over_share() after this. */
+  ~frame_keeper () { reclaimer_->withdraw (); }
   frame_keeper (const frame_keeper &) = delete;
   frame_keeper &operator= (const frame_keeper &) = delete;
 
@@ -128,6 +138,16 @@ public:
             arriving.now = now_ ();
             arriving.now_known = true;
             break;
+          case core_t::admit_decision::reclaim_budget:
+            {
+              /* Other keepers' locks are taken with this one let go: two
+               * members reclaiming from each other cannot deadlock. */
+              const budget_claim claim = core_.budget_claim_for (desc);
+              lock.unlock ();
+              claim.reclaim ();
+              lock.lock ();
+              break;
+            }
           }
       }
   }
@@ -558,6 +578,21 @@ public:
   }
 
 private:
+  /* Another member of `budget` needs room within its fair share
+   * (keeper_core::give_back_budget()); a producer waiting for room
+   * re-checks, and the frames given back are destroyed with no lock
+   * held. */
+  void give_back_over_share (memory_budget &budget) override
+      LF_EXCLUDES (mutex_)
+  {
+    released_list given_back;
+    wake_on_exit wake (*this);
+    checked_lock lock (mutex_);
+    given_back = core_.give_back_budget (budget);
+    if (!given_back.empty ())
+      wake.note (waiting_now ());
+  }
+
   struct waiters
   {
     bool consumer = false;
@@ -714,6 +749,8 @@ private:
   running_clock running_clock_ LF_GUARDED_BY (mutex_) = nullptr;
   void *running_clock_context_ LF_GUARDED_BY (mutex_) = nullptr;
   std::atomic<std::uint64_t> max_age_{ 0 };
+  /* This keeper as its budget's reclaimer; withdrawn first when it goes. */
+  const std::shared_ptr<reclaimer_slot> reclaimer_;
 };
 
 } // namespace latestframe

@@ -250,11 +250,7 @@ private:
                               released_list &released)
   {
     counts_.count_drop (reason, dropped.bytes);
-    if (dropped.budget)
-      {
-        dropped.budget->release (dropped.bytes);
-        dropped.budget.reset ();
-      }
+    dropped.budget.reset ();
     released.push_back (
         released_item{ std::move (dropped.item), true, dropped.marker });
   }

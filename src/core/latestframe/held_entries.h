@@ -39,8 +39,8 @@ template <typename Payload> struct held_entry
   steady_time arrival{};
   std::uint64_t sequence = 0;
   std::uint64_t ticket = 0;
-  /* The budget its bytes are reserved in, if any. */
-  std::shared_ptr<memory_budget> budget;
+  /* Its bytes reserved in a budget, if any (released when it goes). */
+  budget_reservation budget;
 };
 
 /* The held entries, oldest first, and their levels: frames, bytes, the

@@ -31,8 +31,9 @@ namespace latestframe
  * Every call takes what happened (an arrival, a request for the next
  * entry, a setting, an event) with the facts and times its caller read,
  * and returns a decision: queued, dropped with its reason, refused, wait
- * for room, wait for a frame (until when), or "call the hook, then ask
- * again". frame_keeper wraps it in one mutex and does the waiting.
+ * for room, wait for a frame (until when), or "call the hook (or have
+ * the budget's other members give back room), then ask again".
+ * frame_keeper wraps it in one mutex and does the waiting.
  *
  * Its parts, each with its contract at its top: the held entries with
  * their levels and chains (held_entries.h) and the counts with their
@@ -101,61 +102,25 @@ public:
   LF_INLINE_HOT admit_decision admit (Payload &frame, const frame_desc &desc,
                                       arrival &arriving, admit_outcome &out)
   {
-    if (std::exchange (arriving.waiting, false))
-      producers_waiting_--;
-    /* On raw video every frame is a key unit, whatever its flags say. */
-    const unit_kind unit = request_.encoded ? desc.unit : unit_kind::key;
-    if (lifecycle_.refuses_frames ())
+    const admit_decision decision = admit_step (frame, desc, arriving, out);
+    if (arriving.claim_pending && decision != admit_decision::reclaim_budget)
       {
-        refuse_frame (out, std::move (frame), unit);
-        return admit_decision::refused;
+        /* The claim made for this arrival was spent by its reservation,
+         * or it went another way: no claim outlives its arrival. */
+        arriving.claim_pending = false;
+        if (membership_)
+          membership_->budget ()->withdraw_claim (membership_->account ());
       }
-    if (!arriving.examined)
-      {
-        arriving.examined = true;
-        note_arrival (desc, unit, out.note);
-        if (const std::optional<drop_reason> reason
-            = chain_drops_arrival (desc, unit))
-          {
-            drop_arriving (out, std::move (frame), desc, unit, *reason);
-            return admit_decision::dropped;
-          }
-      }
-    if (!held ().fits (limits_, &desc, unit))
-      {
-        if (arriving.hooks_active && !arriving.full_signalled)
-          {
-            arriving.full_signalled = true;
-            return admit_decision::signal_full;
-          }
-        switch (policy_in_force ())
-          {
-          case leak_policy::drop_oldest:
-            out.held_dropped += ledger_.drop_oldest_until_fits (
-                limits_, &desc, unit,
-                plan_.newest ? drop_reason::superseded : drop_reason::overflow,
-                out.released);
-            break;
-          case leak_policy::drop_arriving:
-            drop_arriving (out, std::move (frame), desc, unit,
-                           drop_reason::overflow);
-            return admit_decision::dropped;
-          case leak_policy::none:
-            arriving.waited = arriving.waiting = true;
-            producers_waiting_++;
-            return admit_decision::wait_for_room;
-          }
-      }
-    else if (arriving.waited && arriving.hooks_active
-             && !arriving.room_signalled)
-      {
-        arriving.room_signalled = true;
-        return admit_decision::signal_room;
-      }
-    if (desc.time_ns == no_time && freshness_.max_age () != 0
-        && !arriving.now_known)
-      return admit_decision::read_steady_clock;
-    return queue (frame, desc, unit, arriving.now, out);
+    return decision;
+  }
+
+  /* For reclaim_budget: the claim to reclaim() with the lock let go. */
+  budget_claim budget_claim_for (const frame_desc &desc) const
+  {
+    if (!membership_)
+      return {};
+    return budget_claim{ membership_->budget (), &membership_->account (),
+                         desc.bytes };
   }
 
   /* Admits a marker. Never waits, never dropped by the policy; refused by
@@ -389,8 +354,9 @@ public:
 
   /* Joins, leaves (empty name) or re-caps a process-wide memory budget:
    * the held and in-flight bytes of its members never pass the smallest
-   * non-zero cap they ask for. Frames already reserved stay in the budget
-   * they were admitted under until they go. */
+   * non-zero cap they ask for, and each member is fair to the others
+   * (memory_budget.h). Frames already reserved stay in the budget they were
+   * admitted under until they go. */
   void set_budget (std::optional<std::string> name,
                    std::optional<std::uint64_t> cap)
   {
@@ -401,11 +367,35 @@ public:
         budget_name_ = *name;
         membership_.reset ();
         if (!budget_name_.empty ())
-          membership_.emplace (budget_name_, budget_cap_);
+          membership_.emplace (budget_name_, budget_cap_, reclaimer_);
       }
     else if (membership_)
       membership_->set_cap (budget_cap_);
     warned_unbounded_ = warned_over_budget_ = false;
+  }
+
+  /* Who gives back this keeper's held frames when another member of its
+   * budget needs room (the wrapper, which locks): joined with each budget
+   * from now on. */
+  void set_reclaimer (std::shared_ptr<reclaimer_slot> reclaimer)
+  {
+    reclaimer_ = std::move (reclaimer);
+  }
+
+  /* Another member of `budget` needs room within its fair share: drops
+   * this keeper's oldest held chains (reason budget; the delta units after
+   * them as broken_chain) while the budget says it should give back
+   * (memory_budget::should_give_back()). */
+  released_list give_back_budget (memory_budget &budget)
+  {
+    released_list released;
+    if (!membership_ || membership_->budget ().get () != &budget)
+      return released;
+    while (held ().frames () > 0
+           && budget.should_give_back (membership_->account ()))
+      ledger_.discard_chain_at (held ().oldest_frame_index (),
+                                drop_reason::budget, released);
+    return released;
   }
 
   /* ---- reading ------------------------------------------------------ */
@@ -418,6 +408,11 @@ public:
   bool leak_when_not_live () const { return leak_when_not_live_; }
   const std::string &budget_name () const { return budget_name_; }
   std::uint64_t budget_cap () const { return budget_cap_; }
+  /* The budget joined, if any, with this member's account there. */
+  const std::optional<budget_membership> &membership () const
+  {
+    return membership_;
+  }
   const hand_over_request &request () const { return request_; }
   const hand_over_plan &plan () const { return plan_; }
   queue_level level () const { return held ().level (); }
@@ -488,6 +483,69 @@ private:
 
   /* ---- arrivals ----------------------------------------------------- */
 
+  /* admit(), but for settling the claim. */
+  LF_INLINE_HOT admit_decision admit_step (Payload &frame,
+                                           const frame_desc &desc,
+                                           arrival &arriving,
+                                           admit_outcome &out)
+  {
+    if (std::exchange (arriving.waiting, false))
+      producers_waiting_--;
+    /* On raw video every frame is a key unit, whatever its flags say. */
+    const unit_kind unit = request_.encoded ? desc.unit : unit_kind::key;
+    if (lifecycle_.refuses_frames ())
+      {
+        refuse_frame (out, std::move (frame), unit);
+        return admit_decision::refused;
+      }
+    if (!arriving.examined)
+      {
+        arriving.examined = true;
+        note_arrival (desc, unit, out.note);
+        if (const std::optional<drop_reason> reason
+            = chain_drops_arrival (desc, unit))
+          {
+            drop_arriving (out, std::move (frame), desc, unit, *reason);
+            return admit_decision::dropped;
+          }
+      }
+    if (!held ().fits (limits_, &desc, unit))
+      {
+        if (arriving.hooks_active && !arriving.full_signalled)
+          {
+            arriving.full_signalled = true;
+            return admit_decision::signal_full;
+          }
+        switch (policy_in_force ())
+          {
+          case leak_policy::drop_oldest:
+            out.held_dropped += ledger_.drop_oldest_until_fits (
+                limits_, &desc, unit,
+                plan_.newest ? drop_reason::superseded : drop_reason::overflow,
+                out.released);
+            break;
+          case leak_policy::drop_arriving:
+            drop_arriving (out, std::move (frame), desc, unit,
+                           drop_reason::overflow);
+            return admit_decision::dropped;
+          case leak_policy::none:
+            arriving.waited = arriving.waiting = true;
+            producers_waiting_++;
+            return admit_decision::wait_for_room;
+          }
+      }
+    else if (arriving.waited && arriving.hooks_active
+             && !arriving.room_signalled)
+      {
+        arriving.room_signalled = true;
+        return admit_decision::signal_room;
+      }
+    if (desc.time_ns == no_time && freshness_.max_age () != 0
+        && !arriving.now_known)
+      return admit_decision::read_steady_clock;
+    return queue (frame, desc, unit, arriving, out);
+  }
+
   /* Dropping (by limits or age) is allowed: upstream is live, or the user
    * asked to drop for a non-live upstream as well. */
   bool may_drop () const { return upstream_live_ || leak_when_not_live_; }
@@ -549,16 +607,22 @@ private:
 
   /* It fits (or room was made): reserve its bytes and hold it. */
   LF_INLINE_HOT admit_decision queue (Payload &frame, const frame_desc &desc,
-                                      unit_kind unit, steady_time now,
+                                      unit_kind unit, arrival &arriving,
                                       admit_outcome &out)
   {
-    std::shared_ptr<memory_budget> budget
-        = membership_ ? membership_->budget () : nullptr;
-    if (budget && !reserve (*budget, desc.bytes, out))
-      {
-        drop_arriving (out, std::move (frame), desc, unit, drop_reason::budget);
-        return admit_decision::dropped;
-      }
+    budget_reservation reservation;
+    if (membership_)
+      switch (reserve (desc.bytes, arriving, reservation, out))
+        {
+        case budget_step::reserved:
+          break;
+        case budget_step::reclaim:
+          return admit_decision::reclaim_budget;
+        case budget_step::no_room:
+          drop_arriving (out, std::move (frame), desc, unit,
+                         drop_reason::budget);
+          return admit_decision::dropped;
+        }
     if (unit == unit_kind::key)
       /* The room made for it may have cut the chain before it short: the
        * chain it starts is whole. */
@@ -567,8 +631,7 @@ private:
       {
         /* The room made for it took the frames it needs (or the consumer
          * dropped them while a hook ran). */
-        if (budget)
-          budget->release (desc.bytes);
+        reservation.reset ();
         drop_arriving (out, std::move (frame), desc, unit,
                        drop_reason::broken_chain);
         return admit_decision::dropped;
@@ -578,8 +641,8 @@ private:
     /* A frame without a running time is aged from its arrival, and only
      * when max-age asks for it. */
     if (desc.time_ns == no_time && freshness_.max_age () != 0)
-      queued.arrival = now;
-    queued.budget = std::move (budget);
+      queued.arrival = arriving.now;
+    queued.budget = std::move (reservation);
     ledger_.note_bytes (accounts_->bytes_approx ());
     if (!warned_unbounded_ && limits_.unbounded () && !budget_caps ())
       {
@@ -619,27 +682,50 @@ private:
                        kind.value_or (marker_kind::plain) });
   }
 
-  /* Reserves `bytes` in the budget, dropping this keeper's oldest held
-   * chains while they do not fit. False when even an empty keeper has no
-   * room: the arriving frame must go. */
-  bool reserve (memory_budget &budget, std::uint64_t bytes, admit_outcome &out)
+  enum class budget_step : std::uint8_t
   {
-    while (!budget.try_reserve (bytes))
+    reserved,
+    reclaim,
+    no_room,
+  };
+
+  /* Reserves `bytes` in the budget. Within its fair share and the budget
+   * full, this keeper first has the members over their share give back
+   * (reclaim, once per arrival); then, or beyond its share, it drops its
+   * own oldest held chains while they do not fit. no_room when even an
+   * empty keeper has none: the arriving frame must go. */
+  budget_step reserve (std::uint64_t bytes, arrival &arriving,
+                       budget_reservation &reservation, admit_outcome &out)
+  {
+    for (;;)
       {
+        switch (membership_->try_reserve (bytes, reservation))
+          {
+          case memory_budget::reserve_outcome::reserved:
+            return budget_step::reserved;
+          case memory_budget::reserve_outcome::others_can_give_back:
+            if (!std::exchange (arriving.reclaimed, true))
+              {
+                arriving.claim_pending = true;
+                return budget_step::reclaim;
+              }
+            break;
+          case memory_budget::reserve_outcome::no_room:
+            break;
+          }
         if (held ().frames () == 0)
           {
-            const std::uint64_t cap = budget.cap_approx ();
+            const std::uint64_t cap = membership_->budget ()->cap_approx ();
             if (cap != 0 && bytes > cap && !warned_over_budget_)
               {
                 warned_over_budget_ = true;
                 out.note = notice{ notice_kind::frame_over_budget, bytes, cap };
               }
-            return false;
+            return budget_step::no_room;
           }
         out.held_dropped += ledger_.discard_chain_at (
             held ().oldest_frame_index (), drop_reason::budget, out.released);
       }
-    return true;
   }
 
   /* ---- queries ------------------------------------------------------ */
@@ -811,6 +897,16 @@ private:
         ledger_.discard_chain_at (0, drop_reason::age, out.released);
         return false;
       }
+    /* A member's in-flight bytes stay within its fair share of the
+     * budget, so that what it holds beyond it can always be evicted for
+     * another member (memory_budget.h): a frame that would pass it goes,
+     * as a budget drop, and the next one is considered. */
+    if (next.budget && !next.budget.launch ())
+      {
+        out.age_ns.reset ();
+        ledger_.discard_chain_at (0, drop_reason::budget, out.released);
+        return false;
+      }
     pace_.handed_over (decode_only, plan_.pace_ns != 0, request.now);
     if (!decode_only)
       {
@@ -897,6 +993,7 @@ private:
   std::string budget_name_;
   std::uint64_t budget_cap_ = 0;
   std::optional<budget_membership> membership_;
+  std::shared_ptr<reclaimer_slot> reclaimer_;
 
   /* The stream as it goes: the thresholds in force (an end of stream lifts
    * them until resume()); the newest presentation time of this chain and

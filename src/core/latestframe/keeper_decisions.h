@@ -101,6 +101,11 @@ enum class admit_decision : std::uint8_t
   /* It is aged from its arrival (no running time, max-age set): read the
    * steady time into the arrival, then admit() again. */
   read_steady_clock,
+  /* The shared budget is full, this keeper is within its fair share and
+   * other members hold frames beyond theirs: with this keeper's lock let
+   * go, call keeper_core::budget_claim()'s reclaim() (it takes the other
+   * keepers' locks), then admit() again. Once per arrival. */
+  reclaim_budget,
 };
 
 /* Where one frame's arrival stands, across the admit() calls it may take
@@ -123,6 +128,10 @@ private:
   bool waited = false;
   bool room_signalled = false;
   bool waiting = false;
+  /* reclaim_budget was returned (once per arrival), and the claim it made
+   * is still to be spent or withdrawn. */
+  bool reclaimed = false;
+  bool claim_pending = false;
 };
 
 /* ---- hand-over ---------------------------------------------------- */
