@@ -91,7 +91,7 @@
  * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,width=320,height=240
  * ! latestframe ! videoconvert ! cvmotion ! mqttpublish camera=gate
  * host=broker.example.com tls=true tls-ca-file=/etc/latestframe/ca.pem
- * username=gate password="$MQTT_PASSWORD"
+ * username=gate password="$(cat /run/secrets/mqtt-password)"
  * availability-topic=latestframe/gate/availability ! fakesink
  * ]| To a broker that requires TLS (port 8883) and a password, with a
  * retained online/offline status.

@@ -263,14 +263,24 @@ def plan(launch, sample_data, camera, broker):
         notes.append("-m added")
     ran = []
     in_mqttpublish = False
+    # Settings an mqttpublish of the line points at its broker with: the
+    # test broker's instead (its TLS one, with a user, for tls=true).
+    broker_settings = ("port=", "host=", "tls-ca-file=", "username=", "password=")
     for index, token in enumerate(pipeline):
         if token == "!" or ("=" not in token and token != "mqttpublish"):
             in_mqttpublish = False
-        if in_mqttpublish and token.startswith(("port=", "host=")):
+        if in_mqttpublish and token.startswith(broker_settings):
             continue
         if token == "mqttpublish":
-            ran += [token, "host=127.0.0.1", f"port={broker()}"]
-            notes.append("mqttpublish -> the test broker")
+            settings = mqttpublish_settings(pipeline, index)
+            if settings.get("tls") == "true":
+                port, ca_file, user, password = broker.secure()
+                ran += [token, "host=127.0.0.1", f"port={port}", f"tls-ca-file={ca_file}",
+                        f"username={user}", f"password={password}"]
+                notes.append("mqttpublish tls -> the test TLS broker, its CA and user")
+            else:
+                ran += [token, "host=127.0.0.1", f"port={broker()}"]
+                notes.append("mqttpublish -> the test broker")
             in_mqttpublish = True
             continue
         if token == "autovideosink":
@@ -294,6 +304,17 @@ def plan(launch, sample_data, camera, broker):
     analyses = set() if silenced else names & ANALYSES
     return Plan(pipeline, ["gst-launch-1.0"] + options + ran, env, finite, analyses, grep,
                 notes)
+
+
+def mqttpublish_settings(pipeline, index):
+    """The NAME=VALUE settings of the mqttpublish at pipeline[index]."""
+    settings = {}
+    for token in pipeline[index + 1:]:
+        if token == "!" or "=" not in token:
+            break
+        name, value = token.split("=", 1)
+        settings[name] = value
+    return settings
 
 
 # ---- running ----
@@ -339,6 +360,8 @@ class TestBroker:
 
     def __init__(self):
         self.broker = None
+        self.secure_broker = None
+        self.certificates = None
         self.lock = threading.Lock()
 
     def __call__(self):
@@ -356,9 +379,29 @@ class TestBroker:
             print(f"test broker: 127.0.0.1:{self.broker.port}")
         return self.broker.port
 
+    def secure(self):
+        """A second broker that speaks TLS only and wants a user and
+        password: its port, its CA's path, the user and the password."""
+        with self.lock:
+            if self.secure_broker is None:
+                sys.path.insert(0, str(ROOT / "pipelines" / "lib"))
+                from live_servers import Certificates, MqttBroker
+                try:
+                    self.certificates = Certificates()
+                    self.secure_broker = MqttBroker(users={"docs": "docs-password"},
+                                                    tls=self.certificates)
+                except FileNotFoundError as missing:
+                    raise Unrunnable(f"an mqttpublish tls line: {missing}")
+                print(f"test TLS broker: 127.0.0.1:{self.secure_broker.port}")
+            return (self.secure_broker.port, self.certificates.path("ca.crt"), "docs",
+                    "docs-password")
+
     def stop(self):
         if self.broker:
             self.broker.close()
+        if self.secure_broker:
+            self.secure_broker.close()
+            self.certificates.close()
 
 
 class Run:

@@ -506,7 +506,7 @@ def test_stubs_match_the_extension():
     init = next(node for node in classes["Capture"].body
                 if isinstance(node, ast.FunctionDef) and node.name == "__init__")
     keywords = [argument.arg for argument in init.args.kwonlyargs]
-    assert len(keywords) == 16
+    assert len(keywords) == 18
     for keyword in keywords:
         assert f"    {keyword}: " in latestframe.Capture.__doc__, keyword
     # Each accepted (values of the stub's types, or one of the names a
