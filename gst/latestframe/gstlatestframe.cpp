@@ -1343,10 +1343,13 @@ post_notice_now (GstLatestFrame *self, const keeper_t::notice &note)
     case keeper_t::notice_kind::frame_over_budget:
       GST_ELEMENT_WARNING (
           self, RESOURCE, SETTINGS,
-          ("A frame is larger than the memory budget's cap"),
+          ("A frame is larger than this element's share of the memory "
+           "budget"),
           ("a %" G_GUINT64_FORMAT "-byte frame arrived, but memory budget "
-           "'%s' caps its members at %" G_GUINT64_FORMAT
-           " bytes: every such frame is dropped (reason budget).",
+           "'%s' gives each member %" G_GUINT64_FORMAT
+           " bytes (its cap shared by its members): every such frame is "
+           "dropped (reason budget). Raise the cap, or share it among "
+           "fewer elements.",
            note.value, self->state->keeper.budget_name ().c_str (),
            note.limit));
       break;

@@ -694,6 +694,31 @@ TEST_F (FrameKeeper, BudgetDropsOldestThenArrivalAndNotices)
   expect_balanced ();
 }
 
+// A frame larger than this keeper's share of a shared budget can be held
+// (beyond its share, as free room allows) but never handed over: dropped,
+// reason budget, and said once.
+TEST_F (FrameKeeper, FrameOverItsShareIsNoticedOnce)
+{
+  k ().set_limits ({ 10, 0, 0 });
+  k ().set_budget (std::string ("share-budget"), 250);
+  /* A second member: each has a share of 125 bytes. */
+  latestframe::budget_membership other ("share-budget", 250);
+  EXPECT_EQ (frame (1, 200).status, status::queued);
+  keeper_t::handover taken
+      = k ().push_next (keeper_t::clock::now (), latestframe::no_time);
+  EXPECT_NE (taken.status, handover_status::handed_over);
+  EXPECT_EQ (taken.note.kind, keeper_t::notice_kind::frame_over_budget);
+  EXPECT_EQ (taken.note.value, 200u);
+  EXPECT_EQ (taken.note.limit, 125u);
+  EXPECT_EQ (k ().stats ().dropped_for (drop_reason::budget).frames, 1u);
+  EXPECT_EQ (frame (2, 200).status, status::queued);
+  EXPECT_EQ (k ().push_next (keeper_t::clock::now (), latestframe::no_time)
+                 .note.kind,
+             keeper_t::notice_kind::none)
+      << "once";
+  expect_balanced ();
+}
+
 // A handed-over frame stays in flight, and reserved in its budget, until
 // its charge goes; the peak counts held plus in flight.
 TEST_F (FrameKeeper, InFlightUntilChargeGoes)

@@ -525,7 +525,7 @@ GST_START_TEST (test_budget_smaller_than_a_frame_warns_once)
   fail_unless_equals_uint64 (stat_u64 (h->element, "pushed"), 0);
   gchar *debug = pop_only_warning (bus);
   fail_unless (strstr (debug, "a 4000-byte frame") != NULL
-                   && strstr (debug, "at 1000 bytes") != NULL
+                   && strstr (debug, "each member 1000 bytes") != NULL
                    && strstr (debug, "too-small") != NULL,
                "got '%s'", debug);
   g_free (debug);

@@ -903,6 +903,14 @@ private:
      * as a budget drop, and the next one is considered. */
     if (next.budget && !next.budget.launch ())
       {
+        /* One that can never go (larger than a share, not a passing
+         * crowd of others in flight) is said once: else every frame
+         * would go this way with only a count to show for it. */
+        const std::uint64_t share
+            = membership_ ? membership_->budget ()->share_approx () : 0;
+        if (share != 0 && next.bytes > share
+            && !std::exchange (warned_over_budget_, true))
+          out.note = notice{ notice_kind::frame_over_budget, next.bytes, share };
         out.age_ns.reset ();
         ledger_.discard_chain_at (0, drop_reason::budget, out.released);
         return false;

@@ -36,7 +36,8 @@ enum class notice_kind : std::uint8_t
 {
   none,
   unbounded,         /* no limit and no budget cap bound the held frames */
-  frame_over_budget, /* value: the frame's bytes; limit: the budget cap */
+  frame_over_budget, /* value: the frame's bytes; limit: the budget cap, or
+                       a member's share of it (cap / members) */
   arrivals_too_old,  /* value: the arrival age; limit: max-age (ns) */
   rate_ignored,      /* a rate asked for with encoded video decoded whole */
   /* A frame of a chain cut short was shown, not decode-only: value is
