@@ -55,7 +55,10 @@ memory_budget::try_reserve (account &member, std::uint64_t bytes)
   drop_claim (member);
   if (cap_ != 0)
     {
-      if (bytes > free_room () - std::min (free_room (), claims_))
+      /* Over the cap already (it went down under frames still charged):
+       * not even a frame of no bytes, as before fairness. */
+      if (used_ > cap_
+          || bytes > free_room () - std::min (free_room (), claims_))
         {
           /* Within its share, a member may have others' held frames beyond
            * theirs evicted for it; beyond its share, it only borrows what
@@ -71,6 +74,7 @@ memory_budget::try_reserve (account &member, std::uint64_t bytes)
     }
   used_ += bytes;
   member.charged += bytes;
+  member.reservations++;
   peak_used_ = std::max (peak_used_, used_);
   return reserve_outcome::reserved;
 }
@@ -94,6 +98,8 @@ memory_budget::release (account &member, std::uint64_t bytes, bool in_flight)
   member.charged -= std::min (member.charged, bytes);
   if (in_flight)
     member.in_flight -= std::min (member.in_flight, bytes);
+  if (member.reservations > 0)
+    member.reservations--;
   forget_if_done (member);
 }
 
@@ -263,11 +269,12 @@ memory_budget::drop_claim (account &member)
   member.claim = 0;
 }
 
-/* An account that left goes with its last charged byte. */
+/* An account that left goes with its last reservation: not its last
+ * charged byte, since a frame of no bytes still refers to it. */
 void
 memory_budget::forget_if_done (account &member)
 {
-  if (member.joined || member.charged != 0)
+  if (member.joined || member.reservations != 0)
     return;
   accounts_.remove_if ([&member] (const account &each) {
     return &each == &member;

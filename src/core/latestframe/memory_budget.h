@@ -119,6 +119,9 @@ public:
     std::uint64_t charged = 0;   /* held + in flight */
     std::uint64_t in_flight = 0; /* of which handed over, still alive */
     std::uint64_t claim = 0;     /* room asked for by reclaim_for() */
+    /* Reservations not yet released, however few bytes (a frame may have
+     * none): the account lives while one refers to it. */
+    std::uint64_t reservations = 0;
     bool joined = true;
     std::shared_ptr<reclaimer_slot> reclaimer;
   };
