@@ -38,6 +38,13 @@ public:
     return ids;
   }
 
+  /* Whether the payload of `id` was made and not destroyed yet. */
+  static bool is_alive (std::uint64_t id)
+  {
+    std::lock_guard<std::mutex> lock (mutex ());
+    return id < states ().size () && states ()[id] == born;
+  }
+
   static void born_now (std::uint64_t id)
   {
     std::lock_guard<std::mutex> lock (mutex ());

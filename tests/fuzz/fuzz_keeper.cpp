@@ -413,6 +413,7 @@ private:
     const std::uint64_t id = new_id (true);
     records_[id].neighbour = true;
     keeper_t::admit_outcome out = neighbour ().admit_frame (tracked (id), desc);
+    note_evictions ();
     if (out.sequence != 0)
       neighbour_received_++;
     for (std::size_t i = 0; i < out.released.size (); i++)
@@ -426,6 +427,25 @@ private:
           fail ("the neighbour queued a frame over the budget's cap");
       }
     check_neighbour ();
+  }
+
+  /* Frames of the keeper under test that the neighbour's arrival had it
+   * give back (the neighbour within its fair share of a budget they
+   * share, the keeper over its own: memory_budget.h). No call of ours
+   * returns them; their payloads are destroyed. They are drops (reason
+   * budget), which check_balance() then finds in the stats. */
+  void note_evictions ()
+  {
+    for (std::uint64_t id = 1; id < records_.size (); id++)
+      {
+        frame_record &record = records_[id];
+        if (record.is_frame && !record.neighbour && !record.gone
+            && !record.handed && !latestframe_test::lifetimes::is_alive (id))
+          {
+            record.gone = true;
+            dropped_++;
+          }
+      }
   }
 
   void neighbour_take (std::uint8_t flags)
@@ -449,6 +469,19 @@ private:
   void check_neighbour ()
   {
     const lf::keeper_stats stats = neighbour_->stats ();
+    /* Frames the neighbour gave back so that the main keeper, within its
+     * fair share of a budget they share, had room (memory_budget.h) are
+     * its drops too, reason budget, made during the main keeper's calls:
+     * counted here as they come, and only as budget drops. */
+    const std::uint64_t budget_drops
+        = stats.dropped_for (lf::drop_reason::budget).frames;
+    if (stats.dropped () < neighbour_dropped_
+        || stats.dropped () - neighbour_dropped_
+               > budget_drops - neighbour_budget_drops_)
+      fail ("the neighbour dropped frames it was not told of, not for the "
+            "budget");
+    neighbour_dropped_ = stats.dropped ();
+    neighbour_budget_drops_ = budget_drops;
     if (stats.received != neighbour_received_
         || stats.handed_over != neighbour_handed_
         || stats.dropped () != neighbour_dropped_
@@ -819,6 +852,8 @@ private:
   std::uint64_t neighbour_received_ = 0;
   std::uint64_t neighbour_handed_ = 0;
   std::uint64_t neighbour_dropped_ = 0;
+  /* The neighbour's budget drops at the last check. */
+  std::uint64_t neighbour_budget_drops_ = 0;
   std::vector<frame_record> records_;
   /* The reference frames (key and delta units) of each chain, by id. */
   std::map<std::uint64_t, std::vector<std::uint64_t>> references_;
