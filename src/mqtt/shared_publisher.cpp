@@ -4,7 +4,9 @@
  */
 #include "latestframe/shared_publisher.h"
 
+#include <algorithm>
 #include <map>
+#include <thread>
 #include <stdexcept>
 
 namespace latestframe
@@ -24,9 +26,6 @@ registry ()
   static std::map<std::string, std::weak_ptr<shared_publisher>> named;
   return named;
 }
-
-/* Whether this thread is inside a listener now. */
-thread_local int telling_here = 0;
 
 } // namespace
 
@@ -57,7 +56,9 @@ shared_publisher::stop_listening (std::uint64_t token)
         break;
       }
   /* From within a listener: the call in progress is this one. */
-  if (telling_here > 0)
+  if (std::find (telling_threads_.begin (), telling_threads_.end (),
+                 std::this_thread::get_id ())
+      != telling_threads_.end ())
     return;
   told_.wait (guard, [this] { return telling_ == 0; });
 }
@@ -71,8 +72,8 @@ shared_publisher::tell (connection_event event, const std::string &reason)
     for (const party &one : parties_)
       hearing.push_back (one.heard);
     telling_++;
+    telling_threads_.push_back (std::this_thread::get_id ());
   }
-  telling_here++;
   for (const std::shared_ptr<const listener> &heard : hearing)
     {
       /* One that stopped listening meanwhile is not told. */
@@ -85,8 +86,10 @@ shared_publisher::tell (connection_event event, const std::string &reason)
       if (still)
         (*heard) (event, reason);
     }
-  telling_here--;
   std::lock_guard<std::mutex> guard (lock_);
+  telling_threads_.erase (std::find (telling_threads_.begin (),
+                                     telling_threads_.end (),
+                                     std::this_thread::get_id ()));
   telling_--;
   told_.notify_all ();
 }

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace latestframe
@@ -72,6 +73,11 @@ private:
   std::uint64_t next_token_ = 1;
   /* Calls to listeners in progress, on any thread. */
   int telling_ = 0;
+  /* The threads in those calls: a listener that stops listening does not
+   * wait for its own call. (Not a thread_local: this code lives in a
+   * plugin, and LeakSanitizer of GCC 12 crashes at exit on the dynamic
+   * TLS of a module dlopen()ed.) */
+  std::vector<std::thread::id> telling_threads_;
   /* Declared last, destroyed first: its thread, which calls tell(), is
    * gone before the parties are. */
   std::unique_ptr<mqtt_publisher> publisher_;
