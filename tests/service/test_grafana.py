@@ -1,7 +1,8 @@
 """The Grafana dashboard in deploy/grafana asks only for what the service
 serves: every metric family its PromQL names is on a real service's
 /metrics, with every label the queries match, group or print by, and every
-per-camera query follows the dashboard's `camera` variable.
+per-camera query follows the dashboard's `camera` variable. And only
+Prometheus may scrape it (the Kubernetes manifest's NetworkPolicy).
 
 There is no Prometheus or Grafana here: the expressions are read with a few
 regular expressions, which cover the forms the dashboard uses and reject
@@ -12,6 +13,7 @@ import json
 import re
 from pathlib import Path
 
+from test_deploy import manifest
 from test_service_live import (broker, cameras, metric, services,  # noqa: F401
                                wait_for, workdir, write_config)
 
@@ -209,3 +211,24 @@ def test_dashboard_asks_only_for_what_metrics_has(broker, cameras, services,  # 
              lambda: f"camera door up on /metrics; log: {service.log[-10:]}")
     scraped = exposition(service.metrics())
     assert problems(dashboard(), scraped, "door") == []
+
+
+# The NetworkPolicy in front of the dashboard's source: it selects the
+# StatefulSet's pods and admits one peer, Prometheus' pods in any namespace,
+# as one entry (namespaceSelector and podSelector as two entries would
+# admit every pod of every namespace), to the container's metrics port only.
+def test_only_prometheus_reaches_metrics():
+    kinds = manifest()
+    policy = kinds["NetworkPolicy"]["spec"]
+    pod = kinds["StatefulSet"]["spec"]["template"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    assert policy["policyTypes"] == ["Ingress"]
+    rule, = policy["ingress"]
+    peer, = rule["from"]
+    assert peer == {"namespaceSelector": {},
+                    "podSelector": {"matchLabels": {"app": "prometheus"}}}
+    container, = pod["spec"]["containers"]
+    exposed, = container["ports"]
+    allowed, = rule["ports"]
+    assert allowed.get("protocol", "TCP") == "TCP"
+    assert allowed["port"] in (exposed["name"], exposed["containerPort"])
