@@ -298,7 +298,10 @@ tick (service &self)
   const svc::process_figures process = process_figures_of (self, cameras);
   report_connection (self, process);
   if (self.metrics)
-    self.metrics->update (svc::metrics_exposition (cameras, process));
+    {
+      self.metrics->update (svc::metrics_exposition (cameras, process));
+      self.metrics->update_cameras (svc::cameras_json (cameras));
+    }
   const auto interval = self.config.health_interval;
   const steady::time_point now = steady::now ();
   if (interval.count () > 0 && now - self.last_health >= interval)

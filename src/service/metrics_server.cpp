@@ -88,11 +88,25 @@ on_request (GThreadedSocketService *, GSocketConnection *connection,
       }
       answer (output, "200 OK", metrics_text::content_type, body);
     }
+  else if (path == "/api/cameras")
+    {
+      std::string body;
+      {
+        std::lock_guard<std::mutex> guard (served->lock);
+        body = served->cameras;
+      }
+      if (body.empty ())
+        answer (output, "503 Service Unavailable", "text/plain",
+                "the cameras' figures are not read yet\n");
+      else
+        answer (output, "200 OK", "application/json", body);
+    }
   else if (path == "/healthz")
     answer (output, "200 OK", "text/plain", "ok\n");
   else
     answer (output, "404 Not Found", "text/plain",
-            "latestframe-service serves /metrics and /healthz\n");
+            "latestframe-service serves /metrics, /api/cameras and "
+            "/healthz\n");
   g_io_stream_close (stream, nullptr, nullptr);
   return TRUE;
 }
@@ -153,6 +167,13 @@ metrics_server::update (std::string exposition)
 {
   std::lock_guard<std::mutex> guard (exposition_->lock);
   exposition_->text = std::move (exposition);
+}
+
+void
+metrics_server::update_cameras (std::string cameras_json)
+{
+  std::lock_guard<std::mutex> guard (exposition_->lock);
+  exposition_->cameras = std::move (cameras_json);
 }
 
 } // namespace latestframe::service

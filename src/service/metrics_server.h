@@ -14,7 +14,8 @@ namespace latestframe::service
 {
 
 /* Serves GET /metrics (the text last given to update(), in Prometheus'
- * text format) and GET /healthz ("ok") over HTTP/1.0, one thread per
+ * text format), GET /api/cameras (the JSON last given to
+ * update_cameras()) and GET /healthz ("ok") over HTTP/1.0, one thread per
  * request (GThreadedSocketService), so that a slow scraper never holds up
  * the service's main loop. Anything else gets 404, a request over 8 KiB or
  * not a GET 400.
@@ -35,6 +36,9 @@ public:
   unsigned port () const { return port_; }
 
   void update (std::string exposition);
+  /* The body of GET /api/cameras (cameras_json()). Until the first call,
+   * 503. */
+  void update_cameras (std::string cameras_json);
 
   /* The text served, shared with the request threads, which may outlive
    * this object by a request. */
@@ -42,6 +46,7 @@ public:
   {
     std::mutex lock;
     std::string text;
+    std::string cameras;
   };
 
 private:
