@@ -448,6 +448,24 @@ capture::last_analysed (analysed_frame &frame) const
   return true;
 }
 
+std::uint64_t
+capture::last_analysed_sequence () const
+{
+  if (!impl_)
+    return 0;
+  std::shared_ptr<detail::session> from;
+  {
+    std::lock_guard<std::mutex> guard (impl_->shared.lock);
+    from = impl_->shared.current;
+  }
+  detail::sample_ptr sample = from ? from->last_analysed () : nullptr;
+  const LatestFrameInfoMeta *about
+      = sample ? latest_frame_info_meta_get (
+            gst_sample_get_buffer (sample.get ()))
+               : nullptr;
+  return about ? from->sequence_base () + about->sequence : 0;
+}
+
 capture_state
 capture::state () const
 {

@@ -193,53 +193,75 @@ camera_snapshots::answer (const std::string &id, const std::string &query)
   if (!parse_snapshot_options (query, options, problem))
     return plain ("400 Bad Request", problem);
 
-  analysed_frame frame;
-  if (!camera->last_analysed (frame))
-    {
-      http_answer reply
-          = plain ("503 Service Unavailable",
-                   "camera \"" + id + "\" has no analysed frame yet");
-      reply.headers.emplace_back ("Retry-After", "1");
-      return reply;
-    }
-  if (options.width > frame.image.cols)
-    return plain ("400 Bad Request",
-                  "width: " + std::to_string (options.width)
-                      + " is wider than the frame ("
-                      + std::to_string (frame.image.cols) + ")");
-  if (options.width == frame.image.cols)
-    options.width = 0;
-
+  frame_facts facts;
   std::shared_ptr<const std::string> jpeg;
   {
     std::lock_guard<std::mutex> encoding (cache->encoding);
-    /* Frames without a sequence cannot be told apart: never cached. */
-    if (frame.sequence == 0 || frame.sequence != cache->sequence)
+    /* The frame encoded last is still the newest: no copy of it needed
+     * unless these options are new. */
+    const std::uint64_t newest = camera->last_analysed_sequence ();
+    if (newest == 0 || newest != cache->frame.sequence)
       {
         cache->jpegs.clear ();
-        cache->sequence = frame.sequence;
+        cache->frame = {};
       }
-    const auto done = cache->jpegs.find (options);
-    if (done != cache->jpegs.end ())
-      jpeg = done->second;
-    else
+    auto cached = [&] () -> std::shared_ptr<const std::string> {
+      snapshot_options asked = options;
+      if (asked.width == cache->frame.width)
+        asked.width = 0;
+      const auto done = cache->jpegs.find (asked);
+      return done == cache->jpegs.end () ? nullptr : done->second;
+    };
+    if (cache->frame.sequence != 0)
+      jpeg = cached ();
+    facts = cache->frame;
+    if (!jpeg)
       {
-        try
+        analysed_frame frame;
+        if (!camera->last_analysed (frame))
           {
-            jpeg = std::make_shared<const std::string> (
-                encode (frame, options));
+            http_answer reply
+                = plain ("503 Service Unavailable",
+                         "camera \"" + id + "\" has no analysed frame yet");
+            reply.headers.emplace_back ("Retry-After", "1");
+            return reply;
           }
-        catch (const std::exception &error)
+        facts = { frame.sequence, frame.analysed_unix_ns,
+                  frame.capture_time_ns, frame.image.cols };
+        if (frame.sequence != cache->frame.sequence)
           {
-            return plain ("500 Internal Server Error",
-                          std::string ("cannot encode the frame: ")
-                              + error.what ());
+            cache->jpegs.clear ();
+            cache->frame = facts;
           }
-        if (jpeg->empty ())
-          return plain ("500 Internal Server Error",
-                        "cannot encode the frame as a JPEG");
-        if (frame.sequence != 0)
-          cache->jpegs[options] = jpeg;
+        if (options.width > facts.width)
+          return plain ("400 Bad Request",
+                        "width: " + std::to_string (options.width)
+                            + " is wider than the frame ("
+                            + std::to_string (facts.width) + ")");
+        if (options.width == facts.width)
+          options.width = 0;
+        /* Frames without a sequence cannot be told apart: never cached. */
+        if (facts.sequence != 0)
+          jpeg = cached ();
+        if (!jpeg)
+          {
+            try
+              {
+                jpeg = std::make_shared<const std::string> (
+                    encode (frame, options));
+              }
+            catch (const std::exception &error)
+              {
+                return plain ("500 Internal Server Error",
+                              std::string ("cannot encode the frame: ")
+                                  + error.what ());
+              }
+            if (jpeg->empty ())
+              return plain ("500 Internal Server Error",
+                            "cannot encode the frame as a JPEG");
+            if (facts.sequence != 0)
+              cache->jpegs[options] = jpeg;
+          }
       }
   }
 
@@ -247,15 +269,15 @@ camera_snapshots::answer (const std::string &id, const std::string &query)
   reply.status = "200 OK";
   reply.content_type = "image/jpeg";
   reply.body = *jpeg;
-  if (frame.analysed_unix_ns >= 0)
+  if (facts.analysed_unix_ns >= 0)
     reply.headers.emplace_back ("Last-Modified",
-                                http_date (frame.analysed_unix_ns));
+                                http_date (facts.analysed_unix_ns));
   /* Only by the camera's clock: an age from the receiver's timestamps
    * would say how long the frame spent here, not how old the picture is. */
-  if (frame.capture_time_ns >= 0)
+  if (facts.capture_time_ns >= 0)
     {
       const std::int64_t age_ns
-          = g_get_real_time () * 1000 - frame.capture_time_ns;
+          = g_get_real_time () * 1000 - facts.capture_time_ns;
       reply.headers.emplace_back (
           "X-Frame-Age-Ms", std::to_string (std::max<std::int64_t> (age_ns, 0)
                                             / 1000000));

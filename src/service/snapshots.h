@@ -61,13 +61,22 @@ public:
   http_answer answer (const std::string &id, const std::string &query);
 
 private:
+  /* What the answer says of a frame besides its pixels. */
+  struct frame_facts
+  {
+    std::uint64_t sequence = 0;
+    std::int64_t analysed_unix_ns = -1;
+    std::int64_t capture_time_ns = -1;
+    int width = 0;
+  };
+
   /* One camera's encodes: the lock is held while encoding, so that a
    * second request for the same camera waits and takes the result. */
   struct camera_cache
   {
     std::mutex encoding;
-    /* The frame the JPEGs below are of (its sequence), and them. */
-    std::uint64_t sequence = 0;
+    /* The frame the JPEGs below are of (sequence 0: none), and them. */
+    frame_facts frame;
     std::map<snapshot_options, std::shared_ptr<const std::string>> jpegs;
   };
 

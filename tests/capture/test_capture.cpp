@@ -225,8 +225,10 @@ TEST (Capture_Analysis, LastAnalysedIsTheNewestAnalysedFrame)
   analysed_frame later;
   ASSERT_TRUE (camera.last_analysed (later));
   EXPECT_GT (later.sequence, first.sequence);
+  EXPECT_GE (camera.last_analysed_sequence (), later.sequence);
   camera.release ();
   EXPECT_FALSE (camera.last_analysed (later));
+  EXPECT_EQ (camera.last_analysed_sequence (), 0u);
   expect_counts_hold (camera);
 
   capture reader;
@@ -234,6 +236,7 @@ TEST (Capture_Analysis, LastAnalysedIsTheNewestAnalysedFrame)
       << reader.last_error ();
   analysed_frame none;
   EXPECT_FALSE (reader.last_analysed (none));
+  EXPECT_EQ (reader.last_analysed_sequence (), 0u);
 }
 
 // An analysis fragment that does not parse fails open with GStreamer's

@@ -303,6 +303,11 @@ public:
    * analysis, or when closed. Never blocks a pipeline's streaming
    * thread. Thread-safe, from any thread, concurrently with read(). */
   bool last_analysed (analysed_frame &frame) const;
+  /* The sequence of the frame last_analysed() would copy out now, without
+   * copying it: 0 when there is none, or latestframe did not number it.
+   * For a caller that keeps what it made of a frame, to tell whether that
+   * frame is still the newest. Thread-safe. */
+  std::uint64_t last_analysed_sequence () const;
 
   capture_state state () const;
   capture_stats stats () const;
