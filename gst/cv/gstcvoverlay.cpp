@@ -28,6 +28,7 @@
 
 #include "cvframe.h"
 #include "gstcvelements.h"
+#include "region_boxes.h"
 
 #include <gst/base/gstbasetransform.h>
 #include <gst/video/video.h>
@@ -99,43 +100,13 @@ gst_cv_overlay_set_caps (GstBaseTransform *trans, GstCaps *incaps,
   return TRUE;
 }
 
-static std::vector<lf::drawn_box>
-boxes_of (GstBuffer *buffer)
-{
-  std::vector<lf::drawn_box> boxes;
-  gpointer state = NULL;
-  GstMeta *meta;
-  while ((meta = gst_buffer_iterate_meta_filtered (
-              buffer, &state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)))
-    {
-      auto *region = reinterpret_cast<GstVideoRegionOfInterestMeta *> (meta);
-      lf::drawn_box box;
-      box.box = cv::Rect (region->x, region->y, region->w, region->h);
-      /* roi_type 0 (a meta added without a label) has no string. */
-      const gchar *label = g_quark_to_string (region->roi_type);
-      box.label = label ? label : "";
-      GstStructure *detection
-          = gst_video_region_of_interest_meta_get_param (region, "detection");
-      gdouble confidence;
-      if (detection
-          && gst_structure_get_double (detection, "confidence", &confidence))
-        box.confidence = confidence;
-      const gchar *text
-          = detection ? gst_structure_get_string (detection, "text") : NULL;
-      if (text)
-        box.label += std::string (": ") + text;
-      boxes.push_back (std::move (box));
-    }
-  return boxes;
-}
-
 static GstFlowReturn
 gst_cv_overlay_transform_ip (GstBaseTransform *trans, GstBuffer *buffer)
 {
   GstCvOverlay *self = GST_CV_OVERLAY (trans);
   if (!has_regions (buffer))
     return GST_FLOW_OK;
-  std::vector<lf::drawn_box> boxes = boxes_of (buffer);
+  std::vector<lf::drawn_box> boxes = lf::boxes_of (buffer);
   lf::mapped_frame frame (&self->info, buffer, GST_MAP_READWRITE);
   if (!frame.ok ())
     {

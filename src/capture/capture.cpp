@@ -9,10 +9,13 @@
  *   supervisor.h  states, reconnection, the stall watchdog (its own thread)
  *   frame.h       the frame taken, converted to the reader's format, as a
  *                 cv::Mat that shares its memory
+ * and, with an analysis, the newest analysed frame (last_analysed()).
  */
 #include "latestframe/capture.h"
 
 #include "frame.h"
+#include "frameinfometa.h"
+#include "region_boxes.h"
 #include "supervisor.h"
 
 #include <gst/video/video.h>
@@ -395,6 +398,72 @@ capture::release ()
     impl_->supervisor.join ();
   std::lock_guard<std::mutex> guard (shared.lock);
   shared.state = capture_state::closed;
+}
+
+bool
+capture::last_analysed (analysed_frame &frame) const
+{
+  if (!impl_)
+    return false;
+  std::shared_ptr<detail::session> from;
+  {
+    std::lock_guard<std::mutex> guard (impl_->shared.lock);
+    from = impl_->shared.current;
+  }
+  detail::sample_ptr sample = from ? from->last_analysed () : nullptr;
+  if (!sample)
+    return false;
+  GstBuffer *buffer = gst_sample_get_buffer (sample.get ());
+  analysed_frame taken;
+  taken.regions = boxes_of (buffer);
+  if (const LatestFrameInfoMeta *about = latest_frame_info_meta_get (buffer))
+    {
+      taken.sequence = from->sequence_base () + about->sequence;
+      taken.age_ns = about->age;
+      /* The age runs from the capture time when the camera told it, else
+       * from the frame's running time: either plus the age is the
+       * hand-over. */
+      if (GST_CLOCK_TIME_IS_VALID (about->capture_time))
+        {
+          taken.capture_time_ns
+              = static_cast<std::int64_t> (about->capture_time);
+          if (about->age >= 0)
+            taken.analysed_unix_ns = taken.capture_time_ns + about->age;
+        }
+      else if (GST_CLOCK_TIME_IS_VALID (about->running_time)
+               && about->age >= 0)
+        taken.analysed_unix_ns = from->unix_time_of (
+            about->running_time + static_cast<GstClockTime> (about->age));
+    }
+  /* A converter of its own: read()'s belongs to the reader's thread. */
+  detail::frame_converter to_bgr (*detail::find_mat_format ("BGR"));
+  bool copied = false;
+  std::string error;
+  cv::Mat image = to_bgr.to_mat (std::move (sample), copied, error);
+  if (image.empty ())
+    return false;
+  /* Not the pipeline's memory: the caller may draw on it. */
+  taken.image = copied ? image : image.clone ();
+  frame = std::move (taken);
+  return true;
+}
+
+std::uint64_t
+capture::last_analysed_sequence () const
+{
+  if (!impl_)
+    return 0;
+  std::shared_ptr<detail::session> from;
+  {
+    std::lock_guard<std::mutex> guard (impl_->shared.lock);
+    from = impl_->shared.current;
+  }
+  detail::sample_ptr sample = from ? from->last_analysed () : nullptr;
+  const LatestFrameInfoMeta *about
+      = sample ? latest_frame_info_meta_get (
+            gst_sample_get_buffer (sample.get ()))
+               : nullptr;
+  return about ? from->sequence_base () + about->sequence : 0;
 }
 
 capture_state

@@ -129,7 +129,15 @@ session::build (const source_spec &source, const capture_options &options,
         + (options.analysis.empty ()
                ? " ! latestframe name=latest delivery=on-request"
                : " ! latestframe name=latest ! videoconvert ! "
-                     + options.analysis + " ! fakesink sync=false");
+                     + options.analysis
+                     /* The sink keeps the newest analysed frame (its
+                      * last sample) for last_analysed(): a reference,
+                      * counted in flight by latestframe, and no copy
+                      * until someone asks. A name no fragment would
+                      * give its own elements. */
+                     + " ! fakesink name=latestframe-capture-analysed"
+                       " sync=false"
+                       " enable-last-sample=true");
   GError *parse_error = nullptr;
   GstElement *parsed = gst_parse_launch_full (
       description.c_str (), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &parse_error);
@@ -156,6 +164,7 @@ session::build (const source_spec &source, const capture_options &options,
   if (!options.memory_budget.empty ())
     g_object_set (built->latest_.get (), "memory-budget",
                   options.memory_budget.c_str (), NULL);
+  built->analysed_.reset (gst_bin_get_by_name (bin, "latestframe-capture-analysed"));
   built->gate_.reset (gst_bin_get_by_name (bin, "gate"));
   if (built->gate_)
     {
@@ -195,6 +204,30 @@ session::pull (std::chrono::nanoseconds timeout)
       static_cast<guint64> (std::max<std::int64_t> (timeout.count (), 0)),
       &sample);
   return sample_ptr (sample);
+}
+
+sample_ptr
+session::last_analysed () const
+{
+  if (!analysed_)
+    return nullptr;
+  GstSample *sample = nullptr;
+  g_object_get (analysed_.get (), "last-sample", &sample, NULL);
+  return sample_ptr (sample);
+}
+
+std::int64_t
+session::unix_time_of (GstClockTime running_time) const
+{
+  object_ptr<GstClock> clock (gst_element_get_clock (pipeline_.get ()));
+  if (!clock || !GST_CLOCK_TIME_IS_VALID (running_time))
+    return -1;
+  const GstClockTime at
+      = gst_element_get_base_time (pipeline_.get ()) + running_time;
+  const GstClockTime now = gst_clock_get_time (clock.get ());
+  const std::int64_t unix_now = g_get_real_time () * 1000;
+  return unix_now
+         - (static_cast<std::int64_t> (now) - static_cast<std::int64_t> (at));
 }
 
 session::bus_event

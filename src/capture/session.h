@@ -86,6 +86,13 @@ public:
    * pipeline's bus; `error` says which element failed and why. */
   bus_event wait_bus (std::chrono::milliseconds timeout, std::string &error);
 
+  /* With an analysis: the newest frame the analysis passed to the final
+   * sink (its last sample), or null when none did yet. */
+  sample_ptr last_analysed () const;
+  /* A running time of this pipeline as Unix time on this host's clock,
+   * ns; -1 without a clock (not playing) or a valid time. */
+  std::int64_t unix_time_of (GstClockTime running_time) const;
+
   /* latestframe's stats now. */
   structure_ptr stats () const;
   /* The reader's counts (from `reader_stats`, its stats() read already)
@@ -109,6 +116,7 @@ private:
   object_ptr<GstElement> pipeline_;
   object_ptr<GstElement> latest_;
   object_ptr<GstElement> gate_; /* null without one */
+  object_ptr<GstElement> analysed_; /* null without an analysis */
   object_ptr<GstBus> bus_;
   std::uint64_t connection_ = 0;
   std::uint64_t sequence_base_ = 0;

@@ -34,10 +34,10 @@ quoted (const std::string &value)
  * and joins its supervisor, which one after the other would add up over
  * many cameras (and hold the service's main loop meanwhile). */
 void
-release_together (std::vector<std::unique_ptr<capture>> captures)
+release_together (std::vector<std::shared_ptr<capture>> captures)
 {
   std::vector<std::thread> stopping;
-  for (std::unique_ptr<capture> &one : captures)
+  for (std::shared_ptr<capture> &one : captures)
     stopping.emplace_back ([owned = std::move (one)] () mutable {
       owned->release ();
       owned.reset ();
@@ -104,7 +104,7 @@ camera_fleet::start (const camera_config &camera)
   slot.config = camera;
   slot.instance = ++starts_;
   slot.started = std::chrono::steady_clock::now ();
-  slot.source = std::make_unique<capture> ();
+  slot.source = std::make_shared<capture> ();
   if (!slot.source->open (camera.uri, options_of (camera)))
     GST_WARNING ("camera %s (line %d) cannot start: %s", camera.id.c_str (),
                  camera.line, slot.source->last_error ().c_str ());
@@ -117,7 +117,7 @@ camera_fleet::apply (const std::vector<camera_config> &wanted)
   for (const std::string &id : order_)
     now_running.push_back (running_.at (id).config);
   const reload_plan plan = plan_reload (now_running, wanted);
-  std::vector<std::unique_ptr<capture>> leaving;
+  std::vector<std::shared_ptr<capture>> leaving;
   for (const auto *ids : { &plan.stop, &plan.restart })
     for (const std::string &id : *ids)
       {
@@ -155,10 +155,19 @@ camera_fleet::cameras () const
   return views;
 }
 
+std::map<std::string, std::shared_ptr<capture>>
+camera_fleet::captures () const
+{
+  std::map<std::string, std::shared_ptr<capture>> by_id;
+  for (const auto &[id, camera] : running_)
+    by_id.emplace (id, camera.source);
+  return by_id;
+}
+
 void
 camera_fleet::stop_all ()
 {
-  std::vector<std::unique_ptr<capture>> leaving;
+  std::vector<std::shared_ptr<capture>> leaving;
   for (auto &[id, camera] : running_)
     leaving.push_back (std::move (camera.source));
   running_.clear ();

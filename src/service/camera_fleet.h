@@ -71,6 +71,12 @@ public:
   /* Every camera with its figures now, in the order of `wanted`. */
   std::vector<camera_view> cameras () const;
 
+  /* Every camera's capture by id, shared: for the snapshots answered on
+   * other threads (capture::last_analysed is thread-safe). A capture
+   * stopped by apply() or stop_all() is released, and lives on only until
+   * its last holder lets go. */
+  std::map<std::string, std::shared_ptr<capture>> captures () const;
+
   /* Stops every camera (each pipeline goes to NULL; mqttpublish sends what
    * it still holds, within its drain timeout). */
   void stop_all ();
@@ -82,7 +88,7 @@ private:
   struct running_camera
   {
     camera_config config;
-    std::unique_ptr<capture> source;
+    std::shared_ptr<capture> source;
     std::uint64_t instance = 0;
     std::chrono::steady_clock::time_point started;
   };

@@ -6,6 +6,7 @@
 #include "health.h"
 
 #include "latestframe/prometheus.h"
+#include "latestframe/uri_credentials.h"
 
 #include <nlohmann/json.hpp>
 
@@ -177,6 +178,48 @@ health_json (const camera_view &camera, const process_figures &process,
   /* GStreamer's error texts (a server's reason phrase among them) may hold
    * bytes that are not UTF-8: replaced, never thrown. */
   return message.dump (-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string
+cameras_json (const std::vector<camera_view> &cameras)
+{
+  json listed = json::array ();
+  for (const camera_view &camera : cameras)
+    {
+      const capture_stats &stats = camera.stats;
+      json by_reason = json::object ();
+      for (const named_count &reason : dropped_by_reason (stats))
+        by_reason[reason.name] = reason.count;
+      listed.push_back ({
+          { "id", camera.config.id },
+          /* The configuration's URI may hold a password. */
+          { "uri", redacted_uri (camera.config.uri) },
+          { "state", to_string (stats.state) },
+          { "video",
+            { { "width", stats.width },
+              { "height", stats.height },
+              { "fps", stats.fps } } },
+          { "frames",
+            { { "received", stats.received },
+              { "analysed", stats.pushed },
+              { "dropped", stats.dropped },
+              { "dropped_by_reason", by_reason } } },
+          { "age_ms",
+            { { "p50", ms (stats.age_p50_ns) },
+              { "p95", ms (stats.age_p95_ns) } } },
+          { "bytes",
+            { { "held", stats.held_bytes },
+              { "in_flight", stats.in_flight_bytes } } },
+          { "reconnects", stats.reconnects },
+          { "last_error", stats.last_error.empty ()
+                              ? json (nullptr)
+                              : json (stats.last_error) },
+      });
+    }
+  const json document
+      = { { "schema", "latestframe/cameras/1" }, { "cameras", listed } };
+  /* Error texts may hold bytes that are not UTF-8, as in health_json. */
+  return document.dump (-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string

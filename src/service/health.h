@@ -63,6 +63,11 @@ std::string health_json (const camera_view &camera,
 std::string metrics_exposition (const std::vector<camera_view> &cameras,
                                 const process_figures &process);
 
+/* Every camera's figures as GET /api/cameras serves them
+ * (schema/cameras.schema.json): the same snapshot as metrics_exposition,
+ * each camera's URI with its user info as "***". */
+std::string cameras_json (const std::vector<camera_view> &cameras);
+
 /* RFC 3339, UTC, milliseconds: 2026-11-30T10:50:00.123Z. */
 std::string rfc3339_utc (std::int64_t unix_ns);
 

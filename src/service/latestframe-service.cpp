@@ -15,6 +15,7 @@
 #include "camera_fleet.h"
 #include "health.h"
 #include "metrics_server.h"
+#include "snapshots.h"
 
 #include "latestframe/rendezvous.h"
 #include "latestframe/service_config.h"
@@ -61,6 +62,9 @@ struct service
    * `publish` action) and tells the connection's figures. */
   GstElement *mqtt = nullptr;
   std::unique_ptr<svc::metrics_server> metrics;
+  /* The cameras' latest.jpg, answered on the HTTP server's threads. */
+  std::shared_ptr<svc::camera_snapshots> snapshots
+      = std::make_shared<svc::camera_snapshots> ();
   GMainLoop *loop = nullptr;
   steady::time_point started = steady::now ();
   steady::time_point last_health;
@@ -298,7 +302,12 @@ tick (service &self)
   const svc::process_figures process = process_figures_of (self, cameras);
   report_connection (self, process);
   if (self.metrics)
-    self.metrics->update (svc::metrics_exposition (cameras, process));
+    {
+      self.metrics->update (svc::metrics_exposition (cameras, process));
+      self.metrics->update_cameras (svc::cameras_json (cameras));
+      /* After a reload too, within a tick. */
+      self.snapshots->update (self.fleet->captures ());
+    }
   const auto interval = self.config.health_interval;
   const steady::time_point now = steady::now ();
   if (interval.count () > 0 && now - self.last_health >= interval)
@@ -595,6 +604,11 @@ main (int argc, char **argv)
           {
             self.metrics = std::make_unique<svc::metrics_server> (
                 self.config.metrics.address, self.config.metrics.port);
+            self.metrics->serve_snapshots (
+                [snapshots = self.snapshots] (const std::string &id,
+                                              const std::string &query) {
+                  return snapshots->answer (id, query);
+                });
           }
         catch (const std::exception &problem)
           {
@@ -632,6 +646,7 @@ main (int argc, char **argv)
 
     g_source_remove (tick);
     self.fleet->stop_all ();
+    self.snapshots->update ({});
     self.metrics.reset ();
   }
   say ("stopped");

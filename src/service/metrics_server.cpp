@@ -38,13 +38,16 @@ read_request_head (GInputStream *input)
 
 void
 answer (GOutputStream *output, const char *status, const char *type,
-        const std::string &body)
+        const std::string &body,
+        const std::vector<std::pair<std::string, std::string>> &headers = {})
 {
-  const std::string response = std::string ("HTTP/1.0 ") + status
-                               + "\r\nContent-Type: " + type
-                               + "\r\nContent-Length: "
-                               + std::to_string (body.size ())
-                               + "\r\nConnection: close\r\n\r\n" + body;
+  std::string response = std::string ("HTTP/1.0 ") + status
+                         + "\r\nContent-Type: " + type
+                         + "\r\nContent-Length: "
+                         + std::to_string (body.size ());
+  for (const auto &[name, value] : headers)
+    response += "\r\n" + name + ": " + value;
+  response += "\r\nConnection: close\r\n\r\n" + body;
   g_output_stream_write_all (output, response.data (), response.size (),
                              nullptr, nullptr, nullptr);
 }
@@ -77,6 +80,32 @@ on_request (GThreadedSocketService *, GSocketConnection *connection,
     return query == std::string::npos ? path : path.substr (0, query);
   };
   const std::string path = path_of ();
+  const std::size_t query_start = line.find ('?');
+  const std::size_t query_end = line.find (' ', 4);
+  const std::string query
+      = query_start == std::string::npos || query_start > query_end
+            ? std::string ()
+            : line.substr (query_start + 1,
+                           query_end == std::string::npos
+                               ? std::string::npos
+                               : query_end - query_start - 1);
+  /* /cameras/<id>/latest.jpg: the id, or "" for another path. */
+  const std::string snapshot_prefix = "/cameras/", snapshot_suffix
+                                                   = "/latest.jpg";
+  std::string snapshot_of;
+  if (path.size () > snapshot_prefix.size () + snapshot_suffix.size ()
+      && path.rfind (snapshot_prefix, 0) == 0
+      && path.compare (path.size () - snapshot_suffix.size (),
+                       snapshot_suffix.size (), snapshot_suffix)
+             == 0)
+    snapshot_of = path.substr (snapshot_prefix.size (),
+                               path.size () - snapshot_prefix.size ()
+                                   - snapshot_suffix.size ());
+  snapshot_handler snapshots;
+  {
+    std::lock_guard<std::mutex> guard (served->lock);
+    snapshots = served->snapshots;
+  }
   if (line_end == std::string::npos || path.empty ())
     answer (output, "400 Bad Request", "text/plain", "GET /metrics\n");
   else if (path == "/metrics")
@@ -88,11 +117,32 @@ on_request (GThreadedSocketService *, GSocketConnection *connection,
       }
       answer (output, "200 OK", metrics_text::content_type, body);
     }
+  else if (path == "/api/cameras")
+    {
+      std::string body;
+      {
+        std::lock_guard<std::mutex> guard (served->lock);
+        body = served->cameras;
+      }
+      if (body.empty ())
+        answer (output, "503 Service Unavailable", "text/plain",
+                "the cameras' figures are not read yet\n");
+      else
+        answer (output, "200 OK", "application/json", body);
+    }
+  else if (!snapshot_of.empty () && snapshot_of.find ('/') == std::string::npos
+           && snapshots)
+    {
+      const http_answer reply = snapshots (snapshot_of, query);
+      answer (output, reply.status.c_str (), reply.content_type.c_str (),
+              reply.body, reply.headers);
+    }
   else if (path == "/healthz")
     answer (output, "200 OK", "text/plain", "ok\n");
   else
     answer (output, "404 Not Found", "text/plain",
-            "latestframe-service serves /metrics and /healthz\n");
+            "latestframe-service serves /metrics, /api/cameras, "
+            "/cameras/<id>/latest.jpg and /healthz\n");
   g_io_stream_close (stream, nullptr, nullptr);
   return TRUE;
 }
@@ -153,6 +203,20 @@ metrics_server::update (std::string exposition)
 {
   std::lock_guard<std::mutex> guard (exposition_->lock);
   exposition_->text = std::move (exposition);
+}
+
+void
+metrics_server::serve_snapshots (snapshot_handler handler)
+{
+  std::lock_guard<std::mutex> guard (exposition_->lock);
+  exposition_->snapshots = std::move (handler);
+}
+
+void
+metrics_server::update_cameras (std::string cameras_json)
+{
+  std::lock_guard<std::mutex> guard (exposition_->lock);
+  exposition_->cameras = std::move (cameras_json);
 }
 
 } // namespace latestframe::service

@@ -6,15 +6,33 @@
 
 #include <gio/gio.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace latestframe::service
 {
 
+/* One answer of the server: "404 Not Found", its type, more headers. */
+struct http_answer
+{
+  std::string status;
+  std::string content_type;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+/* Answers GET /cameras/<id>/latest.jpg?<query>, on a request thread. */
+using snapshot_handler = std::function<http_answer (const std::string &id,
+                                                    const std::string &query)>;
+
 /* Serves GET /metrics (the text last given to update(), in Prometheus'
- * text format) and GET /healthz ("ok") over HTTP/1.0, one thread per
+ * text format), GET /api/cameras (the JSON last given to
+ * update_cameras()), GET /cameras/<id>/latest.jpg (serve_snapshots()'s
+ * handler) and GET /healthz ("ok") over HTTP/1.0, one thread per
  * request (GThreadedSocketService), so that a slow scraper never holds up
  * the service's main loop. Anything else gets 404, a request over 8 KiB or
  * not a GET 400.
@@ -35,6 +53,11 @@ public:
   unsigned port () const { return port_; }
 
   void update (std::string exposition);
+  /* The body of GET /api/cameras (cameras_json()). Until the first call,
+   * 503. */
+  void update_cameras (std::string cameras_json);
+  /* Who answers GET /cameras/<id>/latest.jpg (404 until set). */
+  void serve_snapshots (snapshot_handler handler);
 
   /* The text served, shared with the request threads, which may outlive
    * this object by a request. */
@@ -42,6 +65,8 @@ public:
   {
     std::mutex lock;
     std::string text;
+    std::string cameras;
+    snapshot_handler snapshots;
   };
 
 private:

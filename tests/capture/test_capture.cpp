@@ -24,6 +24,7 @@ namespace
 {
 
 using namespace std::chrono_literals;
+using latestframe::analysed_frame;
 using latestframe::capture;
 using latestframe::capture_options;
 using latestframe::capture_state;
@@ -191,6 +192,51 @@ TEST (Capture_Analysis, FramesGoToTheAnalysisNotToRead)
       << camera.last_error ();
   camera.release ();
   expect_counts_hold (camera);
+}
+
+// With an analysis, last_analysed() copies out the newest frame the
+// analysis passed on, in BGR at the stream's size, with its sequence and
+// when it was handed over; without an analysis there is none.
+TEST (Capture_Analysis, LastAnalysedIsTheNewestAnalysedFrame)
+{
+  capture_options options = quick_options ();
+  options.analysis = "identity";
+  capture camera;
+  ASSERT_TRUE (camera.open (live_320x240_30fps, options))
+      << camera.last_error ();
+  const auto deadline = steady::now () + 30s;
+  while (camera.stats ().pushed < 3 && steady::now () < deadline)
+    std::this_thread::sleep_for (10ms);
+  analysed_frame first;
+  ASSERT_TRUE (camera.last_analysed (first));
+  EXPECT_EQ (first.image.type (), CV_8UC3);
+  EXPECT_EQ (first.image.size (), cv::Size (320, 240));
+  EXPECT_GE (first.sequence, 1u);
+  EXPECT_TRUE (first.regions.empty ());
+  const std::int64_t now_ns
+      = std::chrono::duration_cast<std::chrono::nanoseconds> (
+            std::chrono::system_clock::now ().time_since_epoch ())
+            .count ();
+  EXPECT_GT (first.analysed_unix_ns, 0);
+  EXPECT_LE (first.analysed_unix_ns, now_ns);
+  const std::uint64_t pushed = camera.stats ().pushed;
+  while (camera.stats ().pushed < pushed + 3 && steady::now () < deadline)
+    std::this_thread::sleep_for (10ms);
+  analysed_frame later;
+  ASSERT_TRUE (camera.last_analysed (later));
+  EXPECT_GT (later.sequence, first.sequence);
+  EXPECT_GE (camera.last_analysed_sequence (), later.sequence);
+  camera.release ();
+  EXPECT_FALSE (camera.last_analysed (later));
+  EXPECT_EQ (camera.last_analysed_sequence (), 0u);
+  expect_counts_hold (camera);
+
+  capture reader;
+  ASSERT_TRUE (reader.open (live_320x240_30fps, quick_options ()))
+      << reader.last_error ();
+  analysed_frame none;
+  EXPECT_FALSE (reader.last_analysed (none));
+  EXPECT_EQ (reader.last_analysed_sequence (), 0u);
 }
 
 // An analysis fragment that does not parse fails open with GStreamer's

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "latestframe/decode_modes.h"
+#include "latestframe/drawn_box.h"
 #include "latestframe/drop_reasons.h"
 
 #include <opencv2/core.hpp>
@@ -14,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 /* Exported from the shared library, which hides everything else. */
 #define LATESTFRAME_CAPTURE_API __attribute__ ((visibility ("default")))
@@ -157,6 +159,27 @@ struct frame_info
   std::uint64_t connection = 0;
 };
 
+/* The newest frame an analysis finished with (capture_options::analysis),
+ * as capture::last_analysed() gives it. */
+struct analysed_frame
+{
+  /* Its pixels, BGR (CV_8UC3), the caller's own copy: the frame in the
+   * pipeline is never written. */
+  cv::Mat image;
+  /* The regions of interest the analyses attached to it (their
+   * GstVideoRegionOfInterestMeta), in image coordinates, as cvoverlay
+   * draws them: draw_boxes() (latestframe/analysis.h) draws them alike. */
+  std::vector<drawn_box> regions;
+  /* As in frame_info; sequence 0 when latestframe did not say (then two
+   * frames cannot be told apart by it). */
+  std::uint64_t sequence = 0;
+  std::int64_t age_ns = -1;
+  std::int64_t capture_time_ns = -1;
+  /* When latestframe handed it to the analyses, Unix time in ns on this
+   * host's clock; -1 when unknown. */
+  std::int64_t analysed_unix_ns = -1;
+};
+
 /* The capture's figures. The counts of latestframe are summed over all
  * connections; levels, ages and bytes are the current connection's. */
 struct capture_stats
@@ -271,6 +294,20 @@ public:
   /* Stops the pipeline and frees everything; a read() waiting returns
    * false. Idempotent. */
   void release ();
+
+  /* With options.analysis: the newest frame the analysis passed on, with
+   * its regions of interest. The pipeline keeps a reference to it anyway
+   * (its final sink's last sample, counted in flight by latestframe);
+   * only this call copies it out, converting it to BGR. False when no
+   * frame of the current connection was analysed yet, without an
+   * analysis, or when closed. Never blocks a pipeline's streaming
+   * thread. Thread-safe, from any thread, concurrently with read(). */
+  bool last_analysed (analysed_frame &frame) const;
+  /* The sequence of the frame last_analysed() would copy out now, without
+   * copying it: 0 when there is none, or latestframe did not number it.
+   * For a caller that keeps what it made of a frame, to tell whether that
+   * frame is still the newest. Thread-safe. */
+  std::uint64_t last_analysed_sequence () const;
 
   capture_state state () const;
   capture_stats stats () const;

@@ -4,6 +4,8 @@
  */
 #pragma once
 
+#include "latestframe/drawn_box.h"
+
 #include <opencv2/core.hpp>
 
 #include <memory>
@@ -149,14 +151,6 @@ public:
 private:
   struct impl;
   std::unique_ptr<impl> impl_;
-};
-
-/* A box to draw: where, what, how sure. */
-struct drawn_box
-{
-  cv::Rect box;
-  std::string label;
-  double confidence = -1.0; /* < 0: not shown */
 };
 
 /* Draws boxes with their labels (and confidence) on an 8-bit image of 1, 3

@@ -1,0 +1,288 @@
+/* latestframe-service — each camera's newest analysed frame as a JPEG.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "snapshots.h"
+
+#include "latestframe/analysis.h"
+
+#include <glib.h>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <cmath>
+#include <ctime>
+#include <exception>
+#include <tuple>
+#include <vector>
+
+namespace latestframe::service
+{
+
+namespace
+{
+
+/* A decimal number of at most 9 digits, nothing else; -1 otherwise. */
+int
+small_number (const std::string &text)
+{
+  if (text.empty () || text.size () > 9
+      || text.find_first_not_of ("0123456789") != std::string::npos)
+    return -1;
+  return std::stoi (text);
+}
+
+http_answer
+plain (const char *status, std::string message)
+{
+  http_answer reply;
+  reply.status = status;
+  reply.content_type = "text/plain";
+  reply.body = std::move (message) + "\n";
+  return reply;
+}
+
+/* The frame as the options ask, as a JPEG; empty when OpenCV cannot. */
+std::string
+encode (const analysed_frame &frame, const snapshot_options &options)
+{
+  cv::Mat image = frame.image;
+  if (options.boxes)
+    /* image is the capture's copy, ours to draw on. */
+    draw_boxes (image, channel_order::bgr, frame.regions);
+  if (options.width > 0 && options.width != image.cols)
+    {
+      const int height = std::max (
+          1, static_cast<int> (std::lround (static_cast<double> (image.rows)
+                                            * options.width / image.cols)));
+      cv::Mat scaled;
+      cv::resize (image, scaled, cv::Size (options.width, height), 0, 0,
+                  cv::INTER_AREA);
+      image = scaled;
+    }
+  std::vector<unsigned char> jpeg;
+  if (!cv::imencode (".jpg", image, jpeg,
+                     { cv::IMWRITE_JPEG_QUALITY, options.quality }))
+    return {};
+  return std::string (jpeg.begin (), jpeg.end ());
+}
+
+} // namespace
+
+bool
+snapshot_options::operator< (const snapshot_options &other) const
+{
+  return std::tie (width, quality, boxes)
+         < std::tie (other.width, other.quality, other.boxes);
+}
+
+bool
+parse_snapshot_options (const std::string &query, snapshot_options &options,
+                        std::string &problem)
+{
+  snapshot_options read;
+  std::size_t start = 0;
+  while (start < query.size ())
+    {
+      std::size_t end = query.find ('&', start);
+      if (end == std::string::npos)
+        end = query.size ();
+      const std::string pair = query.substr (start, end - start);
+      start = end + 1;
+      if (pair.empty ())
+        continue;
+      const std::size_t equals = pair.find ('=');
+      const std::string key = pair.substr (0, equals);
+      const std::string value
+          = equals == std::string::npos ? "" : pair.substr (equals + 1);
+      const int number = small_number (value);
+      if (key == "width")
+        {
+          if (number < 1)
+            {
+              problem = "width: \"" + value + "\" is not a width in pixels (1 "
+                                              "up to the frame's)";
+              return false;
+            }
+          read.width = number;
+        }
+      else if (key == "quality")
+        {
+          if (number < 1 || number > 100)
+            {
+              problem = "quality: \"" + value + "\" is not 1..100";
+              return false;
+            }
+          read.quality = number;
+        }
+      else if (key == "boxes")
+        {
+          if (number != 0 && number != 1)
+            {
+              problem = "boxes: \"" + value + "\" is not 0 or 1";
+              return false;
+            }
+          read.boxes = number == 1;
+        }
+      else
+        {
+          problem = "unknown option \"" + key
+                    + "\" (width, quality, boxes)";
+          return false;
+        }
+    }
+  options = read;
+  return true;
+}
+
+std::string
+http_date (std::int64_t unix_ns)
+{
+  /* Fixed English names: strftime's follow the locale. */
+  static const char *const days[]
+      = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+  static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May",
+                                        "Jun", "Jul", "Aug", "Sep", "Oct",
+                                        "Nov", "Dec" };
+  const std::time_t seconds = static_cast<std::time_t> (unix_ns / 1000000000);
+  std::tm utc{};
+  gmtime_r (&seconds, &utc);
+  char text[64];
+  std::snprintf (text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                 days[utc.tm_wday], utc.tm_mday, months[utc.tm_mon],
+                 utc.tm_year + 1900, utc.tm_hour, utc.tm_min, utc.tm_sec);
+  return text;
+}
+
+void
+camera_snapshots::update (std::map<std::string, std::shared_ptr<capture>> cameras)
+{
+  std::lock_guard<std::mutex> guard (lock_);
+  /* A camera gone (or restarted: a new capture) starts with no JPEG. */
+  for (auto cache = caches_.begin (); cache != caches_.end ();)
+    {
+      const auto camera = cameras.find (cache->first);
+      const auto before = cameras_.find (cache->first);
+      if (camera == cameras.end () || before == cameras_.end ()
+          || camera->second != before->second)
+        cache = caches_.erase (cache);
+      else
+        ++cache;
+    }
+  cameras_ = std::move (cameras);
+}
+
+http_answer
+camera_snapshots::answer (const std::string &id, const std::string &query)
+{
+  std::shared_ptr<capture> camera;
+  std::shared_ptr<camera_cache> cache;
+  {
+    std::lock_guard<std::mutex> guard (lock_);
+    const auto found = cameras_.find (id);
+    if (found == cameras_.end ())
+      return plain ("404 Not Found", "no camera \"" + id + "\" here");
+    camera = found->second;
+    std::shared_ptr<camera_cache> &slot = caches_[id];
+    if (!slot)
+      slot = std::make_shared<camera_cache> ();
+    cache = slot;
+  }
+  snapshot_options options;
+  std::string problem;
+  if (!parse_snapshot_options (query, options, problem))
+    return plain ("400 Bad Request", problem);
+
+  frame_facts facts;
+  std::shared_ptr<const std::string> jpeg;
+  {
+    std::lock_guard<std::mutex> encoding (cache->encoding);
+    /* The frame encoded last is still the newest: no copy of it needed
+     * unless these options are new. */
+    const std::uint64_t newest = camera->last_analysed_sequence ();
+    if (newest == 0 || newest != cache->frame.sequence)
+      {
+        cache->jpegs.clear ();
+        cache->frame = {};
+      }
+    auto cached = [&] () -> std::shared_ptr<const std::string> {
+      snapshot_options asked = options;
+      if (asked.width == cache->frame.width)
+        asked.width = 0;
+      const auto done = cache->jpegs.find (asked);
+      return done == cache->jpegs.end () ? nullptr : done->second;
+    };
+    if (cache->frame.sequence != 0)
+      jpeg = cached ();
+    facts = cache->frame;
+    if (!jpeg)
+      {
+        analysed_frame frame;
+        if (!camera->last_analysed (frame))
+          {
+            http_answer reply
+                = plain ("503 Service Unavailable",
+                         "camera \"" + id + "\" has no analysed frame yet");
+            reply.headers.emplace_back ("Retry-After", "1");
+            return reply;
+          }
+        facts = { frame.sequence, frame.analysed_unix_ns,
+                  frame.capture_time_ns, frame.image.cols };
+        if (frame.sequence != cache->frame.sequence)
+          {
+            cache->jpegs.clear ();
+            cache->frame = facts;
+          }
+        if (options.width > facts.width)
+          return plain ("400 Bad Request",
+                        "width: " + std::to_string (options.width)
+                            + " is wider than the frame ("
+                            + std::to_string (facts.width) + ")");
+        if (options.width == facts.width)
+          options.width = 0;
+        /* Frames without a sequence cannot be told apart: never cached. */
+        if (facts.sequence != 0)
+          jpeg = cached ();
+        if (!jpeg)
+          {
+            try
+              {
+                jpeg = std::make_shared<const std::string> (
+                    encode (frame, options));
+              }
+            catch (const std::exception &error)
+              {
+                return plain ("500 Internal Server Error",
+                              std::string ("cannot encode the frame: ")
+                                  + error.what ());
+              }
+            if (jpeg->empty ())
+              return plain ("500 Internal Server Error",
+                            "cannot encode the frame as a JPEG");
+            if (facts.sequence != 0)
+              cache->jpegs[options] = jpeg;
+          }
+      }
+  }
+
+  http_answer reply;
+  reply.status = "200 OK";
+  reply.content_type = "image/jpeg";
+  reply.body = *jpeg;
+  if (facts.analysed_unix_ns >= 0)
+    reply.headers.emplace_back ("Last-Modified",
+                                http_date (facts.analysed_unix_ns));
+  /* Only by the camera's clock: an age from the receiver's timestamps
+   * would say how long the frame spent here, not how old the picture is. */
+  if (facts.capture_time_ns >= 0)
+    {
+      const std::int64_t age_ns
+          = g_get_real_time () * 1000 - facts.capture_time_ns;
+      reply.headers.emplace_back (
+          "X-Frame-Age-Ms", std::to_string (std::max<std::int64_t> (age_ns, 0)
+                                            / 1000000));
+    }
+  return reply;
+}
+
+} // namespace latestframe::service
