@@ -1023,7 +1023,7 @@ is_setting_warning (const std::string &text)
   static const char *const expected[]
       = { "Memory held by latestframe is unbounded",
           "Frames arrive too old for max-age",
-          "A frame is larger than the memory budget's cap",
+          "A frame is larger than this element's share of the memory budget",
           "max-size-buffers, max-size-bytes and max-size-time are all 0",
           "frames arrive ", "-byte frame arrived, but memory budget" };
   for (const char *known : expected)
