@@ -539,6 +539,17 @@ mqtt_publisher::take_failure_locked (const std::string &fallback)
       else
         reason = "TLS: " + why;
     }
+  else if (options_.tls.enabled && options_.tls.cert_file.empty ()
+           && !connected_
+           && (fallback == mosquitto_strerror (MOSQ_ERR_PROTOCOL)
+               || fallback == mosquitto_strerror (MOSQ_ERR_CONN_LOST)))
+    /* With TLS 1.3 the broker's "certificate required" alert comes after
+     * the handshake looks done: a client that sends its CONNECT first
+     * reads a closed connection, not the alert. Which one it sees is a
+     * matter of timing (a slower client sees this). */
+    reason = fallback
+             + " (the broker closed the TLS connection before accepting it: "
+               "it may require a client certificate, and none was given)";
   else
     reason = fallback;
   refusal_.clear ();
