@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <limits>
 #include <memory>
@@ -244,34 +245,44 @@ is_one_of (const std::string &text, const char *const (&names)[n])
                       [&] (const char *name) { return text == name; });
 }
 
-template <std::size_t n>
+/* `names` (a C array or a container of names) joined with `joiner`, the
+ * last two with `last_joiner`: "a, b or c". */
+template <typename Names>
 std::string
-list_of (const char *const (&names)[n], const char *last_joiner,
+list_of (const Names &names, const char *last_joiner,
          const char *joiner = ", ")
 {
   std::string list;
-  for (std::size_t i = 0; i < n; i++)
+  const std::size_t n = std::size (names);
+  std::size_t i = 0;
+  for (const auto &name : names)
     {
       if (i > 0)
         list += i + 1 == n ? last_joiner : joiner;
-      list += names[i];
+      list += name;
+      i++;
     }
   return list;
 }
 
-/* "all, on-demand, key-units or auto": decode_modes.h's names. */
+/* decode_modes.h's names, in its order. */
+const std::vector<std::string> &
+decode_mode_names ()
+{
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> made;
+    for (const decode_mode_info &mode : decode_modes)
+      made.push_back (mode.name);
+    return made;
+  }();
+  return names;
+}
+
+/* "all, on-demand, key-units or auto". */
 const std::string &
 decode_mode_words ()
 {
-  static const std::string words = [] {
-    std::string names;
-    for (std::size_t i = 0; i < decode_modes.size (); i++)
-      names += std::string (i == 0                          ? ""
-                            : i + 1 == decode_modes.size () ? " or "
-                                                            : ", ")
-               + decode_modes[i].name;
-    return names;
-  }();
+  static const std::string words = list_of (decode_mode_names (), " or ");
   return words;
 }
 
@@ -662,12 +673,8 @@ json_list (const std::vector<std::string> &names)
   return "[" + list + "]";
 }
 
-const std::string decode_schema = [] {
-  std::vector<std::string> names;
-  for (const decode_mode_info &mode : decode_modes)
-    names.push_back (mode.name);
-  return "{\"enum\": " + json_list (names) + "}";
-}();
+const std::string decode_schema
+    = "{\"enum\": " + json_list (decode_mode_names ()) + "}";
 const value_rule decode_rule
     = { decode_mode_words ().c_str (), decode_schema.c_str () };
 
@@ -1186,6 +1193,21 @@ config_error::config_error (const std::string &file, int line,
     : std::runtime_error (describe_where (file, line, key, problem)),
       file_ (file), line_ (line), key_ (key), problem_ (problem)
 {
+}
+
+bool
+broker_config::same_connection_as (const broker_config &other) const
+{
+  return host == other.host && port == other.port
+         && topic_prefix == other.topic_prefix && qos == other.qos
+         && backlog == other.backlog && username == other.username
+         && password == other.password && client_id == other.client_id
+         && keepalive == other.keepalive && tls.enabled == other.tls.enabled
+         && tls.ca_file == other.tls.ca_file
+         && tls.cert_file == other.tls.cert_file
+         && tls.key_file == other.tls.key_file
+         && tls.insecure == other.tls.insecure
+         && tls.version == other.tls.version;
 }
 
 bool

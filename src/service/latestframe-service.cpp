@@ -347,20 +347,6 @@ announce (const service &self, const svc::reload_plan &plan)
        + joined (plan.restart) + "; kept " + joined (plan.keep));
 }
 
-/* Whether two broker sections make the same connection: every key. */
-bool
-same_broker (const svc::broker_config &a, const svc::broker_config &b)
-{
-  return a.host == b.host && a.port == b.port
-         && a.topic_prefix == b.topic_prefix && a.qos == b.qos
-         && a.backlog == b.backlog && a.username == b.username
-         && a.password == b.password && a.client_id == b.client_id
-         && a.keepalive == b.keepalive && a.tls.enabled == b.tls.enabled
-         && a.tls.ca_file == b.tls.ca_file && a.tls.cert_file == b.tls.cert_file
-         && a.tls.key_file == b.tls.key_file && a.tls.insecure == b.tls.insecure
-         && a.tls.version == b.tls.version;
-}
-
 gboolean
 on_reload (gpointer data)
 {
@@ -381,7 +367,7 @@ on_reload (gpointer data)
     }
   /* What only a restart of the process changes. */
   const svc::broker_config &was = self.config.broker, &is = next.broker;
-  if (!same_broker (is, was)
+  if (!is.same_connection_as (was)
       || next.metrics.address != self.config.metrics.address
       || next.metrics.port != self.config.metrics.port
       || next.memory_budget_bytes != self.config.memory_budget_bytes)

@@ -110,6 +110,10 @@ struct broker_config
   /* 5s..65535s. */
   std::chrono::seconds keepalive{ 60 };
   broker_tls_config tls;
+
+  /* True when both make the same connection: every key is equal (what
+   * only a restart of the service changes). */
+  bool same_connection_as (const broker_config &other) const;
 };
 
 struct metrics_config
