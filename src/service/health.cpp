@@ -116,6 +116,36 @@ rfc3339_utc (std::int64_t unix_ns)
   return text;
 }
 
+namespace
+{
+
+/* What health_json and cameras_json both write, written once. */
+json
+dropped_by_reason_json (const capture_stats &stats)
+{
+  json by_reason = json::object ();
+  for (const named_count &reason : dropped_by_reason (stats))
+    by_reason[reason.name] = reason.count;
+  return by_reason;
+}
+
+json
+video_json (const capture_stats &stats)
+{
+  return { { "width", stats.width },
+           { "height", stats.height },
+           { "fps", stats.fps } };
+}
+
+/* A reason, or null when there is none. */
+json
+text_or_null (const std::string &text)
+{
+  return text.empty () ? json (nullptr) : json (text);
+}
+
+} // namespace
+
 std::string
 health_json (const camera_view &camera, const process_figures &process,
              std::int64_t now_unix_ns)
@@ -135,14 +165,12 @@ health_json (const camera_view &camera, const process_figures &process,
   message["state"] = to_string (stats.state);
   message["reconnects"] = stats.reconnects;
   message["stalls"] = stats.stalls;
-  message["last_error"]
-      = stats.last_error.empty () ? json (nullptr) : json (stats.last_error);
-  json by_reason = json::object ();
-  for (const named_count &reason : dropped_by_reason (stats))
-    by_reason[reason.name] = reason.count;
+  message["last_error"] = text_or_null (stats.last_error);
   message["frames"] = {
-    { "received", stats.received },       { "analysed", stats.pushed },
-    { "dropped", stats.dropped },         { "dropped_by_reason", by_reason },
+    { "received", stats.received },
+    { "analysed", stats.pushed },
+    { "dropped", stats.dropped },
+    { "dropped_by_reason", dropped_by_reason_json (stats) },
     { "held", stats.held_frames },        { "not_decoded", stats.not_decoded },
     { "decode_only", stats.decode_only },
   };
@@ -159,9 +187,7 @@ health_json (const camera_view &camera, const process_figures &process,
   message["mqtt"] = { { "dropped", dropped == process.mqtt_dropped_by_camera.end ()
                                         ? 0
                                         : dropped->second } };
-  message["video"] = { { "width", stats.width },
-                       { "height", stats.height },
-                       { "fps", stats.fps } };
+  message["video"] = video_json (stats);
   message["process"] = {
     { "budget_bytes", process.budget_bytes },
     { "budget_used_bytes", process.budget_used_bytes },
@@ -171,9 +197,7 @@ health_json (const camera_view &camera, const process_figures &process,
         { "published", process.mqtt_published },
         { "dropped", process.mqtt_dropped },
         { "backlog", process.mqtt_backlog },
-        { "last_error", process.mqtt_last_error.empty ()
-                            ? json (nullptr)
-                            : json (process.mqtt_last_error) } } },
+        { "last_error", text_or_null (process.mqtt_last_error) } } },
   };
   /* GStreamer's error texts (a server's reason phrase among them) may hold
    * bytes that are not UTF-8: replaced, never thrown. */
@@ -187,23 +211,17 @@ cameras_json (const std::vector<camera_view> &cameras)
   for (const camera_view &camera : cameras)
     {
       const capture_stats &stats = camera.stats;
-      json by_reason = json::object ();
-      for (const named_count &reason : dropped_by_reason (stats))
-        by_reason[reason.name] = reason.count;
       listed.push_back ({
           { "id", camera.config.id },
           /* The configuration's URI may hold a password. */
           { "uri", redacted_uri (camera.config.uri) },
           { "state", to_string (stats.state) },
-          { "video",
-            { { "width", stats.width },
-              { "height", stats.height },
-              { "fps", stats.fps } } },
+          { "video", video_json (stats) },
           { "frames",
             { { "received", stats.received },
               { "analysed", stats.pushed },
               { "dropped", stats.dropped },
-              { "dropped_by_reason", by_reason } } },
+              { "dropped_by_reason", dropped_by_reason_json (stats) } } },
           { "age_ms",
             { { "p50", ms (stats.age_p50_ns) },
               { "p95", ms (stats.age_p95_ns) } } },
@@ -211,9 +229,7 @@ cameras_json (const std::vector<camera_view> &cameras)
             { { "held", stats.held_bytes },
               { "in_flight", stats.in_flight_bytes } } },
           { "reconnects", stats.reconnects },
-          { "last_error", stats.last_error.empty ()
-                              ? json (nullptr)
-                              : json (stats.last_error) },
+          { "last_error", text_or_null (stats.last_error) },
       });
     }
   const json document
