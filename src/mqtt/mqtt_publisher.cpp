@@ -105,6 +105,18 @@ openssl_reason (const std::string &line)
     reason.pop_back ();
   return reason;
 }
+
+/* Whether `reason` is how a TLS connection the broker closed reads: OpenSSL
+ * hands libmosquitto EPROTO (or the socket ECONNRESET), or libmosquitto
+ * its own words. */
+bool
+closed_during_handshake (const std::string &reason)
+{
+  return reason == std::strerror (EPROTO) || reason == std::strerror (ECONNRESET)
+         || reason == mosquitto_strerror (MOSQ_ERR_PROTOCOL)
+         || reason == mosquitto_strerror (MOSQ_ERR_CONN_LOST);
+}
+
 } // namespace
 
 void
@@ -541,8 +553,7 @@ mqtt_publisher::take_failure_locked (const std::string &fallback)
     }
   else if (options_.tls.enabled && options_.tls.cert_file.empty ()
            && !connected_
-           && (fallback == mosquitto_strerror (MOSQ_ERR_PROTOCOL)
-               || fallback == mosquitto_strerror (MOSQ_ERR_CONN_LOST)))
+           && closed_during_handshake (fallback))
     /* With TLS 1.3 the broker's "certificate required" alert comes after
      * the handshake looks done: a client that sends its CONNECT first
      * reads a closed connection, not the alert. Which one it sees is a
