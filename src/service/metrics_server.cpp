@@ -5,6 +5,7 @@
 #include "metrics_server.h"
 
 #include "latestframe/prometheus.h"
+#include "status_page.h"
 
 #include <stdexcept>
 
@@ -139,10 +140,16 @@ on_request (GThreadedSocketService *, GSocketConnection *connection,
     }
   else if (path == "/healthz")
     answer (output, "200 OK", "text/plain", "ok\n");
+  else if (path == "/")
+    answer (output, "200 OK", "text/html; charset=utf-8",
+            std::string (status_page_html),
+            { { "Content-Security-Policy", std::string (status_page_policy) },
+              { "Cache-Control", "no-cache" } });
   else
     answer (output, "404 Not Found", "text/plain",
-            "latestframe-service serves /metrics, /api/cameras, "
-            "/cameras/<id>/latest.jpg and /healthz\n");
+            "latestframe-service serves / (a page of every camera), "
+            "/metrics, /api/cameras, /cameras/<id>/latest.jpg and "
+            "/healthz\n");
   g_io_stream_close (stream, nullptr, nullptr);
   return TRUE;
 }

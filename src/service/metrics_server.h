@@ -32,7 +32,8 @@ using snapshot_handler = std::function<http_answer (const std::string &id,
 /* Serves GET /metrics (the text last given to update(), in Prometheus'
  * text format), GET /api/cameras (the JSON last given to
  * update_cameras()), GET /cameras/<id>/latest.jpg (serve_snapshots()'s
- * handler) and GET /healthz ("ok") over HTTP/1.0, one thread per
+ * handler), GET / (status_page_html: a page of every camera, reading
+ * the last two) and GET /healthz ("ok") over HTTP/1.0, one thread per
  * request (GThreadedSocketService), so that a slow scraper never holds up
  * the service's main loop. Anything else gets 404, a request over 8 KiB or
  * not a GET 400.
