@@ -13,7 +13,8 @@ namespace latestframe::service
  * request outside the service: status_page_policy forbids any) that reads
  * only the service's own API:
  *   - GET /api/cameras once a second, the next poll only after the last
- *     answered; frame rates are the differences of two successive polls;
+ *     answered; frame rates are the counts' differences over the last
+ *     5 s of polls (shown from 3 s on);
  *   - per camera GET /cameras/<id>/latest.jpg?width=<=320&boxes=1, the
  *     next one a second after the last loaded (a slow service or a slow
  *     link gets fewer requests, never a pile of them), and only for the
@@ -58,8 +59,8 @@ inline constexpr std::string_view status_page_html = R"html(<!DOCTYPE html>
   .error { color: var(--trouble); font-size: .9em; overflow-wrap: anywhere; }
   #single { padding: .7em; }
   #single .tile { max-width: 100%; cursor: zoom-out; }
-  #single .picture { aspect-ratio: auto; min-height: 50vh; }
-  #single .picture img { width: auto; max-width: 100%; max-height: 80vh; height: auto; }
+  /* Alone, the picture fills the window whatever its size. */
+  #single .picture { aspect-ratio: auto; height: 78vh; }
   [hidden] { display: none !important; }
 </style>
 </head>
@@ -79,11 +80,17 @@ const TROUBLE_STATES = new Set(["connecting", "reconnecting", "closed"]);
 
 const grid = document.getElementById("grid");
 const single = document.getElementById("single");
-/* id -> { tile, image, fields, camera (last API record), previous
- * (record of the poll before, with its time), timer, loading, url } */
+/* id -> { tile, image, camera (last API record), previous (its record
+ * in the base poll), timer, loading, url, visible } */
 const tiles = new Map();
 let shown = null;  /* the id shown alone, or null for the grid */
-let lastPoll = null;  /* { time, byId } */
+/* The polls of the last RATE_WINDOW_MS and one before: { time, byId }.
+ * The service refreshes its figures once a second, on its own clock, so
+ * two polls a second apart may be two refreshes apart or none: a rate
+ * over one poll would read 0 or twice the truth. Over 5 s it is within
+ * about 20%. */
+const RATE_WINDOW_MS = 5000, RATE_LEAST_MS = 3000;
+const polls = [];
 
 function bytes(count) {
   const units = ["B", "KiB", "MiB", "GiB"];
@@ -127,7 +134,7 @@ function render(entry, seconds) {
   const state = tile.querySelector(".state");
   state.textContent = camera.state;
   state.classList.toggle("trouble", trouble);
-  const rate = key => previous && seconds > 0
+  const rate = key => previous && seconds * 1000 >= RATE_LEAST_MS
     ? Math.max(0, (camera.frames[key] - previous.frames[key]) / seconds).toFixed(1)
     : "–";
   field("fps").textContent = rate("received") + " received, " + rate("analysed") + " analysed";
@@ -219,7 +226,10 @@ document.addEventListener("keydown", event => {
 
 function update(list) {
   const now = performance.now();
-  const seconds = lastPoll ? (now - lastPoll.time) / 1000 : 0;
+  while (polls.length > 1 && now - polls[1].time >= RATE_WINDOW_MS)
+    polls.shift();
+  const base = polls[0];
+  const seconds = base ? (now - base.time) / 1000 : 0;
   const seen = new Set();
   for (const camera of list.cameras) {
     seen.add(camera.id);
@@ -230,7 +240,7 @@ function update(list) {
       inView.observe(entry.tile);
       entry.timer = setTimeout(() => refresh(entry), 0);
     }
-    entry.previous = lastPoll && lastPoll.byId.get(camera.id) || null;
+    entry.previous = base && base.byId.get(camera.id) || null;
     entry.camera = camera;
     render(entry, seconds);
   }
@@ -245,7 +255,7 @@ function update(list) {
       if (shown === id) show(null);
     }
   }
-  lastPoll = { time: now, byId: new Map(list.cameras.map(c => [c.id, c])) };
+  polls.push({ time: now, byId: new Map(list.cameras.map(c => [c.id, c])) });
   const troubled = list.cameras.filter(c => TROUBLE_STATES.has(c.state)).length;
   const summary = document.getElementById("summary");
   summary.textContent = list.cameras.length + " cameras"
