@@ -19,7 +19,9 @@ if [ "${1:-}" = "--no-build" ]; then build=0; fi
 # ccache: meson compiles through it when it is installed, so a run after
 # another (a clean clone of the same machine, CI's next run) recompiles
 # only what changed; the first run pays a few percent for filling it.
-ensure_packages ccache || { echo "0 passed, 1 failed"; exit 1; }
+# chromium, its driver and selenium: the service's page is tested in a
+# real browser (tests/service/test_service_page.py).
+ensure_packages ccache chromium chromium-driver python3-selenium || { echo "0 passed, 1 failed"; exit 1; }
 # Paths below the clone are hashed relative to it, and not the build
 # folder: a clone elsewhere still hits.
 export CCACHE_BASEDIR=$LATESTFRAME_ROOT CCACHE_NOHASHDIR=1
