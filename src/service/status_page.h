@@ -114,7 +114,7 @@ function makeTile(id) {
   tile.title = "click: " + id + " alone, full size";
   const entry = { id, tile, image: tile.querySelector("img"), camera: null,
                   previous: null, timer: null, loading: false, url: null,
-                  visible: true };
+                  visible: false };
   tile.addEventListener("click", () => show(shown === id ? null : id));
   entry.image.addEventListener("load", () => {
     tile.querySelector(".wait").hidden = true;
@@ -191,7 +191,14 @@ function schedule(entry) {
 const inView = new IntersectionObserver(seen => {
   for (const item of seen) {
     const entry = tiles.get(item.target.dataset.camera);
-    if (entry) entry.visible = item.isIntersecting;
+    if (!entry) continue;
+    entry.visible = item.isIntersecting;
+    /* Scrolled into view (or just made) with no picture yet: now, not
+     * at the next turn. */
+    if (entry.visible && !entry.url && !entry.loading) {
+      clearTimeout(entry.timer);
+      refresh(entry);
+    }
   }
 });
 
@@ -237,8 +244,8 @@ function update(list) {
     if (!entry) {
       entry = makeTile(camera.id);
       grid.appendChild(entry.tile);
+      /* Its first snapshot when the observer sees it in view. */
       inView.observe(entry.tile);
-      entry.timer = setTimeout(() => refresh(entry), 0);
     }
     entry.previous = base && base.byId.get(camera.id) || null;
     entry.camera = camera;
