@@ -137,6 +137,16 @@ video_json (const capture_stats &stats)
            { "fps", stats.fps } };
 }
 
+/* A camera's count in a map by camera id, which leaves out cameras
+ * without any. */
+std::uint64_t
+count_for (const std::map<std::string, std::uint64_t> &counts,
+           const std::string &camera)
+{
+  const auto found = counts.find (camera);
+  return found == counts.end () ? 0 : found->second;
+}
+
 /* A reason, or null when there is none. */
 json
 text_or_null (const std::string &text)
@@ -183,10 +193,8 @@ health_json (const camera_view &camera, const process_figures &process,
   message["bytes"] = { { "held", stats.held_bytes },
                        { "in_flight", stats.in_flight_bytes },
                        { "peak", stats.peak_bytes } };
-  const auto dropped = process.mqtt_dropped_by_camera.find (camera.config.id);
-  message["mqtt"] = { { "dropped", dropped == process.mqtt_dropped_by_camera.end ()
-                                        ? 0
-                                        : dropped->second } };
+  message["mqtt"] = { { "dropped", count_for (process.mqtt_dropped_by_camera,
+                                              camera.config.id) } };
   message["video"] = video_json (stats);
   message["process"] = {
     { "budget_bytes", process.budget_bytes },
@@ -205,7 +213,8 @@ health_json (const camera_view &camera, const process_figures &process,
 }
 
 std::string
-cameras_json (const std::vector<camera_view> &cameras)
+cameras_json (const std::vector<camera_view> &cameras,
+              const process_figures &process)
 {
   json listed = json::array ();
   for (const camera_view &camera : cameras)
@@ -228,8 +237,12 @@ cameras_json (const std::vector<camera_view> &cameras)
           { "bytes",
             { { "held", stats.held_bytes },
               { "in_flight", stats.in_flight_bytes } } },
+          { "max_age_ms", camera.config.max_age.count () },
           { "reconnects", stats.reconnects },
+          { "stalls", stats.stalls },
           { "last_error", text_or_null (stats.last_error) },
+          { "snapshot_encodes",
+            count_for (process.snapshot_encodes_by_camera, camera.config.id) },
       });
     }
   const json document
@@ -317,11 +330,14 @@ metrics_exposition (const std::vector<camera_view> &cameras,
               "the broker was away (the backlog is shared fairly: a camera "
               "that publishes more loses its own oldest first)",
               metric_type::counter, [&] (const camera_view &c) {
-                const auto found
-                    = process.mqtt_dropped_by_camera.find (c.config.id);
-                return found == process.mqtt_dropped_by_camera.end ()
-                           ? 0
-                           : found->second;
+                return count_for (process.mqtt_dropped_by_camera, c.config.id);
+              });
+  per_camera ("latestframe_camera_snapshot_encodes_total",
+              "JPEGs encoded for GET /cameras/<id>/latest.jpg: only on "
+              "request, and once per frame and options however many ask",
+              metric_type::counter, [&] (const camera_view &c) {
+                return count_for (process.snapshot_encodes_by_camera,
+                                  c.config.id);
               });
   per_camera ("latestframe_camera_instance",
               "Which start of the camera in this process (a reload's restart "

@@ -45,6 +45,10 @@ struct process_figures
    * shared fairly, so a chatty camera loses its own. Cameras with none
    * may be missing. */
   std::map<std::string, std::uint64_t> mqtt_dropped_by_camera;
+  /* JPEGs the HTTP server encoded for GET /cameras/<id>/latest.jpg, by
+   * camera (camera_snapshots::encodes); cameras never asked for may be
+   * missing. */
+  std::map<std::string, std::uint64_t> snapshot_encodes_by_camera;
   /* Reloads (SIGHUP) applied, and those refused for a bad file. */
   std::uint64_t reloads = 0;
   std::uint64_t reload_failures = 0;
@@ -66,7 +70,8 @@ std::string metrics_exposition (const std::vector<camera_view> &cameras,
 /* Every camera's figures as GET /api/cameras serves them
  * (schema/cameras.schema.json): the same snapshot as metrics_exposition,
  * each camera's URI with its user info as "***". */
-std::string cameras_json (const std::vector<camera_view> &cameras);
+std::string cameras_json (const std::vector<camera_view> &cameras,
+                          const process_figures &process);
 
 /* RFC 3339, UTC, milliseconds: 2026-11-30T10:50:00.123Z. */
 std::string rfc3339_utc (std::int64_t unix_ns);

@@ -236,6 +236,7 @@ process_figures_of (service &self, const std::vector<svc::camera_view> &cameras)
       figures.mqtt_dropped_by_camera = dropped_by_camera (stats);
       gst_structure_free (stats);
     }
+  figures.snapshot_encodes_by_camera = self.snapshots->encodes ();
   figures.reloads = self.reloads;
   figures.reload_failures = self.reload_failures;
   return figures;
@@ -304,7 +305,7 @@ tick (service &self)
   if (self.metrics)
     {
       self.metrics->update (svc::metrics_exposition (cameras, process));
-      self.metrics->update_cameras (svc::cameras_json (cameras));
+      self.metrics->update_cameras (svc::cameras_json (cameras, process));
       /* After a reload too, within a tick. */
       self.snapshots->update (self.fleet->captures ());
     }

@@ -172,6 +172,13 @@ camera_snapshots::update (std::map<std::string, std::shared_ptr<capture>> camera
   cameras_ = std::move (cameras);
 }
 
+std::map<std::string, std::uint64_t>
+camera_snapshots::encodes () const
+{
+  std::lock_guard<std::mutex> guard (lock_);
+  return encodes_;
+}
+
 http_answer
 camera_snapshots::answer (const std::string &id, const std::string &query)
 {
@@ -259,6 +266,10 @@ camera_snapshots::answer (const std::string &id, const std::string &query)
             if (jpeg->empty ())
               return plain ("500 Internal Server Error",
                             "cannot encode the frame as a JPEG");
+            {
+              std::lock_guard<std::mutex> guard (lock_);
+              ++encodes_[id];
+            }
             if (facts.sequence != 0)
               cache->jpegs[options] = jpeg;
           }

@@ -60,6 +60,11 @@ public:
    * an analysed frame yet; 400 for bad options. */
   http_answer answer (const std::string &id, const std::string &query);
 
+  /* JPEGs encoded so far, by camera id, since the process started (a
+   * camera's count survives its restarts): requests answered from the
+   * cache, and an idle page, add nothing. */
+  std::map<std::string, std::uint64_t> encodes () const;
+
 private:
   /* What the answer says of a frame besides its pixels. */
   struct frame_facts
@@ -80,8 +85,9 @@ private:
     std::map<snapshot_options, std::shared_ptr<const std::string>> jpegs;
   };
 
-  std::mutex lock_;
+  mutable std::mutex lock_;
   std::map<std::string, std::shared_ptr<capture>> cameras_;
+  std::map<std::string, std::uint64_t> encodes_;
   std::map<std::string, std::shared_ptr<camera_cache>> caches_;
 };
 

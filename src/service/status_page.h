@@ -23,8 +23,9 @@ namespace latestframe::service
  *   - a click on a tile shows that camera alone with its full-size
  *     snapshot (the grid's thumbnails stop meanwhile), a click back (or
  *     Escape) returns to the grid.
- * A camera in trouble (connecting, reconnecting or closed) has a red
- * border and its state in red. Snapshots are fetched with cache: no-store
+ * A camera in trouble (connecting, reconnecting or closed; stalled in the
+ * last 5 s; frames older than its max-age) has a red border and says why
+ * in red. Snapshots are fetched with cache: no-store
  * and shown from a blob: URL: the snapshot URL is the same each time (the
  * API refuses unknown options such as a cache buster), and an <img> given
  * the same src again would show the browser's copy. */
@@ -81,7 +82,7 @@ const TROUBLE_STATES = new Set(["connecting", "reconnecting", "closed"]);
 const grid = document.getElementById("grid");
 const single = document.getElementById("single");
 /* id -> { tile, image, camera (last API record), previous (its record
- * in the base poll), timer, loading, url, visible } */
+ * in the base poll), timer, loading, url, visible, trouble (troubleOf) } */
 const tiles = new Map();
 let shown = null;  /* the id shown alone, or null for the grid */
 /* The polls of the last RATE_WINDOW_MS and one before: { time, byId }.
@@ -114,7 +115,7 @@ function makeTile(id) {
   tile.title = "click: " + id + " alone, full size";
   const entry = { id, tile, image: tile.querySelector("img"), camera: null,
                   previous: null, timer: null, loading: false, url: null,
-                  visible: false };
+                  visible: false, trouble: "" };
   tile.addEventListener("click", () => show(shown === id ? null : id));
   entry.image.addEventListener("load", () => {
     tile.querySelector(".wait").hidden = true;
@@ -123,12 +124,40 @@ function makeTile(id) {
   return entry;
 }
 
+/* Why a camera is in trouble, from its last two API records, or "" when
+ * it is not: its connection is down, the stall watchdog gave up on it
+ * within the window, or its frames arrive older than its max-age (an age
+ * p95 over it, or more frames dropped for age than analysed: latestframe
+ * drops them before the analyses, so the age of those it hands over may
+ * look fine while hardly any are). */
+function troubleOf(camera, previous) {
+  if (TROUBLE_STATES.has(camera.state))
+    return camera.state + (camera.last_error ? ": " + camera.last_error : "");
+  if (previous && camera.stalls > previous.stalls)
+    return "stalled: no frame for its stall-timeout";
+  if (camera.max_age_ms > 0) {
+    if (camera.age_ms.p95 > camera.max_age_ms)
+      return "age p95 " + Math.round(camera.age_ms.p95) + " ms, over max-age "
+        + camera.max_age_ms + " ms";
+    const dropped = record => (record.frames.dropped_by_reason.age || 0);
+    if (previous) {
+      const tooOld = dropped(camera) - dropped(previous);
+      const analysed = camera.frames.analysed - previous.frames.analysed;
+      if (tooOld > 0 && tooOld >= analysed)
+        return tooOld + " frames older than max-age " + camera.max_age_ms
+          + " ms dropped, " + analysed + " analysed";
+    }
+  }
+  return "";
+}
+
 /* The figures of one camera from its last two API records. */
 function render(entry, seconds) {
   const camera = entry.camera, previous = entry.previous;
   const tile = entry.tile;
   const field = name => tile.querySelector('[data-field="' + name + '"]');
-  const trouble = TROUBLE_STATES.has(camera.state);
+  entry.trouble = troubleOf(camera, previous);
+  const trouble = entry.trouble !== "";
   tile.classList.toggle("trouble", trouble);
   tile.dataset.state = camera.state;
   const state = tile.querySelector(".state");
@@ -142,7 +171,7 @@ function render(entry, seconds) {
   field("dropped").textContent = camera.frames.dropped;
   field("memory").textContent = bytes(camera.bytes.held) + " held, "
     + bytes(camera.bytes.in_flight) + " in flight";
-  tile.querySelector(".error").textContent = trouble && camera.last_error ? camera.last_error : "";
+  tile.querySelector(".error").textContent = entry.trouble;
 }
 
 function snapshotUrl(entry) {
@@ -263,7 +292,7 @@ function update(list) {
     }
   }
   polls.push({ time: now, byId: new Map(list.cameras.map(c => [c.id, c])) });
-  const troubled = list.cameras.filter(c => TROUBLE_STATES.has(c.state)).length;
+  const troubled = list.cameras.filter(c => tiles.get(c.id).trouble).length;
   const summary = document.getElementById("summary");
   summary.textContent = list.cameras.length + " cameras"
     + (troubled ? ", " + troubled + " in trouble" : ", none in trouble");
