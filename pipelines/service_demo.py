@@ -31,6 +31,9 @@ def main():
     parser.add_argument("--cameras", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--analyses", default="cvmotion ! cvpeopledetect")
+    parser.add_argument("--port", type=int, default=0,
+                        help="the service's HTTP port (its page, API and "
+                        "/metrics); 0 = any free one")
     args = parser.parse_args()
 
     broker = MqttBroker()
@@ -71,11 +74,15 @@ def main():
             f"defaults: {{ analyses: \"{args.analyses}\", max-age: 500ms }}\n"
             "cameras:\n"
             + "".join(f"  - id: {i}\n    uri: {camera.url}\n" for i in ids))
-        port = free_port()
+        port = args.port or free_port()
         service = subprocess.Popen([args.service, "--config", str(config),
                                     "--metrics-port", str(port)])
         try:
             started = time.monotonic()
+            # Every camera's newest analysed frame with its boxes, its
+            # figures, and a camera in trouble in red.
+            print(f"the page: http://127.0.0.1:{port}/ (open it while the "
+                  "demo runs; --seconds S runs it longer)", flush=True)
             while time.monotonic() - started < args.seconds:
                 time.sleep(1)
                 if service.poll() is not None:

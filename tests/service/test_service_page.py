@@ -10,6 +10,8 @@ directory (LATESTFRAME_TEST_ARTIFACTS), or in the working directory.
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,7 +21,7 @@ import pytest
 webdriver = pytest.importorskip("selenium.webdriver")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_service_live import (CAMERA_ARGS, RtspCamera,  # noqa: E402,F401
+from test_service_live import (CAMERA_ARGS, ROOT, RtspCamera,  # noqa: E402,F401
                                broker, cameras, program, services, wait_for,
                                workdir, write_config)
 from test_service_snapshots import camera_list, get  # noqa: E402
@@ -228,3 +230,71 @@ def test_page_shows_every_camera(four_cameras, browser):
     assert not outside, outside
     assert f"{origin}/api/cameras" in requested
     assert not browser.complaints()
+
+
+# A camera whose frames arrive older than its max-age is in trouble though
+# it streams: the page says so in red (from the age p95 over max-age, or
+# from more frames dropped for age than analysed), beside a healthy
+# camera.
+def test_page_marks_frames_older_than_max_age(broker, cameras, services,
+                                              workdir, browser):
+    servers = cameras(2)
+    config = workdir / "cameras.yaml"
+    # 1 ms: no frame over RTSP is that young by the camera's clock.
+    write_config(config, broker.port,
+                 [("too-old", servers[0].url, {"max-age": "1ms"}),
+                  ("fine", servers[1].url)])
+    service = services(config)
+    wait_for(lambda: camera_list(service) is not None, 30,
+             "the service's HTTP server answering")
+    browser.driver.get(f"http://127.0.0.1:{service.metrics_port}/")
+    reason = ("return document.querySelector("
+              "'.tile[data-camera=\"too-old\"] .error').textContent")
+    wait_for(lambda: "max-age 1 ms" in browser.script(reason), 30,
+             lambda: f"too-old marked: {tiles(browser)} "
+             f"{camera_list(service)}")
+    shown = tiles(browser)
+    assert shown["too-old"]["trouble"] and shown["too-old"]["state"] == "streaming"
+    wait_for(lambda: figures_shown(tiles(browser)["fine"]), 30,
+             lambda: f"fine shown: {tiles(browser)}")
+    assert not tiles(browser)["fine"]["trouble"]
+    listed = {c["id"]: c for c in camera_list(service)["cameras"]}
+    assert listed["too-old"]["max_age_ms"] == 1
+    assert listed["too-old"]["age_ms"]["p95"] > 1 or (
+        listed["too-old"]["frames"]["dropped_by_reason"]["age"] > 0)
+    print(f"too-old: {browser.script(reason)}")
+
+
+# The demo (pipelines/service-demo.sh) prints its page's URL, and the page
+# shows the demo's cameras: the screenshot in docs/service.md is this
+# test's page-demo.png.
+def test_page_of_the_demo(browser):
+    demo = subprocess.Popen(
+        [sys.executable, str(ROOT / "pipelines" / "service_demo.py"),
+         "--service", program("LATESTFRAME_SERVICE"),
+         "--testcam", program("LATESTFRAME_TESTCAM"), "--seconds", "40"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        url = None
+        for line in demo.stdout:
+            if line.startswith("the page: "):
+                url = line.split()[2]
+                break
+        assert url and url.startswith("http://127.0.0.1:"), url
+        port = int(url.split(":")[2].rstrip("/"))
+        wait_for(lambda: get(port, "/api/cameras")[0] == 200, 30,
+                 "the demo's service answering")
+        browser.driver.get(url)
+        wait_for(lambda: len(tiles(browser)) == 3
+                 and all(figures_shown(t) for t in tiles(browser).values()),
+                 30, lambda: f"the demo's 3 cameras shown: {tiles(browser)}")
+        # On a loaded machine cvpeopledetect may make a camera's age
+        # exceed the demo's max-age: the page says so, rightly.
+        for tile in tiles(browser).values():
+            print(f"{tile['id']}: {tile['state']}, age p95 {tile['age']}, "
+                  f"{tile['fps']}" + (", in trouble" if tile["trouble"] else ""))
+        browser.screenshot("page-demo.png")
+    finally:
+        # As Ctrl-C: the demo stops its service, camera and broker.
+        demo.send_signal(signal.SIGINT)
+        demo.communicate(timeout=60)
