@@ -154,6 +154,26 @@ def test_latest_jpg_boxes(running):
     changed = difference.mean()
     assert changed > 0.002, "boxes=1 drew nothing"
     assert changed < 0.5, f"boxes=1 changed {changed:.0%} of the picture"
+    # The scene's moving object (src/stamp/scene.cpp: a box of shade 250,
+    # height/6 a side, going round the middle; the gradient stays below 200
+    # and the stamp's white at 235) is inside a drawn box: from its centre,
+    # a drawn line in each of the four directions.
+    cx, cy = moving_box_centre(decoded(plain))
+    assert (difference[cy, :cx].any() and difference[cy, cx + 1:].any()
+            and difference[:cy, cx].any() and difference[cy + 1:, cx].any()), (
+        f"the moving box at ({cx}, {cy}) is in no drawn box")
+
+
+def moving_box_centre(image):
+    """The centre (x, y) of the test camera's bright moving box."""
+    bright = (cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) >= 243).astype(numpy.uint8)
+    count, _, stats, centres = cv2.connectedComponentsWithStats(bright)
+    side = image.shape[0] // 6
+    boxes = [n for n in range(1, count)
+             if 0.5 * side * side <= stats[n, cv2.CC_STAT_AREA] <= 1.5 * side * side]
+    assert len(boxes) == 1, f"not one moving box: {stats[1:]}"
+    x, y = centres[boxes[0]]
+    return int(round(x)), int(round(y))
 
 
 # Errors: an unknown camera is 404, one without a frame 503 with
