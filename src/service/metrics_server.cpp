@@ -16,6 +16,10 @@ namespace
 {
 
 constexpr gsize max_request_bytes = 8192;
+/* Requests answered at once; more wait for a thread, up to max_waiting
+ * (each holds a descriptor); beyond that a connection is closed unread. */
+constexpr gint max_threads = 4;
+constexpr guint max_waiting = 64;
 
 /* Reads the request head (up to the empty line), at most
  * max_request_bytes; empty when the client sent nothing usable. */
@@ -53,12 +57,10 @@ answer (GOutputStream *output, const char *status, const char *type,
                              nullptr, nullptr, nullptr);
 }
 
-gboolean
-on_request (GThreadedSocketService *, GSocketConnection *connection,
-            GObject *, gpointer user_data)
+/* Answers one connection, on a thread of the pool. */
+void
+serve (GSocketConnection *connection, metrics_server::shared_text *served)
 {
-  const auto &served
-      = *static_cast<std::shared_ptr<metrics_server::shared_text> *> (user_data);
   /* A scraper that stops talking does not keep its thread for ever. */
   g_socket_set_timeout (g_socket_connection_get_socket (connection), 10);
   GIOStream *stream = G_IO_STREAM (connection);
@@ -151,6 +153,28 @@ on_request (GThreadedSocketService *, GSocketConnection *connection,
             "/metrics, /api/cameras, /cameras/<id>/latest.jpg and "
             "/healthz\n");
   g_io_stream_close (stream, nullptr, nullptr);
+}
+
+/* The pool's function: `data` is the connection, ours to unref. */
+void
+on_connection (gpointer data, gpointer user_data)
+{
+  GSocketConnection *connection = G_SOCKET_CONNECTION (data);
+  serve (connection, static_cast<metrics_server::shared_text *> (user_data));
+  g_object_unref (connection);
+}
+
+/* On the main loop: hands the connection to a thread of the pool, where it
+ * waits its turn when all are busy. */
+gboolean
+on_incoming (GSocketService *, GSocketConnection *connection, GObject *,
+             gpointer user_data)
+{
+  GThreadPool *pool = static_cast<GThreadPool *> (user_data);
+  if (g_thread_pool_unprocessed (pool) >= max_waiting)
+    g_io_stream_close (G_IO_STREAM (connection), nullptr, nullptr);
+  else
+    g_thread_pool_push (pool, g_object_ref (connection), nullptr);
   return TRUE;
 }
 
@@ -158,7 +182,7 @@ on_request (GThreadedSocketService *, GSocketConnection *connection,
 
 metrics_server::metrics_server (const std::string &address, unsigned port)
 {
-  service_ = g_threaded_socket_service_new (4);
+  service_ = g_socket_service_new ();
   GInetAddress *inet = g_inet_address_new_from_string (address.c_str ());
   if (!inet)
     {
@@ -184,17 +208,16 @@ metrics_server::metrics_server (const std::string &address, unsigned port)
     }
   port_ = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
   g_object_unref (bound);
-  /* The handler's own reference to the text, dropped with the service
-   * (after its last request thread). */
-  exposition_ = std::make_shared<shared_text> ();
-  auto held = std::make_unique<std::shared_ptr<shared_text>> (exposition_);
-  g_signal_connect_data (
-      service_, "run", G_CALLBACK (on_request), held.release (),
-      [] (gpointer data, GClosure *) {
-        std::unique_ptr<std::shared_ptr<shared_text>> (
-            static_cast<std::shared_ptr<shared_text> *> (data));
-      },
-      GConnectFlags (0));
+  exposition_ = std::make_unique<shared_text> ();
+  /* Not GThreadedSocketService: when all its threads are busy it stops
+   * the socket service and a request thread starts it again, and GLib
+   * 2.74's service, stopped and started so from another thread while the
+   * main loop accepts, crashed the process under 20 concurrent clients
+   * (SIGSEGV in GIO's accept, on the main loop). Here the main loop
+   * accepts all the time and the pool's threads only answer. */
+  pool_ = g_thread_pool_new (on_connection, exposition_.get (), max_threads,
+                             FALSE, nullptr);
+  g_signal_connect (service_, "incoming", G_CALLBACK (on_incoming), pool_);
   g_socket_service_start (service_);
 }
 
@@ -203,6 +226,9 @@ metrics_server::~metrics_server ()
   g_socket_service_stop (service_);
   g_socket_listener_close (G_SOCKET_LISTENER (service_));
   g_object_unref (service_);
+  /* The connections waiting are answered; then the threads are done with
+   * exposition_. */
+  g_thread_pool_free (pool_, FALSE, TRUE);
 }
 
 void

@@ -33,13 +33,16 @@ using snapshot_handler = std::function<http_answer (const std::string &id,
  * text format), GET /api/cameras (the JSON last given to
  * update_cameras()), GET /cameras/<id>/latest.jpg (serve_snapshots()'s
  * handler), GET / (status_page_html: a page of every camera, reading
- * the last two) and GET /healthz ("ok") over HTTP/1.0, one thread per
- * request (GThreadedSocketService), so that a slow scraper never holds up
+ * the last two) and GET /healthz ("ok") over HTTP/1.0. Connections are
+ * accepted on the main loop of the thread that constructs it and answered
+ * on a pool of 4 threads (a connection waits for a free one; past 64
+ * waiting, it is closed unanswered), so that a slow scraper never holds up
  * the service's main loop. Anything else gets 404, a request over 8 KiB or
  * not a GET 400.
  *
- * Threads: construct, update() and destroy from one thread; requests are
- * answered on GIO's threads, from a copy taken under the lock. */
+ * Threads: construct, update() and destroy from one thread, whose main
+ * loop runs; requests are answered on the pool's threads, from a copy
+ * taken under the lock. Destroying waits for the requests in hand. */
 class metrics_server
 {
 public:
@@ -60,8 +63,7 @@ public:
   /* Who answers GET /cameras/<id>/latest.jpg (404 until set). */
   void serve_snapshots (snapshot_handler handler);
 
-  /* The text served, shared with the request threads, which may outlive
-   * this object by a request. */
+  /* The text served, shared with the request threads. */
   struct shared_text
   {
     std::mutex lock;
@@ -72,8 +74,9 @@ public:
 
 private:
   GSocketService *service_ = nullptr;
+  GThreadPool *pool_ = nullptr;
   unsigned port_ = 0;
-  std::shared_ptr<shared_text> exposition_;
+  std::unique_ptr<shared_text> exposition_;
 };
 
 } // namespace latestframe::service
