@@ -57,6 +57,34 @@ answer (GOutputStream *output, const char *status, const char *type,
                              nullptr, nullptr, nullptr);
 }
 
+/* Before closing a connection whose request was not read to its end (a
+ * head over max_request_bytes, or not a GET, which may have a body):
+ * closing with bytes unread sends a reset, which can destroy the answer
+ * before the client reads it. Says the answer is done, then reads and
+ * drops what the client still sends, until it closes or for 64 KiB or 1 s
+ * at most. */
+void
+drain (GSocketConnection *connection)
+{
+  GSocket *socket = g_socket_connection_get_socket (connection);
+  if (!g_socket_shutdown (socket, FALSE, TRUE, nullptr))
+    return;
+  g_socket_set_timeout (socket, 1);
+  GInputStream *input
+      = g_io_stream_get_input_stream (G_IO_STREAM (connection));
+  const gint64 end = g_get_monotonic_time () + G_USEC_PER_SEC;
+  char chunk[4096];
+  gsize dropped = 0;
+  while (dropped < 65536 && g_get_monotonic_time () < end)
+    {
+      const gssize got
+          = g_input_stream_read (input, chunk, sizeof chunk, nullptr, nullptr);
+      if (got <= 0)
+        break;
+      dropped += static_cast<gsize> (got);
+    }
+}
+
 /* Answers one connection, on a thread of the pool. */
 void
 serve (GSocketConnection *connection, metrics_server::shared_text *served)
@@ -152,6 +180,8 @@ serve (GSocketConnection *connection, metrics_server::shared_text *served)
             "latestframe-service serves / (a page of every camera), "
             "/metrics, /api/cameras, /cameras/<id>/latest.jpg and "
             "/healthz\n");
+  if (!whole || line.rfind ("GET ", 0) != 0)
+    drain (connection);
   g_io_stream_close (stream, nullptr, nullptr);
 }
 
