@@ -20,6 +20,8 @@ constexpr gsize max_request_bytes = 8192;
  * (each holds a descriptor); beyond that a connection is closed unread. */
 constexpr gint max_threads = 4;
 constexpr guint max_waiting = 64;
+/* Connections the kernel holds until the main loop accepts them. */
+constexpr int listen_backlog = 128;
 
 /* Reads the request head (up to the empty line), at most
  * max_request_bytes; empty when the client sent nothing usable. */
@@ -222,6 +224,10 @@ metrics_server::metrics_server (const std::string &address, unsigned port)
     }
   GSocketAddress *where = g_inet_socket_address_new (inet, port);
   g_object_unref (inet);
+  /* GLib's default queue of 10 connections not accepted yet overflowed
+   * under 20 clients at once (the main loop accepts one a turn), and a
+   * refused client waits 1 s to try again. */
+  g_socket_listener_set_backlog (G_SOCKET_LISTENER (service_), listen_backlog);
   GSocketAddress *bound = nullptr;
   GError *error = nullptr;
   const gboolean listening = g_socket_listener_add_address (
