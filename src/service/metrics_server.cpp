@@ -8,6 +8,7 @@
 #include "status_page.h"
 
 #include <stdexcept>
+#include <utility>
 
 namespace latestframe::service
 {
@@ -23,24 +24,24 @@ constexpr guint max_waiting = 64;
 /* Connections the kernel holds until the main loop accepts them. */
 constexpr int listen_backlog = 128;
 
-/* Reads the request head (up to the empty line), at most
- * max_request_bytes; empty when the client sent nothing usable. */
-std::string
-read_request_head (GInputStream *input)
+/* Owns a reference to a GObject (GIO's, not GStreamer's). */
+struct unref_object
 {
-  std::string head;
-  char chunk[1024];
-  while (head.size () < max_request_bytes
-         && head.find ("\r\n\r\n") == std::string::npos
-         && head.find ("\n\n") == std::string::npos)
-    {
-      const gssize got
-          = g_input_stream_read (input, chunk, sizeof chunk, nullptr, nullptr);
-      if (got <= 0)
-        break;
-      head.append (chunk, static_cast<std::size_t> (got));
-    }
-  return head;
+  void operator() (gpointer object) const { g_object_unref (object); }
+};
+template <typename T> using object_ptr = std::unique_ptr<T, unref_object>;
+
+/* Connections whose request head is still being read, on the main loop;
+ * beyond this many a new one is closed unread (each holds a descriptor). */
+constexpr std::size_t max_reading = 256;
+/* A client that has not sent its whole head by then is closed unanswered. */
+constexpr guint head_timeout_s = 10;
+
+bool
+head_is_whole (const std::string &head)
+{
+  return head.find ("\r\n\r\n") != std::string::npos
+         || head.find ("\n\n") != std::string::npos;
 }
 
 void
@@ -87,18 +88,17 @@ drain (GSocketConnection *connection)
     }
 }
 
-/* Answers one connection, on a thread of the pool. */
+/* Answers one connection whose request head was read, on a thread of the
+ * pool. */
 void
-serve (GSocketConnection *connection, metrics_server::shared_text *served)
+serve (GSocketConnection *connection, const std::string &head,
+       metrics_server::shared_text *served)
 {
-  /* A scraper that stops talking does not keep its thread for ever. */
+  /* A client that stops reading does not keep the thread for ever. */
   g_socket_set_timeout (g_socket_connection_get_socket (connection), 10);
   GIOStream *stream = G_IO_STREAM (connection);
-  const std::string head
-      = read_request_head (g_io_stream_get_input_stream (stream));
   GOutputStream *output = g_io_stream_get_output_stream (stream);
-  const bool whole = head.find ("\r\n\r\n") != std::string::npos
-                     || head.find ("\n\n") != std::string::npos;
+  const bool whole = head_is_whole (head);
   const std::size_t line_end
       = whole ? head.find_first_of ("\r\n") : std::string::npos;
   const std::string line = head.substr (0, line_end);
@@ -187,26 +187,123 @@ serve (GSocketConnection *connection, metrics_server::shared_text *served)
   g_io_stream_close (stream, nullptr, nullptr);
 }
 
-/* The pool's function: `data` is the connection, ours to unref. */
-void
-on_connection (gpointer data, gpointer user_data)
+/* A connection and its request head: what the pool's threads answer. */
+struct request
 {
-  GSocketConnection *connection = G_SOCKET_CONNECTION (data);
-  serve (connection, static_cast<metrics_server::shared_text *> (user_data));
-  g_object_unref (connection);
+  object_ptr<GSocketConnection> connection;
+  std::string head;
+};
+
+/* The pool's function: `data` is a request, ours to delete. */
+void
+on_request (gpointer data, gpointer user_data)
+{
+  const std::unique_ptr<request> taken (static_cast<request *> (data));
+  serve (taken->connection.get (), taken->head,
+         static_cast<metrics_server::shared_text *> (user_data));
 }
 
-/* On the main loop: hands the connection to a thread of the pool, where it
- * waits its turn when all are busy. */
+} // namespace
+
+/* One connection whose head is read on the main loop, asynchronously, so
+ * that a client that connects and says nothing holds no thread: only a
+ * whole head (or one over max_request_bytes, or one the client ended)
+ * goes to the pool. */
+struct head_reader
+{
+  std::shared_ptr<metrics_server::readers> owner;
+  object_ptr<GSocketConnection> connection;
+  object_ptr<GCancellable> cancellable{ g_cancellable_new () };
+  guint timeout = 0;
+  std::string head;
+  char chunk[1024];
+};
+
+namespace
+{
+
+void read_more (head_reader *reader);
+
+/* Ends the reading: hands the request to the pool when it has something to
+ * answer (and the server is still there), else closes the connection. */
+void
+finish (head_reader *reader, bool answer_it)
+{
+  const std::unique_ptr<head_reader> done (reader);
+  if (done->timeout != 0)
+    g_source_remove (done->timeout);
+  metrics_server::readers &owner = *done->owner;
+  owner.reading.erase (reader);
+  if (answer_it && owner.pool
+      && g_thread_pool_unprocessed (owner.pool) < max_waiting)
+    {
+      auto handed = std::make_unique<request> (
+          request{ std::move (done->connection), std::move (done->head) });
+      g_thread_pool_push (owner.pool, handed.release (), nullptr);
+    }
+  else
+    g_io_stream_close (G_IO_STREAM (done->connection.get ()), nullptr,
+                       nullptr);
+}
+
+void
+on_read (GObject *input, GAsyncResult *result, gpointer data)
+{
+  head_reader *reader = static_cast<head_reader *> (data);
+  const gssize got = g_input_stream_read_finish (G_INPUT_STREAM (input),
+                                                 result, nullptr);
+  if (got > 0)
+    reader->head.append (reader->chunk, static_cast<std::size_t> (got));
+  if (got > 0 && reader->head.size () < max_request_bytes
+      && !head_is_whole (reader->head))
+    {
+      read_more (reader);
+      return;
+    }
+  /* A whole head, one too long, or one the client ended (it gets its 400);
+   * nothing at all, an error or the timeout's cancel: closed. */
+  finish (reader, got >= 0 && !reader->head.empty ()
+                      && !g_cancellable_is_cancelled (reader->cancellable.get ()));
+}
+
+void
+read_more (head_reader *reader)
+{
+  g_input_stream_read_async (
+      g_io_stream_get_input_stream (G_IO_STREAM (reader->connection.get ())),
+      reader->chunk, sizeof reader->chunk, G_PRIORITY_DEFAULT,
+      reader->cancellable.get (), on_read, reader);
+}
+
+gboolean
+on_head_timeout (gpointer data)
+{
+  head_reader *reader = static_cast<head_reader *> (data);
+  reader->timeout = 0;
+  g_cancellable_cancel (reader->cancellable.get ());
+  return G_SOURCE_REMOVE;
+}
+
+/* On the main loop: starts reading the connection's head. */
 gboolean
 on_incoming (GSocketService *, GSocketConnection *connection, GObject *,
              gpointer user_data)
 {
-  GThreadPool *pool = static_cast<GThreadPool *> (user_data);
-  if (g_thread_pool_unprocessed (pool) >= max_waiting)
-    g_io_stream_close (G_IO_STREAM (connection), nullptr, nullptr);
-  else
-    g_thread_pool_push (pool, g_object_ref (connection), nullptr);
+  auto &owner = *static_cast<std::shared_ptr<metrics_server::readers> *> (
+      user_data);
+  if (owner->reading.size () >= max_reading)
+    {
+      g_io_stream_close (G_IO_STREAM (connection), nullptr, nullptr);
+      return TRUE;
+    }
+  auto reader = std::make_unique<head_reader> ();
+  reader->owner = owner;
+  reader->connection.reset (G_SOCKET_CONNECTION (g_object_ref (connection)));
+  head_reader *reading = reader.release ();
+  owner->reading.insert (reading);
+  reading->timeout
+      = g_timeout_add_seconds (head_timeout_s, on_head_timeout, reading);
+  read_more (reading);
   return TRUE;
 }
 
@@ -251,9 +348,10 @@ metrics_server::metrics_server (const std::string &address, unsigned port)
    * main loop accepts, crashed the process under 20 concurrent clients
    * (SIGSEGV in GIO's accept, on the main loop). Here the main loop
    * accepts all the time and the pool's threads only answer. */
-  pool_ = g_thread_pool_new (on_connection, exposition_.get (), max_threads,
-                             FALSE, nullptr);
-  g_signal_connect (service_, "incoming", G_CALLBACK (on_incoming), pool_);
+  readers_ = std::make_shared<readers> ();
+  readers_->pool = g_thread_pool_new (on_request, exposition_.get (),
+                                      max_threads, FALSE, nullptr);
+  g_signal_connect (service_, "incoming", G_CALLBACK (on_incoming), &readers_);
   g_socket_service_start (service_);
 }
 
@@ -262,9 +360,15 @@ metrics_server::~metrics_server ()
   g_socket_service_stop (service_);
   g_socket_listener_close (G_SOCKET_LISTENER (service_));
   g_object_unref (service_);
-  /* The connections waiting are answered; then the threads are done with
+  /* The heads still being read are dropped: each reader ends (and is
+   * freed) when the main loop next runs its cancelled read, and then
+   * finds no pool. */
+  for (head_reader *reader : readers_->reading)
+    g_cancellable_cancel (reader->cancellable.get ());
+  GThreadPool *pool = std::exchange (readers_->pool, nullptr);
+  /* The requests waiting are answered; then the threads are done with
    * exposition_. */
-  g_thread_pool_free (pool_, FALSE, TRUE);
+  g_thread_pool_free (pool, FALSE, TRUE);
 }
 
 void

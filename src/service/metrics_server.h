@@ -9,12 +9,16 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace latestframe::service
 {
+
+/* A connection whose request head is being read (metrics_server.cpp). */
+struct head_reader;
 
 /* One answer of the server: "404 Not Found", its type, more headers. */
 struct http_answer
@@ -72,11 +76,21 @@ public:
     snapshot_handler snapshots;
   };
 
+  /* The connections whose request head the main loop is reading (opaque
+   * readers of metrics_server.cpp), and the pool answering those read;
+   * both on the main loop's thread only. A reader keeps this alive until
+   * its read ends, after the server may be gone (pool then null). */
+  struct readers
+  {
+    GThreadPool *pool = nullptr;
+    std::set<head_reader *> reading;
+  };
+
 private:
   GSocketService *service_ = nullptr;
-  GThreadPool *pool_ = nullptr;
   unsigned port_ = 0;
   std::unique_ptr<shared_text> exposition_;
+  std::shared_ptr<readers> readers_;
 };
 
 } // namespace latestframe::service
