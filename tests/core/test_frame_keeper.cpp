@@ -1238,6 +1238,8 @@ TEST (DecodeMode, AutomaticPicksTheCheapestThatMeetsPaceAndAge)
   meter.key_unit_at (second);
   meter.key_unit_at (second + 100 * ms); /* an early IDR */
   EXPECT_EQ (meter.interval_ns (), second) << "the largest recent interval";
+  EXPECT_EQ (meter.shortest_interval_ns (), 100 * ms)
+      << "the shortest recent interval";
 }
 
 // What the owner sets the keeper to: raw video ignores the decode mode but
@@ -1337,6 +1339,14 @@ TEST_F (FrameKeeper, KeyUnitsAtThePaceAreNotHeldBack)
     unit (2 + i, key, (990 + 500 * i) * ms);
   EXPECT_EQ (next_id (nullptr, newest), 0u)
       << "key units twice as often as the pace: paced";
+  fake::advance (1000 * ms);
+  EXPECT_EQ (next_id (nullptr, newest), 6u);
+  /* One key unit late (a gap as long as the pace) among the fast ones:
+   * still paced. */
+  unit (7, key, 3990 * ms);
+  unit (8, key, 4490 * ms);
+  EXPECT_EQ (next_id (nullptr, newest), 0u)
+      << "one interval at the pace among faster ones: still paced";
   expect_balanced ();
 }
 

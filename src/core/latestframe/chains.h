@@ -131,13 +131,25 @@ public:
     last_ns_ = time_ns;
   }
 
-  /* 0 until two key units were timed. */
+  /* The largest recent interval: key units come at least this often.
+   * 0 until two key units were timed. */
   std::uint64_t interval_ns () const
   {
     std::uint64_t largest = 0;
     for (std::uint64_t interval : intervals_)
       largest = interval > largest ? interval : largest;
     return largest;
+  }
+
+  /* The shortest recent interval: key units come at most this often.
+   * 0 until two key units were timed. */
+  std::uint64_t shortest_interval_ns () const
+  {
+    std::uint64_t shortest = 0;
+    for (std::uint64_t interval : intervals_)
+      if (interval != 0 && (shortest == 0 || interval < shortest))
+        shortest = interval;
+    return shortest;
   }
 
   void reset () { *this = key_interval_meter (); }
