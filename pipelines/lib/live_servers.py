@@ -33,35 +33,42 @@ def accepts_connections(port):
 class RtspCamera:
     """latestframe-testcam in its own process: started on a free port,
     killed, stopped and continued, restarted on the same port. `program`
-    is the camera's path (LATESTFRAME_TESTCAM)."""
+    is the camera's path (LATESTFRAME_TESTCAM). With `mounts` > 1 it
+    serves that many streams whose key units are out of step (--mounts):
+    `urls` lists them, `url` is the first."""
 
-    def __init__(self, program, *args):
+    def __init__(self, program, *args, mounts=1):
         self.program = program
-        self.args = list(args)
+        self.args = list(args) + ([f"--mounts={mounts}"] if mounts > 1 else [])
+        self.mounts = mounts
         self.process = None
         self.url = None
+        self.urls = []
         self.start(0)
 
     def start(self, port):
         self.process = subprocess.Popen(
             [self.program, f"--port={port}", *self.args],
             stdout=subprocess.PIPE, text=True)
-        first_line = threading.Event()
+        served = threading.Event()
         lines = []
 
-        # Its first line is the URL it serves; later lines are drained, so
-        # that a full pipe never blocks it.
+        # Its first lines are the URLs it serves, one per mount; later
+        # lines are drained, so that a full pipe never blocks it.
         def drain(stdout):
             for line in stdout:
                 lines.append(line.strip())
-                first_line.set()
-            first_line.set()
+                if len(lines) >= self.mounts:
+                    served.set()
+            served.set()
 
         threading.Thread(target=drain, args=(self.process.stdout,),
                          daemon=True).start()
-        assert first_line.wait(20), "the test camera printed nothing"
-        assert lines and lines[0].startswith("rtsp://"), lines
-        self.url = lines[0]
+        assert served.wait(20), "the test camera printed nothing"
+        assert len(lines) >= self.mounts and all(
+            line.startswith("rtsp://") for line in lines[:self.mounts]), lines
+        self.urls = lines[:self.mounts]
+        self.url = self.urls[0]
 
     def port(self):
         return int(self.url.rsplit(":", 1)[1].split("/", 1)[0])

@@ -13,6 +13,14 @@
  * back and forth), corrupt or lose packets, refuse connections and put
  * its clock out of step.
  *
+ * With --mounts=N it serves N streams, PATH-0 to PATH-(N-1), as N cameras
+ * whose key units are not in step, at the cost of one encoder: one
+ * stream is encoded and mount k sends each access unit k x GOP / N frames
+ * after it was made (its first one a key unit), timed when it is sent.
+ * Receivers that age frames from the stream's capture times see a camera
+ * of its own; the stamp in the pixels is the time the picture was drawn,
+ * older than that by the mount's delay.
+ *
  * The capture time also travels in the stream, as cameras send it: RTCP
  * sender reports map RTP time to this host's wall clock (NTP) at the moment
  * each frame was stamped (rtpbin's rtcp-sync-send-time=false: capture time,
@@ -35,11 +43,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace scene = latestframe::scene;
 namespace stamp = latestframe::stamp;
@@ -71,17 +82,39 @@ struct options
   gdouble drop = 0;
   gboolean refuse = FALSE;
   gint clock_offset_ms = 0;
+  gint mounts = 1;
   /* RTSP basic authentication when user is given. */
   gchar *user = nullptr;
   gchar *password = nullptr;
 };
 
-/* Where the frames go: the appsrc of the media being served, if any. */
+struct camera;
+
+/* One mount point: the appsrc of the media being served there, if any. */
+struct mount
+{
+  camera *cam = nullptr;
+  std::string path;
+  /* --mounts: frames of the shared stream between its access units and
+   * this mount's; whether the mount's current media got its first key
+   * unit yet. */
+  guint delay = 0;
+  bool started = false;         /* under cam->lock */
+  GstElement *appsrc = nullptr; /* a ref, under cam->lock */
+};
+
+/* Where the frames go: one mount (raw frames, encoded by its media) or,
+ * with --mounts, an encoder whose access units the mounts send. */
 struct camera
 {
   options opts;
   std::mutex lock;
-  GstElement *appsrc = nullptr; /* a ref, under lock */
+  std::vector<std::unique_ptr<mount>> mounts;
+  /* --mounts: the encoder pipeline, its input, and the last GOP of access
+   * units it made (touched by its streaming thread only). */
+  GstElement *encoder = nullptr;
+  GstElement *raw = nullptr;
+  std::deque<GstBuffer *> coded;
   std::atomic<bool> running{ true };
   std::atomic<guint64> frames_sent{ 0 };
   GMainLoop *loop = nullptr;
@@ -331,11 +364,14 @@ produce (camera *cam, file_frames *file)
       if (!frame.buffer)
         continue;
       GstElement *appsrc = nullptr;
-      {
-        std::lock_guard<std::mutex> lock (cam->lock);
-        if (cam->appsrc)
-          appsrc = GST_ELEMENT (gst_object_ref (cam->appsrc));
-      }
+      if (cam->raw)
+        appsrc = GST_ELEMENT (gst_object_ref (cam->raw));
+      else
+        {
+          std::lock_guard<std::mutex> lock (cam->lock);
+          if (cam->mounts[0]->appsrc)
+            appsrc = GST_ELEMENT (gst_object_ref (cam->mounts[0]->appsrc));
+        }
       if (!appsrc)
         {
           gst_buffer_unref (frame.buffer);
@@ -358,6 +394,55 @@ produce (camera *cam, file_frames *file)
       gst_object_unref (appsrc);
       cam->frames_sent++;
     }
+}
+
+/* --mounts: each access unit the encoder makes goes into the last GOP,
+ * and every mount sends the one of `delay` frames before, timed now: a
+ * mount starts on a key unit and its key units keep their place in the
+ * GOP, `delay` frames after the encoder's. */
+GstFlowReturn
+coded_access_unit (GstAppSink *sink, gpointer data)
+{
+  camera *cam = static_cast<camera *> (data);
+  GstSample *sample = gst_app_sink_pull_sample (sink);
+  if (!sample)
+    return GST_FLOW_EOS;
+  GstCaps *caps = gst_sample_get_caps (sample);
+  cam->coded.push_front (gst_buffer_ref (gst_sample_get_buffer (sample)));
+  if (cam->coded.size () > static_cast<std::size_t> (cam->opts.gop))
+    {
+      gst_buffer_unref (cam->coded.back ());
+      cam->coded.pop_back ();
+    }
+  for (const std::unique_ptr<mount> &m : cam->mounts)
+    {
+      if (m->delay >= cam->coded.size ())
+        continue;
+      GstBuffer *unit = cam->coded[m->delay];
+      GstElement *appsrc = nullptr;
+      {
+        std::lock_guard<std::mutex> lock (cam->lock);
+        if (!m->appsrc)
+          continue;
+        if (!m->started
+            && GST_BUFFER_FLAG_IS_SET (unit, GST_BUFFER_FLAG_DELTA_UNIT))
+          continue;
+        m->started = true;
+        appsrc = GST_ELEMENT (gst_object_ref (m->appsrc));
+      }
+      const std::optional<GstClockTime> running = running_time_of (appsrc);
+      if (running)
+        {
+          /* The data is shared; the timestamps are this mount's. */
+          GstBuffer *sent = gst_buffer_copy (unit);
+          GST_BUFFER_PTS (sent) = GST_BUFFER_DTS (sent) = *running;
+          gst_app_src_set_caps (GST_APP_SRC (appsrc), caps); /* no-op if same */
+          gst_app_src_push_buffer (GST_APP_SRC (appsrc), sent);
+        }
+      gst_object_unref (appsrc);
+    }
+  gst_sample_unref (sample);
+  return GST_FLOW_OK;
 }
 
 /* Scrambles the slice data of one RTP packet: not its RTP header (12
@@ -450,9 +535,9 @@ damage_packets (GstPad *, GstPadProbeInfo *info, gpointer data)
 void
 media_unprepared (GstRTSPMedia *, gpointer data)
 {
-  camera *cam = static_cast<camera *> (data);
-  std::lock_guard<std::mutex> lock (cam->lock);
-  gst_clear_object (&cam->appsrc);
+  mount *m = static_cast<mount *> (data);
+  std::lock_guard<std::mutex> lock (m->cam->lock);
+  gst_clear_object (&m->appsrc);
 }
 
 /* The media's rtpbin, once the server adds it: sender reports map RTP time
@@ -496,7 +581,8 @@ add_ntp64_extension (GstElement *bin)
 void
 media_configure (GstRTSPMediaFactory *, GstRTSPMedia *media, gpointer data)
 {
-  camera *cam = static_cast<camera *> (data);
+  mount *m = static_cast<mount *> (data);
+  camera *cam = m->cam;
   GstElement *bin = gst_rtsp_media_get_element (media);
   GstElement *appsrc = gst_bin_get_by_name (GST_BIN (bin), "cam");
   add_ntp64_extension (bin);
@@ -519,11 +605,12 @@ media_configure (GstRTSPMediaFactory *, GstRTSPMedia *media, gpointer data)
       gst_object_unref (src);
       gst_object_unref (pay);
     }
-  g_signal_connect (media, "unprepared", G_CALLBACK (media_unprepared), cam);
+  g_signal_connect (media, "unprepared", G_CALLBACK (media_unprepared), m);
   {
     std::lock_guard<std::mutex> lock (cam->lock);
-    gst_clear_object (&cam->appsrc);
-    cam->appsrc = appsrc;
+    gst_clear_object (&m->appsrc);
+    m->appsrc = appsrc;
+    m->started = false;
   }
   gst_object_unref (bin);
 }
@@ -608,6 +695,11 @@ main (int argc, char **argv)
       "this many ms ahead (negative: behind) of this host's clock, as a "
       "camera whose clock is not in step (default 0)",
       "MS" },
+    { "mounts", 0, 0, G_OPTION_ARG_INT, &o.mounts,
+      "Serve N cameras, PATH-0 to PATH-(N-1), from one encoder: mount k "
+      "sends each frame k x GOP / N frames later, so that their key units "
+      "are out of step (default 1: PATH alone; no --b-frames with more)",
+      "N" },
     { "user", 0, 0, G_OPTION_ARG_STRING, &o.user,
       "Ask for RTSP basic authentication as this user (default: none)",
       "NAME" },
@@ -630,11 +722,13 @@ main (int argc, char **argv)
   if (!valid_size (o.width, o.height) || o.fps < 1 || o.fps > 240
       || o.bitrate < 16 || o.gop < 1 || o.b_frames < 0 || o.b_frames > 16
       || o.corrupt < 0 || o.corrupt > 1 || o.drop < 0 || o.drop > 1
-      || o.resize_every < 0
+      || o.resize_every < 0 || o.mounts < 1 || o.mounts > 1024
+      || (o.mounts > 1 && o.b_frames > 0)
       || (o.resize_after >= 0
           && !parse_size (o.resize, &resized_w, &resized_h)))
     {
-      g_printerr ("invalid options (sizes must be even, at least 16x16): "
+      g_printerr ("invalid options (sizes must be even, at least 16x16; "
+                  "--mounts 1-1024, and 1 with --b-frames): "
                   "see --help\n");
       return 2;
     }
@@ -655,7 +749,6 @@ main (int argc, char **argv)
   gst_rtsp_server_set_service (server, service);
   g_free (service);
 
-  GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new ();
   /* x264enc applies tune=zerolatency (which alone means no B-frames)
    * first and the properties set here after it, so bframes wins and the
    * rest of zerolatency (no lookahead) stays: the encoder holds back
@@ -677,32 +770,57 @@ main (int argc, char **argv)
                                o.b_frames, ultrafast ? "main" : "high")
         : !ultrafast ? g_strdup ("! video/x-h264,profile=high ")
                      : g_strdup ("");
-  gchar *launch = g_strdup_printf (
-      "( appsrc name=cam is-live=true format=time "
-      "! x264enc tune=zerolatency speed-preset=%s threads=1 "
-      "bitrate=%d key-int-max=%d %s! rtph264pay name=pay0 pt=96 "
-      "config-interval=-1 )",
+  gchar *encode = g_strdup_printf (
+      "x264enc tune=zerolatency speed-preset=%s threads=1 bitrate=%d "
+      "key-int-max=%d %s",
       preset, o.bitrate, o.gop, b_frame_settings);
   g_free (b_frame_settings);
-  gst_rtsp_media_factory_set_launch (factory, launch);
-  g_free (launch);
-  gst_rtsp_media_factory_set_shared (factory, TRUE);
+  gchar *launch;
+  if (o.mounts > 1)
+    {
+      /* One encoder; each mount pays out its access units (see
+       * coded_access_unit). */
+      gchar *encoder = g_strdup_printf (
+          "appsrc name=raw is-live=true format=time ! %s"
+          "! video/x-h264,stream-format=byte-stream,alignment=au "
+          "! appsink name=coded sync=false",
+          encode);
+      cam.encoder = gst_parse_launch (encoder, NULL);
+      g_free (encoder);
+      if (!cam.encoder)
+        {
+          g_printerr ("cannot make the encoder\n");
+          return 1;
+        }
+      cam.raw = gst_bin_get_by_name (GST_BIN (cam.encoder), "raw");
+      GstElement *coded = gst_bin_get_by_name (GST_BIN (cam.encoder), "coded");
+      GstAppSinkCallbacks callbacks = {};
+      callbacks.new_sample = coded_access_unit;
+      gst_app_sink_set_callbacks (GST_APP_SINK (coded), &callbacks, &cam, NULL);
+      gst_object_unref (coded);
+      gst_element_set_state (cam.encoder, GST_STATE_PLAYING);
+      launch = g_strdup ("( appsrc name=cam is-live=true format=time "
+                         "! rtph264pay name=pay0 pt=96 config-interval=-1 )");
+    }
+  else
+    launch = g_strdup_printf ("( appsrc name=cam is-live=true format=time "
+                              "! %s! rtph264pay name=pay0 pt=96 "
+                              "config-interval=-1 )",
+                              encode);
+  g_free (encode);
+  GstClock *clock = nullptr;
   if (o.clock_offset_ms != 0)
     {
       /* rtpbin ntp-time-source=clock-time reads this clock as NTP time:
        * this host's wall clock, from 1900, plus the offset. */
-      GstClock *clock = GST_CLOCK (g_object_new (
-          GST_TYPE_SYSTEM_CLOCK, "clock-type", GST_CLOCK_TYPE_REALTIME, NULL));
+      clock = GST_CLOCK (g_object_new (GST_TYPE_SYSTEM_CLOCK, "clock-type",
+                                       GST_CLOCK_TYPE_REALTIME, NULL));
       const GstClockTime now = gst_clock_get_internal_time (clock);
       const gint64 ntp_offset = G_GINT64_CONSTANT (2208988800) * GST_SECOND
                                 + gint64 (o.clock_offset_ms) * GST_MSECOND;
       gst_clock_set_calibration (clock, now, now + ntp_offset, 1, 1);
-      gst_rtsp_media_factory_set_clock (factory, clock);
-      gst_object_unref (clock);
       cam.ntp_from_clock = true;
     }
-  g_signal_connect (factory, "media-configure", G_CALLBACK (media_configure),
-                    &cam);
   if (o.user)
     {
       /* Basic authentication: only this user may see (access) and start
@@ -718,18 +836,39 @@ main (int argc, char **argv)
       gst_rtsp_token_unref (token);
       gst_rtsp_server_set_auth (server, auth);
       g_object_unref (auth);
-      GstRTSPPermissions *permissions = gst_rtsp_permissions_new ();
-      gst_rtsp_permissions_add_role (permissions, "camera-user",
-                                     GST_RTSP_PERM_MEDIA_FACTORY_ACCESS,
-                                     G_TYPE_BOOLEAN, TRUE,
-                                     GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT,
-                                     G_TYPE_BOOLEAN, TRUE, NULL);
-      gst_rtsp_media_factory_set_permissions (factory, permissions);
-      gst_rtsp_permissions_unref (permissions);
     }
   GstRTSPMountPoints *mounts = gst_rtsp_server_get_mount_points (server);
   const char *path = o.path ? o.path : "/cam";
-  gst_rtsp_mount_points_add_factory (mounts, path, factory);
+  for (int k = 0; k < o.mounts; k++)
+    {
+      auto m = std::make_unique<mount> ();
+      m->cam = &cam;
+      m->path = o.mounts > 1 ? std::string (path) + "-" + std::to_string (k)
+                             : std::string (path);
+      m->delay = static_cast<guint> (k * o.gop / o.mounts);
+      GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new ();
+      gst_rtsp_media_factory_set_launch (factory, launch);
+      gst_rtsp_media_factory_set_shared (factory, TRUE);
+      if (clock)
+        gst_rtsp_media_factory_set_clock (factory, clock);
+      g_signal_connect (factory, "media-configure",
+                        G_CALLBACK (media_configure), m.get ());
+      if (o.user)
+        {
+          GstRTSPPermissions *permissions = gst_rtsp_permissions_new ();
+          gst_rtsp_permissions_add_role (
+              permissions, "camera-user", GST_RTSP_PERM_MEDIA_FACTORY_ACCESS,
+              G_TYPE_BOOLEAN, TRUE, GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT,
+              G_TYPE_BOOLEAN, TRUE, NULL);
+          gst_rtsp_media_factory_set_permissions (factory, permissions);
+          gst_rtsp_permissions_unref (permissions);
+        }
+      gst_rtsp_mount_points_add_factory (mounts, m->path.c_str (), factory);
+      cam.mounts.push_back (std::move (m));
+    }
+  g_free (launch);
+  if (clock)
+    gst_object_unref (clock);
   g_object_unref (mounts);
   if (o.refuse)
     g_signal_connect (server, "client-connected", G_CALLBACK (client_connected),
@@ -741,8 +880,10 @@ main (int argc, char **argv)
                   o.address ? o.address : "127.0.0.1", o.port);
       return 1;
     }
-  g_print ("rtsp://%s:%d%s\n", o.address ? o.address : "127.0.0.1",
-           gst_rtsp_server_get_bound_port (server), path);
+  /* One line per mount, the first first. */
+  for (const std::unique_ptr<mount> &m : cam.mounts)
+    g_print ("rtsp://%s:%d%s\n", o.address ? o.address : "127.0.0.1",
+             gst_rtsp_server_get_bound_port (server), m->path.c_str ());
   if (o.duration > 0)
     g_timeout_add (static_cast<guint> (o.duration * 1000), stop_camera, &cam);
 
@@ -750,9 +891,19 @@ main (int argc, char **argv)
   g_main_loop_run (cam.loop);
   cam.running = false;
   producer.join ();
+  if (cam.encoder)
+    {
+      gst_element_set_state (cam.encoder, GST_STATE_NULL);
+      gst_clear_object (&cam.raw);
+      gst_clear_object (&cam.encoder);
+      for (GstBuffer *unit : cam.coded)
+        gst_buffer_unref (unit);
+      cam.coded.clear ();
+    }
   {
     std::lock_guard<std::mutex> lock (cam.lock);
-    gst_clear_object (&cam.appsrc);
+    for (const std::unique_ptr<mount> &m : cam.mounts)
+      gst_clear_object (&m->appsrc);
   }
   g_print ("sent %" G_GUINT64_FORMAT " frames\n", cam.frames_sent.load ());
   g_object_unref (server);
