@@ -9,7 +9,6 @@ directory (LATESTFRAME_TEST_ARTIFACTS), or in the working directory.
 """
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,18 +17,13 @@ from pathlib import Path
 
 import pytest
 
-# Skipped by hand without a browser; in CI (CI=true), whose setup installs
-# one (tests/run.sh), a missing browser fails.
-if os.environ.get("CI") == "true":
-    from selenium import webdriver
-else:
-    webdriver = pytest.importorskip("selenium.webdriver")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_service_live import (CAMERA_ARGS, ROOT, RtspCamera,  # noqa: E402,F401
                                broker, cameras, program, services, wait_for,
                                workdir, write_config)
 from test_service_snapshots import camera_list, get  # noqa: E402
+import headless_chromium  # noqa: E402  (pipelines/lib, on the path above)
 
 CAMERA_IDS = [f"door-{n}" for n in range(4)]
 ARTIFACTS = Path(os.environ.get("LATESTFRAME_TEST_ARTIFACTS", "."))
@@ -40,27 +34,15 @@ class Browser:
     page made (Network.requestWillBeSent of Chrome's performance log)."""
 
     def __init__(self):
-        driver_path = shutil.which("chromedriver")
-        browser_path = shutil.which("chromium")
-        if not driver_path or not browser_path:
-            missing = ("no chromium or chromium-driver (apt-get install "
-                       "chromium chromium-driver)")
+        try:
+            self.driver = headless_chromium.launch(
+                1280, 1000, logs={"performance": "ALL", "browser": "ALL"})
+        except headless_chromium.Unavailable as reason:
+            # Skipped by hand without a browser; in CI (CI=true), whose
+            # setup installs one (tests/run.sh), a missing browser fails.
             if os.environ.get("CI") == "true":
-                pytest.fail(missing)
-            pytest.skip(missing)
-        options = webdriver.ChromeOptions()
-        options.binary_location = browser_path
-        for argument in ("--headless=new", "--no-sandbox",
-                         "--disable-dev-shm-usage", "--disable-gpu",
-                         "--window-size=1280,1000", "--no-first-run",
-                         "--disable-background-networking",
-                         "--disable-component-update", "--disable-sync"):
-            options.add_argument(argument)
-        options.set_capability("goog:loggingPrefs",
-                               {"performance": "ALL", "browser": "ALL"})
-        self.driver = webdriver.Chrome(
-            service=webdriver.chrome.service.Service(driver_path),
-            options=options)
+                pytest.fail(str(reason))
+            pytest.skip(str(reason))
         self.requests = []
 
     def script(self, code, *args):
