@@ -1,22 +1,40 @@
 """How many cameras one latestframe-service process carries: the service
-with N cameras of the RTSP test camera (one camera process, its stream
-shared by N RTSP sessions, so that N independent pipelines receive, parse,
-decode and analyse it) at a given analysis rate, its CPU and resident
-memory measured over a window once every camera streams, for each N.
+with N cameras of the RTSP test camera at a given analysis rate, its CPU
+and resident memory measured over a window once every camera streams,
+for each N.
 
-Prints a Markdown table, writes it (and a CSV) to --out, and fits the
-sizing rule: CPU = a + b N (% of one core), RSS = c + d N (MiB), by least
-squares. Exits non-zero if a camera did not stream or analysed less than
-half its rate.
+The cameras are out of phase by default: one test camera serves N mounts
+(--mounts) whose key units are spread over the GOP, as N real cameras'
+are. --in-phase: one stream shared by N RTSP sessions, every key frame
+arriving at the same instant (the bench before issue 27).
+
+--page (issue 26): each service is measured twice, one window after the
+other: with nobody looking, then with the status page (GET /) open in
+headless chromium, a window tall enough for every tile (the tiles in
+view are counted). Reports the service's CPU, the snapshots it encoded
+per second and the bytes in flight per camera in both; chromium's own
+CPU apart. Fails if anything was encoded with no page open.
+
+--peer ffmpeg (issue 27): after each service run, the same N cameras as N
+`ffmpeg -skip_frame nokey ... -vf fps=1 -f null -` processes, their CPU
+and RSS summed, side by side with the service.
+
+Prints Markdown tables, writes them (and the rows as JSON) to --out, and
+fits the sizing rule: CPU = a + b N (% of one core), RSS = c + d N (MiB),
+by least squares. Exits non-zero if a camera did not stream or analysed
+less than half its rate.
 
   bench_service.py --service PROGRAM --testcam PROGRAM [--cameras 1,4,8,16]
-                   [--seconds 30] [--warmup 10] [--rate 1] [--decode auto]
-                   [--analyses "cvmotion analysis-width=320"]
+                   [--seconds 30] [--warmup 10] [--rate 1] [--decode key-units]
+                   [--analyses "cvmotion analysis-width=320"] [--in-phase]
+                   [--page [--page-cameras 1,8]] [--peer ffmpeg]
                    [--width 1280 --height 720 --fps 30] [--out DIR]
 """
 import argparse
 import json
+import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,28 +43,62 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+import headless_chromium  # noqa: E402
 from live_servers import (MqttBroker, RtspCamera, free_port, metric,  # noqa: E402
                           scrape_metrics)
 import publish  # noqa: E402  (beside this file)
 
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
+# What docs/benchmarks.md calls each kind of run: its section's markers.
+SECTIONS = {"density": "7", "page": "7-page", "peer": "7-peer"}
 
 
 def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
+    """User and system CPU seconds of `pid`; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     # utime, stime: fields 14 and 15; the split starts at field 3.
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def rss_mib(pid):
-    with open(f"/proc/{pid}/statm") as statm:
-        return int(statm.read().split()[1]) * PAGE / 2**20
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return int(statm.read().split()[1]) * PAGE / 2**20
+    except OSError:
+        return 0.0
+
+
+def descendants(pid):
+    """Every live process below `pid` (chromium's, below chromedriver)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def per_camera(text, name, ids):
     return [metric(text, name, camera=c) or 0.0 for c in ids]
+
+
+def median(values):
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2] if ordered else 0.0
 
 
 def fit(xs, ys):
@@ -60,7 +112,95 @@ def fit(xs, ys):
     return my - b * mx, b
 
 
-def run_point(args, count, camera, broker, workdir):
+def stop(process):
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def measure_service(args, service, port, ids, others=()):
+    """One window of the service: its CPU and RSS, what every camera
+    analysed, each camera's age p95 at the end, the snapshots encoded and
+    the bytes in flight per camera (sampled every 2 s). `others`: pids
+    whose CPU is measured over the same window (summed)."""
+    before = scrape_metrics(port)
+    cpu0, t0 = cpu_seconds(service.pid), time.monotonic()
+    others_cpu0 = sum(cpu_seconds(pid) for pid in others)
+    rss, in_flight = [], []
+    while time.monotonic() - t0 < args.seconds:
+        time.sleep(1)
+        rss.append(rss_mib(service.pid))
+        if len(rss) % 2 == 0:
+            in_flight.append(sum(per_camera(scrape_metrics(port),
+                                            "latestframe_in_flight_bytes", ids)) / len(ids))
+    cpu1, t1 = cpu_seconds(service.pid), time.monotonic()
+    others_cpu1 = sum(cpu_seconds(pid) for pid in others)
+    after = scrape_metrics(port)
+    window = t1 - t0
+
+    def rates(name):
+        return [(a - b) / window for a, b in zip(per_camera(after, name, ids),
+                                                  per_camera(before, name, ids))]
+    analysed = rates("latestframe_frames_analysed_total")
+    ages = [metric(after, "latestframe_frame_age_seconds", camera=c, quantile="0.95") or 0.0
+            for c in ids]
+    return {
+        "cpu_percent": 100 * (cpu1 - cpu0) / window,
+        "rss_mib": max(rss),
+        "analysed_min": min(analysed),
+        "analysed_median": median(analysed),
+        "age_p95_ms_median": 1000 * median(ages),
+        "age_p95_ms_max": 1000 * max(ages),
+        "encodes_per_s": sum(rates("latestframe_camera_snapshot_encodes_total")),
+        "in_flight_kib": (sum(in_flight) / len(in_flight) if in_flight else 0.0) / 1024,
+        "budget_used_mib": (metric(after, "latestframe_memory_budget_used_bytes") or 0) / 2**20,
+        "others_cpu_percent": 100 * (others_cpu1 - others_cpu0) / window,
+    }
+
+
+# How many tiles are in the window, and how many show a snapshot.
+TILES_SEEN = """
+const tiles = [...document.querySelectorAll('#grid .tile')];
+const inView = tiles.filter(tile => {
+  const box = tile.getBoundingClientRect();
+  return box.bottom > 0 && box.top < innerHeight && box.right > 0 && box.left < innerWidth;
+});
+return [tiles.length, inView.length,
+        inView.filter(tile => tile.querySelector('img').naturalWidth > 0).length];
+"""
+
+
+def with_page(args, service, port, ids):
+    """The status page open in headless chromium while a window is
+    measured; chromium's CPU measured apart."""
+    # The grid has columns of at least 250 px: 4 in 1280 px; a tile is
+    # about 330 px tall. Taller than needed: the tiles in view are counted.
+    rows = math.ceil(len(ids) / 4)
+    driver = headless_chromium.launch(1280, 200 + 380 * rows)
+    try:
+        driver.get(f"http://127.0.0.1:{port}/")
+        end = time.monotonic() + 20
+        while True:
+            total, in_view, loaded = driver.execute_script(TILES_SEEN)
+            if total == len(ids) and in_view and loaded == in_view:
+                break
+            if time.monotonic() > end:
+                break  # measured anyway; the row says how many loaded
+            time.sleep(0.5)
+        browser = descendants(driver.service.process.pid)
+        row = measure_service(args, service, port, ids, others=browser)
+        total, in_view, loaded = driver.execute_script(TILES_SEEN)
+        row.update(tiles_in_view=in_view, tiles_loaded=loaded,
+                   chromium_cpu_percent=row.pop("others_cpu_percent"))
+        return row
+    finally:
+        driver.quit()
+
+
+def run_service(args, count, urls, broker, camera, workdir):
     ids = [f"cam-{n:03d}" for n in range(count)]
     config = workdir / f"cameras-{count}.yaml"
     lines = [f"broker: {{ host: 127.0.0.1, port: {broker.port} }}",
@@ -69,8 +209,8 @@ def run_point(args, count, camera, broker, workdir):
              f"defaults: {{ analyses: \"{args.analyses}\", decode: {args.decode}, "
              f"analysis-rate: {args.rate}, max-age: 0, stall-timeout: 10s }}",
              "cameras:"]
-    for camera_id in ids:
-        lines += [f"  - id: {camera_id}", f"    uri: {camera.url}"]
+    for camera_id, url in zip(ids, urls):
+        lines += [f"  - id: {camera_id}", f"    uri: {url}"]
     config.write_text("\n".join(lines) + "\n")
     port = free_port()
     service = subprocess.Popen(
@@ -86,40 +226,138 @@ def run_point(args, count, camera, broker, workdir):
                 return {"cameras": count, "error": f"{int(sum(up))} of {count} streaming"}
             time.sleep(0.5)
         time.sleep(args.warmup)
-        before = scrape_metrics(port)
-        cpu0, t0 = cpu_seconds(service.pid), time.monotonic()
-        camera_cpu0 = cpu_seconds(camera.process.pid)
+        row = measure_service(args, service, port, ids, others=[camera.process.pid])
+        row["camera_cpu_percent"] = row.pop("others_cpu_percent")
+        row.update(cameras=count, load=os.getloadavg()[0])
+        if args.page and count in args.page_cameras:
+            row["page"] = with_page(args, service, port, ids)
+        return row
+    finally:
+        stop(service)
+
+
+def ffmpeg_progress(path):
+    """The last frame count ffmpeg's -progress wrote to `path`."""
+    try:
+        counts = [line for line in path.read_text().splitlines() if line.startswith("frame=")]
+    except OSError:
+        return 0
+    return int(counts[-1].split("=", 1)[1]) if counts else 0
+
+
+def run_ffmpeg(args, count, urls, workdir):
+    """N ffmpeg processes, one per camera, decoding only key frames and
+    keeping one frame a second: their CPU and RSS summed over a window
+    after the same warm-up as the service's."""
+    ffmpeg = shutil.which("ffmpeg")
+    if not ffmpeg:
+        return {"error": "no ffmpeg (apt-get install ffmpeg)"}
+    processes, progress = [], []
+    try:
+        for n, url in enumerate(urls[:count]):
+            progress.append(workdir / f"ffmpeg-{count}-{n}.progress")
+            processes.append(subprocess.Popen(
+                [ffmpeg, "-nostdin", "-loglevel", "error", "-progress", str(progress[-1]),
+                 "-rtsp_transport", "tcp", "-skip_frame", "nokey", "-i", url,
+                 "-vf", "fps=1", "-f", "null", "-"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        # Streaming once each has written a frame; then the warm-up.
+        end = time.monotonic() + 30 + count
+        while not all(ffmpeg_progress(p) > 0 for p in progress):
+            if any(p.poll() is not None for p in processes) or time.monotonic() > end:
+                return {"error": f"{sum(ffmpeg_progress(p) > 0 for p in progress)} of "
+                                 f"{count} ffmpeg streaming"}
+            time.sleep(0.5)
+        time.sleep(args.warmup)
+        frames0 = [ffmpeg_progress(p) for p in progress]
+        cpu0, t0 = sum(cpu_seconds(p.pid) for p in processes), time.monotonic()
         rss = []
         while time.monotonic() - t0 < args.seconds:
             time.sleep(1)
-            rss.append(rss_mib(service.pid))
-        cpu1, t1 = cpu_seconds(service.pid), time.monotonic()
-        camera_cpu1 = cpu_seconds(camera.process.pid)
-        after = scrape_metrics(port)
-        window = t1 - t0
-        analysed = [(a - b) / window for a, b in zip(
-            per_camera(after, "latestframe_frames_analysed_total", ids),
-            per_camera(before, "latestframe_frames_analysed_total", ids))]
-        ages = [metric(after, "latestframe_frame_age_seconds", camera=c, quantile="0.95") or 0.0
-                for c in ids]
-        return {
-            "cameras": count,
-            "cpu_percent": 100 * (cpu1 - cpu0) / window,
-            "rss_mib": max(rss),
-            "analysed_min": min(analysed),
-            "analysed_median": sorted(analysed)[len(analysed) // 2],
-            "age_p95_ms_max": 1000 * max(ages),
-            "budget_used_mib": (metric(after, "latestframe_memory_budget_used_bytes") or 0) / 2**20,
-            "camera_cpu_percent": 100 * (camera_cpu1 - camera_cpu0) / window,
-            "load": os.getloadavg()[0],
-        }
+            rss.append(sum(rss_mib(p.pid) for p in processes))
+        cpu1, t1 = sum(cpu_seconds(p.pid) for p in processes), time.monotonic()
+        # -progress writes every 0.5 s: the counts are that fresh.
+        frames = [(ffmpeg_progress(p) - f0) / (t1 - t0) for p, f0 in zip(progress, frames0)]
+        if any(p.poll() is not None for p in processes):
+            return {"error": "an ffmpeg exited"}
+        return {"cpu_percent": 100 * (cpu1 - cpu0) / (t1 - t0), "rss_mib": max(rss),
+                "frames_min": min(frames), "frames_median": median(frames)}
     finally:
-        service.send_signal(signal.SIGTERM)
-        try:
-            service.wait(60)
-        except subprocess.TimeoutExpired:
-            service.kill()
-            service.wait()
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def density_table(args, rows):
+    lines = ["| cameras | CPU % | CPU % per camera | RSS MiB | analyses/s per camera (min / median) "
+             "| age p95 ms (median / worst camera) | frames held MiB | test camera CPU % | load |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in rows:
+        if "error" in row:
+            lines.append(f"| {row['cameras']} | {row['error']} | | | | | | | |")
+            continue
+        lines.append(
+            f"| {row['cameras']} | {row['cpu_percent']:.1f} | {row['cpu_percent'] / row['cameras']:.2f} "
+            f"| {row['rss_mib']:.1f} | {row['analysed_min']:.2f} / {row['analysed_median']:.2f} "
+            f"| {row['age_p95_ms_median']:.0f} / {row['age_p95_ms_max']:.0f} "
+            f"| {row['budget_used_mib']:.1f} | {row['camera_cpu_percent']:.1f} | {row['load']:.1f} |")
+    good = [r for r in rows if "error" not in r]
+    if len(good) >= 2:
+        cpu_a, cpu_b = fit([r["cameras"] for r in good], [r["cpu_percent"] for r in good])
+        rss_c, rss_d = fit([r["cameras"] for r in good], [r["rss_mib"] for r in good])
+        per_core = 70 / cpu_b if cpu_b > 0 else float("inf")
+        lines += ["", f"Fit: CPU = {cpu_a:.1f} + {cpu_b:.2f} x N % of a core; "
+                      f"RSS = {rss_c:.1f} + {rss_d:.2f} x N MiB. At 70% of each core: "
+                      f"about {per_core:.0f} cameras per core."]
+    return lines
+
+
+def page_table(rows):
+    lines = ["| cameras | tiles in view (with a snapshot) | CPU % per camera: no page / page "
+             "| snapshot encodes/s: no page / page (per tile in view) "
+             "| in flight KiB per camera: no page / page | chromium CPU % |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in rows:
+        page = row.get("page")
+        if not page:
+            continue
+        n = row["cameras"]
+        per_tile = page["encodes_per_s"] / page["tiles_in_view"] if page["tiles_in_view"] else 0
+        lines.append(
+            f"| {n} | {page['tiles_in_view']} ({page['tiles_loaded']}) "
+            f"| {row['cpu_percent'] / n:.2f} / {page['cpu_percent'] / n:.2f} "
+            f"| {row['encodes_per_s']:.2f} / {page['encodes_per_s']:.2f} ({per_tile:.2f}) "
+            f"| {row['in_flight_kib']:.0f} / {page['in_flight_kib']:.0f} "
+            f"| {page['chromium_cpu_percent']:.1f} |")
+    return lines
+
+
+def peer_table(rows):
+    lines = ["| cameras | service CPU % per camera | ffmpeg CPU % per camera "
+             "| service RSS MiB | ffmpeg RSS MiB (sum) "
+             "| service analyses/s per camera (min) | ffmpeg frames/s per camera (min) "
+             "| service age p95 ms (median / worst camera) |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in rows:
+        peer = row.get("ffmpeg")
+        if peer is None or "error" in row:
+            continue
+        n = row["cameras"]
+        if "error" in peer:
+            lines.append(f"| {n} | {row['cpu_percent'] / n:.2f} | {peer['error']} | | | | | |")
+            continue
+        lines.append(
+            f"| {n} | {row['cpu_percent'] / n:.2f} | {peer['cpu_percent'] / n:.2f} "
+            f"| {row['rss_mib']:.1f} | {peer['rss_mib']:.1f} "
+            f"| {row['analysed_min']:.2f} | {peer['frames_min']:.2f} "
+            f"| {row['age_p95_ms_median']:.0f} / {row['age_p95_ms_max']:.0f} |")
+    return lines
 
 
 def main():
@@ -130,67 +368,91 @@ def main():
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--warmup", type=float, default=10)
     parser.add_argument("--rate", type=float, default=1)
-    parser.add_argument("--decode", default="auto")
+    parser.add_argument("--decode", default="key-units")
     parser.add_argument("--analyses", default="cvmotion analysis-width=320")
     parser.add_argument("--budget", default="256MiB")
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--in-phase", action="store_true",
+                        help="one stream shared by N RTSP sessions (key frames in step)")
+    parser.add_argument("--page", action="store_true",
+                        help="measure each service again with its status page open in chromium")
+    parser.add_argument("--page-cameras", default=None,
+                        help="the counts of cameras --page applies to (default: all)")
+    parser.add_argument("--peer", choices=["ffmpeg"],
+                        help="also run the same cameras as one ffmpeg process each")
     parser.add_argument("--out", default="out/bench-service")
     publish.add_arguments(parser, "./pipelines/bench-service.sh")
     args = parser.parse_args()
+    counts = [int(n) for n in args.cameras.split(",")]
+    args.page_cameras = ([int(n) for n in args.page_cameras.split(",")]
+                         if args.page_cameras else counts)
+    if args.page and headless_chromium.missing():
+        raise SystemExit(f"--page: {headless_chromium.missing()}")
+    if args.publish and args.page and args.peer:
+        raise SystemExit("--publish: --page and --peer go to sections of their own; one at a time")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
     broker = MqttBroker()
     camera = RtspCamera(args.testcam, f"--width={args.width}", f"--height={args.height}",
-                        f"--fps={args.fps}", f"--keyint={args.fps}")
+                        f"--fps={args.fps}", f"--keyint={args.fps}",
+                        mounts=1 if args.in_phase else max(counts))
     rows = []
     try:
         with tempfile.TemporaryDirectory(prefix="latestframe-bench-service-") as folder:
-            for count in [int(n) for n in args.cameras.split(",")]:
-                row = run_point(args, count, camera, broker, Path(folder))
+            for count in counts:
+                urls = [camera.url] * count if args.in_phase else camera.urls[:count]
+                row = run_service(args, count, urls, broker, camera, Path(folder))
+                if args.peer == "ffmpeg":
+                    row["ffmpeg"] = run_ffmpeg(args, count, urls, Path(folder))
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     finally:
         camera.stop()
         broker.close()
 
+    phase = ("one stream shared by N RTSP sessions (key frames in step)" if args.in_phase
+             else "N streams, key units spread over the GOP (latestframe-testcam --mounts=N)")
     header = (f"latestframe-service, {args.width}x{args.height}@{args.fps} H.264 over RTSP "
-              f"(TCP, 127.0.0.1), analyses \"{args.analyses}\" at {args.rate:g}/s, "
+              f"(TCP, 127.0.0.1), {phase}, analyses \"{args.analyses}\" at {args.rate:g}/s, "
               f"decode={args.decode}; {args.seconds:g} s windows after {args.warmup:g} s "
               f"of warm-up; CPU is the service process's, % of one core")
-    table = [header, "",
-             "| cameras | CPU % | CPU % per camera | RSS MiB | analyses/s per camera (min / median) "
-             "| age p95 ms (worst camera) | frames held MiB | test camera CPU % | load |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    table = [header, "", *density_table(args, rows)]
+    if args.page:
+        table += ["", "With the status page (GET /) open in headless chromium, the same "
+                      "service measured again right after; the page polls /api/cameras and "
+                      "each tile in view's `latest.jpg?boxes=1&width=320` once a second:",
+                  "", *page_table(rows)]
+    if args.peer == "ffmpeg":
+        table += ["", "The peer: one `ffmpeg -nostdin -rtsp_transport tcp -skip_frame nokey "
+                      "-i URL -vf fps=1 -f null -` per camera, run right after the service "
+                      "on the same cameras; CPU and RSS summed over its processes:",
+                  "", *peer_table(rows)]
     failed = False
-    good = [r for r in rows if "error" not in r]
     for row in rows:
-        if "error" in row:
-            table.append(f"| {row['cameras']} | {row['error']} | | | | | | | |")
+        if "error" in row or row["analysed_min"] < 0.5 * args.rate:
             failed = True
             continue
-        if row["analysed_min"] < 0.5 * args.rate:
+        # Nobody asked for a snapshot: none may be encoded.
+        if row["encodes_per_s"] > 0:
+            print(f"{row['cameras']} cameras: {row['encodes_per_s']:.2f} snapshot encodes/s "
+                  "with no page open", file=sys.stderr)
             failed = True
-        table.append(
-            f"| {row['cameras']} | {row['cpu_percent']:.1f} | {row['cpu_percent'] / row['cameras']:.2f} "
-            f"| {row['rss_mib']:.1f} | {row['analysed_min']:.2f} / {row['analysed_median']:.2f} "
-            f"| {row['age_p95_ms_max']:.0f} | {row['budget_used_mib']:.1f} "
-            f"| {row['camera_cpu_percent']:.1f} | {row['load']:.1f} |")
-    if len(good) >= 2:
-        cpu_a, cpu_b = fit([r["cameras"] for r in good], [r["cpu_percent"] for r in good])
-        rss_c, rss_d = fit([r["cameras"] for r in good], [r["rss_mib"] for r in good])
-        per_core = 70 / cpu_b if cpu_b > 0 else float("inf")
-        table += ["", f"Fit: CPU = {cpu_a:.1f} + {cpu_b:.2f} x N % of a core; "
-                      f"RSS = {rss_c:.1f} + {rss_d:.2f} x N MiB. At 70% of each core: "
-                      f"about {per_core:.0f} cameras per core."]
+        if "page" in row and row["page"]["encodes_per_s"] <= 0:
+            print(f"{row['cameras']} cameras: no snapshot encoded with the page open",
+                  file=sys.stderr)
+            failed = True
+        if "error" in row.get("ffmpeg", {}):
+            failed = True
     text = "\n".join(table) + "\n"
     (out / "service-density.md").write_text(text)
     (out / "service-density.json").write_text(json.dumps(rows, indent=1) + "\n")
     print(text)
     if args.publish:
-        publish.publish("7", table, args.command, args.publish)
+        kind = "page" if args.page else "peer" if args.peer else "density"
+        publish.publish(SECTIONS[kind], table, args.command, args.publish)
     return 1 if failed else 0
 
 

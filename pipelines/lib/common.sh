@@ -22,6 +22,12 @@ LATESTFRAME_PACKAGES=(
   mosquitto mosquitto-clients python3-paho-mqtt python3-jsonschema python3-yaml
 )
 
+# Bench-only: what a benchmark compares the project with, installed by the
+# bench that needs it (ensure_packages "${LATESTFRAME_BENCH_PACKAGES[@]}"),
+# never by the build or the suite. ffmpeg: pipelines/bench-service.sh
+# --peer ffmpeg.
+LATESTFRAME_BENCH_PACKAGES=(ffmpeg)
+
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
