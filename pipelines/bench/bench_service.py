@@ -121,6 +121,10 @@ def stop(process):
         process.wait()
 
 
+def exit_status(code):
+    return f"signal {signal.Signals(-code).name}" if code < 0 else f"status {code}"
+
+
 def measure_service(args, service, port, ids, others=()):
     """One window of the service: its CPU and RSS, what every camera
     analysed, each camera's age p95 at the end, the snapshots encoded and
@@ -140,6 +144,9 @@ def measure_service(args, service, port, ids, others=()):
     others_cpu1 = sum(cpu_seconds(pid) for pid in others)
     after = scrape_metrics(port)
     window = t1 - t0
+    if service.poll() is not None:
+        return {"error": f"the service exited ({exit_status(service.returncode)}) "
+                         "in the window"}
 
     def rates(name):
         return [(a - b) / window for a, b in zip(per_camera(after, name, ids),
@@ -194,7 +201,7 @@ def with_page(args, service, port, ids):
         row = measure_service(args, service, port, ids, others=browser)
         total, in_view, loaded = driver.execute_script(TILES_SEEN)
         row.update(tiles_in_view=in_view, tiles_loaded=loaded,
-                   chromium_cpu_percent=row.pop("others_cpu_percent"))
+                   chromium_cpu_percent=row.pop("others_cpu_percent", 0.0))
         return row
     finally:
         driver.quit()
@@ -213,9 +220,11 @@ def run_service(args, count, urls, broker, camera, workdir):
         lines += [f"  - id: {camera_id}", f"    uri: {url}"]
     config.write_text("\n".join(lines) + "\n")
     port = free_port()
-    service = subprocess.Popen(
-        [args.service, "--config", str(config), "--metrics-port", str(port)],
-        stderr=subprocess.DEVNULL)
+    # Its log beside the tables, for a run that went wrong.
+    with open(Path(args.out) / f"service-{count}.log", "wb") as log:
+        service = subprocess.Popen(
+            [args.service, "--config", str(config), "--metrics-port", str(port)],
+            stderr=log)
     try:
         end = time.monotonic() + 60 + count
         while True:
@@ -227,8 +236,10 @@ def run_service(args, count, urls, broker, camera, workdir):
             time.sleep(0.5)
         time.sleep(args.warmup)
         row = measure_service(args, service, port, ids, others=[camera.process.pid])
-        row["camera_cpu_percent"] = row.pop("others_cpu_percent")
+        row["camera_cpu_percent"] = row.pop("others_cpu_percent", 0.0)
         row.update(cameras=count, load=os.getloadavg()[0])
+        if "error" in row:
+            return row
         if args.page and count in args.page_cameras:
             row["page"] = with_page(args, service, port, ids)
         return row
@@ -328,6 +339,10 @@ def page_table(rows):
         if not page:
             continue
         n = row["cameras"]
+        if "error" in page:
+            lines.append(f"| {n} | {page['tiles_in_view']} ({page['tiles_loaded']}) "
+                         f"| {row['cpu_percent'] / n:.2f} / {page['error']} | | | |")
+            continue
         per_tile = page["encodes_per_s"] / page["tiles_in_view"] if page["tiles_in_view"] else 0
         lines.append(
             f"| {n} | {page['tiles_in_view']} ({page['tiles_loaded']}) "
@@ -440,7 +455,9 @@ def main():
             print(f"{row['cameras']} cameras: {row['encodes_per_s']:.2f} snapshot encodes/s "
                   "with no page open", file=sys.stderr)
             failed = True
-        if "page" in row and row["page"]["encodes_per_s"] <= 0:
+        if "error" in row.get("page", {}):
+            failed = True
+        elif "page" in row and row["page"]["encodes_per_s"] <= 0:
             print(f"{row['cameras']} cameras: no snapshot encoded with the page open",
                   file=sys.stderr)
             failed = True
