@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
@@ -202,9 +203,41 @@ def with_page(args, service, port, ids):
         total, in_view, loaded = driver.execute_script(TILES_SEEN)
         row.update(tiles_in_view=in_view, tiles_loaded=loaded,
                    chromium_cpu_percent=row.pop("others_cpu_percent", 0.0))
+        # After the window: how old the snapshots a client gets are.
+        row["snapshot_age_ms"] = snapshot_ages(port, ids[:8])
         return row
     finally:
         driver.quit()
+
+
+def snapshot_ages(port, ids, seconds=5):
+    """X-Frame-Age-Ms of the thumbnails the page asks for (the frame's age
+    by the camera's clock when answered: its age at analysis plus the time
+    since), asked once a second for `seconds` of each camera in `ids`:
+    {"p50", "p95", "max"} in ms, or {} when no answer carried the header."""
+    ages = []
+    for _ in range(seconds):
+        began = time.monotonic()
+        for camera_id in ids:
+            url = (f"http://127.0.0.1:{port}/cameras/{camera_id}/latest.jpg"
+                   "?width=320&boxes=1")
+            try:
+                with urllib.request.urlopen(url, timeout=10) as answer:
+                    age = answer.headers.get("X-Frame-Age-Ms")
+                    answer.read()
+            except OSError:
+                continue
+            if age is not None:
+                ages.append(int(age))
+        time.sleep(max(0.0, 1 - (time.monotonic() - began)))
+    if not ages:
+        return {}
+    ages.sort()
+    return {"p50": ages[len(ages) // 2],
+            "p95": ages[min(len(ages) - 1, math.ceil(0.95 * len(ages)) - 1)],
+            "max": ages[-1]}
+
+
 
 
 def run_service(args, count, urls, broker, camera, workdir):
@@ -329,11 +362,17 @@ def density_table(args, rows):
     return lines
 
 
+def ages_text(ages):
+    return (f"{ages['p50']} / {ages['p95']} / {ages['max']}" if ages
+            else "none told")
+
+
 def page_table(rows):
     lines = ["| cameras | tiles in view (with a snapshot) | CPU % per camera: no page / page "
              "| snapshot encodes/s: no page / page (per tile in view) "
-             "| in flight KiB per camera: no page / page | chromium CPU % |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| in flight KiB per camera: no page / page | chromium CPU % "
+             "| X-Frame-Age-Ms p50 / p95 / max |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for row in rows:
         page = row.get("page")
         if not page:
@@ -341,7 +380,7 @@ def page_table(rows):
         n = row["cameras"]
         if "error" in page:
             lines.append(f"| {n} | {page['tiles_in_view']} ({page['tiles_loaded']}) "
-                         f"| {row['cpu_percent'] / n:.2f} / {page['error']} | | | |")
+                         f"| {row['cpu_percent'] / n:.2f} / {page['error']} | | | | |")
             continue
         per_tile = page["encodes_per_s"] / page["tiles_in_view"] if page["tiles_in_view"] else 0
         lines.append(
@@ -349,7 +388,8 @@ def page_table(rows):
             f"| {row['cpu_percent'] / n:.2f} / {page['cpu_percent'] / n:.2f} "
             f"| {row['encodes_per_s']:.2f} / {page['encodes_per_s']:.2f} ({per_tile:.2f}) "
             f"| {row['in_flight_kib']:.0f} / {page['in_flight_kib']:.0f} "
-            f"| {page['chromium_cpu_percent']:.1f} |")
+            f"| {page['chromium_cpu_percent']:.1f} "
+            f"| {ages_text(page.get('snapshot_age_ms', {}))} |")
     return lines
 
 
@@ -438,7 +478,11 @@ def main():
     if args.page:
         table += ["", "With the status page (GET /) open in headless chromium, the same "
                       "service measured again right after; the page polls /api/cameras and "
-                      "each tile in view's `latest.jpg?boxes=1&width=320` once a second:",
+                      "each tile in view's `latest.jpg?boxes=1&width=320` once a second. "
+                      "X-Frame-Age-Ms: of those thumbnails, asked by the bench once a "
+                      "second for 5 s after the window (up to 8 cameras): the frame's "
+                      "age by the camera's clock when answered, its age at analysis "
+                      "plus the time since:",
                   "", *page_table(rows)]
     if args.peer == "ffmpeg":
         table += ["", "The peer: one `ffmpeg -nostdin -rtsp_transport tcp -skip_frame nokey "
