@@ -234,6 +234,21 @@ GST_START_TEST (test_shared_budget_is_never_exceeded)
     g_thread_join (threads[i]);
   fail_if (g_atomic_int_get (&over_cap), "the budget exceeded its cap");
 
+  /* The feeders are done, but a member may still hand over a frame it
+   * held: the counts are read once nothing moves for 20 ms. */
+  guint64 moved = G_MAXUINT64;
+  for (guint turn = 0; turn < 100; turn++)
+    {
+      guint64 now = 0;
+      for (guint i = 0; i < BUDGET_MEMBERS; i++)
+        now += stat_u64 (h[i]->element, "pushed")
+               + stat_u64 (h[i]->element, "dropped")
+               + 1000 * level_buffers (h[i]);
+      if (now == moved)
+        break;
+      moved = now;
+      g_usleep (20000);
+    }
   guint64 budget_drops = 0, received = 0, pushed = 0, dropped = 0;
   for (guint i = 0; i < BUDGET_MEMBERS; i++)
     {
