@@ -19,6 +19,7 @@ LATESTFRAME_PACKAGES=(
   clang-14 libclang-rt-14-dev  # libFuzzer: tests/fuzz, pipelines/fuzz.sh
   # latestframe-service and mqttpublish; the broker and checks in the tests
   libyaml-cpp-dev libmosquitto-dev nlohmann-json3-dev
+  libjpeg-dev  # latest.jpg by libjpeg itself, not OpenCV's imgcodecs (GDAL and 75 more)
   mosquitto mosquitto-clients python3-paho-mqtt python3-jsonschema python3-yaml
 )
 

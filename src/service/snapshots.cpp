@@ -7,8 +7,12 @@
 #include "latestframe/analysis.h"
 
 #include <glib.h>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+
+#include <csetjmp>
+#include <cstdio> /* before jpeglib.h, which needs FILE */
+#include <cstdlib>
+#include <jpeglib.h>
 
 #include <cmath>
 #include <ctime>
@@ -42,7 +46,63 @@ plain (const char *status, std::string message)
   return reply;
 }
 
-/* The frame as the options ask, as a JPEG; empty when OpenCV cannot. */
+/* libjpeg's way out of an error: back to the setjmp in jpeg_of, not
+ * libjpeg's default exit(). */
+struct jpeg_failure
+{
+  jpeg_error_mgr manager;
+  std::jmp_buf back;
+};
+
+void
+jpeg_failed (j_common_ptr info)
+{
+  std::longjmp (reinterpret_cast<jpeg_failure *> (info->err)->back, 1);
+}
+
+/* An 8-bit BGR image as a JPEG of this quality, by libjpeg(-turbo) itself;
+ * empty when it fails. Not cv::imencode: libopencv_imgcodecs brings GDAL,
+ * GDCM, Poppler and some 75 other libraries into the process at start,
+ * about 29 MiB resident whether a snapshot is ever asked for or not.
+ * Nothing with a destructor lives between the setjmp and a longjmp. */
+std::string
+jpeg_of (const cv::Mat &bgr, int quality)
+{
+  jpeg_compress_struct info;
+  jpeg_failure failure;
+  unsigned char *data = nullptr;
+  unsigned long size = 0;
+  info.err = jpeg_std_error (&failure.manager);
+  failure.manager.error_exit = jpeg_failed;
+  if (setjmp (failure.back))
+    {
+      jpeg_destroy_compress (&info);
+      std::free (data);
+      return {};
+    }
+  jpeg_create_compress (&info);
+  jpeg_mem_dest (&info, &data, &size);
+  info.image_width = static_cast<JDIMENSION> (bgr.cols);
+  info.image_height = static_cast<JDIMENSION> (bgr.rows);
+  info.input_components = 3;
+  info.in_color_space = JCS_EXT_BGR;
+  jpeg_set_defaults (&info);
+  jpeg_set_quality (&info, quality, TRUE);
+  jpeg_start_compress (&info, TRUE);
+  while (info.next_scanline < info.image_height)
+    {
+      JSAMPROW row = const_cast<JSAMPROW> (bgr.ptr<JSAMPLE> (
+          static_cast<int> (info.next_scanline)));
+      jpeg_write_scanlines (&info, &row, 1);
+    }
+  jpeg_finish_compress (&info);
+  jpeg_destroy_compress (&info);
+  std::string jpeg (reinterpret_cast<const char *> (data), size);
+  std::free (data);
+  return jpeg;
+}
+
+/* The frame as the options ask, as a JPEG; empty when libjpeg cannot. */
 std::string
 encode (const analysed_frame &frame, const snapshot_options &options)
 {
@@ -60,11 +120,9 @@ encode (const analysed_frame &frame, const snapshot_options &options)
                   cv::INTER_AREA);
       image = scaled;
     }
-  std::vector<unsigned char> jpeg;
-  if (!cv::imencode (".jpg", image, jpeg,
-                     { cv::IMWRITE_JPEG_QUALITY, options.quality }))
+  if (image.type () != CV_8UC3)
     return {};
-  return std::string (jpeg.begin (), jpeg.end ());
+  return jpeg_of (image, options.quality);
 }
 
 } // namespace
