@@ -393,6 +393,9 @@ capture::release ()
     std::lock_guard<std::mutex> guard (shared.lock);
     shared.closing = true;
     shared.changed.notify_all ();
+    /* The supervisor may be waiting on its bus: it sees `closing` now. */
+    if (shared.current)
+      shared.current->wake ();
   }
   if (impl_->supervisor.joinable ())
     impl_->supervisor.join ();

@@ -235,8 +235,9 @@ session::wait_bus (std::chrono::milliseconds timeout, std::string &error)
 {
   mini_object_ptr<GstMessage> message (gst_bus_timed_pop_filtered (
       bus_.get (), std::chrono::nanoseconds (timeout).count (),
-      static_cast<GstMessageType> (GST_MESSAGE_ERROR | GST_MESSAGE_EOS)));
-  if (!message)
+      static_cast<GstMessageType> (GST_MESSAGE_ERROR | GST_MESSAGE_EOS
+                                   | GST_MESSAGE_APPLICATION)));
+  if (!message || GST_MESSAGE_TYPE (message.get ()) == GST_MESSAGE_APPLICATION)
     return bus_event::none;
   if (GST_MESSAGE_TYPE (message.get ()) == GST_MESSAGE_EOS)
     return bus_event::end;
@@ -246,6 +247,14 @@ session::wait_bus (std::chrono::milliseconds timeout, std::string &error)
           + ": " + (gerror ? gerror->message : "error");
   g_clear_error (&gerror);
   return bus_event::error;
+}
+
+void
+session::wake ()
+{
+  gst_bus_post (bus_.get (),
+                gst_message_new_application (
+                    nullptr, gst_structure_new_empty ("latestframe-wake")));
 }
 
 structure_ptr

@@ -83,8 +83,11 @@ public:
     end,
   };
   /* Waits up to `timeout` for an error or the end of the stream on the
-   * pipeline's bus; `error` says which element failed and why. */
+   * pipeline's bus, or for wake(); `error` says which element failed and
+   * why. */
   bus_event wait_bus (std::chrono::milliseconds timeout, std::string &error);
+  /* Ends a wait_bus() now (or the next one), as none. Any thread. */
+  void wake ();
 
   /* With an analysis: the newest frame the analysis passed to the final
    * sink (its last sample), or null when none did yet. */

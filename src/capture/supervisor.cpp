@@ -39,12 +39,18 @@ supervisor::watch (session &current, std::string &error)
   const clock::time_point started = clock::now ();
   clock::time_point last_frame = started;
   std::uint64_t frames = 0;
-  /* How often the count of frames is read: the delay before open()
-   * returns, and the watchdog's resolution. */
-  const auto poll = std::chrono::milliseconds (20);
+  /* How often the count of frames is read (latestframe's whole stats
+   * structure): until the first frame, the delay before open() returns;
+   * then the watchdog's resolution only, so more rarely: at 20 ms for
+   * ever, these reads and wake-ups cost a camera about as much CPU as
+   * its decoder (issue 27). An error, the end of the stream or close()
+   * ends a wait at once. */
+  const auto first_frame_poll = std::chrono::milliseconds (20);
+  const auto streaming_poll = std::chrono::milliseconds (100);
   for (;;)
     {
-      const session::bus_event event = current.wait_bus (poll, error);
+      const session::bus_event event = current.wait_bus (
+          frames ? streaming_poll : first_frame_poll, error);
       if (event == session::bus_event::error)
         return outcome::lost;
       const std::uint64_t received = current.received ();
