@@ -355,10 +355,13 @@ expect_frames_accounted (const stats_ptr &stats, const char *when)
 
 /* The common verdict: `count` frames decoded, each with its stamp and
  * above both floors, newer each time, the frames accounted for, and no
- * error or warning on the bus but `known_warning` (printed, not failed). */
+ * error or warning on the bus but `known_warning` (printed, not failed).
+ * With `decode_only_may_show`, frames handed over decode-only may have
+ * been shown (they count among the frames shown without the info meta). */
 void
 expect_no_corrupt_frame (const decode_run &run, int count, const char *name,
-                         const std::string &known_warning = "")
+                         const std::string &known_warning = "",
+                         bool decode_only_may_show = false)
 {
   g_print (
       "%s: %d frames (%d damaged, %d with an unreadable stamp), PSNR min "
@@ -393,11 +396,12 @@ expect_no_corrupt_frame (const decode_run &run, int count, const char *name,
   /* Every frame shown was counted as handed over to be shown: it carries
    * the info meta latestframe gives those, and there are no more of them
    * than frames pushed and not decode-only. */
-  EXPECT_EQ (run.without_info, 0)
+  const guint64 decode_only = stat (run.final_stats, "decode-only");
+  const guint64 may_show = decode_only_may_show ? decode_only : 0;
+  EXPECT_LE (static_cast<guint64> (run.without_info), may_show)
       << "frames shown without the info meta of a frame pushed to be shown";
   EXPECT_LE (static_cast<guint64> (run.frames),
-             stat (run.final_stats, "pushed")
-                 - stat (run.final_stats, "decode-only"))
+             stat (run.final_stats, "pushed") - decode_only + may_show)
       << "more frames shown than pushed to be shown";
   expect_frames_accounted (run.playing_stats, "while playing");
   expect_frames_accounted (run.final_stats, "after the stop");
@@ -472,11 +476,15 @@ TEST (DecodeModes, OnDemandWithBFramesDecodesNoCorruptFrame)
    * and shown, counted as pushed (not decode-only), aged and paced; none
    * corrupt. (h264parse of GStreamer 1.22 does not mark these B-frames
    * DROPPABLE, so latestframe keeps them as references.) Frames handed
-   * over before the first B-frame told the order may be decode-only. */
+   * over before the first B-frame told the order may be decode-only, and
+   * the decoder, reordering, may show such a frame anyway (seen once in a
+   * clean-clone run: decode-only 1, one frame shown without the info
+   * meta); so these may be shown, no others. */
   expect_no_corrupt_frame (
       run, 150, "decode=on-demand, --b-frames=1",
       "lf: cannot make frames decode-only in a stream sent out of display "
-      "order: they are decoded and shown");
+      "order: they are decoded and shown",
+      true);
   EXPECT_GT (stat (run.final_stats, "dropped"), 0u);
 }
 
