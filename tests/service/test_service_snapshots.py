@@ -158,15 +158,12 @@ def test_latest_jpg_boxes(running, subscriber):
         try:
             # Whatever was on its way is analysed.
             time.sleep(1)
-            plain = get(port, "/cameras/open/latest.jpg")[2]
+            asked = time.time()
+            _, headers, plain = get(port, "/cameras/open/latest.jpg")
+            answered = time.time()
             again = get(port, "/cameras/open/latest.jpg")[2]
             boxed = get(port, "/cameras/open/latest.jpg?boxes=1")[2]
             assert plain == again
-            # The same frame's detections, as published.
-            with subscriber.lock:
-                detections = [payload for _, camera_id, kind, payload
-                              in subscriber.messages
-                              if camera_id == "open" and kind == "detections"]
         finally:
             camera.signal(signal.SIGCONT)
         centre = moving_box_centre(decoded(plain))
@@ -174,6 +171,19 @@ def test_latest_jpg_boxes(running, subscriber):
             break
         time.sleep(0.7)
     assert centre, "the moving object not found alone in 6 frames"
+    # That frame's detections as published: the message whose capture time
+    # is the snapshot's (its age when answered, by the camera's clock),
+    # within half a frame (10 fps).
+    captured_ns = ((asked + answered) / 2 - int(headers["X-Frame-Age-Ms"]) / 1000) * 1e9
+
+    def published():
+        with subscriber.lock:
+            return [payload for _, camera_id, kind, payload in subscriber.messages
+                    if camera_id == "open" and kind == "detections"
+                    and abs(payload["capture_time_ns"] - captured_ns) < 50e6]
+    wait_for(published, 10, lambda: f"the detections of the frame captured at "
+             f"{captured_ns / 1e9:.3f}")
+    detections = published()[-1]["detections"]
     difference = cv2.absdiff(decoded(plain), decoded(boxed)).max(axis=2) > 40
     changed = difference.mean()
     assert changed > 0.002, "boxes=1 drew nothing"
@@ -181,12 +191,11 @@ def test_latest_jpg_boxes(running, subscriber):
     # Inside a box of that frame's detections, which boxes=1 drew: its top
     # and bottom edges are drawn lines.
     cx, cy = centre
-    assert detections, "no detections published"
-    around = [box for box in detections[-1]["detections"]
+    around = [box for box in detections
               if box["x"] <= cx <= box["x"] + box["width"]
               and box["y"] <= cy <= box["y"] + box["height"]]
     assert around, (f"the moving object at ({cx}, {cy}) is in no detected box: "
-                    f"{detections[-1]['detections']}")
+                    f"{detections}")
     height, width = difference.shape
     drawn = [box for box in around
              if difference[min(box["y"], height - 1),
