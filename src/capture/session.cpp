@@ -62,6 +62,24 @@ ensure_latestframe ()
   return problem;
 }
 
+/* Behind the gate the decoder gets only what is analysed, about one key
+ * frame a second in key-units mode: libavcodec's slice threads would wait
+ * idle for it, one thread per camera (61 threads at 8 cameras rather than
+ * 69). So a libav decoder there decodes in its streaming thread alone;
+ * ungated (decoding::all), it keeps libav's default, 0 = auto. */
+void
+on_gated_decoder_element (GstBin *, GstBin *, GstElement *element, gpointer)
+{
+  GstElementFactory *factory = gst_element_get_factory (element);
+  if (!factory
+      || !g_str_has_prefix (
+          gst_plugin_feature_get_name (GST_PLUGIN_FEATURE (factory)), "avdec_")
+      || !g_object_class_find_property (G_OBJECT_GET_CLASS (element),
+                                        "max-threads"))
+    return;
+  g_object_set (element, "max-threads", 1, NULL);
+}
+
 } // namespace
 
 std::uint64_t
@@ -176,6 +194,14 @@ session::build (const source_spec &source, const capture_options &options,
                     static_cast<guint64> (
                         std::chrono::nanoseconds (options.max_age).count ()),
                     NULL);
+      /* decodebin adds its decoder once the caps are known, before the
+       * decoder opens and reads max-threads; deep-element-added in case
+       * it nests the decoder in a bin of its own. */
+      object_ptr<GstElement> decoder (
+          gst_bin_get_by_name (bin, "latestframe-capture-decoder"));
+      if (decoder)
+        g_signal_connect (decoder.get (), "deep-element-added",
+                          G_CALLBACK (on_gated_decoder_element), nullptr);
     }
   built->bus_.reset (gst_element_get_bus (parsed));
   return built;

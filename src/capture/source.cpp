@@ -46,8 +46,10 @@ source_spec::description (bool gated) const
       return std::string ("rtspsrc name=source "
                           "add-reference-timestamp-meta=true "
                           "! application/x-rtp,media=video ")
-             + (gated ? "! parsebin ! latestframe name=gate " : "")
-             + "! decodebin ! video/x-raw";
+             + (gated ? "! parsebin ! latestframe name=gate "
+                        "! decodebin name=latestframe-capture-decoder "
+                      : "! decodebin ")
+             + "! video/x-raw";
     case kind::v4l2:
       return "v4l2src name=source ! decodebin ! video/x-raw";
     case kind::uri:
