@@ -136,7 +136,7 @@ serve (GSocketConnection *connection, const std::string &head,
                                    - snapshot_suffix.size ());
   snapshot_handler snapshots;
   {
-    std::lock_guard<std::mutex> guard (served->lock);
+    checked_lock guard (served->lock);
     snapshots = served->snapshots;
   }
   if (line_end == std::string::npos || path.empty ())
@@ -145,7 +145,7 @@ serve (GSocketConnection *connection, const std::string &head,
     {
       std::string body;
       {
-        std::lock_guard<std::mutex> guard (served->lock);
+        checked_lock guard (served->lock);
         body = served->text;
       }
       answer (output, "200 OK", metrics_text::content_type, body);
@@ -154,7 +154,7 @@ serve (GSocketConnection *connection, const std::string &head,
     {
       std::string body;
       {
-        std::lock_guard<std::mutex> guard (served->lock);
+        checked_lock guard (served->lock);
         body = served->cameras;
       }
       if (body.empty ())
@@ -374,21 +374,21 @@ metrics_server::~metrics_server ()
 void
 metrics_server::update (std::string exposition)
 {
-  std::lock_guard<std::mutex> guard (exposition_->lock);
+  checked_lock guard (exposition_->lock);
   exposition_->text = std::move (exposition);
 }
 
 void
 metrics_server::serve_snapshots (snapshot_handler handler)
 {
-  std::lock_guard<std::mutex> guard (exposition_->lock);
+  checked_lock guard (exposition_->lock);
   exposition_->snapshots = std::move (handler);
 }
 
 void
 metrics_server::update_cameras (std::string cameras_json)
 {
-  std::lock_guard<std::mutex> guard (exposition_->lock);
+  checked_lock guard (exposition_->lock);
   exposition_->cameras = std::move (cameras_json);
 }
 

@@ -4,6 +4,8 @@
  */
 #pragma once
 
+#include "latestframe/thread_annotations.h"
+
 #include <gio/gio.h>
 
 #include <functional>
@@ -70,10 +72,10 @@ public:
   /* The text served, shared with the request threads. */
   struct shared_text
   {
-    std::mutex lock;
-    std::string text;
-    std::string cameras;
-    snapshot_handler snapshots;
+    checked_mutex lock;
+    std::string text LF_GUARDED_BY (lock);
+    std::string cameras LF_GUARDED_BY (lock);
+    snapshot_handler snapshots LF_GUARDED_BY (lock);
   };
 
   /* The connections whose request head the main loop is reading (opaque

@@ -215,7 +215,7 @@ http_date (std::int64_t unix_ns)
 void
 camera_snapshots::update (std::map<std::string, std::shared_ptr<capture>> cameras)
 {
-  std::lock_guard<std::mutex> guard (lock_);
+  checked_lock guard (lock_);
   /* A camera gone (or restarted: a new capture) starts with no JPEG. */
   for (auto cache = caches_.begin (); cache != caches_.end ();)
     {
@@ -230,10 +230,19 @@ camera_snapshots::update (std::map<std::string, std::shared_ptr<capture>> camera
   cameras_ = std::move (cameras);
 }
 
+std::shared_ptr<const std::string>
+camera_snapshots::camera_cache::cached (snapshot_options options) const
+{
+  if (options.width == frame.width)
+    options.width = 0;
+  const auto done = jpegs.find (options);
+  return done == jpegs.end () ? nullptr : done->second;
+}
+
 std::map<std::string, std::uint64_t>
 camera_snapshots::encodes () const
 {
-  std::lock_guard<std::mutex> guard (lock_);
+  checked_lock guard (lock_);
   return encodes_;
 }
 
@@ -243,7 +252,7 @@ camera_snapshots::answer (const std::string &id, const std::string &query)
   std::shared_ptr<capture> camera;
   std::shared_ptr<camera_cache> cache;
   {
-    std::lock_guard<std::mutex> guard (lock_);
+    checked_lock guard (lock_);
     const auto found = cameras_.find (id);
     if (found == cameras_.end ())
       return plain ("404 Not Found", "no camera \"" + id + "\" here");
@@ -261,7 +270,7 @@ camera_snapshots::answer (const std::string &id, const std::string &query)
   frame_facts facts;
   std::shared_ptr<const std::string> jpeg;
   {
-    std::lock_guard<std::mutex> encoding (cache->encoding);
+    checked_lock encoding (cache->encoding);
     /* The frame encoded last is still the newest: no copy of it needed
      * unless these options are new. */
     const std::uint64_t newest = camera->last_analysed_sequence ();
@@ -270,15 +279,8 @@ camera_snapshots::answer (const std::string &id, const std::string &query)
         cache->jpegs.clear ();
         cache->frame = {};
       }
-    auto cached = [&] () -> std::shared_ptr<const std::string> {
-      snapshot_options asked = options;
-      if (asked.width == cache->frame.width)
-        asked.width = 0;
-      const auto done = cache->jpegs.find (asked);
-      return done == cache->jpegs.end () ? nullptr : done->second;
-    };
     if (cache->frame.sequence != 0)
-      jpeg = cached ();
+      jpeg = cache->cached (options);
     facts = cache->frame;
     if (!jpeg)
       {
@@ -307,7 +309,7 @@ camera_snapshots::answer (const std::string &id, const std::string &query)
           options.width = 0;
         /* Frames without a sequence cannot be told apart: never cached. */
         if (facts.sequence != 0)
-          jpeg = cached ();
+          jpeg = cache->cached (options);
         if (!jpeg)
           {
             try
@@ -325,7 +327,7 @@ camera_snapshots::answer (const std::string &id, const std::string &query)
               return plain ("500 Internal Server Error",
                             "cannot encode the frame as a JPEG");
             {
-              std::lock_guard<std::mutex> guard (lock_);
+              checked_lock guard (lock_);
               ++encodes_[id];
             }
             if (facts.sequence != 0)

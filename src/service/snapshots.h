@@ -6,6 +6,7 @@
 #pragma once
 
 #include "latestframe/capture.h"
+#include "latestframe/thread_annotations.h"
 #include "metrics_server.h"
 
 #include <cstdint>
@@ -79,16 +80,24 @@ private:
    * second request for the same camera waits and takes the result. */
   struct camera_cache
   {
-    std::mutex encoding;
+    checked_mutex encoding;
     /* The frame the JPEGs below are of (sequence 0: none), and them. */
-    frame_facts frame;
-    std::map<snapshot_options, std::shared_ptr<const std::string>> jpegs;
+    frame_facts frame LF_GUARDED_BY (encoding);
+    std::map<snapshot_options, std::shared_ptr<const std::string>>
+        jpegs LF_GUARDED_BY (encoding);
+
+    /* The JPEG of `options` already made of `frame`, if any (a width
+     * equal to the frame's is the frame's own). */
+    std::shared_ptr<const std::string>
+    cached (snapshot_options options) const LF_REQUIRES (encoding);
   };
 
-  mutable std::mutex lock_;
-  std::map<std::string, std::shared_ptr<capture>> cameras_;
-  std::map<std::string, std::uint64_t> encodes_;
-  std::map<std::string, std::shared_ptr<camera_cache>> caches_;
+  mutable checked_mutex lock_;
+  std::map<std::string, std::shared_ptr<capture>> cameras_
+      LF_GUARDED_BY (lock_);
+  std::map<std::string, std::uint64_t> encodes_ LF_GUARDED_BY (lock_);
+  std::map<std::string, std::shared_ptr<camera_cache>> caches_
+      LF_GUARDED_BY (lock_);
 };
 
 } // namespace latestframe::service
