@@ -75,6 +75,18 @@ struct capture::impl
   /* The reader's (read() is called from one thread at a time). */
   std::unique_ptr<detail::frame_converter> converter;
 
+  /* The current session's newest analysed sample (null when none), and
+   * that session in `from`, for its sequence base and clock. */
+  detail::sample_ptr
+  last_analysed_sample (std::shared_ptr<detail::session> &from)
+  {
+    {
+      std::lock_guard<std::mutex> guard (shared.lock);
+      from = shared.current;
+    }
+    return from ? from->last_analysed () : nullptr;
+  }
+
   /* Under shared.lock: what read() returned. */
   std::uint64_t returned_sequence = 0;
   std::uint64_t returned = 0, skipped = 0, copied = 0;
@@ -409,11 +421,7 @@ capture::last_analysed (analysed_frame &frame) const
   if (!impl_)
     return false;
   std::shared_ptr<detail::session> from;
-  {
-    std::lock_guard<std::mutex> guard (impl_->shared.lock);
-    from = impl_->shared.current;
-  }
-  detail::sample_ptr sample = from ? from->last_analysed () : nullptr;
+  detail::sample_ptr sample = impl_->last_analysed_sample (from);
   if (!sample)
     return false;
   GstBuffer *buffer = gst_sample_get_buffer (sample.get ());
@@ -457,11 +465,7 @@ capture::last_analysed_sequence () const
   if (!impl_)
     return 0;
   std::shared_ptr<detail::session> from;
-  {
-    std::lock_guard<std::mutex> guard (impl_->shared.lock);
-    from = impl_->shared.current;
-  }
-  detail::sample_ptr sample = from ? from->last_analysed () : nullptr;
+  detail::sample_ptr sample = impl_->last_analysed_sample (from);
   const LatestFrameInfoMeta *about
       = sample ? latest_frame_info_meta_get (
             gst_sample_get_buffer (sample.get ()))
