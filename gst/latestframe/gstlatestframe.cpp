@@ -1927,8 +1927,9 @@ push_frame (GstLatestFrame *self, keeper_t::handover &frame)
    * someone else holds it; its memory never is. */
   GstBuffer *buffer
       = gst_buffer_make_writable (GST_BUFFER_CAST (frame.item.release ()));
+  /* The function, not the macro: see sample_for_reader. */
   if (frame.discont)
-    GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
+    gst_buffer_set_flags (buffer, GST_BUFFER_FLAG_DISCONT);
   if (frame.decode_only)
     make_decode_only (self, buffer);
   else
@@ -2111,8 +2112,12 @@ sample_for_reader (GstLatestFrame *self, keeper_t::handover &frame)
   GstLatestFrameState *state = self->state;
   GstBuffer *buffer
       = gst_buffer_make_writable (GST_BUFFER_CAST (frame.item.release ()));
+  /* Through GStreamer's function, not the macro: a buffer from a pool
+   * comes back to the source through GStreamer's own (uninstrumented)
+   * locks, and ThreadSanitizer took this write and the chain's read of
+   * the recycled buffer's flags for a race (mode-switches storm, seed 2). */
   if (frame.discont)
-    GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
+    gst_buffer_set_flags (buffer, GST_BUFFER_FLAG_DISCONT);
   lf::attach_flight_charge (buffer, std::move (frame.charge));
   std::uint64_t &last = self->state->last_pulled_sequence;
   const std::uint64_t skipped
