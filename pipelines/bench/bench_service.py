@@ -31,6 +31,7 @@ less than half its rate.
                    [--width 1280 --height 720 --fps 30] [--out DIR]
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -157,38 +158,49 @@ def fit(xs, ys):
     return my - b * mx, b
 
 
-def stop(process):
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+def stop(process, pid=None):
+    """SIGTERM to `pid` (the service under a wrapper such as heaptrack,
+    which writes its file once the service is gone), or to `process`
+    itself; then waits for `process`."""
+    for number in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(pid or process.pid, number)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(60)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    process.kill()
+    process.wait()
 
 
 def exit_status(code):
     return f"signal {signal.Signals(-code).name}" if code < 0 else f"status {code}"
 
 
-def measure_service(args, service, port, ids, ages, others=()):
+def measure_service(args, service, port, ids, ages, others=(), pid=None):
     """One window of the service: its CPU and RSS, what every camera
     analysed, each camera's age p95 over the window (from `ages`, a
     WindowAges), the snapshots encoded and the bytes in flight per camera
     (sampled every 2 s). `others`: pids whose CPU is measured over the same
-    window (summed)."""
+    window (summed). `pid`: the service's own process, when `service` is
+    a wrapper around it."""
+    pid = pid or service.pid
     before = scrape_metrics(port)
     ages.start()
-    cpu0, t0 = cpu_seconds(service.pid), time.monotonic()
-    others_cpu0 = sum(cpu_seconds(pid) for pid in others)
+    cpu0, t0 = cpu_seconds(pid), time.monotonic()
+    others_cpu0 = sum(cpu_seconds(other) for other in others)
     rss, in_flight = [], []
     while time.monotonic() - t0 < args.seconds:
         time.sleep(1)
-        rss.append(rss_mib(service.pid))
+        rss.append(rss_mib(pid))
         if len(rss) % 2 == 0:
             in_flight.append(sum(per_camera(scrape_metrics(port),
                                             "latestframe_in_flight_bytes", ids)) / len(ids))
-    cpu1, t1 = cpu_seconds(service.pid), time.monotonic()
-    others_cpu1 = sum(cpu_seconds(pid) for pid in others)
+    cpu1, t1 = cpu_seconds(pid), time.monotonic()
+    others_cpu1 = sum(cpu_seconds(other) for other in others)
     after = scrape_metrics(port)
     window_ages = ages.stop()
     window = t1 - t0
@@ -292,7 +304,26 @@ def snapshot_ages(port, ids, seconds=5):
 
 
 
-def run_service(args, count, urls, broker, ages, camera, workdir):
+def service_process(wrapper, program):
+    """The pid of `program` started below the process `wrapper` (a
+    subprocess.Popen); None while it is not there yet."""
+    program = os.path.realpath(program)
+    for pid in descendants(wrapper.pid):
+        try:
+            if os.readlink(f"/proc/{pid}/exe") == program:
+                return pid
+        except OSError:
+            continue
+    return None
+
+
+def run_service(args, count, urls, broker, ages, camera, workdir, wrap=(), window=None):
+    """The service with `count` cameras reading `urls`, measured over one
+    window once every camera streams and the warm-up is over. `wrap`: a
+    command the service runs under (heaptrack -o FILE); the service's own
+    process is measured and stopped, the wrapper waited for. `window`:
+    called with the service's pid, returns a context manager held over the
+    measured window (bench_profile.py's perf record, threads and smaps)."""
     ids = [f"cam-{n:03d}" for n in range(count)]
     config = workdir / f"cameras-{count}.yaml"
     lines = [f"broker: {{ host: 127.0.0.1, port: {broker.port} }}",
@@ -308,19 +339,23 @@ def run_service(args, count, urls, broker, ages, camera, workdir):
     # Its log beside the tables, for a run that went wrong.
     with open(Path(args.out) / f"service-{count}.log", "wb") as log:
         service = subprocess.Popen(
-            [args.service, "--config", str(config), "--metrics-port", str(port)],
+            [*wrap, args.service, "--config", str(config), "--metrics-port", str(port)],
             stderr=log)
+    pid = None if wrap else service.pid
     try:
         end = time.monotonic() + 60 + count
         while True:
             up = per_camera(scrape_metrics(port), "latestframe_camera_up", ids)
-            if up and all(up):
+            pid = pid or service_process(service, args.service)
+            if up and all(up) and pid:
                 break
             if service.poll() is not None or time.monotonic() > end:
                 return {"cameras": count, "error": f"{int(sum(up))} of {count} streaming"}
             time.sleep(0.5)
         time.sleep(args.warmup)
-        row = measure_service(args, service, port, ids, ages, others=[camera.process.pid])
+        with window(pid) if window else contextlib.nullcontext():
+            row = measure_service(args, service, port, ids, ages,
+                                  others=[camera.process.pid], pid=pid)
         row["camera_cpu_percent"] = row.pop("others_cpu_percent", 0.0)
         row.update(cameras=count, load=os.getloadavg()[0])
         if "error" in row:
@@ -329,7 +364,7 @@ def run_service(args, count, urls, broker, ages, camera, workdir):
             row["page"] = with_page(args, service, port, ids, ages)
         return row
     finally:
-        stop(service)
+        stop(service, pid)
 
 
 def ffmpeg_progress(path):

@@ -26,8 +26,8 @@ LATESTFRAME_PACKAGES=(
 # Bench-only: what a benchmark compares the project with, installed by the
 # bench that needs it (ensure_packages "${LATESTFRAME_BENCH_PACKAGES[@]}"),
 # never by the build or the suite. ffmpeg: pipelines/bench-service.sh
-# --peer ffmpeg.
-LATESTFRAME_BENCH_PACKAGES=(ffmpeg)
+# --peer ffmpeg; linux-perf (perf) and heaptrack: pipelines/bench-profile.sh.
+LATESTFRAME_BENCH_PACKAGES=(ffmpeg linux-perf heaptrack)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
