@@ -748,6 +748,17 @@ main (int argc, char **argv)
   gchar *service = g_strdup_printf ("%d", o.port);
   gst_rtsp_server_set_service (server, service);
   g_free (service);
+  /* A client thread per mount, as N cameras answer each their own clients.
+   * Preparing a mount's media (DESCRIBE) waits for its next key unit, up to
+   * a GOP, in the client's thread; with the server's one thread every other
+   * mount's client waited behind it, and a client's PLAY came seconds after
+   * its DESCRIBE. Meanwhile the mount's media, playing but held by
+   * gst-rtsp-server until that PLAY, queued its frames in its appsrc and
+   * then sent them all: seconds old by their capture time, which receivers
+   * took for a camera clock out of step. */
+  GstRTSPThreadPool *threads = gst_rtsp_server_get_thread_pool (server);
+  gst_rtsp_thread_pool_set_max_threads (threads, o.mounts);
+  g_object_unref (threads);
 
   /* x264enc applies tune=zerolatency (which alone means no B-frames)
    * first and the properties set here after it, so bframes wins and the

@@ -22,17 +22,25 @@ namespace latestframe
 class testcam
 {
 public:
-  /* Starts the camera with `args` (see latestframe-testcam --help). */
-  explicit testcam (std::vector<std::string> args) : args_ (std::move (args))
+  /* Starts the camera with `args` (see latestframe-testcam --help); with
+   * `mounts` > 1 it serves that many streams (--mounts=N is added). */
+  explicit testcam (std::vector<std::string> args, int mounts = 1)
+      : args_ (std::move (args)), mounts_ (mounts)
   {
+    if (mounts_ > 1)
+      args_.push_back ("--mounts=" + std::to_string (mounts_));
     start ("0");
   }
   testcam (const testcam &) = delete;
   testcam &operator= (const testcam &) = delete;
   ~testcam () { stop (); }
 
-  /* The URL it serves (empty if it did not start). */
+  /* The URL it serves, the first mount's with --mounts (empty if it did
+   * not start). */
   const std::string &url () const { return url_; }
+
+  /* Every mount's URL, the first first (fewer if it did not start). */
+  const std::vector<std::string> &urls () const { return urls_; }
 
   /* Ends the process with `signal` (SIGKILL: as a crash or power loss
    * would) and waits for it. */
@@ -85,18 +93,28 @@ private:
         g_clear_error (&error);
         return;
       }
-    /* Its first line is the URL it serves. */
+    /* Its first lines are the URLs it serves, one per mount: all are read
+     * before the pipe closes, or the camera would write to a closed one. */
+    urls_.clear ();
     GIOChannel *channel = g_io_channel_unix_new (out);
     g_io_channel_set_close_on_unref (channel, TRUE);
-    gchar *line = nullptr;
-    g_io_channel_read_line (channel, &line, NULL, NULL, NULL);
-    if (line)
-      url_ = g_strstrip (line);
-    g_free (line);
+    for (int mount = 0; mount < mounts_; mount++)
+      {
+        gchar *line = nullptr;
+        g_io_channel_read_line (channel, &line, NULL, NULL, NULL);
+        if (!line)
+          break;
+        urls_.push_back (g_strstrip (line));
+        g_free (line);
+      }
+    if (!urls_.empty ())
+      url_ = urls_.front ();
     g_io_channel_unref (channel);
   }
 
   std::vector<std::string> args_;
+  int mounts_ = 1;
+  std::vector<std::string> urls_;
   bool running_ = false;
   GPid pid_ = 0;
   std::string url_;

@@ -745,3 +745,75 @@ TEST (Testcam, DecodedFramesMatchTheScene)
           << b_frames;
     }
 }
+
+// Each mount of --mounts is a camera of its own: read all at once, each by
+// a pipeline of its own as the service reads its cameras, every mount's
+// frames are aged from the capture times it sends, and none comes so late
+// that latestframe takes that camera's clock for one out of step
+// (capture-clock-fallback: a frame over 3 s old). Key units 2 s apart:
+// preparing a mount's stream waits for its next one, and the mounts' clients
+// must not wait for each other's.
+TEST (Testcam, EveryMountAgesItsFramesFromItsCaptureTimes)
+{
+  const int mounts = 8;
+  testcam camera ({ "--width=320", "--height=240", "--gop=60" }, mounts);
+  ASSERT_EQ (camera.urls ().size (), static_cast<size_t> (mounts));
+  std::vector<GstElement *> pipelines;
+  for (const std::string &url : camera.urls ())
+    {
+      GError *error = NULL;
+      GstElement *pipeline = gst_parse_launch (
+          ("rtspsrc location=" + url
+           + " latency=0 protocols=tcp add-reference-timestamp-meta=true "
+             "! application/x-rtp,media=video ! parsebin "
+             "! latestframe name=latest "
+             "! appsink name=sink sync=false max-buffers=1 drop=true")
+              .c_str (),
+          &error);
+      ASSERT_TRUE (pipeline != NULL && error == NULL)
+          << (error ? error->message : "");
+      pipelines.push_back (pipeline);
+    }
+  for (GstElement *pipeline : pipelines)
+    gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  for (int mount = 0; mount < mounts; mount++)
+    {
+      GstElement *latest
+          = gst_bin_get_by_name (GST_BIN (pipelines[mount]), "latest");
+      GstElement *sink
+          = gst_bin_get_by_name (GST_BIN (pipelines[mount]), "sink");
+      /* 30 frames through latestframe, each judged as it arrived. */
+      guint64 received = 0, capture_time_frames = 0;
+      gboolean fallback = FALSE;
+      while (received < 30)
+        {
+          GstSample *sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink),
+                                                            20 * GST_SECOND);
+          if (!sample)
+            break;
+          gst_sample_unref (sample);
+          GstStructure *stats = NULL;
+          g_object_get (latest, "stats", &stats, NULL);
+          gst_structure_get_uint64 (stats, "received", &received);
+          gst_structure_get_uint64 (stats, "capture-time-frames",
+                                    &capture_time_frames);
+          gst_structure_get_boolean (stats, "capture-clock-fallback",
+                                     &fallback);
+          gst_structure_free (stats);
+        }
+      g_print ("mount %d: %" G_GUINT64_FORMAT " frames, %" G_GUINT64_FORMAT
+               " aged from their capture time%s\n",
+               mount, received, capture_time_frames,
+               fallback ? ", then the clock taken for one out of step" : "");
+      EXPECT_GE (received, 30u) << camera.urls ()[mount];
+      EXPECT_FALSE (fallback) << camera.urls ()[mount];
+      EXPECT_GT (capture_time_frames, 0u) << camera.urls ()[mount];
+      gst_object_unref (sink);
+      gst_object_unref (latest);
+    }
+  for (GstElement *pipeline : pipelines)
+    {
+      gst_element_set_state (pipeline, GST_STATE_NULL);
+      gst_object_unref (pipeline);
+    }
+}
