@@ -523,20 +523,9 @@ def heap_table(rows):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--service", required=True)
-    parser.add_argument("--testcam", required=True)
-    parser.add_argument("--cameras", default="1,32")
+    bench_service.add_service_arguments(parser, cameras="1,32", seconds=15, warmup=5)
     parser.add_argument("--heap-cameras", default="4,8",
                         help='two counts run under heaptrack, or "none"')
-    parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--warmup", type=float, default=5)
-    parser.add_argument("--rate", type=float, default=1)
-    parser.add_argument("--decode", default="key-units")
-    parser.add_argument("--analyses", default="cvmotion analysis-width=320")
-    parser.add_argument("--budget", default="256MiB")
-    parser.add_argument("--width", type=int, default=1280)
-    parser.add_argument("--height", type=int, default=720)
-    parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--out", default="out/bench-profile")
     publish.add_arguments(parser, "./pipelines/bench-profile.sh")
     parser.set_defaults(page=False, page_cameras=[])  # what run_service asks of bench_service's args

@@ -510,13 +510,14 @@ def peer_table(rows):
     return lines
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_service_arguments(parser, cameras, seconds, warmup):
+    """The service, its test camera and the cameras' settings: what every
+    bench of the service (this one, bench_profile.py) takes."""
     parser.add_argument("--service", required=True)
     parser.add_argument("--testcam", required=True)
-    parser.add_argument("--cameras", default="1,4,8,16")
-    parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--warmup", type=float, default=10)
+    parser.add_argument("--cameras", default=cameras)
+    parser.add_argument("--seconds", type=float, default=seconds)
+    parser.add_argument("--warmup", type=float, default=warmup)
     parser.add_argument("--rate", type=float, default=1)
     parser.add_argument("--decode", default="key-units")
     parser.add_argument("--analyses", default="cvmotion analysis-width=320")
@@ -524,6 +525,11 @@ def main():
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--fps", type=int, default=30)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_service_arguments(parser, cameras="1,4,8,16", seconds=30, warmup=10)
     parser.add_argument("--in-phase", action="store_true",
                         help="one stream shared by N RTSP sessions (key frames in step)")
     parser.add_argument("--page", action="store_true",
