@@ -27,10 +27,11 @@
  *
  * ## Example launch line
  * |[
- * gst-launch-1.0 rtpbin name=rtpbin \
- *     udpsrc port=5000 caps="application/x-rtp,media=video,clock-rate=90000,encoding-name=H264" \
- *     ! rtpinorderbuffer ! rtph264depay ! fakesink
- * ]| (standing alone it needs in-order packets, as from a TCP socket)
+ * gst-launch-1.0 videotestsrc num-buffers=60 ! x264enc tune=zerolatency \
+ *     ! rtph264pay ! rtpinorderbuffer ! rtph264depay ! avdec_h264 ! fakesink
+ * ]| (packets in order, as a TCP connection delivers them; in the capture,
+ * rtpbin creates it and links it between its session and its payload
+ * demuxer)
  */
 #include "gstrtpinorderbuffer.h"
 
