@@ -344,12 +344,16 @@ gst_rtp_in_order_buffer_rtcp_event (GstPad *, GstObject *, GstEvent *event)
   return TRUE;
 }
 
-/* The latency query goes upstream unchanged: this element holds nothing,
- * so it adds no latency (whatever the latency property says). */
+/* The latency query goes up the RTP sink pad only (not sink_rtcp) and
+ * comes back unchanged: this element holds nothing, so it adds no latency
+ * (whatever the latency property says). */
 gboolean
 gst_rtp_in_order_buffer_src_query (GstPad *pad, GstObject *parent,
                                    GstQuery *query)
 {
+  if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY)
+    return gst_pad_peer_query (GST_RTP_IN_ORDER_BUFFER_CAST (parent)->sinkpad,
+                               query);
   return gst_pad_query_default (pad, parent, query);
 }
 

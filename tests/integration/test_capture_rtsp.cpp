@@ -22,6 +22,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -324,12 +325,12 @@ TEST (CaptureRtsp, ResumesAfterTheCameraIsKilledAndRestarted20Times)
 
 // A camera that stops sending without closing the connection is caught by
 // the stall watchdog: the capture reconnects, and frames come back.
-/* Reads 40 stamped frames and checks their capture times against the pixel
- * stamps (the ground truth): after the first frame that has one, every
- * frame has one, it agrees with the stamp within a millisecond (median),
- * and the age runs from it. */
-void
-expect_capture_times_match_the_stamps (capture &reader)
+/* Reads 40 stamped frames and returns the median of their capture times
+ * minus their pixel stamps (the ground truth), in ms; checks that after the
+ * first frame that has a capture time every frame has one, and that the
+ * age runs from it. */
+double
+capture_time_minus_stamp_ms (capture &reader)
 {
   cv::Mat frame;
   frame_info info;
@@ -337,7 +338,8 @@ expect_capture_times_match_the_stamps (capture &reader)
   int frames = 0, with_capture_time = 0, before_first = 0;
   while (differences_ms.size () < 40)
     {
-      ASSERT_TRUE (reader.read (frame, 5s, &info)) << reader.last_error ();
+      const bool read = reader.read (frame, 5s, &info);
+      EXPECT_TRUE (read) << reader.last_error ();
       /* The stamp is on CLOCK_MONOTONIC, the capture time on the wall
        * clock: the offset between them, read now. */
       timespec wall, monotonic;
@@ -347,8 +349,10 @@ expect_capture_times_match_the_stamps (capture &reader)
           = (wall.tv_sec - monotonic.tv_sec) * 1000000000LL
             + (wall.tv_nsec - monotonic.tv_nsec);
       frames++;
-      ASSERT_LT (frames, 300)
+      EXPECT_LT (frames, 300)
           << "too few frames carry a capture time and a readable stamp";
+      if (!read || frames >= 300)
+        return NAN;
       if (info.capture_time_ns < 0)
         {
           if (with_capture_time == 0)
@@ -371,10 +375,10 @@ expect_capture_times_match_the_stamps (capture &reader)
                "%d of %d frames with a capture time, %d before the first\n",
                median, differences_ms.size (), with_capture_time, frames,
                before_first);
-  EXPECT_LT (std::abs (median), 1.0);
   EXPECT_GE (reader.stats ().capture_time_frames,
              static_cast<std::uint64_t> (with_capture_time));
   EXPECT_FALSE (reader.stats ().capture_clock_fallback);
+  return median;
 }
 
 // The capture time the camera sends (sender reports, NTP-64) reaches
@@ -386,7 +390,7 @@ TEST (CaptureRtsp, FramesTellTheirCaptureTime)
   ASSERT_FALSE (camera.url ().empty ());
   capture reader (camera.url (), tcp_options ());
   ASSERT_TRUE (reader.isOpened ()) << reader.last_error ();
-  expect_capture_times_match_the_stamps (reader);
+  EXPECT_LT (std::abs (capture_time_minus_stamp_ms (reader)), 1.0);
 }
 
 // Without the NTP-64 header extension, capture times come from RTCP sender
@@ -403,8 +407,46 @@ TEST (CaptureRtsp, FramesTellTheirCaptureTimeFromSenderReportsAlone)
       capture reader (camera.url (), options);
       ASSERT_TRUE (reader.isOpened ()) << reader.last_error ();
       std::printf ("%s: ", protocols);
-      expect_capture_times_match_the_stamps (reader);
+      EXPECT_LT (std::abs (capture_time_minus_stamp_ms (reader)), 1.0)
+          << protocols;
     }
+}
+
+// Eight cameras read at once, each mount's key units out of step with the
+// others', with capture times from sender reports alone: over TCP
+// (rtpinorderbuffer) every mount's capture times are those rtpjitterbuffer
+// gives over UDP, within a millisecond, and none is taken for a camera
+// whose clock is out of step (the issue 27 measurement saw odd ages at 8
+// cameras with the experiment's stand-in). (The test camera's sender
+// reports do not see that mount k sends each frame k x GOP/8 frames late,
+// so against the pixel stamps only mount 0 is exact, either way.)
+TEST (CaptureRtsp, EveryMountAgesItsFramesFromSenderReportsAlone)
+{
+  const int mounts = 8;
+  testcam camera ({ "--width=320", "--height=240", "--gop=60", "--no-ntp64" },
+                  mounts);
+  ASSERT_EQ (camera.urls ().size (), static_cast<size_t> (mounts));
+  std::map<std::string, std::vector<double> > medians;
+  for (const char *protocols : { "tcp", "udp" })
+    {
+      std::vector<std::unique_ptr<capture> > readers;
+      capture_options options = tcp_options ();
+      options.protocols = protocols;
+      for (const std::string &url : camera.urls ())
+        readers.push_back (std::make_unique<capture> (url, options));
+      for (int mount = 0; mount < mounts; mount++)
+        {
+          ASSERT_TRUE (readers[mount]->isOpened ())
+              << readers[mount]->last_error ();
+          std::printf ("%s mount %d: ", protocols, mount);
+          medians[protocols].push_back (
+              capture_time_minus_stamp_ms (*readers[mount]));
+        }
+    }
+  EXPECT_LT (std::abs (medians["tcp"][0]), 1.0);
+  for (int mount = 0; mount < mounts; mount++)
+    EXPECT_LT (std::abs (medians["tcp"][mount] - medians["udp"][mount]), 1.0)
+        << "mount " << mount;
 }
 
 /* Counts the jitter buffers rtpbin makes, by type, from GStreamer's
