@@ -449,6 +449,37 @@ TEST (CaptureRtsp, EveryMountAgesItsFramesFromSenderReportsAlone)
         << "mount " << mount;
 }
 
+// Every decode mode over TCP, through rtpinorderbuffer, with B-frames (RTP
+// times, so PTS, going back in decode order): every frame read decodes to
+// its pixel stamp, and stamps only go forward.
+TEST (CaptureRtsp, DecodeModesOverTcpDecodeNoCorruptFrame)
+{
+  testcam camera ({ "--width=320", "--height=240", "--gop=15",
+                    "--b-frames=1" });
+  ASSERT_FALSE (camera.url ().empty ());
+  for (latestframe::decoding mode :
+       { latestframe::decoding::all, latestframe::decoding::on_demand,
+         latestframe::decoding::key_units })
+    {
+      capture_options options = tcp_options ();
+      options.decode = mode;
+      options.analysis_rate = mode == latestframe::decoding::all ? 0 : 10;
+      capture reader (camera.url (), options);
+      ASSERT_TRUE (reader.isOpened ()) << reader.last_error ();
+      cv::Mat frame;
+      std::uint64_t previous = 0;
+      for (int i = 0; i < 10; i++)
+        {
+          ASSERT_TRUE (reader.read (frame, 5s)) << reader.last_error ();
+          const std::optional<std::uint64_t> stamped = stamp_of (frame);
+          ASSERT_TRUE (stamped.has_value ())
+              << "mode " << static_cast<int> (mode) << ", frame " << i;
+          EXPECT_GT (*stamped, previous) << static_cast<int> (mode);
+          previous = *stamped;
+        }
+    }
+}
+
 /* Counts the jitter buffers rtpbin makes, by type, from GStreamer's
  * element-new tracer hook (fired for every element however made). */
 std::mutex census_lock;
