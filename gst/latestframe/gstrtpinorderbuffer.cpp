@@ -27,8 +27,8 @@
  *
  * ## Example launch line
  * |[
- * gst-launch-1.0 videotestsrc num-buffers=60 ! x264enc tune=zerolatency \
- *     ! rtph264pay ! rtpinorderbuffer ! rtph264depay ! avdec_h264 ! fakesink
+ * gst-launch-1.0 videotestsrc num-buffers=60 ! x264enc tune=zerolatency !
+ *     rtph264pay ! rtpinorderbuffer ! rtph264depay ! avdec_h264 ! fakesink
  * ]| (packets in order, as a TCP connection delivers them; in the capture,
  * rtpbin creates it and links it between its session and its payload
  * demuxer)
