@@ -69,8 +69,9 @@ enum
 
 guint signals[LAST_SIGNAL];
 
-GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
-    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS ("application/x-rtp"));
+GstStaticPadTemplate sink_template
+    = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+                               GST_STATIC_CAPS ("application/x-rtp"));
 GstStaticPadTemplate rtcp_sink_template
     = GST_STATIC_PAD_TEMPLATE ("sink_rtcp", GST_PAD_SINK, GST_PAD_REQUEST,
                                GST_STATIC_CAPS ("application/x-rtcp"));
@@ -156,7 +157,7 @@ void
 ask_for_clock_rate (GstRtpInOrderBuffer *self, guint8 pt)
 {
   GstCaps *caps = NULL;
-  g_signal_emit (self, signals[SIGNAL_REQUEST_PT_MAP], 0, (guint) pt, &caps);
+  g_signal_emit (self, signals[SIGNAL_REQUEST_PT_MAP], 0, (guint)pt, &caps);
   if (!caps)
     return;
   std::lock_guard<std::mutex> guard (self->priv->lock);
@@ -239,8 +240,7 @@ gst_rtp_in_order_buffer_chain (GstPad *, GstObject *parent, GstBuffer *buffer)
         return GST_FLOW_OK;
       }
     verdict = priv->timeline->on_packet (
-        seq, rtp_time, arrival,
-        inband_ntp64 (&rtp, priv->ntp64_extension_id));
+        seq, rtp_time, arrival, inband_ntp64 (&rtp, priv->ntp64_extension_id));
     add_meta = priv->add_reference_timestamp_meta;
   }
   gst_rtp_buffer_unmap (&rtp);
@@ -267,8 +267,8 @@ gst_rtp_in_order_buffer_chain (GstPad *, GstObject *parent, GstBuffer *buffer)
         static_cast<GstClockTime> (verdict.capture_ntp_ns),
         GST_CLOCK_TIME_NONE);
   GST_CAT_LOG_OBJECT (rtp_in_order_buffer_dataflow, self,
-                      "seq %u rtp %u pts %" GST_TIME_FORMAT "%s", seq,
-                      rtp_time, GST_TIME_ARGS (GST_BUFFER_PTS (buffer)),
+                      "seq %u rtp %u pts %" GST_TIME_FORMAT "%s", seq, rtp_time,
+                      GST_TIME_ARGS (GST_BUFFER_PTS (buffer)),
                       verdict.discont ? " discont" : "");
   return gst_pad_push (self->srcpad, buffer);
 }
@@ -427,8 +427,8 @@ gst_rtp_in_order_buffer_set_property (GObject *object, guint id,
 }
 
 void
-gst_rtp_in_order_buffer_get_property (GObject *object, guint id,
-                                      GValue *value, GParamSpec *pspec)
+gst_rtp_in_order_buffer_get_property (GObject *object, guint id, GValue *value,
+                                      GParamSpec *pspec)
 {
   GstRtpInOrderBuffer *self = GST_RTP_IN_ORDER_BUFFER (object);
   std::lock_guard<std::mutex> guard (self->priv->lock);

@@ -39,7 +39,8 @@ is_interleaved_session (GstElement *rtpbin, guint session)
   object_ptr<GstPad> peer (gst_pad_get_peer (sink.get ()));
   if (!peer)
     return false;
-  object_ptr<GstObject> owner (gst_object_get_parent (GST_OBJECT (peer.get ())));
+  object_ptr<GstObject> owner (
+      gst_object_get_parent (GST_OBJECT (peer.get ())));
   return !owner;
 }
 
@@ -58,8 +59,8 @@ on_request_jitterbuffer (GstElement *rtpbin, guint session, gpointer)
    * element that cannot be made leaves rtpbin its jitter buffer. */
   static std::once_flag once;
   std::call_once (once, [] {
-    GstPluginFeature *feature = gst_registry_lookup_feature (
-        gst_registry_get (), "rtpinorderbuffer");
+    GstPluginFeature *feature
+        = gst_registry_lookup_feature (gst_registry_get (), "rtpinorderbuffer");
     if (feature)
       gst_object_unref (feature);
     else
@@ -85,8 +86,7 @@ source_spec::source_spec (std::string text) : text_ (std::move (text))
       kind_ = kind::rtsp;
   if (kind_ == kind::description && starts_with (text_, "/dev/video"))
     kind_ = kind::v4l2;
-  else if (kind_ == kind::description
-           && text_.find ("://") != std::string::npos
+  else if (kind_ == kind::description && text_.find ("://") != std::string::npos
            && gst_uri_is_valid (text_.c_str ()))
     kind_ = kind::uri;
   file_ = kind_ == kind::uri && starts_with (text_, "file://");

@@ -69,8 +69,8 @@ rtp_timeline::take_pending_report (std::uint32_t rtp_time)
     return;
   const report candidate = *pending_report_;
   pending_report_.reset ();
-  const std::int64_t distance_ns = rtp_to_ns (
-      static_cast<std::int32_t> (candidate.rtp_time - rtp_time));
+  const std::int64_t distance_ns
+      = rtp_to_ns (static_cast<std::int32_t> (candidate.rtp_time - rtp_time));
   const bool near_the_stream = distance_ns <= max_sr_rtp_distance_ns
                                && distance_ns >= -max_sr_rtp_distance_ns;
   const bool goes_back
@@ -103,7 +103,8 @@ rtp_timeline::on_packet (std::uint16_t seq, std::uint32_t rtp_time,
     }
   else
     {
-      const std::uint16_t ahead = static_cast<std::uint16_t> (seq - expected_seq_);
+      const std::uint16_t ahead
+          = static_cast<std::uint16_t> (seq - expected_seq_);
       if (ahead >= 65536 - max_misorder)
         {
           verdict.drop = true;
@@ -141,12 +142,13 @@ rtp_timeline::on_packet (std::uint16_t seq, std::uint32_t rtp_time,
     }
 
   if (inband_ntp64)
-    verdict.capture_ntp_ns = static_cast<std::int64_t> (ntp64_to_ns (*inband_ntp64));
+    verdict.capture_ntp_ns
+        = static_cast<std::int64_t> (ntp64_to_ns (*inband_ntp64));
   else if (report_)
     {
-      const std::int64_t capture
-          = static_cast<std::int64_t> (report_->ntp_ns)
-            + rtp_to_ns (static_cast<std::int32_t> (rtp_time - report_->rtp_time));
+      const std::int64_t capture = static_cast<std::int64_t> (report_->ntp_ns)
+                                   + rtp_to_ns (static_cast<std::int32_t> (
+                                       rtp_time - report_->rtp_time));
       verdict.capture_ntp_ns = capture >= 0 ? capture : -1;
     }
   return verdict;

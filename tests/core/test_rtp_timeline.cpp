@@ -65,8 +65,7 @@ TEST (RtpTimeline, SequenceAndTimestampWrapAround)
     {
       const rtp_packet_verdict v = timeline.on_packet (
           static_cast<std::uint16_t> (65530 + i),
-          static_cast<std::uint32_t> (start + i * frame_ticks),
-          i * frame_ns);
+          static_cast<std::uint32_t> (start + i * frame_ticks), i * frame_ns);
       EXPECT_FALSE (v.drop) << i;
       EXPECT_EQ (v.discont, i == 0) << i;
       EXPECT_NEAR (v.pts_ns, i * frame_ns, 1) << i;
@@ -115,8 +114,7 @@ TEST (RtpTimeline, RestartedSenderResyncs)
   timeline.on_sender_report (ntp64 (1000), 90000);
   timeline.on_packet (1000, 90000, 0);
   EXPECT_NE (timeline.on_packet (1001, 93000, frame_ns).capture_ntp_ns, -1);
-  const rtp_packet_verdict restarted
-      = timeline.on_packet (40000, 7, 5000 * ms);
+  const rtp_packet_verdict restarted = timeline.on_packet (40000, 7, 5000 * ms);
   EXPECT_TRUE (restarted.discont);
   EXPECT_FALSE (restarted.drop);
   EXPECT_EQ (restarted.pts_ns, 5000 * ms);
@@ -144,8 +142,8 @@ TEST (RtpTimeline, RtpTimeJumpResyncsThePtsToTheArrival)
   /* Back to zero: the PTS would be long past. */
   const rtp_packet_verdict back = timeline.on_packet (4, 3000, 3 * frame_ns);
   EXPECT_EQ (back.pts_ns, 3 * frame_ns);
-  EXPECT_NEAR (timeline.on_packet (5, 6000, 4 * frame_ns).pts_ns,
-               4 * frame_ns, 1);
+  EXPECT_NEAR (timeline.on_packet (5, 6000, 4 * frame_ns).pts_ns, 4 * frame_ns,
+               1);
 }
 
 // A sender clock off ours by 1 % either way: the PTS never gets ahead of
@@ -162,7 +160,8 @@ TEST (RtpTimeline, DriftingSenderClockStaysNearRealTimeAndMonotonic)
       for (int i = 0; i < 30 * 600; i++)
         {
           /* The sender's RTP time runs at `rate` of ours. */
-          const std::int64_t ideal = static_cast<std::int64_t> (i * frame_ns / rate);
+          const std::int64_t ideal
+              = static_cast<std::int64_t> (i * frame_ns / rate);
           arrival = std::max (arrival, ideal + jitter (random));
           const rtp_packet_verdict v = timeline.on_packet (
               static_cast<std::uint16_t> (i),
@@ -200,7 +199,8 @@ TEST (RtpTimeline, ImplausibleSenderReportsAreRefused)
   rtp_timeline timeline (90000);
   timeline.on_sender_report (ntp64 (5000), 900000);
   timeline.on_packet (1, 900000, 0);
-  const std::int64_t good = timeline.on_packet (2, 903000, frame_ns).capture_ntp_ns;
+  const std::int64_t good
+      = timeline.on_packet (2, 903000, frame_ns).capture_ntp_ns;
   EXPECT_EQ (good, 5000LL * 1000000000 + frame_ns);
   /* RTP time 10 s away from the stream's. */
   timeline.on_sender_report (ntp64 (7000), 903000 + 900000);
@@ -227,8 +227,9 @@ TEST (RtpTimeline, ImplausibleSenderReportsAreRefused)
 TEST (RtpTimeline, InbandNtpIsPreferred)
 {
   rtp_timeline timeline (90000);
-  EXPECT_EQ (timeline.on_packet (1, 0, 0, ntp64 (4000, 500000000)).capture_ntp_ns,
-             4000LL * 1000000000 + 500000000);
+  EXPECT_EQ (
+      timeline.on_packet (1, 0, 0, ntp64 (4000, 500000000)).capture_ntp_ns,
+      4000LL * 1000000000 + 500000000);
   timeline.on_sender_report (ntp64 (9000), 3000);
   /* NTP-64 fractions are 1/2^32 s: within a ns. */
   EXPECT_NEAR (timeline.on_packet (2, 3000, frame_ns, ntp64 (4000, 533333333))

@@ -13,8 +13,8 @@
 static GstHarness *
 new_buffer_harness (void)
 {
-  GstHarness *h = gst_harness_new_with_padnames ("rtpinorderbuffer", "sink",
-                                                 "src");
+  GstHarness *h
+      = gst_harness_new_with_padnames ("rtpinorderbuffer", "sink", "src");
   gst_harness_set_src_caps_str (h, CAPS);
   gst_harness_use_testclock (h);
   return h;
@@ -22,8 +22,7 @@ new_buffer_harness (void)
 
 /* An RTP packet `seq`, `rtp_time`, arriving at `arrival` (running time). */
 static GstFlowReturn
-push_packet (GstHarness *h, guint16 seq, guint32 rtp_time,
-             GstClockTime arrival)
+push_packet (GstHarness *h, guint16 seq, guint32 rtp_time, GstClockTime arrival)
 {
   GstBuffer *buffer = gst_rtp_buffer_new_allocate (8, 0, 0);
   GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
@@ -131,9 +130,8 @@ GST_START_TEST (test_sender_report_gives_capture_time)
       gst_harness_set_src_caps_str (rtcp, "application/x-rtcp");
       push_packet (h, 1, 45000, GST_SECOND);
       fail_unless_equals_int (
-          gst_harness_push (rtcp, sender_report (G_GUINT64_CONSTANT (4000)
-                                                     << 32,
-                                                 90000)),
+          gst_harness_push (
+              rtcp, sender_report (G_GUINT64_CONSTANT (4000) << 32, 90000)),
           GST_FLOW_OK);
       push_packet (h, 2, 45000, GST_SECOND + GST_MSECOND);
       push_packet (h, 3, 135000, 2 * GST_SECOND);

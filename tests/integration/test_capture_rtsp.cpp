@@ -426,10 +426,10 @@ TEST (CaptureRtsp, EveryMountAgesItsFramesFromSenderReportsAlone)
   testcam camera ({ "--width=320", "--height=240", "--gop=60", "--no-ntp64" },
                   mounts);
   ASSERT_EQ (camera.urls ().size (), static_cast<size_t> (mounts));
-  std::map<std::string, std::vector<double> > medians;
+  std::map<std::string, std::vector<double>> medians;
   for (const char *protocols : { "tcp", "udp" })
     {
-      std::vector<std::unique_ptr<capture> > readers;
+      std::vector<std::unique_ptr<capture>> readers;
       capture_options options = tcp_options ();
       options.protocols = protocols;
       for (const std::string &url : camera.urls ())
@@ -454,8 +454,8 @@ TEST (CaptureRtsp, EveryMountAgesItsFramesFromSenderReportsAlone)
 // its pixel stamp, and stamps only go forward.
 TEST (CaptureRtsp, DecodeModesOverTcpDecodeNoCorruptFrame)
 {
-  testcam camera ({ "--width=320", "--height=240", "--gop=15",
-                    "--b-frames=1" });
+  testcam camera (
+      { "--width=320", "--height=240", "--gop=15", "--b-frames=1" });
   ASSERT_FALSE (camera.url ().empty ());
   for (latestframe::decoding mode :
        { latestframe::decoding::all, latestframe::decoding::on_demand,
@@ -504,18 +504,17 @@ start_census ()
 {
   static GstTracer *tracer = [] {
     /* GstTracer is abstract: a plain subclass to hang the hook on. */
-    static const GTypeInfo info = { sizeof (GstTracerClass), NULL, NULL,
-                                    NULL, NULL, NULL, sizeof (GstTracer),
-                                    0, NULL, NULL };
-    GType type = g_type_register_static (GST_TYPE_TRACER,
-                                         "CaptureRtspElementCensus", &info,
-                                         GTypeFlags (0));
+    static const GTypeInfo info
+        = { sizeof (GstTracerClass), NULL, NULL, NULL, NULL, NULL,
+            sizeof (GstTracer),      0,    NULL, NULL };
+    GType type = g_type_register_static (
+        GST_TYPE_TRACER, "CaptureRtspElementCensus", &info, GTypeFlags (0));
     GstTracer *census = GST_TRACER (g_object_new (type, NULL));
     gst_tracing_register_hook (census, "element-new",
                                G_CALLBACK (on_element_new));
     return census;
   }();
-  (void) tracer;
+  (void)tracer;
   std::lock_guard<std::mutex> guard (census_lock);
   elements_made.clear ();
 }

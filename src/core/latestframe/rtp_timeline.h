@@ -74,10 +74,9 @@ public:
   /* One packet: its sequence number and RTP time as sent, its arrival
    * (running time in ns, -1 when unknown), and the NTP-64 capture time it
    * carries (RFC 6051), if any. */
-  rtp_packet_verdict on_packet (std::uint16_t seq, std::uint32_t rtp_time,
-                                std::int64_t arrival_ns,
-                                std::optional<std::uint64_t> inband_ntp64
-                                = std::nullopt);
+  rtp_packet_verdict
+  on_packet (std::uint16_t seq, std::uint32_t rtp_time, std::int64_t arrival_ns,
+             std::optional<std::uint64_t> inband_ntp64 = std::nullopt);
 
   /* A sender report: its NTP-64 time and the RTP time of the same
    * instant. Judged, and used, from the next packet on. */
