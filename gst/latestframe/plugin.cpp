@@ -1,16 +1,21 @@
-/* Registers the latestframe plugin: the latestframe element alone, so that
- * using it never loads OpenCV (the analysis elements are in latestframecv).
+/* Registers the latestframe plugin: the latestframe element and
+ * rtpinorderbuffer (the capture's jitter buffer for RTSP over TCP), so that
+ * using them never loads OpenCV (the analysis elements are in
+ * latestframecv).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
 #include "gstlatestframe.h"
+#include "gstrtpinorderbuffer.h"
 
 static gboolean
 plugin_init (GstPlugin *plugin)
 {
-  return GST_ELEMENT_REGISTER (latestframe, plugin);
+  gboolean ok = GST_ELEMENT_REGISTER (latestframe, plugin);
+  ok &= GST_ELEMENT_REGISTER (rtpinorderbuffer, plugin);
+  return ok;
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, latestframe,

@@ -5,8 +5,11 @@
 #include "source.h"
 
 #include "gst_ptr.h"
+#include "gstrtpinorderbuffer.h"
 
 #include "latestframe/uri_credentials.h"
+
+#include <mutex>
 
 namespace latestframe::detail
 {
@@ -20,6 +23,60 @@ starts_with (const std::string &text, const char *prefix)
   return text.rfind (prefix, 0) == 0;
 }
 
+/* Whether rtpbin's session `session` is fed by rtspsrc's TCP connection
+ * (RTSP interleaved, or tunnelled over HTTP): its recv_rtp_sink pad is then
+ * linked to a pad of rtspsrc's own that belongs to no element, where over
+ * UDP it is a udpsrc's. Asked when rtpbin makes the session's jitter
+ * buffer, at the first packet: the transport was chosen at SETUP, before. */
+bool
+is_interleaved_session (GstElement *rtpbin, guint session)
+{
+  gchar *name = g_strdup_printf ("recv_rtp_sink_%u", session);
+  object_ptr<GstPad> sink (gst_element_get_static_pad (rtpbin, name));
+  g_free (name);
+  if (!sink)
+    return false;
+  object_ptr<GstPad> peer (gst_pad_get_peer (sink.get ()));
+  if (!peer)
+    return false;
+  object_ptr<GstObject> owner (
+      gst_object_get_parent (GST_OBJECT (peer.get ())));
+  return !owner;
+}
+
+/* Packets over TCP cannot be reordered: no jitter buffer (its queue, push
+ * thread and timer cost ~0.3 % of a core per camera, issue 27), but
+ * rtpinorderbuffer, which checks sequence numbers, times the packets and
+ * adds their capture times in rtspsrc's receiving thread. Over UDP, NULL:
+ * rtpbin makes its rtpjitterbuffer, which reorders. */
+GstElement *
+on_request_jitterbuffer (GstElement *rtpbin, guint session, gpointer)
+{
+  if (!is_interleaved_session (rtpbin, session))
+    return NULL;
+  /* By its factory: an installed latestframe plugin that provides it wins
+   * (one type per process), else the library registers its own copy. An
+   * element that cannot be made leaves rtpbin its jitter buffer. */
+  static std::once_flag once;
+  std::call_once (once, [] {
+    GstPluginFeature *feature
+        = gst_registry_lookup_feature (gst_registry_get (), "rtpinorderbuffer");
+    if (feature)
+      gst_object_unref (feature);
+    else
+      GST_ELEMENT_REGISTER (rtpinorderbuffer, nullptr);
+  });
+  return gst_element_factory_make ("rtpinorderbuffer", NULL);
+}
+
+void
+on_new_manager (GstElement *, GstElement *manager, gpointer)
+{
+  if (g_signal_lookup ("request-jitterbuffer", G_OBJECT_TYPE (manager)))
+    g_signal_connect (manager, "request-jitterbuffer",
+                      G_CALLBACK (on_request_jitterbuffer), NULL);
+}
+
 } // namespace
 
 source_spec::source_spec (std::string text) : text_ (std::move (text))
@@ -29,8 +86,7 @@ source_spec::source_spec (std::string text) : text_ (std::move (text))
       kind_ = kind::rtsp;
   if (kind_ == kind::description && starts_with (text_, "/dev/video"))
     kind_ = kind::v4l2;
-  else if (kind_ == kind::description
-           && text_.find ("://") != std::string::npos
+  else if (kind_ == kind::description && text_.find ("://") != std::string::npos
            && gst_uri_is_valid (text_.c_str ()))
     kind_ = kind::uri;
   file_ = kind_ == kind::uri && starts_with (text_, "file://");
@@ -91,6 +147,8 @@ source_spec::configure (GstBin *pipeline, const capture_options &options) const
       if (!options.protocols.empty ())
         gst_util_set_object_arg (G_OBJECT (source.get ()), "protocols",
                                  options.protocols.c_str ());
+      g_signal_connect (source.get (), "new-manager",
+                        G_CALLBACK (on_new_manager), NULL);
       break;
     case kind::v4l2:
       g_object_set (source.get (), "device", text_.c_str (), NULL);

@@ -81,6 +81,7 @@ struct options
   gdouble corrupt = 0;
   gdouble drop = 0;
   gboolean refuse = FALSE;
+  gboolean no_ntp64 = FALSE;
   gint clock_offset_ms = 0;
   gint mounts = 1;
   /* RTSP basic authentication when user is given. */
@@ -121,6 +122,8 @@ struct camera
   std::mt19937 random{ 12345 };
   /* --clock-offset: NTP times come from the media's (offset) clock. */
   bool ntp_from_clock = false;
+  /* --no-ntp64: capture times from sender reports only. */
+  bool ntp64 = true;
 };
 
 /* A frame and its layout. */
@@ -585,7 +588,8 @@ media_configure (GstRTSPMediaFactory *, GstRTSPMedia *media, gpointer data)
   camera *cam = m->cam;
   GstElement *bin = gst_rtsp_media_get_element (media);
   GstElement *appsrc = gst_bin_get_by_name (GST_BIN (bin), "cam");
-  add_ntp64_extension (bin);
+  if (cam->ntp64)
+    add_ntp64_extension (bin);
   GstObject *pipeline = gst_object_get_parent (GST_OBJECT (bin));
   if (pipeline)
     {
@@ -689,6 +693,10 @@ main (int argc, char **argv)
       "Fraction of RTP packets to lose, as a lossy network would (0-1)",
       "F" },
     { "refuse", 0, 0, G_OPTION_ARG_NONE, &o.refuse, "Refuse every connection",
+      NULL },
+    { "no-ntp64", 0, 0, G_OPTION_ARG_NONE, &o.no_ntp64,
+      "Send no NTP-64 header extension (RFC 6051): receivers learn capture "
+      "times from RTCP sender reports only",
       NULL },
     { "clock-offset", 0, 0, G_OPTION_ARG_INT, &o.clock_offset_ms,
       "Put the capture times the stream carries (sender reports, NTP-64) "
@@ -832,6 +840,7 @@ main (int argc, char **argv)
       gst_clock_set_calibration (clock, now, now + ntp_offset, 1, 1);
       cam.ntp_from_clock = true;
     }
+  cam.ntp64 = !o.no_ntp64;
   if (o.user)
     {
       /* Basic authentication: only this user may see (access) and start

@@ -35,6 +35,8 @@ static const gchar *plugin_names[]
 
 /* Raw video every element of both plugins accepts. */
 #define CAPS "video/x-raw,format=GRAY8,width=64,height=48,framerate=30/1"
+#define RTP_CAPS                                                               \
+  "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264"
 #define FRAME_BYTES (64 * 48)
 #define FRAME_NS (GST_SECOND / 30)
 
@@ -331,6 +333,17 @@ start_stream (GstHarness *h)
 {
   GstSegment segment;
   GstCaps *caps = gst_caps_from_string (CAPS);
+  /* An RTP element (rtpinorderbuffer) gets RTP caps; the frames are then
+   * not RTP packets, which it drops: it must still take every push. */
+  GstPad *sink = gst_pad_get_peer (h->srcpad);
+  GstCaps *accepted = gst_pad_get_pad_template_caps (sink);
+  if (!gst_caps_can_intersect (accepted, caps))
+    {
+      gst_caps_unref (caps);
+      caps = gst_caps_from_string (RTP_CAPS);
+    }
+  gst_caps_unref (accepted);
+  gst_object_unref (sink);
   gst_segment_init (&segment, GST_FORMAT_TIME);
   /* Refusals are the element's business (a value may make it refuse). */
   gst_pad_push_event (h->srcpad, gst_event_new_stream_start ("properties"));

@@ -1,0 +1,546 @@
+/* rtpinorderbuffer — rtpbin's jitter buffer for streams that arrive in
+ * order (RTSP interleaved over TCP), without a queue or a thread.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+/**
+ * SECTION:element-rtpinorderbuffer
+ *
+ * Stands in for rtpjitterbuffer where packets cannot be reordered: RTSP
+ * interleaved over TCP. Every packet is judged and pushed in the thread
+ * that brought it (rtspsrc's receive task), with no queue, no push thread
+ * and no timer; the policy is latestframe's core `rtp_timeline`:
+ * - a gap in the sequence numbers marks the next buffer DISCONT (the
+ *   depayloader then drops the broken access unit); duplicates and old
+ *   packets are dropped; a restarted sender starts the timeline over;
+ * - PTS: the first packet's arrival (running time) plus the RTP time since,
+ *   never later than the arrival and never more than a second behind it;
+ * - with add-reference-timestamp-meta, a `timestamp/x-ntp` reference
+ *   timestamp meta per buffer: the packet's own NTP-64 header extension
+ *   (RFC 6051, the value the depayloader reads too) when it has one, else
+ *   the last plausible RTCP sender report (on the `sink_rtcp` pad) plus the
+ *   RTP time since.
+ *
+ * rtpbin creates it from its #GstRtpBin::request-jitterbuffer signal; the
+ * latestframe capture returns it for RTSP over TCP only (UDP keeps
+ * rtpjitterbuffer, which reorders). It adds no latency.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 videotestsrc num-buffers=60 ! x264enc tune=zerolatency !
+ *     rtph264pay ! rtpinorderbuffer ! rtph264depay ! avdec_h264 ! fakesink
+ * ]| (packets in order, as a TCP connection delivers them; in the capture,
+ * rtpbin creates it and links it between its session and its payload
+ * demuxer)
+ */
+#include "gstrtpinorderbuffer.h"
+
+#include "latestframe/rtp_timeline.h"
+
+#include <gst/rtp/rtp.h>
+
+#include <mutex>
+#include <new>
+#include <optional>
+
+GST_DEBUG_CATEGORY_STATIC (rtp_in_order_buffer_debug);
+GST_DEBUG_CATEGORY_STATIC (rtp_in_order_buffer_dataflow);
+#define GST_CAT_DEFAULT rtp_in_order_buffer_debug
+
+namespace
+{
+
+constexpr guint DEFAULT_LATENCY = 200;
+constexpr gboolean DEFAULT_ADD_REFERENCE_TIMESTAMP_META = FALSE;
+constexpr const char *ntp64_extension_uri = "urn:ietf:params:rtp-hdrext:ntp-64";
+
+enum
+{
+  PROP_0,
+  PROP_LATENCY,
+  PROP_ADD_REFERENCE_TIMESTAMP_META,
+};
+
+enum
+{
+  SIGNAL_REQUEST_PT_MAP,
+  LAST_SIGNAL
+};
+
+guint signals[LAST_SIGNAL];
+
+GstStaticPadTemplate sink_template
+    = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+                               GST_STATIC_CAPS ("application/x-rtp"));
+GstStaticPadTemplate rtcp_sink_template
+    = GST_STATIC_PAD_TEMPLATE ("sink_rtcp", GST_PAD_SINK, GST_PAD_REQUEST,
+                               GST_STATIC_CAPS ("application/x-rtcp"));
+GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("application/x-rtp"));
+
+} // namespace
+
+/* The C++ state, created in init and destroyed in finalize. The lock
+ * serializes the RTP chain with sender reports on sink_rtcp (rtpbin may
+ * bring them in another thread) and with property access. */
+struct _GstRtpInOrderBufferPrivate
+{
+  std::mutex lock;
+  std::optional<latestframe::rtp_timeline> timeline;
+  /* From the caps: the payload type, the NTP-64 header extension's id
+   * (0 = none). */
+  int pt = -1;
+  guint ntp64_extension_id = 0;
+  bool warned_no_clock_rate = false;
+  guint latency_ms = DEFAULT_LATENCY;
+  bool add_reference_timestamp_meta = DEFAULT_ADD_REFERENCE_TIMESTAMP_META;
+  GstCaps *ntp_caps = nullptr;
+};
+
+G_DEFINE_TYPE (GstRtpInOrderBuffer, gst_rtp_in_order_buffer, GST_TYPE_ELEMENT)
+GST_ELEMENT_REGISTER_DEFINE (rtpinorderbuffer, "rtpinorderbuffer",
+                             GST_RANK_NONE, GST_TYPE_RTP_IN_ORDER_BUFFER);
+
+namespace
+{
+
+/* The id of the NTP-64 header extension among the caps' extmap-N fields
+ * (a URI, or an array of direction, URI and attributes), 0 = none. */
+guint
+ntp64_extension_id_of (const GstStructure *structure)
+{
+  for (guint id = 1; id <= 255; id++)
+    {
+      gchar *field = g_strdup_printf ("extmap-%u", id);
+      const GValue *value = gst_structure_get_value (structure, field);
+      g_free (field);
+      if (!value)
+        continue;
+      const gchar *uri = NULL;
+      if (G_VALUE_HOLDS_STRING (value))
+        uri = g_value_get_string (value);
+      else if (GST_VALUE_HOLDS_ARRAY (value)
+               && gst_value_array_get_size (value) >= 2)
+        {
+          const GValue *second = gst_value_array_get_value (value, 1);
+          if (G_VALUE_HOLDS_STRING (second))
+            uri = g_value_get_string (second);
+        }
+      if (g_strcmp0 (uri, ntp64_extension_uri) == 0)
+        return id;
+    }
+  return 0;
+}
+
+/* Takes the clock rate, payload type and extensions from caps. A new clock
+ * rate starts the timeline over. Called with the lock held. */
+void
+take_caps (GstRtpInOrderBuffer *self, const GstCaps *caps)
+{
+  GstRtpInOrderBufferPrivate *priv = self->priv;
+  const GstStructure *structure = gst_caps_get_structure (caps, 0);
+  gint clock_rate = 0, pt = -1;
+  gst_structure_get_int (structure, "clock-rate", &clock_rate);
+  if (gst_structure_get_int (structure, "payload", &pt))
+    priv->pt = pt;
+  priv->ntp64_extension_id = ntp64_extension_id_of (structure);
+  if (clock_rate > 0
+      && (!priv->timeline || priv->timeline->clock_rate () != clock_rate))
+    priv->timeline.emplace (clock_rate);
+  GST_DEBUG_OBJECT (self, "clock-rate %d, pt %d, NTP-64 extension id %u",
+                    clock_rate, priv->pt, priv->ntp64_extension_id);
+}
+
+/* Without a clock rate in the caps, asks rtpbin (request-pt-map, which it
+ * answers from the SDP). Called without the lock. */
+void
+ask_for_clock_rate (GstRtpInOrderBuffer *self, guint8 pt)
+{
+  GstCaps *caps = NULL;
+  g_signal_emit (self, signals[SIGNAL_REQUEST_PT_MAP], 0, (guint)pt, &caps);
+  if (!caps)
+    return;
+  std::lock_guard<std::mutex> guard (self->priv->lock);
+  take_caps (self, caps);
+  gst_caps_unref (caps);
+}
+
+/* The NTP-64 capture time a packet carries (RFC 6051), if any. */
+std::optional<std::uint64_t>
+inband_ntp64 (GstRTPBuffer *rtp, guint id)
+{
+  if (id == 0)
+    return std::nullopt;
+  gpointer data = NULL;
+  guint size = 0;
+  guint8 appbits = 0;
+  if (!gst_rtp_buffer_get_extension_onebyte_header (rtp, id, 0, &data, &size)
+      && !gst_rtp_buffer_get_extension_twobytes_header (rtp, &appbits, id, 0,
+                                                        &data, &size))
+    return std::nullopt;
+  if (size != 8)
+    return std::nullopt;
+  return GST_READ_UINT64_BE (data);
+}
+
+/* The pipeline's running time now, or -1. */
+std::int64_t
+running_time_now (GstElement *element)
+{
+  GstClock *clock = gst_element_get_clock (element);
+  if (!clock)
+    return -1;
+  const GstClockTime now = gst_clock_get_time (clock);
+  gst_object_unref (clock);
+  const GstClockTime base = gst_element_get_base_time (element);
+  return now >= base ? static_cast<std::int64_t> (now - base) : -1;
+}
+
+GstFlowReturn
+gst_rtp_in_order_buffer_chain (GstPad *, GstObject *parent, GstBuffer *buffer)
+{
+  GstRtpInOrderBuffer *self = GST_RTP_IN_ORDER_BUFFER_CAST (parent);
+  GstRtpInOrderBufferPrivate *priv = self->priv;
+  const std::int64_t arrival = running_time_now (GST_ELEMENT_CAST (self));
+
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  if (!gst_rtp_buffer_map (buffer, GST_MAP_READ, &rtp))
+    {
+      GST_CAT_WARNING_OBJECT (rtp_in_order_buffer_dataflow, self,
+                              "not an RTP packet, dropped");
+      gst_buffer_unref (buffer);
+      return GST_FLOW_OK;
+    }
+  const guint16 seq = gst_rtp_buffer_get_seq (&rtp);
+  const guint32 rtp_time = gst_rtp_buffer_get_timestamp (&rtp);
+  const guint8 pt = gst_rtp_buffer_get_payload_type (&rtp);
+
+  bool have_timeline;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    have_timeline = priv->timeline.has_value ();
+  }
+  if (!have_timeline)
+    ask_for_clock_rate (self, pt);
+
+  latestframe::rtp_packet_verdict verdict;
+  bool add_meta;
+  {
+    std::lock_guard<std::mutex> guard (priv->lock);
+    if (!priv->timeline)
+      {
+        if (!priv->warned_no_clock_rate)
+          GST_ELEMENT_WARNING (self, STREAM, DECODE, (NULL),
+                               ("no clock-rate for payload type %u: "
+                                "packets dropped",
+                                pt));
+        priv->warned_no_clock_rate = true;
+        gst_rtp_buffer_unmap (&rtp);
+        gst_buffer_unref (buffer);
+        return GST_FLOW_OK;
+      }
+    verdict = priv->timeline->on_packet (
+        seq, rtp_time, arrival, inband_ntp64 (&rtp, priv->ntp64_extension_id));
+    add_meta = priv->add_reference_timestamp_meta;
+  }
+  gst_rtp_buffer_unmap (&rtp);
+
+  if (verdict.drop)
+    {
+      GST_CAT_LOG_OBJECT (rtp_in_order_buffer_dataflow, self,
+                          "seq %u: duplicate or old, dropped", seq);
+      gst_buffer_unref (buffer);
+      return GST_FLOW_OK;
+    }
+  buffer = gst_buffer_make_writable (buffer);
+  if (verdict.discont)
+    GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
+  else
+    GST_BUFFER_FLAG_UNSET (buffer, GST_BUFFER_FLAG_DISCONT);
+  GST_BUFFER_PTS (buffer) = verdict.pts_ns >= 0
+                                ? static_cast<GstClockTime> (verdict.pts_ns)
+                                : GST_CLOCK_TIME_NONE;
+  GST_BUFFER_DTS (buffer) = GST_CLOCK_TIME_NONE;
+  if (add_meta && verdict.capture_ntp_ns >= 0)
+    gst_buffer_add_reference_timestamp_meta (
+        buffer, priv->ntp_caps,
+        static_cast<GstClockTime> (verdict.capture_ntp_ns),
+        GST_CLOCK_TIME_NONE);
+  GST_CAT_LOG_OBJECT (rtp_in_order_buffer_dataflow, self,
+                      "seq %u rtp %u pts %" GST_TIME_FORMAT "%s", seq, rtp_time,
+                      GST_TIME_ARGS (GST_BUFFER_PTS (buffer)),
+                      verdict.discont ? " discont" : "");
+  return gst_pad_push (self->srcpad, buffer);
+}
+
+GstFlowReturn
+gst_rtp_in_order_buffer_chain_rtcp (GstPad *, GstObject *parent,
+                                    GstBuffer *buffer)
+{
+  GstRtpInOrderBuffer *self = GST_RTP_IN_ORDER_BUFFER_CAST (parent);
+  GstRTCPBuffer rtcp = GST_RTCP_BUFFER_INIT;
+  if (gst_rtcp_buffer_validate_reduced (buffer)
+      && gst_rtcp_buffer_map (buffer, GST_MAP_READ, &rtcp))
+    {
+      GstRTCPPacket packet;
+      for (gboolean more = gst_rtcp_buffer_get_first_packet (&rtcp, &packet);
+           more; more = gst_rtcp_packet_move_to_next (&packet))
+        if (gst_rtcp_packet_get_type (&packet) == GST_RTCP_TYPE_SR)
+          {
+            guint32 ssrc = 0, rtp_time = 0;
+            guint64 ntp_time = 0;
+            gst_rtcp_packet_sr_get_sender_info (&packet, &ssrc, &ntp_time,
+                                                &rtp_time, NULL, NULL);
+            GST_DEBUG_OBJECT (self,
+                              "sender report: ssrc %08x NTP %" G_GUINT64_FORMAT
+                              " RTP %u",
+                              ssrc, ntp_time, rtp_time);
+            std::lock_guard<std::mutex> guard (self->priv->lock);
+            if (self->priv->timeline)
+              self->priv->timeline->on_sender_report (ntp_time, rtp_time);
+            break;
+          }
+      gst_rtcp_buffer_unmap (&rtcp);
+    }
+  gst_buffer_unref (buffer);
+  return GST_FLOW_OK;
+}
+
+gboolean
+gst_rtp_in_order_buffer_sink_event (GstPad *pad, GstObject *parent,
+                                    GstEvent *event)
+{
+  GstRtpInOrderBuffer *self = GST_RTP_IN_ORDER_BUFFER_CAST (parent);
+  switch (GST_EVENT_TYPE (event))
+    {
+    case GST_EVENT_CAPS:
+      {
+        GstCaps *caps = NULL;
+        gst_event_parse_caps (event, &caps);
+        std::lock_guard<std::mutex> guard (self->priv->lock);
+        take_caps (self, caps);
+        break;
+      }
+    case GST_EVENT_FLUSH_STOP:
+      {
+        std::lock_guard<std::mutex> guard (self->priv->lock);
+        if (self->priv->timeline)
+          self->priv->timeline->reset ();
+        GST_DEBUG_OBJECT (self, "flushed: the timeline starts over");
+        break;
+      }
+    default:
+      break;
+    }
+  return gst_pad_event_default (pad, parent, event);
+}
+
+/* Sender reports only: events on sink_rtcp (caps, segment, EOS) go no
+ * further, as rtpjitterbuffer's. */
+gboolean
+gst_rtp_in_order_buffer_rtcp_event (GstPad *, GstObject *, GstEvent *event)
+{
+  gst_event_unref (event);
+  return TRUE;
+}
+
+/* The latency query goes up the RTP sink pad only (not sink_rtcp) and
+ * comes back unchanged: this element holds nothing, so it adds no latency
+ * (whatever the latency property says). */
+gboolean
+gst_rtp_in_order_buffer_src_query (GstPad *pad, GstObject *parent,
+                                   GstQuery *query)
+{
+  if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY)
+    return gst_pad_peer_query (GST_RTP_IN_ORDER_BUFFER_CAST (parent)->sinkpad,
+                               query);
+  return gst_pad_query_default (pad, parent, query);
+}
+
+GstPad *
+gst_rtp_in_order_buffer_request_new_pad (GstElement *element,
+                                         GstPadTemplate *templ, const gchar *,
+                                         const GstCaps *)
+{
+  GstRtpInOrderBuffer *self = GST_RTP_IN_ORDER_BUFFER_CAST (element);
+  if (self->rtcp_sinkpad)
+    {
+      GST_WARNING_OBJECT (self, "sink_rtcp already requested");
+      return NULL;
+    }
+  self->rtcp_sinkpad = gst_pad_new_from_template (templ, "sink_rtcp");
+  gst_pad_set_chain_function (self->rtcp_sinkpad,
+                              gst_rtp_in_order_buffer_chain_rtcp);
+  gst_pad_set_event_function (self->rtcp_sinkpad,
+                              gst_rtp_in_order_buffer_rtcp_event);
+  gst_pad_set_active (self->rtcp_sinkpad, TRUE);
+  gst_element_add_pad (element, self->rtcp_sinkpad);
+  return self->rtcp_sinkpad;
+}
+
+void
+gst_rtp_in_order_buffer_release_pad (GstElement *element, GstPad *pad)
+{
+  GstRtpInOrderBuffer *self = GST_RTP_IN_ORDER_BUFFER_CAST (element);
+  if (pad != self->rtcp_sinkpad)
+    return;
+  self->rtcp_sinkpad = NULL;
+  gst_pad_set_active (pad, FALSE);
+  gst_element_remove_pad (element, pad);
+}
+
+GstStateChangeReturn
+gst_rtp_in_order_buffer_change_state (GstElement *element,
+                                      GstStateChange transition)
+{
+  GstRtpInOrderBuffer *self = GST_RTP_IN_ORDER_BUFFER_CAST (element);
+  const GstStateChangeReturn result
+      = GST_ELEMENT_CLASS (gst_rtp_in_order_buffer_parent_class)
+            ->change_state (element, transition);
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    {
+      std::lock_guard<std::mutex> guard (self->priv->lock);
+      if (self->priv->timeline)
+        self->priv->timeline->reset ();
+    }
+  return result;
+}
+
+void
+gst_rtp_in_order_buffer_set_property (GObject *object, guint id,
+                                      const GValue *value, GParamSpec *pspec)
+{
+  GstRtpInOrderBuffer *self = GST_RTP_IN_ORDER_BUFFER (object);
+  std::lock_guard<std::mutex> guard (self->priv->lock);
+  switch (id)
+    {
+    case PROP_LATENCY:
+      self->priv->latency_ms = g_value_get_uint (value);
+      break;
+    case PROP_ADD_REFERENCE_TIMESTAMP_META:
+      self->priv->add_reference_timestamp_meta = g_value_get_boolean (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+      break;
+    }
+}
+
+void
+gst_rtp_in_order_buffer_get_property (GObject *object, guint id, GValue *value,
+                                      GParamSpec *pspec)
+{
+  GstRtpInOrderBuffer *self = GST_RTP_IN_ORDER_BUFFER (object);
+  std::lock_guard<std::mutex> guard (self->priv->lock);
+  switch (id)
+    {
+    case PROP_LATENCY:
+      g_value_set_uint (value, self->priv->latency_ms);
+      break;
+    case PROP_ADD_REFERENCE_TIMESTAMP_META:
+      g_value_set_boolean (value, self->priv->add_reference_timestamp_meta);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+      break;
+    }
+}
+
+} // namespace
+
+static void
+gst_rtp_in_order_buffer_finalize (GObject *object)
+{
+  GstRtpInOrderBuffer *self = GST_RTP_IN_ORDER_BUFFER (object);
+  gst_caps_unref (self->priv->ntp_caps);
+  self->priv->~_GstRtpInOrderBufferPrivate ();
+  g_free (self->priv);
+  G_OBJECT_CLASS (gst_rtp_in_order_buffer_parent_class)->finalize (object);
+}
+
+static void
+gst_rtp_in_order_buffer_class_init (GstRtpInOrderBufferClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+
+  GST_DEBUG_CATEGORY_INIT (rtp_in_order_buffer_debug, "rtpinorderbuffer", 0,
+                           "RTP in-order buffer");
+  GST_DEBUG_CATEGORY_INIT (rtp_in_order_buffer_dataflow,
+                           "rtpinorderbuffer_dataflow", 0,
+                           "RTP in-order buffer, per packet");
+
+  object_class->set_property = gst_rtp_in_order_buffer_set_property;
+  object_class->get_property = gst_rtp_in_order_buffer_get_property;
+  object_class->finalize = gst_rtp_in_order_buffer_finalize;
+
+  /* rtpbin sets latency on every jitter buffer it makes. */
+  g_object_class_install_property (
+      object_class, PROP_LATENCY,
+      g_param_spec_uint (
+          "latency", "Latency",
+          "Accepted for rtpbin and ignored: nothing is held, packets are "
+          "pushed as they arrive (ms)",
+          0, G_MAXUINT, DEFAULT_LATENCY,
+          static_cast<GParamFlags> (G_PARAM_READWRITE
+                                    | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property (
+      object_class, PROP_ADD_REFERENCE_TIMESTAMP_META,
+      g_param_spec_boolean (
+          "add-reference-timestamp-meta", "Add reference timestamp meta",
+          "Add a timestamp/x-ntp reference timestamp meta to each buffer "
+          "with its capture time: the packet's NTP-64 header extension, else "
+          "the last plausible RTCP sender report (rtpbin passes rtspsrc's "
+          "setting)",
+          DEFAULT_ADD_REFERENCE_TIMESTAMP_META,
+          static_cast<GParamFlags> (G_PARAM_READWRITE
+                                    | G_PARAM_STATIC_STRINGS)));
+
+  /**
+   * GstRtpInOrderBuffer::request-pt-map:
+   * @pt: the payload type
+   *
+   * Asks for the caps of @pt when the sink caps have no clock-rate (rtpbin
+   * connects it to its own request-pt-map).
+   *
+   * Returns: the caps of @pt, or NULL.
+   */
+  signals[SIGNAL_REQUEST_PT_MAP] = g_signal_new (
+      "request-pt-map", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+      NULL, NULL, GST_TYPE_CAPS, 1, G_TYPE_UINT);
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class,
+                                             &rtcp_sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  element_class->request_new_pad = gst_rtp_in_order_buffer_request_new_pad;
+  element_class->release_pad = gst_rtp_in_order_buffer_release_pad;
+  element_class->change_state = gst_rtp_in_order_buffer_change_state;
+  gst_element_class_set_static_metadata (
+      element_class, "RTP in-order buffer", "Filter/Network/RTP",
+      "rtpbin's jitter buffer for RTP that arrives in order (RTSP over "
+      "TCP): DISCONT on gaps, PTS from RTP time, capture times from sender "
+      "reports, pushed in the receiving thread",
+      "latestframe");
+}
+
+static void
+gst_rtp_in_order_buffer_init (GstRtpInOrderBuffer *self)
+{
+  self->priv = new (g_malloc (sizeof (GstRtpInOrderBufferPrivate)))
+      GstRtpInOrderBufferPrivate ();
+  self->priv->ntp_caps = gst_caps_new_empty_simple ("timestamp/x-ntp");
+
+  self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
+  gst_pad_set_chain_function (self->sinkpad, gst_rtp_in_order_buffer_chain);
+  gst_pad_set_event_function (self->sinkpad,
+                              gst_rtp_in_order_buffer_sink_event);
+  GST_PAD_SET_PROXY_CAPS (self->sinkpad);
+  GST_PAD_SET_PROXY_ALLOCATION (self->sinkpad);
+  gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
+
+  self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
+  gst_pad_set_query_function (self->srcpad, gst_rtp_in_order_buffer_src_query);
+  GST_PAD_SET_PROXY_CAPS (self->srcpad);
+  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
+}
