@@ -16,7 +16,7 @@
 # perf (Debian's linux-perf) and heaptrack are bench-only packages
 # (LATESTFRAME_BENCH_PACKAGES), installed here when missing; the CPU table
 # is skipped, saying why, when perf cannot record on this machine.
-# --quick: 1 and 2 cameras of 320x240, 3 s windows, no heaptrack, perf when
+# --quick: 1 and 2 cameras of 320x240, 2 s windows, no heaptrack, perf when
 #   it is installed and records (the suite's smoke test; installs nothing).
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
@@ -26,7 +26,7 @@ quick=0
 usage="usage: $0 [--quick] [--out DIR] [--cameras 1,32] [--heap-cameras 4,8|none] [--seconds S] [--warmup S] [--rate R] [--decode MODE] [--publish]"
 while [ $# -gt 0 ]; do
   case $1 in
-    --quick) quick=1; args+=(--cameras 1,2 --heap-cameras none --seconds 3 --warmup 2 --width 320 --height 240); shift ;;
+    --quick) quick=1; args+=(--cameras 1,2 --heap-cameras none --seconds 2 --warmup 1 --width 320 --height 240); shift ;;
     --out) out=$2; shift 2 ;;
     --publish) args+=(--publish "$LATESTFRAME_ROOT/docs/benchmarks.md"); shift ;;
     --publish-to) args+=(--publish "$2"); shift 2 ;; # the suite's check, on a copy
