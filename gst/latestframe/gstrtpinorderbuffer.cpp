@@ -36,10 +36,10 @@
 #include "gstrtpinorderbuffer.h"
 
 #include "latestframe/rtp_timeline.h"
+#include "latestframe/thread_annotations.h"
 
 #include <gst/rtp/rtp.h>
 
-#include <mutex>
 #include <new>
 #include <optional>
 
@@ -85,15 +85,17 @@ GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
  * bring them in another thread) and with property access. */
 struct _GstRtpInOrderBufferPrivate
 {
-  std::mutex lock;
-  std::optional<latestframe::rtp_timeline> timeline;
+  latestframe::checked_mutex lock;
+  std::optional<latestframe::rtp_timeline> timeline LF_GUARDED_BY (lock);
   /* From the caps: the payload type, the NTP-64 header extension's id
    * (0 = none). */
-  int pt = -1;
-  guint ntp64_extension_id = 0;
-  bool warned_no_clock_rate = false;
-  guint latency_ms = DEFAULT_LATENCY;
-  bool add_reference_timestamp_meta = DEFAULT_ADD_REFERENCE_TIMESTAMP_META;
+  int pt LF_GUARDED_BY (lock) = -1;
+  guint ntp64_extension_id LF_GUARDED_BY (lock) = 0;
+  bool warned_no_clock_rate LF_GUARDED_BY (lock) = false;
+  guint latency_ms LF_GUARDED_BY (lock) = DEFAULT_LATENCY;
+  bool add_reference_timestamp_meta LF_GUARDED_BY (lock)
+      = DEFAULT_ADD_REFERENCE_TIMESTAMP_META;
+  /* Made in init, read-only after. */
   GstCaps *ntp_caps = nullptr;
 };
 
@@ -133,22 +135,23 @@ ntp64_extension_id_of (const GstStructure *structure)
 }
 
 /* Takes the clock rate, payload type and extensions from caps. A new clock
- * rate starts the timeline over. Called with the lock held. */
+ * rate starts the timeline over. */
 void
 take_caps (GstRtpInOrderBuffer *self, const GstCaps *caps)
+    LF_REQUIRES (self->priv->lock)
 {
-  GstRtpInOrderBufferPrivate *priv = self->priv;
   const GstStructure *structure = gst_caps_get_structure (caps, 0);
   gint clock_rate = 0, pt = -1;
   gst_structure_get_int (structure, "clock-rate", &clock_rate);
   if (gst_structure_get_int (structure, "payload", &pt))
-    priv->pt = pt;
-  priv->ntp64_extension_id = ntp64_extension_id_of (structure);
+    self->priv->pt = pt;
+  self->priv->ntp64_extension_id = ntp64_extension_id_of (structure);
   if (clock_rate > 0
-      && (!priv->timeline || priv->timeline->clock_rate () != clock_rate))
-    priv->timeline.emplace (clock_rate);
+      && (!self->priv->timeline
+          || self->priv->timeline->clock_rate () != clock_rate))
+    self->priv->timeline.emplace (clock_rate);
   GST_DEBUG_OBJECT (self, "clock-rate %d, pt %d, NTP-64 extension id %u",
-                    clock_rate, priv->pt, priv->ntp64_extension_id);
+                    clock_rate, self->priv->pt, self->priv->ntp64_extension_id);
 }
 
 /* Without a clock rate in the caps, asks rtpbin (request-pt-map, which it
@@ -160,8 +163,10 @@ ask_for_clock_rate (GstRtpInOrderBuffer *self, guint8 pt)
   g_signal_emit (self, signals[SIGNAL_REQUEST_PT_MAP], 0, (guint)pt, &caps);
   if (!caps)
     return;
-  std::lock_guard<std::mutex> guard (self->priv->lock);
-  take_caps (self, caps);
+  {
+    latestframe::checked_lock guard (self->priv->lock);
+    take_caps (self, caps);
+  }
   gst_caps_unref (caps);
 }
 
@@ -215,18 +220,18 @@ gst_rtp_in_order_buffer_chain (GstPad *, GstObject *parent, GstBuffer *buffer)
   const guint32 rtp_time = gst_rtp_buffer_get_timestamp (&rtp);
   const guint8 pt = gst_rtp_buffer_get_payload_type (&rtp);
 
-  bool have_timeline;
-  {
-    std::lock_guard<std::mutex> guard (priv->lock);
-    have_timeline = priv->timeline.has_value ();
-  }
-  if (!have_timeline)
-    ask_for_clock_rate (self, pt);
-
   latestframe::rtp_packet_verdict verdict;
   bool add_meta;
   {
-    std::lock_guard<std::mutex> guard (priv->lock);
+    /* Once per packet; let go only to ask rtpbin for a clock rate (its
+     * handler must not run under this lock), until the first answer. */
+    latestframe::checked_lock guard (priv->lock);
+    if (!priv->timeline)
+      {
+        guard.unlock ();
+        ask_for_clock_rate (self, pt);
+        guard.lock ();
+      }
     if (!priv->timeline)
       {
         if (!priv->warned_no_clock_rate)
@@ -295,7 +300,7 @@ gst_rtp_in_order_buffer_chain_rtcp (GstPad *, GstObject *parent,
                               "sender report: ssrc %08x NTP %" G_GUINT64_FORMAT
                               " RTP %u",
                               ssrc, ntp_time, rtp_time);
-            std::lock_guard<std::mutex> guard (self->priv->lock);
+            latestframe::checked_lock guard (self->priv->lock);
             if (self->priv->timeline)
               self->priv->timeline->on_sender_report (ntp_time, rtp_time);
             break;
@@ -317,13 +322,13 @@ gst_rtp_in_order_buffer_sink_event (GstPad *pad, GstObject *parent,
       {
         GstCaps *caps = NULL;
         gst_event_parse_caps (event, &caps);
-        std::lock_guard<std::mutex> guard (self->priv->lock);
+        latestframe::checked_lock guard (self->priv->lock);
         take_caps (self, caps);
         break;
       }
     case GST_EVENT_FLUSH_STOP:
       {
-        std::lock_guard<std::mutex> guard (self->priv->lock);
+        latestframe::checked_lock guard (self->priv->lock);
         if (self->priv->timeline)
           self->priv->timeline->reset ();
         GST_DEBUG_OBJECT (self, "flushed: the timeline starts over");
@@ -399,7 +404,7 @@ gst_rtp_in_order_buffer_change_state (GstElement *element,
             ->change_state (element, transition);
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
     {
-      std::lock_guard<std::mutex> guard (self->priv->lock);
+      latestframe::checked_lock guard (self->priv->lock);
       if (self->priv->timeline)
         self->priv->timeline->reset ();
     }
@@ -411,7 +416,7 @@ gst_rtp_in_order_buffer_set_property (GObject *object, guint id,
                                       const GValue *value, GParamSpec *pspec)
 {
   GstRtpInOrderBuffer *self = GST_RTP_IN_ORDER_BUFFER (object);
-  std::lock_guard<std::mutex> guard (self->priv->lock);
+  latestframe::checked_lock guard (self->priv->lock);
   switch (id)
     {
     case PROP_LATENCY:
@@ -431,7 +436,7 @@ gst_rtp_in_order_buffer_get_property (GObject *object, guint id, GValue *value,
                                       GParamSpec *pspec)
 {
   GstRtpInOrderBuffer *self = GST_RTP_IN_ORDER_BUFFER (object);
-  std::lock_guard<std::mutex> guard (self->priv->lock);
+  latestframe::checked_lock guard (self->priv->lock);
   switch (id)
     {
     case PROP_LATENCY:
