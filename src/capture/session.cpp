@@ -8,6 +8,7 @@
 #include "latestframe/uri_credentials.h"
 
 #include "gstlatestframe.h"
+#include "gstrtpinorderbuffer.h"
 
 #include <mutex>
 
@@ -27,6 +28,17 @@ ensure_latestframe ()
   static std::once_flag once;
   static std::string problem;
   std::call_once (once, [] {
+    /* The receive path over TCP (source.cpp). An installed plugin that
+     * provides it wins (one type per process); one older than this library
+     * does not, and the library's copy stands in. */
+    if (GstPluginFeature *in_order
+        = gst_registry_lookup_feature (gst_registry_get (), "rtpinorderbuffer"))
+      gst_object_unref (in_order);
+    else if (!GST_ELEMENT_REGISTER (rtpinorderbuffer, nullptr))
+      {
+        problem = "cannot register the rtpinorderbuffer element";
+        return;
+      }
     GstPluginFeature *feature
         = gst_registry_lookup_feature (gst_registry_get (), "latestframe");
     if (!feature)
@@ -182,7 +194,8 @@ session::build (const source_spec &source, const capture_options &options,
   if (!options.memory_budget.empty ())
     g_object_set (built->latest_.get (), "memory-budget",
                   options.memory_budget.c_str (), NULL);
-  built->analysed_.reset (gst_bin_get_by_name (bin, "latestframe-capture-analysed"));
+  built->analysed_.reset (
+      gst_bin_get_by_name (bin, "latestframe-capture-analysed"));
   built->gate_.reset (gst_bin_get_by_name (bin, "gate"));
   if (built->gate_)
     {

@@ -5,11 +5,8 @@
 #include "source.h"
 
 #include "gst_ptr.h"
-#include "gstrtpinorderbuffer.h"
 
 #include "latestframe/uri_credentials.h"
-
-#include <mutex>
 
 namespace latestframe::detail
 {
@@ -54,18 +51,9 @@ on_request_jitterbuffer (GstElement *rtpbin, guint session, gpointer)
 {
   if (!is_interleaved_session (rtpbin, session))
     return NULL;
-  /* By its factory: an installed latestframe plugin that provides it wins
-   * (one type per process), else the library registers its own copy. An
-   * element that cannot be made leaves rtpbin its jitter buffer. */
-  static std::once_flag once;
-  std::call_once (once, [] {
-    GstPluginFeature *feature
-        = gst_registry_lookup_feature (gst_registry_get (), "rtpinorderbuffer");
-    if (feature)
-      gst_object_unref (feature);
-    else
-      GST_ELEMENT_REGISTER (rtpinorderbuffer, nullptr);
-  });
+  /* By its factory, registered with latestframe before any pipeline
+   * (session.cpp: ensure_latestframe). An element that cannot be made
+   * leaves rtpbin its jitter buffer. */
   return gst_element_factory_make ("rtpinorderbuffer", NULL);
 }
 
