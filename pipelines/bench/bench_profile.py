@@ -50,7 +50,6 @@ from pathlib import Path
 
 import bench_service  # noqa: E402  (beside this file; puts pipelines/lib on the path)
 from bench_service import fit  # noqa: E402
-from live_servers import MqttBroker, RtspCamera  # noqa: E402
 import publish  # noqa: E402
 
 SECTION = "7-profile"
@@ -544,28 +543,20 @@ def main():
     if no_perf:
         print(f"CPU by stage skipped: {no_perf}", file=sys.stderr)
 
-    broker = MqttBroker()
-    ages = bench_service.WindowAges(broker)
-    camera = RtspCamera(args.testcam, f"--width={args.width}", f"--height={args.height}",
-                        f"--fps={args.fps}", f"--keyint={args.fps}",
-                        mounts=max(counts + heap_counts))
     rows, heap_rows = [], []
-    try:
-        with tempfile.TemporaryDirectory(prefix="latestframe-bench-profile-") as folder:
-            for count in counts:
-                rows.append(profile_run(args, count, camera.urls[:count], broker, ages, camera,
-                                        Path(folder), record_cpu=not no_perf))
-                print(json.dumps({k: v for k, v in rows[-1].items() if k != "rss_kib"}),
-                      flush=True)
-            for count in heap_counts:
-                heap_rows.append(heap_run(args, count, camera.urls[:count], broker, ages,
-                                          camera, Path(folder)))
-                print(json.dumps({k: v for k, v in heap_rows[-1].items() if k != "rss_kib"}),
-                      flush=True)
-    finally:
-        camera.stop()
-        ages.close()
-        broker.close()
+    with bench_service.broker_and_cameras(args, mounts=max(counts + heap_counts)) as (
+            broker, ages, camera), \
+            tempfile.TemporaryDirectory(prefix="latestframe-bench-profile-") as folder:
+        for count in counts:
+            rows.append(profile_run(args, count, camera.urls[:count], broker, ages, camera,
+                                    Path(folder), record_cpu=not no_perf))
+            print(json.dumps({k: v for k, v in rows[-1].items() if k != "rss_kib"}),
+                  flush=True)
+        for count in heap_counts:
+            heap_rows.append(heap_run(args, count, camera.urls[:count], broker, ages,
+                                      camera, Path(folder)))
+            print(json.dumps({k: v for k, v in heap_rows[-1].items() if k != "rss_kib"}),
+                  flush=True)
 
     failures = []
     for row in rows:
@@ -583,11 +574,7 @@ def main():
     with_cpu = [r for r in good if "cpu" in r]
     good_heap = [r for r in heap_rows if "heap" in r and "rss_kib" in r]
 
-    header = (f"latestframe-service, {args.width}x{args.height}@{args.fps} H.264 over RTSP "
-              f"(TCP, 127.0.0.1), N streams, key units spread over the GOP "
-              f"(latestframe-testcam --mounts=N), analyses \"{args.analyses}\" at "
-              f"{args.rate:g}/s, decode={args.decode}; {args.seconds:g} s windows after "
-              f"{args.warmup:g} s of warm-up")
+    header = bench_service.run_header(args, bench_service.OUT_OF_PHASE)
     table = [header, ""]
     if no_perf:
         table += [f"CPU by stage: not measured ({no_perf}).", ""]

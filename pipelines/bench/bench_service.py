@@ -55,6 +55,8 @@ TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 # What docs/benchmarks.md calls each kind of run: its section's markers.
 SECTIONS = {"density": "7", "page": "7-page", "peer": "7-peer"}
+# How the cameras of a run are served, unless --in-phase.
+OUT_OF_PHASE = "N streams, key units spread over the GOP (latestframe-testcam --mounts=N)"
 
 
 def cpu_seconds(pid):
@@ -527,6 +529,36 @@ def add_service_arguments(parser, cameras, seconds, warmup):
     parser.add_argument("--fps", type=int, default=30)
 
 
+@contextlib.contextmanager
+def broker_and_cameras(args, mounts):
+    """What every bench of the service measures against: a mosquitto on
+    127.0.0.1, the window ages read from it, and the test camera serving
+    `mounts` streams at the arguments' size and rate; all stopped after."""
+    broker = MqttBroker()
+    try:
+        ages = WindowAges(broker)
+        try:
+            camera = RtspCamera(args.testcam, f"--width={args.width}",
+                                f"--height={args.height}", f"--fps={args.fps}",
+                                f"--keyint={args.fps}", mounts=mounts)
+            try:
+                yield broker, ages, camera
+            finally:
+                camera.stop()
+        finally:
+            ages.close()
+    finally:
+        broker.close()
+
+
+def run_header(args, phase):
+    """The first line of a bench's tables: the cameras and the analysis."""
+    return (f"latestframe-service, {args.width}x{args.height}@{args.fps} H.264 over RTSP "
+            f"(TCP, 127.0.0.1), {phase}, analyses \"{args.analyses}\" at {args.rate:g}/s, "
+            f"decode={args.decode}; {args.seconds:g} s windows after {args.warmup:g} s "
+            f"of warm-up")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_service_arguments(parser, cameras="1,4,8,16", seconds=30, warmup=10)
@@ -551,32 +583,21 @@ def main():
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    broker = MqttBroker()
-    ages = WindowAges(broker)
-    camera = RtspCamera(args.testcam, f"--width={args.width}", f"--height={args.height}",
-                        f"--fps={args.fps}", f"--keyint={args.fps}",
-                        mounts=1 if args.in_phase else max(counts))
     rows = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="latestframe-bench-service-") as folder:
-            for count in counts:
-                urls = [camera.url] * count if args.in_phase else camera.urls[:count]
-                row = run_service(args, count, urls, broker, ages, camera, Path(folder))
-                if args.peer == "ffmpeg":
-                    row["ffmpeg"] = run_ffmpeg(args, count, urls, Path(folder))
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-    finally:
-        camera.stop()
-        ages.close()
-        broker.close()
+    with broker_and_cameras(args, mounts=1 if args.in_phase else max(counts)) as (
+            broker, ages, camera), \
+            tempfile.TemporaryDirectory(prefix="latestframe-bench-service-") as folder:
+        for count in counts:
+            urls = [camera.url] * count if args.in_phase else camera.urls[:count]
+            row = run_service(args, count, urls, broker, ages, camera, Path(folder))
+            if args.peer == "ffmpeg":
+                row["ffmpeg"] = run_ffmpeg(args, count, urls, Path(folder))
+            rows.append(row)
+            print(json.dumps(row), flush=True)
 
     phase = ("one stream shared by N RTSP sessions (key frames in step)" if args.in_phase
-             else "N streams, key units spread over the GOP (latestframe-testcam --mounts=N)")
-    header = (f"latestframe-service, {args.width}x{args.height}@{args.fps} H.264 over RTSP "
-              f"(TCP, 127.0.0.1), {phase}, analyses \"{args.analyses}\" at {args.rate:g}/s, "
-              f"decode={args.decode}; {args.seconds:g} s windows after {args.warmup:g} s "
-              f"of warm-up; CPU is the service process's, % of one core")
+             else OUT_OF_PHASE)
+    header = run_header(args, phase) + "; CPU is the service process's, % of one core"
     table = [header, "", *density_table(args, rows)]
     if args.page:
         table += ["", "With the status page (GET /) open in headless chromium, the same "
