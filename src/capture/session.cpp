@@ -18,10 +18,10 @@ namespace latestframe::detail
 namespace
 {
 
-/* The library carries its own latestframe element, so that applications
- * and the Python module need no GST_PLUGIN_PATH. An installed plugin that
- * provides it wins (one type per process): it must know on-request
- * delivery. Empty, or why latestframe cannot be used. */
+/* The library carries its own latestframe and rtpinorderbuffer elements,
+ * so that applications and the Python module need no GST_PLUGIN_PATH. An
+ * installed plugin that provides them wins (one type per process): it must
+ * know on-request delivery. Empty, or why they cannot be used. */
 std::string
 ensure_latestframe ()
 {
