@@ -19,7 +19,16 @@
  *   timestamp meta per buffer: the packet's own NTP-64 header extension
  *   (RFC 6051, the value the depayloader reads too) when it has one, else
  *   the last plausible RTCP sender report (on the `sink_rtcp` pad) plus the
- *   RTP time since.
+ *   RTP time since;
+ * - with skip-delta-units, on H.264: access units made only of P and B
+ *   slices are dropped whole, as packets, before the depayloader and the
+ *   parser spend any work on them (latestframe's core
+ *   `delta_unit_skipper`). For a consumer of key units alone, such as
+ *   latestframe with decode=key-units: a unit h264parse would call a key
+ *   unit (IDR, I or SI slice, recovery-point SEI) always passes, and so
+ *   does anything the element cannot read. The packets of a unit are held
+ *   until its first key slice or its end (a frame's packets, at most).
+ *   Counted in #GstRtpInOrderBuffer:stats.
  *
  * rtpbin creates it from its #GstRtpBin::request-jitterbuffer signal; the
  * latestframe capture returns it for RTSP over TCP only (UDP keeps
@@ -32,9 +41,15 @@
  * ]| (packets in order, as a TCP connection delivers them; in the capture,
  * rtpbin creates it and links it between its session and its payload
  * demuxer)
+ * |[
+ * gst-launch-1.0 videotestsrc num-buffers=60 ! x264enc key-int-max=30 !
+ *     rtph264pay ! rtpinorderbuffer skip-delta-units=true ! rtph264depay !
+ *     h264parse ! avdec_h264 ! fakesink
+ * ]| (two frames reach the decoder: the key units)
  */
 #include "gstrtpinorderbuffer.h"
 
+#include "latestframe/delta_unit_skipper.h"
 #include "latestframe/rtp_timeline.h"
 #include "latestframe/thread_annotations.h"
 
@@ -42,6 +57,7 @@
 
 #include <new>
 #include <optional>
+#include <vector>
 
 GST_DEBUG_CATEGORY_STATIC (rtp_in_order_buffer_debug);
 GST_DEBUG_CATEGORY_STATIC (rtp_in_order_buffer_dataflow);
@@ -52,6 +68,7 @@ namespace
 
 constexpr guint DEFAULT_LATENCY = 200;
 constexpr gboolean DEFAULT_ADD_REFERENCE_TIMESTAMP_META = FALSE;
+constexpr gboolean DEFAULT_SKIP_DELTA_UNITS = FALSE;
 constexpr const char *ntp64_extension_uri = "urn:ietf:params:rtp-hdrext:ntp-64";
 
 enum
@@ -59,6 +76,8 @@ enum
   PROP_0,
   PROP_LATENCY,
   PROP_ADD_REFERENCE_TIMESTAMP_META,
+  PROP_SKIP_DELTA_UNITS,
+  PROP_STATS,
 };
 
 enum
@@ -95,6 +114,13 @@ struct _GstRtpInOrderBufferPrivate
   guint latency_ms LF_GUARDED_BY (lock) = DEFAULT_LATENCY;
   bool add_reference_timestamp_meta LF_GUARDED_BY (lock)
       = DEFAULT_ADD_REFERENCE_TIMESTAMP_META;
+  /* The caps say H.264 (encoding-name): only then are units skipped. */
+  bool h264 LF_GUARDED_BY (lock) = false;
+  latestframe::delta_unit_skipper skipper LF_GUARDED_BY (lock);
+  /* The packets the skipper holds, in order (PTS, flags and meta set).
+   * The streaming thread's alone: the chain and serialized events, and the
+   * change to READY once the pads are deactivated. */
+  std::vector<GstBuffer *> held;
   /* Made in init, read-only after. */
   GstCaps *ntp_caps = nullptr;
 };
@@ -146,6 +172,9 @@ take_caps (GstRtpInOrderBuffer *self, const GstCaps *caps)
   if (gst_structure_get_int (structure, "payload", &pt))
     self->priv->pt = pt;
   self->priv->ntp64_extension_id = ntp64_extension_id_of (structure);
+  if (const gchar *encoding
+      = gst_structure_get_string (structure, "encoding-name"))
+    self->priv->h264 = g_ascii_strcasecmp (encoding, "H264") == 0;
   if (clock_rate > 0
       && (!self->priv->timeline
           || self->priv->timeline->clock_rate () != clock_rate))
@@ -201,6 +230,78 @@ running_time_now (GstElement *element)
   return now >= base ? static_cast<std::int64_t> (now - base) : -1;
 }
 
+/* Pushes the held packets in order (after a failed push, drops the rest)
+ * and forgets them. */
+GstFlowReturn
+push_held (GstRtpInOrderBuffer *self, GstFlowReturn result = GST_FLOW_OK)
+{
+  for (GstBuffer *buffer : self->priv->held)
+    if (result == GST_FLOW_OK)
+      result = gst_pad_push (self->srcpad, buffer);
+    else
+      gst_buffer_unref (buffer);
+  self->priv->held.clear ();
+  return result;
+}
+
+void
+drop_held (GstRtpInOrderBuffer *self)
+{
+  for (GstBuffer *buffer : self->priv->held)
+    gst_buffer_unref (buffer);
+  self->priv->held.clear ();
+}
+
+GstFlowReturn
+apply_held_step (GstRtpInOrderBuffer *self, latestframe::held_packets_step step)
+{
+  switch (step)
+    {
+    case latestframe::held_packets_step::none:
+      break;
+    case latestframe::held_packets_step::release:
+      return push_held (self);
+    case latestframe::held_packets_step::discard:
+      GST_CAT_LOG_OBJECT (rtp_in_order_buffer_dataflow, self,
+                          "a delta unit of %zu packets, dropped",
+                          self->priv->held.size ());
+      drop_held (self);
+      break;
+    }
+  return GST_FLOW_OK;
+}
+
+/* A packet's way out, as the skipper said: after the previous unit's held
+ * packets, pushed, held, or held and then released or dropped with its
+ * unit. */
+GstFlowReturn
+send_packet (GstRtpInOrderBuffer *self,
+             const latestframe::delta_unit_verdict &verdict, GstBuffer *buffer)
+{
+  const GstFlowReturn result = apply_held_step (self, verdict.previous);
+  switch (verdict.packet)
+    {
+    case latestframe::packet_step::forward:
+      if (result != GST_FLOW_OK)
+        {
+          gst_buffer_unref (buffer);
+          return result;
+        }
+      return gst_pad_push (self->srcpad, buffer);
+    case latestframe::packet_step::hold:
+      self->priv->held.push_back (buffer);
+      return result;
+    case latestframe::packet_step::release:
+      self->priv->held.push_back (buffer);
+      return push_held (self, result);
+    case latestframe::packet_step::discard:
+      self->priv->held.push_back (buffer);
+      apply_held_step (self, latestframe::held_packets_step::discard);
+      return result;
+    }
+  return result;
+}
+
 GstFlowReturn
 gst_rtp_in_order_buffer_chain (GstPad *, GstObject *parent, GstBuffer *buffer)
 {
@@ -221,6 +322,7 @@ gst_rtp_in_order_buffer_chain (GstPad *, GstObject *parent, GstBuffer *buffer)
   const guint8 pt = gst_rtp_buffer_get_payload_type (&rtp);
 
   latestframe::rtp_packet_verdict verdict;
+  latestframe::delta_unit_verdict unit_verdict;
   bool add_meta;
   {
     /* Once per packet; let go only to ask rtpbin for a clock rate (its
@@ -247,6 +349,13 @@ gst_rtp_in_order_buffer_chain (GstPad *, GstObject *parent, GstBuffer *buffer)
     verdict = priv->timeline->on_packet (
         seq, rtp_time, arrival, inband_ntp64 (&rtp, priv->ntp64_extension_id));
     add_meta = priv->add_reference_timestamp_meta;
+    if (!verdict.drop && priv->h264)
+      unit_verdict = priv->skipper.on_packet (
+          rtp_time, gst_rtp_buffer_get_marker (&rtp),
+          latestframe::read_h264_packet (
+              static_cast<const std::uint8_t *> (
+                  gst_rtp_buffer_get_payload (&rtp)),
+              gst_rtp_buffer_get_payload_len (&rtp)));
   }
   gst_rtp_buffer_unmap (&rtp);
 
@@ -275,7 +384,7 @@ gst_rtp_in_order_buffer_chain (GstPad *, GstObject *parent, GstBuffer *buffer)
                       "seq %u rtp %u pts %" GST_TIME_FORMAT "%s", seq, rtp_time,
                       GST_TIME_ARGS (GST_BUFFER_PTS (buffer)),
                       verdict.discont ? " discont" : "");
-  return gst_pad_push (self->srcpad, buffer);
+  return send_packet (self, unit_verdict, buffer);
 }
 
 GstFlowReturn
@@ -331,7 +440,19 @@ gst_rtp_in_order_buffer_sink_event (GstPad *pad, GstObject *parent,
         latestframe::checked_lock guard (self->priv->lock);
         if (self->priv->timeline)
           self->priv->timeline->reset ();
+        self->priv->skipper.reset ();
+        drop_held (self);
         GST_DEBUG_OBJECT (self, "flushed: the timeline starts over");
+        break;
+      }
+    case GST_EVENT_EOS:
+      {
+        latestframe::held_packets_step step;
+        {
+          latestframe::checked_lock guard (self->priv->lock);
+          step = self->priv->skipper.on_end ();
+        }
+        apply_held_step (self, step);
         break;
       }
     default:
@@ -407,6 +528,8 @@ gst_rtp_in_order_buffer_change_state (GstElement *element,
       latestframe::checked_lock guard (self->priv->lock);
       if (self->priv->timeline)
         self->priv->timeline->reset ();
+      self->priv->skipper.reset ();
+      drop_held (self);
     }
   return result;
 }
@@ -424,6 +547,9 @@ gst_rtp_in_order_buffer_set_property (GObject *object, guint id,
       break;
     case PROP_ADD_REFERENCE_TIMESTAMP_META:
       self->priv->add_reference_timestamp_meta = g_value_get_boolean (value);
+      break;
+    case PROP_SKIP_DELTA_UNITS:
+      self->priv->skipper.set_enabled (g_value_get_boolean (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
@@ -445,6 +571,20 @@ gst_rtp_in_order_buffer_get_property (GObject *object, guint id, GValue *value,
     case PROP_ADD_REFERENCE_TIMESTAMP_META:
       g_value_set_boolean (value, self->priv->add_reference_timestamp_meta);
       break;
+    case PROP_SKIP_DELTA_UNITS:
+      g_value_set_boolean (value, self->priv->skipper.enabled ());
+      break;
+    case PROP_STATS:
+      g_value_take_boxed (
+          value,
+          gst_structure_new (
+              "application/x-rtpinorderbuffer-stats", "skipped-delta-units",
+              G_TYPE_UINT64,
+              static_cast<guint64> (self->priv->skipper.skipped_units ()),
+              "skipped-packets", G_TYPE_UINT64,
+              static_cast<guint64> (self->priv->skipper.skipped_packets ()),
+              NULL));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
       break;
@@ -458,6 +598,7 @@ gst_rtp_in_order_buffer_finalize (GObject *object)
 {
   GstRtpInOrderBuffer *self = GST_RTP_IN_ORDER_BUFFER (object);
   gst_caps_unref (self->priv->ntp_caps);
+  drop_held (self);
   self->priv->~_GstRtpInOrderBufferPrivate ();
   g_free (self->priv);
   G_OBJECT_CLASS (gst_rtp_in_order_buffer_parent_class)->finalize (object);
@@ -499,6 +640,28 @@ gst_rtp_in_order_buffer_class_init (GstRtpInOrderBufferClass *klass)
           "setting)",
           DEFAULT_ADD_REFERENCE_TIMESTAMP_META,
           static_cast<GParamFlags> (G_PARAM_READWRITE
+                                    | G_PARAM_STATIC_STRINGS)));
+
+  g_object_class_install_property (
+      object_class, PROP_SKIP_DELTA_UNITS,
+      g_param_spec_boolean (
+          "skip-delta-units", "Skip delta units",
+          "H.264 only: drop access units made only of P and B slices, whole, "
+          "before the depayloader (for a consumer of key units alone, as "
+          "latestframe decode=key-units). Units with an IDR, I or SI slice or "
+          "a recovery-point SEI always pass. Turned off, delta units pass again "
+          "from the next key unit",
+          DEFAULT_SKIP_DELTA_UNITS,
+          static_cast<GParamFlags> (G_PARAM_READWRITE
+                                    | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property (
+      object_class, PROP_STATS,
+      g_param_spec_boxed (
+          "stats", "Statistics",
+          "skipped-delta-units and skipped-packets (guint64): what "
+          "skip-delta-units dropped so far",
+          GST_TYPE_STRUCTURE,
+          static_cast<GParamFlags> (G_PARAM_READABLE
                                     | G_PARAM_STATIC_STRINGS)));
 
   /**

@@ -1,7 +1,9 @@
 /* rtpinorderbuffer: DISCONT on a sequence gap, duplicates dropped, PTS from
  * RTP time, a timestamp/x-ntp reference timestamp meta from a sender report
  * on sink_rtcp, FLUSH_STOP starting over, and no added latency. Driven with
- * GstHarness and a test clock: arrivals are set, never waited for. */
+ * GstHarness and a test clock: arrivals are set, never waited for.
+ * skip-delta-units: on x264enc's streams through RTP, exactly the units
+ * h264parse calls key units pass; other encodings pass untouched. */
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <gst/rtp/rtp.h>
@@ -192,6 +194,169 @@ GST_START_TEST (test_latency_property_adds_no_latency)
 }
 GST_END_TEST;
 
+typedef struct
+{
+  guint frames, key_frames;
+} FrameCount;
+
+/* identity's handoff */
+static void
+count_frame (GstElement *, GstBuffer *buffer, gpointer data)
+{
+  FrameCount *count = data;
+  count->frames++;
+  if (!GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DELTA_UNIT))
+    count->key_frames++;
+}
+
+/* fakesink's */
+static void
+count_sink_frame (GstElement *, GstBuffer *, GstPad *, gpointer data)
+{
+  (*(guint *)data)++;
+}
+
+/* 60 frames of `encoder` over RTP H.264 (mtu 400: most frames in FU-A
+ * fragments) through rtpinorderbuffer with skip-delta-units `skip`, the
+ * depayloader, h264parse and avdec_h264. Counts the frames after the
+ * parser (key: no DELTA_UNIT) and after the decoder; returns the element's
+ * skipped-delta-units. */
+static guint64
+run_h264 (const gchar *encoder, gboolean skip, FrameCount *parsed,
+          guint *decoded)
+{
+  gchar *description = g_strdup_printf (
+      "videotestsrc num-buffers=60 pattern=ball "
+      "! video/x-raw,width=320,height=240,framerate=30/1 ! %s "
+      "! rtph264pay mtu=400 "
+      "! rtpinorderbuffer name=buffer skip-delta-units=%s "
+      "! rtph264depay ! h264parse ! identity name=parsed signal-handoffs=true "
+      "! avdec_h264 ! fakesink name=sink signal-handoffs=true",
+      encoder, skip ? "true" : "false");
+  GError *error = NULL;
+  GstElement *pipeline = gst_parse_launch (description, &error);
+  fail_unless (pipeline != NULL, "%s: %s", description,
+               error ? error->message : "");
+  g_free (description);
+  *parsed = (FrameCount){ 0, 0 };
+  *decoded = 0;
+  GstElement *identity = gst_bin_get_by_name (GST_BIN (pipeline), "parsed");
+  g_signal_connect (identity, "handoff", G_CALLBACK (count_frame), parsed);
+  gst_object_unref (identity);
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  g_signal_connect (sink, "handoff", G_CALLBACK (count_sink_frame), decoded);
+  gst_object_unref (sink);
+  fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING)
+               != GST_STATE_CHANGE_FAILURE);
+  GstBus *bus = gst_element_get_bus (pipeline);
+  GstMessage *message = gst_bus_timed_pop_filtered (
+      bus, 60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (message != NULL, "no EOS in 60 s");
+  fail_unless_equals_int (GST_MESSAGE_TYPE (message), GST_MESSAGE_EOS);
+  gst_message_unref (message);
+  gst_object_unref (bus);
+  GstElement *buffer = gst_bin_get_by_name (GST_BIN (pipeline), "buffer");
+  GstStructure *stats = NULL;
+  g_object_get (buffer, "stats", &stats, NULL);
+  gst_object_unref (buffer);
+  guint64 skipped = G_MAXUINT64;
+  fail_unless (
+      gst_structure_get_uint64 (stats, "skipped-delta-units", &skipped));
+  gst_structure_free (stats);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+  return skipped;
+}
+
+/* Steps: each encoder's stream without, then with skip-delta-units.
+ * Invariant: with it, the parser gets exactly the key units it finds
+ * without it (IDR and I frames, and with intra refresh the frames with a
+ * recovery-point SEI), all of them key units, and skipped-delta-units
+ * counts the rest; without it, all 60 and none skipped. The key units
+ * alone decode, one frame each (not checked with intra refresh, whose
+ * recovery points are P frames). */
+GST_START_TEST (test_skip_delta_units_passes_exactly_the_key_units)
+{
+  const struct
+  {
+    const gchar *encoder;
+    gboolean decodes_alone;
+  } cases[] = {
+    { "x264enc key-int-max=10 speed-preset=ultrafast", TRUE },
+    { "x264enc key-int-max=15 bframes=2 speed-preset=ultrafast", TRUE },
+    { "x264enc key-int-max=20 speed-preset=ultrafast option-string=slices=4",
+      TRUE },
+    { "x264enc key-int-max=12 intra-refresh=true speed-preset=ultrafast",
+      FALSE },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      FrameCount all, skipped_run;
+      guint decoded = 0;
+      fail_unless_equals_uint64 (
+          run_h264 (cases[i].encoder, FALSE, &all, &decoded), 0);
+      fail_unless_equals_int (all.frames, 60);
+      fail_unless_equals_int (decoded, 60);
+      fail_unless (all.key_frames >= 3 && all.key_frames < 30, "%s: %u keys",
+                   cases[i].encoder, all.key_frames);
+      const guint64 skipped
+          = run_h264 (cases[i].encoder, TRUE, &skipped_run, &decoded);
+      fail_unless_equals_int (skipped_run.frames, all.key_frames);
+      fail_unless_equals_int (skipped_run.key_frames, all.key_frames);
+      fail_unless_equals_uint64 (skipped, 60 - all.key_frames);
+      if (cases[i].decodes_alone)
+        fail_unless_equals_int (decoded, all.key_frames);
+    }
+}
+GST_END_TEST;
+
+/* An RTP packet `seq` at `rtp_time` whose payload is `payload`, marker set. */
+static GstFlowReturn
+push_payload (GstHarness *h, guint16 seq, guint32 rtp_time,
+              const guint8 *payload, guint size)
+{
+  GstBuffer *buffer = gst_rtp_buffer_new_allocate (size, 0, 0);
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  fail_unless (gst_rtp_buffer_map (buffer, GST_MAP_WRITE, &rtp));
+  gst_rtp_buffer_set_payload_type (&rtp, 96);
+  gst_rtp_buffer_set_seq (&rtp, seq);
+  gst_rtp_buffer_set_timestamp (&rtp, rtp_time);
+  gst_rtp_buffer_set_marker (&rtp, TRUE);
+  memcpy (gst_rtp_buffer_get_payload (&rtp), payload, size);
+  gst_rtp_buffer_unmap (&rtp);
+  gst_harness_set_time (h, GST_SECOND + seq * 33 * GST_MSECOND);
+  return gst_harness_push (h, buffer);
+}
+
+/* Steps: skip-delta-units on; caps H.264, then H.265; the same bytes each
+ * time: an H.264 P slice in one packet.
+ * Invariant: under H.264 it is dropped and counted; under H.265 (whose
+ * units are not read) it passes. */
+GST_START_TEST (test_skip_delta_units_is_for_h264_alone)
+{
+  GstHarness *h = new_buffer_harness ();
+  g_object_set (h->element, "skip-delta-units", TRUE, NULL);
+  const guint8 p_slice[] = { 0x41, 0xc0, 0x12, 0x34 };
+  fail_unless_equals_int (push_payload (h, 1, 0, p_slice, sizeof p_slice),
+                          GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
+  gst_harness_set_src_caps_str (
+      h, "application/x-rtp,media=video,clock-rate=90000,payload=96,"
+         "encoding-name=H265");
+  fail_unless_equals_int (push_payload (h, 2, 3000, p_slice, sizeof p_slice),
+                          GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 1);
+  GstStructure *stats = NULL;
+  g_object_get (h->element, "stats", &stats, NULL);
+  guint64 skipped = 0;
+  fail_unless (
+      gst_structure_get_uint64 (stats, "skipped-delta-units", &skipped));
+  fail_unless_equals_uint64 (skipped, 1);
+  gst_structure_free (stats);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 static Suite *
 rtpinorderbuffer_suite (void)
 {
@@ -203,6 +368,8 @@ rtpinorderbuffer_suite (void)
   tcase_add_test (tc, test_sender_report_gives_capture_time);
   tcase_add_test (tc, test_flush_starts_over);
   tcase_add_test (tc, test_latency_property_adds_no_latency);
+  tcase_add_test (tc, test_skip_delta_units_passes_exactly_the_key_units);
+  tcase_add_test (tc, test_skip_delta_units_is_for_h264_alone);
   return s;
 }
 
