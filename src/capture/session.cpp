@@ -321,7 +321,42 @@ session::counts (const GstStructure *reader_stats) const
           counts.decode_only = structure_uint64 (gate, "decode-only");
         }
     }
+  counts.not_decoded += skipped_delta_units ();
   return counts;
+}
+
+std::uint64_t
+session::skipped_delta_units () const
+{
+  std::uint64_t skipped = 0;
+  GstIterator *buffers = gst_bin_iterate_all_by_element_factory_name (
+      GST_BIN (pipeline_.get ()), "rtpinorderbuffer");
+  GValue item = G_VALUE_INIT;
+  for (bool done = false; !done;)
+    switch (gst_iterator_next (buffers, &item))
+      {
+      case GST_ITERATOR_OK:
+        {
+          GstStructure *stats = nullptr;
+          g_object_get (g_value_get_object (&item), "stats", &stats, NULL);
+          structure_ptr owned (stats);
+          if (owned)
+            skipped += structure_uint64 (stats, "skipped-delta-units");
+          g_value_reset (&item);
+          break;
+        }
+      case GST_ITERATOR_RESYNC:
+        /* rtpbin added or removed an element meanwhile: count again. */
+        skipped = 0;
+        gst_iterator_resync (buffers);
+        break;
+      default:
+        done = true;
+        break;
+      }
+  g_value_unset (&item);
+  gst_iterator_free (buffers);
+  return skipped;
 }
 
 std::uint64_t

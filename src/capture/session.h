@@ -99,8 +99,11 @@ public:
   /* latestframe's stats now. */
   structure_ptr stats () const;
   /* The reader's counts (from `reader_stats`, its stats() read already)
-   * and the gate's, if there is one. */
+   * and the gate's, if there is one, with the units skipped before it. */
   element_counts counts (const GstStructure *reader_stats) const;
+  /* H.264 access units rtpinorderbuffer dropped as packets, for a gate
+   * that decodes key units alone (source.cpp), so far. */
+  std::uint64_t skipped_delta_units () const;
   /* Frames received so far, cheaply (the watchdog asks often). */
   std::uint64_t received () const;
   /* Whether what feeds latestframe is live (its latency query says so). */

@@ -45,24 +45,32 @@ is_interleaved_session (GstElement *rtpbin, guint session)
  * thread and timer cost ~0.3 % of a core per camera, issue 27), but
  * rtpinorderbuffer, which checks sequence numbers, times the packets and
  * adds their capture times in rtspsrc's receiving thread. Over UDP, NULL:
- * rtpbin makes its rtpjitterbuffer, which reorders. */
+ * rtpbin makes its rtpjitterbuffer, which reorders. `skip_delta_units`
+ * (a gboolean in a pointer): the gate decodes key units alone, so H.264's
+ * other access units are dropped as packets, before the depayloader and
+ * the parser work on them (counted: session::counts). */
 GstElement *
-on_request_jitterbuffer (GstElement *rtpbin, guint session, gpointer)
+on_request_jitterbuffer (GstElement *rtpbin, guint session,
+                         gpointer skip_delta_units)
 {
   if (!is_interleaved_session (rtpbin, session))
     return NULL;
   /* By its factory, registered with latestframe before any pipeline
    * (session.cpp: ensure_latestframe). An element that cannot be made
    * leaves rtpbin its jitter buffer. */
-  return gst_element_factory_make ("rtpinorderbuffer", NULL);
+  GstElement *buffer = gst_element_factory_make ("rtpinorderbuffer", NULL);
+  if (buffer)
+    g_object_set (buffer, "skip-delta-units",
+                  GPOINTER_TO_INT (skip_delta_units), NULL);
+  return buffer;
 }
 
 void
-on_new_manager (GstElement *, GstElement *manager, gpointer)
+on_new_manager (GstElement *, GstElement *manager, gpointer skip_delta_units)
 {
   if (g_signal_lookup ("request-jitterbuffer", G_OBJECT_TYPE (manager)))
     g_signal_connect (manager, "request-jitterbuffer",
-                      G_CALLBACK (on_request_jitterbuffer), NULL);
+                      G_CALLBACK (on_request_jitterbuffer), skip_delta_units);
 }
 
 } // namespace
@@ -135,8 +143,9 @@ source_spec::configure (GstBin *pipeline, const capture_options &options) const
       if (!options.protocols.empty ())
         gst_util_set_object_arg (G_OBJECT (source.get ()), "protocols",
                                  options.protocols.c_str ());
-      g_signal_connect (source.get (), "new-manager",
-                        G_CALLBACK (on_new_manager), NULL);
+      g_signal_connect (
+          source.get (), "new-manager", G_CALLBACK (on_new_manager),
+          GINT_TO_POINTER (options.decode == decoding::key_units));
       break;
     case kind::v4l2:
       g_object_set (source.get (), "device", text_.c_str (), NULL);

@@ -444,47 +444,43 @@ TEST (CaptureRtsp, EveryMountAgesItsFramesFromSenderReportsAlone)
         << "mount " << mount;
 }
 
-// Every decode mode over TCP, through rtpinorderbuffer, with B-frames (RTP
-// times, so PTS, going back in decode order): every frame read decodes to
-// its pixel stamp, and stamps only go forward.
-TEST (CaptureRtsp, DecodeModesOverTcpDecodeNoCorruptFrame)
-{
-  testcam camera (
-      { "--width=320", "--height=240", "--gop=15", "--b-frames=1" });
-  ASSERT_FALSE (camera.url ().empty ());
-  for (latestframe::decoding mode :
-       { latestframe::decoding::all, latestframe::decoding::on_demand,
-         latestframe::decoding::key_units })
-    {
-      capture_options options = tcp_options ();
-      options.decode = mode;
-      options.analysis_rate = mode == latestframe::decoding::all ? 0 : 10;
-      capture reader (camera.url (), options);
-      ASSERT_TRUE (reader.isOpened ()) << reader.last_error ();
-      cv::Mat frame;
-      std::uint64_t previous = 0;
-      for (int i = 0; i < 10; i++)
-        {
-          ASSERT_TRUE (reader.read (frame, 5s)) << reader.last_error ();
-          const std::optional<std::uint64_t> stamped = stamp_of (frame);
-          ASSERT_TRUE (stamped.has_value ())
-              << "mode " << static_cast<int> (mode) << ", frame " << i;
-          EXPECT_GT (*stamped, previous) << static_cast<int> (mode);
-          previous = *stamped;
-        }
-    }
-}
-
 /* Counts the jitter buffers rtpbin makes, by type, from GStreamer's
  * element-new tracer hook (fired for every element however made). */
 std::mutex census_lock;
 std::map<std::string, int> elements_made;
+/* The rtpinorderbuffers made, kept (a reference each) to read their stats
+ * after their pipeline is gone. */
+struct object_unref
+{
+  void operator() (GstElement *element) const { gst_object_unref (element); }
+};
+std::vector<std::unique_ptr<GstElement, object_unref>> in_order_buffers;
 
 void
 on_element_new (GObject *, GstClockTime, GstElement *element)
 {
   std::lock_guard<std::mutex> guard (census_lock);
   elements_made[G_OBJECT_TYPE_NAME (element)]++;
+  if (std::string (G_OBJECT_TYPE_NAME (element)) == "GstRtpInOrderBuffer")
+    in_order_buffers.emplace_back (GST_ELEMENT (gst_object_ref (element)));
+}
+
+/* skipped-delta-units of the rtpinorderbuffers made since start_census. */
+std::uint64_t
+skipped_delta_units ()
+{
+  std::lock_guard<std::mutex> guard (census_lock);
+  std::uint64_t skipped = 0;
+  for (const auto &buffer : in_order_buffers)
+    {
+      GstStructure *stats = nullptr;
+      g_object_get (buffer.get (), "stats", &stats, NULL);
+      guint64 value = 0;
+      gst_structure_get_uint64 (stats, "skipped-delta-units", &value);
+      gst_structure_free (stats);
+      skipped += value;
+    }
+  return skipped;
 }
 
 int
@@ -512,6 +508,51 @@ start_census ()
   (void)tracer;
   std::lock_guard<std::mutex> guard (census_lock);
   elements_made.clear ();
+  in_order_buffers.clear ();
+}
+
+// Every decode mode over TCP, through rtpinorderbuffer, with B-frames (RTP
+// times, so PTS, going back in decode order): every frame read decodes to
+// its pixel stamp, and stamps only go forward. In key-units mode the delta
+// units are dropped as packets (skip-delta-units), and counted as not
+// decoded; in the others none is.
+TEST (CaptureRtsp, DecodeModesOverTcpDecodeNoCorruptFrame)
+{
+  testcam camera (
+      { "--width=320", "--height=240", "--gop=15", "--b-frames=1" });
+  ASSERT_FALSE (camera.url ().empty ());
+  for (latestframe::decoding mode :
+       { latestframe::decoding::all, latestframe::decoding::on_demand,
+         latestframe::decoding::key_units })
+    {
+      start_census ();
+      capture_options options = tcp_options ();
+      options.decode = mode;
+      options.analysis_rate = mode == latestframe::decoding::all ? 0 : 10;
+      capture reader (camera.url (), options);
+      ASSERT_TRUE (reader.isOpened ()) << reader.last_error ();
+      cv::Mat frame;
+      std::uint64_t previous = 0;
+      for (int i = 0; i < 10; i++)
+        {
+          ASSERT_TRUE (reader.read (frame, 5s)) << reader.last_error ();
+          const std::optional<std::uint64_t> stamped = stamp_of (frame);
+          ASSERT_TRUE (stamped.has_value ())
+              << "mode " << static_cast<int> (mode) << ", frame " << i;
+          EXPECT_GT (*stamped, previous) << static_cast<int> (mode);
+          previous = *stamped;
+        }
+      /* 10 reads at 10/s over key units every half second: 5 s, about
+       * 140 delta units. */
+      const std::uint64_t skipped = skipped_delta_units ();
+      if (mode == latestframe::decoding::key_units)
+        {
+          EXPECT_GE (skipped, 4u * 14u);
+          EXPECT_GE (reader.stats ().not_decoded, skipped);
+        }
+      else
+        EXPECT_EQ (skipped, 0u) << static_cast<int> (mode);
+    }
 }
 
 // Over TCP the capture's rtpbin gets rtpinorderbuffer, no rtpjitterbuffer

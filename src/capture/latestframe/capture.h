@@ -235,7 +235,9 @@ struct capture_stats
   int height = 0;
   double fps = 0;
   /* With options.decode or analysis_rate: frames received from the camera
-   * that never reached the decoder (dropped before it: not needed), and
+   * that never reached the decoder (dropped before it: not needed; with
+   * decoding::key_units over RTSP/TCP, H.264's delta units are dropped
+   * as RTP packets, before the depayloader, and counted here too), and
    * frames decoded only so that a newer one could be. */
   std::uint64_t not_decoded = 0;
   std::uint64_t decode_only = 0;
