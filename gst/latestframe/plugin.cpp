@@ -1,5 +1,6 @@
-/* Registers the latestframe plugin: the latestframe element and
- * rtpinorderbuffer (the capture's jitter buffer for RTSP over TCP), so that
+/* Registers the latestframe plugin: the latestframe element,
+ * rtpinorderbuffer (the capture's jitter buffer for RTSP over TCP) and
+ * rtph264audepay (its H.264 depayloader, whole access units), so that
  * using them never loads OpenCV (the analysis elements are in
  * latestframecv).
  *
@@ -8,6 +9,7 @@
 #include "config.h"
 
 #include "gstlatestframe.h"
+#include "gstrtph264audepay.h"
 #include "gstrtpinorderbuffer.h"
 
 static gboolean
@@ -15,6 +17,7 @@ plugin_init (GstPlugin *plugin)
 {
   gboolean ok = GST_ELEMENT_REGISTER (latestframe, plugin);
   ok &= GST_ELEMENT_REGISTER (rtpinorderbuffer, plugin);
+  ok &= GST_ELEMENT_REGISTER (rtph264audepay, plugin);
   return ok;
 }
 

@@ -3,7 +3,9 @@
  * on sink_rtcp, FLUSH_STOP starting over, and no added latency. Driven with
  * GstHarness and a test clock: arrivals are set, never waited for.
  * skip-delta-units: on x264enc's streams through RTP, exactly the units
- * h264parse calls key units pass; other encodings pass untouched. */
+ * h264parse calls key units pass; other encodings pass untouched.
+ * rtph264audepay (the capture's H.264 depayloader): one buffer per access
+ * unit. */
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <gst/rtp/rtp.h>
@@ -357,6 +359,45 @@ GST_START_TEST (test_skip_delta_units_is_for_h264_alone)
 }
 GST_END_TEST;
 
+/* Steps: 60 frames, 4 slices each, through rtph264pay (mtu 400) and
+ * rtph264audepay, nothing after it asking for an alignment.
+ * Invariant: 60 buffers, one per access unit, caps alignment=au. */
+GST_START_TEST (test_rtph264audepay_outputs_whole_units)
+{
+  GstElement *pipeline = gst_parse_launch (
+      "videotestsrc num-buffers=60 ! video/x-raw,width=320,height=240 "
+      "! x264enc speed-preset=ultrafast option-string=slices=4 "
+      "! rtph264pay mtu=400 ! rtph264audepay "
+      "! identity name=out signal-handoffs=true ! fakesink",
+      NULL);
+  fail_unless (pipeline != NULL);
+  FrameCount count = { 0, 0 };
+  GstElement *out = gst_bin_get_by_name (GST_BIN (pipeline), "out");
+  g_signal_connect (out, "handoff", G_CALLBACK (count_frame), &count);
+  fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING)
+               != GST_STATE_CHANGE_FAILURE);
+  GstBus *bus = gst_element_get_bus (pipeline);
+  GstMessage *message = gst_bus_timed_pop_filtered (
+      bus, 60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (message != NULL);
+  fail_unless_equals_int (GST_MESSAGE_TYPE (message), GST_MESSAGE_EOS);
+  gst_message_unref (message);
+  gst_object_unref (bus);
+  GstPad *pad = gst_element_get_static_pad (out, "src");
+  GstCaps *caps = gst_pad_get_current_caps (pad);
+  fail_unless (caps != NULL);
+  fail_unless_equals_string (
+      gst_structure_get_string (gst_caps_get_structure (caps, 0), "alignment"),
+      "au");
+  gst_caps_unref (caps);
+  gst_object_unref (pad);
+  gst_object_unref (out);
+  fail_unless_equals_int (count.frames, 60);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+}
+GST_END_TEST;
+
 static Suite *
 rtpinorderbuffer_suite (void)
 {
@@ -370,6 +411,7 @@ rtpinorderbuffer_suite (void)
   tcase_add_test (tc, test_latency_property_adds_no_latency);
   tcase_add_test (tc, test_skip_delta_units_passes_exactly_the_key_units);
   tcase_add_test (tc, test_skip_delta_units_is_for_h264_alone);
+  tcase_add_test (tc, test_rtph264audepay_outputs_whole_units);
   return s;
 }
 
