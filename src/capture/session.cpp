@@ -8,6 +8,7 @@
 #include "latestframe/uri_credentials.h"
 
 #include "gstlatestframe.h"
+#include "gstrtph264audepay.h"
 #include "gstrtpinorderbuffer.h"
 
 #include <mutex>
@@ -18,27 +19,38 @@ namespace latestframe::detail
 namespace
 {
 
-/* The library carries its own latestframe and rtpinorderbuffer elements,
- * so that applications and the Python module need no GST_PLUGIN_PATH. An
- * installed plugin that provides them wins (one type per process): it must
- * know on-request delivery. Empty, or why they cannot be used. */
+/* The library carries its own latestframe, rtpinorderbuffer and
+ * rtph264audepay elements, so that applications and the Python module need
+ * no GST_PLUGIN_PATH. An installed plugin that provides them wins (one type
+ * per process): it must know on-request delivery. Empty, or why they cannot
+ * be used. */
 std::string
 ensure_latestframe ()
 {
   static std::once_flag once;
   static std::string problem;
   std::call_once (once, [] {
-    /* The receive path over TCP (source.cpp). An installed plugin that
-     * provides it wins (one type per process); one older than this library
-     * does not, and the library's copy stands in. */
-    if (GstPluginFeature *in_order
-        = gst_registry_lookup_feature (gst_registry_get (), "rtpinorderbuffer"))
-      gst_object_unref (in_order);
-    else if (!GST_ELEMENT_REGISTER (rtpinorderbuffer, nullptr))
-      {
-        problem = "cannot register the rtpinorderbuffer element";
-        return;
-      }
+    /* The receive path of RTSP (source.cpp). An installed plugin that
+     * provides them wins (one type per process); one older than this
+     * library does not, and the library's copies stand in. */
+    const struct
+    {
+      const char *name;
+      gboolean (*register_element) (GstPlugin *);
+    } receive_elements[] = {
+      { "rtpinorderbuffer", gst_element_register_rtpinorderbuffer },
+      { "rtph264audepay", gst_element_register_rtph264audepay },
+    };
+    for (const auto &element : receive_elements)
+      if (GstPluginFeature *installed = gst_registry_lookup_feature (
+              gst_registry_get (), element.name))
+        gst_object_unref (installed);
+      else if (!element.register_element (nullptr))
+        {
+          problem = std::string ("cannot register the ") + element.name
+                    + " element";
+          return;
+        }
     GstPluginFeature *feature
         = gst_registry_lookup_feature (gst_registry_get (), "latestframe");
     if (!feature)

@@ -65,6 +65,37 @@ on_request_jitterbuffer (GstElement *rtpbin, guint session,
   return buffer;
 }
 
+/* parsebin's factories for `caps`. For H.264 over RTP, rtph264audepay
+ * (gst/latestframe): rtph264depay as parsebin would plug it negotiates one
+ * NAL unit per buffer, and h264parse 1.22 then holds each access unit
+ * until the next one starts: a frame interval late, and a key interval
+ * late behind skip-delta-units. Else NULL: parsebin's own choice. */
+GValueArray *
+on_autoplug_factories (GstElement *, GstPad *, GstCaps *caps, gpointer)
+{
+  if (gst_caps_get_size (caps) == 0)
+    return NULL;
+  const GstStructure *structure = gst_caps_get_structure (caps, 0);
+  const gchar *encoding = gst_structure_get_string (structure, "encoding-name");
+  if (!gst_structure_has_name (structure, "application/x-rtp") || !encoding
+      || g_ascii_strcasecmp (encoding, "H264") != 0)
+    return NULL;
+  /* Registered with latestframe before any pipeline (ensure_latestframe). */
+  GstElementFactory *factory = gst_element_factory_find ("rtph264audepay");
+  if (!factory)
+    return NULL;
+  /* The signal's type, deprecated since GLib 2.32. */
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+  GValueArray *factories = g_value_array_new (1);
+  GValue value = G_VALUE_INIT;
+  g_value_init (&value, GST_TYPE_ELEMENT_FACTORY);
+  g_value_take_object (&value, factory);
+  g_value_array_append (factories, &value);
+  g_value_unset (&value);
+  G_GNUC_END_IGNORE_DEPRECATIONS
+  return factories;
+}
+
 void
 on_new_manager (GstElement *, GstElement *manager, gpointer skip_delta_units)
 {
@@ -98,7 +129,8 @@ source_spec::description (bool gated) const
       return std::string ("rtspsrc name=source "
                           "add-reference-timestamp-meta=true "
                           "! application/x-rtp,media=video ")
-             + (gated ? "! parsebin ! latestframe name=gate "
+             + (gated ? "! parsebin name=latestframe-capture-parser "
+                        "! latestframe name=gate "
                         "! decodebin name=latestframe-capture-decoder "
                       : "! decodebin ")
              + "! video/x-raw";
@@ -146,6 +178,11 @@ source_spec::configure (GstBin *pipeline, const capture_options &options) const
       g_signal_connect (
           source.get (), "new-manager", G_CALLBACK (on_new_manager),
           GINT_TO_POINTER (options.decode == decoding::key_units));
+      if (object_ptr<GstElement> parser (
+              gst_bin_get_by_name (pipeline, "latestframe-capture-parser"));
+          parser)
+        g_signal_connect (parser.get (), "autoplug-factories",
+                          G_CALLBACK (on_autoplug_factories), NULL);
       break;
     case kind::v4l2:
       g_object_set (source.get (), "device", text_.c_str (), NULL);

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -442,6 +443,39 @@ TEST (CaptureRtsp, EveryMountAgesItsFramesFromSenderReportsAlone)
   for (int mount = 0; mount < mounts; mount++)
     EXPECT_LT (std::abs (medians["tcp"][mount] - medians["udp"][mount]), 1.0)
         << "mount " << mount;
+}
+
+// Key units over TCP, with the delta units between them dropped as
+// packets: each reaches the reader as it arrives, not when the next key
+// unit comes to complete it in the parser (rtph264depay as parsebin plugs
+// it hands over single NAL units, and h264parse 1.22 holds an access unit
+// until the next one starts; the capture gives parsebin rtph264audepay).
+// Key units every 2 s: held, a frame would be 2 s old; the bound is half.
+TEST (CaptureRtsp, KeyUnitsOverTcpAreNotHeldForTheNextOne)
+{
+  testcam camera ({ "--width=320", "--height=240", "--gop=60" });
+  ASSERT_FALSE (camera.url ().empty ());
+  capture_options options = tcp_options ();
+  options.decode = latestframe::decoding::key_units;
+  capture reader (camera.url (), options);
+  ASSERT_TRUE (reader.isOpened ()) << reader.last_error ();
+  cv::Mat frame;
+  frame_info info;
+  std::vector<double> ages_ms;
+  std::uint64_t previous = 0;
+  for (int i = 0; i < 3; i++)
+    {
+      ASSERT_TRUE (reader.read (frame, 10s, &info)) << reader.last_error ();
+      ASSERT_GE (info.age_ns, 0);
+      ages_ms.push_back (info.age_ns / 1e6);
+      std::printf ("key unit %d: %.1f ms old\n", i, ages_ms.back ());
+      const std::optional<std::uint64_t> stamped = stamp_of (frame);
+      ASSERT_TRUE (stamped.has_value ());
+      EXPECT_GT (*stamped, previous);
+      previous = *stamped;
+    }
+  std::sort (ages_ms.begin (), ages_ms.end ());
+  EXPECT_LT (ages_ms[1], 1000.0);
 }
 
 /* Counts the jitter buffers rtpbin makes, by type, from GStreamer's
