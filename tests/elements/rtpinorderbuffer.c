@@ -218,6 +218,21 @@ count_sink_frame (GstElement *, GstBuffer *, GstPad *, gpointer data)
   (*(guint *)data)++;
 }
 
+/* Plays `pipeline` until EOS (an error or 60 s without EOS fails). */
+static void
+play_to_eos (GstElement *pipeline)
+{
+  fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING)
+               != GST_STATE_CHANGE_FAILURE);
+  GstBus *bus = gst_element_get_bus (pipeline);
+  GstMessage *message = gst_bus_timed_pop_filtered (
+      bus, 60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (message != NULL, "no EOS in 60 s");
+  fail_unless_equals_int (GST_MESSAGE_TYPE (message), GST_MESSAGE_EOS);
+  gst_message_unref (message);
+  gst_object_unref (bus);
+}
+
 /* 60 frames of `encoder` over RTP H.264 (mtu 400: most frames in FU-A
  * fragments) through rtpinorderbuffer with skip-delta-units `skip`, the
  * depayloader, h264parse and avdec_h264. Counts the frames after the
@@ -248,15 +263,7 @@ run_h264 (const gchar *encoder, gboolean skip, FrameCount *parsed,
   GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   g_signal_connect (sink, "handoff", G_CALLBACK (count_sink_frame), decoded);
   gst_object_unref (sink);
-  fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING)
-               != GST_STATE_CHANGE_FAILURE);
-  GstBus *bus = gst_element_get_bus (pipeline);
-  GstMessage *message = gst_bus_timed_pop_filtered (
-      bus, 60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  fail_unless (message != NULL, "no EOS in 60 s");
-  fail_unless_equals_int (GST_MESSAGE_TYPE (message), GST_MESSAGE_EOS);
-  gst_message_unref (message);
-  gst_object_unref (bus);
+  play_to_eos (pipeline);
   GstElement *buffer = gst_bin_get_by_name (GST_BIN (pipeline), "buffer");
   GstStructure *stats = NULL;
   g_object_get (buffer, "stats", &stats, NULL);
@@ -374,15 +381,7 @@ GST_START_TEST (test_rtph264audepay_outputs_whole_units)
   FrameCount count = { 0, 0 };
   GstElement *out = gst_bin_get_by_name (GST_BIN (pipeline), "out");
   g_signal_connect (out, "handoff", G_CALLBACK (count_frame), &count);
-  fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING)
-               != GST_STATE_CHANGE_FAILURE);
-  GstBus *bus = gst_element_get_bus (pipeline);
-  GstMessage *message = gst_bus_timed_pop_filtered (
-      bus, 60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  fail_unless (message != NULL);
-  fail_unless_equals_int (GST_MESSAGE_TYPE (message), GST_MESSAGE_EOS);
-  gst_message_unref (message);
-  gst_object_unref (bus);
+  play_to_eos (pipeline);
   GstPad *pad = gst_element_get_static_pad (out, "src");
   GstCaps *caps = gst_pad_get_current_caps (pad);
   fail_unless (caps != NULL);
