@@ -31,8 +31,9 @@ ensure_latestframe ()
   static std::string problem;
   std::call_once (once, [] {
     /* The receive path of RTSP (source.cpp). An installed plugin that
-     * provides them wins (one type per process); one older than this
-     * library does not, and the library's copies stand in. */
+     * provides them wins (one type per process), even one older than this
+     * library: the capture then sets and reads only the properties its
+     * elements have. */
     const struct
     {
       const char *name;
@@ -349,8 +350,13 @@ session::skipped_delta_units () const
       {
       case GST_ITERATOR_OK:
         {
+          /* An installed plugin's older element has no stats: it skips
+           * nothing. */
+          GObject *buffer = G_OBJECT (g_value_get_object (&item));
           GstStructure *stats = nullptr;
-          g_object_get (g_value_get_object (&item), "stats", &stats, NULL);
+          if (g_object_class_find_property (G_OBJECT_GET_CLASS (buffer),
+                                            "stats"))
+            g_object_get (buffer, "stats", &stats, NULL);
           structure_ptr owned (stats);
           if (owned)
             skipped += structure_uint64 (stats, "skipped-delta-units");

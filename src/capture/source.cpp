@@ -59,7 +59,11 @@ on_request_jitterbuffer (GstElement *rtpbin, guint session,
    * (session.cpp: ensure_latestframe). An element that cannot be made
    * leaves rtpbin its jitter buffer. */
   GstElement *buffer = gst_element_factory_make ("rtpinorderbuffer", NULL);
-  if (buffer)
+  /* An installed plugin older than this library has no skip-delta-units:
+   * its element then passes every packet, as before. */
+  if (buffer
+      && g_object_class_find_property (G_OBJECT_GET_CLASS (buffer),
+                                       "skip-delta-units"))
     g_object_set (buffer, "skip-delta-units",
                   GPOINTER_TO_INT (skip_delta_units), NULL);
   return buffer;
