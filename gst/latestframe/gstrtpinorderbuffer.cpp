@@ -99,6 +99,16 @@ GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
 
 } // namespace
 
+/* A packet as it arrived, and what the timeline said of it: stamped
+ * (flags, PTS, capture-time meta) only when it is pushed, so that a delta
+ * unit the skipper drops costs no copy and no meta. */
+struct held_packet
+{
+  GstBuffer *buffer;
+  latestframe::rtp_packet_verdict verdict;
+  bool add_meta;
+};
+
 /* The C++ state, created in init and destroyed in finalize. The lock
  * serializes the RTP chain with sender reports on sink_rtcp (rtpbin may
  * bring them in another thread) and with property access. */
@@ -117,10 +127,10 @@ struct _GstRtpInOrderBufferPrivate
   /* The caps say H.264 (encoding-name): only then are units skipped. */
   bool h264 LF_GUARDED_BY (lock) = false;
   latestframe::delta_unit_skipper skipper LF_GUARDED_BY (lock);
-  /* The packets the skipper holds, in order (PTS, flags and meta set).
-   * The streaming thread's alone: the chain and serialized events, and the
-   * change to READY once the pads are deactivated. */
-  std::vector<GstBuffer *> held;
+  /* The packets the skipper holds, in order, each with what the timeline
+   * said of it. The streaming thread's alone: the chain and serialized
+   * events, and the change to READY once the pads are deactivated. */
+  std::vector<held_packet> held;
   /* Made in init, read-only after. */
   GstCaps *ntp_caps = nullptr;
 };
@@ -230,16 +240,40 @@ running_time_now (GstElement *element)
   return now >= base ? static_cast<std::int64_t> (now - base) : -1;
 }
 
+/* `packet`'s buffer, writable, with the timeline's verdict on it:
+ * DISCONT, PTS (no DTS) and, when asked for, the capture time as a
+ * timestamp/x-ntp reference timestamp meta. */
+GstBuffer *
+stamped (GstRtpInOrderBuffer *self, const held_packet &packet)
+{
+  GstBuffer *buffer = gst_buffer_make_writable (packet.buffer);
+  if (packet.verdict.discont)
+    GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
+  else
+    GST_BUFFER_FLAG_UNSET (buffer, GST_BUFFER_FLAG_DISCONT);
+  GST_BUFFER_PTS (buffer)
+      = packet.verdict.pts_ns >= 0
+            ? static_cast<GstClockTime> (packet.verdict.pts_ns)
+            : GST_CLOCK_TIME_NONE;
+  GST_BUFFER_DTS (buffer) = GST_CLOCK_TIME_NONE;
+  if (packet.add_meta && packet.verdict.capture_ntp_ns >= 0)
+    gst_buffer_add_reference_timestamp_meta (
+        buffer, self->priv->ntp_caps,
+        static_cast<GstClockTime> (packet.verdict.capture_ntp_ns),
+        GST_CLOCK_TIME_NONE);
+  return buffer;
+}
+
 /* Pushes the held packets in order (after a failed push, drops the rest)
  * and forgets them. */
 GstFlowReturn
 push_held (GstRtpInOrderBuffer *self, GstFlowReturn result = GST_FLOW_OK)
 {
-  for (GstBuffer *buffer : self->priv->held)
+  for (const held_packet &packet : self->priv->held)
     if (result == GST_FLOW_OK)
-      result = gst_pad_push (self->srcpad, buffer);
+      result = gst_pad_push (self->srcpad, stamped (self, packet));
     else
-      gst_buffer_unref (buffer);
+      gst_buffer_unref (packet.buffer);
   self->priv->held.clear ();
   return result;
 }
@@ -247,8 +281,8 @@ push_held (GstRtpInOrderBuffer *self, GstFlowReturn result = GST_FLOW_OK)
 void
 drop_held (GstRtpInOrderBuffer *self)
 {
-  for (GstBuffer *buffer : self->priv->held)
-    gst_buffer_unref (buffer);
+  for (const held_packet &packet : self->priv->held)
+    gst_buffer_unref (packet.buffer);
   self->priv->held.clear ();
 }
 
@@ -276,7 +310,8 @@ apply_held_step (GstRtpInOrderBuffer *self, latestframe::held_packets_step step)
  * unit. */
 GstFlowReturn
 send_packet (GstRtpInOrderBuffer *self,
-             const latestframe::delta_unit_verdict &verdict, GstBuffer *buffer)
+             const latestframe::delta_unit_verdict &verdict,
+             const held_packet &packet)
 {
   const GstFlowReturn result = apply_held_step (self, verdict.previous);
   switch (verdict.packet)
@@ -284,22 +319,33 @@ send_packet (GstRtpInOrderBuffer *self,
     case latestframe::packet_step::forward:
       if (result != GST_FLOW_OK)
         {
-          gst_buffer_unref (buffer);
+          gst_buffer_unref (packet.buffer);
           return result;
         }
-      return gst_pad_push (self->srcpad, buffer);
+      return gst_pad_push (self->srcpad, stamped (self, packet));
     case latestframe::packet_step::hold:
-      self->priv->held.push_back (buffer);
+      self->priv->held.push_back (packet);
       return result;
     case latestframe::packet_step::release:
-      self->priv->held.push_back (buffer);
+      self->priv->held.push_back (packet);
       return push_held (self, result);
     case latestframe::packet_step::discard:
-      self->priv->held.push_back (buffer);
+      self->priv->held.push_back (packet);
       apply_held_step (self, latestframe::held_packets_step::discard);
       return result;
     }
   return result;
+}
+
+/* Forgets the stream (a flush, the change to READY): the timeline and the
+ * skipper start over, and the held packets are dropped. */
+void
+start_over (GstRtpInOrderBuffer *self) LF_REQUIRES (self->priv->lock)
+{
+  if (self->priv->timeline)
+    self->priv->timeline->reset ();
+  self->priv->skipper.reset ();
+  drop_held (self);
 }
 
 GstFlowReturn
@@ -366,25 +412,11 @@ gst_rtp_in_order_buffer_chain (GstPad *, GstObject *parent, GstBuffer *buffer)
       gst_buffer_unref (buffer);
       return GST_FLOW_OK;
     }
-  buffer = gst_buffer_make_writable (buffer);
-  if (verdict.discont)
-    GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
-  else
-    GST_BUFFER_FLAG_UNSET (buffer, GST_BUFFER_FLAG_DISCONT);
-  GST_BUFFER_PTS (buffer) = verdict.pts_ns >= 0
-                                ? static_cast<GstClockTime> (verdict.pts_ns)
-                                : GST_CLOCK_TIME_NONE;
-  GST_BUFFER_DTS (buffer) = GST_CLOCK_TIME_NONE;
-  if (add_meta && verdict.capture_ntp_ns >= 0)
-    gst_buffer_add_reference_timestamp_meta (
-        buffer, priv->ntp_caps,
-        static_cast<GstClockTime> (verdict.capture_ntp_ns),
-        GST_CLOCK_TIME_NONE);
   GST_CAT_LOG_OBJECT (rtp_in_order_buffer_dataflow, self,
-                      "seq %u rtp %u pts %" GST_TIME_FORMAT "%s", seq, rtp_time,
-                      GST_TIME_ARGS (GST_BUFFER_PTS (buffer)),
+                      "seq %u rtp %u pts %" G_GINT64_FORMAT " ns%s", seq,
+                      rtp_time, verdict.pts_ns,
                       verdict.discont ? " discont" : "");
-  return send_packet (self, unit_verdict, buffer);
+  return send_packet (self, unit_verdict, { buffer, verdict, add_meta });
 }
 
 GstFlowReturn
@@ -438,10 +470,7 @@ gst_rtp_in_order_buffer_sink_event (GstPad *pad, GstObject *parent,
     case GST_EVENT_FLUSH_STOP:
       {
         latestframe::checked_lock guard (self->priv->lock);
-        if (self->priv->timeline)
-          self->priv->timeline->reset ();
-        self->priv->skipper.reset ();
-        drop_held (self);
+        start_over (self);
         GST_DEBUG_OBJECT (self, "flushed: the timeline starts over");
         break;
       }
@@ -471,8 +500,10 @@ gst_rtp_in_order_buffer_rtcp_event (GstPad *, GstObject *, GstEvent *event)
 }
 
 /* The latency query goes up the RTP sink pad only (not sink_rtcp) and
- * comes back unchanged: this element holds nothing, so it adds no latency
- * (whatever the latency property says). */
+ * comes back unchanged: this element adds no latency (whatever the
+ * latency property says). With skip-delta-units it holds the packets of an
+ * access unit only until its first key slice; the units it holds to their
+ * end are dropped, or have no slice to show. */
 gboolean
 gst_rtp_in_order_buffer_src_query (GstPad *pad, GstObject *parent,
                                    GstQuery *query)
@@ -526,10 +557,7 @@ gst_rtp_in_order_buffer_change_state (GstElement *element,
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
     {
       latestframe::checked_lock guard (self->priv->lock);
-      if (self->priv->timeline)
-        self->priv->timeline->reset ();
-      self->priv->skipper.reset ();
-      drop_held (self);
+      start_over (self);
     }
   return result;
 }
