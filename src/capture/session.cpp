@@ -338,41 +338,41 @@ session::counts (const GstStructure *reader_stats) const
   return counts;
 }
 
+namespace
+{
+
+/* Adds an rtpinorderbuffer's skipped-delta-units to the total at
+ * `skipped`. An installed plugin's older element has no stats: it skips
+ * nothing. */
+void
+add_skipped_delta_units (const GValue *item, gpointer skipped)
+{
+  GObject *buffer = G_OBJECT (g_value_get_object (item));
+  if (!g_object_class_find_property (G_OBJECT_GET_CLASS (buffer), "stats"))
+    return;
+  GstStructure *stats = nullptr;
+  g_object_get (buffer, "stats", &stats, NULL);
+  structure_ptr owned (stats);
+  if (owned)
+    *static_cast<std::uint64_t *> (skipped)
+        += structure_uint64 (stats, "skipped-delta-units");
+}
+
+} // namespace
+
 std::uint64_t
 session::skipped_delta_units () const
 {
   std::uint64_t skipped = 0;
   GstIterator *buffers = gst_bin_iterate_all_by_element_factory_name (
       GST_BIN (pipeline_.get ()), "rtpinorderbuffer");
-  GValue item = G_VALUE_INIT;
-  for (bool done = false; !done;)
-    switch (gst_iterator_next (buffers, &item))
-      {
-      case GST_ITERATOR_OK:
-        {
-          /* An installed plugin's older element has no stats: it skips
-           * nothing. */
-          GObject *buffer = G_OBJECT (g_value_get_object (&item));
-          GstStructure *stats = nullptr;
-          if (g_object_class_find_property (G_OBJECT_GET_CLASS (buffer),
-                                            "stats"))
-            g_object_get (buffer, "stats", &stats, NULL);
-          structure_ptr owned (stats);
-          if (owned)
-            skipped += structure_uint64 (stats, "skipped-delta-units");
-          g_value_reset (&item);
-          break;
-        }
-      case GST_ITERATOR_RESYNC:
-        /* rtpbin added or removed an element meanwhile: count again. */
-        skipped = 0;
-        gst_iterator_resync (buffers);
-        break;
-      default:
-        done = true;
-        break;
-      }
-  g_value_unset (&item);
+  /* rtpbin may add or remove an element meanwhile: then count again. */
+  while (gst_iterator_foreach (buffers, add_skipped_delta_units, &skipped)
+         == GST_ITERATOR_RESYNC)
+    {
+      skipped = 0;
+      gst_iterator_resync (buffers);
+    }
   gst_iterator_free (buffers);
   return skipped;
 }
