@@ -26,6 +26,22 @@ supervisor::jittered (std::chrono::milliseconds backoff)
   return std::chrono::milliseconds (draw (random_));
 }
 
+/* Once frames come the count is read only for the watchdog, whose timeout
+ * it may then overrun by up to two reads' interval: a tenth of the
+ * timeout, between 100 ms and 1 s (1 s without a watchdog). Each read is a
+ * wake-up and a stats structure: every 100 ms they cost one camera at one
+ * analysis a second as much CPU as its decoder (0.175 % of a core, issue
+ * 27), every 500 ms (the service's 5 s default) a fifth of that. */
+std::chrono::milliseconds
+streaming_poll_interval (std::chrono::milliseconds stall_timeout)
+{
+  using std::chrono::milliseconds;
+  if (stall_timeout.count () <= 0)
+    return milliseconds (1000);
+  return std::clamp (stall_timeout / 10, milliseconds (100),
+                     milliseconds (1000));
+}
+
 /* Plays one connection until it is lost, ends or the capture closes. The
  * frames are counted by latestframe; the watchdog reads that count. */
 supervisor::outcome
@@ -41,12 +57,10 @@ supervisor::watch (session &current, std::string &error)
   std::uint64_t frames = 0;
   /* How often the count of frames is read (latestframe's whole stats
    * structure): until the first frame, the delay before open() returns;
-   * then the watchdog's resolution only, so more rarely: at 20 ms for
-   * ever, these reads and wake-ups cost a camera about as much CPU as
-   * its decoder (issue 27). An error, the end of the stream or close()
-   * ends a wait at once. */
+   * then the watchdog's resolution only, so more rarely. An error, the
+   * end of the stream or close() ends a wait at once. */
   const auto first_frame_poll = std::chrono::milliseconds (20);
-  const auto streaming_poll = std::chrono::milliseconds (100);
+  const auto streaming_poll = streaming_poll_interval (options_.stall_timeout);
   for (;;)
     {
       const session::bus_event event = current.wait_bus (

@@ -44,6 +44,11 @@ struct capture_shared
   }
 };
 
+/* How often a streaming connection's frames are counted for the stall
+ * watchdog. */
+std::chrono::milliseconds
+streaming_poll_interval (std::chrono::milliseconds stall_timeout);
+
 /* Runs a capture's connections one after the other on its own thread:
  * builds and plays one, watches its bus and its frames, and when it is
  * lost (an error, the end of a live stream, no frame for stall_timeout)

@@ -370,6 +370,37 @@ TEST (Capture_Read, TimesOutWhenNothingNewerComes)
   expect_counts_hold (camera);
 }
 
+// The watchdog, which counts frames every tenth of its timeout once they
+// come: a source that stops sending (one frame, the next 30 s away) is
+// caught, not before the timeout and well within twice it, and the capture
+// reconnects.
+TEST (Capture_Watchdog, CatchesAStallNotBeforeItsTimeout)
+{
+  capture_options options = quick_options ();
+  options.stall_timeout = 2s;
+  options.backoff_initial = 100ms;
+  /* The frame came after this, and was read before the next. */
+  const auto before_open = steady::now ();
+  capture camera ("videotestsrc is-live=true "
+                  "! video/x-raw,width=64,height=64,framerate=1/30",
+                  options);
+  ASSERT_TRUE (camera.isOpened ()) << camera.last_error ();
+  cv::Mat frame;
+  ASSERT_TRUE (camera.read (frame, 5s));
+  const auto after_read = steady::now ();
+  while (camera.stats ().stalls == 0 && steady::now () - after_read < 20s)
+    std::this_thread::sleep_for (20ms);
+  const auto caught = steady::now ();
+  const latestframe::capture_stats stats = camera.stats ();
+  ASSERT_EQ (stats.stalls, 1u) << "no stall caught in 20 s";
+  EXPECT_GE (caught - before_open, 2s) << "caught before the timeout";
+  /* The reads every 200 ms overrun it by 400 ms at most; the rest is
+   * room for a loaded machine. */
+  EXPECT_LT (caught - after_read, 3s) << "caught late";
+  EXPECT_NE (stats.last_error.find ("no frame for 2000 ms"), std::string::npos)
+      << stats.last_error;
+}
+
 // Two captures naming one memory budget share its cap: what they hold and
 // have in flight together never exceeds it, and frames that do not fit are
 // dropped and counted as budget drops.

@@ -105,8 +105,9 @@ struct capture_options
 
   /* Reconnect (tear down and rebuild the pipeline, with backoff doubling
    * from backoff_initial to backoff_max) when a live source errors, ends,
-   * or stalls: no frame for stall_timeout (0 = no stall watchdog). Files
-   * never reconnect: their end is the end. */
+   * or stalls: no frame for stall_timeout (0 = no stall watchdog; frames
+   * are counted every tenth of it, 100 ms to 1 s, so a stall is caught up
+   * to two of those late). Files never reconnect: their end is the end. */
   bool reconnect = true;
   std::chrono::milliseconds stall_timeout{ 3000 };
   std::chrono::milliseconds backoff_initial{ 250 };
