@@ -800,7 +800,8 @@ const config_key<camera_config> setting_keys[] = {
     } },
   { "stall-timeout", duration_rule,
     "Restart the camera after no frame for this long (0 = no watchdog). "
-    "Default 5s.",
+    "Default 5s. Frames are counted every tenth of it (100 ms to 1 s), so "
+    "a stall is caught up to two of those late.",
     [] (const config_reader &reader, const map_entry &entry,
         camera_config &camera) {
       camera.stall_timeout = reader.value (entry, parse_duration);
