@@ -301,7 +301,9 @@ option_keywords ()
     keyword<seconds_keyword<&o::stall_timeout>> (
         "stall_timeout",
         "A live source without a frame for this long has stalled and is "
-        "reconnected, seconds (0 = no watchdog)."),
+        "reconnected, seconds (0 = no watchdog; frames are counted every "
+        "tenth of it, 0.1 to 1 s, so a stall is caught up to two of those "
+        "late)."),
     keyword<seconds_keyword<&o::backoff_initial>> (
         "backoff_initial",
         "First wait between reconnection attempts, seconds; it doubles..."),
