@@ -396,12 +396,10 @@ gst_rtp_in_order_buffer_chain (GstPad *, GstObject *parent, GstBuffer *buffer)
         seq, rtp_time, arrival, inband_ntp64 (&rtp, priv->ntp64_extension_id));
     add_meta = priv->add_reference_timestamp_meta;
     if (!verdict.drop && priv->h264)
-      unit_verdict = priv->skipper.on_packet (
+      unit_verdict = priv->skipper.on_payload (
           rtp_time, gst_rtp_buffer_get_marker (&rtp),
-          latestframe::read_h264_packet (
-              static_cast<const std::uint8_t *> (
-                  gst_rtp_buffer_get_payload (&rtp)),
-              gst_rtp_buffer_get_payload_len (&rtp)));
+          static_cast<const std::uint8_t *> (gst_rtp_buffer_get_payload (&rtp)),
+          gst_rtp_buffer_get_payload_len (&rtp));
   }
   gst_rtp_buffer_unmap (&rtp);
 

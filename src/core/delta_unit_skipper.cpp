@@ -272,6 +272,22 @@ delta_unit_verdict
 delta_unit_skipper::on_packet (std::uint32_t rtp_time, bool marker,
                                const h264_packet_clues &clues)
 {
+  return decide (rtp_time, marker, [&clues] { return clues; });
+}
+
+delta_unit_verdict
+delta_unit_skipper::on_payload (std::uint32_t rtp_time, bool marker,
+                                const std::uint8_t *payload, std::size_t size)
+{
+  return decide (rtp_time, marker,
+                 [payload, size] { return read_h264_packet (payload, size); });
+}
+
+template <typename ReadClues>
+delta_unit_verdict
+delta_unit_skipper::decide (std::uint32_t rtp_time, bool marker,
+                            ReadClues read_clues)
+{
   delta_unit_verdict verdict;
   if (state_ != unit_state::none && rtp_time != unit_rtp_time_)
     {
@@ -290,7 +306,7 @@ delta_unit_skipper::on_packet (std::uint32_t rtp_time, bool marker,
     }
   if (state_ == unit_state::passing)
     verdict.packet = packet_step::forward;
-  else if (clues.keep)
+  else if (const h264_packet_clues clues = read_clues (); clues.keep)
     {
       verdict.packet = packet_step::release;
       held_ = 0;

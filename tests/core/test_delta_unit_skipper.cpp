@@ -155,6 +155,26 @@ TEST (DeltaUnitSkipper, DisabledForwardsEveryPacketAtOnce)
   EXPECT_EQ (skipper.skipped_units (), 0u);
 }
 
+// From the payload: the same verdicts, and a payload is read only while
+// its unit is undecided (one that is not there is never touched while the
+// skipper is off or the unit passes).
+TEST (DeltaUnitSkipper, PayloadsAreReadOnlyWhileTheirUnitIsUndecided)
+{
+  delta_unit_skipper skipper;
+  EXPECT_TRUE (same (skipper.on_payload (0, true, nullptr, 1000),
+                     held_packets_step::none, packet_step::forward));
+  skipper.set_enabled (true);
+  const bytes delta = { slice, p_slice_header, 0x12 };
+  const bytes key = { idr, 0x88, 0x84 };
+  EXPECT_TRUE (same (skipper.on_payload (3000, true, delta.data (), delta.size ()),
+                     held_packets_step::none, packet_step::discard));
+  EXPECT_TRUE (same (skipper.on_payload (6000, false, key.data (), key.size ()),
+                     held_packets_step::none, packet_step::release));
+  EXPECT_TRUE (same (skipper.on_payload (6000, true, nullptr, 1000),
+                     held_packets_step::none, packet_step::forward));
+  EXPECT_EQ (skipper.skipped_units (), 1u);
+}
+
 // A key unit: parameter sets held until its slice, then all pushed; the
 // rest of the unit goes straight through. A delta unit: held and dropped
 // whole at its marker, counted.

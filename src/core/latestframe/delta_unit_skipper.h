@@ -89,6 +89,13 @@ public:
   /* One packet, in order: its RTP time, its marker bit and its clues. */
   delta_unit_verdict on_packet (std::uint32_t rtp_time, bool marker,
                                 const h264_packet_clues &clues);
+  /* The same from the packet's H.264 payload (after the RTP header), read
+   * (read_h264_packet) only while its unit is undecided: the packets of a
+   * unit that passes, all of them while skipping is off, cost no
+   * reading. */
+  delta_unit_verdict on_payload (std::uint32_t rtp_time, bool marker,
+                                 const std::uint8_t *payload,
+                                 std::size_t size);
 
   /* The stream ends (EOS): what becomes of the held packets. */
   held_packets_step on_end ();
@@ -109,6 +116,10 @@ private:
     undecided, /* held */
   };
 
+  /* on_packet's rule, the clues asked of `read_clues` when needed. */
+  template <typename ReadClues>
+  delta_unit_verdict decide (std::uint32_t rtp_time, bool marker,
+                             ReadClues read_clues);
   held_packets_step close_held ();
 
   bool enabled_ = false;
