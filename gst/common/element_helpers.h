@@ -58,4 +58,16 @@ reference_capture_time (GstBuffer *buffer)
   return std::nullopt;
 }
 
+/* Whether caps `structure` are RTP carrying H.264 (RFC 6184): the one
+ * encoding whose access units rtpinorderbuffer can skip and whose
+ * depayloader the capture replaces (rtph264audepay). encoding-name is
+ * matched in any case, as rtpbin and rtspsrc do. */
+inline bool
+is_h264_rtp (const GstStructure *structure)
+{
+  const gchar *encoding = gst_structure_get_string (structure, "encoding-name");
+  return gst_structure_has_name (structure, "application/x-rtp") && encoding
+         && g_ascii_strcasecmp (encoding, "H264") == 0;
+}
+
 } // namespace latestframe::glue

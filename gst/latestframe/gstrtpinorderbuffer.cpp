@@ -49,6 +49,7 @@
  */
 #include "gstrtpinorderbuffer.h"
 
+#include "element_helpers.h"
 #include "latestframe/delta_unit_skipper.h"
 #include "latestframe/rtp_timeline.h"
 #include "latestframe/thread_annotations.h"
@@ -182,9 +183,7 @@ take_caps (GstRtpInOrderBuffer *self, const GstCaps *caps)
   if (gst_structure_get_int (structure, "payload", &pt))
     self->priv->pt = pt;
   self->priv->ntp64_extension_id = ntp64_extension_id_of (structure);
-  if (const gchar *encoding
-      = gst_structure_get_string (structure, "encoding-name"))
-    self->priv->h264 = g_ascii_strcasecmp (encoding, "H264") == 0;
+  self->priv->h264 = latestframe::glue::is_h264_rtp (structure);
   if (clock_rate > 0
       && (!self->priv->timeline
           || self->priv->timeline->clock_rate () != clock_rate))

@@ -4,6 +4,7 @@
  */
 #include "source.h"
 
+#include "element_helpers.h"
 #include "gst_ptr.h"
 
 #include "latestframe/uri_credentials.h"
@@ -77,12 +78,8 @@ on_request_jitterbuffer (GstElement *rtpbin, guint session,
 GValueArray *
 on_autoplug_factories (GstElement *, GstPad *, GstCaps *caps, gpointer)
 {
-  if (gst_caps_get_size (caps) == 0)
-    return NULL;
-  const GstStructure *structure = gst_caps_get_structure (caps, 0);
-  const gchar *encoding = gst_structure_get_string (structure, "encoding-name");
-  if (!gst_structure_has_name (structure, "application/x-rtp") || !encoding
-      || g_ascii_strcasecmp (encoding, "H264") != 0)
+  if (gst_caps_get_size (caps) == 0
+      || !latestframe::glue::is_h264_rtp (gst_caps_get_structure (caps, 0)))
     return NULL;
   /* Registered with latestframe before any pipeline (ensure_latestframe). */
   GstElementFactory *factory = gst_element_factory_find ("rtph264audepay");
