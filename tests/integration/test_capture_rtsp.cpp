@@ -7,6 +7,7 @@
  * long something took. */
 #include "common/frame_stamp.h"
 #include "common/testcam.h"
+#include "gst_ptr.h"
 #include "latestframe/capture.h"
 #include "latestframe/stamp.h"
 
@@ -484,11 +485,7 @@ std::mutex census_lock;
 std::map<std::string, int> elements_made;
 /* The rtpinorderbuffers made, kept (a reference each) to read their stats
  * after their pipeline is gone. */
-struct object_unref
-{
-  void operator() (GstElement *element) const { gst_object_unref (element); }
-};
-std::vector<std::unique_ptr<GstElement, object_unref>> in_order_buffers;
+std::vector<latestframe::detail::object_ptr<GstElement>> in_order_buffers;
 
 void
 on_element_new (GObject *, GstClockTime, GstElement *element)
@@ -509,9 +506,9 @@ skipped_delta_units ()
     {
       GstStructure *stats = nullptr;
       g_object_get (buffer.get (), "stats", &stats, NULL);
+      const latestframe::detail::structure_ptr owned (stats);
       guint64 value = 0;
       gst_structure_get_uint64 (stats, "skipped-delta-units", &value);
-      gst_structure_free (stats);
       skipped += value;
     }
   return skipped;
