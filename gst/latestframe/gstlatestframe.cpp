@@ -494,7 +494,9 @@ stats_blurb ()
              "levels, in-flight frames and bytes, peak-bytes, "
              "age-p50/-p95/-max (ns, recent frames; see age-from), age-from, "
              "capture-time-frames (frames aged from their capture time), "
-             "capture-clock-fallback (the stream's clock was out of step), "
+             "capture-time-unused (frames whose capture time was not used: "
+             "too far from this host's clock, see age-from), "
+             "capture-clock-fallback (the stream's clock is out of step now), "
              "timestamp-age-p50/-p95/-max (those frames' ages by their own "
              "running time, beside), upstream-live, and memory-budget, "
              "-bytes, -used when a budget is set";
@@ -718,8 +720,10 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
           "add-reference-timestamp-meta=true), else its running time; "
           "capture = the capture time only; running-time; arrival (here). A "
           "capture time more than 100 ms ahead of this host's clock or more "
-          "than 3 s behind it is a clock out of step: one warning, and "
-          "running time for the rest of the stream",
+          "than 3 s behind it is not used (the frame is aged as one without "
+          "any); when a stream's capture times stay so for 2 s, its clock is "
+          "out of step: a warning, and running time until they stay within "
+          "those limits for 2 s again (an info message)",
           GST_TYPE_LATEST_FRAME_AGE_FROM, DEFAULT_AGE_FROM, settable));
   g_object_class_install_property (
       gobject_class, PROP_DELIVERY,
@@ -914,6 +918,8 @@ build_stats (GstLatestFrame *self)
       "upstream-live", G_TYPE_BOOLEAN, stats.upstream_live,
       "capture-time-frames", G_TYPE_UINT64,
       static_cast<guint64> (self->state->capture_clock.frames ()),
+      "capture-time-unused", G_TYPE_UINT64,
+      static_cast<guint64> (self->state->capture_clock.unused ()),
       "capture-clock-fallback", G_TYPE_BOOLEAN,
       static_cast<gboolean> (self->state->capture_clock.out_of_step ()),
       "timestamp-age-p50", G_TYPE_UINT64, stats.timestamp_ages.p50_ns,
@@ -1189,14 +1195,14 @@ gst_latest_frame_get_property (GObject *object, guint prop_id, GValue *value,
 
 /* With a capture time the core can place (see capture_clock), the frame's
  * time on the running clock becomes the moment it was captured, so that the
- * keeper's ages run from capture; its own running time is kept beside. */
+ * keeper's ages run from capture; its own running time is kept beside.
+ * While the stream's clock is out of step its capture times are still
+ * judged, so that one set right is used again. */
 static void
 age_from_capture_time (GstLatestFrame *self, GstBuffer *buffer,
                        lf::frame_desc &frame)
 {
   lf::capture_clock &capture_clock = self->state->capture_clock;
-  if (capture_clock.out_of_step ())
-    return;
   const std::optional<guint64> captured
       = latestframe::glue::reference_capture_time (buffer);
   if (!captured)
@@ -1213,11 +1219,26 @@ age_from_capture_time (GstLatestFrame *self, GstBuffer *buffer,
       GST_ELEMENT_WARNING (
           self, STREAM, FAILED,
           ("The camera's clock is not in step with this host's"),
-          ("a frame arrived %+.3f s old by its capture time (the stream's "
-           "clock is %.3f s %s this host's): ages run from running time for "
-           "the rest of this stream. Synchronise both clocks (NTP).",
-           age / 1e9, std::abs (age) / 1e9, age < 0 ? "ahead of" : "behind"));
+          ("a frame arrived %+.3f s old by its capture time, as every frame "
+           "for %.0f s (the stream's clock is %.3f s %s this host's): ages "
+           "run from running time until its capture times are within %.1f s "
+           "behind and %.1f s ahead of this host's clock for %.0f s. "
+           "Synchronise both clocks (NTP).",
+           age / 1e9, lf::capture_clock::settle_ns / 1e9, std::abs (age) / 1e9,
+           age < 0 ? "ahead of" : "behind",
+           lf::capture_clock::behind_limit_ns / 1e9,
+           lf::capture_clock::ahead_limit_ns / 1e9,
+           lf::capture_clock::settle_ns / 1e9));
     }
+  if (placed.back_in_step)
+    GST_ELEMENT_INFO (
+        self, STREAM, FAILED,
+        ("The camera's clock is back in step with this host's"),
+        ("its capture times have been within %.1f s behind and %.1f s ahead "
+         "of this host's clock for %.0f s: ages run from them again.",
+         lf::capture_clock::behind_limit_ns / 1e9,
+         lf::capture_clock::ahead_limit_ns / 1e9,
+         lf::capture_clock::settle_ns / 1e9));
   if (!placed.running_ns)
     return;
   frame.timestamp_running_ns = frame.time_ns;

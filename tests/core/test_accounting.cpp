@@ -227,29 +227,116 @@ TEST (FreshnessGate, LateArrivalsDropFramesHeldLongerThanTheLimit)
       << "the gate off passes everything";
 }
 
-// A capture time lands on the running clock at arrival minus its age; a
-// clock out of step is reported once and not used until a new stream.
+// The capture clock works in signed ns.
+constexpr std::int64_t clock_ms = static_cast<std::int64_t> (ms);
+
+// A capture time lands on the running clock at arrival minus its age; one
+// too far from the wall clock (100 ms ahead, 3 s behind) is not used, and
+// only capture times that stay so for the settle period make the clock out
+// of step, reported once.
 TEST (CaptureClock, PlacesCaptureTimesAndRefusesAClockOutOfStep)
 {
   latestframe::capture_clock clock;
-  const std::int64_t wall = 1'700'000'000'000'000'000, running = 5000 * ms;
-  auto placed = clock.place (wall - 30 * ms, wall, running);
-  EXPECT_EQ (placed.running_ns, running - 30 * static_cast<std::int64_t> (ms));
+  const std::int64_t wall = 1'700'000'000'000'000'000, running = 5000 * clock_ms;
+  auto placed = clock.place (wall - 30 * clock_ms, wall, running);
+  EXPECT_EQ (placed.running_ns, running - 30 * clock_ms);
   EXPECT_FALSE (placed.out_of_step_age_ns);
   EXPECT_EQ (clock.frames (), 1u);
 
-  placed = clock.place (wall + 5000 * ms, wall, running);
+  const std::int64_t settle = latestframe::capture_clock::settle_ns;
+  for (const std::int64_t after : { std::int64_t{ 0 }, settle / 2, settle - 1 })
+    {
+      placed = clock.place (wall + 5000 * clock_ms, wall, running + after);
+      EXPECT_FALSE (placed.running_ns) << after;
+      EXPECT_FALSE (placed.out_of_step_age_ns) << "not yet, " << after;
+      EXPECT_FALSE (clock.out_of_step ()) << after;
+    }
+  placed = clock.place (wall + 5000 * clock_ms, wall, running + settle);
   EXPECT_FALSE (placed.running_ns);
-  EXPECT_EQ (placed.out_of_step_age_ns, -5000 * static_cast<std::int64_t> (ms));
+  EXPECT_EQ (placed.out_of_step_age_ns, -5000 * clock_ms);
   EXPECT_TRUE (clock.out_of_step ());
-  placed = clock.place (wall - 30 * ms, wall, running);
-  EXPECT_FALSE (placed.running_ns) << "not used for the rest of the stream";
+  placed = clock.place (wall + 5000 * clock_ms, wall, running + 2 * settle);
   EXPECT_FALSE (placed.out_of_step_age_ns) << "reported once";
+  EXPECT_EQ (clock.frames (), 1u);
+  EXPECT_EQ (clock.unused (), 5u);
 
   clock.new_stream ();
   EXPECT_FALSE (clock.out_of_step ());
-  placed = clock.place (wall - 3001 * ms, wall, running);
-  EXPECT_EQ (placed.out_of_step_age_ns, 3001 * static_cast<std::int64_t> (ms))
-      << "more than 3 s behind";
+  placed = clock.place (wall - 3001 * clock_ms, wall, running);
+  EXPECT_FALSE (placed.running_ns) << "more than 3 s behind";
+  placed = clock.place (wall - 3001 * clock_ms, wall, running + settle);
+  EXPECT_EQ (placed.out_of_step_age_ns, 3001 * clock_ms);
   EXPECT_EQ (clock.frames (), 1u);
+}
+
+// After a network stall the held-up frames arrive in a burst, seconds old by
+// their capture times, then fresh ones: those old times are not used, and
+// the clock is not taken for one out of step.
+TEST (CaptureClock, ABurstOfOldFramesIsNotAClockOutOfStep)
+{
+  latestframe::capture_clock clock;
+  const std::int64_t wall = 1'700'000'000'000'000'000;
+  const std::int64_t settle = latestframe::capture_clock::settle_ns;
+  std::int64_t running = 1000 * clock_ms;
+  EXPECT_TRUE (clock.place (wall - 20 * clock_ms, wall, running).running_ns);
+  /* A stall of 5 s: every frame it held up, 33 ms apart by capture, comes
+   * within a second and a half of running time, the oldest first. */
+  for (int frame = 0; frame < 150; frame++)
+    {
+      running += 10 * clock_ms;
+      const std::int64_t age = 5000 * clock_ms - frame * 33 * clock_ms;
+      const auto placed = clock.place (wall + running - age, wall + running,
+                                       running);
+      EXPECT_EQ (placed.running_ns.has_value (), age <= 3000 * clock_ms) << frame;
+      EXPECT_FALSE (placed.out_of_step_age_ns) << frame;
+    }
+  /* Fresh frames again, until long after the first old one. */
+  for (int frame = 0; frame < 2 * settle / (33 * clock_ms); frame++)
+    {
+      running += 33 * clock_ms;
+      const auto placed = clock.place (wall + running - 20 * clock_ms,
+                                       wall + running, running);
+      EXPECT_TRUE (placed.running_ns) << frame;
+      EXPECT_FALSE (placed.out_of_step_age_ns) << frame;
+    }
+  EXPECT_FALSE (clock.out_of_step ());
+  EXPECT_GT (clock.unused (), 0u);
+}
+
+// A camera that boots with its clock wrong and sets it by NTP later: out of
+// step first, then its capture times are used again once they have stayed
+// within the limits for the settle period; one out of them on the way
+// starts that period over.
+TEST (CaptureClock, AClockSetRightIsUsedAgain)
+{
+  latestframe::capture_clock clock;
+  const std::int64_t wall = 1'700'000'000'000'000'000;
+  const std::int64_t settle = latestframe::capture_clock::settle_ns;
+  const std::int64_t hour = 3600'000 * clock_ms;
+  clock.place (wall - hour, wall, 0);
+  ASSERT_TRUE (clock.place (wall - hour, wall, settle).out_of_step_age_ns);
+  ASSERT_TRUE (clock.out_of_step ());
+
+  /* NTP set it at 3 s: in the limits since, but for one more frame off. */
+  std::int64_t running = 3000 * clock_ms;
+  auto placed = clock.place (wall - 20 * clock_ms, wall, running);
+  EXPECT_FALSE (placed.running_ns) << "not before the settle period";
+  placed = clock.place (wall - hour, wall, running + settle / 2);
+  EXPECT_FALSE (placed.running_ns);
+  running += settle / 2 + 1;
+  placed = clock.place (wall - 20 * clock_ms, wall, running);
+  EXPECT_FALSE (placed.running_ns) << "the period started over";
+  placed = clock.place (wall - 20 * clock_ms, wall, running + settle - 1);
+  EXPECT_FALSE (placed.running_ns);
+  EXPECT_TRUE (clock.out_of_step ());
+
+  placed = clock.place (wall - 20 * clock_ms, wall, running + settle);
+  EXPECT_TRUE (placed.back_in_step);
+  EXPECT_EQ (placed.running_ns,
+             running + settle - 20 * clock_ms);
+  EXPECT_FALSE (clock.out_of_step ());
+  EXPECT_EQ (clock.frames (), 1u);
+  placed = clock.place (wall - 20 * clock_ms, wall, running + 2 * settle);
+  EXPECT_FALSE (placed.back_in_step) << "said once";
+  EXPECT_TRUE (placed.running_ns);
 }

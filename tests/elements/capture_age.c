@@ -1,7 +1,8 @@
 /* latestframe age-from: ages run from the capture time a frame carries (a
  * reference timestamp meta, as rtspsrc add-reference-timestamp-meta=true
  * attaches from RTCP sender reports), and a camera clock out of step with
- * this host's gets one warning and the running time instead. Driven with
+ * this host's gets one warning and the running time instead, until it is
+ * set right. Driven with
  * GstHarness and a test clock that stands still, so that the only time
  * that passes between arrival and hand-over is this host's wall clock's. */
 #include <gst/check/gstcheck.h>
@@ -180,24 +181,35 @@ GST_START_TEST (running_time_when_asked)
 }
 GST_END_TEST;
 
-/* A camera clock 5 s ahead or behind: one warning naming the offset, and
- * running time for the rest of the stream. */
+/* A camera clock 5 s ahead or behind: its capture times are not used, and
+ * once they have stayed so for 2 s of running time, one warning naming the
+ * offset; running time from then on. */
 static void
 check_clock_out_of_step (gint64 age)
 {
   GstHarness *h = new_reader_harness (NULL);
   GstBus *bus = gst_bus_new ();
   gst_element_set_bus (h->element, bus);
+  gst_harness_push (h, captured_frame (GST_SECOND, age));
+  gboolean has_capture_time = TRUE;
+  fail_unless_equals_int64 (pulled_age (h, &has_capture_time), 0);
+  fail_unless (!has_capture_time);
+  fail_unless (!stat_boolean (h->element, "capture-clock-fallback"),
+               "one frame off is no clock out of step yet");
+  fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING) == NULL);
+
+  gst_harness_set_time (h, 3 * GST_SECOND);
   const gint64 before_us = g_get_real_time ();
   for (guint i = 0; i < 3; i++)
-    gst_harness_push (h, captured_frame (GST_SECOND, age));
+    gst_harness_push (h, captured_frame (3 * GST_SECOND, age));
   const gdouble pushes_s = (g_get_real_time () - before_us) / 1e6;
-  gboolean has_capture_time = TRUE;
   fail_unless_equals_int64 (pulled_age (h, &has_capture_time), 0);
   fail_unless (!has_capture_time);
   fail_unless (stat_boolean (h->element, "capture-clock-fallback"));
   fail_unless_equals_uint64 (stat_uint64 (h->element, "capture-time-frames"),
                              0);
+  fail_unless_equals_uint64 (stat_uint64 (h->element, "capture-time-unused"),
+                             4);
 
   GstMessage *warning = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
   fail_unless (warning != NULL);
@@ -241,6 +253,55 @@ GST_START_TEST (a_clock_behind_falls_back_to_running_time)
 }
 GST_END_TEST;
 
+/* A camera clock set right (by NTP, after it booted): once its capture
+ * times have been within the limits for 2 s, they age frames again, and an
+ * info message says so. */
+GST_START_TEST (a_clock_set_right_is_used_again)
+{
+  GstHarness *h = new_reader_harness (NULL);
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, bus);
+  gst_harness_push (h, captured_frame (GST_SECOND, 3600 * GST_SECOND));
+  gst_harness_set_time (h, 3 * GST_SECOND);
+  gst_harness_push (h, captured_frame (3 * GST_SECOND, 3600 * GST_SECOND));
+  fail_unless (stat_boolean (h->element, "capture-clock-fallback"));
+  GstMessage *warning = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  fail_unless (warning != NULL);
+  gst_message_unref (warning);
+
+  gst_harness_set_time (h, 4 * GST_SECOND);
+  gst_harness_push (h, captured_frame (4 * GST_SECOND, 30 * GST_MSECOND));
+  gboolean has_capture_time = TRUE;
+  fail_unless_equals_int64 (pulled_age (h, &has_capture_time), 0);
+  fail_unless (!has_capture_time, "not before 2 s in step");
+  fail_unless (stat_boolean (h->element, "capture-clock-fallback"));
+
+  gst_harness_set_time (h, 6 * GST_SECOND);
+  gst_harness_push (h, captured_frame (6 * GST_SECOND, 30 * GST_MSECOND));
+  const gint64 age = pulled_age (h, &has_capture_time);
+  fail_unless (has_capture_time);
+  fail_unless (age >= 30 * GST_MSECOND && age < 1030 * GST_MSECOND,
+               "age %" G_GINT64_FORMAT, age);
+  fail_unless (!stat_boolean (h->element, "capture-clock-fallback"));
+  fail_unless_equals_uint64 (stat_uint64 (h->element, "capture-time-frames"),
+                             1);
+  fail_unless_equals_uint64 (stat_uint64 (h->element, "capture-time-unused"),
+                             3);
+  GstMessage *info = gst_bus_pop_filtered (bus, GST_MESSAGE_INFO);
+  fail_unless (info != NULL, "no info message");
+  GError *error = NULL;
+  gst_message_parse_info (info, &error, NULL);
+  fail_unless (strstr (error->message, "back in step") != NULL, "%s",
+               error->message);
+  g_clear_error (&error);
+  gst_message_unref (info);
+
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 static Suite *
 capture_age_suite (void)
 {
@@ -254,6 +315,7 @@ capture_age_suite (void)
   tcase_add_test (tc, running_time_when_asked);
   tcase_add_test (tc, a_clock_ahead_falls_back_to_running_time);
   tcase_add_test (tc, a_clock_behind_falls_back_to_running_time);
+  tcase_add_test (tc, a_clock_set_right_is_used_again);
   return s;
 }
 

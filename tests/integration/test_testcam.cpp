@@ -749,8 +749,8 @@ TEST (Testcam, DecodedFramesMatchTheScene)
 // Each mount of --mounts is a camera of its own: read all at once, each by
 // a pipeline of its own as the service reads its cameras, every mount's
 // frames are aged from the capture times it sends, and none comes so late
-// that latestframe takes that camera's clock for one out of step
-// (capture-clock-fallback: a frame over 3 s old). Key units 2 s apart:
+// that latestframe cannot use its capture time (capture-time-unused: a
+// frame over 3 s old). Key units 2 s apart:
 // preparing a mount's stream waits for its next one, and the mounts' clients
 // must not wait for each other's.
 TEST (Testcam, EveryMountAgesItsFramesFromItsCaptureTimes)
@@ -783,7 +783,7 @@ TEST (Testcam, EveryMountAgesItsFramesFromItsCaptureTimes)
       GstElement *sink
           = gst_bin_get_by_name (GST_BIN (pipelines[mount]), "sink");
       /* 30 frames through latestframe, each judged as it arrived. */
-      guint64 received = 0, capture_time_frames = 0;
+      guint64 received = 0, capture_time_frames = 0, capture_time_unused = 0;
       gboolean fallback = FALSE;
       while (received < 30)
         {
@@ -797,15 +797,19 @@ TEST (Testcam, EveryMountAgesItsFramesFromItsCaptureTimes)
           gst_structure_get_uint64 (stats, "received", &received);
           gst_structure_get_uint64 (stats, "capture-time-frames",
                                     &capture_time_frames);
+          gst_structure_get_uint64 (stats, "capture-time-unused",
+                                    &capture_time_unused);
           gst_structure_get_boolean (stats, "capture-clock-fallback",
                                      &fallback);
           gst_structure_free (stats);
         }
       g_print ("mount %d: %" G_GUINT64_FORMAT " frames, %" G_GUINT64_FORMAT
-               " aged from their capture time%s\n",
-               mount, received, capture_time_frames,
+               " aged from their capture time, %" G_GUINT64_FORMAT
+               " with one too far off to use%s\n",
+               mount, received, capture_time_frames, capture_time_unused,
                fallback ? ", then the clock taken for one out of step" : "");
       EXPECT_GE (received, 30u) << camera.urls ()[mount];
+      EXPECT_EQ (capture_time_unused, 0u) << camera.urls ()[mount];
       EXPECT_FALSE (fallback) << camera.urls ()[mount];
       EXPECT_GT (capture_time_frames, 0u) << camera.urls ()[mount];
       gst_object_unref (sink);
