@@ -158,6 +158,9 @@ struct _GstLatestFrameState
   lf::checked_mutex handed_lock;
   GstCaps *handed_caps LF_GUARDED_BY (handed_lock) = nullptr;
   GstSegment handed_segment LF_GUARDED_BY (handed_lock);
+  /* The task set GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS on handed_segment
+   * (mark_key_units_alone()); a segment from upstream resets it. */
+  bool marked_key_units LF_GUARDED_BY (handed_lock) = false;
 
   /* Readers take frames one at a time, under this lock. */
   lf::checked_mutex pull_lock;
@@ -749,7 +752,9 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
           "frame kept; on-demand = when downstream is ready, the newest chain "
           "up to the newest frame, all but that frame decode-only (a segment "
           "makes the decoder drop their pictures); key-units = key units "
-          "only (delta units dropped as skipped-delta); auto = key-units when "
+          "only (delta units dropped as skipped-delta; the segment downstream "
+          "marked as key-unit trick mode, so that the decoder outputs each at "
+          "once); auto = key-units when "
           "analysis-rate and max-age allow one key interval, else on-demand. "
           "Raw video ignores it",
           GST_TYPE_LATEST_FRAME_DECODE, DEFAULT_DECODE, settable));
@@ -1866,6 +1871,43 @@ make_decode_only (GstLatestFrame *self, GstBuffer *buffer)
   gst_pad_push_event (self->srcpad, gst_event_new_segment (&moved));
 }
 
+/* While key units alone are handed over (decode=key-units, or auto when it
+ * chooses that), the segment downstream says so, as a key-unit trick mode
+ * does: every GstVideoDecoder then drains after each key unit. It outputs
+ * the key unit's picture at once, where a stream with B-frames had it wait
+ * for the next key unit, a whole key interval (the decoder holds a picture
+ * back for the frames it expects in between), and it lets go of its
+ * reference pictures until the next one. The same segment otherwise, so
+ * running times stay; the flag comes off when other frames follow, unless
+ * upstream had set it. */
+static void
+mark_key_units_alone (GstLatestFrame *self, bool key_units_alone)
+{
+  GstLatestFrameState *state = self->state;
+  GstSegment marked;
+  {
+    lf::checked_lock lock (state->handed_lock);
+    GstSegment &segment = state->handed_segment;
+    if (key_units_alone == state->marked_key_units
+        || segment.format != GST_FORMAT_TIME)
+      return;
+    const bool upstream_marked
+        = !state->marked_key_units
+          && (segment.flags & GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS);
+    if (upstream_marked)
+      return;
+    segment.flags = static_cast<GstSegmentFlags> (
+        key_units_alone
+            ? segment.flags | GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS
+            : segment.flags & ~GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS);
+    state->marked_key_units = key_units_alone;
+    marked = segment;
+  }
+  GST_DEBUG_OBJECT (self, "%s the segment as key units alone",
+                    key_units_alone ? "marking" : "unmarking");
+  gst_pad_push_event (self->srcpad, gst_event_new_segment (&marked));
+}
+
 /* A caps or segment event was handed over (pushed by the task, or taken by
  * a reader): what the frames after it are described with, whoever takes
  * them. */
@@ -1884,6 +1926,7 @@ note_handed_event (GstLatestFrame *self, GstEvent *event)
     {
       lf::checked_lock lock (state->handed_lock);
       gst_event_copy_segment (event, &state->handed_segment);
+      state->marked_key_units = false;
     }
 }
 
@@ -1951,6 +1994,7 @@ push_frame (GstLatestFrame *self, keeper_t::handover &frame)
   /* The function, not the macro: see sample_for_reader. */
   if (frame.discont)
     gst_buffer_set_flags (buffer, GST_BUFFER_FLAG_DISCONT);
+  mark_key_units_alone (self, frame.key_unit_alone);
   if (frame.decode_only)
     make_decode_only (self, buffer);
   else

@@ -143,6 +143,58 @@ segment_downstream (GstHarness *h)
   return segment;
 }
 
+/* Pulls the next buffer out of the harness and drops it. */
+static void
+pull_one (GstHarness *h)
+{
+  GstBuffer *out = gst_harness_pull (h);
+  fail_unless (out != NULL);
+  gst_buffer_unref (out);
+}
+
+/* Steps: decode=key-units, key unit 0; decode=all, key unit 1, delta unit
+ * 2; a segment from upstream that says key-unit trick mode itself, key
+ * unit 3.
+ * Invariant: while key units alone go out, the segment downstream says so
+ * (GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS: a GstVideoDecoder then drains after
+ * each and outputs it at once), with running times as they were; once other
+ * frames may follow it does not, unless upstream said so. */
+GST_START_TEST (key_units_alone_are_marked_in_the_segment)
+{
+  GstHarness *h = new_encoded_harness ("decode=key-units");
+  gst_harness_push (h, unit (0, FALSE));
+  pull_one (h);
+  GstSegment segment = segment_downstream (h);
+  fail_unless (segment.flags & GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS);
+  fail_unless_equals_uint64 (
+      gst_segment_to_running_time (&segment, GST_FORMAT_TIME, FRAME_NS),
+      FRAME_NS);
+
+  gst_util_set_object_arg (G_OBJECT (h->element), "decode", "all");
+  gst_harness_push (h, unit (1, FALSE));
+  gst_harness_push (h, unit (2, TRUE));
+  pull_one (h);
+  pull_one (h);
+  segment = segment_downstream (h);
+  fail_unless (!(segment.flags & GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS));
+  fail_unless_equals_uint64 (
+      gst_segment_to_running_time (&segment, GST_FORMAT_TIME, 2 * FRAME_NS),
+      2 * FRAME_NS);
+
+  GstSegment trick;
+  gst_segment_init (&trick, GST_FORMAT_TIME);
+  trick.flags = GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS;
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&trick)));
+  gst_harness_push (h, unit (3, FALSE));
+  pull_one (h);
+  segment = segment_downstream (h);
+  fail_unless (segment.flags & GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS,
+               "upstream's own flag was taken off");
+  assert_counts_hold (h);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 /* Steps: decode=on-demand; freeze on key unit 0; delta units 1, 2, 3
  * arrive; open the gate.
  * Invariant: 1 and 2 go out decode-only, each lasting 1 ns with the segment
@@ -319,6 +371,7 @@ encoded_suite (void)
   tcase_add_test (tc, chains_are_dropped_whole);
   tcase_add_test (tc, an_arrival_dropped_breaks_its_chain);
   tcase_add_test (tc, key_units_only);
+  tcase_add_test (tc, key_units_alone_are_marked_in_the_segment);
   tcase_add_test (tc, on_demand_frames_before_the_newest_are_decode_only);
   tcase_add_test (tc, a_frame_without_timestamp_is_decode_only_too);
   tcase_add_test (tc, raw_video_ignores_decode);

@@ -98,6 +98,10 @@ struct decode_run
   /* Stamped capture time less the one sent (sent_capture_time) of each
    * frame whose stamp read and that carried one. */
   std::vector<std::int64_t> capture_offsets_ns;
+  /* Of each frame whose stamp read: when the consumer took it less the
+   * stamped capture time (CLOCK_MONOTONIC, the test camera's host being
+   * this one). */
+  std::vector<std::int64_t> ages_ns;
 };
 
 /* The capture time the camera sent with a frame (RTCP and the NTP-64
@@ -188,6 +192,7 @@ void
 check_frame (GstSample *sample, decode_run &run,
              std::optional<std::uint64_t> &previous_capture)
 {
+  const std::uint64_t taken_ns = stamp::monotonic_now_ns ();
   GstBuffer *buffer = gst_sample_get_buffer (sample);
   const LatestFrameInfoMeta *info = latest_frame_info_meta_get (buffer);
   if (!info || info->sequence == 0)
@@ -225,6 +230,7 @@ check_frame (GstSample *sample, decode_run &run,
       if (previous_capture && *captured <= *previous_capture)
         run.out_of_order++;
       previous_capture = captured;
+      run.ages_ns.push_back (static_cast<std::int64_t> (taken_ns - *captured));
       if (const std::optional<std::int64_t> sent = sent_capture_time (buffer))
         run.capture_offsets_ns.push_back (static_cast<std::int64_t> (*captured)
                                           - *sent);
@@ -501,6 +507,29 @@ TEST (DecodeModes, KeyUnitsDecodesNoCorruptFrame)
   const decode_run run = run_slow_consumer (camera, "decode=key-units", 60);
   expect_no_corrupt_frame (run, 60, "decode=key-units, --gop=5 --bitrate=4000");
   EXPECT_GT (stat (run.final_stats, "dropped-skipped-delta"), 0u);
+}
+
+// decode=key-units on a stream with B-frames: each key unit comes out of
+// the decoder at once. The decoder holds a picture back for the B-frames it
+// expects after it; with none coming, it held each key unit until the next
+// one, a key interval (1 s here) late, until latestframe marked its
+// segment as key units alone (GstVideoDecoder then drains after each).
+// Fixed, the median age is the encoder's B-frame lag and the transport, ~0.1
+// s; the bound is half the key interval.
+TEST (DecodeModes, KeyUnitsWithBFramesComeOutAtOnce)
+{
+  testcam camera ({ "--b-frames=1", "--gop=30" });
+  ASSERT_FALSE (camera.url ().empty ());
+  const decode_run run = run_slow_consumer (camera, "decode=key-units", 3);
+  expect_no_corrupt_frame (run, 3, "decode=key-units, --b-frames=1 --gop=30");
+  ASSERT_FALSE (run.ages_ns.empty ());
+  std::vector<std::int64_t> ages = run.ages_ns;
+  std::sort (ages.begin (), ages.end ());
+  const std::int64_t median = ages[ages.size () / 2];
+  g_print ("key units with B-frames: median age %.1f ms over %zu frames\n",
+           median / 1e6, ages.size ());
+  EXPECT_LT (median, 500 * static_cast<std::int64_t> (GST_MSECOND))
+      << "key units came out a key interval late";
 }
 
 // decode=auto at one frame a second with a key unit every half second

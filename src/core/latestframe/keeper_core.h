@@ -931,6 +931,8 @@ private:
     out.status = handover_status::handed_over;
     out.is_frame = true;
     out.decode_only = decode_only;
+    out.key_unit_alone = request_.encoded && next.unit == unit_kind::key
+                         && decoding () == decode_mode::key_units;
     out.discont = next.discont;
     out.sequence = next.sequence;
     out.bytes = next.bytes;

@@ -176,6 +176,11 @@ template <typename Payload> struct handover
   /* Handed over only so that the newer frames of its chain held behind it
    * can be decoded (see decode_mode::on_demand): not to be shown. */
   bool decode_only = false;
+  /* A key unit handed over while key units alone are (decode_mode::
+   * key_units in force on an encoded stream): no frame that depends on it
+   * will follow, so a decoder need not keep it, nor wait for one before
+   * it outputs its picture. */
+  bool key_unit_alone = false;
   std::uint64_t sequence = 0;
   std::uint64_t bytes = 0;
   std::int64_t time_ns = no_time;
