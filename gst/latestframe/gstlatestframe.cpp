@@ -102,6 +102,7 @@
 #include "flightmeta.h"
 #include "latestframe/capture_clock.h"
 #include "latestframe/frame_keeper.h"
+#include "latestframe/nal_units.h"
 #include "latestframe/thread_annotations.h"
 #include "miniobject.h"
 
@@ -161,6 +162,10 @@ struct _GstLatestFrameState
   /* The task set GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS on handed_segment
    * (mark_key_units_alone()); a segment from upstream resets it. */
   bool marked_key_units LF_GUARDED_BY (handed_lock) = false;
+  /* From handed_caps: H.264 or H.265 key units are read to tell a random
+   * access unit (key_unit_decodes_alone()); other encodings' are not. */
+  std::optional<std::pair<lf::video_codec, lf::nal_framing> >
+      key_unit_reading LF_GUARDED_BY (handed_lock);
 
   /* Readers take frames one at a time, under this lock. */
   lf::checked_mutex pull_lock;
@@ -752,8 +757,9 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
           "frame kept; on-demand = when downstream is ready, the newest chain "
           "up to the newest frame, all but that frame decode-only (a segment "
           "makes the decoder drop their pictures); key-units = key units "
-          "only (delta units dropped as skipped-delta; the segment downstream "
-          "marked as key-unit trick mode, so that the decoder outputs each at "
+          "only (delta units dropped as skipped-delta; before an H.264 IDR or "
+          "H.265 IRAP unit, or any of other encodings, the segment downstream "
+          "is marked as key-unit trick mode, so that the decoder outputs it at "
           "once); auto = key-units when "
           "analysis-rate and max-age allow one key interval, else on-demand. "
           "Raw video ignores it",
@@ -1871,6 +1877,63 @@ make_decode_only (GstLatestFrame *self, GstBuffer *buffer)
   gst_pad_push_event (self->srcpad, gst_event_new_segment (&moved));
 }
 
+/* How to read H.264 and H.265 key units of these caps: Annex B, or NAL
+ * units after their size in the bytes avcC or hvcC says (4 without codec
+ * data). None for other encodings. */
+static std::optional<std::pair<lf::video_codec, lf::nal_framing> >
+key_unit_reading_of (GstCaps *caps)
+{
+  const GstStructure *structure
+      = caps && gst_caps_get_size (caps) > 0 ? gst_caps_get_structure (caps, 0)
+                                             : nullptr;
+  if (!structure)
+    return std::nullopt;
+  lf::video_codec codec;
+  std::size_t length_size_at;
+  if (gst_structure_has_name (structure, "video/x-h264"))
+    codec = lf::video_codec::h264, length_size_at = 4;
+  else if (gst_structure_has_name (structure, "video/x-h265"))
+    codec = lf::video_codec::h265, length_size_at = 21;
+  else
+    return std::nullopt;
+  lf::nal_framing framing;
+  const gchar *format = gst_structure_get_string (structure, "stream-format");
+  framing.length_prefixed = format && g_strcmp0 (format, "byte-stream") != 0;
+  GstBuffer *codec_data = nullptr;
+  if (framing.length_prefixed
+      && gst_structure_get (structure, "codec_data", GST_TYPE_BUFFER,
+                            &codec_data, NULL))
+    {
+      guint8 byte;
+      if (gst_buffer_extract (codec_data, length_size_at, &byte, 1) == 1)
+        framing.length_size = static_cast<std::uint8_t> ((byte & 0x3) + 1);
+      gst_buffer_unref (codec_data);
+    }
+  return std::make_pair (codec, framing);
+}
+
+/* Whether a key unit is one a decoder skipping all but key frames still
+ * decodes (see mark_key_units_alone()): for H.264 and H.265, an IDR or IRAP
+ * picture (nal_units.h); any key unit of other encodings. */
+static bool
+key_unit_decodes_alone (GstLatestFrame *self, GstBuffer *buffer)
+{
+  std::optional<std::pair<lf::video_codec, lf::nal_framing> > reading;
+  {
+    lf::checked_lock lock (self->state->handed_lock);
+    reading = self->state->key_unit_reading;
+  }
+  if (!reading)
+    return true;
+  GstMapInfo map;
+  if (!gst_buffer_map (buffer, &map, GST_MAP_READ))
+    return false;
+  const bool alone = lf::is_random_access_unit (reading->first, reading->second,
+                                                map.data, map.size);
+  gst_buffer_unmap (buffer, &map);
+  return alone;
+}
+
 /* While key units alone are handed over (decode=key-units, or auto when it
  * chooses that), the segment downstream says so, as a key-unit trick mode
  * does: every GstVideoDecoder then drains after each key unit. It outputs
@@ -1879,7 +1942,12 @@ make_decode_only (GstLatestFrame *self, GstBuffer *buffer)
  * back for the frames it expects in between), and it lets go of its
  * reference pictures until the next one. The same segment otherwise, so
  * running times stay; the flag comes off when other frames follow, unless
- * upstream had set it. */
+ * upstream had set it. In that trick mode gst-libav also tells libavcodec
+ * to skip all but key frames, and for H.264 and H.265 those are IDR and
+ * IRAP pictures alone, where a parser calls any unit of I slices or with a
+ * recovery point a key unit: the segment says so only before a key unit
+ * libavcodec decodes then (key_unit_decodes_alone()), so that no key unit
+ * is lost, though the others may come out late. */
 static void
 mark_key_units_alone (GstLatestFrame *self, bool key_units_alone)
 {
@@ -1921,6 +1989,7 @@ note_handed_event (GstLatestFrame *self, GstEvent *event)
       gst_event_parse_caps (event, &caps);
       lf::checked_lock lock (state->handed_lock);
       gst_caps_replace (&state->handed_caps, caps);
+      state->key_unit_reading = key_unit_reading_of (caps);
     }
   else if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT)
     {
@@ -1994,7 +2063,8 @@ push_frame (GstLatestFrame *self, keeper_t::handover &frame)
   /* The function, not the macro: see sample_for_reader. */
   if (frame.discont)
     gst_buffer_set_flags (buffer, GST_BUFFER_FLAG_DISCONT);
-  mark_key_units_alone (self, frame.key_unit_alone);
+  mark_key_units_alone (self, frame.key_unit_alone
+                                   && key_unit_decodes_alone (self, buffer));
   if (frame.decode_only)
     make_decode_only (self, buffer);
   else

@@ -152,40 +152,68 @@ pull_one (GstHarness *h)
   gst_buffer_unref (out);
 }
 
-/* Steps: decode=key-units, key unit 0; decode=all, key unit 1, delta unit
- * 2; a segment from upstream that says key-unit trick mode itself, key
- * unit 3.
+/* A key unit of H.264 in Annex B: a parameter set, then a slice whose NAL
+ * unit type is `slice_type` (5: IDR, 1: not IDR, here I slices). */
+static GstBuffer *
+h264_key_unit (guint64 offset, guint8 slice_type)
+{
+  static const guint8 sps[] = { 0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1f };
+  const guint8 slice[] = { 0, 0, 0, 1, (guint8)(0x60 | slice_type), 0x88, 0x84 };
+  GstBuffer *buffer = gst_buffer_new_allocate (NULL, sizeof sps + sizeof slice,
+                                               NULL);
+  gst_buffer_fill (buffer, 0, sps, sizeof sps);
+  gst_buffer_fill (buffer, sizeof sps, slice, sizeof slice);
+  GST_BUFFER_PTS (buffer) = offset * FRAME_NS;
+  GST_BUFFER_DURATION (buffer) = FRAME_NS;
+  GST_BUFFER_OFFSET (buffer) = offset;
+  return buffer;
+}
+
+/* Steps: decode=key-units, IDR key unit 0, key unit 1 of non-IDR I slices,
+ * IDR key unit 2; decode=all, IDR key unit 3, delta unit 4; a segment from
+ * upstream that says key-unit trick mode itself, key unit 5.
  * Invariant: while key units alone go out, the segment downstream says so
- * (GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS: a GstVideoDecoder then drains after
- * each and outputs it at once), with running times as they were; once other
- * frames may follow it does not, unless upstream said so. */
+ * before an IDR (GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS: a GstVideoDecoder
+ * then drains after each and outputs it at once), with running times as
+ * they were; not before a key unit of non-IDR I slices, which libavcodec
+ * skips in that trick mode; once other frames may follow it does not,
+ * unless upstream said so. */
 GST_START_TEST (key_units_alone_are_marked_in_the_segment)
 {
   GstHarness *h = new_encoded_harness ("decode=key-units");
-  gst_harness_push (h, unit (0, FALSE));
+  gst_harness_push (h, h264_key_unit (0, 5));
   pull_one (h);
   GstSegment segment = segment_downstream (h);
   fail_unless (segment.flags & GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS);
   fail_unless_equals_uint64 (
       gst_segment_to_running_time (&segment, GST_FORMAT_TIME, FRAME_NS),
       FRAME_NS);
+  gst_harness_push (h, h264_key_unit (1, 1));
+  pull_one (h);
+  segment = segment_downstream (h);
+  fail_unless (!(segment.flags & GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS),
+               "marked before a key unit libavcodec would skip");
+  gst_harness_push (h, h264_key_unit (2, 5));
+  pull_one (h);
+  segment = segment_downstream (h);
+  fail_unless (segment.flags & GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS);
 
   gst_util_set_object_arg (G_OBJECT (h->element), "decode", "all");
-  gst_harness_push (h, unit (1, FALSE));
-  gst_harness_push (h, unit (2, TRUE));
+  gst_harness_push (h, h264_key_unit (3, 5));
+  gst_harness_push (h, unit (4, TRUE));
   pull_one (h);
   pull_one (h);
   segment = segment_downstream (h);
   fail_unless (!(segment.flags & GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS));
   fail_unless_equals_uint64 (
-      gst_segment_to_running_time (&segment, GST_FORMAT_TIME, 2 * FRAME_NS),
-      2 * FRAME_NS);
+      gst_segment_to_running_time (&segment, GST_FORMAT_TIME, 4 * FRAME_NS),
+      4 * FRAME_NS);
 
   GstSegment trick;
   gst_segment_init (&trick, GST_FORMAT_TIME);
   trick.flags = GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS;
   fail_unless (gst_harness_push_event (h, gst_event_new_segment (&trick)));
-  gst_harness_push (h, unit (3, FALSE));
+  gst_harness_push (h, h264_key_unit (5, 5));
   pull_one (h);
   segment = segment_downstream (h);
   fail_unless (segment.flags & GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS,

@@ -1,0 +1,39 @@
+/* latestframe — whether an H.264 or H.265 access unit is a random access
+ * point a decoder starts from alone.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace latestframe
+{
+
+enum class video_codec : std::uint8_t
+{
+  h264,
+  h265,
+};
+
+/* How the access unit's NAL units are delimited: Annex B start codes
+ * (byte-stream), or each preceded by its size in `length_size` bytes, big
+ * endian (avc, avc3, hvc1, hev1: 1, 2 or 4, from the codec data). */
+struct nal_framing
+{
+  bool length_prefixed = false;
+  std::uint8_t length_size = 4;
+};
+
+/* Whether the access unit's first coded slice is an IDR picture (H.264,
+ * NAL unit type 5) or an IRAP picture (H.265, types 16 to 23: BLA, IDR,
+ * CRA): what a decoder told to skip all but key frames still decodes
+ * (libavcodec's skip_frame=nokey, which gst-libav sets in a key-unit trick
+ * mode). A parser also calls a unit of non-IDR I slices or with a recovery
+ * point SEI a key unit; those are not, and neither is a unit this reader
+ * cannot follow to a slice (false). */
+bool is_random_access_unit (video_codec codec, nal_framing framing,
+                            const std::uint8_t *data, std::size_t size);
+
+} // namespace latestframe
