@@ -1,6 +1,7 @@
 /* libFuzzer target: the latestframe element, in a GstHarness, fed what the
  * input decides: caps (raw video of any size and format, some invalid;
- * encoded video; unknown media), buffers of any size (none, smaller than
+ * encoded video, H.264 in Annex B or length-prefixed with codec data of
+ * any size; unknown media), buffers of any size (none, smaller than
  * the caps claim, large) with or without timestamps, duration, capture-time
  * meta and the DELTA_UNIT / DROPPABLE / DISCONT flags, events (segments in
  * TIME and BYTES, GAP, FLUSH_START/STOP, EOS, stream-start, tags, custom
@@ -258,6 +259,18 @@ private:
             "video/x-h264", "stream-format", G_TYPE_STRING, "byte-stream",
             "alignment", G_TYPE_STRING, "au", "width", G_TYPE_INT, width * 8,
             "height", G_TYPE_INT, height * 8, NULL);
+        if ((kind / 6) % 2)
+          {
+            /* Length-prefixed, with codec data of 0 to 7 bytes (the NAL
+             * length size is in the fifth; the key units are read by it). */
+            GstBuffer *codec_data = gst_buffer_new_allocate (
+                NULL, (kind / 12) % 8, NULL);
+            gst_buffer_memset (codec_data, 0, kind, (kind / 12) % 8);
+            gst_caps_set_simple (caps, "stream-format", G_TYPE_STRING, "avc",
+                                 "codec_data", GST_TYPE_BUFFER, codec_data,
+                                 NULL);
+            gst_buffer_unref (codec_data);
+          }
         break;
       case 3:
         caps = gst_caps_new_empty_simple ("video/x-raw");
