@@ -96,9 +96,15 @@ supervisor::watch (session &current, std::string &error)
       if (stall.count () > 0 && live
           && now - (frames ? last_frame : started) > stall)
         {
-          if (frames)
-            shared_.stalls++;
           error = "no frame for " + std::to_string (stall.count ()) + " ms";
+          /* With the count, under the same lock: stats that show the stall
+           * show why (the connection is stopped before the error is set
+           * again below). */
+          if (frames)
+            {
+              shared_.stalls++;
+              shared_.last_error = error;
+            }
           return outcome::lost;
         }
     }
