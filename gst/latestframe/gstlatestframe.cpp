@@ -166,6 +166,9 @@ struct _GstLatestFrameState
    * access unit (key_unit_decodes_alone()); other encodings' are not. */
   std::optional<std::pair<lf::video_codec, lf::nal_framing> >
       key_unit_reading LF_GUARDED_BY (handed_lock);
+  /* One of this stream's key units was not one (may_mark_key_unit()):
+   * none is marked until new caps. */
+  bool key_units_not_all_decodable LF_GUARDED_BY (handed_lock) = false;
 
   /* Readers take frames one at a time, under this lock. */
   lf::checked_mutex pull_lock;
@@ -757,10 +760,11 @@ gst_latest_frame_class_init (GstLatestFrameClass *klass)
           "frame kept; on-demand = when downstream is ready, the newest chain "
           "up to the newest frame, all but that frame decode-only (a segment "
           "makes the decoder drop their pictures); key-units = key units "
-          "only (delta units dropped as skipped-delta; before an H.264 IDR or "
-          "H.265 IRAP unit, or any of other encodings, the segment downstream "
-          "is marked as key-unit trick mode, so that the decoder outputs it at "
-          "once); auto = key-units when "
+          "only (delta units dropped as skipped-delta; the segment downstream "
+          "marked as key-unit trick mode, so that the decoder outputs each at "
+          "once, until a key unit of H.264 or H.265 that is not an IDR, IRAP "
+          "or recovery point comes: decoders skip those in that mode); auto = "
+          "key-units when "
           "analysis-rate and max-age allow one key interval, else on-demand. "
           "Raw video ignores it",
           GST_TYPE_LATEST_FRAME_DECODE, DEFAULT_DECODE, settable));
@@ -1898,7 +1902,11 @@ key_unit_reading_of (GstCaps *caps)
     return std::nullopt;
   lf::nal_framing framing;
   const gchar *format = gst_structure_get_string (structure, "stream-format");
-  framing.length_prefixed = format && g_strcmp0 (format, "byte-stream") != 0;
+  /* Without a stream-format, codec data means length-prefixed units, as
+   * the parsers take it. */
+  framing.length_prefixed = format ? g_strcmp0 (format, "byte-stream") != 0
+                                   : gst_structure_has_field (structure,
+                                                              "codec_data");
   GstBuffer *codec_data = nullptr;
   if (framing.length_prefixed
       && gst_structure_get (structure, "codec_data", GST_TYPE_BUFFER,
@@ -1914,24 +1922,69 @@ key_unit_reading_of (GstCaps *caps)
 
 /* Whether a key unit is one a decoder skipping all but key frames still
  * decodes (see mark_key_units_alone()): for H.264 and H.265, an IDR or IRAP
- * picture (nal_units.h); any key unit of other encodings. */
+ * picture, or H.264 after a recovery point (nal_units.h), read from its
+ * first 8 KiB (parameter sets and SEI come before the first slice, and are
+ * small); any key unit of other encodings. */
 static bool
-key_unit_decodes_alone (GstLatestFrame *self, GstBuffer *buffer)
+key_unit_decodes_alone (
+    const std::optional<std::pair<lf::video_codec, lf::nal_framing> > &reading,
+    GstBuffer *buffer)
 {
-  std::optional<std::pair<lf::video_codec, lf::nal_framing> > reading;
-  {
-    lf::checked_lock lock (self->state->handed_lock);
-    reading = self->state->key_unit_reading;
-  }
   if (!reading)
     return true;
-  GstMapInfo map;
-  if (!gst_buffer_map (buffer, &map, GST_MAP_READ))
-    return false;
-  const bool alone = lf::is_random_access_unit (reading->first, reading->second,
-                                                map.data, map.size);
-  gst_buffer_unmap (buffer, &map);
-  return alone;
+  /* Extracted, not mapped: a map would merge a buffer of several memories
+   * (a depayloader's codec data prepended) into a copy of the whole. */
+  std::array<guint8, 8192> head;
+  const gsize size = gst_buffer_extract (buffer, 0, head.data (), head.size ());
+  return lf::is_random_access_unit (reading->first, reading->second,
+                                    head.data (), size);
+}
+
+/* Whether the key unit handed over now may be marked as a key unit alone:
+ * until one of this stream's key units is not one that a decoder skipping
+ * all but key frames decodes. That one is said once, and no later one is
+ * marked, for the whole stream: gst-libav sets libavcodec's skip_frame for
+ * the next unit only after sending one (gstavviddec.c, 1.22), so a unit
+ * after a marked one is decoded as marked too, and a key unit libavcodec
+ * would skip then must not come after a marked one. Its first such unit
+ * may already have been. */
+static bool
+may_mark_key_unit (GstLatestFrame *self, GstBuffer *buffer)
+{
+  GstLatestFrameState *state = self->state;
+  std::optional<std::pair<lf::video_codec, lf::nal_framing> > reading;
+  {
+    lf::checked_lock lock (state->handed_lock);
+    if (state->key_units_not_all_decodable)
+      return false;
+    reading = state->key_unit_reading;
+  }
+  if (key_unit_decodes_alone (reading, buffer))
+    return true;
+  bool after_marked;
+  {
+    lf::checked_lock lock (state->handed_lock);
+    state->key_units_not_all_decodable = true;
+    after_marked = state->marked_key_units;
+  }
+  /* Said as a warning only when the decoder may skip this one. */
+  if (!after_marked)
+    {
+      GST_INFO_OBJECT (self, "a key unit that is not an IDR picture: key "
+                             "units are not marked for this stream");
+      return false;
+    }
+  GST_ELEMENT_WARNING (
+      self, STREAM, DECODE,
+      ("A key unit of this stream is not an IDR picture: the decoder may skip "
+       "it, and key units are no longer marked as such"),
+      ("a key unit without an IDR (H.264) or IRAP (H.265) slice first, nor a "
+       "recovery point, came right after one marked as a key unit alone; a "
+       "decoder still in a key-unit trick mode skips those (libavcodec with "
+       "skip_frame=nokey). The segment is no longer marked for this stream: "
+       "on a stream with B-frames, its key units may come out of the decoder "
+       "up to a key interval late."));
+  return false;
 }
 
 /* While key units alone are handed over (decode=key-units, or auto when it
@@ -1942,12 +1995,12 @@ key_unit_decodes_alone (GstLatestFrame *self, GstBuffer *buffer)
  * back for the frames it expects in between), and it lets go of its
  * reference pictures until the next one. The same segment otherwise, so
  * running times stay; the flag comes off when other frames follow, unless
- * upstream had set it. In that trick mode gst-libav also tells libavcodec
- * to skip all but key frames, and for H.264 and H.265 those are IDR and
- * IRAP pictures alone, where a parser calls any unit of I slices or with a
- * recovery point a key unit: the segment says so only before a key unit
- * libavcodec decodes then (key_unit_decodes_alone()), so that no key unit
- * is lost, though the others may come out late. */
+ * upstream had set it (the core drops the rest of such a key unit's chain
+ * then, as the decoder let go of it). In that trick mode gst-libav also
+ * tells libavcodec to skip all but key frames, which for H.264 are IDR
+ * pictures and units after a recovery point alone, where a parser calls
+ * any unit of I slices a key unit: see may_mark_key_unit(). Forward
+ * playback only. */
 static void
 mark_key_units_alone (GstLatestFrame *self, bool key_units_alone)
 {
@@ -1957,7 +2010,7 @@ mark_key_units_alone (GstLatestFrame *self, bool key_units_alone)
     lf::checked_lock lock (state->handed_lock);
     GstSegment &segment = state->handed_segment;
     if (key_units_alone == state->marked_key_units
-        || segment.format != GST_FORMAT_TIME)
+        || segment.format != GST_FORMAT_TIME || segment.rate <= 0)
       return;
     const bool upstream_marked
         = !state->marked_key_units
@@ -1990,6 +2043,7 @@ note_handed_event (GstLatestFrame *self, GstEvent *event)
       lf::checked_lock lock (state->handed_lock);
       gst_caps_replace (&state->handed_caps, caps);
       state->key_unit_reading = key_unit_reading_of (caps);
+      state->key_units_not_all_decodable = false;
     }
   else if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT)
     {
@@ -2064,7 +2118,7 @@ push_frame (GstLatestFrame *self, keeper_t::handover &frame)
   if (frame.discont)
     gst_buffer_set_flags (buffer, GST_BUFFER_FLAG_DISCONT);
   mark_key_units_alone (self, frame.key_unit_alone
-                                   && key_unit_decodes_alone (self, buffer));
+                                   && may_mark_key_unit (self, buffer));
   if (frame.decode_only)
     make_decode_only (self, buffer);
   else

@@ -84,7 +84,10 @@ typedef enum
  *   up to the newest frame; all but that frame are decode-only (a segment
  *   starting after each makes a #GstVideoDecoder drop its picture).
  * @GST_LATEST_FRAME_DECODE_KEY_UNITS: key units only: delta units are
- *   dropped as they arrive.
+ *   dropped as they arrive, and the segment downstream is marked as a
+ *   key-unit trick mode, so that a #GstVideoDecoder outputs each key unit
+ *   at once (while the stream's key units are ones a decoder in that mode
+ *   decodes: IDR, recovery point or IRAP).
  * @GST_LATEST_FRAME_DECODE_AUTO: key units when #GstLatestFrame:analysis-rate
  *   and #GstLatestFrame:max-age both allow one key interval, else on demand.
  *

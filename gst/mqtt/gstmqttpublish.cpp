@@ -867,7 +867,7 @@ gst_mqtt_publish_transform_ip (GstBaseTransform *trans, GstBuffer *buffer)
   if (const LatestFrameInfoMeta *info = latest_frame_info_meta_get (buffer))
     {
       /* latestframe already judged the capture time: none means it was not
-       * given one, or found the camera's clock out of step. */
+       * given one, or one too far from this host's clock to use. */
       frame.sequence = info->sequence;
       if (GST_CLOCK_TIME_IS_VALID (info->capture_time))
         frame.capture_time_ns = info->capture_time;

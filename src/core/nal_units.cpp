@@ -4,13 +4,54 @@
  */
 #include "latestframe/nal_units.h"
 
+#include <algorithm>
 #include <optional>
+#include <vector>
 
 namespace latestframe
 {
 
 namespace
 {
+
+/* Whether an H.264 SEI NAL unit (`body`: after its header byte) has a
+ * recovery point message (payload type 6). Its emulation prevention bytes
+ * are taken out first, as message sizes count the bytes without them. */
+bool
+has_recovery_point (const std::uint8_t *body, std::size_t size)
+{
+  std::vector<std::uint8_t> rbsp;
+  rbsp.reserve (size);
+  for (std::size_t i = 0; i < size; i++)
+    {
+      if (i >= 2 && body[i] == 3 && body[i - 1] == 0 && body[i - 2] == 0)
+        continue;
+      rbsp.push_back (body[i]);
+    }
+  std::size_t at = 0;
+  const auto ff_coded = [&] (std::size_t &value) {
+    value = 0;
+    while (at < rbsp.size () && rbsp[at] == 0xff)
+      value += 0xff, at++;
+    if (at >= rbsp.size ())
+      return false;
+    value += rbsp[at++];
+    return true;
+  };
+  /* Messages until the trailing bits (0x80) or the end. */
+  while (at < rbsp.size () && rbsp[at] != 0x80)
+    {
+      std::size_t type, payload_size;
+      if (!ff_coded (type) || !ff_coded (payload_size))
+        return false;
+      if (type == 6)
+        return true;
+      if (payload_size > rbsp.size () - at)
+        return false;
+      at += payload_size;
+    }
+  return false;
+}
 
 /* What the first byte(s) of a NAL unit say: whether it is a coded slice,
  * and if so whether its picture is a random access point. */
@@ -20,6 +61,9 @@ struct nal_kind
   bool random_access = false;
 };
 
+/* `size`: the NAL unit's, as far as it is known (Annex B: to the end of
+ * the access unit, which is enough for an SEI's messages, as a start code
+ * cannot occur in them). */
 nal_kind
 kind_of (video_codec codec, const std::uint8_t *header, std::size_t size)
 {
@@ -29,9 +73,10 @@ kind_of (video_codec codec, const std::uint8_t *header, std::size_t size)
       if (size < 1)
         return kind;
       const unsigned type = header[0] & 0x1fu;
-      /* 1: non-IDR slice, 2-4: data partitions, 5: IDR slice. */
+      /* 1: non-IDR slice, 2-4: data partitions, 5: IDR slice, 6: SEI. */
       kind.slice = type >= 1 && type <= 5;
-      kind.random_access = type == 5;
+      kind.random_access
+          = type == 5 || (type == 6 && has_recovery_point (header + 1, size - 1));
       return kind;
     }
   if (size < 2)
@@ -70,10 +115,17 @@ is_random_access_unit (video_codec codec, nal_framing framing,
       std::optional<std::size_t> at = after_start_code (data, size, 0);
       while (at)
         {
-          const nal_kind kind = kind_of (codec, data + *at, size - *at);
-          if (kind.slice)
+          const std::optional<std::size_t> next
+              = after_start_code (data, size, *at);
+          /* The unit ends where the next start code (and the zero byte a
+           * four-byte one has first) begins. */
+          std::size_t end = next ? *next - 3 : size;
+          while (end > *at && next && data[end - 1] == 0)
+            end--;
+          const nal_kind kind = kind_of (codec, data + *at, end - *at);
+          if (kind.slice || kind.random_access)
             return kind.random_access;
-          at = after_start_code (data, size, *at);
+          at = next;
         }
       return false;
     }
@@ -87,11 +139,17 @@ is_random_access_unit (video_codec codec, nal_framing framing,
       for (std::size_t i = 0; i < length_size; i++)
         length = (length << 8) | data[at + i];
       at += length_size;
-      if (length == 0 || length > size - at)
+      if (length == 0 || at >= size)
         return false;
-      const nal_kind kind = kind_of (codec, data + at, length);
-      if (kind.slice)
+      /* The data may stop inside a unit (the owner reads a key unit's
+       * start): a slice's header is enough, an SEI is read as far as
+       * there is. */
+      const std::size_t present = std::min (length, size - at);
+      const nal_kind kind = kind_of (codec, data + at, present);
+      if (kind.slice || kind.random_access)
         return kind.random_access;
+      if (length > size - at)
+        return false;
       at += length;
     }
   return false;

@@ -332,6 +332,7 @@ TEST (CaptureClock, AClockSetRightIsUsedAgain)
 
   placed = clock.place (wall - 20 * clock_ms, wall, running + settle);
   EXPECT_TRUE (placed.back_in_step);
+  EXPECT_EQ (clock.unused (), 6u);
   EXPECT_EQ (placed.running_ns,
              running + settle - 20 * clock_ms);
   EXPECT_FALSE (clock.out_of_step ());
@@ -339,4 +340,20 @@ TEST (CaptureClock, AClockSetRightIsUsedAgain)
   placed = clock.place (wall - 20 * clock_ms, wall, running + 2 * settle);
   EXPECT_FALSE (placed.back_in_step) << "said once";
   EXPECT_TRUE (placed.running_ns);
+}
+
+// A running clock that goes back (a new segment) while a change of state is
+// under way starts its period over, rather than wait for the clock to come
+// back to where the period began.
+TEST (CaptureClock, ARunningClockGoingBackStartsThePeriodOver)
+{
+  latestframe::capture_clock clock;
+  const std::int64_t wall = 1'700'000'000'000'000'000;
+  const std::int64_t settle = latestframe::capture_clock::settle_ns;
+  const std::int64_t late = 5000 * clock_ms;
+  EXPECT_FALSE (clock.place (wall - late, wall, 600'000 * clock_ms).running_ns);
+  EXPECT_FALSE (clock.place (wall - late, wall, 1000 * clock_ms).running_ns);
+  EXPECT_TRUE (
+      clock.place (wall - late, wall, 1000 * clock_ms + settle).out_of_step_age_ns)
+      << "out of step a settle period after the clock went back";
 }

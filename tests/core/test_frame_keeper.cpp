@@ -1010,6 +1010,38 @@ TEST_F (FrameKeeper, KeyUnitsModeSkipsDeltaUnits)
   expect_balanced ();
 }
 
+// Key units handed over while key units alone are decoded say so (the
+// element marks its segment, and the decoder lets go of them); the delta
+// units of such a key unit's chain are dropped even after the mode
+// changes (skipped-delta), until the next key unit. Raw frames never say
+// so.
+TEST_F (FrameKeeper, KeyUnitsAloneSayItAndTheirChainsEndThere)
+{
+  plan (true, latestframe::decode_mode::key_units);
+  unit (1, key);
+  keeper_t::handover next = k ().hand_over (keeper_t::delivery::in_order,
+                                            keeper_t::clock::now ());
+  ASSERT_EQ (next.item.id, 1u);
+  EXPECT_TRUE (next.key_unit_alone);
+  plan (true, latestframe::decode_mode::all);
+  EXPECT_EQ (unit (2, delta).reason, drop_reason::skipped_delta)
+      << "its key unit went to the decoder alone";
+  unit (3, key);
+  unit (4, delta);
+  next = k ().hand_over (keeper_t::delivery::in_order, keeper_t::clock::now ());
+  ASSERT_EQ (next.item.id, 3u);
+  EXPECT_FALSE (next.key_unit_alone);
+  next = k ().hand_over (keeper_t::delivery::in_order, keeper_t::clock::now ());
+  ASSERT_EQ (next.item.id, 4u);
+  EXPECT_FALSE (next.key_unit_alone);
+  plan (false, latestframe::decode_mode::key_units);
+  unit (5, key);
+  next = k ().hand_over (keeper_t::delivery::in_order, keeper_t::clock::now ());
+  ASSERT_EQ (next.item.id, 5u);
+  EXPECT_FALSE (next.key_unit_alone) << "raw video";
+  expect_balanced ();
+}
+
 // On demand: the newest chain goes out from its start up to the newest
 // frame; the frames before that one are decode-only and not aged; older
 // chains and non-reference units with newer frames behind are superseded.

@@ -73,7 +73,7 @@ constexpr nal_framing avc4{ true, 4 };
 } // namespace
 
 // The first slice decides: IDR after a delimiter, parameter sets and an SEI
-// is one; a non-IDR I slice (or one after a recovery point SEI) is not.
+// is one; a non-IDR I slice is not.
 TEST (NalUnits, H264IdrIsARandomAccessUnitAndOtherSlicesAreNot)
 {
   EXPECT_TRUE (random_access (
@@ -94,6 +94,50 @@ TEST (NalUnits, H264IdrIsARandomAccessUnitAndOtherSlicesAreNot)
       length_prefixed ({ h264_nal (7), h264_nal (5) }, 2)));
   EXPECT_FALSE (random_access (video_codec::h264, avc4,
                                length_prefixed ({ h264_nal (1) }, 4)));
+}
+
+// An H.264 unit with a recovery point SEI before its first slice is one
+// (libavcodec decodes it with skip_frame=nokey): after other messages too,
+// and when one of those has an emulation prevention byte, which message
+// sizes do not count.
+TEST (NalUnits, H264RecoveryPointSeiMakesARandomAccessUnit)
+{
+  const bytes recovery_point{ 0x06, 0x06, 0x01, 0x84, 0x80 };
+  EXPECT_TRUE (random_access (
+      video_codec::h264, byte_stream,
+      annex_b ({ h264_nal (7), h264_nal (8), recovery_point, h264_nal (1) })));
+  EXPECT_TRUE (random_access (
+      video_codec::h264, avc4,
+      length_prefixed ({ recovery_point, h264_nal (1) }, 4)));
+  /* User data (type 5) of 3 bytes, 00 00 01 escaped as 00 00 03 01. */
+  const bytes after_user_data{ 0x06, 0x05, 0x03, 0x00, 0x00, 0x03, 0x01,
+                               0x06, 0x01, 0x84, 0x80 };
+  EXPECT_TRUE (random_access (video_codec::h264, avc4,
+                              length_prefixed ({ after_user_data,
+                                                 h264_nal (1) },
+                                               4)));
+  const bytes user_data_only{ 0x06, 0x05, 0x02, 0x11, 0x22, 0x80 };
+  EXPECT_FALSE (random_access (
+      video_codec::h264, byte_stream,
+      annex_b ({ user_data_only, h264_nal (1) })));
+  const bytes cut_short{ 0x06, 0x05, 0x40, 0x11 };
+  EXPECT_FALSE (random_access (video_codec::h264, avc4,
+                               length_prefixed ({ cut_short, h264_nal (1) },
+                                                4)));
+}
+
+// The start of a unit is enough: a slice whose length runs past the data
+// read (the element reads a key unit's first 8 KiB) is still told.
+TEST (NalUnits, TheStartOfAUnitIsEnough)
+{
+  bytes idr = h264_nal (5);
+  idr.resize (100, 0x5a);
+  bytes start = length_prefixed ({ h264_nal (7), idr }, 4);
+  start.resize (start.size () - 60);
+  EXPECT_TRUE (random_access (video_codec::h264, avc4, start));
+  start = annex_b ({ h264_nal (7), idr });
+  start.resize (start.size () - 60);
+  EXPECT_TRUE (random_access (video_codec::h264, byte_stream, start));
 }
 
 // H.265: IRAP pictures (IDR, CRA, BLA: types 16 to 23) are; trailing and
@@ -128,9 +172,10 @@ TEST (NalUnits, WhatCannotBeReadIsNotARandomAccessUnit)
                                annex_b ({ h264_nal (7), h264_nal (8) })));
   EXPECT_FALSE (random_access (video_codec::h264, byte_stream,
                                bytes{ 0, 0, 1 }));
-  bytes cut = length_prefixed ({ h264_nal (5) }, 4);
+  bytes cut = length_prefixed ({ h264_nal (7), h264_nal (5) }, 4);
   cut[3] = 200;
-  EXPECT_FALSE (random_access (video_codec::h264, avc4, cut));
+  EXPECT_FALSE (random_access (video_codec::h264, avc4, cut))
+      << "a unit before the slice that runs past the end";
   EXPECT_FALSE (random_access (
       video_codec::h264, nal_framing{ true, 3 },
       length_prefixed ({ h264_nal (5) }, 3)));

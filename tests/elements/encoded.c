@@ -169,55 +169,104 @@ h264_key_unit (guint64 offset, guint8 slice_type)
   return buffer;
 }
 
-/* Steps: decode=key-units, IDR key unit 0, key unit 1 of non-IDR I slices,
- * IDR key unit 2; decode=all, IDR key unit 3, delta unit 4; a segment from
- * upstream that says key-unit trick mode itself, key unit 5.
+/* The segment downstream has the key-unit trick mode flag. */
+static gboolean
+segment_marked (GstHarness *h)
+{
+  const GstSegment segment = segment_downstream (h);
+  return (segment.flags & GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS) != 0;
+}
+
+/* Steps: decode=key-units, IDR key unit 0; decode=all, IDR key unit 1,
+ * delta unit 2; decode=key-units, IDR key unit 3.
  * Invariant: while key units alone go out, the segment downstream says so
- * before an IDR (GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS: a GstVideoDecoder
- * then drains after each and outputs it at once), with running times as
- * they were; not before a key unit of non-IDR I slices, which libavcodec
- * skips in that trick mode; once other frames may follow it does not,
- * unless upstream said so. */
+ * (GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS: a GstVideoDecoder then drains after
+ * each and outputs it at once), with running times as they were; once other
+ * frames may follow it does not. */
 GST_START_TEST (key_units_alone_are_marked_in_the_segment)
 {
   GstHarness *h = new_encoded_harness ("decode=key-units");
   gst_harness_push (h, h264_key_unit (0, 5));
   pull_one (h);
+  fail_unless (segment_marked (h));
   GstSegment segment = segment_downstream (h);
-  fail_unless (segment.flags & GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS);
   fail_unless_equals_uint64 (
       gst_segment_to_running_time (&segment, GST_FORMAT_TIME, FRAME_NS),
       FRAME_NS);
-  gst_harness_push (h, h264_key_unit (1, 1));
-  pull_one (h);
-  segment = segment_downstream (h);
-  fail_unless (!(segment.flags & GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS),
-               "marked before a key unit libavcodec would skip");
-  gst_harness_push (h, h264_key_unit (2, 5));
-  pull_one (h);
-  segment = segment_downstream (h);
-  fail_unless (segment.flags & GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS);
 
   gst_util_set_object_arg (G_OBJECT (h->element), "decode", "all");
-  gst_harness_push (h, h264_key_unit (3, 5));
-  gst_harness_push (h, unit (4, TRUE));
+  gst_harness_push (h, h264_key_unit (1, 5));
+  gst_harness_push (h, unit (2, TRUE));
   pull_one (h);
   pull_one (h);
+  fail_unless (!segment_marked (h));
   segment = segment_downstream (h);
-  fail_unless (!(segment.flags & GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS));
   fail_unless_equals_uint64 (
-      gst_segment_to_running_time (&segment, GST_FORMAT_TIME, 4 * FRAME_NS),
-      4 * FRAME_NS);
+      gst_segment_to_running_time (&segment, GST_FORMAT_TIME, 2 * FRAME_NS),
+      2 * FRAME_NS);
 
+  gst_util_set_object_arg (G_OBJECT (h->element), "decode", "key-units");
+  gst_harness_push (h, h264_key_unit (3, 5));
+  pull_one (h);
+  fail_unless (segment_marked (h));
+  assert_counts_hold (h);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* Steps: decode=key-units, IDR key unit 0, key unit 1 of non-IDR I slices,
+ * IDR key unit 2; new caps, IDR key unit 3.
+ * Invariant: a key unit that libavcodec skips in a key-unit trick mode
+ * ends the marking for the stream (gst-libav applies the mode one unit
+ * late, so none of them may follow a marked one), with one warning, as it
+ * came right after a marked one; new caps start afresh. */
+GST_START_TEST (a_key_unit_a_decoder_would_skip_ends_the_marking)
+{
+  GstHarness *h = new_encoded_harness ("decode=key-units");
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, bus);
+  gst_harness_push (h, h264_key_unit (0, 5));
+  pull_one (h);
+  fail_unless (segment_marked (h));
+  gst_harness_push (h, h264_key_unit (1, 1));
+  pull_one (h);
+  fail_unless (!segment_marked (h));
+  gst_harness_push (h, h264_key_unit (2, 5));
+  pull_one (h);
+  fail_unless (!segment_marked (h), "marked again on the same stream");
+  GstMessage *warning = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  fail_unless (warning != NULL);
+  gst_message_unref (warning);
+  fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING) == NULL);
+
+  gst_harness_set_src_caps_str (h, H264_CAPS ",width=320,height=240");
+  gst_harness_push (h, h264_key_unit (3, 5));
+  pull_one (h);
+  fail_unless (segment_marked (h));
+  assert_counts_hold (h);
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* Steps: a segment from upstream that says key-unit trick mode itself;
+ * decode=key-units, IDR key unit 0, key unit 1 of non-IDR I slices.
+ * Invariant: the flag upstream set stays, whatever this element would
+ * mark. */
+GST_START_TEST (an_upstream_trick_mode_is_kept)
+{
+  GstHarness *h = new_encoded_harness ("decode=key-units");
   GstSegment trick;
   gst_segment_init (&trick, GST_FORMAT_TIME);
   trick.flags = GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS;
   fail_unless (gst_harness_push_event (h, gst_event_new_segment (&trick)));
-  gst_harness_push (h, h264_key_unit (5, 5));
+  gst_harness_push (h, h264_key_unit (0, 5));
   pull_one (h);
-  segment = segment_downstream (h);
-  fail_unless (segment.flags & GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS,
-               "upstream's own flag was taken off");
+  fail_unless (segment_marked (h));
+  gst_harness_push (h, h264_key_unit (1, 1));
+  pull_one (h);
+  fail_unless (segment_marked (h), "upstream's own flag was taken off");
   assert_counts_hold (h);
   gst_harness_teardown (h);
 }
@@ -400,6 +449,8 @@ encoded_suite (void)
   tcase_add_test (tc, an_arrival_dropped_breaks_its_chain);
   tcase_add_test (tc, key_units_only);
   tcase_add_test (tc, key_units_alone_are_marked_in_the_segment);
+  tcase_add_test (tc, a_key_unit_a_decoder_would_skip_ends_the_marking);
+  tcase_add_test (tc, an_upstream_trick_mode_is_kept);
   tcase_add_test (tc, on_demand_frames_before_the_newest_are_decode_only);
   tcase_add_test (tc, a_frame_without_timestamp_is_decode_only_too);
   tcase_add_test (tc, raw_video_ignores_decode);

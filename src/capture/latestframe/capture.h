@@ -150,8 +150,9 @@ struct frame_info
   std::int64_t age_ns = -1;
   /* When the camera captured the frame, Unix time in ns on this host's
    * clock, as the stream tells it (RTCP sender reports, RFC 6051); -1 when
-   * it does not (or the camera's clock is out of step with this host's:
-   * see capture_stats::capture_clock_fallback). */
+   * it does not, or tells one too far from this host's clock to use (more
+   * than 3 s behind or 100 ms ahead; see
+   * capture_stats::capture_clock_fallback). */
   std::int64_t capture_time_ns = -1;
   /* When the frame entered the pipeline, on this clock: the hand-over
    * minus age_ns (the hand-over itself for a frame without timestamp). */

@@ -69,7 +69,9 @@ public:
       }
     else
       {
-        if (!changing_since_ns_)
+        /* A running clock that went back (a new segment) starts the
+         * period over rather than wait for it to come back. */
+        if (!changing_since_ns_ || running_now_ns < *changing_since_ns_)
           changing_since_ns_ = running_now_ns;
         if (running_now_ns - *changing_since_ns_ < settle_ns)
           {

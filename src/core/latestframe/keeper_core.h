@@ -596,9 +596,13 @@ private:
       {
         ledger_.chain_starts ();
         key_interval_.key_unit_at (desc.time_ns);
+        key_unit_went_alone_ = decoding () == decode_mode::key_units;
         return std::nullopt;
       }
-    if (decoding () == decode_mode::key_units)
+    /* While key units alone are decoded; and after the mode changed, the
+     * rest of a chain whose key unit came then: the decoder may have let
+     * go of it (handover::key_unit_alone). */
+    if (decoding () == decode_mode::key_units || key_unit_went_alone_)
       return drop_reason::skipped_delta;
     if (ledger_.chain_broken ())
       return drop_reason::broken_chain;
@@ -1016,6 +1020,8 @@ private:
   queue_thresholds thresholds_in_force_;
   std::int64_t latest_presentation_ns_ = no_time;
   bool out_of_presentation_order_ = false;
+  /* The last key unit arrived while key units alone were decoded. */
+  bool key_unit_went_alone_ = false;
   bool underrun_signalled_ = false;
   unsigned producers_waiting_ = 0;
 

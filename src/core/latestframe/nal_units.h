@@ -26,13 +26,14 @@ struct nal_framing
   std::uint8_t length_size = 4;
 };
 
-/* Whether the access unit's first coded slice is an IDR picture (H.264,
- * NAL unit type 5) or an IRAP picture (H.265, types 16 to 23: BLA, IDR,
- * CRA): what a decoder told to skip all but key frames still decodes
- * (libavcodec's skip_frame=nokey, which gst-libav sets in a key-unit trick
- * mode). A parser also calls a unit of non-IDR I slices or with a recovery
- * point SEI a key unit; those are not, and neither is a unit this reader
- * cannot follow to a slice (false). */
+/* Whether a decoder told to skip all but key frames still decodes the
+ * access unit (libavcodec's skip_frame=nokey, which gst-libav sets in a
+ * key-unit trick mode): for H.264, its first coded slice is an IDR picture
+ * (NAL unit type 5) or an SEI before it has a recovery point; for H.265,
+ * its first slice is an IRAP picture (types 16 to 23: BLA, IDR, CRA). A
+ * parser also calls a unit of non-IDR I slices a key unit; that one is
+ * not, and neither is a unit this reader cannot follow to a slice. `data`
+ * may be the unit's start only: a slice's NAL header is enough. */
 bool is_random_access_unit (video_codec codec, nal_framing framing,
                             const std::uint8_t *data, std::size_t size);
 
