@@ -267,6 +267,7 @@ struct capture::impl
     figures.dropped = counts.dropped;
     figures.dropped_by_reason = counts.dropped_by_reason;
     figures.capture_time_frames = counts.capture_time_frames;
+    figures.capture_time_unused = counts.capture_time_unused;
     figures.not_decoded = counts.not_decoded;
     figures.decode_only = counts.decode_only;
     return figures;

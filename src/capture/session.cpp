@@ -139,6 +139,7 @@ element_counts::from (const GstStructure *stats)
         = structure_uint64 (stats,
                             (std::string ("dropped-") + reason.name).c_str ());
   counts.capture_time_frames = structure_uint64 (stats, "capture-time-frames");
+  counts.capture_time_unused = structure_uint64 (stats, "capture-time-unused");
   return counts;
 }
 
@@ -151,6 +152,7 @@ element_counts::add (const element_counts &other)
   for (std::size_t i = 0; i < drop_reason_count; i++)
     dropped_by_reason[i] += other.dropped_by_reason[i];
   capture_time_frames += other.capture_time_frames;
+  capture_time_unused += other.capture_time_unused;
   not_decoded += other.not_decoded;
   decode_only += other.decode_only;
 }

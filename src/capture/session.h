@@ -23,7 +23,8 @@ namespace latestframe::detail
 /* latestframe's counters that add up across connections. */
 struct element_counts
 {
-  std::uint64_t received = 0, pushed = 0, dropped = 0, capture_time_frames = 0;
+  std::uint64_t received = 0, pushed = 0, dropped = 0, capture_time_frames = 0,
+                capture_time_unused = 0;
   std::array<std::uint64_t, drop_reason_count> dropped_by_reason{};
   /* The gate before the decoder, if any (see session): its drops, and the
    * frames it passed on only to be decoded. */

@@ -378,6 +378,7 @@ capture_time_minus_stamp_ms (capture &reader)
                "%d of %d frames with a capture time, %d before the first\n",
                median, differences_ms.size (), with_capture_time, frames,
                before_first);
+  EXPECT_EQ (reader.stats ().capture_time_unused, 0u);
   EXPECT_GE (reader.stats ().capture_time_frames,
              static_cast<std::uint64_t> (with_capture_time));
   EXPECT_FALSE (reader.stats ().capture_clock_fallback);

@@ -205,11 +205,14 @@ struct capture_stats
   std::uint64_t held_bytes = 0;
   std::uint64_t in_flight_bytes = 0;
   std::uint64_t peak_bytes = 0;
-  /* Frames whose age ran from their capture time (the stream told it),
-   * and whether the current connection's camera clock is out of step with
+  /* Frames whose age ran from their capture time (the stream told it);
+   * frames whose capture time was not used (more than 100 ms ahead of or 3 s
+   * behind this host's clock, or while the clock was out of step); and
+   * whether the current connection's camera clock is out of step with
    * this host's now (its capture times are then not used, until they have
-   * been within 100 ms ahead and 3 s behind this host's clock for 2 s). */
+   * been within those limits for 2 s). */
   std::uint64_t capture_time_frames = 0;
+  std::uint64_t capture_time_unused = 0;
   bool capture_clock_fallback = false;
   /* Age at delivery of recent frames, ns: from capture when known. */
   std::uint64_t age_p50_ns = 0;

@@ -45,6 +45,7 @@ class _CaptureStats(TypedDict):
     dropped_skipped_delta: int
     # end of the generated drop reasons
     capture_time_frames: int
+    capture_time_unused: int
     not_decoded: int
     decode_only: int
     capture_clock_fallback: bool

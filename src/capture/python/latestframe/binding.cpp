@@ -554,6 +554,7 @@ stats_as_dict (const latestframe::capture_stats &stats)
       figures[key.c_str ()] = stats.dropped_for (reason.reason);
     }
   figures["capture_time_frames"] = stats.capture_time_frames;
+  figures["capture_time_unused"] = stats.capture_time_unused;
   figures["not_decoded"] = stats.not_decoded;
   figures["decode_only"] = stats.decode_only;
   figures["capture_clock_fallback"] = stats.capture_clock_fallback;
