@@ -102,6 +102,7 @@
 #include "flightmeta.h"
 #include "latestframe/capture_clock.h"
 #include "latestframe/frame_keeper.h"
+#include "latestframe/key_unit_marking.h"
 #include "latestframe/nal_units.h"
 #include "latestframe/thread_annotations.h"
 #include "miniobject.h"
@@ -159,16 +160,13 @@ struct _GstLatestFrameState
   lf::checked_mutex handed_lock;
   GstCaps *handed_caps LF_GUARDED_BY (handed_lock) = nullptr;
   GstSegment handed_segment LF_GUARDED_BY (handed_lock);
-  /* The task set GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS on handed_segment
-   * (mark_key_units_alone()); a segment from upstream resets it. */
-  bool marked_key_units LF_GUARDED_BY (handed_lock) = false;
+  /* Whether handed_segment carries GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS
+   * for the decoder (mark_key_units_alone()). */
+  lf::key_unit_marking key_unit_marking LF_GUARDED_BY (handed_lock);
   /* From handed_caps: H.264 or H.265 key units are read to tell a random
    * access unit (key_unit_decodes_alone()); other encodings' are not. */
   std::optional<std::pair<lf::video_codec, lf::nal_framing> >
       key_unit_reading LF_GUARDED_BY (handed_lock);
-  /* One of this stream's key units was not one (may_mark_key_unit()):
-   * none is marked until new caps. */
-  bool key_units_not_all_decodable LF_GUARDED_BY (handed_lock) = false;
 
   /* Readers take frames one at a time, under this lock. */
   lf::checked_mutex pull_lock;
@@ -1940,92 +1938,51 @@ key_unit_decodes_alone (
                                     head.data (), size);
 }
 
-/* Whether the key unit handed over now may be marked as a key unit alone:
- * until one of this stream's key units is not one that a decoder skipping
- * all but key frames decodes. That one is said once, and no later one is
- * marked, for the whole stream: gst-libav sets libavcodec's skip_frame for
- * the next unit only after sending one (gstavviddec.c, 1.22), so a unit
- * after a marked one is decoded as marked too, and a key unit libavcodec
- * would skip then must not come after a marked one. Its first such unit
- * may already have been. */
-static bool
-may_mark_key_unit (GstLatestFrame *self, GstBuffer *buffer)
-{
-  GstLatestFrameState *state = self->state;
-  std::optional<std::pair<lf::video_codec, lf::nal_framing> > reading;
-  {
-    lf::checked_lock lock (state->handed_lock);
-    if (state->key_units_not_all_decodable)
-      return false;
-    reading = state->key_unit_reading;
-  }
-  if (key_unit_decodes_alone (reading, buffer))
-    return true;
-  bool after_marked;
-  {
-    lf::checked_lock lock (state->handed_lock);
-    state->key_units_not_all_decodable = true;
-    after_marked = state->marked_key_units;
-  }
-  /* Said as a warning only when the decoder may skip this one. */
-  if (!after_marked)
-    {
-      GST_INFO_OBJECT (self, "a key unit that is not an IDR picture: key "
-                             "units are not marked for this stream");
-      return false;
-    }
-  GST_ELEMENT_WARNING (
-      self, STREAM, DECODE,
-      ("A key unit of this stream is not an IDR picture: the decoder may skip "
-       "it, and key units are no longer marked as such"),
-      ("a key unit without an IDR (H.264) or IRAP (H.265) slice first, nor a "
-       "recovery point, came right after one marked as a key unit alone; a "
-       "decoder still in a key-unit trick mode skips those (libavcodec with "
-       "skip_frame=nokey). The segment is no longer marked for this stream: "
-       "on a stream with B-frames, its key units may come out of the decoder "
-       "up to a key interval late."));
-  return false;
-}
-
-/* While key units alone are handed over (decode=key-units, or auto when it
- * chooses that), the segment downstream says so, as a key-unit trick mode
- * does: every GstVideoDecoder then drains after each key unit. It outputs
- * the key unit's picture at once, where a stream with B-frames had it wait
- * for the next key unit, a whole key interval (the decoder holds a picture
- * back for the frames it expects in between), and it lets go of its
- * reference pictures until the next one. The same segment otherwise, so
- * running times stay; the flag comes off when other frames follow, unless
- * upstream had set it (the core drops the rest of such a key unit's chain
- * then, as the decoder let go of it). In that trick mode gst-libav also
- * tells libavcodec to skip all but key frames, which for H.264 are IDR
- * pictures and units after a recovery point alone, where a parser calls
- * any unit of I slices a key unit: see may_mark_key_unit(). Forward
- * playback only. */
+/* Marks the segment downstream as key units alone, or takes the mark off,
+ * before a frame is pushed, as the core decides (key_unit_marking.h); the
+ * same segment otherwise, so running times stay. The key unit is read
+ * only when it went alone. */
 static void
-mark_key_units_alone (GstLatestFrame *self, bool key_units_alone)
+mark_key_units_alone (GstLatestFrame *self, bool key_unit_alone,
+                      GstBuffer *buffer)
 {
   GstLatestFrameState *state = self->state;
+  lf::key_unit_marking::verdict verdict;
   GstSegment marked;
   {
     lf::checked_lock lock (state->handed_lock);
-    GstSegment &segment = state->handed_segment;
-    if (key_units_alone == state->marked_key_units
-        || segment.format != GST_FORMAT_TIME || segment.rate <= 0)
-      return;
-    const bool upstream_marked
-        = !state->marked_key_units
-          && (segment.flags & GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS);
-    if (upstream_marked)
-      return;
-    segment.flags = static_cast<GstSegmentFlags> (
-        key_units_alone
-            ? segment.flags | GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS
-            : segment.flags & ~GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS);
-    state->marked_key_units = key_units_alone;
-    marked = segment;
+    const bool decodes_alone
+        = key_unit_alone
+          && key_unit_decodes_alone (state->key_unit_reading, buffer);
+    verdict = state->key_unit_marking.before_frame (key_unit_alone,
+                                                    decodes_alone);
+    if (verdict.segment != lf::key_unit_marking::change::none)
+      {
+        GstSegment &segment = state->handed_segment;
+        segment.flags = static_cast<GstSegmentFlags> (
+            verdict.segment == lf::key_unit_marking::change::mark
+                ? segment.flags | GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS
+                : segment.flags & ~GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS);
+        marked = segment;
+      }
   }
+  if (verdict.warn_may_be_skipped)
+    GST_ELEMENT_WARNING (
+        self, STREAM, DECODE,
+        ("A key unit of this stream is not an IDR picture: the decoder may "
+         "skip it, and key units are no longer marked as such"),
+        ("a key unit without an IDR (H.264) or IRAP (H.265) slice first, nor "
+         "a recovery point, came right after one marked as a key unit alone; "
+         "a decoder still in a key-unit trick mode skips those (libavcodec "
+         "with skip_frame=nokey). The segment is no longer marked for this "
+         "stream: on a stream with B-frames, its key units may come out of "
+         "the decoder up to a key interval late."));
+  if (verdict.segment == lf::key_unit_marking::change::none)
+    return;
   GST_DEBUG_OBJECT (self, "%s the segment as key units alone",
-                    key_units_alone ? "marking" : "unmarking");
+                    verdict.segment == lf::key_unit_marking::change::mark
+                        ? "marking"
+                        : "unmarking");
   gst_pad_push_event (self->srcpad, gst_event_new_segment (&marked));
 }
 
@@ -2043,13 +2000,16 @@ note_handed_event (GstLatestFrame *self, GstEvent *event)
       lf::checked_lock lock (state->handed_lock);
       gst_caps_replace (&state->handed_caps, caps);
       state->key_unit_reading = key_unit_reading_of (caps);
-      state->key_units_not_all_decodable = false;
+      state->key_unit_marking.new_caps ();
     }
   else if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT)
     {
       lf::checked_lock lock (state->handed_lock);
-      gst_event_copy_segment (event, &state->handed_segment);
-      state->marked_key_units = false;
+      GstSegment &segment = state->handed_segment;
+      gst_event_copy_segment (event, &segment);
+      state->key_unit_marking.new_segment (
+          segment.format == GST_FORMAT_TIME && segment.rate > 0,
+          segment.flags & GST_SEGMENT_FLAG_TRICKMODE_KEY_UNITS);
     }
 }
 
@@ -2117,8 +2077,7 @@ push_frame (GstLatestFrame *self, keeper_t::handover &frame)
   /* The function, not the macro: see sample_for_reader. */
   if (frame.discont)
     gst_buffer_set_flags (buffer, GST_BUFFER_FLAG_DISCONT);
-  mark_key_units_alone (self, frame.key_unit_alone
-                                   && may_mark_key_unit (self, buffer));
+  mark_key_units_alone (self, frame.key_unit_alone, buffer);
   if (frame.decode_only)
     make_decode_only (self, buffer);
   else
