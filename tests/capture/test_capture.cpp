@@ -58,6 +58,16 @@ wait_received (const capture &camera, std::uint64_t count,
     }
 }
 
+/* A live 64x64 source at `framerate` (GStreamer's fraction, "1/3"): slow
+ * ones for the waits of read() and the watchdog. */
+std::string
+live_64x64_at (const std::string &framerate)
+{
+  return "videotestsrc is-live=true ! video/x-raw,width=64,height=64,"
+         "framerate="
+         + framerate;
+}
+
 capture_options
 quick_options ()
 {
@@ -352,9 +362,7 @@ TEST (Capture_Read, TimesOutWhenNothingNewerComes)
 {
   capture_options options = quick_options ();
   options.stall_timeout = 10s;
-  capture camera ("videotestsrc is-live=true "
-                  "! video/x-raw,width=64,height=64,framerate=1/3",
-                  options);
+  capture camera (live_64x64_at ("1/3"), options);
   ASSERT_TRUE (camera.isOpened ()) << camera.last_error ();
   cv::Mat frame;
   ASSERT_TRUE (camera.read (frame, 5s));
@@ -380,9 +388,7 @@ TEST (Capture_Watchdog, CatchesAStallNotBeforeItsTimeout)
   options.backoff_initial = 100ms;
   /* The frame came after this, and was read before the next. */
   const auto before_open = steady::now ();
-  capture camera ("videotestsrc is-live=true "
-                  "! video/x-raw,width=64,height=64,framerate=1/30",
-                  options);
+  capture camera (live_64x64_at ("1/30"), options);
   ASSERT_TRUE (camera.isOpened ()) << camera.last_error ();
   cv::Mat frame;
   ASSERT_TRUE (camera.read (frame, 5s));
