@@ -4,54 +4,16 @@
  */
 #include "latestframe/nal_units.h"
 
+#include "latestframe/h264_syntax.h"
+
 #include <algorithm>
 #include <optional>
-#include <vector>
 
 namespace latestframe
 {
 
 namespace
 {
-
-/* Whether an H.264 SEI NAL unit (`body`: after its header byte) has a
- * recovery point message (payload type 6). Its emulation prevention bytes
- * are taken out first, as message sizes count the bytes without them. */
-bool
-has_recovery_point (const std::uint8_t *body, std::size_t size)
-{
-  std::vector<std::uint8_t> rbsp;
-  rbsp.reserve (size);
-  for (std::size_t i = 0; i < size; i++)
-    {
-      if (i >= 2 && body[i] == 3 && body[i - 1] == 0 && body[i - 2] == 0)
-        continue;
-      rbsp.push_back (body[i]);
-    }
-  std::size_t at = 0;
-  const auto ff_coded = [&] (std::size_t &value) {
-    value = 0;
-    while (at < rbsp.size () && rbsp[at] == 0xff)
-      value += 0xff, at++;
-    if (at >= rbsp.size ())
-      return false;
-    value += rbsp[at++];
-    return true;
-  };
-  /* Messages until the trailing bits (0x80) or the end. */
-  while (at < rbsp.size () && rbsp[at] != 0x80)
-    {
-      std::size_t type, payload_size;
-      if (!ff_coded (type) || !ff_coded (payload_size))
-        return false;
-      if (type == 6)
-        return true;
-      if (payload_size > rbsp.size () - at)
-        return false;
-      at += payload_size;
-    }
-  return false;
-}
 
 /* What the first byte(s) of a NAL unit say: whether it is a coded slice,
  * and if so whether its picture is a random access point. */
@@ -73,10 +35,12 @@ kind_of (video_codec codec, const std::uint8_t *header, std::size_t size)
       if (size < 1)
         return kind;
       const unsigned type = header[0] & 0x1fu;
-      /* 1: non-IDR slice, 2-4: data partitions, 5: IDR slice, 6: SEI. */
-      kind.slice = type >= 1 && type <= 5;
+      kind.slice = type >= h264::nal_slice && type <= h264::nal_idr_slice;
       kind.random_access
-          = type == 5 || (type == 6 && has_recovery_point (header + 1, size - 1));
+          = type == h264::nal_idr_slice
+            || (type == h264::nal_sei
+                && h264::read_sei_recovery_point (header + 1, size - 1)
+                       == h264::sei_recovery::present);
       return kind;
     }
   if (size < 2)
