@@ -76,13 +76,22 @@ struct capture::impl
   std::unique_ptr<detail::frame_converter> converter;
 
   /* The current session's newest analysed sample (null when none), and
-   * that session in `from`, for its sequence base and clock. */
+   * that session in `from`, for its sequence base and clock. A call, so
+   * with options.last_analysed_kept_for the frames analysed from now on
+   * are kept again if they were not. */
   detail::sample_ptr
   last_analysed_sample (std::shared_ptr<detail::session> &from)
   {
     {
       std::lock_guard<std::mutex> guard (shared.lock);
       from = shared.current;
+      shared.last_analysed_asked = clock::now ();
+      if (!shared.keeping_last_analysed)
+        {
+          shared.keeping_last_analysed = true;
+          if (from)
+            from->keep_last_analysed (true);
+        }
     }
     return from ? from->last_analysed () : nullptr;
   }
@@ -107,6 +116,8 @@ struct capture::impl
     shared.current.reset ();
     shared.connections = shared.reconnects = shared.stalls = 0;
     shared.closed_counts = {};
+    /* Kept from the first call on. */
+    shared.keeping_last_analysed = options.last_analysed_kept_for.count () <= 0;
     returned_sequence = returned = skipped = copied = 0;
     converter = format ? std::make_unique<detail::frame_converter> (*format)
                        : nullptr;

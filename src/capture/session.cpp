@@ -270,6 +270,14 @@ session::last_analysed () const
   return sample_ptr (sample);
 }
 
+void
+session::keep_last_analysed (bool keep)
+{
+  if (analysed_)
+    g_object_set (analysed_.get (), "enable-last-sample",
+                  static_cast<gboolean> (keep), NULL);
+}
+
 std::int64_t
 session::unix_time_of (GstClockTime running_time) const
 {

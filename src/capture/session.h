@@ -93,6 +93,10 @@ public:
   /* With an analysis: the newest frame the analysis passed to the final
    * sink (its last sample), or null when none did yet. */
   sample_ptr last_analysed () const;
+  /* Whether the pipeline keeps its newest analysed frame for
+   * last_analysed() (it does when built); not keeping it lets go of the
+   * one kept. */
+  void keep_last_analysed (bool keep);
   /* A running time of this pipeline as Unix time on this host's clock,
    * ns; -1 without a clock (not playing) or a valid time. */
   std::int64_t unix_time_of (GstClockTime running_time) const;

@@ -92,6 +92,13 @@ supervisor::watch (session &current, std::string &error)
         return outcome::closing;
       if (frames > 0 && shared_.state != capture_state::streaming)
         shared_.set_state (capture_state::streaming);
+      const auto kept_for = options_.last_analysed_kept_for;
+      if (kept_for.count () > 0 && shared_.keeping_last_analysed
+          && now - shared_.last_analysed_asked > kept_for)
+        {
+          shared_.keeping_last_analysed = false;
+          current.keep_last_analysed (false);
+        }
       const auto stall = options_.stall_timeout;
       if (stall.count () > 0 && live
           && now - (frames ? last_frame : started) > stall)
@@ -155,6 +162,7 @@ supervisor::run ()
         }
       {
         std::lock_guard<std::mutex> guard (shared_.lock);
+        next->keep_last_analysed (shared_.keeping_last_analysed);
         shared_.current = next;
         shared_.changed.notify_all ();
       }

@@ -35,6 +35,11 @@ struct capture_shared
   std::uint64_t stalls = 0;
   /* latestframe's counts of the connections that are over. */
   element_counts closed_counts;
+  /* Whether the current connection keeps its newest analysed frame for
+   * last_analysed() (always without options.last_analysed_kept_for), and
+   * when it or last_analysed_sequence() was last called. */
+  bool keeping_last_analysed = true;
+  std::chrono::steady_clock::time_point last_analysed_asked;
 
   /* Under the lock. */
   void set_state (capture_state next)

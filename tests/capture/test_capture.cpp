@@ -249,6 +249,56 @@ TEST (Capture_Analysis, LastAnalysedIsTheNewestAnalysedFrame)
   EXPECT_EQ (reader.last_analysed_sequence (), 0u);
 }
 
+// With last_analysed_kept_for, the newest analysed frame is kept only from
+// a call of last_analysed() on and for that long after the last one: the
+// first call finds none, later ones the newest, and once nobody has asked
+// for a while the pipeline holds no frame (nothing in flight) until the
+// next call.
+TEST (Capture_Analysis, LastAnalysedIsKeptOnlyAWhileAfterTheLastCall)
+{
+  capture_options options = quick_options ();
+  options.analysis = "identity";
+  options.last_analysed_kept_for = 500ms;
+  capture camera;
+  ASSERT_TRUE (camera.open (live_320x240_30fps, options))
+      << camera.last_error ();
+  auto deadline = steady::now () + 30s;
+  while (camera.stats ().pushed < 3 && steady::now () < deadline)
+    std::this_thread::sleep_for (10ms);
+  ASSERT_GE (camera.stats ().pushed, 3u);
+  analysed_frame frame;
+  EXPECT_FALSE (camera.last_analysed (frame)) << "kept before any call";
+
+  deadline = steady::now () + 10s;
+  bool kept = false;
+  while (!(kept = camera.last_analysed (frame)) && steady::now () < deadline)
+    std::this_thread::sleep_for (50ms);
+  ASSERT_TRUE (kept) << "no frame kept after a call";
+  // Asked for more often than kept_for: kept all along.
+  for (int call = 0; call < 20; call++)
+    {
+      std::this_thread::sleep_for (50ms);
+      EXPECT_NE (camera.last_analysed_sequence (), 0u) << "call " << call;
+      EXPECT_GT (camera.stats ().in_flight_bytes, 0u) << "call " << call;
+    }
+
+  // Not asked for: let go of, so that at times no frame is in flight (a
+  // kept one always is).
+  deadline = steady::now () + 10s;
+  bool let_go = false;
+  while (!(let_go = camera.stats ().in_flight_bytes == 0)
+         && steady::now () < deadline)
+    std::this_thread::sleep_for (5ms);
+  EXPECT_TRUE (let_go) << "the frame stayed kept without calls";
+  EXPECT_FALSE (camera.last_analysed (frame)) << "kept without calls";
+  deadline = steady::now () + 10s;
+  while (!(kept = camera.last_analysed (frame)) && steady::now () < deadline)
+    std::this_thread::sleep_for (50ms);
+  EXPECT_TRUE (kept) << "no frame kept after the next call";
+  camera.release ();
+  expect_counts_hold (camera);
+}
+
 // An analysis fragment that does not parse fails open with GStreamer's
 // reason, naming the element.
 TEST (Capture_Analysis, ABadFragmentFailsOpen)

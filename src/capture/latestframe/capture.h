@@ -124,6 +124,17 @@ struct capture_options
    * last_error); reconnection, the watchdog and the figures are the same.
    * A fragment that does not parse fails open(). Empty = none. */
   std::string analysis;
+  /* With an analysis: how long after the last call of last_analysed() or
+   * last_analysed_sequence() the pipeline goes on keeping the newest
+   * analysed frame for them (0 = always, the default). Kept, that frame
+   * is one frame of memory per capture (1.3 MiB at 1280x720 I420) that a
+   * caller who asks rarely, or only while someone watches, need not pay
+   * for: once the time is over the frame is let go and none is kept, so
+   * the next call returns false (0) and keeps the frames analysed from
+   * then on; the first comes with the next analysis. Checked with the
+   * stall watchdog's count of frames (every 100 ms to 1 s), so a frame
+   * may stay kept up to that much longer. */
+  std::chrono::milliseconds last_analysed_kept_for{ 0 };
   /* open() returns at once, true unless the options are wrong, and the
    * capture connects in the background, retrying with backoff until
    * release(): for a service whose cameras may be down when it starts
@@ -305,10 +316,11 @@ public:
 
   /* With options.analysis: the newest frame the analysis passed on, with
    * its regions of interest. The pipeline keeps a reference to it anyway
-   * (its final sink's last sample, counted in flight by latestframe);
-   * only this call copies it out, converting it to BGR. False when no
-   * frame of the current connection was analysed yet, without an
-   * analysis, or when closed. Never blocks a pipeline's streaming
+   * (its final sink's last sample, counted in flight by latestframe;
+   * with options.last_analysed_kept_for, only for that long after the
+   * last call); only this call copies it out, converting it to BGR. False
+   * when no frame of the current connection was analysed (or kept) yet,
+   * without an analysis, or when closed. Never blocks a pipeline's streaming
    * thread. Thread-safe, from any thread, concurrently with read(). */
   bool last_analysed (analysed_frame &frame) const;
   /* The sequence of the frame last_analysed() would copy out now, without
