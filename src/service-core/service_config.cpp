@@ -744,6 +744,20 @@ const value_rule secret_rule
 const value_rule path_rule = { "file path", R"({"type": "string"})" };
 const value_rule bool_rule = { "true or false", R"({"type": "boolean"})" };
 
+camera_config::frame_keeping
+parse_frame_keeping (const std::string &text)
+{
+  if (text == "always")
+    return camera_config::frame_keeping::always;
+  if (text == "on-request")
+    return camera_config::frame_keeping::on_request;
+  throw std::invalid_argument (quoted (text)
+                               + ": must be always or on-request");
+}
+
+const value_rule frame_keeping_rule
+    = { "always or on-request", R"({"enum": ["always", "on-request"]})" };
+
 /* What a camera leaves out, in `defaults` or in the camera itself. */
 const config_key<camera_config> setting_keys[] = {
   { "username", secret_rule,
@@ -805,6 +819,18 @@ const config_key<camera_config> setting_keys[] = {
     [] (const config_reader &reader, const map_entry &entry,
         camera_config &camera) {
       camera.stall_timeout = reader.value (entry, parse_duration);
+    } },
+  { "snapshot-frame", frame_keeping_rule,
+    "Which frame GET /cameras/<id>/latest.jpg is made from. always: the "
+    "newest analysed frame, kept at all times (one frame of memory per "
+    "camera, 1.3 MiB at 1280x720). on-request: the newest analysed frame "
+    "only for 30 s after the camera's last request, so that a camera "
+    "nobody looks at keeps none; the first request after that answers 503 "
+    "with Retry-After: 1 and the next analysed frame is kept. Default "
+    "always.",
+    [] (const config_reader &reader, const map_entry &entry,
+        camera_config &camera) {
+      camera.snapshot_frame = reader.value (entry, parse_frame_keeping);
     } },
 };
 
@@ -1218,7 +1244,8 @@ camera_config::same_pipeline_as (const camera_config &other) const
          && password == other.password && analyses == other.analyses
          && max_age == other.max_age && decode == other.decode
          && analysis_rate == other.analysis_rate && protocols == other.protocols
-         && stall_timeout == other.stall_timeout;
+         && stall_timeout == other.stall_timeout
+         && snapshot_frame == other.snapshot_frame;
 }
 
 std::chrono::milliseconds

@@ -87,6 +87,8 @@ camera_fleet::options_of (const camera_config &camera) const
   options.username = camera.username;
   options.password = camera.password;
   options.stall_timeout = camera.stall_timeout;
+  if (camera.snapshot_frame == camera_config::frame_keeping::on_request)
+    options.last_analysed_kept_for = snapshot_frame_kept_for;
   options.memory_budget = settings_.memory_budget;
   options.memory_budget_bytes = settings_.memory_budget_bytes;
   /* Many cameras lost together (a switch, the service's host) come back

@@ -289,7 +289,8 @@ camera_snapshots::answer (const std::string &id, const std::string &query)
           {
             http_answer reply
                 = plain ("503 Service Unavailable",
-                         "camera \"" + id + "\" has no analysed frame yet");
+                         "camera \"" + id
+                             + "\" has no analysed frame (or none kept) yet");
             reply.headers.emplace_back ("Retry-After", "1");
             return reply;
           }

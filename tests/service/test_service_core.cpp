@@ -234,11 +234,15 @@ TEST (ServiceConfig_Values, EveryKeyIsRead)
   EXPECT_EQ (door.analysis_rate, 1.0);
   EXPECT_EQ (door.protocols, "tcp");
   EXPECT_EQ (door.stall_timeout, 5s);
+  EXPECT_EQ (door.snapshot_frame, camera_config::frame_keeping::on_request);
   EXPECT_EQ (door.line, 12);
   EXPECT_EQ (config.cameras[1].id, "42") << "a number is a fine id";
   EXPECT_EQ (config.cameras[1].uri, "rtspt://10.0.0.7/s");
   EXPECT_EQ (config.cameras[1].max_age, 250ms) << "from defaults";
-  EXPECT_EQ (config.cameras[1].line, 20);
+  EXPECT_EQ (config.cameras[1].snapshot_frame,
+             camera_config::frame_keeping::always)
+      << "the built-in default";
+  EXPECT_EQ (config.cameras[1].line, 21);
   EXPECT_EQ (config.cameras[2].id, "gate-B");
   EXPECT_EQ (config.cameras[2].stall_timeout, 250ms) << "an alias";
 }

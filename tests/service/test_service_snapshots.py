@@ -253,6 +253,34 @@ def test_latest_jpg_errors(running):
         assert says in body and body.count(b"\n") == 1, (query, body)
 
 
+# snapshot-frame: on-request keeps no frame until latest.jpg is asked for:
+# the first request, after frames were analysed, is 503 with Retry-After: 1
+# and a reason; the next analysed frame is kept and answered (the letting
+# go 30 s after the last request is the capture's, tested in
+# Capture_Analysis.LastAnalysedIsKeptOnlyAWhileAfterTheLastCall).
+def test_snapshot_frame_on_request(broker, cameras, services, workdir):
+    config = workdir / "cameras.yaml"
+    write_config(config, broker.port,
+                 [("asked", cameras(1)[0].url,
+                   {"snapshot-frame": "on-request"})])
+    service = services(config)
+    wait_streaming(service)
+    port = service.metrics_port
+    status, headers, body = get(port, "/cameras/asked/latest.jpg")
+    assert status == 503, body
+    assert headers["Retry-After"] == "1"
+    assert b"none kept" in body, body
+    answered = {}
+
+    def kept():
+        answered["status"], _, answered["body"] = get(
+            port, "/cameras/asked/latest.jpg")
+        return answered["status"] == 200
+
+    wait_for(kept, 10, lambda: f"latest.jpg kept: {answered}")
+    assert decoded(answered["body"]).shape == (120, 160, 3)
+
+
 def next_listing(service, after=None, deadline=10):
     """The body of /api/cameras once the service refreshed it (it does each
     second): the first body that differs from `after` (a body, or None for

@@ -151,6 +151,15 @@ struct camera_config
   std::string protocols = "tcp";
   /* 0 = no stall watchdog. */
   std::chrono::milliseconds stall_timeout{ 5000 };
+  /* The newest analysed frame, which GET latest.jpg is made from: kept
+   * always, or only for snapshot_frame_kept_for after the camera's last
+   * request (on_request), so that a camera nobody looks at keeps none. */
+  enum class frame_keeping
+  {
+    always,
+    on_request,
+  };
+  frame_keeping snapshot_frame = frame_keeping::always;
   /* Where the camera's entry starts in its file (1-based): for the
    * service's own messages about this camera, e.g. an analyses fragment
    * gst_parse refuses. 0 = not from a file. */
@@ -160,6 +169,12 @@ struct camera_config
    * is equal (a camera that only moved in the file is unchanged). */
   bool same_pipeline_as (const camera_config &other) const;
 };
+
+/* How long a camera with snapshot-frame: on-request keeps its newest
+ * analysed frame after a request for latest.jpg: the page asks each
+ * second, and a tab hidden for less than this still has its pictures at
+ * once when shown again. */
+inline constexpr std::chrono::seconds snapshot_frame_kept_for{ 30 };
 
 struct service_config
 {
