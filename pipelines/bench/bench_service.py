@@ -27,7 +27,7 @@ less than half its rate.
   bench_service.py --service PROGRAM --testcam PROGRAM [--cameras 1,4,8,16]
                    [--seconds 30] [--warmup 10] [--rate 1] [--decode key-units]
                    [--analyses "cvmotion analysis-width=320"] [--in-phase]
-                   [--page [--page-cameras 1,8]] [--peer ffmpeg]
+                   [--page [--page-cameras 1,8]] [--peer ffmpeg] [--on-request]
                    [--width 1280 --height 720 --fps 30] [--out DIR]
 """
 import argparse
@@ -54,7 +54,8 @@ import publish  # noqa: E402  (beside this file)
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 # What docs/benchmarks.md calls each kind of run: its section's markers.
-SECTIONS = {"density": "7", "page": "7-page", "peer": "7-peer"}
+SECTIONS = {"density": "7", "page": "7-page", "peer": "7-peer",
+            "on-request": "7-on-request"}
 # How the cameras of a run are served, unless --in-phase.
 OUT_OF_PHASE = "N streams, key units spread over the GOP (latestframe-testcam --mounts=N)"
 
@@ -319,9 +320,11 @@ def service_process(wrapper, program):
     return None
 
 
-def run_service(args, count, urls, broker, ages, camera, workdir, wrap=(), window=None):
+def run_service(args, count, urls, broker, ages, camera, workdir, wrap=(), window=None,
+                snapshot_frame="always"):
     """The service with `count` cameras reading `urls`, measured over one
-    window once every camera streams and the warm-up is over. `wrap`: a
+    window once every camera streams and the warm-up is over, its cameras'
+    snapshot-frame set to `snapshot_frame`. `wrap`: a
     command the service runs under (heaptrack -o FILE); the service's own
     process is measured and stopped, the wrapper waited for. `window`:
     called with the service's pid, returns a context manager held over the
@@ -332,7 +335,8 @@ def run_service(args, count, urls, broker, ages, camera, workdir, wrap=(), windo
              "health: { interval: 5s }",
              f"memory-budget: {args.budget}",
              f"defaults: {{ analyses: \"{args.analyses}\", decode: {args.decode}, "
-             f"analysis-rate: {args.rate}, max-age: 0, stall-timeout: 10s }}",
+             f"analysis-rate: {args.rate}, max-age: 0, stall-timeout: 10s, "
+             f"snapshot-frame: {snapshot_frame} }}",
              "cameras:"]
     for camera_id, url in zip(ids, urls):
         lines += [f"  - id: {camera_id}", f"    uri: {url}"]
@@ -490,6 +494,36 @@ def page_table(rows):
     return lines
 
 
+def on_request_table(rows):
+    """Each service with its cameras' snapshot-frame: always (the default)
+    beside the same service run right after with on-request, where no
+    camera keeps a frame for latest.jpg while nobody asks."""
+    lines = ["| cameras | RSS MiB: always / on-request | CPU % per camera: always / on-request "
+             "| frames held MiB: always / on-request |",
+             "| ---: | ---: | ---: | ---: |"]
+    pairs = []
+    for row in rows:
+        other = row.get("on_request")
+        if other is None or "error" in row:
+            continue
+        n = row["cameras"]
+        if "error" in other:
+            lines.append(f"| {n} | {row['rss_mib']:.1f} / {other['error']} | | |")
+            continue
+        pairs.append((n, row["rss_mib"], other["rss_mib"]))
+        lines.append(
+            f"| {n} | {row['rss_mib']:.1f} / {other['rss_mib']:.1f} "
+            f"| {row['cpu_percent'] / n:.2f} / {other['cpu_percent'] / n:.2f} "
+            f"| {row['budget_used_mib']:.1f} / {other['budget_used_mib']:.1f} |")
+    if len(pairs) >= 2:
+        counts = [n for n, _, _ in pairs]
+        always_c, always_d = fit(counts, [a for _, a, _ in pairs])
+        asked_c, asked_d = fit(counts, [b for _, _, b in pairs])
+        lines += ["", f"Fit: RSS = {always_c:.1f} + {always_d:.2f} x N MiB with always; "
+                      f"{asked_c:.1f} + {asked_d:.2f} x N MiB with on-request."]
+    return lines
+
+
 def peer_table(rows):
     lines = ["| cameras | service CPU % per camera | ffmpeg CPU % per camera "
              "| service RSS MiB | ffmpeg RSS MiB (sum) "
@@ -570,6 +604,8 @@ def main():
                         help="the counts of cameras --page applies to (default: all)")
     parser.add_argument("--peer", choices=["ffmpeg"],
                         help="also run the same cameras as one ffmpeg process each")
+    parser.add_argument("--on-request", action="store_true",
+                        help="measure each service again with snapshot-frame: on-request")
     parser.add_argument("--out", default="out/bench-service")
     publish.add_arguments(parser, "./pipelines/bench-service.sh")
     args = parser.parse_args()
@@ -578,8 +614,9 @@ def main():
                          if args.page_cameras else counts)
     if args.page and headless_chromium.missing():
         raise SystemExit(f"--page: {headless_chromium.missing()}")
-    if args.publish and args.page and args.peer:
-        raise SystemExit("--publish: --page and --peer go to sections of their own; one at a time")
+    if args.publish and sum(map(bool, (args.page, args.peer, args.on_request))) > 1:
+        raise SystemExit("--publish: --page, --peer and --on-request go to sections of their "
+                         "own; one at a time")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -592,6 +629,9 @@ def main():
             row = run_service(args, count, urls, broker, ages, camera, Path(folder))
             if args.peer == "ffmpeg":
                 row["ffmpeg"] = run_ffmpeg(args, count, urls, Path(folder))
+            if args.on_request:
+                row["on_request"] = run_service(args, count, urls, broker, ages, camera,
+                                                Path(folder), snapshot_frame="on-request")
             rows.append(row)
             print(json.dumps(row), flush=True)
 
@@ -613,6 +653,11 @@ def main():
                       "-i URL -vf fps=1 -f null -` per camera, run right after the service "
                       "on the same cameras; CPU and RSS summed over its processes:",
                   "", *peer_table(rows)]
+    if args.on_request:
+        table += ["", "The same service run again right after each with its cameras' "
+                      "`snapshot-frame: on-request` (nobody asks for latest.jpg, so no camera "
+                      "keeps its newest analysed frame):",
+                  "", *on_request_table(rows)]
     failed = False
     for row in rows:
         if "error" in row or row["analysed_min"] < 0.5 * args.rate:
@@ -631,12 +676,15 @@ def main():
             failed = True
         if "error" in row.get("ffmpeg", {}):
             failed = True
+        if "error" in row.get("on_request", {}):
+            failed = True
     text = "\n".join(table) + "\n"
     (out / "service-density.md").write_text(text)
     (out / "service-density.json").write_text(json.dumps(rows, indent=1) + "\n")
     print(text)
     if args.publish:
-        kind = "page" if args.page else "peer" if args.peer else "density"
+        kind = ("page" if args.page else "peer" if args.peer
+                else "on-request" if args.on_request else "density")
         publish.publish(SECTIONS[kind], table, args.command, args.publish)
     return 1 if failed else 0
 
