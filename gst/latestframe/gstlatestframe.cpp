@@ -105,6 +105,7 @@
 #include "latestframe/key_unit_marking.h"
 #include "latestframe/nal_units.h"
 #include "latestframe/thread_annotations.h"
+#include "lazypool.h"
 #include "miniobject.h"
 
 #include <gst/video/video.h>
@@ -1804,10 +1805,37 @@ frames_kept_from_pool (GstLatestFrame *self)
   return max_frames == 0 ? 0 : max_frames + 1;
 }
 
+/* With no pool proposed downstream: for raw video when upstream wants a
+ * pool, a lazy one (lazypool.h) with room for `kept` frames, so that a
+ * software decoder allocates the frames in use and none ahead; else none,
+ * with the need alone (upstream makes its pool, sized from the caps). */
+static void
+propose_pool (GstQuery *query, guint kept)
+{
+  GstCaps *caps = NULL;
+  gboolean need_pool = FALSE;
+  gst_query_parse_allocation (query, &caps, &need_pool);
+  GstVideoInfo info;
+  if (!need_pool || !caps || !gst_video_info_from_caps (&info, caps))
+    {
+      gst_query_add_allocation_pool (query, NULL, 0, kept, 0);
+      return;
+    }
+  const guint size = static_cast<guint> (GST_VIDEO_INFO_SIZE (&info));
+  GstBufferPool *pool = latestframe::lazy_video_buffer_pool_new ();
+  GstStructure *config = gst_buffer_pool_get_config (pool);
+  gst_buffer_pool_config_set_params (config, caps, size, kept, 0);
+  /* Upstream adds the video meta and alignment it needs to this config
+   * when it takes the pool, as downstream's answer lets it. */
+  gst_buffer_pool_set_config (pool, config);
+  gst_query_add_allocation_pool (query, pool, size, kept, 0);
+  gst_object_unref (pool);
+}
+
 /* Upstream pools are never starved by the frames this element keeps:
  * every pool proposed in the answered ALLOCATION query gets room for them
  * (min buffers, and max where the pool is bounded); with no pool proposed,
- * one without an allocator of its own carries the need. */
+ * the element proposes one with that room (propose_pool). */
 static void
 reserve_room_in_pools (GstLatestFrame *self, GstQuery *query)
 {
@@ -1828,8 +1856,7 @@ reserve_room_in_pools (GstLatestFrame *self, GstQuery *query)
         gst_object_unref (pool);
     }
   if (pools == 0)
-    /* Upstream picks the size from the caps. */
-    gst_query_add_allocation_pool (query, NULL, 0, kept, 0);
+    propose_pool (query, kept);
   GST_DEBUG_OBJECT (self, "allocation: room for %u more frames in %u pools",
                     kept, MAX (pools, 1u));
 }

@@ -618,6 +618,89 @@ GST_START_TEST (test_bounded_upstream_pool_never_starves)
 }
 GST_END_TEST;
 
+/* An allocator that counts what it allocates (system memory). */
+typedef struct
+{
+  GstAllocator parent;
+  gint allocations;
+} CountingAllocator;
+
+typedef struct
+{
+  GstAllocatorClass parent_class;
+} CountingAllocatorClass;
+
+G_DEFINE_TYPE (CountingAllocator, counting_allocator, GST_TYPE_ALLOCATOR)
+
+static GstMemory *
+counting_alloc (GstAllocator *allocator, gsize size,
+                GstAllocationParams *params)
+{
+  g_atomic_int_inc (&((CountingAllocator *)allocator)->allocations);
+  return gst_allocator_alloc (NULL, size, params);
+}
+
+static void
+counting_allocator_class_init (CountingAllocatorClass *klass)
+{
+  GST_ALLOCATOR_CLASS (klass)->alloc = counting_alloc;
+}
+
+static void
+counting_allocator_init (CountingAllocator *self)
+{
+  (void)self;
+}
+
+/* Steps: nothing downstream proposes a pool; ask for raw video frames with
+ * a pool; give latestframe's pool a counting allocator; start it; acquire
+ * a frame, release it, acquire again, then one more while holding it.
+ * Invariant: the proposed pool has the room latestframe keeps (min-buffers,
+ * unbounded) and allocates nothing when started: only frames in use. */
+GST_START_TEST (test_proposed_pool_allocates_only_frames_in_use)
+{
+  GstHarness *h = new_harness ("max-size-buffers=1");
+  GstCaps *caps = gst_caps_from_string (VIDEO_CAPS);
+  GstQuery *query = gst_query_new_allocation (caps, TRUE);
+  gst_caps_unref (caps);
+  fail_unless (gst_pad_peer_query (h->srcpad, query));
+  fail_unless_equals_int (gst_query_get_n_allocation_pools (query), 1);
+  GstBufferPool *pool = NULL;
+  guint size, min, max;
+  gst_query_parse_nth_allocation_pool (query, 0, &pool, &size, &min, &max);
+  gst_query_unref (query);
+  fail_unless (pool != NULL, "no pool proposed");
+  fail_unless (min >= 2, "room for %u frames", min);
+  fail_unless_equals_int (max, 0);
+
+  CountingAllocator *counting = (CountingAllocator *)gst_object_ref_sink (
+      g_object_new (counting_allocator_get_type (), NULL));
+  GstStructure *config = gst_buffer_pool_get_config (pool);
+  gst_buffer_pool_config_set_allocator (config, GST_ALLOCATOR (counting),
+                                        NULL);
+  fail_unless (gst_buffer_pool_set_config (pool, config));
+  fail_unless (gst_buffer_pool_set_active (pool, TRUE));
+  fail_unless_equals_int (g_atomic_int_get (&counting->allocations), 0);
+  GstBuffer *frame = NULL, *another = NULL;
+  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &frame, NULL),
+                          GST_FLOW_OK);
+  fail_unless_equals_int (g_atomic_int_get (&counting->allocations), 1);
+  gst_buffer_unref (frame);
+  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &frame, NULL),
+                          GST_FLOW_OK);
+  fail_unless_equals_int (g_atomic_int_get (&counting->allocations), 1);
+  fail_unless_equals_int (
+      gst_buffer_pool_acquire_buffer (pool, &another, NULL), GST_FLOW_OK);
+  fail_unless_equals_int (g_atomic_int_get (&counting->allocations), 2);
+  gst_buffer_unref (frame);
+  gst_buffer_unref (another);
+  fail_unless (gst_buffer_pool_set_active (pool, FALSE));
+  gst_object_unref (pool);
+  gst_object_unref (counting);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 /* Steps: stats-interval=20 ms, a memory budget; push a frame; wait for the
  * element message on the bus.
  * Invariant: the message is the stats structure, with every documented
@@ -690,6 +773,7 @@ accounting_suite (void)
   tcase_add_test (tc, test_no_limit_at_all_warns_once);
   tcase_add_test (tc, test_budget_smaller_than_a_frame_warns_once);
   tcase_add_test (tc, test_bounded_upstream_pool_never_starves);
+  tcase_add_test (tc, test_proposed_pool_allocates_only_frames_in_use);
   tcase_add_test (tc, test_stats_structure_and_message);
   return s;
 }
