@@ -422,21 +422,42 @@ host_name ()
   return name;
 }
 
-/* glibc hands threads arenas of their own (up to 8 per core), and each
- * arena keeps the memory of the frames freed into it for later allocations
- * from that arena rather than giving it back. With 8 threads per camera
- * that is free memory held in many places; two arenas measured 6 to 20
- * MiB less at 8 cameras (issue 27's runs) and no more CPU. Called
- * before any thread exists; a MALLOC_ARENA_MAX (or glibc.malloc.arena_max
- * tunable) the user set is left to glibc. */
-void
-cap_malloc_arenas ()
+/* Whether the user set this malloc setting: by its environment variable
+ * or its GLIBC_TUNABLES name. */
+bool
+malloc_setting_given (const char *variable, const char *tunable)
 {
   const char *tunables = std::getenv ("GLIBC_TUNABLES");
-  if (std::getenv ("MALLOC_ARENA_MAX")
-      || (tunables && std::strstr (tunables, "glibc.malloc.arena_max")))
-    return;
-  mallopt (M_ARENA_MAX, 2);
+  return std::getenv (variable)
+         || (tunables && std::strstr (tunables, tunable));
+}
+
+/* glibc's malloc, set for many pipelines that each decode a frame now and
+ * then (issue 27's runs); each setting the user gave is left to glibc.
+ * Called before any thread exists.
+ *   - Arenas: glibc hands threads arenas of their own (up to 8 per core),
+ *     and each arena keeps the memory of the frames freed into it for
+ *     later allocations from that arena rather than giving it back. With 8
+ *     threads per camera that is free memory held in many places; two
+ *     arenas measured 6 to 20 MiB less at 8 cameras and no more CPU.
+ *   - Frames from the arenas, and free memory kept up to 16 MiB: a
+ *     camera's decoder frees its frame after each key unit (lazypool.h)
+ *     for the next camera's to use. By default glibc gives the top of an
+ *     arena back to the system as soon as 2 frames' worth is free there,
+ *     and the next frame then faults its pages in again: at one camera
+ *     with snapshot-frame: on-request that cost 1.3 % of a core more, all
+ *     gone with these two settings (benchmarks 7.4). */
+void
+tune_malloc ()
+{
+  if (!malloc_setting_given ("MALLOC_ARENA_MAX", "glibc.malloc.arena_max"))
+    mallopt (M_ARENA_MAX, 2);
+  if (!malloc_setting_given ("MALLOC_MMAP_THRESHOLD_",
+                             "glibc.malloc.mmap_threshold"))
+    mallopt (M_MMAP_THRESHOLD, 4 << 20);
+  if (!malloc_setting_given ("MALLOC_TRIM_THRESHOLD_",
+                             "glibc.malloc.trim_threshold"))
+    mallopt (M_TRIM_THRESHOLD, 16 << 20);
 }
 
 } // namespace
@@ -444,7 +465,7 @@ cap_malloc_arenas ()
 int
 main (int argc, char **argv)
 {
-  cap_malloc_arenas ();
+  tune_malloc ();
   gchar *config_path = nullptr, *shard_flag = nullptr, *shards_flag = nullptr,
         *publisher = nullptr;
   gint metrics_port = -1;

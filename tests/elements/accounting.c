@@ -652,14 +652,13 @@ counting_allocator_init (CountingAllocator *self)
   (void)self;
 }
 
-/* Steps: nothing downstream proposes a pool; ask for raw video frames with
- * a pool; give latestframe's pool a counting allocator; start it; acquire
- * a frame, release it, acquire again, then one more while holding it.
- * Invariant: the proposed pool has the room latestframe keeps (min-buffers,
- * unbounded) and allocates nothing when started: only frames in use. */
-GST_START_TEST (test_proposed_pool_allocates_only_frames_in_use)
+/* latestframe's answer when nothing downstream proposes a pool, for raw
+ * video with a pool wanted: its pool, checked to have the room latestframe
+ * keeps (min-buffers, unbounded), set to allocate with `counting` and
+ * started. */
+static GstBufferPool *
+proposed_pool_counting (GstHarness *h, CountingAllocator *counting)
 {
-  GstHarness *h = new_harness ("max-size-buffers=1");
   GstCaps *caps = gst_caps_from_string (VIDEO_CAPS);
   GstQuery *query = gst_query_new_allocation (caps, TRUE);
   gst_caps_unref (caps);
@@ -672,28 +671,78 @@ GST_START_TEST (test_proposed_pool_allocates_only_frames_in_use)
   fail_unless (pool != NULL, "no pool proposed");
   fail_unless (min >= 2, "room for %u frames", min);
   fail_unless_equals_int (max, 0);
-
-  CountingAllocator *counting = (CountingAllocator *)gst_object_ref_sink (
-      g_object_new (counting_allocator_get_type (), NULL));
   GstStructure *config = gst_buffer_pool_get_config (pool);
   gst_buffer_pool_config_set_allocator (config, GST_ALLOCATOR (counting),
                                         NULL);
   fail_unless (gst_buffer_pool_set_config (pool, config));
   fail_unless (gst_buffer_pool_set_active (pool, TRUE));
-  fail_unless_equals_int (g_atomic_int_get (&counting->allocations), 0);
-  GstBuffer *frame = NULL, *another = NULL;
-  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &frame, NULL),
+  return pool;
+}
+
+static CountingAllocator *
+counting_allocator_new (void)
+{
+  return (CountingAllocator *)gst_object_ref_sink (
+      g_object_new (counting_allocator_get_type (), NULL));
+}
+
+static gint
+allocations (CountingAllocator *counting)
+{
+  return g_atomic_int_get (&counting->allocations);
+}
+
+static GstBuffer *
+acquire (GstBufferPool *pool)
+{
+  GstBuffer *buffer = NULL;
+  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &buffer, NULL),
                           GST_FLOW_OK);
-  fail_unless_equals_int (g_atomic_int_get (&counting->allocations), 1);
+  return buffer;
+}
+
+/* Steps: latestframe's pool (proposed_pool_counting); acquire a frame,
+ * release it, acquire again at once, then one more while holding it.
+ * Invariant: started, the pool has allocated nothing; then only the frames
+ * in use, and a frame released between frequent ones is used again. */
+GST_START_TEST (test_proposed_pool_allocates_only_frames_in_use)
+{
+  GstHarness *h = new_harness ("max-size-buffers=1");
+  CountingAllocator *counting = counting_allocator_new ();
+  GstBufferPool *pool = proposed_pool_counting (h, counting);
+  fail_unless_equals_int (allocations (counting), 0);
+  GstBuffer *frame = acquire (pool);
+  fail_unless_equals_int (allocations (counting), 1);
   gst_buffer_unref (frame);
-  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &frame, NULL),
-                          GST_FLOW_OK);
-  fail_unless_equals_int (g_atomic_int_get (&counting->allocations), 1);
-  fail_unless_equals_int (
-      gst_buffer_pool_acquire_buffer (pool, &another, NULL), GST_FLOW_OK);
-  fail_unless_equals_int (g_atomic_int_get (&counting->allocations), 2);
+  frame = acquire (pool);
+  fail_unless_equals_int (allocations (counting), 1);
+  GstBuffer *another = acquire (pool);
+  fail_unless_equals_int (allocations (counting), 2);
   gst_buffer_unref (frame);
   gst_buffer_unref (another);
+  fail_unless (gst_buffer_pool_set_active (pool, FALSE));
+  gst_object_unref (pool);
+  gst_object_unref (counting);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* Steps: latestframe's pool (proposed_pool_counting); acquire a frame and
+ * release it; 300 ms later acquire (the same) one and release it; acquire
+ * again.
+ * Invariant: a frame acquired more than 250 ms after the one before is
+ * freed when released, not kept: the next frame is allocated anew. */
+GST_START_TEST (test_proposed_pool_keeps_no_frame_between_rare_ones)
+{
+  GstHarness *h = new_harness ("max-size-buffers=1");
+  CountingAllocator *counting = counting_allocator_new ();
+  GstBufferPool *pool = proposed_pool_counting (h, counting);
+  gst_buffer_unref (acquire (pool));
+  g_usleep (300 * G_TIME_SPAN_MILLISECOND);
+  gst_buffer_unref (acquire (pool));
+  fail_unless_equals_int (allocations (counting), 1);
+  gst_buffer_unref (acquire (pool));
+  fail_unless_equals_int (allocations (counting), 2);
   fail_unless (gst_buffer_pool_set_active (pool, FALSE));
   gst_object_unref (pool);
   gst_object_unref (counting);
@@ -774,6 +823,7 @@ accounting_suite (void)
   tcase_add_test (tc, test_budget_smaller_than_a_frame_warns_once);
   tcase_add_test (tc, test_bounded_upstream_pool_never_starves);
   tcase_add_test (tc, test_proposed_pool_allocates_only_frames_in_use);
+  tcase_add_test (tc, test_proposed_pool_keeps_no_frame_between_rare_ones);
   tcase_add_test (tc, test_stats_structure_and_message);
   return s;
 }
