@@ -1805,8 +1805,8 @@ frames_kept_from_pool (GstLatestFrame *self)
   return max_frames == 0 ? 0 : max_frames + 1;
 }
 
-/* With no pool proposed downstream: for raw video when upstream wants a
- * pool, a lazy one (lazypool.h) with room for `kept` frames, so that a
+/* With no pool proposed downstream: for raw video in system memory when
+ * upstream wants a pool, a lazy one (lazypool.h) with room for `kept` frames, so that a
  * software decoder allocates the frames in use and none ahead; else none,
  * with the need alone (upstream makes its pool, sized from the caps). */
 static void
@@ -1815,8 +1815,20 @@ propose_pool (GstQuery *query, guint kept)
   GstCaps *caps = NULL;
   gboolean need_pool = FALSE;
   gst_query_parse_allocation (query, &caps, &need_pool);
+  /* Raw video only (gst_video_info_from_caps() takes encoded video too,
+   * with no size), in system memory: frames in other memory (DMABuf, GL,
+   * CUDA) come from their own pools. */
+  const bool raw_in_system_memory
+      = caps && !gst_caps_is_empty (caps)
+        && gst_structure_has_name (gst_caps_get_structure (caps, 0),
+                                   "video/x-raw")
+        && (!gst_caps_get_features (caps, 0)
+            || gst_caps_features_is_equal (
+                gst_caps_get_features (caps, 0),
+                GST_CAPS_FEATURES_MEMORY_SYSTEM_MEMORY));
   GstVideoInfo info;
-  if (!need_pool || !caps || !gst_video_info_from_caps (&info, caps))
+  if (!need_pool || !raw_in_system_memory
+      || !gst_video_info_from_caps (&info, caps))
     {
       gst_query_add_allocation_pool (query, NULL, 0, kept, 0);
       return;

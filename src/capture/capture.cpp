@@ -78,7 +78,8 @@ struct capture::impl
   /* The current session's newest analysed sample (null when none), and
    * that session in `from`, for its sequence base and clock. A call, so
    * with options.last_analysed_kept_for the frames analysed from now on
-   * are kept again if they were not. */
+   * are kept again if they were not: this call then has none (a frame the
+   * sink stored as it was let go of is not the newest). */
   detail::sample_ptr
   last_analysed_sample (std::shared_ptr<detail::session> &from)
   {
@@ -91,6 +92,7 @@ struct capture::impl
           shared.keeping_last_analysed = true;
           if (from)
             from->keep_last_analysed (true);
+          return nullptr;
         }
     }
     return from ? from->last_analysed () : nullptr;

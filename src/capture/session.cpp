@@ -278,6 +278,13 @@ session::keep_last_analysed (bool keep)
                   static_cast<gboolean> (keep), NULL);
 }
 
+void
+session::let_go_of_last_analysed ()
+{
+  keep_last_analysed (true);
+  keep_last_analysed (false);
+}
+
 std::int64_t
 session::unix_time_of (GstClockTime running_time) const
 {

@@ -97,6 +97,9 @@ public:
    * last_analysed() (it does when built); not keeping it lets go of the
    * one kept. */
   void keep_last_analysed (bool keep);
+  /* Not keeping it: lets go of a frame stored anyway (enable-last-sample
+   * switched on and off again). */
+  void let_go_of_last_analysed ();
   /* A running time of this pipeline as Unix time on this host's clock,
    * ns; -1 without a clock (not playing) or a valid time. */
   std::int64_t unix_time_of (GstClockTime running_time) const;

@@ -99,6 +99,11 @@ supervisor::watch (session &current, std::string &error)
           shared_.keeping_last_analysed = false;
           current.keep_last_analysed (false);
         }
+      else if (!shared_.keeping_last_analysed && current.last_analysed ())
+        /* basesink reads enable-last-sample before it takes its lock to
+         * store the sample: one rendered as keeping ended may have been
+         * stored after the sample was cleared. */
+        current.let_go_of_last_analysed ();
       const auto stall = options_.stall_timeout;
       if (stall.count () > 0 && live
           && now - (frames ? last_frame : started) > stall)

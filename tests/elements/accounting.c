@@ -750,6 +750,35 @@ GST_START_TEST (test_proposed_pool_keeps_no_frame_between_rare_ones)
 }
 GST_END_TEST;
 
+/* Steps: nothing downstream proposes a pool; ask for raw video in GL
+ * memory, then for encoded video, each with a pool.
+ * Invariant: no system-memory pool is proposed for them, only the room
+ * latestframe keeps (upstream makes its own pool). */
+GST_START_TEST (test_no_pool_proposed_for_other_memory_or_encoded_caps)
+{
+  GstHarness *h = new_harness ("max-size-buffers=1");
+  const gchar *const kinds[] = {
+    "video/x-raw(memory:GLMemory),format=RGBA,width=4,height=4",
+    "video/x-h264,stream-format=byte-stream,alignment=au",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (kinds); i++)
+    {
+      GstCaps *caps = gst_caps_from_string (kinds[i]);
+      GstQuery *query = gst_query_new_allocation (caps, TRUE);
+      gst_caps_unref (caps);
+      fail_unless (gst_pad_peer_query (h->srcpad, query));
+      fail_unless_equals_int (gst_query_get_n_allocation_pools (query), 1);
+      GstBufferPool *pool = NULL;
+      guint min = 0;
+      gst_query_parse_nth_allocation_pool (query, 0, &pool, NULL, &min, NULL);
+      gst_query_unref (query);
+      fail_unless (pool == NULL, "a pool proposed for %s", kinds[i]);
+      fail_unless (min >= 2, "room for %u frames for %s", min, kinds[i]);
+    }
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 /* Steps: stats-interval=20 ms, a memory budget; push a frame; wait for the
  * element message on the bus.
  * Invariant: the message is the stats structure, with every documented
@@ -824,6 +853,7 @@ accounting_suite (void)
   tcase_add_test (tc, test_bounded_upstream_pool_never_starves);
   tcase_add_test (tc, test_proposed_pool_allocates_only_frames_in_use);
   tcase_add_test (tc, test_proposed_pool_keeps_no_frame_between_rare_ones);
+  tcase_add_test (tc, test_no_pool_proposed_for_other_memory_or_encoded_caps);
   tcase_add_test (tc, test_stats_structure_and_message);
   return s;
 }
