@@ -1816,10 +1816,10 @@ propose_pool (GstQuery *query, guint kept)
   gboolean need_pool = FALSE;
   gst_query_parse_allocation (query, &caps, &need_pool);
   /* Raw video only (gst_video_info_from_caps() takes encoded video too,
-   * with no size), in system memory: frames in other memory (DMABuf, GL,
-   * CUDA) come from their own pools. */
+   * with no size; ANY caps have no structure), in system memory: frames in
+   * other memory (DMABuf, GL, CUDA) come from their own pools. */
   const bool raw_in_system_memory
-      = caps && !gst_caps_is_empty (caps)
+      = caps && gst_caps_get_size (caps) > 0
         && gst_structure_has_name (gst_caps_get_structure (caps, 0),
                                    "video/x-raw")
         && (!gst_caps_get_features (caps, 0)

@@ -751,7 +751,7 @@ GST_START_TEST (test_proposed_pool_keeps_no_frame_between_rare_ones)
 GST_END_TEST;
 
 /* Steps: nothing downstream proposes a pool; ask for raw video in GL
- * memory, then for encoded video, each with a pool.
+ * memory, for encoded video, then with ANY caps, each with a pool.
  * Invariant: no system-memory pool is proposed for them, only the room
  * latestframe keeps (upstream makes its own pool). */
 GST_START_TEST (test_no_pool_proposed_for_other_memory_or_encoded_caps)
@@ -760,6 +760,7 @@ GST_START_TEST (test_no_pool_proposed_for_other_memory_or_encoded_caps)
   const gchar *const kinds[] = {
     "video/x-raw(memory:GLMemory),format=RGBA,width=4,height=4",
     "video/x-h264,stream-format=byte-stream,alignment=au",
+    "ANY",
   };
   for (guint i = 0; i < G_N_ELEMENTS (kinds); i++)
     {
