@@ -744,19 +744,39 @@ const value_rule secret_rule
 const value_rule path_rule = { "file path", R"({"type": "string"})" };
 const value_rule bool_rule = { "true or false", R"({"type": "boolean"})" };
 
+/* snapshot-frame's values, by their names in the file, in the enum's
+ * order: the parser, the reference's words and the schema read this one
+ * list. */
+constexpr const char *frame_keeping_names[] = { "always", "on-request" };
+
 camera_config::frame_keeping
 parse_frame_keeping (const std::string &text)
 {
-  if (text == "always")
-    return camera_config::frame_keeping::always;
-  if (text == "on-request")
-    return camera_config::frame_keeping::on_request;
-  throw std::invalid_argument (quoted (text)
-                               + ": must be always or on-request");
+  for (std::size_t i = 0; i < std::size (frame_keeping_names); i++)
+    if (text == frame_keeping_names[i])
+      return static_cast<camera_config::frame_keeping> (i);
+  throw std::invalid_argument (quoted (text) + ": must be "
+                               + list_of (frame_keeping_names, " or "));
 }
 
+const std::string frame_keeping_words = list_of (frame_keeping_names, " or ");
+const std::string frame_keeping_schema
+    = "{\"enum\": "
+      + json_list ({ std::begin (frame_keeping_names),
+                     std::end (frame_keeping_names) })
+      + "}";
 const value_rule frame_keeping_rule
-    = { "always or on-request", R"({"enum": ["always", "on-request"]})" };
+    = { frame_keeping_words.c_str (), frame_keeping_schema.c_str () };
+const std::string frame_keeping_meaning
+    = "Which frame GET /cameras/<id>/latest.jpg is made from. always: the "
+      "newest analysed frame, kept at all times (one frame of memory per "
+      "camera, 1.3 MiB at 1280x720). on-request: the newest analysed frame "
+      "only for "
+      + std::to_string (snapshot_frame_kept_for.count ())
+      + " s after the camera's last request, so that a camera nobody looks "
+        "at keeps none; the first request after that answers 503 with "
+        "Retry-After: 1 and the next analysed frame is kept. Default "
+      + frame_keeping_names[0] + ".";
 
 /* What a camera leaves out, in `defaults` or in the camera itself. */
 const config_key<camera_config> setting_keys[] = {
@@ -820,14 +840,7 @@ const config_key<camera_config> setting_keys[] = {
         camera_config &camera) {
       camera.stall_timeout = reader.value (entry, parse_duration);
     } },
-  { "snapshot-frame", frame_keeping_rule,
-    "Which frame GET /cameras/<id>/latest.jpg is made from. always: the "
-    "newest analysed frame, kept at all times (one frame of memory per "
-    "camera, 1.3 MiB at 1280x720). on-request: the newest analysed frame "
-    "only for 30 s after the camera's last request, so that a camera "
-    "nobody looks at keeps none; the first request after that answers 503 "
-    "with Retry-After: 1 and the next analysed frame is kept. Default "
-    "always.",
+  { "snapshot-frame", frame_keeping_rule, frame_keeping_meaning.c_str (),
     [] (const config_reader &reader, const map_entry &entry,
         camera_config &camera) {
       camera.snapshot_frame = reader.value (entry, parse_frame_keeping);

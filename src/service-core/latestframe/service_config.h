@@ -156,7 +156,7 @@ struct camera_config
    * request (on_request), so that a camera nobody looks at keeps none. */
   enum class frame_keeping
   {
-    always,
+    always, /* the file's names: service_config.cpp, in this order */
     on_request,
   };
   frame_keeping snapshot_frame = frame_keeping::always;
