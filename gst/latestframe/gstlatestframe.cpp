@@ -1930,11 +1930,10 @@ key_unit_reading_of (GstCaps *caps)
   if (!structure)
     return std::nullopt;
   lf::video_codec codec;
-  std::size_t length_size_at;
   if (gst_structure_has_name (structure, "video/x-h264"))
-    codec = lf::video_codec::h264, length_size_at = 4;
+    codec = lf::video_codec::h264;
   else if (gst_structure_has_name (structure, "video/x-h265"))
-    codec = lf::video_codec::h265, length_size_at = 21;
+    codec = lf::video_codec::h265;
   else
     return std::nullopt;
   lf::nal_framing framing;
@@ -1949,9 +1948,10 @@ key_unit_reading_of (GstCaps *caps)
       && gst_structure_get (structure, "codec_data", GST_TYPE_BUFFER,
                             &codec_data, NULL))
     {
-      guint8 byte;
-      if (gst_buffer_extract (codec_data, length_size_at, &byte, 1) == 1)
-        framing.length_size = static_cast<std::uint8_t> ((byte & 0x3) + 1);
+      std::array<guint8, lf::codec_data_bytes_read> head;
+      const gsize size
+          = gst_buffer_extract (codec_data, 0, head.data (), head.size ());
+      framing.length_size = lf::nal_length_size (codec, head.data (), size);
       gst_buffer_unref (codec_data);
     }
   return std::make_pair (codec, framing);

@@ -119,4 +119,14 @@ is_random_access_unit (video_codec codec, nal_framing framing,
   return false;
 }
 
+std::uint8_t
+nal_length_size (video_codec codec, const std::uint8_t *codec_data,
+                 std::size_t size)
+{
+  const std::size_t at = codec == video_codec::h264 ? 4 : 21;
+  if (size <= at)
+    return 4;
+  return static_cast<std::uint8_t> ((codec_data[at] & 0x3u) + 1);
+}
+
 } // namespace latestframe

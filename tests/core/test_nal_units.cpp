@@ -182,3 +182,22 @@ TEST (NalUnits, WhatCannotBeReadIsNotARandomAccessUnit)
   EXPECT_FALSE (random_access (video_codec::h264, avc4,
                                length_prefixed ({ bytes{} }, 4)));
 }
+
+// The length size comes from avcC's byte 4 and hvcC's byte 21 (two low
+// bits + 1); codec data too short to say gives 4.
+TEST (NalUnits, LengthSizeComesFromTheCodecData)
+{
+  bytes avcc{ 1, 0x64, 0, 0x1f, 0xfc | 1, 0xe1 };
+  EXPECT_EQ (nal_length_size (video_codec::h264, avcc.data (), avcc.size ()),
+             2);
+  avcc[4] = 0xff;
+  EXPECT_EQ (nal_length_size (video_codec::h264, avcc.data (), avcc.size ()),
+             4);
+  bytes hvcc (23, 0);
+  hvcc[21] = 0xfc;
+  EXPECT_EQ (nal_length_size (video_codec::h265, hvcc.data (), hvcc.size ()),
+             1);
+  EXPECT_EQ (nal_length_size (video_codec::h264, avcc.data (), 4), 4);
+  EXPECT_EQ (nal_length_size (video_codec::h265, hvcc.data (), 21), 4);
+  EXPECT_EQ (nal_length_size (video_codec::h264, nullptr, 0), 4);
+}

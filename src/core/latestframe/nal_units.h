@@ -26,6 +26,14 @@ struct nal_framing
   std::uint8_t length_size = 4;
 };
 
+/* The size of the NAL units' length prefixes that codec data gives (avcC
+ * for H.264: byte 4; hvcC for H.265: byte 21; its two low bits + 1): 1, 2
+ * or 4; 4 when the data is too short to say. `codec_data` may be its
+ * start only: codec_data_bytes_read bytes are enough. */
+inline constexpr std::size_t codec_data_bytes_read = 22;
+std::uint8_t nal_length_size (video_codec codec, const std::uint8_t *codec_data,
+                              std::size_t size);
+
 /* Whether a decoder told to skip all but key frames still decodes the
  * access unit (libavcodec's skip_frame=nokey, which gst-libav sets in a
  * key-unit trick mode): for H.264, its first coded slice is an IDR picture
