@@ -1980,7 +1980,7 @@ key_unit_decodes_alone (
 /* Marks the segment downstream as key units alone, or takes the mark off,
  * before a frame is pushed, as the core decides (key_unit_marking.h); the
  * same segment otherwise, so running times stay. The key unit is read
- * only when it went alone. */
+ * only when it went alone and the core still judges key units. */
 static void
 mark_key_units_alone (GstLatestFrame *self, bool key_unit_alone,
                       GstBuffer *buffer)
@@ -1991,7 +1991,7 @@ mark_key_units_alone (GstLatestFrame *self, bool key_unit_alone,
   {
     lf::checked_lock lock (state->handed_lock);
     const bool decodes_alone
-        = key_unit_alone
+        = key_unit_alone && state->key_unit_marking.judges_key_units ()
           && key_unit_decodes_alone (state->key_unit_reading, buffer);
     verdict = state->key_unit_marking.before_frame (key_unit_alone,
                                                     decodes_alone);

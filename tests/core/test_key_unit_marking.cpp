@@ -36,13 +36,16 @@ TEST (KeyUnitMarking, AKeyUnitADecoderWouldSkipEndsIt)
   key_unit_marking marking;
   marking.new_segment (true, false);
   EXPECT_EQ (marking.before_frame (true, true).segment, change::mark);
+  EXPECT_TRUE (marking.judges_key_units ());
   auto verdict = marking.before_frame (true, false);
   EXPECT_EQ (verdict.segment, change::unmark);
   EXPECT_TRUE (verdict.warn_may_be_skipped);
+  EXPECT_FALSE (marking.judges_key_units ()) << "no key unit to read now";
   verdict = marking.before_frame (true, true);
   EXPECT_EQ (verdict.segment, change::none) << "not again on this stream";
   EXPECT_FALSE (verdict.warn_may_be_skipped);
   marking.new_caps ();
+  EXPECT_TRUE (marking.judges_key_units ());
   EXPECT_EQ (marking.before_frame (true, true).segment, change::mark);
 
   key_unit_marking unmarked_first;

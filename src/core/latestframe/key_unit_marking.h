@@ -78,6 +78,10 @@ public:
     return out;
   }
 
+  /* Whether before_frame() still reads `decodes_alone`: not once a key
+   * unit of this stream was not decodable alone (until new caps). */
+  bool judges_key_units () const { return !not_all_decodable_; }
+
   /* The segment downstream carries the flag this class set. */
   bool marked () const { return marked_; }
 
