@@ -652,6 +652,23 @@ counting_allocator_init (CountingAllocator *self)
   (void)self;
 }
 
+/* latestframe's answer to an ALLOCATION query for `caps` with a pool
+ * wanted, nothing downstream proposing one: its one pool entry (the pool,
+ * or NULL), and that entry's min and max buffers. */
+static GstBufferPool *
+answered_pool (GstHarness *h, const gchar *caps_text, guint *min, guint *max)
+{
+  GstCaps *caps = gst_caps_from_string (caps_text);
+  GstQuery *query = gst_query_new_allocation (caps, TRUE);
+  gst_caps_unref (caps);
+  fail_unless (gst_pad_peer_query (h->srcpad, query));
+  fail_unless_equals_int (gst_query_get_n_allocation_pools (query), 1);
+  GstBufferPool *pool = NULL;
+  gst_query_parse_nth_allocation_pool (query, 0, &pool, NULL, min, max);
+  gst_query_unref (query);
+  return pool;
+}
+
 /* latestframe's answer when nothing downstream proposes a pool, for raw
  * video with a pool wanted: its pool, checked to have the room latestframe
  * keeps (min-buffers, unbounded), set to allocate with `counting` and
@@ -659,15 +676,8 @@ counting_allocator_init (CountingAllocator *self)
 static GstBufferPool *
 proposed_pool_counting (GstHarness *h, CountingAllocator *counting)
 {
-  GstCaps *caps = gst_caps_from_string (VIDEO_CAPS);
-  GstQuery *query = gst_query_new_allocation (caps, TRUE);
-  gst_caps_unref (caps);
-  fail_unless (gst_pad_peer_query (h->srcpad, query));
-  fail_unless_equals_int (gst_query_get_n_allocation_pools (query), 1);
-  GstBufferPool *pool = NULL;
-  guint size, min, max;
-  gst_query_parse_nth_allocation_pool (query, 0, &pool, &size, &min, &max);
-  gst_query_unref (query);
+  guint min, max;
+  GstBufferPool *pool = answered_pool (h, VIDEO_CAPS, &min, &max);
   fail_unless (pool != NULL, "no pool proposed");
   fail_unless (min >= 2, "room for %u frames", min);
   fail_unless_equals_int (max, 0);
@@ -764,15 +774,8 @@ GST_START_TEST (test_no_pool_proposed_for_other_memory_or_encoded_caps)
   };
   for (guint i = 0; i < G_N_ELEMENTS (kinds); i++)
     {
-      GstCaps *caps = gst_caps_from_string (kinds[i]);
-      GstQuery *query = gst_query_new_allocation (caps, TRUE);
-      gst_caps_unref (caps);
-      fail_unless (gst_pad_peer_query (h->srcpad, query));
-      fail_unless_equals_int (gst_query_get_n_allocation_pools (query), 1);
-      GstBufferPool *pool = NULL;
       guint min = 0;
-      gst_query_parse_nth_allocation_pool (query, 0, &pool, NULL, &min, NULL);
-      gst_query_unref (query);
+      GstBufferPool *pool = answered_pool (h, kinds[i], &min, NULL);
       fail_unless (pool == NULL, "a pool proposed for %s", kinds[i]);
       fail_unless (min >= 2, "room for %u frames for %s", min, kinds[i]);
     }
