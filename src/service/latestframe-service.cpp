@@ -470,6 +470,9 @@ int
 main (int argc, char **argv)
 {
   tune_malloc ();
+  /* The cameras' RTSP over TCP read a socket buffer at a time, not three
+   * recv() per packet (capture.h); before any connection is made. */
+  latestframe::read_tcp_ahead ();
   gchar *config_path = nullptr, *shard_flag = nullptr, *shards_flag = nullptr,
         *publisher = nullptr;
   gint metrics_port = -1;

@@ -338,4 +338,15 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
+/* Makes every GIO TCP connection of this process read its socket a buffer
+ * (16 KiB) at a time and hand the bytes to the reads that follow, where
+ * GIO makes each read a recv(). rtspsrc reads RTSP over TCP three small
+ * reads per RTP packet: this takes most of those system calls off each
+ * camera's receiving thread (issue 27, docs/benchmarks.md section 7.3).
+ * Process-wide: call it once, before any connection is made. A connection
+ * then reads only through its input stream, as GStreamer's and GIO's own
+ * users do, never with g_socket_receive() on its socket. latestframe-service
+ * calls it; a capture does not on its own. Thread-safe. */
+LATESTFRAME_CAPTURE_API void read_tcp_ahead ();
+
 } // namespace latestframe
