@@ -261,8 +261,8 @@ read_ahead_stream_init (ReadAheadStream *)
 {
 }
 
-/* GTcpConnection's own close_fn (GSocketConnection's), before
- * read_tcp_ahead. */
+/* GTcpConnection's own close_fn (its graceful disconnect, then
+ * GSocketConnection's), before read_tcp_ahead. */
 gboolean (*close_connection) (GIOStream *, GCancellable *, GError **) = nullptr;
 
 GQuark
