@@ -5,9 +5,9 @@
  * (the '$', the channel and length, the packet), and GIO's socket stream
  * makes each one a recv(). Its blocking read waits on the socket with the
  * connection's cancellable, and GLib makes an eventfd for that wait and
- * closes it after. At 30 frames a second of 720p H.264 that was ~600
- * recv() a second per camera, and 35 eventfd/close pairs: about a third of
- * rtspsrc's receiving thread (issue 27, docs/benchmarks.md section 7.3).
+ * closes it after. At 30 frames a second of 720p H.264 that was 611
+ * recv(), 30 eventfd() and 32 close() a second per camera, in rtspsrc's
+ * receiving thread (issue 27, docs/benchmarks.md section 7.3).
  *
  * read_ahead_stream reads what the socket holds, up to 16 KiB, and hands it
  * out to the reads that follow; it holds the cancellable's wakeup fd while
@@ -206,27 +206,25 @@ GSourceFuncs buffered_source_funcs = {
   nullptr,
 };
 
-void
-add_child (GSource *parent, GSource *child)
-{
-  g_source_set_dummy_callback (child);
-  g_source_add_child_source (parent, child);
-  g_source_unref (child);
-}
-
 GSource *
 read_ahead_stream_create_source (GPollableInputStream *pollable,
                                  GCancellable *cancellable)
 {
   ReadAheadStream *self = READ_AHEAD_STREAM (pollable);
   GSource *source = g_pollable_source_new (G_OBJECT (self));
-  add_child (source,
-             g_socket_create_source (self->socket, G_IO_IN, cancellable));
+  GSource *socket_source
+      = g_socket_create_source (self->socket, G_IO_IN, cancellable);
+  g_source_set_dummy_callback (socket_source);
+  g_source_add_child_source (source, socket_source);
+  g_source_unref (socket_source);
+  /* No callback (its dispatch takes none): GLib sets a dummy one only on
+   * sources whose funcs have a closure_callback. */
   GSource *buffered_source
       = g_source_new (&buffered_source_funcs, sizeof (BufferedSource));
   reinterpret_cast<BufferedSource *> (buffered_source)->stream
       = READ_AHEAD_STREAM (g_object_ref (self));
-  add_child (source, buffered_source);
+  g_source_add_child_source (source, buffered_source);
+  g_source_unref (buffered_source);
   return source;
 }
 
@@ -261,9 +259,16 @@ read_ahead_stream_init (ReadAheadStream *)
 {
 }
 
-/* GTcpConnection's own close_fn (its graceful disconnect, then
- * GSocketConnection's), before read_tcp_ahead. */
+/* GTcpConnection's own close_fn and close_async (its graceful
+ * disconnect, then GSocketConnection's), before read_tcp_ahead. */
 gboolean (*close_connection) (GIOStream *, GCancellable *, GError **) = nullptr;
+void (*close_connection_async) (GIOStream *, int, GCancellable *,
+                                GAsyncReadyCallback, gpointer)
+    = nullptr;
+
+/* Two threads asking a new connection for its input stream at once get
+ * the same one. */
+G_LOCK_DEFINE_STATIC (read_ahead_made);
 
 GQuark
 read_ahead_quark ()
@@ -274,6 +279,7 @@ read_ahead_quark ()
 GInputStream *
 read_ahead_input_stream (GIOStream *connection)
 {
+  G_LOCK (read_ahead_made);
   gpointer stream
       = g_object_get_qdata (G_OBJECT (connection), read_ahead_quark ());
   if (!stream)
@@ -286,17 +292,37 @@ read_ahead_input_stream (GIOStream *connection)
       g_object_set_qdata_full (G_OBJECT (connection), read_ahead_quark (),
                                stream, g_object_unref);
     }
+  G_UNLOCK (read_ahead_made);
   return G_INPUT_STREAM (stream);
+}
+
+/* Closing the stream lets go of its buffer's bytes and the wakeup fd it
+ * holds; closing it never blocks. */
+void
+close_read_ahead (GIOStream *connection)
+{
+  if (gpointer stream
+      = g_object_get_qdata (G_OBJECT (connection), read_ahead_quark ()))
+    g_input_stream_close (G_INPUT_STREAM (stream), nullptr, nullptr);
 }
 
 gboolean
 close_with_read_ahead (GIOStream *connection, GCancellable *cancellable,
                        GError **error)
 {
-  if (gpointer stream
-      = g_object_get_qdata (G_OBJECT (connection), read_ahead_quark ()))
-    g_input_stream_close (G_INPUT_STREAM (stream), cancellable, nullptr);
+  close_read_ahead (connection);
   return close_connection (connection, cancellable, error);
+}
+
+/* GTcpConnection's graceful close_async ends in GSocketConnection's
+ * close_fn, not in the class's: the stream is closed first here. */
+void
+close_async_with_read_ahead (GIOStream *connection, int priority,
+                             GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer data)
+{
+  close_read_ahead (connection);
+  close_connection_async (connection, priority, cancellable, callback, data);
 }
 
 } // namespace
@@ -314,8 +340,10 @@ read_tcp_ahead ()
   GIOStreamClass *tcp
       = G_IO_STREAM_CLASS (g_type_class_ref (G_TYPE_TCP_CONNECTION));
   close_connection = tcp->close_fn;
+  close_connection_async = tcp->close_async;
   tcp->get_input_stream = read_ahead_input_stream;
   tcp->close_fn = close_with_read_ahead;
+  tcp->close_async = close_async_with_read_ahead;
   g_once_init_leave (&done, 1);
 }
 

@@ -250,6 +250,80 @@ TEST (ReadAhead, PollableSourceFiresForBufferedBytes)
   EXPECT_EQ (read_exactly (pair.input (), 14), "/ HTTP/1.0\r\n\r\n");
 }
 
+void
+note_read (GObject *stream, GAsyncResult *result, gpointer read)
+{
+  *static_cast<gssize *> (read)
+      = g_input_stream_read_finish (G_INPUT_STREAM (stream), result, nullptr);
+}
+
+/* GIO's async reads (the service's HTTP server reads requests so) wait on
+ * the stream's pollable source: for the socket while nothing is there,
+ * for the buffer after a read left bytes in it. */
+TEST (ReadAhead, AsyncReadsWaitForBytesAndTakeBufferedOnes)
+{
+  tcp_pair pair;
+  GMainContext *context = g_main_context_new ();
+  g_main_context_push_thread_default (context);
+  char chunk[4];
+  gssize read = 0;
+  g_input_stream_read_async (pair.input (), chunk, 2, G_PRIORITY_DEFAULT,
+                             nullptr, note_read, &read);
+  g_main_context_iteration (context, FALSE);
+  EXPECT_EQ (read, 0) << "an async read ended with nothing sent";
+  ASSERT_TRUE (pair.send_and_wait ("abcd"));
+  while (read == 0)
+    g_main_context_iteration (context, TRUE);
+  EXPECT_EQ (read, 2);
+  EXPECT_EQ (std::string (chunk, 2), "ab");
+  ASSERT_EQ (g_socket_get_available_bytes (pair.client_socket ()), 0);
+  read = 0;
+  g_input_stream_read_async (pair.input (), chunk, sizeof chunk,
+                             G_PRIORITY_DEFAULT, nullptr, note_read, &read);
+  while (read == 0)
+    g_main_context_iteration (context, TRUE);
+  EXPECT_EQ (read, 2);
+  EXPECT_EQ (std::string (chunk, 2), "cd");
+  g_main_context_pop_thread_default (context);
+  g_main_context_unref (context);
+}
+
+void
+note_closed (GObject *connection, GAsyncResult *result, gpointer closed)
+{
+  g_io_stream_close_finish (G_IO_STREAM (connection), result, nullptr);
+  *static_cast<bool *> (closed) = true;
+}
+
+/* Closing the connection closes the stream and lets go of what it holds,
+ * whichever way it closes: at once, or gracefully (waiting for the peer's
+ * end), which GTcpConnection finishes past its class's close. */
+TEST (ReadAhead, ClosingTheConnectionClosesTheStream)
+{
+  tcp_pair pair;
+  ASSERT_TRUE (pair.send_and_wait ("left"));
+  EXPECT_EQ (read_exactly (pair.input (), 1), "l");
+  g_io_stream_close (G_IO_STREAM (pair.client.get ()), nullptr, nullptr);
+  EXPECT_TRUE (g_input_stream_is_closed (pair.input ()));
+
+  tcp_pair graceful;
+  ASSERT_TRUE (graceful.send_and_wait ("left"));
+  EXPECT_EQ (read_exactly (graceful.input (), 1), "l");
+  g_tcp_connection_set_graceful_disconnect (
+      G_TCP_CONNECTION (graceful.client.get ()), TRUE);
+  g_io_stream_close (G_IO_STREAM (graceful.server.get ()), nullptr, nullptr);
+  GMainContext *context = g_main_context_new ();
+  g_main_context_push_thread_default (context);
+  bool closed = false;
+  g_io_stream_close_async (G_IO_STREAM (graceful.client.get ()),
+                           G_PRIORITY_DEFAULT, nullptr, note_closed, &closed);
+  while (!closed)
+    g_main_context_iteration (context, TRUE);
+  EXPECT_TRUE (g_input_stream_is_closed (graceful.input ()));
+  g_main_context_pop_thread_default (context);
+  g_main_context_unref (context);
+}
+
 /* A blocking read waiting for bytes ends when its cancellable is
  * cancelled, and at the socket's timeout when none comes: rtspsrc stops
  * and sends its keep-alives by these. */
@@ -345,21 +419,34 @@ TEST (ReadAhead, TlsRunsOverIt)
   std::thread server_side ([&] {
     if (!g_tls_connection_handshake (G_TLS_CONNECTION (server.get ()), nullptr,
                                      nullptr))
-      return;
+      {
+        /* The client's handshake or read, waiting on it, ends too. */
+        g_io_stream_close (G_IO_STREAM (pair.server.get ()), nullptr, nullptr);
+        return;
+      }
     server_read = read_exactly (g_io_stream_get_input_stream (server.get ()),
                                 request.size ());
     g_output_stream_write_all (g_io_stream_get_output_stream (server.get ()),
                                reply.data (), reply.size (), nullptr, nullptr,
                                nullptr);
   });
-  ASSERT_TRUE (g_tls_connection_handshake (G_TLS_CONNECTION (client.get ()),
-                                           nullptr, &error))
-      << error->message;
-  g_output_stream_write_all (g_io_stream_get_output_stream (client.get ()),
-                             request.data (), request.size (), nullptr, nullptr,
-                             nullptr);
-  const std::string client_read = read_exactly (
-      g_io_stream_get_input_stream (client.get ()), reply.size ());
+  std::string client_read;
+  if (g_tls_connection_handshake (G_TLS_CONNECTION (client.get ()), nullptr,
+                                  &error))
+    {
+      g_output_stream_write_all (g_io_stream_get_output_stream (client.get ()),
+                                 request.data (), request.size (), nullptr,
+                                 nullptr, nullptr);
+      client_read = read_exactly (g_io_stream_get_input_stream (client.get ()),
+                                  reply.size ());
+    }
+  else
+    {
+      ADD_FAILURE () << "client handshake: " << error->message;
+      g_clear_error (&error);
+      /* The server's handshake or read, waiting on it, ends too. */
+      g_io_stream_close (G_IO_STREAM (pair.client.get ()), nullptr, nullptr);
+    }
   server_side.join ();
   EXPECT_TRUE (server_read == request) << "the request differs";
   EXPECT_TRUE (client_read == reply) << "the reply differs";
@@ -370,6 +457,9 @@ TEST (ReadAhead, TlsRunsOverIt)
 int
 main (int argc, char **argv)
 {
+  /* A critical is a failure here, as in gst-check. */
+  g_log_set_always_fatal (static_cast<GLogLevelFlags> (
+      G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING));
   latestframe::read_tcp_ahead ();
   ::testing::InitGoogleTest (&argc, argv);
   return RUN_ALL_TESTS ();

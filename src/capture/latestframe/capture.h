@@ -343,10 +343,14 @@ private:
  * GIO makes each read a recv(). rtspsrc reads RTSP over TCP three small
  * reads per RTP packet: this takes most of those system calls off each
  * camera's receiving thread (issue 27, docs/benchmarks.md section 7.3).
- * Process-wide: call it once, before any connection is made. A connection
- * then reads only through its input stream, as GStreamer's and GIO's own
- * users do, never with g_socket_receive() on its socket. latestframe-service
- * calls it; a capture does not on its own. Thread-safe. */
+ * Process-wide: call it once, from one thread, before any connection is
+ * made. A connection must then be read only through its input stream, by
+ * one reader at a time, as rtspsrc, GIO's TLS and GSocketService's users
+ * do. Not for a process that reads a TCP connection's socket itself
+ * (g_socket_receive, GDBus over TCP) or waits for it to be readable
+ * (gst_rtsp_connection_poll): bytes read ahead are in the stream, not in
+ * the socket. latestframe-service calls it; a capture does not on its
+ * own. */
 LATESTFRAME_CAPTURE_API void read_tcp_ahead ();
 
 } // namespace latestframe
