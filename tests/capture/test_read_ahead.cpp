@@ -393,6 +393,13 @@ TEST (ReadAhead, ReadsHoldTheCancellablesWakeupFd)
  * with blocking, non-blocking and pollable reads. */
 TEST (ReadAhead, TlsRunsOverIt)
 {
+#ifdef __SANITIZE_ADDRESS__
+  /* LeakSanitizer's tracer crashes at exit once glib-networking's module
+   * is loaded: it reads a bogus dynamic TLS range for it
+   * (0x5000011a0-0x15000022a2, LSAN_OPTIONS=verbosity=1:log_threads=1).
+   * The plain build runs this test. */
+  GTEST_SKIP () << "LeakSanitizer cannot scan glib-networking's TLS";
+#endif
   if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
     GTEST_SKIP () << "no TLS backend (glib-networking)";
   tcp_pair pair;

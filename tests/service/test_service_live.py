@@ -269,6 +269,12 @@ def services():
     for service in started:
         if service.process.poll() is None:
             assert service.stop() == 0, service.log[-20:]
+    # A GLib critical or warning is a bug, as in gst-check, even when the
+    # service runs on (16 of them went unnoticed here once: 546822a).
+    for service in started:
+        loud = [line for line in service.log
+                if "-CRITICAL **" in line or "-WARNING **" in line]
+        assert not loud, loud[:5]
 
 
 @pytest.fixture
