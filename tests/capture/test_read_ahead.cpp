@@ -7,6 +7,7 @@
  * timeout, and TLS on top (rtsps://). Its own process: read_tcp_ahead()
  * is process-wide. Waits are for events, bounded by deadlines that only
  * fail a test when the event never comes. */
+#include "gst_ptr.h"
 #include "latestframe/capture.h"
 
 #include <gio/gio.h>
@@ -46,11 +47,7 @@ const char test_certificate_and_key[]
       "wOvytUxBfgtEuAHzxjlQm/IGLTesvdYJ1I+gjNJmb8v7/hW6KjZtq8Fk\n"
       "-----END PRIVATE KEY-----\n";
 
-template <typename T> struct unref_object
-{
-  void operator() (T *object) const { g_object_unref (object); }
-};
-template <typename T> using object_ptr = std::unique_ptr<T, unref_object<T>>;
+using latestframe::detail::object_ptr;
 
 /* Both ends of one TCP connection on 127.0.0.1, made by GIO's listener and
  * client as rtspsrc's and the service's are. */
