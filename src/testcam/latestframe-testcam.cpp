@@ -14,12 +14,13 @@
  * its clock out of step.
  *
  * With --mounts=N it serves N streams, PATH-0 to PATH-(N-1), as N cameras
- * whose key units are not in step, at the cost of one encoder: one
- * stream is encoded and mount k sends each access unit k x GOP / N frames
- * after it was made (its first one a key unit), timed when it is sent.
- * Receivers that age frames from the stream's capture times see a camera
- * of its own; the stamp in the pixels is the time the picture was drawn,
- * older than that by the mount's delay.
+ * whose key units and frames are not in step, at the cost of one encoder:
+ * one stream is encoded and mount k sends each access unit k x GOP / N
+ * frame intervals after it was made (its first one a key unit), timed when
+ * it is sent: the whole frames of that delay by sending an older access
+ * unit, the rest by waiting. Receivers that age frames from the stream's
+ * capture times see a camera of its own; the stamp in the pixels is the
+ * time the picture was drawn, older than that by the mount's delay.
  *
  * The capture time also travels in the stream, as cameras send it: RTCP
  * sender reports map RTP time to this host's wall clock (NTP) at the moment
@@ -41,9 +42,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -97,9 +100,11 @@ struct mount
   camera *cam = nullptr;
   std::string path;
   /* --mounts: frames of the shared stream between its access units and
-   * this mount's; whether the mount's current media got its first key
-   * unit yet. */
+   * this mount's, and how long after the frame's moment it sends each
+   * (under a frame interval); whether the mount's current media got its
+   * first key unit yet. */
   guint delay = 0;
+  steady::duration offset{};
   bool started = false;         /* under cam->lock */
   GstElement *appsrc = nullptr; /* a ref, under cam->lock */
 };
@@ -116,6 +121,11 @@ struct camera
   GstElement *encoder = nullptr;
   GstElement *raw = nullptr;
   std::deque<GstBuffer *> coded;
+  /* --mounts: access units a mount sends later in the frame interval, by
+   * when (under lock; the pacer thread sends them). */
+  std::multimap<steady::time_point, std::pair<mount *, GstBuffer *>> paced;
+  GstCaps *caps = nullptr; /* the access units', a ref, under lock */
+  std::condition_variable paced_changed;
   std::atomic<bool> running{ true };
   std::atomic<guint64> frames_sent{ 0 };
   GMainLoop *loop = nullptr;
@@ -399,10 +409,72 @@ produce (camera *cam, file_frames *file)
     }
 }
 
+/* --mounts: sends one access unit of the shared stream on mount `m`,
+ * timed now. */
+void
+send_access_unit (mount *m, GstBuffer *unit)
+{
+  camera *cam = m->cam;
+  GstElement *appsrc = nullptr;
+  GstCaps *caps = nullptr;
+  {
+    std::lock_guard<std::mutex> lock (cam->lock);
+    if (!m->appsrc)
+      return;
+    if (!m->started && GST_BUFFER_FLAG_IS_SET (unit, GST_BUFFER_FLAG_DELTA_UNIT))
+      return;
+    m->started = true;
+    appsrc = GST_ELEMENT (gst_object_ref (m->appsrc));
+    caps = gst_caps_ref (cam->caps);
+  }
+  const std::optional<GstClockTime> running = running_time_of (appsrc);
+  if (running)
+    {
+      /* The data is shared; the timestamps are this mount's. */
+      GstBuffer *sent = gst_buffer_copy (unit);
+      GST_BUFFER_PTS (sent) = GST_BUFFER_DTS (sent) = *running;
+      gst_app_src_set_caps (GST_APP_SRC (appsrc), caps); /* no-op if same */
+      gst_app_src_push_buffer (GST_APP_SRC (appsrc), sent);
+    }
+  gst_caps_unref (caps);
+  gst_object_unref (appsrc);
+}
+
+/* --mounts: sends the access units mounts send later in the frame
+ * interval, each at its time, until the camera stops (main frees those
+ * left once the encoder has stopped). */
+void
+pace (camera *cam)
+{
+  std::unique_lock<std::mutex> lock (cam->lock);
+  while (cam->running)
+    {
+      if (cam->paced.empty ())
+        {
+          cam->paced_changed.wait_for (lock, std::chrono::milliseconds (100));
+          continue;
+        }
+      const auto next = cam->paced.begin ();
+      if (next->first > steady::now ())
+        {
+          cam->paced_changed.wait_until (lock, next->first);
+          continue;
+        }
+      const auto [m, unit] = next->second;
+      cam->paced.erase (next);
+      lock.unlock ();
+      send_access_unit (m, unit);
+      gst_buffer_unref (unit);
+      lock.lock ();
+    }
+}
+
 /* --mounts: each access unit the encoder makes goes into the last GOP,
- * and every mount sends the one of `delay` frames before, timed now: a
- * mount starts on a key unit and its key units keep their place in the
- * GOP, `delay` frames after the encoder's. */
+ * and every mount sends the one of `delay` frames before, `offset` after
+ * now (the pacer sends it then): a mount starts on a key unit and its key
+ * units keep their place in the GOP, `delay` frames and `offset` after
+ * the encoder's. Real cameras' frames are not in step either: 48 mounts
+ * sending at the same instant woke 48 receivers at once. */
 GstFlowReturn
 coded_access_unit (GstAppSink *sink, gpointer data)
 {
@@ -410,39 +482,31 @@ coded_access_unit (GstAppSink *sink, gpointer data)
   GstSample *sample = gst_app_sink_pull_sample (sink);
   if (!sample)
     return GST_FLOW_EOS;
-  GstCaps *caps = gst_sample_get_caps (sample);
+  {
+    std::lock_guard<std::mutex> lock (cam->lock);
+    gst_caps_replace (&cam->caps, gst_sample_get_caps (sample));
+  }
   cam->coded.push_front (gst_buffer_ref (gst_sample_get_buffer (sample)));
   if (cam->coded.size () > static_cast<std::size_t> (cam->opts.gop))
     {
       gst_buffer_unref (cam->coded.back ());
       cam->coded.pop_back ();
     }
+  const steady::time_point made = steady::now ();
   for (const std::unique_ptr<mount> &m : cam->mounts)
     {
       if (m->delay >= cam->coded.size ())
         continue;
       GstBuffer *unit = cam->coded[m->delay];
-      GstElement *appsrc = nullptr;
-      {
-        std::lock_guard<std::mutex> lock (cam->lock);
-        if (!m->appsrc)
-          continue;
-        if (!m->started
-            && GST_BUFFER_FLAG_IS_SET (unit, GST_BUFFER_FLAG_DELTA_UNIT))
-          continue;
-        m->started = true;
-        appsrc = GST_ELEMENT (gst_object_ref (m->appsrc));
-      }
-      const std::optional<GstClockTime> running = running_time_of (appsrc);
-      if (running)
+      if (m->offset == steady::duration::zero ())
+        send_access_unit (m.get (), unit);
+      else
         {
-          /* The data is shared; the timestamps are this mount's. */
-          GstBuffer *sent = gst_buffer_copy (unit);
-          GST_BUFFER_PTS (sent) = GST_BUFFER_DTS (sent) = *running;
-          gst_app_src_set_caps (GST_APP_SRC (appsrc), caps); /* no-op if same */
-          gst_app_src_push_buffer (GST_APP_SRC (appsrc), sent);
+          std::lock_guard<std::mutex> lock (cam->lock);
+          cam->paced.emplace (made + m->offset,
+                              std::make_pair (m.get (), gst_buffer_ref (unit)));
+          cam->paced_changed.notify_one ();
         }
-      gst_object_unref (appsrc);
     }
   gst_sample_unref (sample);
   return GST_FLOW_OK;
@@ -705,8 +769,9 @@ main (int argc, char **argv)
       "MS" },
     { "mounts", 0, 0, G_OPTION_ARG_INT, &o.mounts,
       "Serve N cameras, PATH-0 to PATH-(N-1), from one encoder: mount k "
-      "sends each frame k x GOP / N frames later, so that their key units "
-      "are out of step (default 1: PATH alone; no --b-frames with more)",
+      "sends each frame k x GOP / N frame intervals later, so that their "
+      "key units and frames are out of step (default 1: PATH alone; no "
+      "--b-frames with more)",
       "N" },
     { "user", 0, 0, G_OPTION_ARG_STRING, &o.user,
       "Ask for RTSP basic authentication as this user (default: none)",
@@ -866,6 +931,9 @@ main (int argc, char **argv)
       m->path = o.mounts > 1 ? std::string (path) + "-" + std::to_string (k)
                              : std::string (path);
       m->delay = static_cast<guint> (k * o.gop / o.mounts);
+      /* The rest of k x GOP / N frame intervals, in ns. */
+      m->offset = std::chrono::nanoseconds (
+          gint64 (k * o.gop % o.mounts) * GST_SECOND / (gint64 (o.mounts) * o.fps));
       GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new ();
       gst_rtsp_media_factory_set_launch (factory, launch);
       gst_rtsp_media_factory_set_shared (factory, TRUE);
@@ -908,14 +976,27 @@ main (int argc, char **argv)
     g_timeout_add (static_cast<guint> (o.duration * 1000), stop_camera, &cam);
 
   std::thread producer (produce, &cam, file.get ());
+  std::thread pacer;
+  if (cam.encoder)
+    pacer = std::thread (pace, &cam);
   g_main_loop_run (cam.loop);
   cam.running = false;
   producer.join ();
+  if (pacer.joinable ())
+    {
+      cam.paced_changed.notify_one ();
+      pacer.join ();
+    }
   if (cam.encoder)
     {
       gst_element_set_state (cam.encoder, GST_STATE_NULL);
       gst_clear_object (&cam.raw);
       gst_clear_object (&cam.encoder);
+      gst_clear_caps (&cam.caps);
+      /* The encoder has stopped: nothing adds to them any more. */
+      for (auto &[when, unsent] : cam.paced)
+        gst_buffer_unref (unsent.second);
+      cam.paced.clear ();
       for (GstBuffer *unit : cam.coded)
         gst_buffer_unref (unit);
       cam.coded.clear ();

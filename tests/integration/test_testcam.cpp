@@ -821,3 +821,90 @@ TEST (Testcam, EveryMountAgesItsFramesFromItsCaptureTimes)
       gst_object_unref (pipeline);
     }
 }
+
+// --mounts spreads the cameras' frames over the frame interval too, as
+// real cameras' are: mount k sends each access unit k x GOP / N frame
+// intervals after it was made. With 2 mounts and a GOP of 31 frames at
+// 30 fps, mount 1 sends 15.5 frame intervals later, so its frames' capture
+// times (the NTP-64 extension, timed when sent) fall half an interval,
+// 16.7 ms, after mount 0's. Frames sent in step (as before) were 0 ms
+// apart: 48 mounts woke 48 receivers at once.
+TEST (Testcam, MountsSendTheirFramesOutOfStep)
+{
+  const int fps = 30, gop = 31, mounts = 2;
+  testcam camera ({ "--width=320", "--height=240",
+                    "--fps=" + std::to_string (fps),
+                    "--gop=" + std::to_string (gop) },
+                  mounts);
+  ASSERT_EQ (camera.urls ().size (), static_cast<size_t> (mounts));
+  GstCaps *ntp = gst_caps_new_empty_simple ("timestamp/x-ntp");
+  std::vector<GstElement *> pipelines;
+  for (const std::string &url : camera.urls ())
+    {
+      GError *error = NULL;
+      GstElement *pipeline = gst_parse_launch (
+          ("rtspsrc location=" + url
+           + " latency=0 protocols=tcp add-reference-timestamp-meta=true "
+             "! application/x-rtp,media=video "
+             "! appsink name=sink sync=false")
+              .c_str (),
+          &error);
+      ASSERT_TRUE (pipeline != NULL && error == NULL)
+          << (error ? error->message : "");
+      pipelines.push_back (pipeline);
+      gst_element_set_state (pipeline, GST_STATE_PLAYING);
+    }
+  /* Each mount's capture times, one per frame (a frame's packets share
+   * theirs), over 40 frames. */
+  std::vector<std::vector<GstClockTime>> sent (mounts);
+  for (int mount = 0; mount < mounts; mount++)
+    {
+      GstElement *sink
+          = gst_bin_get_by_name (GST_BIN (pipelines[mount]), "sink");
+      while (sent[mount].size () < 40)
+        {
+          GstSample *sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink),
+                                                            20 * GST_SECOND);
+          if (!sample)
+            break;
+          GstReferenceTimestampMeta *meta
+              = gst_buffer_get_reference_timestamp_meta (
+                  gst_sample_get_buffer (sample), ntp);
+          if (meta
+              && (sent[mount].empty ()
+                  || sent[mount].back () != meta->timestamp))
+            sent[mount].push_back (meta->timestamp);
+          gst_sample_unref (sample);
+        }
+      gst_object_unref (sink);
+    }
+  for (GstElement *pipeline : pipelines)
+    {
+      gst_element_set_state (pipeline, GST_STATE_NULL);
+      gst_object_unref (pipeline);
+    }
+  gst_caps_unref (ntp);
+  ASSERT_EQ (sent[0].size (), 40u);
+  ASSERT_EQ (sent[1].size (), 40u);
+  /* How far each of mount 1's frames is from the expected place in the
+   * interval after each of mount 0's: all frames come from one encoder's
+   * instants, so every pair differs by the offset and the encoder's
+   * jitter, modulo the interval. */
+  const gint64 interval = GST_SECOND / fps;
+  const gint64 expected = gint64 (gop % mounts) * GST_SECOND / (mounts * fps);
+  std::vector<double> off_ms;
+  for (GstClockTime one : sent[1])
+    for (GstClockTime zero : sent[0])
+      {
+        gint64 rest = (gint64 (one) - gint64 (zero) - expected) % interval;
+        if (rest < 0)
+          rest += interval;
+        if (rest > interval / 2)
+          rest -= interval;
+        off_ms.push_back (std::abs (rest) / 1e6);
+      }
+  const double median = percentile (off_ms, 0.5);
+  g_print ("mount 1's frames %.1f ms (median) from %.1f ms after mount 0's\n",
+           median, expected / 1e6);
+  EXPECT_LT (median, 5.0);
+}
