@@ -28,7 +28,7 @@ less than half its rate.
                    [--seconds 30] [--warmup 10] [--rate 1] [--decode key-units]
                    [--analyses "cvmotion analysis-width=320"] [--in-phase]
                    [--page [--page-cameras 1,8]] [--peer ffmpeg] [--on-request]
-                   [--width 1280 --height 720 --fps 30] [--out DIR]
+                   [--rounds R] [--width 1280 --height 720 --fps 30] [--out DIR]
 """
 import argparse
 import contextlib
@@ -228,6 +228,8 @@ def measure_service(args, service, port, ids, ages, others=(), pid=None):
         "age_p95_ms_median": median(age_p95.values()),
         "age_p95_ms_max": max(age_p95.values(), default=0.0),
         "age_p95_ms_by_camera": age_p95,
+        # Every age, for --rounds to pool and for a look at the tail.
+        "ages_ms_by_camera": window_ages,
         "cameras_without_age": len(ids) - len(age_p95),
         "encodes_per_s": sum(rates("latestframe_camera_snapshot_encodes_total")),
         "in_flight_kib": (sum(in_flight) / len(in_flight) if in_flight else 0.0) / 1024,
@@ -455,6 +457,54 @@ def density_table(args, rows):
     return lines
 
 
+def pooled(rounds):
+    """One row of a count from its --rounds windows: CPU, load and rates
+    averaged, RSS and memory their highest, the slowest camera's rate its
+    lowest, and each camera's age p95 over all its windows' ages together.
+    Each window's median and worst camera's p95 kept beside it."""
+    if len(rounds) == 1 or any("error" in r for r in rounds):
+        return next((r for r in rounds if "error" in r), rounds[0])
+
+    def merge(parts):
+        merged = {}
+        for key, first in parts[0].items():
+            values = [part[key] for part in parts if key in part]
+            if isinstance(first, dict) and key not in ("age_p95_ms_by_camera",
+                                                        "ages_ms_by_camera"):
+                merged[key] = merge(values) if all("error" not in v for v in values) \
+                    else next(v for v in values if "error" in v)
+            elif isinstance(first, (int, float)) and not isinstance(first, bool):
+                merged[key] = (max(values) if key in ("rss_mib", "budget_used_mib", "cameras")
+                               else min(values) if key.endswith("_min")
+                               else sum(values) / len(values))
+            else:
+                merged[key] = first
+        return merged
+
+    row = merge(rounds)
+    ages = {}
+    for r in rounds:
+        for camera, values in r["ages_ms_by_camera"].items():
+            ages.setdefault(camera, []).extend(values)
+    age_p95 = {c: p95(v) for c, v in ages.items() if v}
+    row.update(ages_ms_by_camera=ages, age_p95_ms_by_camera=age_p95,
+               age_p95_ms_median=median(age_p95.values()),
+               age_p95_ms_max=max(age_p95.values(), default=0.0),
+               cameras_without_age=row["cameras"] - len(age_p95),
+               rounds=[{"age_p95_ms_median": r["age_p95_ms_median"],
+                        "age_p95_ms_max": r["age_p95_ms_max"],
+                        "cpu_percent": r["cpu_percent"]} for r in rounds])
+    return row
+
+
+def rounds_text(rows):
+    """With --rounds, each window's median / worst camera's age p95."""
+    return [f"- {row['cameras']} cameras: "
+            + ", ".join(f"{r['age_p95_ms_median']:.0f} / {r['age_p95_ms_max']:.0f}"
+                        for r in row["rounds"])
+            for row in rows if "rounds" in row]
+
+
 def age_text(row):
     """Median / worst camera's age p95 in the window, and the cameras that
     published no frame with a capture time in it."""
@@ -606,9 +656,15 @@ def main():
                         help="also run the same cameras as one ffmpeg process each")
     parser.add_argument("--on-request", action="store_true",
                         help="measure each service again with snapshot-frame: on-request")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure the counts this many times in turn (1, 48, 1, 48, ...) "
+                             "and pool each count's windows: the host's noise of the moment "
+                             "falls on every count alike")
     parser.add_argument("--out", default="out/bench-service")
     publish.add_arguments(parser, "./pipelines/bench-service.sh")
     args = parser.parse_args()
+    if args.rounds < 1:
+        raise SystemExit("--rounds: 1 or more")
     counts = [int(n) for n in args.cameras.split(",")]
     args.page_cameras = ([int(n) for n in args.page_cameras.split(",")]
                          if args.page_cameras else counts)
@@ -620,25 +676,34 @@ def main():
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    rows = []
+    windows = {count: [] for count in counts}
     with broker_and_cameras(args, mounts=1 if args.in_phase else max(counts)) as (
             broker, ages, camera), \
             tempfile.TemporaryDirectory(prefix="latestframe-bench-service-") as folder:
-        for count in counts:
-            urls = [camera.url] * count if args.in_phase else camera.urls[:count]
-            row = run_service(args, count, urls, broker, ages, camera, Path(folder))
-            if args.peer == "ffmpeg":
-                row["ffmpeg"] = run_ffmpeg(args, count, urls, Path(folder))
-            if args.on_request:
-                row["on_request"] = run_service(args, count, urls, broker, ages, camera,
-                                                Path(folder), snapshot_frame="on-request")
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+        for _ in range(args.rounds):
+            for count in counts:
+                urls = [camera.url] * count if args.in_phase else camera.urls[:count]
+                row = run_service(args, count, urls, broker, ages, camera, Path(folder))
+                if args.peer == "ffmpeg":
+                    row["ffmpeg"] = run_ffmpeg(args, count, urls, Path(folder))
+                if args.on_request:
+                    row["on_request"] = run_service(args, count, urls, broker, ages, camera,
+                                                    Path(folder), snapshot_frame="on-request")
+                windows[count].append(row)
+                print(json.dumps({k: v for k, v in row.items() if k != "ages_ms_by_camera"}),
+                      flush=True)
+    rows = [pooled(windows[count]) for count in counts]
 
     phase = ("one stream shared by N RTSP sessions (key frames in step)" if args.in_phase
              else OUT_OF_PHASE)
     header = run_header(args, phase) + "; CPU is the service process's, % of one core"
+    if args.rounds > 1:
+        header += (f"; {args.rounds} rounds, the counts in turn, each count's windows pooled "
+                   "(CPU averaged, RSS the highest, each camera's age p95 over all its ages)")
     table = [header, "", *density_table(args, rows)]
+    if args.rounds > 1:
+        table += ["", "Each round's age p95 ms (median / worst camera):", "",
+                  *rounds_text(rows)]
     if args.page:
         table += ["", "With the status page (GET /) open in headless chromium, the same "
                       "service measured again right after; the page polls /api/cameras and "
