@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # How many cameras one latestframe-service process carries at one analysis
 # per second: CPU and resident memory of the service with N cameras of the
-# RTSP test camera (1280x720@30 H.264; N streams whose key units are out of
-# step, from one encoder: latestframe-testcam --mounts=N), a mosquitto
-# broker on 127.0.0.1 receiving the results, and the sizing rule fitted
-# from them. Writes service-density.md and .json to the results folder and
+# RTSP test camera (1280x720@30 H.264; N streams whose key units and
+# frames are out of step, from one encoder: latestframe-testcam
+# --mounts=N), a mosquitto broker on 127.0.0.1 receiving the results, and
+# the sizing rule fitted from them. Writes service-density.md and .json to the results folder and
 # prints the tables; --publish also writes them into docs/benchmarks.md
 # (section 7, with the run's date, commit and CPU), where the sizing in
 # docs/service.md comes from.

@@ -4,8 +4,8 @@ and resident memory measured over a window once every camera streams,
 for each N.
 
 The cameras are out of phase by default: one test camera serves N mounts
-(--mounts) whose key units are spread over the GOP, as N real cameras'
-are. --in-phase: one stream shared by N RTSP sessions, every key frame
+(--mounts) whose key units are spread over the GOP and whose frames are
+spread over the frame interval, as N real cameras' are. --in-phase: one stream shared by N RTSP sessions, every key frame
 arriving at the same instant (the bench before issue 27).
 
 --page (issue 26): each service is measured twice, one window after the
@@ -14,6 +14,10 @@ headless chromium, a window tall enough for every tile (the tiles in
 view are counted). Reports the service's CPU, the snapshots it encoded
 per second and the bytes in flight per camera in both; chromium's own
 CPU apart. Fails if anything was encoded with no page open.
+
+--rounds R: the counts measured R times in turn (1, 48, 1, 48, ...) and
+each count's windows pooled, so that the shared host's noise of the
+moment falls on every count alike rather than on one.
 
 --peer ffmpeg (issue 27): after each service run, the same N cameras as N
 `ffmpeg -skip_frame nokey ... -vf fps=1 -f null -` processes, their CPU
@@ -57,7 +61,8 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 SECTIONS = {"density": "7", "page": "7-page", "peer": "7-peer",
             "on-request": "7-on-request"}
 # How the cameras of a run are served, unless --in-phase.
-OUT_OF_PHASE = "N streams, key units spread over the GOP (latestframe-testcam --mounts=N)"
+OUT_OF_PHASE = ("N streams, key units spread over the GOP and frames over the frame interval "
+                "(latestframe-testcam --mounts=N)")
 
 
 def cpu_seconds(pid):
