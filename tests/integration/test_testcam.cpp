@@ -746,6 +746,50 @@ TEST (Testcam, DecodedFramesMatchTheScene)
     }
 }
 
+namespace
+{
+
+/* One pipeline per mount of `camera`, playing: rtspsrc over TCP with the
+ * capture times as reference timestamp metas, its video, then `rest`
+ * (which names its appsink "sink"). Fewer if one cannot be made. */
+std::vector<GstElement *>
+play_every_mount (const testcam &camera, const std::string &rest)
+{
+  std::vector<GstElement *> pipelines;
+  for (const std::string &url : camera.urls ())
+    {
+      GError *error = NULL;
+      GstElement *pipeline = gst_parse_launch (
+          ("rtspsrc location=" + url
+           + " latency=0 protocols=tcp add-reference-timestamp-meta=true "
+             "! application/x-rtp,media=video ! "
+           + rest)
+              .c_str (),
+          &error);
+      EXPECT_TRUE (pipeline != NULL && error == NULL)
+          << (error ? error->message : "");
+      g_clear_error (&error);
+      if (!pipeline)
+        break;
+      pipelines.push_back (pipeline);
+      gst_element_set_state (pipeline, GST_STATE_PLAYING);
+    }
+  return pipelines;
+}
+
+void
+stop_every_mount (std::vector<GstElement *> &pipelines)
+{
+  for (GstElement *pipeline : pipelines)
+    {
+      gst_element_set_state (pipeline, GST_STATE_NULL);
+      gst_object_unref (pipeline);
+    }
+  pipelines.clear ();
+}
+
+} // namespace
+
 // Each mount of --mounts is a camera of its own: read all at once, each by
 // a pipeline of its own as the service reads its cameras, every mount's
 // frames are aged from the capture times it sends, and none comes so late
@@ -758,24 +802,10 @@ TEST (Testcam, EveryMountAgesItsFramesFromItsCaptureTimes)
   const int mounts = 8;
   testcam camera ({ "--width=320", "--height=240", "--gop=60" }, mounts);
   ASSERT_EQ (camera.urls ().size (), static_cast<size_t> (mounts));
-  std::vector<GstElement *> pipelines;
-  for (const std::string &url : camera.urls ())
-    {
-      GError *error = NULL;
-      GstElement *pipeline = gst_parse_launch (
-          ("rtspsrc location=" + url
-           + " latency=0 protocols=tcp add-reference-timestamp-meta=true "
-             "! application/x-rtp,media=video ! parsebin "
-             "! latestframe name=latest "
-             "! appsink name=sink sync=false max-buffers=1 drop=true")
-              .c_str (),
-          &error);
-      ASSERT_TRUE (pipeline != NULL && error == NULL)
-          << (error ? error->message : "");
-      pipelines.push_back (pipeline);
-    }
-  for (GstElement *pipeline : pipelines)
-    gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  std::vector<GstElement *> pipelines = play_every_mount (
+      camera, "parsebin ! latestframe name=latest "
+              "! appsink name=sink sync=false max-buffers=1 drop=true");
+  ASSERT_EQ (pipelines.size (), static_cast<size_t> (mounts));
   for (int mount = 0; mount < mounts; mount++)
     {
       GstElement *latest
@@ -815,11 +845,7 @@ TEST (Testcam, EveryMountAgesItsFramesFromItsCaptureTimes)
       gst_object_unref (sink);
       gst_object_unref (latest);
     }
-  for (GstElement *pipeline : pipelines)
-    {
-      gst_element_set_state (pipeline, GST_STATE_NULL);
-      gst_object_unref (pipeline);
-    }
+  stop_every_mount (pipelines);
 }
 
 // --mounts spreads the cameras' frames over the frame interval too, as
@@ -838,22 +864,9 @@ TEST (Testcam, MountsSendTheirFramesOutOfStep)
                   mounts);
   ASSERT_EQ (camera.urls ().size (), static_cast<size_t> (mounts));
   GstCaps *ntp = gst_caps_new_empty_simple ("timestamp/x-ntp");
-  std::vector<GstElement *> pipelines;
-  for (const std::string &url : camera.urls ())
-    {
-      GError *error = NULL;
-      GstElement *pipeline = gst_parse_launch (
-          ("rtspsrc location=" + url
-           + " latency=0 protocols=tcp add-reference-timestamp-meta=true "
-             "! application/x-rtp,media=video "
-             "! appsink name=sink sync=false")
-              .c_str (),
-          &error);
-      ASSERT_TRUE (pipeline != NULL && error == NULL)
-          << (error ? error->message : "");
-      pipelines.push_back (pipeline);
-      gst_element_set_state (pipeline, GST_STATE_PLAYING);
-    }
+  std::vector<GstElement *> pipelines
+      = play_every_mount (camera, "appsink name=sink sync=false");
+  ASSERT_EQ (pipelines.size (), static_cast<size_t> (mounts));
   /* Each mount's capture times, one per frame (a frame's packets share
    * theirs), over 40 frames. */
   std::vector<std::vector<GstClockTime>> sent (mounts);
@@ -878,11 +891,7 @@ TEST (Testcam, MountsSendTheirFramesOutOfStep)
         }
       gst_object_unref (sink);
     }
-  for (GstElement *pipeline : pipelines)
-    {
-      gst_element_set_state (pipeline, GST_STATE_NULL);
-      gst_object_unref (pipeline);
-    }
+  stop_every_mount (pipelines);
   gst_caps_unref (ntp);
   ASSERT_EQ (sent[0].size (), 40u);
   ASSERT_EQ (sent[1].size (), 40u);
