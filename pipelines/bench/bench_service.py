@@ -5,8 +5,9 @@ for each N.
 
 The cameras are out of phase by default: one test camera serves N mounts
 (--mounts) whose key units are spread over the GOP and whose frames are
-spread over the frame interval, as N real cameras' are. --in-phase: one stream shared by N RTSP sessions, every key frame
-arriving at the same instant (the bench before issue 27).
+spread over the frame interval, as N real cameras' are. --in-phase: one
+stream shared by N RTSP sessions, every key frame arriving at the same
+instant (the bench before issue 27).
 
 --page (issue 26): each service is measured twice, one window after the
 other: with nobody looking, then with the status page (GET /) open in
@@ -223,19 +224,14 @@ def measure_service(args, service, port, ids, ages, others=(), pid=None):
     # A camera with no message in the window, or none with a capture time
     # (age_ms null: no sender report mapped its RTP time yet), has no age:
     # counted apart, and the tables say so beside the worst.
-    window_ages = {c: [a for a in v if a is not None] for c, v in window_ages.items()}
-    age_p95 = {c: p95(window_ages[c]) for c in ids if window_ages.get(c)}
+    window_ages = {c: [a for a in window_ages[c] if a is not None]
+                   for c in ids if c in window_ages}
     return {
         "cpu_percent": 100 * (cpu1 - cpu0) / window,
         "rss_mib": max(rss),
         "analysed_min": min(analysed),
         "analysed_median": median(analysed),
-        "age_p95_ms_median": median(age_p95.values()),
-        "age_p95_ms_max": max(age_p95.values(), default=0.0),
-        "age_p95_ms_by_camera": age_p95,
-        # Every age, for --rounds to pool and for a look at the tail.
-        "ages_ms_by_camera": window_ages,
-        "cameras_without_age": len(ids) - len(age_p95),
+        **age_figures(window_ages, len(ids)),
         "encodes_per_s": sum(rates("latestframe_camera_snapshot_encodes_total")),
         "in_flight_kib": (sum(in_flight) / len(in_flight) if in_flight else 0.0) / 1024,
         "budget_used_mib": (metric(after, "latestframe_memory_budget_used_bytes") or 0) / 2**20,
@@ -462,10 +458,23 @@ def density_table(args, rows):
     return lines
 
 
+def age_figures(ages, cameras):
+    """A row's age columns from {camera: [age ms, ...]} of its `cameras`:
+    each camera's p95, the median and worst of them, the cameras with no
+    age, and every age (for --rounds to pool and for a look at the tail)."""
+    age_p95 = {c: p95(v) for c, v in ages.items() if v}
+    return {"age_p95_ms_median": median(age_p95.values()),
+            "age_p95_ms_max": max(age_p95.values(), default=0.0),
+            "age_p95_ms_by_camera": age_p95,
+            "ages_ms_by_camera": ages,
+            "cameras_without_age": cameras - len(age_p95)}
+
+
 def pooled(rounds):
     """One row of a count from its --rounds windows: CPU, load and rates
-    averaged, RSS and memory their highest, the slowest camera's rate its
-    lowest, and each camera's age p95 over all its windows' ages together.
+    averaged, RSS and memory their highest, the slowest rate its lowest,
+    and each camera's age p95 over all its windows' ages together, in the
+    row and in the rows inside it (ffmpeg's, on-request's, the page's).
     Each window's median and worst camera's p95 kept beside it."""
     if len(rounds) == 1 or any("error" in r for r in rounds):
         return next((r for r in rounds if "error" in r), rounds[0])
@@ -474,12 +483,25 @@ def pooled(rounds):
         merged = {}
         for key, first in parts[0].items():
             values = [part[key] for part in parts if key in part]
-            if isinstance(first, dict) and key not in ("age_p95_ms_by_camera",
-                                                        "ages_ms_by_camera"):
+            if key == "ages_ms_by_camera":
+                ages = {}
+                for value in values:
+                    for camera, camera_ages in value.items():
+                        ages.setdefault(camera, []).extend(camera_ages)
+                # A window's cameras: those with an age and those without.
+                cameras = (len(parts[0]["age_p95_ms_by_camera"])
+                           + parts[0]["cameras_without_age"])
+                merged.update(age_figures(ages, cameras))
+            elif key in merged:
+                continue  # an age column after the ages, made from them (and
+                # one before them is replaced by update)
+            elif isinstance(first, dict) and key != "age_p95_ms_by_camera":
                 merged[key] = merge(values) if all("error" not in v for v in values) \
                     else next(v for v in values if "error" in v)
+            elif all(value == first for value in values):
+                merged[key] = first  # the same in every window: the count, the rate
             elif isinstance(first, (int, float)) and not isinstance(first, bool):
-                merged[key] = (max(values) if key in ("rss_mib", "budget_used_mib", "cameras")
+                merged[key] = (max(values) if key in ("rss_mib", "budget_used_mib")
                                else min(values) if key.endswith("_min")
                                else sum(values) / len(values))
             else:
@@ -487,18 +509,9 @@ def pooled(rounds):
         return merged
 
     row = merge(rounds)
-    ages = {}
-    for r in rounds:
-        for camera, values in r["ages_ms_by_camera"].items():
-            ages.setdefault(camera, []).extend(values)
-    age_p95 = {c: p95(v) for c, v in ages.items() if v}
-    row.update(ages_ms_by_camera=ages, age_p95_ms_by_camera=age_p95,
-               age_p95_ms_median=median(age_p95.values()),
-               age_p95_ms_max=max(age_p95.values(), default=0.0),
-               cameras_without_age=row["cameras"] - len(age_p95),
-               rounds=[{"age_p95_ms_median": r["age_p95_ms_median"],
-                        "age_p95_ms_max": r["age_p95_ms_max"],
-                        "cpu_percent": r["cpu_percent"]} for r in rounds])
+    row["rounds"] = [{"age_p95_ms_median": r["age_p95_ms_median"],
+                      "age_p95_ms_max": r["age_p95_ms_max"],
+                      "cpu_percent": r["cpu_percent"]} for r in rounds]
     return row
 
 

@@ -18,7 +18,12 @@ def window(cpu, rss, analysed_min, ages, ffmpeg_cpu):
             "age_p95_ms_max": max(p95s.values()), "age_p95_ms_by_camera": p95s,
             "ages_ms_by_camera": ages, "cameras_without_age": 0, "cameras": 2,
             "load": 1.0, "ffmpeg": {"cpu_percent": ffmpeg_cpu, "rss_mib": rss / 2,
-                                    "frames_min": analysed_min, "frames_median": 1.0}}
+                                    "frames_min": analysed_min, "frames_median": 1.0},
+            # A service measured again in the same round (--on-request, --page):
+            # its own ages, and no camera count of its own.
+            "on_request": {"cpu_percent": cpu, "age_p95_ms_by_camera": p95s,
+                           "ages_ms_by_camera": ages, "cameras_without_age": 0,
+                           "age_p95_ms_median": 0.0, "age_p95_ms_max": 0.0}}
 
 
 # CPU is averaged, RSS the highest, the slowest rate the lowest, and a
@@ -39,6 +44,9 @@ def test_rounds_pool_their_windows():
     assert first["age_p95_ms_by_camera"]["a"] == 50.0
     assert row["age_p95_ms_by_camera"] == {"a": 5.0, "b": 7.0}
     assert row["age_p95_ms_max"] == 7.0
+    # The rows inside pool their ages the same way.
+    assert row["on_request"]["age_p95_ms_by_camera"] == {"a": 5.0, "b": 7.0}
+    assert row["on_request"]["cameras_without_age"] == 0
     assert len(row["ages_ms_by_camera"]["a"]) == 40
     assert [r["age_p95_ms_max"] for r in row["rounds"]] == [50.0, 7.0]
     assert bench_service.rounds_text([row]) == ["- 2 cameras: 50 / 50, 7 / 7"]
