@@ -73,12 +73,26 @@ struct motion_detector::impl
   cv::Mat mask;
 };
 
+namespace
+{
+
+cv::Ptr<cv::BackgroundSubtractorMOG2>
+make_subtractor (const motion_detector::settings &wanted)
+{
+  /* No shadow detection: a shadow that moves is motion here. */
+  cv::Ptr<cv::BackgroundSubtractorMOG2> subtractor
+      = cv::createBackgroundSubtractorMOG2 (wanted.history,
+                                            wanted.var_threshold, false);
+  subtractor->setNMixtures (wanted.mixtures);
+  return subtractor;
+}
+
+} // namespace
+
 motion_detector::motion_detector (const settings &initial)
     : settings_ (initial), impl_ (std::make_unique<impl> ())
 {
-  /* No shadow detection: a shadow that moves is motion here. */
-  impl_->subtractor = cv::createBackgroundSubtractorMOG2 (
-      initial.history, initial.var_threshold, false);
+  impl_->subtractor = make_subtractor (initial);
 }
 
 motion_detector::~motion_detector () = default;
@@ -86,6 +100,15 @@ motion_detector::~motion_detector () = default;
 void
 motion_detector::configure (const settings &wanted)
 {
+  /* OpenCV sizes the model by the number of Gaussians when it first sees
+   * a frame, and setNMixtures() on a model in use would read it with the
+   * wrong stride: another number means a new model, learnt again. */
+  if (wanted.mixtures != settings_.mixtures)
+    {
+      impl_->subtractor = make_subtractor (wanted);
+      settings_ = wanted;
+      return;
+    }
   if (wanted.history != settings_.history)
     impl_->subtractor->setHistory (wanted.history);
   if (wanted.var_threshold != settings_.var_threshold)

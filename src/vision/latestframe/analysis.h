@@ -81,6 +81,11 @@ public:
     double var_threshold = 16.0;
     double min_area = 0.001;     /* of the frame, for a region to count */
     double learning_rate = -1.0; /* < 0: automatic */
+    /* Gaussians a pixel's background may be made of (OpenCV's default 5).
+     * The model is 12 bytes a pixel a Gaussian: at 320x180, 3.3 MiB with
+     * 5 and 0.66 MiB with 1, which still learns a still scene but not one
+     * whose pixels switch between looks (leaves and sky). */
+    int mixtures = 5;
   };
 
   explicit motion_detector (const settings &initial);
