@@ -11,7 +11,8 @@
 #   ./pipelines/bench-service.sh [--quick] [--out DIR] [--cameras 1,4,8,16]
 #                                [--seconds S] [--warmup S] [--rate R] [--decode MODE]
 #                                [--in-phase] [--page [--page-cameras 1,8]]
-#                                [--peer ffmpeg] [--on-request] [--rounds R] [--publish]
+#                                [--peer ffmpeg] [--on-request] [--analyses A]
+#                                [--also-analyses A] [--rounds R] [--publish]
 # --in-phase: one stream shared by N RTSP sessions, key frames in step
 #   (the bench before issue 27).
 # --page: each service measured again with its status page open in
@@ -23,6 +24,9 @@
 # --on-request: each service measured again with its cameras'
 #   snapshot-frame: on-request (no frame kept for latest.jpg while nobody
 #   asks; section 7's "on-request" table).
+# --analyses A: the cameras' analyses (default "cvmotion analysis-width=320").
+# --also-analyses A: each service measured again right after with analyses
+#   A (section 7's "also-analyses" table: cvmotion mixtures=1, issue 27).
 # --rounds R: the counts measured R times in turn (1, 48, 1, 48, ...), each
 #   count's windows pooled (its cameras' age p95 over all their ages), so
 #   that the host's noise of the moment falls on every count alike.
@@ -33,7 +37,7 @@ source "$(dirname "$0")/lib/common.sh"
 out=$LATESTFRAME_ROOT/out/bench-service
 args=(--command "./pipelines/bench-service.sh${*:+ $*}")
 quick=0 peer=""
-usage="usage: $0 [--quick] [--out DIR] [--cameras 1,4,8,16] [--seconds S] [--warmup S] [--rate R] [--decode MODE] [--in-phase] [--page [--page-cameras LIST]] [--peer ffmpeg] [--on-request] [--rounds R] [--publish]"
+usage="usage: $0 [--quick] [--out DIR] [--cameras 1,4,8,16] [--seconds S] [--warmup S] [--rate R] [--decode MODE] [--in-phase] [--page [--page-cameras LIST]] [--peer ffmpeg] [--on-request] [--analyses A] [--also-analyses A] [--rounds R] [--publish]"
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1; args+=(--cameras 1,2 --seconds 3 --warmup 2 --width 320 --height 240); shift ;;
@@ -42,7 +46,7 @@ while [ $# -gt 0 ]; do
     --publish-to) args+=(--publish "$2"); shift 2 ;; # the suite's check, on a copy
     --in-phase|--page|--on-request) args+=("$1"); shift ;;
     --peer) peer=$2; args+=("$1" "$2"); shift 2 ;;
-    --cameras|--seconds|--rate|--decode|--warmup|--analyses|--page-cameras|--rounds) args+=("$1" "$2"); shift 2 ;;
+    --cameras|--seconds|--rate|--decode|--warmup|--analyses|--also-analyses|--page-cameras|--rounds) args+=("$1" "$2"); shift 2 ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
 done

@@ -60,7 +60,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 # What docs/benchmarks.md calls each kind of run: its section's markers.
 SECTIONS = {"density": "7", "page": "7-page", "peer": "7-peer",
-            "on-request": "7-on-request"}
+            "on-request": "7-on-request", "also-analyses": "7-also-analyses"}
 # How the cameras of a run are served, unless --in-phase.
 OUT_OF_PHASE = ("N streams, key units spread over the GOP and frames over the frame interval "
                 "(latestframe-testcam --mounts=N)")
@@ -324,10 +324,11 @@ def service_process(wrapper, program):
 
 
 def run_service(args, count, urls, broker, ages, camera, workdir, wrap=(), window=None,
-                snapshot_frame="always"):
+                snapshot_frame="always", analyses=None):
     """The service with `count` cameras reading `urls`, measured over one
     window once every camera streams and the warm-up is over, its cameras'
-    snapshot-frame set to `snapshot_frame`. `wrap`: a
+    snapshot-frame set to `snapshot_frame` and their analyses to `analyses`
+    (by default the arguments'). `wrap`: a
     command the service runs under (heaptrack -o FILE); the service's own
     process is measured and stopped, the wrapper waited for. `window`:
     called with the service's pid, returns a context manager held over the
@@ -337,7 +338,7 @@ def run_service(args, count, urls, broker, ages, camera, workdir, wrap=(), windo
     lines = [f"broker: {{ host: 127.0.0.1, port: {broker.port} }}",
              "health: { interval: 5s }",
              f"memory-budget: {args.budget}",
-             f"defaults: {{ analyses: \"{args.analyses}\", decode: {args.decode}, "
+             f"defaults: {{ analyses: \"{analyses or args.analyses}\", decode: {args.decode}, "
              f"analysis-rate: {args.rate}, max-age: 0, stall-timeout: 10s, "
              f"snapshot-frame: {snapshot_frame} }}",
              "cameras:"]
@@ -562,33 +563,37 @@ def page_table(rows):
     return lines
 
 
-def on_request_table(rows):
-    """Each service with its cameras' snapshot-frame: always (the default)
-    beside the same service run right after with on-request, where no
-    camera keeps a frame for latest.jpg while nobody asks."""
-    lines = ["| cameras | RSS MiB: always / on-request | CPU % per camera: always / on-request "
-             "| frames held MiB: always / on-request |",
-             "| ---: | ---: | ---: | ---: |"]
+def side_by_side_table(rows, key, names):
+    """Each service beside the same service run right after with one thing
+    changed (`row[key]`): --on-request's snapshot-frame, --also-analyses'
+    analyses; `names` says what each side had."""
+    first, second = names
+    lines = [f"| cameras | RSS MiB: {first} / {second} "
+             f"| CPU % per camera: {first} / {second} "
+             f"| frames held MiB: {first} / {second} "
+             f"| age p95 ms, worst camera: {first} / {second} |",
+             "| ---: | ---: | ---: | ---: | ---: |"]
     pairs = []
     for row in rows:
-        other = row.get("on_request")
+        other = row.get(key)
         if other is None or "error" in row:
             continue
         n = row["cameras"]
         if "error" in other:
-            lines.append(f"| {n} | {row['rss_mib']:.1f} / {other['error']} | | |")
+            lines.append(f"| {n} | {row['rss_mib']:.1f} / {other['error']} | | | |")
             continue
         pairs.append((n, row["rss_mib"], other["rss_mib"]))
         lines.append(
             f"| {n} | {row['rss_mib']:.1f} / {other['rss_mib']:.1f} "
             f"| {row['cpu_percent'] / n:.2f} / {other['cpu_percent'] / n:.2f} "
-            f"| {row['budget_used_mib']:.1f} / {other['budget_used_mib']:.1f} |")
+            f"| {row['budget_used_mib']:.1f} / {other['budget_used_mib']:.1f} "
+            f"| {row['age_p95_ms_max']:.0f} / {other['age_p95_ms_max']:.0f} |")
     if len(pairs) >= 2:
         counts = [n for n, _, _ in pairs]
         always_c, always_d = fit(counts, [a for _, a, _ in pairs])
         asked_c, asked_d = fit(counts, [b for _, _, b in pairs])
-        lines += ["", f"Fit: RSS = {always_c:.1f} + {always_d:.2f} x N MiB with always; "
-                      f"{asked_c:.1f} + {asked_d:.2f} x N MiB with on-request."]
+        lines += ["", f"Fit: RSS = {always_c:.1f} + {always_d:.2f} x N MiB with {first}; "
+                      f"{asked_c:.1f} + {asked_d:.2f} x N MiB with {second}."]
     return lines
 
 
@@ -674,6 +679,9 @@ def main():
                         help="also run the same cameras as one ffmpeg process each")
     parser.add_argument("--on-request", action="store_true",
                         help="measure each service again with snapshot-frame: on-request")
+    parser.add_argument("--also-analyses", default=None, metavar="ANALYSES",
+                        help="measure each service again with these analyses "
+                             "(cvmotion's mixtures=1, say)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="measure the counts this many times in turn (1, 48, 1, 48, ...) "
                              "and pool each count's windows: the host's noise of the moment "
@@ -688,9 +696,10 @@ def main():
                          if args.page_cameras else counts)
     if args.page and headless_chromium.missing():
         raise SystemExit(f"--page: {headless_chromium.missing()}")
-    if args.publish and sum(map(bool, (args.page, args.peer, args.on_request))) > 1:
-        raise SystemExit("--publish: --page, --peer and --on-request go to sections of their "
-                         "own; one at a time")
+    if args.publish and sum(map(bool, (args.page, args.peer, args.on_request,
+                                       args.also_analyses))) > 1:
+        raise SystemExit("--publish: --page, --peer, --on-request and --also-analyses go to "
+                         "sections of their own; one at a time")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -707,6 +716,9 @@ def main():
                 if args.on_request:
                     row["on_request"] = run_service(args, count, urls, broker, ages, camera,
                                                     Path(folder), snapshot_frame="on-request")
+                if args.also_analyses:
+                    row["also_analyses"] = run_service(args, count, urls, broker, ages, camera,
+                                                       Path(folder), analyses=args.also_analyses)
                 windows[count].append(row)
                 print(json.dumps({k: v for k, v in row.items() if k != "ages_ms_by_camera"}),
                       flush=True)
@@ -740,7 +752,12 @@ def main():
         table += ["", "The same service run again right after each with its cameras' "
                       "`snapshot-frame: on-request` (nobody asks for latest.jpg, so no camera "
                       "keeps its newest analysed frame):",
-                  "", *on_request_table(rows)]
+                  "", *side_by_side_table(rows, "on_request", ("always", "on-request"))]
+    if args.also_analyses:
+        table += ["", f"The same service run again right after each with its cameras' "
+                      f"analyses \"{args.also_analyses}\" (second) instead of "
+                      f"\"{args.analyses}\" (first):",
+                  "", *side_by_side_table(rows, "also_analyses", ("first", "second"))]
     failed = False
     for row in rows:
         if "error" in row or row["analysed_min"] < 0.5 * args.rate:
@@ -759,7 +776,7 @@ def main():
             failed = True
         if "error" in row.get("ffmpeg", {}):
             failed = True
-        if "error" in row.get("on_request", {}):
+        if "error" in row.get("on_request", {}) or "error" in row.get("also_analyses", {}):
             failed = True
     text = "\n".join(table) + "\n"
     (out / "service-density.md").write_text(text)
@@ -767,7 +784,8 @@ def main():
     print(text)
     if args.publish:
         kind = ("page" if args.page else "peer" if args.peer
-                else "on-request" if args.on_request else "density")
+                else "on-request" if args.on_request
+                else "also-analyses" if args.also_analyses else "density")
         publish.publish(SECTIONS[kind], table, args.command, args.publish)
     return 1 if failed else 0
 

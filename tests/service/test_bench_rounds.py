@@ -59,3 +59,20 @@ def test_one_window_or_a_failed_one_is_the_row():
     assert bench_service.pooled([only]) is only
     failed = {"cameras": 2, "error": "1 of 2 streaming"}
     assert bench_service.pooled([only, failed]) is failed
+
+
+# --on-request and --also-analyses: each count beside the same service run
+# right after with one thing changed, and a fit for each side.
+def test_side_by_side_table_fits_each_side():
+    rows = []
+    for cameras in (1, 3):
+        row = window(cameras * 1.0, 70 + 7 * cameras, 1.0, {"a": [5.0], "b": [9.0]}, 1.0)
+        row.update(cameras=cameras, budget_used_mib=1.4 * cameras)
+        row["also_analyses"] = dict(row, rss_mib=70 + 4.5 * cameras, age_p95_ms_max=8.0,
+                                    cpu_percent=cameras * 0.5)
+        rows.append(row)
+    lines = bench_service.side_by_side_table(rows, "also_analyses", ("first", "second"))
+    assert lines[0].startswith("| cameras | RSS MiB: first / second |")
+    assert lines[2] == "| 1 | 77.0 / 74.5 | 1.00 / 0.50 | 1.4 / 1.4 | 9 / 8 |"
+    assert lines[-1] == ("Fit: RSS = 70.0 + 7.00 x N MiB with first; "
+                         "70.0 + 4.50 x N MiB with second.")
