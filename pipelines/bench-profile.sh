@@ -21,7 +21,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 out=$LATESTFRAME_ROOT/out/bench-profile
-args=(--command "./pipelines/bench-profile.sh${*:+ $*}")
+args=(--command "$(command_line ./pipelines/bench-profile.sh "$@")")
 quick=0
 usage="usage: $0 [--quick] [--out DIR] [--cameras 1,32] [--heap-cameras 4,8|none] [--seconds S] [--warmup S] [--rate R] [--decode MODE] [--publish]"
 while [ $# -gt 0 ]; do

@@ -35,7 +35,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 out=$LATESTFRAME_ROOT/out/bench-service
-args=(--command "./pipelines/bench-service.sh${*:+ $*}")
+args=(--command "$(command_line ./pipelines/bench-service.sh "$@")")
 quick=0 peer=""
 usage="usage: $0 [--quick] [--out DIR] [--cameras 1,4,8,16] [--seconds S] [--warmup S] [--rate R] [--decode MODE] [--in-phase] [--page [--page-cameras LIST]] [--peer ffmpeg] [--on-request] [--analyses A] [--also-analyses A] [--rounds R] [--publish]"
 while [ $# -gt 0 ]; do

@@ -19,7 +19,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 out=bench-results seconds=10 quick=0 sections="" seconds_given=0 camera_preset=veryfast publish=""
-command="./pipelines/bench.sh${*:+ $*}"
+command=$(command_line ./pipelines/bench.sh "$@")
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 seconds=2; shift ;;

@@ -29,6 +29,20 @@ LATESTFRAME_PACKAGES=(
 # --peer ffmpeg; linux-perf (perf) and heaptrack: pipelines/bench-profile.sh.
 LATESTFRAME_BENCH_PACKAGES=(ffmpeg linux-perf heaptrack)
 
+# A command as a shell would take it back: the words, each with spaces or
+# quotes single-quoted (the run line a bench publishes, to be re-run as it
+# reads: --analyses "cvmotion mixtures=1").
+command_line() {
+  local line="" word
+  for word in "$@"; do
+    case $word in
+      ""|*[[:space:]\'\"\$\\]*) line+=" '${word//\'/\'\\\'\'}'" ;;
+      *) line+=" $word" ;;
+    esac
+  done
+  printf '%s' "${line# }"
+}
+
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
