@@ -516,6 +516,13 @@ def pooled(rounds):
     return row
 
 
+def without_ages(row):
+    """A row as printed while the bench runs: every age left out, in the
+    rows inside it too."""
+    return {k: without_ages(v) if isinstance(v, dict) else v
+            for k, v in row.items() if k != "ages_ms_by_camera"}
+
+
 def rounds_text(rows):
     """With --rounds, each window's median / worst camera's age p95."""
     return [f"- {row['cameras']} cameras: "
@@ -720,7 +727,7 @@ def main():
                     row["also_analyses"] = run_service(args, count, urls, broker, ages, camera,
                                                        Path(folder), analyses=args.also_analyses)
                 windows[count].append(row)
-                print(json.dumps({k: v for k, v in row.items() if k != "ages_ms_by_camera"}),
+                print(json.dumps(without_ages(row)),
                       flush=True)
     rows = [pooled(windows[count]) for count in counts]
 
