@@ -32,6 +32,7 @@
  * --help. */
 #include "latestframe/scene.h"
 #include "latestframe/stamp.h"
+#include "latestframe/thread_annotations.h"
 
 #include <gst/app/gstappsrc.h>
 #include <gst/app/gstappsink.h>
@@ -57,6 +58,7 @@
 
 namespace scene = latestframe::scene;
 namespace stamp = latestframe::stamp;
+namespace lf = latestframe;
 using steady = std::chrono::steady_clock;
 
 namespace
@@ -92,7 +94,35 @@ struct options
   gchar *password = nullptr;
 };
 
-struct camera;
+struct mount;
+
+/* Where the frames go: one mount (raw frames, encoded by its media) or,
+ * with --mounts, an encoder whose access units the mounts send. */
+struct camera
+{
+  options opts;
+  lf::checked_mutex lock;
+  std::vector<std::unique_ptr<mount>> mounts;
+  /* --mounts: the encoder pipeline, its input, and the last GOP of access
+   * units it made (touched by its streaming thread only). */
+  GstElement *encoder = nullptr;
+  GstElement *raw = nullptr;
+  std::deque<GstBuffer *> coded;
+  /* --mounts: access units a mount sends later in the frame interval, by
+   * when (under lock; the pacer thread sends them). */
+  std::multimap<steady::time_point, std::pair<mount *, GstBuffer *>>
+      paced LF_GUARDED_BY (lock);
+  GstCaps *caps LF_GUARDED_BY (lock) = nullptr; /* the access units', a ref */
+  std::condition_variable paced_changed;
+  std::atomic<bool> running{ true };
+  std::atomic<guint64> frames_sent{ 0 };
+  GMainLoop *loop = nullptr;
+  std::mt19937 random{ 12345 };
+  /* --clock-offset: NTP times come from the media's (offset) clock. */
+  bool ntp_from_clock = false;
+  /* --no-ntp64: capture times from sender reports only. */
+  bool ntp64 = true;
+};
 
 /* One mount point: the appsrc of the media being served there, if any. */
 struct mount
@@ -105,35 +135,8 @@ struct mount
    * first key unit yet. */
   guint delay = 0;
   steady::duration offset{};
-  bool started = false;         /* under cam->lock */
-  GstElement *appsrc = nullptr; /* a ref, under cam->lock */
-};
-
-/* Where the frames go: one mount (raw frames, encoded by its media) or,
- * with --mounts, an encoder whose access units the mounts send. */
-struct camera
-{
-  options opts;
-  std::mutex lock;
-  std::vector<std::unique_ptr<mount>> mounts;
-  /* --mounts: the encoder pipeline, its input, and the last GOP of access
-   * units it made (touched by its streaming thread only). */
-  GstElement *encoder = nullptr;
-  GstElement *raw = nullptr;
-  std::deque<GstBuffer *> coded;
-  /* --mounts: access units a mount sends later in the frame interval, by
-   * when (under lock; the pacer thread sends them). */
-  std::multimap<steady::time_point, std::pair<mount *, GstBuffer *>> paced;
-  GstCaps *caps = nullptr; /* the access units', a ref, under lock */
-  std::condition_variable paced_changed;
-  std::atomic<bool> running{ true };
-  std::atomic<guint64> frames_sent{ 0 };
-  GMainLoop *loop = nullptr;
-  std::mt19937 random{ 12345 };
-  /* --clock-offset: NTP times come from the media's (offset) clock. */
-  bool ntp_from_clock = false;
-  /* --no-ntp64: capture times from sender reports only. */
-  bool ntp64 = true;
+  bool started LF_GUARDED_BY (cam->lock) = false;
+  GstElement *appsrc LF_GUARDED_BY (cam->lock) = nullptr; /* a ref */
 };
 
 /* A frame and its layout. */
@@ -381,9 +384,10 @@ produce (camera *cam, file_frames *file)
         appsrc = GST_ELEMENT (gst_object_ref (cam->raw));
       else
         {
-          std::lock_guard<std::mutex> lock (cam->lock);
-          if (cam->mounts[0]->appsrc)
-            appsrc = GST_ELEMENT (gst_object_ref (cam->mounts[0]->appsrc));
+          const mount &only = *cam->mounts[0];
+          lf::checked_lock lock (only.cam->lock);
+          if (only.appsrc)
+            appsrc = GST_ELEMENT (gst_object_ref (only.appsrc));
         }
       if (!appsrc)
         {
@@ -414,18 +418,17 @@ produce (camera *cam, file_frames *file)
 void
 send_access_unit (mount *m, GstBuffer *unit)
 {
-  camera *cam = m->cam;
   GstElement *appsrc = nullptr;
   GstCaps *caps = nullptr;
   {
-    std::lock_guard<std::mutex> lock (cam->lock);
+    lf::checked_lock lock (m->cam->lock);
     if (!m->appsrc)
       return;
     if (!m->started && GST_BUFFER_FLAG_IS_SET (unit, GST_BUFFER_FLAG_DELTA_UNIT))
       return;
     m->started = true;
     appsrc = GST_ELEMENT (gst_object_ref (m->appsrc));
-    caps = gst_caps_ref (cam->caps);
+    caps = gst_caps_ref (m->cam->caps);
   }
   const std::optional<GstClockTime> running = running_time_of (appsrc);
   if (running)
@@ -441,31 +444,28 @@ send_access_unit (mount *m, GstBuffer *unit)
 }
 
 /* --mounts: sends the access units mounts send later in the frame
- * interval, each at its time, until the camera stops (main frees those
- * left once the encoder has stopped). */
+ * interval, each at its time, until the camera stops (main stops it under
+ * the lock, and frees those left once the encoder has stopped). */
 void
 pace (camera *cam)
 {
-  std::unique_lock<std::mutex> lock (cam->lock);
+  lf::checked_lock lock (cam->lock);
   while (cam->running)
     {
       if (cam->paced.empty ())
+        lock.wait (cam->paced_changed);
+      else if (const auto next = cam->paced.begin ();
+               next->first > steady::now ())
+        lock.wait_until (cam->paced_changed, next->first);
+      else
         {
-          cam->paced_changed.wait_for (lock, std::chrono::milliseconds (100));
-          continue;
+          const auto [m, unit] = next->second;
+          cam->paced.erase (next);
+          lock.unlock ();
+          send_access_unit (m, unit);
+          gst_buffer_unref (unit);
+          lock.lock ();
         }
-      const auto next = cam->paced.begin ();
-      if (next->first > steady::now ())
-        {
-          cam->paced_changed.wait_until (lock, next->first);
-          continue;
-        }
-      const auto [m, unit] = next->second;
-      cam->paced.erase (next);
-      lock.unlock ();
-      send_access_unit (m, unit);
-      gst_buffer_unref (unit);
-      lock.lock ();
     }
 }
 
@@ -483,7 +483,7 @@ coded_access_unit (GstAppSink *sink, gpointer data)
   if (!sample)
     return GST_FLOW_EOS;
   {
-    std::lock_guard<std::mutex> lock (cam->lock);
+    lf::checked_lock lock (cam->lock);
     gst_caps_replace (&cam->caps, gst_sample_get_caps (sample));
   }
   cam->coded.push_front (gst_buffer_ref (gst_sample_get_buffer (sample)));
@@ -502,7 +502,7 @@ coded_access_unit (GstAppSink *sink, gpointer data)
         send_access_unit (m.get (), unit);
       else
         {
-          std::lock_guard<std::mutex> lock (cam->lock);
+          lf::checked_lock lock (cam->lock);
           cam->paced.emplace (made + m->offset,
                               std::make_pair (m.get (), gst_buffer_ref (unit)));
           cam->paced_changed.notify_one ();
@@ -603,7 +603,7 @@ void
 media_unprepared (GstRTSPMedia *, gpointer data)
 {
   mount *m = static_cast<mount *> (data);
-  std::lock_guard<std::mutex> lock (m->cam->lock);
+  lf::checked_lock lock (m->cam->lock);
   gst_clear_object (&m->appsrc);
 }
 
@@ -675,7 +675,7 @@ media_configure (GstRTSPMediaFactory *, GstRTSPMedia *media, gpointer data)
     }
   g_signal_connect (media, "unprepared", G_CALLBACK (media_unprepared), m);
   {
-    std::lock_guard<std::mutex> lock (cam->lock);
+    lf::checked_lock lock (m->cam->lock);
     gst_clear_object (&m->appsrc);
     m->appsrc = appsrc;
     m->started = false;
@@ -980,20 +980,23 @@ main (int argc, char **argv)
   if (cam.encoder)
     pacer = std::thread (pace, &cam);
   g_main_loop_run (cam.loop);
-  cam.running = false;
+  {
+    /* Under the lock: the pacer either sees it or is already waiting. */
+    lf::checked_lock lock (cam.lock);
+    cam.running = false;
+  }
+  cam.paced_changed.notify_one ();
   producer.join ();
   if (pacer.joinable ())
-    {
-      cam.paced_changed.notify_one ();
-      pacer.join ();
-    }
+    pacer.join ();
   if (cam.encoder)
     {
       gst_element_set_state (cam.encoder, GST_STATE_NULL);
       gst_clear_object (&cam.raw);
       gst_clear_object (&cam.encoder);
-      gst_clear_caps (&cam.caps);
       /* The encoder has stopped: nothing adds to them any more. */
+      lf::checked_lock lock (cam.lock);
+      gst_clear_caps (&cam.caps);
       for (auto &[when, unsent] : cam.paced)
         gst_buffer_unref (unsent.second);
       cam.paced.clear ();
@@ -1001,11 +1004,11 @@ main (int argc, char **argv)
         gst_buffer_unref (unit);
       cam.coded.clear ();
     }
-  {
-    std::lock_guard<std::mutex> lock (cam.lock);
-    for (const std::unique_ptr<mount> &m : cam.mounts)
+  for (const std::unique_ptr<mount> &m : cam.mounts)
+    {
+      lf::checked_lock lock (m->cam->lock);
       gst_clear_object (&m->appsrc);
-  }
+    }
   g_print ("sent %" G_GUINT64_FORMAT " frames\n", cam.frames_sent.load ());
   g_object_unref (server);
   g_main_loop_unref (cam.loop);
