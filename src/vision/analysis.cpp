@@ -104,15 +104,14 @@ motion_detector::configure (const settings &wanted)
    * a frame, and setNMixtures() on a model in use would read it with the
    * wrong stride: another number means a new model, learnt again. */
   if (wanted.mixtures != settings_.mixtures)
+    impl_->subtractor = make_subtractor (wanted);
+  else
     {
-      impl_->subtractor = make_subtractor (wanted);
-      settings_ = wanted;
-      return;
+      if (wanted.history != settings_.history)
+        impl_->subtractor->setHistory (wanted.history);
+      if (wanted.var_threshold != settings_.var_threshold)
+        impl_->subtractor->setVarThreshold (wanted.var_threshold);
     }
-  if (wanted.history != settings_.history)
-    impl_->subtractor->setHistory (wanted.history);
-  if (wanted.var_threshold != settings_.var_threshold)
-    impl_->subtractor->setVarThreshold (wanted.var_threshold);
   settings_ = wanted;
 }
 
