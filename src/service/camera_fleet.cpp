@@ -157,6 +157,22 @@ camera_fleet::cameras () const
   return views;
 }
 
+std::vector<closed_camera>
+camera_fleet::closed_cameras () const
+{
+  std::vector<closed_camera> closed;
+  for (const std::string &id : order_)
+    {
+      const running_camera &camera = running_.at (id);
+      if (camera.source->state () != capture_state::closed)
+        continue;
+      std::string reason = camera.source->last_error ();
+      if (!reason.empty ())
+        closed.push_back ({ camera.config, camera.instance, std::move (reason) });
+    }
+  return closed;
+}
+
 std::map<std::string, std::shared_ptr<capture>>
 camera_fleet::captures () const
 {

@@ -44,6 +44,14 @@ struct camera_view
   std::chrono::steady_clock::time_point started;
 };
 
+/* A camera whose capture gave up and closed, and why. */
+struct closed_camera
+{
+  camera_config config;
+  std::uint64_t instance = 0;
+  std::string reason;
+};
+
 /* The cameras of one process: a capture per camera (its own pipeline,
  * reconnecting with backoff and jitter on its own thread), started in the
  * background so that a camera that is down at start does not hold up the
@@ -70,6 +78,11 @@ public:
 
   /* Every camera with its figures now, in the order of `wanted`. */
   std::vector<camera_view> cameras () const;
+
+  /* The cameras whose capture is closed with a reason (a pipeline that
+   * cannot be built), from each capture's state and last error alone:
+   * cheaper than cameras(), which reads every camera's figures. */
+  std::vector<closed_camera> closed_cameras () const;
 
   /* Every camera's capture by id, shared: for the snapshots answered on
    * other threads (capture::last_analysed is thread-safe). A capture

@@ -72,6 +72,9 @@ struct service
   steady::time_point last_health;
   std::uint64_t reloads = 0;
   std::uint64_t reload_failures = 0;
+  /* When the figures /metrics and /api/cameras serve were last made (none
+   * since the cameras last changed: unset). */
+  std::optional<steady::time_point> figures_made;
   /* The camera instances already reported as unable to run. */
   std::set<std::uint64_t> reported_instances;
   bool stopping = false;
@@ -207,6 +210,8 @@ dropped_by_camera (const GstStructure *stats)
   return counts;
 }
 
+void read_mqtt_figures (const service &self, svc::process_figures &figures);
+
 svc::process_figures
 process_figures_of (service &self, const std::vector<svc::camera_view> &cameras)
 {
@@ -221,6 +226,17 @@ process_figures_of (service &self, const std::vector<svc::camera_view> &cameras)
   for (const svc::camera_view &camera : cameras)
     figures.budget_used_bytes
         = std::max (figures.budget_used_bytes, camera.stats.memory_budget_used);
+  read_mqtt_figures (self, figures);
+  figures.snapshot_encodes_by_camera = self.snapshots->encodes ();
+  figures.reloads = self.reloads;
+  figures.reload_failures = self.reload_failures;
+  return figures;
+}
+
+/* The MQTT connection's figures, from mqttpublish's stats. */
+void
+read_mqtt_figures (const service &self, svc::process_figures &figures)
+{
   GstStructure *stats = nullptr;
   g_object_get (self.mqtt, "stats", &stats, NULL);
   if (stats)
@@ -238,10 +254,6 @@ process_figures_of (service &self, const std::vector<svc::camera_view> &cameras)
       figures.mqtt_dropped_by_camera = dropped_by_camera (stats);
       gst_structure_free (stats);
     }
-  figures.snapshot_encodes_by_camera = self.snapshots->encodes ();
-  figures.reloads = self.reloads;
-  figures.reload_failures = self.reload_failures;
-  return figures;
 }
 
 /* A camera's health record: a record of that camera's, which its
@@ -262,16 +274,13 @@ publish_record (service &self, const std::string &camera,
  * fragment naming an element that does not exist): its capture gave up,
  * closed, and says why. The others run on. */
 void
-report_cameras_that_cannot_run (service &self,
-                                const std::vector<svc::camera_view> &cameras)
+report_cameras_that_cannot_run (service &self)
 {
-  for (const svc::camera_view &camera : cameras)
-    if (camera.stats.state == latestframe::capture_state::closed
-        && !camera.stats.last_error.empty ()
-        && self.reported_instances.insert (camera.instance).second)
+  for (const svc::closed_camera &camera : self.fleet->closed_cameras ())
+    if (self.reported_instances.insert (camera.instance).second)
       say (self.config_path + ":" + std::to_string (camera.config.line)
            + ": cameras: " + camera.config.id
-           + ": cannot run: " + camera.stats.last_error);
+           + ": cannot run: " + camera.reason);
 }
 
 /* Says in the log when the broker connection comes up, and each new
@@ -295,27 +304,50 @@ report_connection (service &self, const svc::process_figures &process)
     self.said_mqtt_error = process.mqtt_last_error;
 }
 
-/* Every second: the metrics; every health interval: each camera's health
- * record on MQTT. */
+/* The figures GET /metrics and GET /api/cameras serve, made when one of
+ * them is asked for (metrics_server::refresh_before_answering), at most
+ * once a second: each camera's figures cost the main loop a walk of its
+ * pipeline, which at one camera was most of the service's own CPU when it
+ * was done every second whether or not anyone read them. */
+void
+refresh_figures (service &self)
+{
+  constexpr auto fresh_for = std::chrono::seconds (1);
+  const steady::time_point now = steady::now ();
+  if (!self.fleet || !self.metrics
+      || (self.figures_made && now - *self.figures_made < fresh_for))
+    return;
+  try
+    {
+      const std::vector<svc::camera_view> cameras = self.fleet->cameras ();
+      const svc::process_figures process = process_figures_of (self, cameras);
+      self.metrics->update (svc::metrics_exposition (cameras, process));
+      self.metrics->update_cameras (svc::cameras_json (cameras, process));
+      self.figures_made = now;
+    }
+  catch (const std::exception &problem)
+    {
+      say (std::string ("metrics skipped this time: ") + problem.what ());
+    }
+}
+
+/* Every second: which cameras cannot run and how the broker connection
+ * goes, in the log; every health interval: each camera's health record on
+ * MQTT. */
 void
 tick (service &self)
 {
-  const std::vector<svc::camera_view> cameras = self.fleet->cameras ();
-  report_cameras_that_cannot_run (self, cameras);
-  const svc::process_figures process = process_figures_of (self, cameras);
-  report_connection (self, process);
-  if (self.metrics)
-    {
-      self.metrics->update (svc::metrics_exposition (cameras, process));
-      self.metrics->update_cameras (svc::cameras_json (cameras, process));
-      /* After a reload too, within a tick. */
-      self.snapshots->update (self.fleet->captures ());
-    }
+  report_cameras_that_cannot_run (self);
+  svc::process_figures connection;
+  read_mqtt_figures (self, connection);
+  report_connection (self, connection);
   const auto interval = self.config.health_interval;
   const steady::time_point now = steady::now ();
   if (interval.count () > 0 && now - self.last_health >= interval)
     {
       self.last_health = now;
+      const std::vector<svc::camera_view> cameras = self.fleet->cameras ();
+      const svc::process_figures process = process_figures_of (self, cameras);
       const std::int64_t unix_ns = g_get_real_time () * 1000;
       for (const svc::camera_view &camera : cameras)
         publish_record (self, camera.config.id,
@@ -350,6 +382,16 @@ announce (const service &self, const svc::reload_plan &plan)
        + joined (plan.restart) + "; kept " + joined (plan.keep));
 }
 
+/* Makes `wanted` the cameras that run, says what changed, and serves
+ * their latest.jpg; the next request for the figures reads them anew. */
+void
+apply_cameras (service &self, const std::vector<svc::camera_config> &wanted)
+{
+  announce (self, self.fleet->apply (wanted));
+  self.snapshots->update (self.fleet->captures ());
+  self.figures_made.reset ();
+}
+
 gboolean
 on_reload (gpointer data)
 {
@@ -382,9 +424,9 @@ on_reload (gpointer data)
   next.memory_budget_bytes = self.config.memory_budget_bytes;
   self.config = next;
   self.reloads++;
-  announce (self,
-            self.fleet->apply (svc::cameras_of_shard (
-                self.config.cameras, self.shard.index, self.shard.count)));
+  apply_cameras (self, svc::cameras_of_shard (self.config.cameras,
+                                               self.shard.index,
+                                               self.shard.count));
   return G_SOURCE_CONTINUE;
 }
 
@@ -644,6 +686,8 @@ main (int argc, char **argv)
                                               const std::string &query) {
                   return snapshots->answer (id, query);
                 });
+            self.metrics->refresh_before_answering (
+                [&self] { refresh_figures (self); });
           }
         catch (const std::exception &problem)
           {
@@ -666,7 +710,7 @@ main (int argc, char **argv)
     settings.publisher = self.publisher;
     settings.memory_budget_bytes = self.config.memory_budget_bytes;
     self.fleet = std::make_unique<svc::camera_fleet> (settings);
-    announce (self, self.fleet->apply (mine));
+    apply_cameras (self, mine);
 
     self.last_health = steady::now () - self.config.health_interval;
     /* Each second, or each health interval when shorter. */

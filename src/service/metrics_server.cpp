@@ -88,6 +88,21 @@ drain (GSocketConnection *connection)
     }
 }
 
+/* The path a whole head's GET asks for, without its query; "" for a head
+ * that is not whole or not a GET. */
+std::string
+path_of (const std::string &head)
+{
+  if (!head_is_whole (head) || head.rfind ("GET ", 0) != 0)
+    return {};
+  const std::string line = head.substr (0, head.find_first_of ("\r\n"));
+  const std::size_t end = line.find (' ', 4);
+  std::string path
+      = line.substr (4, end == std::string::npos ? std::string::npos : end - 4);
+  const std::size_t query = path.find ('?');
+  return query == std::string::npos ? path : path.substr (0, query);
+}
+
 /* Answers one connection whose request head was read, on a thread of the
  * pool. */
 void
@@ -102,17 +117,7 @@ serve (GSocketConnection *connection, const std::string &head,
   const std::size_t line_end
       = whole ? head.find_first_of ("\r\n") : std::string::npos;
   const std::string line = head.substr (0, line_end);
-  const auto path_of = [&] () -> std::string {
-    if (line.rfind ("GET ", 0) != 0)
-      return {};
-    const std::size_t end = line.find (' ', 4);
-    std::string path = line.substr (4, end == std::string::npos
-                                           ? std::string::npos
-                                           : end - 4);
-    const std::size_t query = path.find ('?');
-    return query == std::string::npos ? path : path.substr (0, query);
-  };
-  const std::string path = path_of ();
+  const std::string path = path_of (head);
   const std::size_t query_start = line.find ('?');
   const std::size_t query_end = line.find (' ', 4);
   const std::string query
@@ -237,6 +242,9 @@ finish (head_reader *reader, bool answer_it)
   if (answer_it && owner.pool
       && g_thread_pool_unprocessed (owner.pool) < max_waiting)
     {
+      const std::string path = path_of (done->head);
+      if (owner.refresher && (path == "/metrics" || path == "/api/cameras"))
+        owner.refresher ();
       auto handed = std::make_unique<request> (
           request{ std::move (done->connection), std::move (done->head) });
       g_thread_pool_push (owner.pool, handed.release (), nullptr);
@@ -383,6 +391,12 @@ metrics_server::serve_snapshots (snapshot_handler handler)
 {
   checked_lock guard (exposition_->lock);
   exposition_->snapshots = std::move (handler);
+}
+
+void
+metrics_server::refresh_before_answering (std::function<void ()> refresher)
+{
+  readers_->refresher = std::move (refresher);
 }
 
 void

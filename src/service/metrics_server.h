@@ -37,7 +37,8 @@ using snapshot_handler = std::function<http_answer (const std::string &id,
 
 /* Serves GET /metrics (the text last given to update(), in Prometheus'
  * text format), GET /api/cameras (the JSON last given to
- * update_cameras()), GET /cameras/<id>/latest.jpg (serve_snapshots()'s
+ * update_cameras(); both made fresh on request by the refresher, see
+ * refresh_before_answering()), GET /cameras/<id>/latest.jpg (serve_snapshots()'s
  * handler), GET / (status_page_html: a page of every camera, reading
  * the last two) and GET /healthz ("ok") over HTTP/1.0. Connections are
  * accepted on the main loop of the thread that constructs it and answered
@@ -68,6 +69,12 @@ public:
   void update_cameras (std::string cameras_json);
   /* Who answers GET /cameras/<id>/latest.jpg (404 until set). */
   void serve_snapshots (snapshot_handler handler);
+  /* Called on the main loop when a request for /metrics or /api/cameras
+   * has been read, before it goes to a request thread: it may call
+   * update() and update_cameras(), so that the figures are made when
+   * someone reads them rather than on a timer whether or not anyone does.
+   * It must not throw (it runs inside a GIO callback). */
+  void refresh_before_answering (std::function<void ()> refresher);
 
   /* The text served, shared with the request threads. */
   struct shared_text
@@ -86,6 +93,7 @@ public:
   {
     GThreadPool *pool = nullptr;
     std::set<head_reader *> reading;
+    std::function<void ()> refresher;
   };
 
 private:
