@@ -16,11 +16,15 @@ and over each measured window:
    arenas, the main heap, thread stacks, big anonymous blocks (malloc's
    mmap'd chunks: frames), libraries; and each kind's slope per camera.
 4. Heap by owner: the service run again under `heaptrack -o FILE` at two
-   counts (--heap-cameras), `heaptrack_print --print-peaks`, each
-   allocation stack given to the owner of the leaf-most frame that names
-   one (the receive path, the decoder's pools, its copy in finish_frame,
-   libavcodec, the parsers, the analysis, latestframe); the thread stacks
-   beside them from those runs' smaps, as in 3; the slope per camera.
+   counts (--heap-cameras) and killed (SIGKILL) at the window's end, so
+   that what `heaptrack_print --print-leaks` lists is what it held then,
+   each allocation stack given to the owner of the leaf-most frame that
+   names one (the receive path, the decoder's pools, its copy in
+   finish_frame, libavcodec, the parsers, the analysis, latestframe); the
+   thread stacks beside them from those runs' smaps, as in 3; the slope per
+   camera. (The heap's peak moves with the moment it falls on, now that
+   frames come and go: a moment at the window's end is the same for
+   every run.)
 
 perf is skipped, saying why, only when it cannot record here (not
 installed, or the kernel refuses); heaptrack only when --heap-cameras is
@@ -40,6 +44,7 @@ import argparse
 import collections
 import contextlib
 import json
+import os
 import re
 import shutil
 import signal
@@ -138,7 +143,7 @@ OWNERS = {
     "unlisted": "smaller sites heaptrack_print does not list",
 }
 # The owners issue 27 asks about: in the table even when they hold nothing
-# at the peak (the decoder's copy is held only while a frame is).
+# at the window's end (the decoder's copy is held only while a frame is).
 ASKED_OWNERS = {"receive", "decoder pools", "decoder copy", "libavcodec", "parsers",
                 "analysis", "latestframe"}
 
@@ -275,13 +280,14 @@ def heaptrack_output(prefix):
 HEAP_AMOUNT = {"B": 1, "K": 1e3, "M": 1e6, "G": 1e9}
 
 
-def heap_by_owner(peaks):
-    """Bytes by owner (OWNERS) at the heap's peak, from `heaptrack_print
-    --print-peaks` text (every listed stack of every site: they add up to
-    the peak); and heaptrack's own figure for the peak."""
+def heap_by_owner(leaks):
+    """Bytes by owner (OWNERS) still held when the service was killed, from
+    `heaptrack_print --print-leaks` text (every listed stack of every
+    allocating function: they add up to what was held); and heaptrack's
+    own total of it."""
     owners = collections.Counter()
     amount, stack = None, []
-    peak = None
+    held = None
 
     def settle():
         if amount is None:
@@ -294,11 +300,13 @@ def heap_by_owner(peaks):
             owner = next((o for o, pattern in HEAP_FRAME_RULES if re.search(pattern, frame)), None)
         owners[owner or "other"] += amount
 
-    for line in peaks.splitlines():
-        total = re.match(r"^peak heap memory consumption: ([\d.]+)([BKMG])", line)
+    for line in leaks.splitlines():
+        total = re.match(r"^total memory leaked: ([\d.]+)([BKMG])", line)
         if total:
-            peak = float(total.group(1)) * HEAP_AMOUNT[total.group(2)]
-        site = re.match(r"^\s{0,2}([\d.]+)([BKMG]) consumed over \d+ calls from", line)
+            held = float(total.group(1)) * HEAP_AMOUNT[total.group(2)]
+        # An allocating function's header ("... calls from", then its name)
+        # is not a site: its stacks below it are, each "... calls from:".
+        site = re.match(r"^\s{0,2}([\d.]+)([BKMG]) leaked over \d+ calls from:$", line)
         if site:
             settle()
             amount, stack = float(site.group(1)) * HEAP_AMOUNT[site.group(2)], []
@@ -316,16 +324,19 @@ def heap_by_owner(peaks):
         if amount is not None and line.strip():
             stack.append(line.strip())
     settle()
-    return dict(owners), peak
+    return dict(owners), held
 
 
 class Window:
     """What the profile takes of one service over its measured window:
     perf records it from the start (when `perf_data` is given), and at its
-    end, while the service still runs, its threads and smaps are read."""
+    end, while the service still runs, its threads and smaps are read;
+    then, with `kill_at_end`, the service is killed where it stands (under
+    heaptrack: what it held then is what heaptrack calls leaked)."""
 
-    def __init__(self, smaps_file, perf_data=None):
+    def __init__(self, smaps_file, perf_data=None, kill_at_end=False):
         self.smaps_file, self.perf_data = smaps_file, perf_data
+        self.kill_at_end = kill_at_end
         self.found = {}
 
     @contextlib.contextmanager
@@ -347,6 +358,8 @@ class Window:
                 self.found["rss_kib"] = rss_by_kind(smaps)
             except OSError as error:
                 self.found["error"] = f"reading /proc/{pid}: {error}"
+            if self.kill_at_end:
+                os.kill(pid, signal.SIGKILL)
         finally:
             if perf:
                 perf.send_signal(signal.SIGINT)
@@ -380,15 +393,15 @@ def profile_run(args, count, urls, broker, ages, camera, workdir, record_cpu):
 
 
 def heap_run(args, count, urls, broker, ages, camera, workdir):
-    """The service with `count` cameras under heaptrack, its peak heap by
-    owner (and its thread stacks from its smaps at the window's end)."""
+    """The service with `count` cameras under heaptrack, its heap by owner
+    at the window's end (and its thread stacks from its smaps then)."""
     folder = Path(args.out) / "heaptrack"
     folder.mkdir(exist_ok=True)
     prefix = folder / f"heaptrack-{count}"
     for old in folder.glob(prefix.name + ".*"):
         old.unlink()
     heap_args = argparse.Namespace(**{**vars(args), "out": str(folder)})
-    window = Window(folder / f"smaps-{count}.txt")
+    window = Window(folder / f"smaps-{count}.txt", kill_at_end=True)
     row = bench_service.run_service(heap_args, count, urls, broker, ages, camera, workdir,
                                     wrap=["heaptrack", "-o", str(prefix)], window=window)
     row.update({**window.found, **row})
@@ -399,17 +412,17 @@ def heap_run(args, count, urls, broker, ages, camera, workdir):
         row["heap_error"] = f"heaptrack wrote no {prefix}.*"
         return row
     printed = subprocess.run(
-        ["heaptrack_print", "-f", str(data), "--print-peaks", "1", "--peak-limit", "1000",
-         "--sub-peak-limit", "1000", "--print-allocators", "0", "--print-temporary", "0",
-         "--print-leaks", "0"],
+        ["heaptrack_print", "-f", str(data), "--print-leaks", "1", "--peak-limit", "1000",
+         "--sub-peak-limit", "1000", "--print-peaks", "0", "--print-allocators", "0",
+         "--print-temporary", "0", "--print-histogram", "0"],
         capture_output=True, text=True)
-    (folder / f"peaks-{count}.txt").write_text(printed.stdout)
-    owners, peak = heap_by_owner(printed.stdout)
+    (folder / f"held-{count}.txt").write_text(printed.stdout)
+    owners, held = heap_by_owner(printed.stdout)
     if printed.returncode != 0 or not owners:
-        row["heap_error"] = (f"heaptrack_print found no peak in {data.name}: "
+        row["heap_error"] = (f"heaptrack_print found nothing held in {data.name}: "
                              + printed.stderr.strip()[-300:])
         return row
-    row.update(heap=owners, heap_peak=peak)
+    row.update(heap=owners, heap_held=held)
     return row
 
 
@@ -515,7 +528,7 @@ def heap_table(rows):
             row(label, values)
     row("thread stacks (smaps, as in the RSS table; not heap)",
         [r["rss_kib"]["stacks"] / 1024 for r in rows])
-    row("**heap at its peak** (the owners above, not the stacks)",
+    row("**heap at the window's end** (the owners above, not the stacks)",
         [sum(r["heap"].values()) / MIB for r in rows])
     return lines
 
@@ -593,9 +606,9 @@ def main():
                   *rss_table(good), ""]
     if heap_counts and len(good_heap) == len(heap_rows):
         table += ["Heap by owner: the service under `heaptrack` (its own cameras, the same "
-                  "configuration), what each allocation stack held at the heap's peak "
-                  "(`heaptrack_print --print-peaks`), given to the owner of its leaf-most "
-                  "frame that names one:", "", *heap_table(good_heap), ""]
+                  "configuration), killed at the window's end: what each allocation stack "
+                  "held then (`heaptrack_print --print-leaks`), given to the owner of its "
+                  "leaf-most frame that names one:", "", *heap_table(good_heap), ""]
     elif not heap_counts:
         table += ["Heap by owner: not measured (--heap-cameras none).", ""]
     text = "\n".join(table)
