@@ -78,7 +78,8 @@ static const GstCvAnalysisSetting motion_settings_table[] = {
     "pixel at the analysis size (5: 3.3 MiB at 320x180; 1: 0.66 MiB, for "
     "many cameras of still scenes, not for leaves against sky); a change "
     "restarts the learning",
-    G_TYPE_INT, 1, 5, 5, G_STRUCT_OFFSET (GstCvMotion, mixtures) },
+    G_TYPE_INT, 1, lf::motion_detector::max_mixtures, 5,
+    G_STRUCT_OFFSET (GstCvMotion, mixtures) },
 };
 
 G_DEFINE_TYPE (GstCvMotion, gst_cv_motion, GST_TYPE_CV_ANALYSIS);

@@ -79,6 +79,11 @@ namespace
 cv::Ptr<cv::BackgroundSubtractorMOG2>
 make_subtractor (const motion_detector::settings &wanted)
 {
+  if (wanted.mixtures < 1 || wanted.mixtures > motion_detector::max_mixtures)
+    throw std::invalid_argument (
+        "motion: mixtures must be 1 to "
+        + std::to_string (motion_detector::max_mixtures) + ", not "
+        + std::to_string (wanted.mixtures));
   /* No shadow detection: a shadow that moves is motion here. */
   cv::Ptr<cv::BackgroundSubtractorMOG2> subtractor
       = cv::createBackgroundSubtractorMOG2 (wanted.history,

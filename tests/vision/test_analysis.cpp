@@ -146,6 +146,29 @@ TEST (Analysis_Motion, ChangingMixturesLearnsAgain)
     }
 }
 
+// A model of no Gaussian (or more than the element offers) is refused,
+// and a refused change leaves the detector learning as it was.
+TEST (Analysis_Motion, MixturesOutOfRangeAreRefused)
+{
+  motion_detector::settings none;
+  none.mixtures = 0;
+  EXPECT_THROW (motion_detector{ none }, std::invalid_argument);
+
+  motion_detector motion (motion_detector::settings{});
+  cv::Mat still = vtest_frames (1).at (0);
+  for (int mixtures : { 0, motion_detector::max_mixtures + 1 })
+    {
+      motion_detector::settings wanted;
+      wanted.mixtures = mixtures;
+      EXPECT_THROW (motion.configure (wanted), std::invalid_argument)
+          << mixtures;
+    }
+  analysis_result result;
+  for (int i = 0; i < 40; i++)
+    result = motion.analyse (still);
+  EXPECT_TRUE (result.detections.empty ());
+}
+
 // The face in messi5.jpg is found where it is.
 TEST (Analysis_Face, FindsMessisFace)
 {

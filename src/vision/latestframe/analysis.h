@@ -84,10 +84,15 @@ public:
     /* Gaussians a pixel's background may be made of (OpenCV's default 5).
      * The model is 12 bytes a pixel a Gaussian: at 320x180, 3.3 MiB with
      * 5 and 0.66 MiB with 1, which still learns a still scene but not one
-     * whose pixels switch between looks (leaves and sky). */
+     * whose pixels switch between looks (leaves and sky). 1 to
+     * max_mixtures. */
     int mixtures = 5;
   };
+  static constexpr int max_mixtures = 5;
 
+  /* Both throw std::invalid_argument when mixtures is not 1 to
+   * max_mixtures (OpenCV would make a model of no Gaussian, which calls
+   * every pixel motion); configure() then leaves the detector as it was. */
   explicit motion_detector (const settings &initial);
   ~motion_detector () override;
   void configure (const settings &wanted);
