@@ -168,7 +168,8 @@ camera_fleet::closed_cameras () const
         continue;
       std::string reason = camera.source->last_error ();
       if (!reason.empty ())
-        closed.push_back ({ camera.config, camera.instance, std::move (reason) });
+        closed.push_back (
+            { camera.config, camera.instance, std::move (reason) });
     }
   return closed;
 }

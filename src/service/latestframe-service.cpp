@@ -424,9 +424,9 @@ on_reload (gpointer data)
   next.memory_budget_bytes = self.config.memory_budget_bytes;
   self.config = next;
   self.reloads++;
-  apply_cameras (self, svc::cameras_of_shard (self.config.cameras,
-                                               self.shard.index,
-                                               self.shard.count));
+  apply_cameras (self,
+                 svc::cameras_of_shard (self.config.cameras, self.shard.index,
+                                        self.shard.count));
   return G_SOURCE_CONTINUE;
 }
 

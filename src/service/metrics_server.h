@@ -38,18 +38,19 @@ using snapshot_handler = std::function<http_answer (const std::string &id,
 /* Serves GET /metrics (the text last given to update(), in Prometheus'
  * text format), GET /api/cameras (the JSON last given to
  * update_cameras(); both made fresh on request by the refresher, see
- * refresh_before_answering()), GET /cameras/<id>/latest.jpg (serve_snapshots()'s
- * handler), GET / (status_page_html: a page of every camera, reading
- * the last two) and GET /healthz ("ok") over HTTP/1.0. Connections are
- * accepted on the main loop of the thread that constructs it and answered
- * on a pool of 4 threads (a connection waits for a free one; past 64
- * waiting, it is closed unanswered), so that a slow scraper never holds up
+ * refresh_before_answering()), GET /cameras/<id>/latest.jpg
+ * (serve_snapshots()'s handler), GET / (status_page_html: a page of every
+ * camera, reading the last two) and GET /healthz ("ok") over HTTP/1.0.
+ * Connections are accepted on the main loop of the thread that constructs it
+ * and answered on a pool of 4 threads (a connection waits for a free one; past
+ * 64 waiting, it is closed unanswered), so that a slow scraper never holds up
  * the service's main loop. Anything else gets 404, a request over 8 KiB or
  * not a GET 400.
  *
- * Threads: construct, update() and destroy from one thread, whose main
- * loop runs; requests are answered on the pool's threads, from a copy
- * taken under the lock. Destroying waits for the requests in hand. */
+ * Threads: construct, update(), refresh_before_answering() and destroy
+ * from one thread, whose main loop runs (and runs the refresher); requests
+ * are answered on the pool's threads, from a copy taken under the lock.
+ * Destroying waits for the requests in hand. */
 class metrics_server
 {
 public:
