@@ -414,7 +414,7 @@ def heap_run(args, count, urls, broker, ages, camera, workdir):
     printed = subprocess.run(
         ["heaptrack_print", "-f", str(data), "--print-leaks", "1", "--peak-limit", "1000",
          "--sub-peak-limit", "1000", "--print-peaks", "0", "--print-allocators", "0",
-         "--print-temporary", "0", "--print-histogram", "0"],
+         "--print-temporary", "0"],
         capture_output=True, text=True)
     (folder / f"held-{count}.txt").write_text(printed.stdout)
     owners, held = heap_by_owner(printed.stdout)
