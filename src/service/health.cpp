@@ -307,6 +307,24 @@ metrics_exposition (const std::vector<camera_view> &cameras,
               "Encoded frames dropped before the decoder (not needed)",
               metric_type::counter,
               [] (const camera_view &c) { return c.stats.not_decoded; });
+  per_camera ("latestframe_capture_time_frames_total",
+              "Frames whose age ran from the camera's capture time (its "
+              "RTCP sender reports)",
+              metric_type::counter,
+              [] (const camera_view &c) { return c.stats.capture_time_frames; });
+  per_camera ("latestframe_capture_time_unused_total",
+              "Frames whose capture time was not used: more than 100 ms "
+              "ahead of or 3 s behind this host's clock, or while the "
+              "camera's clock was out of step",
+              metric_type::counter,
+              [] (const camera_view &c) { return c.stats.capture_time_unused; });
+  per_camera ("latestframe_capture_clock_out_of_step",
+              "1 while the camera's clock is out of step with this host's "
+              "(its capture times are not used until they stay within the "
+              "limits for 2 s), else 0",
+              metric_type::gauge, [] (const camera_view &c) {
+                return c.stats.capture_clock_fallback ? 1 : 0;
+              });
   text.family ("latestframe_frame_age_seconds",
                "Age of recent frames when handed to the analyses, from their "
                "capture time when the camera tells it",

@@ -395,6 +395,16 @@ def test_a_lost_camera_recovers_alone(broker, subscriber, cameras, services,
         assert metric(service.metrics(), "latestframe_camera_reconnects_total",
                       camera=camera_id) == reconnects[camera_id]
     assert during[ids[0]] < 0.5 * before[ids[0]]
+    # The test camera's RTCP sender reports give the capture time: the
+    # others' ages run from it, their clocks in step with this host's.
+    wait_for(lambda: all((metric(service.metrics(), "latestframe_capture_time_frames_total",
+                                 camera=c) or 0) > 0 for c in ids[1:]),
+             30, "frames aged from the cameras' capture times")
+    for camera_id in ids[1:]:
+        assert metric(service.metrics(), "latestframe_capture_clock_out_of_step",
+                      camera=camera_id) == 0
+        assert metric(service.metrics(), "latestframe_capture_time_unused_total",
+                      camera=camera_id) is not None
     servers[0].start(servers[0].port())
     back_from = time.monotonic()
     wait_for(lambda: ids[0] in subscriber.cameras_heard(back_from, "detections"),
