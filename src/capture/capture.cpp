@@ -84,7 +84,7 @@ struct capture::impl
   last_analysed_sample (std::shared_ptr<detail::session> &from)
   {
     {
-      std::lock_guard<std::mutex> guard (shared.lock);
+      checked_lock guard (shared.lock);
       from = shared.current;
       shared.last_analysed_asked = clock::now ();
       if (!shared.keeping_last_analysed)
@@ -98,13 +98,15 @@ struct capture::impl
     return from ? from->last_analysed () : nullptr;
   }
 
-  /* Under shared.lock: what read() returned. */
-  std::uint64_t returned_sequence = 0;
-  std::uint64_t returned = 0, skipped = 0, copied = 0;
+  /* What read() returned. */
+  std::uint64_t returned_sequence LF_GUARDED_BY (shared.lock) = 0;
+  std::uint64_t returned LF_GUARDED_BY (shared.lock) = 0;
+  std::uint64_t skipped LF_GUARDED_BY (shared.lock) = 0;
+  std::uint64_t copied LF_GUARDED_BY (shared.lock) = 0;
 
-  /* Under shared.lock, with no supervisor running: everything as new.
-   * False, with last_error set, for options that cannot work. */
-  bool start_over (capture_options new_options)
+  /* With no supervisor running: everything as new. False, with last_error
+   * set, for options that cannot work. */
+  bool start_over (capture_options new_options) LF_REQUIRES (shared.lock)
   {
     format = detail::find_mat_format (new_options.format);
     options = std::move (new_options);
@@ -137,16 +139,16 @@ struct capture::impl
   std::shared_ptr<detail::session>
   connection_to_read (clock::time_point deadline)
   {
-    std::unique_lock<std::mutex> guard (shared.lock);
+    checked_lock guard (shared.lock);
     for (;;)
       {
         if (shared.closing || is_over (shared.state))
           return nullptr;
         if (shared.current)
           return shared.current;
-        if (shared.changed.wait_until (guard, deadline)
-            == std::cv_status::timeout)
+        if (clock::now () >= deadline)
           return nullptr;
+        guard.wait_until (shared.changed, deadline);
       }
   }
 
@@ -178,7 +180,7 @@ struct capture::impl
     std::string error;
     cv::Mat mat = converter->to_mat (std::move (sample), was_copied, error);
 
-    std::lock_guard<std::mutex> guard (shared.lock);
+    checked_lock guard (shared.lock);
     /* The supervisor notices the first frame of a connection within its
      * poll; a reader that got one already knows. */
     if (shared.current.get () == &from
@@ -222,11 +224,10 @@ struct capture::impl
           return false;
         /* Stopped, or the end of its stream: wait for what the supervisor
          * makes of it (the next connection, or the end). */
-        std::unique_lock<std::mutex> guard (shared.lock);
-        shared.changed.wait_until (guard, deadline, [&] {
-          return shared.closing || shared.current != from
-                 || is_over (shared.state);
-        });
+        checked_lock guard (shared.lock);
+        while (!shared.closing && shared.current == from
+               && !is_over (shared.state) && clock::now () < deadline)
+          guard.wait_until (shared.changed, deadline);
       }
   }
 
@@ -234,7 +235,7 @@ struct capture::impl
   {
     capture_stats figures;
     detail::element_counts counts;
-    std::lock_guard<std::mutex> guard (shared.lock);
+    checked_lock guard (shared.lock);
     figures.state = shared.state;
     figures.returned = returned;
     figures.skipped = skipped;
@@ -321,44 +322,46 @@ capture::open (const std::string &source, capture_options options)
   if (!impl_)
     impl_ = std::make_unique<impl> ();
   impl &self = *impl_;
-  detail::capture_shared &shared = self.shared;
-  std::unique_lock<std::mutex> guard (shared.lock);
+  checked_lock guard (self.shared.lock);
   if (!self.start_over (std::move (options)))
     return false;
   const detail::source_spec spec (source);
-  shared.last_error = spec.credentials_problem (self.options);
-  if (!shared.last_error.empty ())
+  self.shared.last_error = spec.credentials_problem (self.options);
+  if (!self.shared.last_error.empty ())
     {
-      shared.state = capture_state::closed;
+      self.shared.state = capture_state::closed;
       return false;
     }
   /* Connecting until the supervisor has a first frame (streaming), a file's
    * end (ended) or gives up (closed). */
-  shared.state = capture_state::connecting;
-  self.supervisor = std::thread (
-      [&shared, spec, opts = self.options] {
-        detail::supervisor (shared, spec, opts).run ();
-      });
+  self.shared.state = capture_state::connecting;
+  self.supervisor
+      = std::thread ([&shared = self.shared, spec, opts = self.options] {
+          detail::supervisor (shared, spec, opts).run ();
+        });
   if (self.options.open_in_background)
     return true;
-  const bool started = shared.changed.wait_until (
-      guard, deadline_after (self.options.open_timeout), [&] {
-        return shared.state != capture_state::connecting
-               && shared.state != capture_state::reconnecting;
-      });
-  const bool opened = shared.state == capture_state::streaming
-                      || (shared.state == capture_state::ended && started);
+  const clock::time_point open_by = deadline_after (self.options.open_timeout);
+  auto still_connecting = [] (capture_state state) {
+    return state == capture_state::connecting
+           || state == capture_state::reconnecting;
+  };
+  while (still_connecting (self.shared.state) && clock::now () < open_by)
+    guard.wait_until (self.shared.changed, open_by);
+  const bool started = !still_connecting (self.shared.state);
+  const bool opened = self.shared.state == capture_state::streaming
+                      || (self.shared.state == capture_state::ended && started);
   if (opened)
     return true;
-  if (shared.last_error.empty ())
-    shared.last_error = "no frame within "
-                        + std::to_string (self.options.open_timeout.count ())
-                        + " ms";
-  const std::string why = shared.last_error;
+  if (self.shared.last_error.empty ())
+    self.shared.last_error
+        = "no frame within "
+          + std::to_string (self.options.open_timeout.count ()) + " ms";
+  const std::string why = self.shared.last_error;
   guard.unlock ();
   release ();
-  std::lock_guard<std::mutex> again (shared.lock);
-  shared.last_error = why;
+  checked_lock again (self.shared.lock);
+  self.shared.last_error = why;
   return false;
 }
 
@@ -373,7 +376,7 @@ capture::isOpened () const
 {
   if (!impl_)
     return false;
-  std::lock_guard<std::mutex> guard (impl_->shared.lock);
+  checked_lock guard (impl_->shared.lock);
   return impl_->supervisor.joinable () && !impl_->shared.closing;
 }
 
@@ -392,7 +395,7 @@ capture::read (cv::Mat &frame, std::chrono::milliseconds timeout,
     return false;
   if (!impl_->options.analysis.empty ())
     {
-      std::lock_guard<std::mutex> guard (impl_->shared.lock);
+      checked_lock guard (impl_->shared.lock);
       impl_->shared.last_error
           = "the frames go to the capture's analysis (options.analysis): "
             "read() has none";
@@ -416,7 +419,7 @@ capture::release ()
     return;
   detail::capture_shared &shared = impl_->shared;
   {
-    std::lock_guard<std::mutex> guard (shared.lock);
+    checked_lock guard (shared.lock);
     shared.closing = true;
     shared.changed.notify_all ();
     /* The supervisor may be waiting on its bus: it sees `closing` now. */
@@ -425,7 +428,7 @@ capture::release ()
   }
   if (impl_->supervisor.joinable ())
     impl_->supervisor.join ();
-  std::lock_guard<std::mutex> guard (shared.lock);
+  checked_lock guard (shared.lock);
   shared.state = capture_state::closed;
 }
 
@@ -492,7 +495,7 @@ capture::state () const
 {
   if (!impl_)
     return capture_state::closed;
-  std::lock_guard<std::mutex> guard (impl_->shared.lock);
+  checked_lock guard (impl_->shared.lock);
   return impl_->shared.state;
 }
 
@@ -507,7 +510,7 @@ capture::last_error () const
 {
   if (!impl_)
     return {};
-  std::lock_guard<std::mutex> guard (impl_->shared.lock);
+  checked_lock guard (impl_->shared.lock);
   return impl_->shared.last_error;
 }
 

@@ -87,7 +87,7 @@ supervisor::watch (session &current, std::string &error)
           error = "the stream ended";
           return outcome::lost;
         }
-      std::lock_guard<std::mutex> guard (shared_.lock);
+      checked_lock guard (shared_.lock);
       if (shared_.closing)
         return outcome::closing;
       if (frames > 0 && shared_.state != capture_state::streaming)
@@ -130,7 +130,7 @@ supervisor::retire (std::shared_ptr<session> current)
   current->stop ();
   const element_counts final_counts
       = current->counts (current->stats ().get ());
-  std::lock_guard<std::mutex> guard (shared_.lock);
+  checked_lock guard (shared_.lock);
   shared_.closed_counts.add (final_counts);
   shared_.current.reset ();
   shared_.changed.notify_all ();
@@ -145,7 +145,7 @@ supervisor::run ()
     {
       std::uint64_t connection, sequence_base;
       {
-        std::lock_guard<std::mutex> guard (shared_.lock);
+        checked_lock guard (shared_.lock);
         if (shared_.closing)
           return;
         if (shared_.connections > 0)
@@ -160,13 +160,13 @@ supervisor::run ()
           = session::build (source_, options_, connection, sequence_base, error);
       if (!next)
         {
-          std::lock_guard<std::mutex> guard (shared_.lock);
+          checked_lock guard (shared_.lock);
           shared_.last_error = error;
           shared_.set_state (capture_state::closed);
           return;
         }
       {
-        std::lock_guard<std::mutex> guard (shared_.lock);
+        checked_lock guard (shared_.lock);
         next->keep_last_analysed (shared_.keeping_last_analysed);
         shared_.current = next;
         shared_.changed.notify_all ();
@@ -176,7 +176,7 @@ supervisor::run ()
       ever_streamed = ever_streamed || streamed;
       retire (std::move (next));
 
-      std::unique_lock<std::mutex> guard (shared_.lock);
+      checked_lock guard (shared_.lock);
       if (!error.empty ())
         shared_.last_error = error;
       if (how == outcome::closing)
@@ -186,14 +186,18 @@ supervisor::run ()
           shared_.set_state (how == outcome::ended || ever_streamed
                                  ? capture_state::ended
                                  : capture_state::closed);
-          shared_.changed.wait (guard, [&] { return shared_.closing; });
+          while (!shared_.closing)
+            guard.wait (shared_.changed);
           return;
         }
       if (streamed)
         backoff = options_.backoff_initial;
       shared_.set_state (capture_state::reconnecting);
-      if (shared_.changed.wait_for (guard, jittered (backoff),
-                                    [&] { return shared_.closing; }))
+      const auto retry_at
+          = std::chrono::steady_clock::now () + jittered (backoff);
+      while (!shared_.closing && std::chrono::steady_clock::now () < retry_at)
+        guard.wait_until (shared_.changed, retry_at);
+      if (shared_.closing)
         return;
       backoff = std::min (backoff * 2, options_.backoff_max);
     }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "latestframe/capture.h"
+#include "latestframe/thread_annotations.h"
 #include "session.h"
 #include "source.h"
 
@@ -18,31 +19,31 @@ namespace latestframe::detail
 {
 
 /* What a capture's threads share (the supervisor, readers, and whoever asks
- * for stats), under `lock`. */
+ * for stats), under `lock` (clang's -Wthread-safety checks it). */
 struct capture_shared
 {
-  std::mutex lock;
+  checked_mutex lock;
   /* The state, the current session, or `closing` changed. */
   std::condition_variable changed;
 
-  capture_state state = capture_state::closed;
-  bool closing = false;
-  std::string last_error;
+  capture_state state LF_GUARDED_BY (lock) = capture_state::closed;
+  bool closing LF_GUARDED_BY (lock) = false;
+  std::string last_error LF_GUARDED_BY (lock);
   /* The connection being played; readers hold it while they pull. */
-  std::shared_ptr<session> current;
-  std::uint64_t connections = 0;
-  std::uint64_t reconnects = 0;
-  std::uint64_t stalls = 0;
+  std::shared_ptr<session> current LF_GUARDED_BY (lock);
+  std::uint64_t connections LF_GUARDED_BY (lock) = 0;
+  std::uint64_t reconnects LF_GUARDED_BY (lock) = 0;
+  std::uint64_t stalls LF_GUARDED_BY (lock) = 0;
   /* latestframe's counts of the connections that are over. */
-  element_counts closed_counts;
+  element_counts closed_counts LF_GUARDED_BY (lock);
   /* Whether the current connection keeps its newest analysed frame for
    * last_analysed() (always without options.last_analysed_kept_for), and
    * when it or last_analysed_sequence() was last called. */
-  bool keeping_last_analysed = true;
-  std::chrono::steady_clock::time_point last_analysed_asked;
+  bool keeping_last_analysed LF_GUARDED_BY (lock) = true;
+  std::chrono::steady_clock::time_point
+      last_analysed_asked LF_GUARDED_BY (lock);
 
-  /* Under the lock. */
-  void set_state (capture_state next)
+  void set_state (capture_state next) LF_REQUIRES (lock)
   {
     state = next;
     changed.notify_all ();
