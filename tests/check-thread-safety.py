@@ -56,8 +56,8 @@ def clang_command(clang, entry):
             continue
         else:
             command.append(word)
-    return command + ["-fsyntax-only", "-fno-color-diagnostics", "-Wthread-safety", "-Werror=thread-safety",
-                      "-Wno-unknown-warning-option"]
+    return command + ["-fsyntax-only", "-fno-color-diagnostics", "-Wthread-safety",
+                      "-Werror=thread-safety", "-Wno-unknown-warning-option"]
 
 
 def check(clang, entry):
