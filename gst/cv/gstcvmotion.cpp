@@ -58,27 +58,34 @@ struct _GstCvMotion
   gint mixtures;
 };
 
+/* The core's defaults are the properties' defaults. */
+static constexpr lf::motion_detector::settings motion_defaults{};
+
 static const GstCvAnalysisSetting motion_settings_table[] = {
   { "history", "History (frames)", "Frames the background model remembers",
-    G_TYPE_INT, 1, 100000, 500, G_STRUCT_OFFSET (GstCvMotion, history) },
+    G_TYPE_INT, 1, 100000, motion_defaults.history,
+    G_STRUCT_OFFSET (GstCvMotion, history) },
   { "var-threshold", "Variance threshold",
     "Squared Mahalanobis distance above which a pixel is foreground (higher "
     "= less sensitive)",
-    G_TYPE_DOUBLE, 0, 10000, 16, G_STRUCT_OFFSET (GstCvMotion, var_threshold) },
+    G_TYPE_DOUBLE, 0, 10000, motion_defaults.var_threshold,
+    G_STRUCT_OFFSET (GstCvMotion, var_threshold) },
   { "min-area", "Minimum area (fraction)",
     "Smallest moving region reported, as a fraction of the frame's area "
     "(0 = report every region)",
-    G_TYPE_DOUBLE, 0, 1, 0.001, G_STRUCT_OFFSET (GstCvMotion, min_area) },
+    G_TYPE_DOUBLE, 0, 1, motion_defaults.min_area,
+    G_STRUCT_OFFSET (GstCvMotion, min_area) },
   { "learning-rate", "Learning rate",
     "How fast the background adapts, 0 (never) to 1 (each frame replaces "
     "it); negative = chosen from history",
-    G_TYPE_DOUBLE, -1, 1, -1, G_STRUCT_OFFSET (GstCvMotion, learning_rate) },
+    G_TYPE_DOUBLE, -1, 1, motion_defaults.learning_rate,
+    G_STRUCT_OFFSET (GstCvMotion, learning_rate) },
   { "mixtures", "Gaussians per pixel",
     "Gaussians a pixel's background may be made of; each costs 12 bytes a "
     "pixel at the analysis size (5: 3.3 MiB at 320x180; 1: 0.66 MiB, for "
     "many cameras of still scenes, not for leaves against sky); a change "
     "restarts the learning",
-    G_TYPE_INT, 1, lf::motion_detector::max_mixtures, 5,
+    G_TYPE_INT, 1, lf::motion_detector::max_mixtures, motion_defaults.mixtures,
     G_STRUCT_OFFSET (GstCvMotion, mixtures) },
 };
 
