@@ -103,11 +103,16 @@ path_of (const std::string &head)
   return query == std::string::npos ? path : path.substr (0, query);
 }
 
-/* Answers one connection whose request head was read, on a thread of the
+/* The paths whose figures the refresher makes before they are answered. */
+constexpr const char *metrics_path = "/metrics";
+constexpr const char *cameras_path = "/api/cameras";
+
+/* Answers one connection whose request head was read, and whose path
+ * (path_of, read once on the main loop) it asks for, on a thread of the
  * pool. */
 void
 serve (GSocketConnection *connection, const std::string &head,
-       metrics_server::shared_text *served)
+       const std::string &path, metrics_server::shared_text *served)
 {
   /* A client that stops reading does not keep the thread for ever. */
   g_socket_set_timeout (g_socket_connection_get_socket (connection), 10);
@@ -117,7 +122,6 @@ serve (GSocketConnection *connection, const std::string &head,
   const std::size_t line_end
       = whole ? head.find_first_of ("\r\n") : std::string::npos;
   const std::string line = head.substr (0, line_end);
-  const std::string path = path_of (head);
   const std::size_t query_start = line.find ('?');
   const std::size_t query_end = line.find (' ', 4);
   const std::string query
@@ -146,7 +150,7 @@ serve (GSocketConnection *connection, const std::string &head,
   }
   if (line_end == std::string::npos || path.empty ())
     answer (output, "400 Bad Request", "text/plain", "GET /metrics\n");
-  else if (path == "/metrics")
+  else if (path == metrics_path)
     {
       std::string body;
       {
@@ -155,7 +159,7 @@ serve (GSocketConnection *connection, const std::string &head,
       }
       answer (output, "200 OK", metrics_text::content_type, body);
     }
-  else if (path == "/api/cameras")
+  else if (path == cameras_path)
     {
       std::string body;
       {
@@ -192,11 +196,13 @@ serve (GSocketConnection *connection, const std::string &head,
   g_io_stream_close (stream, nullptr, nullptr);
 }
 
-/* A connection and its request head: what the pool's threads answer. */
+/* A connection, its request head and the path it asks for: what the
+ * pool's threads answer. */
 struct request
 {
   object_ptr<GSocketConnection> connection;
   std::string head;
+  std::string path;
 };
 
 /* The pool's function: `data` is a request, ours to delete. */
@@ -204,7 +210,7 @@ void
 on_request (gpointer data, gpointer user_data)
 {
   const std::unique_ptr<request> taken (static_cast<request *> (data));
-  serve (taken->connection.get (), taken->head,
+  serve (taken->connection.get (), taken->head, taken->path,
          static_cast<metrics_server::shared_text *> (user_data));
 }
 
@@ -242,11 +248,12 @@ finish (head_reader *reader, bool answer_it)
   if (answer_it && owner.pool
       && g_thread_pool_unprocessed (owner.pool) < max_waiting)
     {
-      const std::string path = path_of (done->head);
-      if (owner.refresher && (path == "/metrics" || path == "/api/cameras"))
+      std::string path = path_of (done->head);
+      if (owner.refresher && (path == metrics_path || path == cameras_path))
         owner.refresher ();
       auto handed = std::make_unique<request> (
-          request{ std::move (done->connection), std::move (done->head) });
+          request{ std::move (done->connection), std::move (done->head),
+                   std::move (path) });
       g_thread_pool_push (owner.pool, handed.release (), nullptr);
     }
   else
