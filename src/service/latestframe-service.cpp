@@ -210,29 +210,6 @@ dropped_by_camera (const GstStructure *stats)
   return counts;
 }
 
-void read_mqtt_figures (const service &self, svc::process_figures &figures);
-
-svc::process_figures
-process_figures_of (service &self, const std::vector<svc::camera_view> &cameras)
-{
-  svc::process_figures figures;
-  figures.publisher = self.publisher;
-  figures.shard = self.shard;
-  figures.uptime_s
-      = std::chrono::duration<double> (steady::now () - self.started).count ();
-  svc::read_process_usage (figures);
-  figures.budget_bytes = self.config.memory_budget_bytes;
-  /* The budget is one for all cameras: any camera connected reads it. */
-  for (const svc::camera_view &camera : cameras)
-    figures.budget_used_bytes
-        = std::max (figures.budget_used_bytes, camera.stats.memory_budget_used);
-  read_mqtt_figures (self, figures);
-  figures.snapshot_encodes_by_camera = self.snapshots->encodes ();
-  figures.reloads = self.reloads;
-  figures.reload_failures = self.reload_failures;
-  return figures;
-}
-
 /* The MQTT connection's figures, from mqttpublish's stats. */
 void
 read_mqtt_figures (const service &self, svc::process_figures &figures)
@@ -254,6 +231,27 @@ read_mqtt_figures (const service &self, svc::process_figures &figures)
       figures.mqtt_dropped_by_camera = dropped_by_camera (stats);
       gst_structure_free (stats);
     }
+}
+
+svc::process_figures
+process_figures_of (service &self, const std::vector<svc::camera_view> &cameras)
+{
+  svc::process_figures figures;
+  figures.publisher = self.publisher;
+  figures.shard = self.shard;
+  figures.uptime_s
+      = std::chrono::duration<double> (steady::now () - self.started).count ();
+  svc::read_process_usage (figures);
+  figures.budget_bytes = self.config.memory_budget_bytes;
+  /* The budget is one for all cameras: any camera connected reads it. */
+  for (const svc::camera_view &camera : cameras)
+    figures.budget_used_bytes
+        = std::max (figures.budget_used_bytes, camera.stats.memory_budget_used);
+  read_mqtt_figures (self, figures);
+  figures.snapshot_encodes_by_camera = self.snapshots->encodes ();
+  figures.reloads = self.reloads;
+  figures.reload_failures = self.reload_failures;
+  return figures;
 }
 
 /* A camera's health record: a record of that camera's, which its
@@ -338,16 +336,25 @@ void
 tick (service &self)
 {
   report_cameras_that_cannot_run (self);
-  svc::process_figures connection;
-  read_mqtt_figures (self, connection);
-  report_connection (self, connection);
   const auto interval = self.config.health_interval;
   const steady::time_point now = steady::now ();
-  if (interval.count () > 0 && now - self.last_health >= interval)
+  const bool health_due
+      = interval.count () > 0 && now - self.last_health >= interval;
+  /* The cameras' figures only when their health records are due; the
+   * connection's either way, read once. */
+  std::vector<svc::camera_view> cameras;
+  svc::process_figures process;
+  if (health_due)
+    {
+      cameras = self.fleet->cameras ();
+      process = process_figures_of (self, cameras);
+    }
+  else
+    read_mqtt_figures (self, process);
+  report_connection (self, process);
+  if (health_due)
     {
       self.last_health = now;
-      const std::vector<svc::camera_view> cameras = self.fleet->cameras ();
-      const svc::process_figures process = process_figures_of (self, cameras);
       const std::int64_t unix_ns = g_get_real_time () * 1000;
       for (const svc::camera_view &camera : cameras)
         publish_record (self, camera.config.id,
