@@ -3,10 +3,9 @@ build does not compile. That build (-Dfuzzing=true) leaves out OpenCV,
 and with it the capture library and the service, whose locks are
 annotated too (src/core/latestframe/thread_annotations.h). Here each
 translation unit of src/ and gst/ in the plain build that includes an
-annotated header is
-parsed again by clang++ with the plain build's own flags (its
-compile_commands.json), its warnings off but the lock analysis on and an
-error. Fails naming each unit clang refused, with clang's words.
+annotated header is parsed again by clang++ with the plain build's own
+flags (its compile_commands.json), its warnings off but the lock analysis
+on and an error. Fails naming each unit clang refused, with clang's words.
 
     check-thread-safety.py CLANG++ BUILD_DIR SOURCE_DIR
 """
